@@ -1,0 +1,107 @@
+# shmq: plain GNU Makefile. Everything it builds goes under build/.
+# make            library (static + shared) and the shmq tool
+# make demo       build and run the demo
+# make test       sanitizer build (address, undefined) and every test
+# make install    PREFIX=/usr/local DESTDIR=
+# make clean | make help
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       := build
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD    := -std=c11 -D_GNU_SOURCE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := $(CSTD) $(WARN) $(CFLAGS) -Iinclude -Isrc
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRC   := $(wildcard src/*.c)
+CLI_SRC   := $(wildcard cli/*.c)
+TEST_SRC  := $(wildcard tests/*.c)
+EX_SRC    := $(wildcard examples/*.c)
+HDRS      := include/shmq.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard tests/*.h)
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(B)/obj/%.o)
+SLIB_OBJ  := $(LIB_SRC:%.c=$(B)/san/%.o)
+SCLI_OBJ  := $(CLI_SRC:%.c=$(B)/san/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(B)/san/%.o)
+EX_BIN    := $(EX_SRC:examples/%.c=$(B)/examples/%)
+
+SONAME  := libshmq.so.0
+
+.PHONY: all demo test install uninstall clean help deps
+.DEFAULT_GOAL := all
+
+all: $(B)/libshmq.a $(B)/libshmq.so $(B)/shmq $(EX_BIN)
+
+deps:
+	@scripts/deps.sh
+
+$(B)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(B)/san/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c $< -o $@
+
+$(B)/libshmq.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libshmq.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^
+
+$(B)/shmq: $(CLI_OBJ) $(B)/libshmq.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libshmq.a
+
+$(B)/examples/%: examples/%.c $(B)/libshmq.a include/shmq.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libshmq.a
+
+# Sanitized builds used by the tests: the runner and the tool it executes.
+$(B)/tests/shmq: $(SCLI_OBJ) $(SLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^
+
+$(B)/tests/shmq-tests: $(TEST_OBJ) $(SLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^
+
+demo: deps all
+	@scripts/demo.sh $(B)
+
+# T=pattern runs only the tests whose name contains pattern.
+test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq
+	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
+	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(B)/tests/shmq-tests $(T)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0644 $(B)/libshmq.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(B)/libshmq.so $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libshmq.so
+	install -m 0644 include/shmq.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0755 $(B)/shmq $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*SHMQ_VERSION_STRING "\(.*\)"/\1/p' include/shmq.h)|' \
+	  shmq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shmq.pc
+	for m in $(wildcard man/*.[0-9]); do \
+	  s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+clean:
+	rm -rf $(B)
+
+help:
+	@echo "make            build build/libshmq.a, build/libshmq.so, build/shmq, examples"
+	@echo "make demo       build and run the demo (segments in both families, shmq ls)"
+	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed'"
+	@echo "                T=pattern runs only matching tests"
+	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
+	@echo "make deps       install missing build dependencies (apt-get as root)"
+	@echo "make clean      remove build/"

@@ -1,0 +1,137 @@
+/* shmq stat: everything the library knows about one object. */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+static int run_stat(const struct cli_cmd *cmd, int argc, char **argv);
+
+const struct cli_cmd cli_stat = {
+	"stat",
+	"stat LOCATOR [--json]",
+	"Shows family, key/id or name, requested and mapped size, mode, owner,\n"
+	"creator, attach count, creator and last pids with their liveness,\n"
+	"times, and the removed/orphan/stale flags of one object.\n\n"
+	"  --json   print one JSON object with the field names of 'shmq ls'\n",
+	run_stat,
+};
+
+/* One "field: value" line. */
+static void field(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void field(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s:%*s", name, (int)(12 - strlen(name)), "");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void text_field(const char *name, const char *text)
+{
+	char safe[SHMQ_LOCATOR_MAX];
+
+	snprintf(safe, sizeof(safe), "%s", text);
+	field(name, "%s", cli_scrub(safe));
+}
+
+static void pid_field(const char *name, pid_t pid, int alive)
+{
+	if (pid == 0)
+		field(name, "unknown");
+	else
+		field(name, "%d (%s)", (int)pid,
+		      alive == SHMQ_PID_ALIVE ? "alive"
+		      : alive == SHMQ_PID_DEAD ? "dead"
+		                               : "liveness unknown");
+}
+
+static void time_field(const char *name, int64_t t)
+{
+	char buf[64];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || !localtime_r(&tt, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z", &tm))
+		field(name, "-");
+	else
+		field(name, "%s", buf);
+}
+
+static void id_fields(const char *name, uid_t uid, const char *gname,
+                      gid_t gid)
+{
+	char user[64];
+
+	field(name, "%u (%s)", (unsigned)uid, cli_user(uid, user, sizeof(user)));
+	field(gname, "%u", (unsigned)gid);
+}
+
+static void print_text(const struct shmq_stat *st)
+{
+	field("family", "%s", cli_family(st->family));
+	text_field("locator", st->locator);
+	if (st->family == SHMQ_FAMILY_SYSV) {
+		field("key", "0x%08" PRIx32, (uint32_t)st->key);
+		field("id", "%d", st->id);
+	} else {
+		text_field("name", st->name[0] ? st->name : "-");
+	}
+	text_field("kind", st->kind);
+	field("size", "%" PRIu64 " (requested)", st->size);
+	field("mapped_size", "%" PRIu64 " (rounded up to the %spage)",
+	      st->mapped_size, st->huge ? "huge " : "");
+	field("mode", "%04o", st->mode);
+	id_fields("uid", st->uid, "gid", st->gid);
+	id_fields("cuid", st->cuid, "cgid", st->cgid);
+	if (st->nattch < 0)
+		field("nattch", "unknown (some /proc entries are not readable)");
+	else
+		field("nattch", "%" PRId64, st->nattch);
+	pid_field("cpid", st->cpid, st->cpid_alive);
+	pid_field("lpid", st->lpid, st->lpid_alive);
+	time_field("atime", st->atime);
+	time_field("dtime", st->dtime);
+	time_field("ctime", st->ctime);
+	field("removed", "%s", st->removed ? "yes (marked for removal; goes "
+	      "when the last process detaches)" : "no");
+	field("orphan", "%s", st->orphan ? "yes (no live attacher, creator "
+	      "dead)" : "no");
+	field("stale", "%s", st->stale ? "yes (every participant is dead)"
+	                               : "no");
+	field("huge", "%s", st->huge ? "yes" : "no");
+}
+
+static int run_stat(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct shmq_stat st;
+	int json = 0, o, err;
+
+	while ((o = cli_getopt(cmd, argc, argv, opts)) >= 0)
+		json = 1;
+	if (o != CLI_OPT_END)
+		return cli_opt_exit(o);
+	if (cli_operands(cmd, argc, argv, 1, "LOCATOR"))
+		return CLI_USAGE;
+	err = shmq_stat(argv[optind], &st);
+	if (err < 0)
+		return cli_fail(err, argv[optind], 0);
+	if (json) {
+		cli_json_stat(stdout, &st);
+		putchar('\n');
+	} else {
+		print_text(&st);
+	}
+	return CLI_OK;
+}

@@ -1,0 +1,310 @@
+/* Helpers every command shares: options, errors, numbers, JSON. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_print_help(const struct cli_cmd *cmd, FILE *f)
+{
+	fprintf(f, "usage: shmq %s\n%s", cmd->usage, cmd->help);
+}
+
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "shmq%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: shmq %s\n", cmd ? cmd->usage : CLI_MAIN_USAGE);
+	return CLI_USAGE;
+}
+
+/* The text of the option getopt_long just rejected. */
+static void bad_option(char **argv, char *buf, size_t len)
+{
+	const char *arg = argv[optind - 1];
+
+	if (optopt && strncmp(arg, "--", 2) != 0)
+		snprintf(buf, len, "-%c", optopt);
+	else
+		snprintf(buf, len, "%s", arg);
+}
+
+int cli_getopt(const struct cli_cmd *cmd, int argc, char **argv,
+               const struct option *opts)
+{
+	char opt[64];
+	int o;
+
+	opterr = 0; /* we print our own messages, with the usage line */
+	o = getopt_long(argc, argv, ":h", opts, NULL);
+	if (o == 'h') {
+		cli_print_help(cmd, stdout);
+		return CLI_OPT_HELP;
+	}
+	if (o == '?' || o == ':') {
+		bad_option(argv, opt, sizeof(opt));
+		cli_usage_error(cmd, o == '?' ? "unknown option '%s'"
+		                               : "option '%s' needs a value",
+		                opt);
+		return CLI_OPT_BAD;
+	}
+	return o;
+}
+
+int cli_opt_exit(int opt)
+{
+	return opt == CLI_OPT_HELP ? CLI_OK : CLI_USAGE;
+}
+
+int cli_operands(const struct cli_cmd *cmd, int argc, char **argv, int n,
+                 const char *what)
+{
+	if (argc - optind < n)
+		return cli_usage_error(cmd, "missing %s", what);
+	if (argc - optind > n)
+		return cli_usage_error(cmd, "unexpected argument '%s'",
+		                       argv[optind + n]);
+	return CLI_OK;
+}
+
+int cli_fail(int err, const char *object, size_t size)
+{
+	char line[1024];
+
+	shmq_strerror_r(err, object, size, line, sizeof(line));
+	fprintf(stderr, "shmq: %s\n", line);
+	return CLI_ERR;
+}
+
+int cli_failf(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("shmq: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_ERR;
+}
+
+static unsigned size_shift(char c)
+{
+	switch (c) {
+	case 'K': case 'k': return 10;
+	case 'M': case 'm': return 20;
+	case 'G': case 'g': return 30;
+	}
+	return 0;
+}
+
+const char *cli_parse_size(const char *text, uint64_t *v)
+{
+	unsigned long long n;
+	unsigned shift;
+	char *end;
+
+	/* strtoull would accept " -1" as a huge number: digits only. */
+	if (!isdigit((unsigned char)text[0]))
+		return text[0] == '-' ? "it is negative"
+		                      : "expected a number: N, NK, NM or NG";
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno == ERANGE)
+		return "it is too large";
+	shift = size_shift(*end);
+	if (shift)
+		end++;
+	if (*end)
+		return "expected a number: N, NK, NM or NG";
+	if (n > (UINT64_MAX >> shift))
+		return "it is too large";
+	*v = (uint64_t)n << shift;
+	return NULL;
+}
+
+const char *cli_parse_mode(const char *text, unsigned *mode)
+{
+	unsigned long m;
+	char *end;
+
+	if (!text[0] || strspn(text, "01234567") != strlen(text))
+		return "expected octal permission bits, e.g. 0640";
+	m = strtoul(text, &end, 8);
+	if (m > 0777)
+		return "only permission bits (0001..0777) apply";
+	/* The library reads mode 0 as "default 0600": refuse, do not widen. */
+	if (m == 0)
+		return "mode 0 would lock everyone out; use at least 0400";
+	*mode = (unsigned)m;
+	return NULL;
+}
+
+const char *cli_family(int family)
+{
+	switch (family) {
+	case SHMQ_FAMILY_SYSV: return "sysv";
+	case SHMQ_FAMILY_POSIX: return "posix";
+	case SHMQ_FAMILY_MEMFD: return "memfd";
+	}
+	return "unknown";
+}
+
+const char *cli_user(uid_t uid, char *buf, size_t len)
+{
+	const struct passwd *pw = getpwuid(uid);
+
+	if (pw && pw->pw_name)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)uid);
+	return buf;
+}
+
+char *cli_scrub(char *text)
+{
+	char *p;
+
+	for (p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return text;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing above U+10FFFF. */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	for (i = 1; i < n; i++) {
+		if (s[i] < lo || s[i] > hi)
+			return 0; /* also stops at the NUL */
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return n;
+}
+
+/*
+ * Names in /dev/shm are arbitrary bytes. JSON must be UTF-8, so a byte that
+ * is not part of valid UTF-8 is written as \u00XX (its Latin-1 reading).
+ */
+void cli_json_str(FILE *f, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t n;
+
+	fputc('"', f);
+	while (*s) {
+		n = utf8_seq(s);
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (*s == '\t')
+			fputs("\\t", f);
+		else if (n == 0 || *s < 0x20 || *s == 0x7f)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fwrite(s, 1, n, f);
+		s += n ? n : 1;
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, const char *key, int64_t v, int null)
+{
+	if (null)
+		fprintf(f, ", \"%s\": null", key);
+	else
+		fprintf(f, ", \"%s\": %" PRId64, key, v);
+}
+
+static void json_alive(FILE *f, const char *key, int alive)
+{
+	fprintf(f, ", \"%s\": %s", key,
+	        alive == SHMQ_PID_UNKNOWN ? "null"
+	                                  : alive ? "true" : "false");
+}
+
+static void json_bool(FILE *f, const char *key, int v)
+{
+	fprintf(f, ", \"%s\": %s", key, v ? "true" : "false");
+}
+
+static void json_ids(FILE *f, const struct shmq_stat *st)
+{
+	char user[64];
+
+	fprintf(f, ", \"uid\": %u, \"gid\": %u, \"cuid\": %u, \"cgid\": %u",
+	        (unsigned)st->uid, (unsigned)st->gid, (unsigned)st->cuid,
+	        (unsigned)st->cgid);
+	fputs(", \"owner\": ", f);
+	cli_json_str(f, cli_user(st->uid, user, sizeof(user)));
+}
+
+void cli_json_stat(FILE *f, const struct shmq_stat *st)
+{
+	int sysv = st->family == SHMQ_FAMILY_SYSV;
+
+	fprintf(f, "{\"family\": \"%s\", \"locator\": ", cli_family(st->family));
+	cli_json_str(f, st->locator);
+	fputs(", \"name\": ", f);
+	if (st->name[0])
+		cli_json_str(f, st->name);
+	else
+		fputs("null", f);
+	if (sysv)
+		fprintf(f, ", \"key\": \"0x%08" PRIx32 "\"", (uint32_t)st->key);
+	else
+		fputs(", \"key\": null", f);
+	json_num(f, "id", st->id, !sysv);
+	fprintf(f, ", \"size\": %" PRIu64 ", \"mapped_size\": %" PRIu64
+	        ", \"mode\": \"%04o\"", st->size, st->mapped_size, st->mode);
+	json_ids(f, st);
+	json_num(f, "nattch", st->nattch, st->nattch < 0);
+	json_num(f, "cpid", st->cpid, st->cpid == 0);
+	json_num(f, "lpid", st->lpid, st->lpid == 0);
+	json_alive(f, "cpid_alive", st->cpid == 0 ? SHMQ_PID_UNKNOWN
+	                                           : st->cpid_alive);
+	json_alive(f, "lpid_alive", st->lpid == 0 ? SHMQ_PID_UNKNOWN
+	                                           : st->lpid_alive);
+	json_num(f, "atime", st->atime, st->atime == 0);
+	json_num(f, "dtime", st->dtime, st->dtime == 0);
+	json_num(f, "ctime", st->ctime, st->ctime == 0);
+	json_bool(f, "removed", st->removed);
+	json_bool(f, "orphan", st->orphan);
+	json_bool(f, "stale", st->stale);
+	json_bool(f, "huge", st->huge);
+	fputs(", \"kind\": ", f);
+	cli_json_str(f, st->kind);
+	fputc('}', f);
+}

@@ -1,0 +1,248 @@
+/* Error codes: static explanations, names, and per-object explanations that
+ * carry the live facts and the fix. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int shmq__neg_errno(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
+
+static const struct {
+	int code;
+	const char *name;
+	const char *text;
+} own[] = {
+	{SHMQ_ELOCATOR, "SHMQ_ELOCATOR",
+	 "malformed locator (sysv:key=0x7b, sysv:id=N, sysv:ftok=PATH:PROJ, "
+	 "sysv:private, posix:NAME, memfd:NAME, memfd:fd=N)"},
+	{SHMQ_ESIZEMAX, "SHMQ_ESIZEMAX",
+	 "size above the system limit (kernel.shmmax or kernel.shmall)"},
+	{SHMQ_ESIZEMIN, "SHMQ_ESIZEMIN",
+	 "size is zero or below the system minimum (SHMMIN)"},
+	{SHMQ_ENOHUGE, "SHMQ_ENOHUGE",
+	 "huge pages are not available; reserve them with sysctl "
+	 "vm.nr_hugepages"},
+	{SHMQ_ESMALL, "SHMQ_ESMALL",
+	 "the existing object is smaller than the size asked"},
+	{SHMQ_EFAMILY, "SHMQ_EFAMILY",
+	 "operation not possible for this family of object"},
+};
+
+#define NOWN (sizeof(own) / sizeof(own[0]))
+
+SHMQ_API const char *shmq_strerror(int err)
+{
+	for (size_t i = 0; i < NOWN; i++)
+		if (own[i].code == err)
+			return own[i].text;
+	if (err == 0)
+		return "success";
+	if (err < 0 && err > -SHMQ_EBASE)
+		return strerrordesc_np(-err) ? strerrordesc_np(-err)
+		                             : "unknown error";
+	return "unknown error";
+}
+
+SHMQ_API const char *shmq_err_name(int err)
+{
+	for (size_t i = 0; i < NOWN; i++)
+		if (own[i].code == err)
+			return own[i].name;
+	if (err < 0 && err > -SHMQ_EBASE && strerrorname_np(-err))
+		return strerrorname_np(-err);
+	return err == 0 ? "OK" : "EUNKNOWN";
+}
+
+/* Appends to buf at *at, never past len. */
+static void add(char *buf, size_t len, size_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void add(char *buf, size_t len, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	if (*at >= len)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *at, len - *at, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*at += (size_t)n;
+}
+
+/* EACCES: the mode keeps us out. EPERM: only the owner, the creator or root
+ * may do it (remove, chmod, chown), whatever the mode. */
+static void explain_access(char *buf, size_t len, size_t *at,
+                           const char *object, int err)
+{
+	struct shmq_stat st;
+	int known = object && shmq_stat(object, &st) == 0;
+	if (err == -EACCES && known)
+		add(buf, len, at, "permission denied (mode %04o, owner uid %u); "
+		    "run as that user (or root), or have the owner widen it "
+		    "with --mode", st.mode, (unsigned)st.uid);
+	else if (err == -EACCES)
+		add(buf, len, at, "permission denied; run as the object's owner");
+	else if (known)
+		add(buf, len, at, "operation not permitted: only the owner "
+		    "(uid %u), the creator (uid %u) or root may remove or "
+		    "change it; run as one of them", (unsigned)st.uid,
+		    (unsigned)st.cuid);
+	else
+		add(buf, len, at, "operation not permitted; run as the "
+		                  "object's owner or root");
+}
+
+static void explain_locator(char *buf, size_t len, size_t *at,
+                            const char *object)
+{
+	struct shmq_locator loc;
+	const char *why = NULL;
+	if (object)
+		shmq__locator_parse(object, &loc, &why);
+	add(buf, len, at, "malformed locator: %s", why ? why : "not understood");
+	if (!why || !strncmp(why, "unknown", 7))
+		add(buf, len, at, " (the forms: sysv:key=0x7b, sysv:id=N, "
+		    "sysv:ftok=PATH:PROJ, sysv:private, posix:NAME, memfd:NAME, "
+		    "memfd:fd=N, memfd:pid=P,fd=N)");
+}
+
+/* SHMQ_EFAMILY: what this kind of locator can and cannot do. */
+static void explain_family(char *buf, size_t len, size_t *at,
+                           const char *object)
+{
+	struct shmq_locator loc;
+	if (!object || shmq_locator_parse(object, &loc) < 0)
+		add(buf, len, at, "%s", shmq_strerror(SHMQ_EFAMILY));
+	else if (loc.family == SHMQ_FAMILY_POSIX)
+		add(buf, len, at, "not possible for a POSIX object: /dev/shm "
+		    "is tmpfs, so huge pages need sysv: or memfd:");
+	else if (loc.by == SHMQ_BY_ID || loc.by == SHMQ_BY_FD)
+		add(buf, len, at, "this locator names an existing object: it "
+		    "can be opened, stat'ed or removed, not created");
+	else
+		add(buf, len, at, "this locator names a new object: create it, "
+		    "then use the locator create returns (sysv:id=N, "
+		    "memfd:fd=N)");
+}
+
+static void explain_sizemax(char *buf, size_t len, size_t *at, size_t size)
+{
+	struct shmq_limits l;
+	shmq_limits_get(&l);
+	add(buf, len, at, "size %zu bytes is above the System V limit "
+	    "(kernel.shmmax = %llu bytes, kernel.shmall = %llu pages of %llu)",
+	    size, (unsigned long long)l.shmmax, (unsigned long long)l.shmall,
+	    (unsigned long long)l.page_size);
+	add(buf, len, at, "; ask for less, or raise it: sysctl "
+	                  "kernel.shmmax=BYTES");
+}
+
+static void explain_nospc(char *buf, size_t len, size_t *at,
+                          const char *object, size_t size)
+{
+	struct shmq_limits l;
+	struct shmq_locator loc;
+	shmq_limits_get(&l);
+	if (object && shmq_locator_parse(object, &loc) == 0 &&
+	    loc.family == SHMQ_FAMILY_SYSV) {
+		add(buf, len, at, "no space for a System V segment "
+		    "(kernel.shmall = %llu pages, kernel.shmmni = %llu "
+		    "segments); remove unused segments (shmq rm --orphans) "
+		    "or raise kernel.shmall", (unsigned long long)l.shmall,
+		    (unsigned long long)l.shmmni);
+		return;
+	}
+	add(buf, len, at, "no space left in /dev/shm (%llu bytes free",
+	    (unsigned long long)l.shm_free);
+	if (size)
+		add(buf, len, at, ", %zu asked", size);
+	add(buf, len, at, "); remove unused objects (shmq ls, shmq rm) or "
+	                  "enlarge it: mount -o remount,size=SIZE /dev/shm");
+}
+
+static void explain_huge(char *buf, size_t len, size_t *at)
+{
+	struct shmq_limits l;
+	shmq_limits_get(&l);
+	add(buf, len, at, "huge pages are not available (free: %llu of 2 MiB, "
+	    "%llu of 1 GiB); reserve them with: sysctl vm.nr_hugepages=N "
+	    "(2 MiB pages), or boot with hugepagesz=1G hugepages=N; System V "
+	    "huge pages also need CAP_IPC_LOCK or a group in "
+	    "vm.hugetlb_shm_group",
+	    (unsigned long long)l.huge_2m_free,
+	    (unsigned long long)l.huge_1g_free);
+}
+
+SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
+                               char *buf, size_t len)
+{
+	size_t at = 0;
+	if (!buf || !len)
+		return buf;
+	buf[0] = '\0';
+	if (object && *object)
+		add(buf, len, &at, "%s: ", object);
+	switch (err) {
+	case -EACCES:
+	case -EPERM:
+		explain_access(buf, len, &at, object, err);
+		break;
+	case -ENOENT:
+		if (object && !strncmp(object, "sysv:ftok=", 10))
+			add(buf, len, &at, "the ftok path does not exist; ftok "
+			    "needs an existing file that both sides can see");
+		else
+			add(buf, len, &at, "no such object; check the name with: "
+			                   "shmq ls");
+		break;
+	case SHMQ_ELOCATOR:
+		explain_locator(buf, len, &at, object);
+		break;
+	case SHMQ_EFAMILY:
+		explain_family(buf, len, &at, object);
+		break;
+	case -EEXIST:
+		add(buf, len, &at, "already exists; open it, pick another "
+		    "name, or remove it first: shmq rm %s", object ? object : "");
+		break;
+	case -ENOSPC:
+		explain_nospc(buf, len, &at, object, size);
+		break;
+	case SHMQ_ESIZEMAX:
+		explain_sizemax(buf, len, &at, size);
+		break;
+	case SHMQ_ESIZEMIN:
+		add(buf, len, &at, "size must be at least 1 byte "
+		                   "(SHMMIN is 1); give --size");
+		break;
+	case SHMQ_ENOHUGE:
+		explain_huge(buf, len, &at);
+		break;
+	case SHMQ_ESMALL:
+		if (size)
+			add(buf, len, &at, "the existing object is smaller "
+			    "than the %zu bytes asked; ask for less or recreate "
+			    "it", size);
+		else
+			add(buf, len, &at, "the object is empty (size 0): its "
+			    "creator has not sized it; recreate it");
+		break;
+	case -ENOMEM:
+		add(buf, len, &at, "not enough memory for %zu bytes (see "
+		    "MemAvailable in /proc/meminfo and vm.overcommit_memory); "
+		    "ask for less", size);
+		break;
+	case -EIDRM:
+		add(buf, len, &at, "segment was removed (marked for removal); "
+		                   "create a new one");
+		break;
+	default:
+		add(buf, len, &at, "%s", shmq_strerror(err));
+		break;
+	}
+	return buf;
+}

@@ -1,0 +1,50 @@
+/* System limits that decide whether a segment can be made, read live. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+int shmq__read_u64(const char *path, uint64_t *v)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return shmq__neg_errno();
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(buf, &end, 10);
+	if (errno || end == buf)
+		return -EIO;
+	*v = x;
+	return 0;
+}
+
+#define HUGE_DIR "/sys/kernel/mm/hugepages/hugepages-"
+
+SHMQ_API int shmq_limits_get(struct shmq_limits *lim)
+{
+	struct statvfs vfs;
+	memset(lim, 0, sizeof(*lim));
+	lim->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	lim->shmmin = 1;
+	int rc = shmq__read_u64("/proc/sys/kernel/shmmax", &lim->shmmax);
+	if (rc == 0)
+		rc = shmq__read_u64("/proc/sys/kernel/shmall", &lim->shmall);
+	if (rc == 0)
+		rc = shmq__read_u64("/proc/sys/kernel/shmmni", &lim->shmmni);
+	/* Missing huge page sizes simply have none free. */
+	shmq__read_u64(HUGE_DIR "2048kB/free_hugepages", &lim->huge_2m_free);
+	shmq__read_u64(HUGE_DIR "1048576kB/free_hugepages", &lim->huge_1g_free);
+	if (statvfs("/dev/shm", &vfs) == 0)
+		lim->shm_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return rc;
+}

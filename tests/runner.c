@@ -1,0 +1,679 @@
+/*
+ * The test runner behind test.h.
+ *
+ * shmq-tests [PATTERN]   runs, one after another, the tests whose name
+ *                        contains PATTERN (all of them without one).
+ * shmq-tests --list      prints the test names.
+ *
+ * Each test runs in a forked child that leads its own process group, so a
+ * timeout or the end of the test kills every helper it started. After each
+ * test the runner removes what the test's names point to (t_name, t_key),
+ * and at the end it compares /dev/shm and the System V segments with a
+ * snapshot taken before the run: anything new is a failure.
+ */
+#include "test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define T_SKIP_CODE 77
+#define T_FAIL_CODE 1
+#define T_KEY_BASE 0x5e000000u
+#define T_MSG_MAX 4096
+
+struct t_test {
+	const char *name;
+	t_fn fn;
+	const char *file;
+	int timeout_s;
+};
+
+static struct t_test *t_tests;
+static size_t t_ntests, t_cap;
+
+/* Pid of the test process; descendants inherit it so their names are the
+ * test's names, which the runner knows how to clean up. */
+static pid_t t_self;
+
+/*
+ * The first failure or skip reason of a test, in a shared page so that a
+ * helper process forked by the test can report too. First writer wins:
+ * a helper's failure is usually the root cause of the test's.
+ */
+struct t_report {
+	atomic_int taken;
+	char msg[T_MSG_MAX];
+};
+static struct t_report *t_rep;
+
+void t_register(const char *name, t_fn fn, const char *file, int timeout_s)
+{
+	if (t_ntests == t_cap) {
+		size_t cap = t_cap ? 2 * t_cap : 64;
+		struct t_test *n = realloc(t_tests, cap * sizeof(*n));
+		if (!n) {
+			perror("shmq-tests: realloc");
+			exit(2);
+		}
+		t_tests = n;
+		t_cap = cap;
+	}
+	t_tests[t_ntests++] = (struct t_test){name, fn, file, timeout_s};
+}
+
+static void t_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void t_report(const char *fmt, ...)
+{
+	va_list ap;
+	int expected = 0;
+
+	if (!t_rep || !atomic_compare_exchange_strong_explicit(
+			      &t_rep->taken, &expected, 1,
+			      memory_order_acq_rel, memory_order_relaxed))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t_rep->msg, sizeof(t_rep->msg), fmt, ap);
+	va_end(ap);
+	/* release: pairs with the runner's acquire load after the child is
+	 * reaped; msg is complete before taken reads 2. */
+	atomic_store_explicit(&t_rep->taken, 2, memory_order_release);
+}
+
+void t_fail(const char *file, int line, const char *expr, const char *fmt, ...)
+{
+	char detail[T_MSG_MAX / 2] = "";
+
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	if (!t_rep) /* outside the runner (a re-exec'd helper): say it here */
+		fprintf(stderr, "%s:%d: %s%s%s%s\n", file, line, expr,
+			*detail ? " (" : "", detail, *detail ? ")" : "");
+	if (getpid() != t_self)
+		t_report("%s:%d: %s (in helper pid %d)%s%s%s", file, line, expr,
+			 (int)getpid(), *detail ? " (" : "", detail,
+			 *detail ? ")" : "");
+	else
+		t_report("%s:%d: %s%s%s%s", file, line, expr,
+			 *detail ? " (" : "", detail, *detail ? ")" : "");
+	/* _exit: a failed test leaks by design; no leak report, no atexit. */
+	_exit(T_FAIL_CODE);
+}
+
+void t_skip(const char *why)
+{
+	t_report("%s", why);
+	_exit(T_SKIP_CODE);
+}
+
+static pid_t t_test_pid(void)
+{
+	return t_self ? t_self : getpid();
+}
+
+const char *t_name(char *buf, size_t len, const char *tag)
+{
+	snprintf(buf, len, "shmqt-%d-%s", (int)t_test_pid(), tag);
+	return buf;
+}
+
+static uint32_t t_key_prefix(pid_t pid)
+{
+	return T_KEY_BASE | (((uint32_t)pid & 0xffffu) << 8);
+}
+
+int32_t t_key(int n)
+{
+	return (int32_t)(t_key_prefix(t_test_pid()) | ((uint32_t)n & 0xffu));
+}
+
+const char *t_shmq_bin(void)
+{
+	const char *s = getenv("SHMQ_BIN");
+	return s && *s ? s : "build/tests/shmq";
+}
+
+const char *t_build_dir(void)
+{
+	const char *s = getenv("SHMQ_BUILD");
+	return s && *s ? s : "build";
+}
+
+int t_wait(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+/* ---- t_exec ------------------------------------------------------------ */
+
+static void t_exec_child(int in[2], int out[2], int err[2], char *const argv[])
+{
+	signal(SIGPIPE, SIG_DFL);
+	if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+		_exit(127);
+	execvp(argv[0], argv);
+	dprintf(2, "t_exec: %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Appends what fd has to buf (kept NUL-terminated, extra bytes dropped).
+ * Returns 0 at end of file. */
+static int t_drain(int fd, char *buf, size_t cap, size_t *used)
+{
+	char tmp[4096];
+	ssize_t n = read(fd, tmp, sizeof(tmp));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : 0;
+	if (n > 0 && *used + 1 < cap) {
+		size_t k = (size_t)n;
+		if (k > cap - 1 - *used)
+			k = cap - 1 - *used;
+		memcpy(buf + *used, tmp, k);
+		*used += k;
+		buf[*used] = '\0';
+	}
+	return n > 0;
+}
+
+int t_exec(struct t_run *r, const char *stdin_data, char *const argv[])
+{
+	int in[2], out[2], err[2];
+	size_t nin = stdin_data ? strlen(stdin_data) : 0, off = 0;
+	size_t nout = 0, nerr = 0;
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	pid_t pid;
+
+	r->out[0] = r->err[0] = '\0';
+	r->status = -1;
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
+	    pipe2(err, O_CLOEXEC))
+		t_fail(__FILE__, __LINE__, "pipe2", "%s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		t_fail(__FILE__, __LINE__, "fork", "%s", strerror(errno));
+	if (pid == 0)
+		t_exec_child(in, out, err, argv);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	if (nin == 0) {
+		close(in[1]);
+		in[1] = -1;
+	} else {
+		/* Non-blocking: a blocking write of more than the pipe holds
+		 * would wait for a child that waits for us to read. */
+		fcntl(in[1], F_SETFL, O_NONBLOCK);
+	}
+	/* A child that exits without reading its stdin must not kill us. */
+	sigaction(SIGPIPE, &ign, &old);
+	/* poll all three so a child blocked writing stderr cannot deadlock
+	 * against us blocked writing its stdin. */
+	while (out[0] >= 0 || err[0] >= 0) {
+		struct pollfd p[3] = {{in[1], POLLOUT, 0},
+				      {out[0], POLLIN, 0},
+				      {err[0], POLLIN, 0}};
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents) {
+			ssize_t n = write(in[1], stdin_data + off, nin - off);
+			if (n > 0)
+				off += (size_t)n;
+			if ((n < 0 && errno != EINTR && errno != EAGAIN) ||
+			    off == nin) {
+				close(in[1]);
+				in[1] = -1;
+			}
+		}
+		if (p[1].revents && !t_drain(out[0], r->out, sizeof(r->out), &nout)) {
+			close(out[0]);
+			out[0] = -1;
+		}
+		if (p[2].revents && !t_drain(err[0], r->err, sizeof(r->err), &nerr)) {
+			close(err[0]);
+			err[0] = -1;
+		}
+	}
+	if (in[1] >= 0)
+		close(in[1]);
+	sigaction(SIGPIPE, &old, NULL);
+	r->status = t_wait(pid);
+	return r->status;
+}
+
+int t_shmq(struct t_run *r, const char *stdin_data, ...)
+{
+	char *argv[64];
+	size_t n = 0;
+	va_list ap;
+	char *a;
+
+	argv[n++] = (char *)t_shmq_bin();
+	va_start(ap, stdin_data);
+	while ((a = va_arg(ap, char *)) && n < 63)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	return t_exec(r, stdin_data, argv);
+}
+
+/* ---- Objects: snapshot and cleanup ------------------------------------- */
+
+struct t_sysv {
+	int32_t key;
+	int id;
+	pid_t cpid;
+};
+
+struct t_objs {
+	struct t_sysv *sysv;
+	size_t nsysv;
+	char **posix;
+	size_t nposix;
+};
+
+static void *t_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n);
+	if (!p) {
+		perror("shmq-tests: realloc");
+		exit(2);
+	}
+	return p;
+}
+
+static void t_objs_read(struct t_objs *o)
+{
+	FILE *f = fopen("/proc/sysvipc/shm", "r");
+	char line[512];
+	DIR *d;
+	struct dirent *e;
+
+	memset(o, 0, sizeof(*o));
+	if (f) {
+		if (!fgets(line, sizeof(line), f)) /* header */
+			line[0] = '\0';
+		while (fgets(line, sizeof(line), f)) {
+			long long key;
+			int id, cpid;
+			unsigned perms;
+			unsigned long long size;
+			if (sscanf(line, "%lld %d %o %llu %d", &key, &id, &perms,
+				   &size, &cpid) != 5)
+				continue;
+			o->sysv = t_xrealloc(o->sysv,
+					     (o->nsysv + 1) * sizeof(*o->sysv));
+			o->sysv[o->nsysv++] = (struct t_sysv){(int32_t)key, id,
+							      (pid_t)cpid};
+		}
+		fclose(f);
+	}
+	d = opendir("/dev/shm");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		o->posix = t_xrealloc(o->posix,
+				      (o->nposix + 1) * sizeof(*o->posix));
+		o->posix[o->nposix] = strdup(e->d_name);
+		if (!o->posix[o->nposix])
+			exit(2);
+		o->nposix++;
+	}
+	closedir(d);
+}
+
+static void t_objs_free(struct t_objs *o)
+{
+	for (size_t i = 0; i < o->nposix; i++)
+		free(o->posix[i]);
+	free(o->posix);
+	free(o->sysv);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Removes every object named after test process pid. */
+static void t_cleanup(pid_t pid)
+{
+	struct t_objs o;
+	char prefix[32];
+	size_t plen;
+
+	t_objs_read(&o);
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "shmqt-%d-", (int)pid);
+	for (size_t i = 0; i < o.nposix; i++) {
+		char path[300];
+		if (strncmp(o.posix[i], prefix, plen))
+			continue;
+		snprintf(path, sizeof(path), "/dev/shm/%s", o.posix[i]);
+		unlink(path);
+	}
+	for (size_t i = 0; i < o.nsysv; i++) {
+		const struct t_sysv *s = &o.sysv[i];
+		int ours = ((uint32_t)s->key & 0xffffff00u) == t_key_prefix(pid) ||
+			   (s->key == 0 && s->cpid == pid);
+		if (ours)
+			shmctl(s->id, IPC_RMID, NULL);
+	}
+	t_objs_free(&o);
+}
+
+/* ---- Running ----------------------------------------------------------- */
+
+static pid_t *t_pids; /* every test process of this run */
+static size_t t_npids;
+
+static int t_pid_is_ours(long pid)
+{
+	for (size_t i = 0; i < t_npids; i++)
+		if (t_pids[i] == pid)
+			return 1;
+	return 0;
+}
+
+static double t_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void t_child(const struct t_test *t)
+{
+	sigset_t none;
+
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	t_self = getpid();
+	t->fn();
+	exit(0); /* exit, not _exit: the leak check runs here */
+}
+
+/* Waits until pid ends or timeout_s passes; 1 when it ended. pid stays
+ * unreaped (a zombie) so its group can still be killed. */
+static int t_await(pid_t pid, int timeout_s)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	double end = t_now() + timeout_s;
+
+	for (;;) {
+		double left = end - t_now();
+		siginfo_t si = {0};
+		if (left <= 0)
+			break;
+		if (pfd >= 0) {
+			struct pollfd p = {pfd, POLLIN, 0};
+			int ms = (int)(left * 1000) + 1;
+			if (poll(&p, 1, ms) > 0) {
+				close(pfd);
+				return 1;
+			}
+			continue;
+		}
+		/* No pidfd (old kernel, seccomp): poll the state instead. */
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid)
+			return 1;
+		nanosleep(&(struct timespec){0, 2000000}, NULL);
+	}
+	if (pfd >= 0)
+		close(pfd);
+	return 0;
+}
+
+/* Kills what is left of the test's group and reaps it (the runner is a
+ * subreaper, so orphaned helpers come back to it). */
+static void t_reap_group(pid_t pgid)
+{
+	double end = t_now() + 5;
+
+	kill(-pgid, SIGKILL);
+	while (t_now() < end) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (kill(-pgid, 0) < 0 && errno == ESRCH)
+			return;
+		kill(-pgid, SIGKILL);
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	fprintf(stderr, "shmq-tests: process group %d does not die\n",
+		(int)pgid);
+}
+
+enum { T_PASS, T_FAIL, T_SKIPPED };
+
+static int t_run_one(const struct t_test *t)
+{
+	double t0 = t_now();
+	int done, st = 0, res;
+	pid_t pid;
+
+	memset(t_rep, 0, sizeof(*t_rep));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		printf("FAIL %s: fork: %s\n", t->name, strerror(errno));
+		return T_FAIL;
+	}
+	if (pid == 0)
+		t_child(t);
+	setpgid(pid, pid); /* also here: no window where kill(-pid) misses */
+	t_pids = t_xrealloc(t_pids, (t_npids + 1) * sizeof(*t_pids));
+	t_pids[t_npids++] = pid;
+
+	done = t_await(pid, t->timeout_s);
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	t_reap_group(pid);
+	t_cleanup(pid);
+
+	/* acquire: pairs with the release store in t_report(). */
+	int have = atomic_load_explicit(&t_rep->taken, memory_order_acquire) == 2;
+	const char *msg = have ? t_rep->msg : "";
+
+	if (!done) {
+		printf("FAIL %s: timeout after %ds%s%s\n", t->name, t->timeout_s,
+		       have ? "; first failure: " : "", msg);
+		res = T_FAIL;
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) == T_SKIP_CODE) {
+		printf("SKIP %s: %s\n", t->name, have ? msg : "(no reason given)");
+		res = T_SKIPPED;
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !have) {
+		printf("ok %s (%.2fs)\n", t->name, t_now() - t0);
+		res = T_PASS;
+	} else if (have) {
+		printf("FAIL %s: %s\n", t->name, msg);
+		res = T_FAIL;
+	} else if (WIFSIGNALED(st)) {
+		printf("FAIL %s: killed by signal %d (%s)\n", t->name,
+		       WTERMSIG(st), strsignal(WTERMSIG(st)));
+		res = T_FAIL;
+	} else {
+		/* Sanitizers exit non-zero (e.g. 23 for a leak) after their
+		 * report on stderr. */
+		printf("FAIL %s: exited with status %d (a sanitizer report on stderr?)\n",
+		       t->name, WEXITSTATUS(st));
+		res = T_FAIL;
+	}
+	fflush(stdout);
+	return res;
+}
+
+static int t_in_snapshot(const struct t_objs *snap, const struct t_sysv *s,
+			 const char *name)
+{
+	for (size_t i = 0; s && i < snap->nsysv; i++)
+		if (snap->sysv[i].id == s->id)
+			return 1;
+	for (size_t i = 0; name && i < snap->nposix; i++)
+		if (!strcmp(snap->posix[i], name))
+			return 1;
+	return 0;
+}
+
+/* Another run (another developer's `make test`) may share the machine:
+ * its names carry its own pids, and its creators are still alive. All our
+ * test processes are dead by now. */
+static int t_foreign_name(const char *name)
+{
+	long pid;
+	if (sscanf(name, "shmqt-%ld-", &pid) != 1)
+		return 0;
+	return !t_pid_is_ours(pid);
+}
+
+static int t_foreign_sysv(const struct t_sysv *s)
+{
+	if (s->cpid > 0 && kill(s->cpid, 0) == 0)
+		return 1;
+	if (((uint32_t)s->key & 0xff000000u) == T_KEY_BASE && s->key != 0) {
+		for (size_t i = 0; i < t_npids; i++)
+			if (((uint32_t)s->key & 0xffffff00u) ==
+			    t_key_prefix(t_pids[i]))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* Lists objects that appeared during the run; returns their count. */
+static int t_leftovers(const struct t_objs *snap)
+{
+	struct t_objs now;
+	char buf[2048] = "";
+	size_t used = 0;
+	int n = 0;
+
+	t_objs_read(&now);
+	for (size_t i = 0; i < now.nposix; i++) {
+		const char *nm = now.posix[i];
+		if (t_in_snapshot(snap, NULL, nm) || t_foreign_name(nm))
+			continue;
+		n++;
+		if (used < sizeof(buf))
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+						 "%s/dev/shm/%s", n > 1 ? ", " : "", nm);
+	}
+	for (size_t i = 0; i < now.nsysv; i++) {
+		const struct t_sysv *s = &now.sysv[i];
+		if (t_in_snapshot(snap, s, NULL) || t_foreign_sysv(s))
+			continue;
+		n++;
+		if (used < sizeof(buf))
+			used += (size_t)snprintf(
+				buf + used, sizeof(buf) - used,
+				"%ssysv key 0x%08x id %d (cpid %d)", n > 1 ? ", " : "",
+				(unsigned)s->key, s->id, (int)s->cpid);
+	}
+	if (n)
+		printf("FAIL leftover objects: %s\n", buf);
+	t_objs_free(&now);
+	return n;
+}
+
+static void t_usage(FILE *f)
+{
+	fprintf(f, "usage: shmq-tests [--list] [PATTERN]\n"
+		   "runs the tests whose name contains PATTERN\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *pat = NULL;
+	int list = 0, npass = 0, nfail = 0, nskip = 0, nrun = 0;
+	struct t_objs snap;
+	sigset_t chld;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--list"))
+			list = 1;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			t_usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-' || pat) {
+			t_usage(stderr);
+			return 2;
+		} else
+			pat = argv[i];
+	}
+	if (pat && !*pat)
+		pat = NULL;
+	if (list) {
+		for (size_t i = 0; i < t_ntests; i++)
+			if (!pat || strstr(t_tests[i].name, pat))
+				printf("%s\n", t_tests[i].name);
+		free(t_tests);
+		return 0;
+	}
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* SIGCHLD default is ignore-but-reapable; block nothing, but make
+	 * sure an inherited SIG_IGN does not auto-reap our children. */
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&chld);
+	sigprocmask(SIG_SETMASK, &chld, NULL);
+	t_rep = mmap(NULL, sizeof(*t_rep), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (t_rep == MAP_FAILED) {
+		perror("shmq-tests: mmap");
+		return 2;
+	}
+	t_objs_read(&snap);
+
+	for (size_t i = 0; i < t_ntests; i++) {
+		if (pat && !strstr(t_tests[i].name, pat))
+			continue;
+		nrun++;
+		switch (t_run_one(&t_tests[i])) {
+		case T_PASS: npass++; break;
+		case T_SKIPPED: nskip++; break;
+		default: nfail++; break;
+		}
+	}
+	if (pat && nrun == 0) {
+		printf("FAIL no test name contains \"%s\"\n", pat);
+		nfail++;
+	}
+	if (t_leftovers(&snap))
+		nfail++;
+	t_objs_free(&snap);
+	munmap(t_rep, sizeof(*t_rep));
+	free(t_tests);
+	free(t_pids);
+	printf("%d skipped\n", nskip);
+	printf("%d passed, %d failed\n", npass, nfail);
+	return nfail ? 1 : 0;
+}

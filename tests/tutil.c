@@ -1,0 +1,115 @@
+/* Helpers shared by the library tests. */
+#include "tutil.h"
+#include "test.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The go ends of live holders: a new holder must close them, or an older
+ * holder would never see EOF while the new one lives. */
+static int t_gos[64];
+static size_t t_ngos;
+
+void t_hold(struct t_holder *h, const char *locator, unsigned flags)
+{
+	int ready[2], go[2];
+	char c;
+
+	CHECK(pipe(ready) == 0);
+	CHECK(pipe(go) == 0);
+	h->pid = fork();
+	CHECK(h->pid >= 0);
+	if (h->pid == 0) {
+		struct shmq_seg_opts o = {.flags = flags};
+		shmq_seg *s;
+		close(ready[0]);
+		close(go[1]);
+		for (size_t i = 0; i < t_ngos; i++)
+			close(t_gos[i]);
+		CHECK_EQ(shmq_seg_open(&s, locator, &o), 0);
+		CHECK(write(ready[1], "r", 1) == 1);
+		/* EOF on go: the parent released us (or died). */
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		CHECK_EQ(shmq_seg_close(s), 0);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	/* The byte arrives only once the child is attached; EOF means it
+	 * failed, and its CHECK says why. */
+	CHECK_EQ(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	h->go = go[1];
+	CHECK(t_ngos < sizeof(t_gos) / sizeof(t_gos[0]));
+	t_gos[t_ngos++] = h->go;
+}
+
+void t_release(struct t_holder *h)
+{
+	for (size_t i = 0; i < t_ngos; i++)
+		if (t_gos[i] == h->go)
+			t_gos[i] = t_gos[--t_ngos];
+	close(h->go);
+	CHECK_EQ(t_wait(h->pid), 0);
+}
+
+int t_create_umask(shmq_seg **seg, const char *locator, size_t size,
+                   unsigned mode, unsigned mask)
+{
+	struct shmq_seg_opts o = {.size = size, .mode = mode};
+	mode_t old = umask((mode_t)mask);
+	int rc = shmq_seg_create(seg, locator, &o);
+	umask(old);
+	return rc;
+}
+
+void t_need_root(const char *what)
+{
+	char why[256];
+	if (geteuid() == 0)
+		return;
+	snprintf(why, sizeof(why), "%s needs root (euid is %d)", what,
+		 (int)geteuid());
+	t_skip(why);
+}
+
+const char *t_sysv_loc(char *buf, size_t len, int n)
+{
+	snprintf(buf, len, "sysv:key=0x%08x", (unsigned)t_key(n));
+	return buf;
+}
+
+const char *t_posix_loc(char *buf, size_t len, const char *tag)
+{
+	char name[128];
+	snprintf(buf, len, "posix:%s", t_name(name, sizeof(name), tag));
+	return buf;
+}
+
+int64_t t_posix_unused_nattch(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int64_t r = 0;
+	CHECK(d != NULL);
+	while (r == 0 && (e = readdir(d))) {
+		char path[300];
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/maps", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		else if (errno != ENOENT && errno != ESRCH)
+			r = -1; /* a process we cannot see into */
+	}
+	closedir(d);
+	return r;
+}

@@ -1,0 +1,39 @@
+/* Helpers shared by the library tests: processes that hold a segment, and
+ * creating under a given umask. Failures end the test like CHECK does. */
+#ifndef SHMQ_TUTIL_H
+#define SHMQ_TUTIL_H
+
+#include "shmq.h"
+
+#include <sys/types.h>
+
+/* A forked process that keeps a segment attached until released. */
+struct t_holder {
+	pid_t pid;
+	int go; /* write end: closing it lets the holder go */
+};
+
+/* Forks a child that opens locator with flags (SHMQ_SEG_*) and stays
+ * attached; returns once it is attached. */
+void t_hold(struct t_holder *h, const char *locator, unsigned flags);
+/* Lets the holder detach and exit; checks that it exited 0. */
+void t_release(struct t_holder *h);
+
+/* shmq_seg_create under umask mask (restored afterwards). */
+int t_create_umask(shmq_seg **seg, const char *locator, size_t size,
+                   unsigned mode, unsigned mask);
+
+/* Whether the caller may unshare namespaces and mount (root in a user
+ * namespace that owns them); t_skip otherwise, naming what is missing. */
+void t_need_root(const char *what);
+
+/* The nattch that stat should give a POSIX object nobody maps: 0 when this
+ * process can read every /proc/PID/maps, else -1 ("unknown"). */
+int64_t t_posix_unused_nattch(void);
+
+/* "sysv:key=0x5e..." for t_key(n), in buf. */
+const char *t_sysv_loc(char *buf, size_t len, int n);
+/* "posix:shmqt-<pid>-tag", in buf. */
+const char *t_posix_loc(char *buf, size_t len, const char *tag);
+
+#endif

@@ -21,7 +21,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_ls, cli_stat, cli_dump, cli_create, cli_rm,
-	cli_key;
+	cli_key, cli_mutex;
 
 /* ---- util.c ---- */
 
@@ -57,8 +57,10 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cli_parse_size(const char *text, uint64_t *v); /* N[K|M|G] */
 const char *cli_parse_mode(const char *text, unsigned *mode);
 
-/* "sysv", "posix" or "memfd". */
+/* "sysv", "sysv-sem", "sysv-msg", "posix", "posix-sem" or "memfd". */
 const char *cli_family(int family);
+/* Whether family is named by key and id (sysv, sysv-sem, sysv-msg). */
+int cli_is_sysv(int family);
 
 /* Owner name of uid, or its number. */
 const char *cli_user(uid_t uid, char *buf, size_t len);

@@ -1,4 +1,4 @@
-/* shmq ls: every segment of every family, as a table or JSON. */
+/* shmq ls: every object of every family, as a table or JSON. */
 #include "cli.h"
 
 #include <errno.h>
@@ -11,11 +11,13 @@ static int run_ls(const struct cli_cmd *cmd, int argc, char **argv);
 const struct cli_cmd cli_ls = {
 	"ls",
 	"ls [--json] [--all]",
-	"Lists every System V segment and every POSIX object in /dev/shm,\n"
-	"made by shmq or not, like ipcs -m for both families.\n\n"
-	"  --json   print a JSON array, one object per segment\n"
-	"  --all    also list memfds held by processes and POSIX semaphores\n"
-	"           (sem.NAME)\n\n"
+	"Lists every System V segment, semaphore set and message queue, and\n"
+	"every POSIX object and named semaphore in /dev/shm, made by shmq or\n"
+	"not, like ipcs for every family (sysv, sysv-sem, sysv-msg, posix,\n"
+	"posix-sem). SIZE is bytes; for a semaphore set the number of\n"
+	"semaphores, for a queue the messages and bytes queued.\n\n"
+	"  --json   print a JSON array, one object per object\n"
+	"  --all    also list memfds held by processes (family memfd)\n\n"
 	"FLAGS: removed (marked for removal, still attached), orphan (no live\n"
 	"attacher, creator dead), stale (a shmq object whose every participant\n"
 	"is dead), huge (huge pages).\n",
@@ -62,6 +64,30 @@ static void flags_cell(const struct shmq_stat *st, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+static void size_cell(const struct shmq_stat *st, char *buf, size_t len)
+{
+	if (st->family == SHMQ_FAMILY_SYSV_SEM)
+		snprintf(buf, len, "%" PRIu64 " sem%s", st->nsems,
+		         st->nsems == 1 ? "" : "s");
+	else if (st->family == SHMQ_FAMILY_SYSV_MSG)
+		snprintf(buf, len, "%" PRIu64 " msg%s (%" PRIu64 " B)", st->qnum,
+		         st->qnum == 1 ? "" : "s", st->size);
+	else
+		snprintf(buf, len, "%" PRIu64, st->size);
+}
+
+/* Nobody attaches a semaphore set or a queue: "-", not unknown. */
+static void attached_cell(const struct shmq_stat *st, char *buf, size_t len)
+{
+	if (st->family == SHMQ_FAMILY_SYSV_SEM ||
+	    st->family == SHMQ_FAMILY_SYSV_MSG)
+		snprintf(buf, len, "-");
+	else if (st->nattch < 0)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%" PRId64, st->nattch);
+}
+
 static void pid_cell(pid_t pid, char *buf, size_t len)
 {
 	if (pid)
@@ -73,7 +99,7 @@ static void pid_cell(pid_t pid, char *buf, size_t len)
 /* The text of one cell; names are scrubbed of control characters. */
 static void cell(const struct shmq_stat *st, int col, char *buf, size_t len)
 {
-	int sysv = st->family == SHMQ_FAMILY_SYSV;
+	int sysv = cli_is_sysv(st->family);
 
 	switch (col) {
 	case C_FAMILY: snprintf(buf, len, "%s", cli_family(st->family)); break;
@@ -93,13 +119,8 @@ static void cell(const struct shmq_stat *st, int col, char *buf, size_t len)
 		break;
 	case C_OWNER: cli_user(st->uid, buf, len); break;
 	case C_MODE: snprintf(buf, len, "%04o", st->mode); break;
-	case C_SIZE: snprintf(buf, len, "%" PRIu64, st->size); break;
-	case C_ATTACHED:
-		if (st->nattch < 0)
-			snprintf(buf, len, "?");
-		else
-			snprintf(buf, len, "%" PRId64, st->nattch);
-		break;
+	case C_SIZE: size_cell(st, buf, len); break;
+	case C_ATTACHED: attached_cell(st, buf, len); break;
 	case C_CPID: pid_cell(st->cpid, buf, len); break;
 	case C_LPID: pid_cell(st->lpid, buf, len); break;
 	default: flags_cell(st, buf, len); break;

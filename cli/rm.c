@@ -11,9 +11,11 @@ static int run_rm(const struct cli_cmd *cmd, int argc, char **argv);
 const struct cli_cmd cli_rm = {
 	"rm",
 	"rm [--dry-run] {LOCATOR... | --orphans | --stale}",
-	"Removes each object: shm_unlink for POSIX, IPC_RMID for System V (a\n"
-	"segment still attached is marked for removal and goes with the last\n"
-	"detach). Processes that map an object keep their mapping.\n\n"
+	"Removes each object: shm_unlink for POSIX objects and named\n"
+	"semaphores, IPC_RMID for System V (a segment still attached is marked\n"
+	"for removal and goes with the last detach; a semaphore set or a\n"
+	"message queue goes at once, and processes waiting on it get EIDRM).\n"
+	"Processes that map an object keep their mapping.\n\n"
 	"  --orphans  remove every object with no live attacher or mapper\n"
 	"             whose creator is dead (liveness is pid + start time)\n"
 	"  --stale    remove every shmq object whose participants are all dead\n"
@@ -53,7 +55,7 @@ static int rm_named(const char *loc, int dry)
 		         ? "marked for removal, " : "",
 		         st.nattch, st.nattch == 1 ? "" : "es");
 	if (!dry) {
-		err = shmq_seg_unlink(loc);
+		err = shmq_unlink(loc);
 		if (err < 0)
 			return cli_fail(err, loc, 0);
 	}
@@ -73,11 +75,11 @@ static int wanted(const struct shmq_stat *st, int want)
 	       ((want & WANT_STALE) && st->stale);
 }
 
-/* A System V segment is swept by id: its key may be reused meanwhile. */
+/* A System V object is swept by id: its key may be reused meanwhile. */
 static void target(const struct shmq_stat *st, char *buf, size_t len)
 {
-	if (st->family == SHMQ_FAMILY_SYSV)
-		snprintf(buf, len, "sysv:id=%d", st->id);
+	if (cli_is_sysv(st->family))
+		snprintf(buf, len, "%s:id=%d", cli_family(st->family), st->id);
 	else
 		snprintf(buf, len, "%s", st->locator);
 }
@@ -130,7 +132,7 @@ static int sweep_one(const char *loc, int want, int dry, int *rc)
 	}
 	reason(&st, why, sizeof(why));
 	if (!dry) {
-		err = shmq_seg_unlink(loc);
+		err = shmq_unlink(loc);
 		if (err < 0) {
 			*rc = cli_fail(err, st.locator, 0);
 			return 0;

@@ -13,7 +13,10 @@ const struct cli_cmd cli_stat = {
 	"stat LOCATOR [--json]",
 	"Shows family, key/id or name, requested and mapped size, mode, owner,\n"
 	"creator, attach count, creator and last pids with their liveness,\n"
-	"times, and the removed/orphan/stale flags of one object.\n\n"
+	"times, and the removed/orphan/stale flags of one object. For a\n"
+	"semaphore set, the number of semaphores; for a message queue, the\n"
+	"messages and bytes queued, its capacity, and the last sender and\n"
+	"receiver with their liveness.\n\n"
 	"  --json   print one JSON object with the field names of 'shmq ls'\n",
 	run_stat,
 };
@@ -73,23 +76,16 @@ static void id_fields(const char *name, uid_t uid, const char *gname,
 	field(gname, "%u", (unsigned)gid);
 }
 
-static void print_text(const struct shmq_stat *st)
+/* What only memory has: sizes, attachers, creator, removal. */
+static void print_memory(const struct shmq_stat *st)
 {
-	field("family", "%s", cli_family(st->family));
-	text_field("locator", st->locator);
-	if (st->family == SHMQ_FAMILY_SYSV) {
-		field("key", "0x%08" PRIx32, (uint32_t)st->key);
-		field("id", "%d", st->id);
-	} else {
-		text_field("name", st->name[0] ? st->name : "-");
-	}
-	text_field("kind", st->kind);
 	field("size", "%" PRIu64 " (requested)", st->size);
 	field("mapped_size", "%" PRIu64 " (rounded up to the %spage)",
 	      st->mapped_size, st->huge ? "huge " : "");
-	field("mode", "%04o", st->mode);
-	id_fields("uid", st->uid, "gid", st->gid);
-	id_fields("cuid", st->cuid, "cgid", st->cgid);
+}
+
+static void print_users(const struct shmq_stat *st)
+{
 	if (st->nattch < 0)
 		field("nattch", "unknown (some /proc entries are not readable)");
 	else
@@ -101,11 +97,61 @@ static void print_text(const struct shmq_stat *st)
 	time_field("ctime", st->ctime);
 	field("removed", "%s", st->removed ? "yes (marked for removal; goes "
 	      "when the last process detaches)" : "no");
+}
+
+static void print_queue(const struct shmq_stat *st)
+{
+	field("qnum", "%" PRIu64 " (messages queued)", st->qnum);
+	field("size", "%" PRIu64 " (bytes queued)", st->size);
+	if (st->qbytes)
+		field("qbytes", "%" PRIu64 " (capacity)", st->qbytes);
+	else
+		field("qbytes", "unknown (needs read access)");
+}
+
+static void print_text(const struct shmq_stat *st)
+{
+	int sem = st->family == SHMQ_FAMILY_SYSV_SEM;
+	int msg = st->family == SHMQ_FAMILY_SYSV_MSG;
+
+	field("family", "%s", cli_family(st->family));
+	text_field("locator", st->locator);
+	if (cli_is_sysv(st->family)) {
+		field("key", "0x%08" PRIx32, (uint32_t)st->key);
+		field("id", "%d", st->id);
+	} else {
+		text_field("name", st->name[0] ? st->name : "-");
+	}
+	text_field("kind", st->kind);
+	if (sem)
+		field("nsems", "%" PRIu64, st->nsems);
+	else if (msg)
+		print_queue(st);
+	else
+		print_memory(st);
+	field("mode", "%04o", st->mode);
+	id_fields("uid", st->uid, "gid", st->gid);
+	id_fields("cuid", st->cuid, "cgid", st->cgid);
+	if (msg && st->lspid)
+		pid_field("lspid", st->lspid, st->lspid_alive);
+	else if (msg)
+		field("lspid", "none (nothing sent yet)");
+	if (msg && st->lrpid)
+		pid_field("lrpid", st->lrpid, st->lrpid_alive);
+	else if (msg)
+		field("lrpid", "none (nothing received yet)");
+	if (sem || msg) {
+		time_field(sem ? "otime" : "atime", st->atime);
+		time_field("ctime", st->ctime);
+	} else {
+		print_users(st);
+	}
 	field("orphan", "%s", st->orphan ? "yes (no live attacher, creator "
 	      "dead)" : "no");
 	field("stale", "%s", st->stale ? "yes (every participant is dead)"
 	                               : "no");
-	field("huge", "%s", st->huge ? "yes" : "no");
+	if (!sem && !msg)
+		field("huge", "%s", st->huge ? "yes" : "no");
 }
 
 static int run_stat(const struct cli_cmd *cmd, int argc, char **argv)

@@ -150,12 +150,15 @@ const char *cli_parse_mode(const char *text, unsigned *mode)
 
 const char *cli_family(int family)
 {
-	switch (family) {
-	case SHMQ_FAMILY_SYSV: return "sysv";
-	case SHMQ_FAMILY_POSIX: return "posix";
-	case SHMQ_FAMILY_MEMFD: return "memfd";
-	}
-	return "unknown";
+	const char *name = shmq_family_name(family);
+
+	return name ? name : "unknown";
+}
+
+int cli_is_sysv(int family)
+{
+	return family == SHMQ_FAMILY_SYSV || family == SHMQ_FAMILY_SYSV_SEM ||
+	       family == SHMQ_FAMILY_SYSV_MSG;
 }
 
 const char *cli_user(uid_t uid, char *buf, size_t len)
@@ -271,9 +274,26 @@ static void json_ids(FILE *f, const struct shmq_stat *st)
 	cli_json_str(f, cli_user(st->uid, user, sizeof(user)));
 }
 
+/* The fields of a semaphore set or a message queue; null for the others. */
+static void json_ipc(FILE *f, const struct shmq_stat *st)
+{
+	int sem = st->family == SHMQ_FAMILY_SYSV_SEM;
+	int msg = st->family == SHMQ_FAMILY_SYSV_MSG;
+
+	json_num(f, "nsems", (int64_t)st->nsems, !sem);
+	json_num(f, "qnum", (int64_t)st->qnum, !msg);
+	json_num(f, "qbytes", (int64_t)st->qbytes, !msg || st->qbytes == 0);
+	json_num(f, "lspid", st->lspid, !msg || st->lspid == 0);
+	json_num(f, "lrpid", st->lrpid, !msg || st->lrpid == 0);
+	json_alive(f, "lspid_alive", !msg || st->lspid == 0 ? SHMQ_PID_UNKNOWN
+	                                                     : st->lspid_alive);
+	json_alive(f, "lrpid_alive", !msg || st->lrpid == 0 ? SHMQ_PID_UNKNOWN
+	                                                     : st->lrpid_alive);
+}
+
 void cli_json_stat(FILE *f, const struct shmq_stat *st)
 {
-	int sysv = st->family == SHMQ_FAMILY_SYSV;
+	int sysv = cli_is_sysv(st->family);
 
 	fprintf(f, "{\"family\": \"%s\", \"locator\": ", cli_family(st->family));
 	cli_json_str(f, st->locator);
@@ -306,5 +326,6 @@ void cli_json_stat(FILE *f, const struct shmq_stat *st)
 	json_bool(f, "huge", st->huge);
 	fputs(", \"kind\": ", f);
 	cli_json_str(f, st->kind);
+	json_ipc(f, st);
 	fputc('}', f);
 }

@@ -41,6 +41,7 @@ static void child_writes(const char *sysv, const char *posix)
 
 static void show_ls(const char *tool)
 {
+	fflush(stdout); /* our lines first, then the tool's */
 	pid_t pid = fork();
 	if (pid == 0) {
 		execl(tool, tool, "ls", (char *)NULL);

@@ -11,7 +11,11 @@
  *   sysv:id=32769                           System V segment by shmid
  *   sysv:ftok=/path:proj                    key from ftok(3), proj 1..255 or a char
  *   sysv:private                            IPC_PRIVATE (create only)
+ *   sysv-sem:...  sysv-msg:...              System V semaphore set, message
+ *                                           queue: the same forms as sysv:
  *   posix:NAME  NAME  /NAME                 POSIX object /dev/shm/NAME
+ *   posix-sem:NAME                          POSIX named semaphore (sem_open
+ *                                           "/NAME"), /dev/shm/sem.NAME
  *   memfd:NAME                              anonymous memfd (create only)
  *   memfd:fd=5                              a memfd inherited by fork/exec
  *   memfd:pid=1234,fd=5                     another process's memfd, reached
@@ -23,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,7 +51,7 @@ const char *shmq_version(void);
 #define SHMQ_ENOHUGE (-(SHMQ_EBASE + 4))   /* huge pages not available */
 #define SHMQ_ESMALL (-(SHMQ_EBASE + 5))    /* object smaller than asked */
 #define SHMQ_EFAMILY (-(SHMQ_EBASE + 6))   /* not possible for this family */
-#define SHMQ_ELAST SHMQ_EFAMILY
+#define SHMQ_ELAST (-(SHMQ_EBASE + 11)) /* SHMQ_EPEERS, below */
 
 /* A static explanation of err (negative errno or SHMQ_E*). Never NULL. */
 const char *shmq_strerror(int err);
@@ -71,14 +76,16 @@ enum {
 	SHMQ_FAMILY_SYSV = 1,
 	SHMQ_FAMILY_POSIX = 2,
 	SHMQ_FAMILY_MEMFD = 3,
+	/* 4..6: System V semaphore sets and message queues, POSIX named
+	 * semaphores; see below. */
 };
 
 /* How a locator names its object. */
 enum {
-	SHMQ_BY_KEY = 1,     /* sysv:key=, sysv:NUMBER, sysv:ftok= */
-	SHMQ_BY_ID = 2,      /* sysv:id= */
-	SHMQ_BY_PRIVATE = 3, /* sysv:private */
-	SHMQ_BY_NAME = 4,    /* posix:NAME, memfd:NAME */
+	SHMQ_BY_KEY = 1,     /* sysv*:key=, sysv*:NUMBER, sysv*:ftok= */
+	SHMQ_BY_ID = 2,      /* sysv*:id= */
+	SHMQ_BY_PRIVATE = 3, /* sysv*:private */
+	SHMQ_BY_NAME = 4,    /* posix:NAME, posix-sem:NAME, memfd:NAME */
 	SHMQ_BY_FD = 5,      /* memfd:fd= */
 };
 
@@ -106,6 +113,10 @@ int shmq_locator_format(const struct shmq_locator *loc, char *buf, size_t len);
 
 /* The ftok(3) key of path and proj (1..255). */
 int shmq_ftok(const char *path, int proj, int32_t *key);
+
+/* A family's locator prefix, without the ':' ("sysv", "sysv-sem",
+ * "posix-sem", ...); NULL for an unknown family. */
+const char *shmq_family_name(int family);
 
 /* ---- Segments ---------------------------------------------------------- */
 
@@ -147,9 +158,16 @@ int shmq_seg_close(shmq_seg *seg);
 /*
  * Removes the object's name: shm_unlink for POSIX, IPC_RMID for System V
  * (the segment is "marked for removal" and goes when the last process
- * detaches). Memfd objects have no name: -SHMQ_EFAMILY.
+ * detaches). Memfd objects have no name, and the other families are not
+ * segments: -SHMQ_EFAMILY (shmq_unlink removes any of them).
  */
 int shmq_seg_unlink(const char *locator);
+
+/* Removes any named object by locator, whatever its family: segments as
+ * shmq_seg_unlink, semaphore sets and message queues (IPC_RMID: gone at
+ * once, waiters get -EIDRM), POSIX named semaphores (the name goes; who has
+ * it open keeps it). Memfds: -SHMQ_EFAMILY. */
+int shmq_unlink(const char *locator);
 
 void *shmq_seg_addr(const shmq_seg *seg);
 size_t shmq_seg_size(const shmq_seg *seg);        /* bytes asked or found */
@@ -176,26 +194,41 @@ enum {
 struct shmq_stat {
 	int family;                       /* SHMQ_FAMILY_* */
 	char locator[SHMQ_LOCATOR_MAX];   /* canonical locator */
-	char name[SHMQ_NAME_MAX + 1];     /* POSIX/memfd name; "" for sysv */
-	int32_t key;                      /* sysv key; 0 = IPC_PRIVATE */
-	int id;                           /* sysv shmid; -1 otherwise */
-	uint64_t size;                    /* bytes as created */
+	char name[SHMQ_NAME_MAX + 1];     /* POSIX/memfd name, semaphore name
+	                                     without "sem."; "" for sysv* */
+	int32_t key;                      /* sysv* key; 0 = IPC_PRIVATE */
+	int id;                           /* sysv* shmid, semid, msqid; -1
+	                                     otherwise */
+	uint64_t size;                    /* bytes as created; sysv-msg: bytes
+	                                     queued; sysv-sem: 0 */
 	uint64_t mapped_size;             /* size rounded to the (huge) page */
 	unsigned mode;                    /* permission bits */
 	uid_t uid, cuid;                  /* owner, creator (POSIX: owner) */
 	gid_t gid, cgid;
-	int64_t nattch;     /* attached/mapping processes; -1 unknown */
+	int64_t nattch;     /* attached/mapping processes; -1 unknown, and
+	                       for sysv-sem/sysv-msg, which nobody attaches */
 	int nattch_partial; /* POSIX: some processes could not be read, so
 	                       nattch is a lower bound */
-	pid_t cpid, lpid;   /* creator, last attach/detach; 0 unknown */
+	pid_t cpid, lpid;   /* creator, last attach/detach; 0 unknown.
+	                       sysv-msg: no creator; lpid is the later of
+	                       lspid and lrpid */
 	int cpid_alive;     /* SHMQ_PID_* (pid + start time, not pid alone) */
 	int lpid_alive;
-	int64_t atime, dtime, ctime; /* seconds since the epoch; 0 unknown */
+	int64_t atime, dtime, ctime; /* seconds since the epoch; 0 unknown.
+	                       sysv-sem: atime is the last semop; sysv-msg:
+	                       the last msgsnd or msgrcv */
 	int removed;        /* sysv: marked for removal, still attached */
 	int huge;           /* backed by huge pages */
 	int orphan;         /* no live attacher/mapper, creator dead */
 	int stale;          /* shmq object whose every participant is dead */
 	char kind[16];      /* "raw"; later kinds name shmq objects */
+	/* System V semaphore sets and message queues (0 for the others): */
+	uint64_t nsems;     /* sysv-sem: semaphores in the set */
+	uint64_t qnum;      /* sysv-msg: messages queued */
+	uint64_t qbytes;    /* sysv-msg: the queue's capacity in bytes
+	                       (msg_qbytes); 0 unknown (needs read access) */
+	pid_t lspid, lrpid; /* sysv-msg: last msgsnd, last msgrcv; 0 none */
+	int lspid_alive, lrpid_alive; /* SHMQ_PID_* */
 };
 
 /* Status of the object a locator names. */
@@ -205,13 +238,13 @@ int shmq_stat(const char *locator, struct shmq_stat *st);
 int shmq_seg_stat(const shmq_seg *seg, struct shmq_stat *st);
 
 /* Flags of shmq_list(). */
-#define SHMQ_LIST_ALL (1u << 0) /* also memfds that processes hold, and
-                                   POSIX semaphores (sem.NAME) */
+#define SHMQ_LIST_ALL (1u << 0) /* also memfds that processes hold */
 
 /*
- * Calls fn once per object: every System V segment (/proc/sysvipc/shm) and
- * every POSIX object in /dev/shm, made by shmq or not (POSIX semaphores and
- * memfds only with SHMQ_LIST_ALL). A non-zero return
+ * Calls fn once per object: every System V segment, semaphore set and
+ * message queue (/proc/sysvipc/shm, sem, msg), every POSIX object and named
+ * semaphore in /dev/shm, made by shmq or not (memfds only with
+ * SHMQ_LIST_ALL). A non-zero return
  * from fn stops the walk and is returned. Returns the number of objects.
  */
 int shmq_list(unsigned flags, int (*fn)(const struct shmq_stat *st, void *arg),
@@ -227,9 +260,301 @@ struct shmq_limits {
 	uint64_t shm_free;  /* free bytes in /dev/shm */
 	uint64_t huge_2m_free, huge_1g_free; /* free huge pages per size */
 	uint64_t page_size;
+	/* kernel.sem: per set, in all, per semop, sets; kernel.msg*: */
+	uint64_t semmsl, semmns, semopm, semmni;
+	uint64_t msgmax; /* largest message, bytes */
+	uint64_t msgmnb; /* default capacity of a new queue, bytes */
+	uint64_t msgmni; /* number of queues */
 };
 
 int shmq_limits_get(struct shmq_limits *lim);
+
+/* ---- Synchronization that lives in shared memory ------------------------
+ *
+ * shmq_mutex, shmq_sem and shmq_event are plain structs that the caller
+ * places in a shared segment (at an 8-byte aligned offset) and initialises
+ * once, in one process, before any other process uses them. They work
+ * across processes (shared futexes, never FUTEX_PRIVATE). Deadlines are
+ * absolute CLOCK_MONOTONIC times (shmq_deadline() makes one), so a signal
+ * never stretches a wait. Every call checks the object's magic: garbage
+ * gives -EINVAL, never a crash or a hang.
+ */
+
+/* now + ms on CLOCK_MONOTONIC, for the _timed calls. */
+struct timespec shmq_deadline(int64_t ms);
+
+/* A mutex that survives a dead owner. When its owner dies holding it, the
+ * next locker gets -EOWNERDEAD and owns it: it repairs the data and calls
+ * shmq_mutex_consistent(); if it unlocks without doing so, the mutex becomes
+ * not recoverable and every later lock gets -ENOTRECOVERABLE. An
+ * uncontended lock/unlock pair makes no system call. */
+typedef struct shmq_mutex {
+	_Alignas(8) unsigned char opaque[16];
+} shmq_mutex;
+
+int shmq_mutex_init(shmq_mutex *m);
+int shmq_mutex_lock(shmq_mutex *m);      /* 0, -EOWNERDEAD, -ENOTRECOVERABLE,
+                                            -EDEADLK (we hold it) */
+int shmq_mutex_try_lock(shmq_mutex *m);  /* also -EBUSY */
+int shmq_mutex_lock_timed(shmq_mutex *m, const struct timespec *deadline);
+                                         /* also -ETIMEDOUT */
+int shmq_mutex_unlock(shmq_mutex *m);    /* -EPERM: not the owner */
+int shmq_mutex_consistent(shmq_mutex *m);/* after -EOWNERDEAD, repaired */
+
+/* A counting semaphore. */
+typedef struct shmq_sem {
+	_Alignas(8) unsigned char opaque[16];
+} shmq_sem;
+
+int shmq_sem_init(shmq_sem *s, uint32_t value);
+int shmq_sem_post(shmq_sem *s);          /* -EOVERFLOW at UINT32_MAX-1 */
+int shmq_sem_wait(shmq_sem *s);
+int shmq_sem_try_wait(shmq_sem *s);      /* -EAGAIN when zero */
+int shmq_sem_wait_timed(shmq_sem *s, const struct timespec *deadline);
+int shmq_sem_value(const shmq_sem *s);   /* the count now, >= 0 */
+
+/* An event: a sequence number that waiters wait to see change. A signal
+ * with nobody waiting makes no system call. */
+typedef struct shmq_event {
+	_Alignas(8) unsigned char opaque[16];
+} shmq_event;
+
+int shmq_event_init(shmq_event *e);
+uint32_t shmq_event_seq(const shmq_event *e); /* read it before checking
+                                                  your condition */
+int shmq_event_signal(shmq_event *e);    /* bumps the sequence, wakes all */
+int shmq_event_wait(shmq_event *e, uint32_t seen);
+int shmq_event_wait_timed(shmq_event *e, uint32_t seen,
+                          const struct timespec *deadline);
+                                         /* 0 once seq != seen */
+
+/* ---- Classic mutual-exclusion algorithms --------------------------------
+ *
+ * Dekker, Peterson (2 processes), Filter, Szymanski and Lamport's bakery
+ * (up to SHMQ_ALGO_MAX_PROCS), in shared memory, correct on real hardware
+ * (the seq_cst fences the textbook versions leave out). They spin: for
+ * teaching and comparison; shmq_mutex is the lock to use. Each process uses
+ * its own slot number, 0..nprocs-1.
+ */
+enum {
+	SHMQ_ALGO_DEKKER = 1,
+	SHMQ_ALGO_PETERSON = 2,
+	SHMQ_ALGO_FILTER = 3,
+	SHMQ_ALGO_SZYMANSKI = 4,
+	SHMQ_ALGO_BAKERY = 5,
+};
+#define SHMQ_ALGO_MAX_PROCS 64
+
+/* Bytes of shared state the algorithm needs (the same for any nprocs). */
+size_t shmq_algo_size(void);
+/* Name ("dekker", ...) of an algorithm, NULL if unknown; and back. */
+const char *shmq_algo_name(int algo);
+int shmq_algo_from_name(const char *name); /* SHMQ_ALGO_* or -EINVAL */
+int shmq_algo_init(void *mem, size_t len, int algo, unsigned nprocs);
+int shmq_algo_lock(void *mem, unsigned me);
+int shmq_algo_unlock(void *mem, unsigned me);
+
+/* ---- System V semaphore sets and message queues -------------------------
+ *
+ * Checked wrappers over semget/semop/semctl and msgget/msgsnd/msgrcv/msgctl,
+ * named with the same locators as segments but their own prefixes:
+ * sysv-sem:key=0x7b, sysv-sem:id=N, sysv-sem:ftok=PATH:PROJ, sysv-sem:private
+ * and sysv-msg:... . Both show in shmq_list (family SHMQ_FAMILY_SYSV_SEM,
+ * SHMQ_FAMILY_SYSV_MSG), and shmq_stat and shmq_unlink take them. Create is
+ * exclusive unless SHMQ_SEG_OPEN_OK; a private object is named
+ * sysv-sem:id=N / sysv-msg:id=N afterwards (see the _locator calls). An
+ * operation on an object removed meanwhile gives -EIDRM. Deadlines are
+ * absolute CLOCK_MONOTONIC times, as for the other _timed calls.
+ */
+enum {
+	SHMQ_FAMILY_SYSV_SEM = 4,
+	SHMQ_FAMILY_SYSV_MSG = 5,
+	SHMQ_FAMILY_POSIX_SEM = 6, /* /dev/shm/sem.NAME (sem_open), listed */
+};
+
+typedef struct shmq_semset shmq_semset; /* opaque */
+
+/* Creates nsems semaphores, all 0 (flags: SHMQ_SEG_OPEN_OK; mode 0 = 0600).
+ * nsems 0: -EINVAL; above SEMMSL (kernel.sem): SHMQ_ESIZEMAX. With
+ * SHMQ_SEG_OPEN_OK, an existing set with fewer than nsems: SHMQ_ESMALL. */
+int shmq_semset_create(shmq_semset **set, const char *locator, unsigned nsems,
+                       unsigned mode, unsigned flags);
+int shmq_semset_open(shmq_semset **set, const char *locator);
+int shmq_semset_close(shmq_semset *set);      /* the set stays */
+int shmq_semset_unlink(const char *locator);  /* IPC_RMID */
+int shmq_semset_count(const shmq_semset *set);/* number of semaphores */
+int shmq_semset_get(const shmq_semset *set, unsigned num); /* value >= 0 */
+/* SETVAL: 0..32767 (SEMVMX), else -ERANGE. It also clears every process's
+ * undo record for that semaphore, as semctl(2) does. */
+int shmq_semset_set(shmq_semset *set, unsigned num, int value);
+/* Adds delta (-32767..32767) to semaphore num (negative: waits until it
+ * can; 0: waits until it is 0). SEM_UNDO is always on, so a process that
+ * dies gives its units back, and units it added are taken away again when
+ * it exits: use a set as a lock or a pool of resources that each process
+ * takes and returns, not to signal another process. deadline NULL: no
+ * limit. Returns 0, -EAGAIN (SHMQ_SEMSET_NOWAIT), -ETIMEDOUT, -EIDRM,
+ * -EINVAL (num out of range), -ERANGE (the value would pass 32767). */
+#define SHMQ_SEMSET_NOWAIT (1u << 0)
+int shmq_semset_op(shmq_semset *set, unsigned num, int delta, unsigned flags,
+                   const struct timespec *deadline);
+int shmq_semset_id(const shmq_semset *set);              /* semid */
+const char *shmq_semset_locator(const shmq_semset *set); /* canonical */
+
+typedef struct shmq_msgq shmq_msgq; /* opaque */
+
+/* Creates an empty queue (flags: SHMQ_SEG_OPEN_OK; mode 0 = 0600). */
+int shmq_msgq_create(shmq_msgq **q, const char *locator, unsigned mode,
+                     unsigned flags);
+int shmq_msgq_open(shmq_msgq **q, const char *locator);
+int shmq_msgq_close(shmq_msgq *q);
+int shmq_msgq_unlink(const char *locator);
+/* type > 0. Returns 0, -EAGAIN (SHMQ_MSGQ_NOWAIT and the queue is full),
+ * -ETIMEDOUT, -EIDRM, -EMSGSIZE (len above kernel.msgmax, or above the
+ * queue's capacity, so it could never fit). The kernel has no timed send or
+ * receive: with a deadline the call polls with IPC_NOWAIT and sleeps 50 us
+ * doubling up to 2 ms between tries, so it notices space or a message up to
+ * 2 ms late; without one it blocks in the kernel and wakes at once. */
+#define SHMQ_MSGQ_NOWAIT (1u << 0)
+int shmq_msgq_send(shmq_msgq *q, long type, const void *buf, size_t len,
+                   unsigned flags, const struct timespec *deadline);
+/* type as msgrcv(2): 0 any, > 0 that type, < 0 lowest <= |type|. Returns the
+ * message length and its type in *got_type (may be NULL); -E2BIG when the
+ * message is longer than len (it stays queued); -EAGAIN (SHMQ_MSGQ_NOWAIT
+ * and no such message), -ETIMEDOUT, -EIDRM. */
+ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf, size_t len,
+                       long *got_type, unsigned flags,
+                       const struct timespec *deadline);
+int shmq_msgq_id(const shmq_msgq *q);                /* msqid */
+const char *shmq_msgq_locator(const shmq_msgq *q);   /* canonical */
+
+/* ---- Channels: message queues in shared memory ---------------------------
+ *
+ * A channel is one shared object (a POSIX object by default, or a memfd
+ * passed by fork/exec) holding a header, a table of attached processes and
+ * a ring. Kinds:
+ *   SHMQ_CHAN_SPSC       one writer, one reader; variable-size messages in a
+ *                        byte ring (capacity = ring bytes, a power of two)
+ *   SHMQ_CHAN_MPMC       many writers and readers; each message goes to
+ *                        exactly one reader (capacity = slots, msg_size =
+ *                        largest message)
+ *   SHMQ_CHAN_BROADCAST  one writer, many readers; every reader sees every
+ *                        message from the moment it joins (policy BLOCK: the
+ *                        writer waits for the slowest live reader; OVERWRITE:
+ *                        it never waits, a reader that falls behind gets
+ *                        SHMQ_ELOST and the count it missed)
+ * A dead peer never blocks the others: a blocked call notices within
+ * ~100 ms. A reader whose writers all died gets SHMQ_EPEERDEAD once the ring
+ * is drained; after all writers closed normally it gets -EPIPE (end of
+ * stream). A header that no longer validates gives -EBADMSG.
+ */
+enum {
+	SHMQ_CHAN_SPSC = 1,
+	SHMQ_CHAN_MPMC = 2,
+	SHMQ_CHAN_BROADCAST = 3,
+};
+enum {
+	SHMQ_POLICY_BLOCK = 0,
+	SHMQ_POLICY_OVERWRITE = 1,
+};
+enum {
+	SHMQ_WRITER = 1,
+	SHMQ_READER = 2,
+};
+
+#define SHMQ_EPEERDEAD (-(SHMQ_EBASE + 7)) /* the peer died without closing */
+#define SHMQ_ELOST (-(SHMQ_EBASE + 8))     /* broadcast: messages missed */
+#define SHMQ_EVERSION (-(SHMQ_EBASE + 9))  /* another format version */
+#define SHMQ_ENOTCHAN (-(SHMQ_EBASE + 10)) /* not a shmq channel */
+#define SHMQ_EPEERS (-(SHMQ_EBASE + 11))   /* every peer slot is taken */
+
+/* Flags of struct shmq_chan_opts. */
+#define SHMQ_CHAN_CREATE (1u << 0)  /* open: create it if missing (race free) */
+#define SHMQ_CHAN_PERSIST (1u << 1) /* the last close does not unlink */
+
+#define SHMQ_CHAN_MAX_PEERS 64
+
+struct shmq_chan_opts {
+	int kind;          /* create: SHMQ_CHAN_* (0: spsc) */
+	size_t capacity;   /* create: spsc ring bytes, or slots (0: default) */
+	size_t msg_size;   /* create: mpmc/broadcast largest message (0: 4096) */
+	int policy;        /* create: broadcast SHMQ_POLICY_* */
+	unsigned mode;     /* create: permission bits (0: 0600) */
+	unsigned flags;    /* SHMQ_CHAN_* */
+	int64_t spin_ns;   /* spin before sleeping; -1: the channel's default */
+};
+
+typedef struct shmq_chan shmq_chan; /* opaque: one process's attachment */
+
+/* Creates a channel (exclusively) and attaches as role. The object appears
+ * under its name only once initialised. */
+int shmq_chan_create(shmq_chan **ch, const char *locator, int role,
+                     const struct shmq_chan_opts *opts);
+/* Attaches to an existing channel as role (opts may be NULL); with
+ * SHMQ_CHAN_CREATE creates it if missing: two processes starting together
+ * end up on one channel, whatever the order. */
+int shmq_chan_open(shmq_chan **ch, const char *locator, int role,
+                   const struct shmq_chan_opts *opts);
+/* Detaches. The last process to close removes the object unless it was
+ * created with SHMQ_CHAN_PERSIST. */
+int shmq_chan_close(shmq_chan *ch);
+int shmq_chan_unlink(const char *locator);
+
+/* Copies a message in. 0, -EMSGSIZE (larger than the channel takes),
+ * -EAGAIN (try_: full), -ETIMEDOUT, SHMQ_EPEERDEAD (block policy: the
+ * reader it waits for died), -EBADMSG. */
+int shmq_chan_send(shmq_chan *ch, const void *buf, size_t len);
+int shmq_chan_try_send(shmq_chan *ch, const void *buf, size_t len);
+int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
+                         const struct timespec *deadline);
+
+/* Copies the next message out: its length, or -EMSGSIZE (buf too small:
+ * the message stays), -EAGAIN (try_: empty), -ETIMEDOUT, -EPIPE (end of
+ * stream), SHMQ_EPEERDEAD, SHMQ_ELOST (broadcast: see shmq_chan_lost),
+ * -EBADMSG. */
+ssize_t shmq_chan_recv(shmq_chan *ch, void *buf, size_t len);
+ssize_t shmq_chan_try_recv(shmq_chan *ch, void *buf, size_t len);
+ssize_t shmq_chan_recv_timed(shmq_chan *ch, void *buf, size_t len,
+                             const struct timespec *deadline);
+
+/* Zero copy. reserve gives room for len bytes in the ring; commit
+ * publishes the first `len` of them (<= reserved). peek gives the next
+ * message in place; release frees it. deadline NULL: wait forever. */
+int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr,
+                      const struct timespec *deadline);
+int shmq_chan_commit(shmq_chan *ch, size_t len);
+ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
+                       const struct timespec *deadline);
+int shmq_chan_release(shmq_chan *ch);
+
+/* Messages this reader missed (broadcast, overwrite policy), in total. */
+uint64_t shmq_chan_lost(const shmq_chan *ch);
+/* Largest message the channel takes. */
+size_t shmq_chan_max_msg(const shmq_chan *ch);
+
+struct shmq_chan_peer_info {
+	int role;       /* SHMQ_WRITER / SHMQ_READER */
+	pid_t pid;
+	int alive;      /* SHMQ_PID_* (from a kernel-held lock, not the pid) */
+	uint64_t msgs;  /* messages sent or received by it */
+};
+
+struct shmq_chan_info {
+	int kind, policy;
+	uint64_t capacity;       /* spsc: bytes; others: slots */
+	uint64_t msg_size;       /* largest message */
+	uint64_t depth_bytes;    /* spsc: bytes queued */
+	uint64_t depth_msgs;     /* messages queued (broadcast: for the
+	                            slowest reader) */
+	uint64_t sent, received, lost, recovered;
+	unsigned writers, readers;            /* attached now */
+	unsigned writers_ever, readers_ever;  /* attached over its life */
+	unsigned npeers;
+	struct shmq_chan_peer_info peers[SHMQ_CHAN_MAX_PEERS];
+};
+
+int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info);
+/* The same for a channel by locator, without attaching (read-only). */
+int shmq_chan_stat(const char *locator, struct shmq_chan_info *info);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int shmq__neg_errno(void)
 {
@@ -19,9 +20,11 @@ static const struct {
 } own[] = {
 	{SHMQ_ELOCATOR, "SHMQ_ELOCATOR",
 	 "malformed locator (sysv:key=0x7b, sysv:id=N, sysv:ftok=PATH:PROJ, "
-	 "sysv:private, posix:NAME, memfd:NAME, memfd:fd=N)"},
+	 "sysv:private, sysv-sem:..., sysv-msg:..., posix:NAME, "
+	 "posix-sem:NAME, memfd:NAME, memfd:fd=N)"},
 	{SHMQ_ESIZEMAX, "SHMQ_ESIZEMAX",
-	 "size above the system limit (kernel.shmmax or kernel.shmall)"},
+	 "size above the system limit (kernel.shmmax or kernel.shmall; "
+	 "SEMMSL in kernel.sem for a semaphore set)"},
 	{SHMQ_ESIZEMIN, "SHMQ_ESIZEMIN",
 	 "size is zero or below the system minimum (SHMMIN)"},
 	{SHMQ_ENOHUGE, "SHMQ_ENOHUGE",
@@ -31,6 +34,15 @@ static const struct {
 	 "the existing object is smaller than the size asked"},
 	{SHMQ_EFAMILY, "SHMQ_EFAMILY",
 	 "operation not possible for this family of object"},
+	{SHMQ_EPEERDEAD, "SHMQ_EPEERDEAD",
+	 "a peer died without closing the channel"},
+	{SHMQ_ELOST, "SHMQ_ELOST",
+	 "messages were overwritten before this reader got them (lost)"},
+	{SHMQ_EVERSION, "SHMQ_EVERSION",
+	 "the object was made by another format version of shmq"},
+	{SHMQ_ENOTCHAN, "SHMQ_ENOTCHAN", "the object is not a shmq channel"},
+	{SHMQ_EPEERS, "SHMQ_EPEERS",
+	 "every peer slot of the channel is taken (64 at most)"},
 };
 
 #define NOWN (sizeof(own) / sizeof(own[0]))
@@ -106,8 +118,27 @@ static void explain_locator(char *buf, size_t len, size_t *at,
 	add(buf, len, at, "malformed locator: %s", why ? why : "not understood");
 	if (!why || !strncmp(why, "unknown", 7))
 		add(buf, len, at, " (the forms: sysv:key=0x7b, sysv:id=N, "
-		    "sysv:ftok=PATH:PROJ, sysv:private, posix:NAME, memfd:NAME, "
-		    "memfd:fd=N, memfd:pid=P,fd=N)");
+		    "sysv:ftok=PATH:PROJ, sysv:private, the same after "
+		    "sysv-sem: and sysv-msg:, posix:NAME, posix-sem:NAME, "
+		    "memfd:NAME, memfd:fd=N, memfd:pid=P,fd=N)");
+}
+
+/* The family object names, or 0. */
+static int family_of(const char *object)
+{
+	struct shmq_locator loc;
+	return object && shmq_locator_parse(object, &loc) == 0 ? loc.family : 0;
+}
+
+/* What a family that is not memory is. */
+static const char *what_not_memory(int family)
+{
+	switch (family) {
+	case SHMQ_FAMILY_SYSV_SEM: return "a System V semaphore set";
+	case SHMQ_FAMILY_SYSV_MSG: return "a System V message queue";
+	case SHMQ_FAMILY_POSIX_SEM: return "a POSIX named semaphore";
+	}
+	return NULL;
 }
 
 /* SHMQ_EFAMILY: what this kind of locator can and cannot do. */
@@ -117,10 +148,20 @@ static void explain_family(char *buf, size_t len, size_t *at,
 	struct shmq_locator loc;
 	if (!object || shmq_locator_parse(object, &loc) < 0)
 		add(buf, len, at, "%s", shmq_strerror(SHMQ_EFAMILY));
+	else if (what_not_memory(loc.family))
+		add(buf, len, at, "this names %s, not a segment: it cannot be "
+		    "mapped or dumped; shmq ls, stat and rm work on it%s",
+		    what_not_memory(loc.family), loc.by == SHMQ_BY_ID ?
+		    ", and an id names an existing one: open it, do not "
+		    "create it" : "");
 	else if (loc.family == SHMQ_FAMILY_POSIX)
 		add(buf, len, at, "not possible for a POSIX object: /dev/shm "
 		    "is tmpfs, so huge pages need sysv: or memfd:");
-	else if (loc.by == SHMQ_BY_ID || loc.by == SHMQ_BY_FD)
+	else if (loc.by == SHMQ_BY_FD)
+		add(buf, len, at, "this locator names an existing memfd: it "
+		    "can be opened or stat'ed; it is not created by fd, and has "
+		    "no name to remove (it goes with its last fd and mapping)");
+	else if (loc.by == SHMQ_BY_ID)
 		add(buf, len, at, "this locator names an existing object: it "
 		    "can be opened, stat'ed or removed, not created");
 	else
@@ -129,10 +170,32 @@ static void explain_family(char *buf, size_t len, size_t *at,
 		    "memfd:fd=N)");
 }
 
-static void explain_sizemax(char *buf, size_t len, size_t *at, size_t size)
+/* Whether object is an ftok locator whose path does not exist. */
+static int ftok_path_missing(const char *object)
+{
+	char path[4096];
+	const char *p = strstr(object, ":ftok=");
+	const char *colon = p ? strrchr(p + 6, ':') : NULL;
+	struct stat sb;
+	if (!colon || (size_t)(colon - (p + 6)) >= sizeof(path))
+		return 0;
+	memcpy(path, p + 6, (size_t)(colon - (p + 6)));
+	path[colon - (p + 6)] = '\0';
+	return stat(path, &sb) < 0 && errno == ENOENT;
+}
+
+static void explain_sizemax(char *buf, size_t len, size_t *at,
+                            const char *object, size_t size)
 {
 	struct shmq_limits l;
 	shmq_limits_get(&l);
+	if (family_of(object) == SHMQ_FAMILY_SYSV_SEM) {
+		add(buf, len, at, "%zu semaphores is above the limit of a set "
+		    "(SEMMSL = %llu, the first number of kernel.sem); ask for "
+		    "fewer, or raise it: sysctl kernel.sem", size,
+		    (unsigned long long)l.semmsl);
+		return;
+	}
 	add(buf, len, at, "size %zu bytes is above the System V limit "
 	    "(kernel.shmmax = %llu bytes, kernel.shmall = %llu pages of %llu)",
 	    size, (unsigned long long)l.shmmax, (unsigned long long)l.shmall,
@@ -145,10 +208,22 @@ static void explain_nospc(char *buf, size_t len, size_t *at,
                           const char *object, size_t size)
 {
 	struct shmq_limits l;
-	struct shmq_locator loc;
+	int family = family_of(object);
 	shmq_limits_get(&l);
-	if (object && shmq_locator_parse(object, &loc) == 0 &&
-	    loc.family == SHMQ_FAMILY_SYSV) {
+	if (family == SHMQ_FAMILY_SYSV_SEM) {
+		add(buf, len, at, "no space for a semaphore set (kernel.sem: "
+		    "SEMMNI = %llu sets, SEMMNS = %llu semaphores in all); "
+		    "remove unused sets (shmq ls, shmq rm) or raise kernel.sem",
+		    (unsigned long long)l.semmni, (unsigned long long)l.semmns);
+		return;
+	}
+	if (family == SHMQ_FAMILY_SYSV_MSG) {
+		add(buf, len, at, "no space for a message queue (kernel.msgmni "
+		    "= %llu queues); remove unused queues (shmq ls, shmq rm) "
+		    "or raise kernel.msgmni", (unsigned long long)l.msgmni);
+		return;
+	}
+	if (family == SHMQ_FAMILY_SYSV) {
 		add(buf, len, at, "no space for a System V segment "
 		    "(kernel.shmall = %llu pages, kernel.shmmni = %llu "
 		    "segments); remove unused segments (shmq rm --orphans) "
@@ -162,6 +237,23 @@ static void explain_nospc(char *buf, size_t len, size_t *at,
 		add(buf, len, at, ", %zu asked", size);
 	add(buf, len, at, "); remove unused objects (shmq ls, shmq rm) or "
 	                  "enlarge it: mount -o remount,size=SIZE /dev/shm");
+}
+
+/* -EMSGSIZE: size is the message's length. */
+static void explain_msgsize(char *buf, size_t len, size_t *at, size_t size)
+{
+	struct shmq_limits l;
+	shmq_limits_get(&l);
+	if (size > l.msgmax)
+		add(buf, len, at, "a message of %zu bytes is above kernel.msgmax "
+		    "(%llu bytes); send less, or raise it: sysctl "
+		    "kernel.msgmax=BYTES", size, (unsigned long long)l.msgmax);
+	else
+		add(buf, len, at, "a message of %zu bytes is above the queue's "
+		    "capacity (msg_qbytes; kernel.msgmnb = %llu bytes for new "
+		    "queues), so it could never fit; send less, or raise the "
+		    "capacity with IPC_SET", size,
+		    (unsigned long long)l.msgmnb);
 }
 
 static void explain_huge(char *buf, size_t len, size_t *at)
@@ -192,7 +284,7 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		explain_access(buf, len, &at, object, err);
 		break;
 	case -ENOENT:
-		if (object && !strncmp(object, "sysv:ftok=", 10))
+		if (object && ftok_path_missing(object))
 			add(buf, len, &at, "the ftok path does not exist; ftok "
 			    "needs an existing file that both sides can see");
 		else
@@ -213,7 +305,7 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		explain_nospc(buf, len, &at, object, size);
 		break;
 	case SHMQ_ESIZEMAX:
-		explain_sizemax(buf, len, &at, size);
+		explain_sizemax(buf, len, &at, object, size);
 		break;
 	case SHMQ_ESIZEMIN:
 		add(buf, len, &at, "size must be at least 1 byte "
@@ -237,8 +329,23 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		    "ask for less", size);
 		break;
 	case -EIDRM:
-		add(buf, len, &at, "segment was removed (marked for removal); "
-		                   "create a new one");
+		add(buf, len, &at, "the object was removed while in use "
+		                   "(IPC_RMID); create a new one");
+		break;
+	case -EMSGSIZE:
+		explain_msgsize(buf, len, &at, size);
+		break;
+	case -E2BIG:
+		add(buf, len, &at, "the message is longer than the %zu-byte "
+		    "buffer; it stays queued: receive it with a larger buffer",
+		    size);
+		break;
+	case -ERANGE:
+		if (family_of(object) == SHMQ_FAMILY_SYSV_SEM)
+			add(buf, len, &at, "a System V semaphore holds 0..32767 "
+			    "(SEMVMX), and one semop adds -32767..32767");
+		else
+			add(buf, len, &at, "%s", shmq_strerror(err));
 		break;
 	default:
 		add(buf, len, &at, "%s", shmq_strerror(err));

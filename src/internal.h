@@ -20,22 +20,100 @@ struct shmq_seg {
 	int fd;             /* POSIX/memfd; -1 for sysv */
 	int id;             /* sysv shmid; -1 otherwise */
 	unsigned flags;     /* SHMQ_SEG_* in force */
+	/* create: fills the new object before anyone else can open it */
+	int (*init)(void *addr, size_t size, void *arg);
+	void *init_arg;
 };
+
+/* segment.c: shmq_seg_create, with init run on the mapped object before it
+ * gets its name (POSIX) or is returned (memfd). System V has no such moment:
+ * SHMQ_EFAMILY. */
+int shmq__seg_create_init(shmq_seg **seg, const char *locator,
+                          const struct shmq_seg_opts *opts,
+                          int (*init)(void *addr, size_t size, void *arg),
+                          void *arg);
 
 /* locator.c: like shmq_locator_parse, and says why text is malformed. */
 int shmq__locator_parse(const char *text, struct shmq_locator *loc,
                         const char **why);
+/* Whether family is one of the System V ones (sysv, sysv-sem, sysv-msg). */
+int shmq__is_sysv(int family);
+/* The canonical locator of the object loc named, made or opened with id;
+ * a private System V object is named by its id from now on (loc is changed
+ * to say so). */
+void shmq__locator_final(struct shmq_locator *loc, int id, char *buf,
+                         size_t len);
+
+/* segment.c: parses a locator that must name a segment (sysv, posix,
+ * memfd), else SHMQ_EFAMILY. */
+int shmq__seg_parse(const char *locator, struct shmq_locator *loc);
+
+/* sysvipc.c: what the System V families share. */
+/* How one family makes an object: get is shmget/semget/msgget with flags
+ * (IPC_CREAT | IPC_EXCL | mode to create, 0 to look up an existing one),
+ * returning the id or a negative errno; use attaches, initialises or checks
+ * the object (created: 1 if this call made it, which is then removed if use
+ * fails; -ENOENT from use means it vanished meanwhile). */
+struct shmq__sysv_make {
+	int family;
+	int (*get)(void *arg, key_t key, int flags);
+	int (*use)(void *arg, int id, int created);
+	void *arg;
+};
+/* semctl(2)'s fourth argument, which the caller must define. */
+union shmq__semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+/* Parses locator, which must be of family (else SHMQ_EFAMILY). */
+int shmq__sysv_parse(const char *locator, int family,
+                     struct shmq_locator *loc);
+/* Makes the object loc names (a key, or private; an id names an existing
+ * one: SHMQ_EFAMILY), mode 0 meaning 0600. Exclusive create first; with
+ * open_ok, an existing object is opened, and one removed meanwhile is
+ * created again (at most 8 times, then -EAGAIN). */
+int shmq__sysv_make(const struct shmq__sysv_make *m,
+                    const struct shmq_locator *loc, unsigned mode,
+                    int open_ok);
+/* What the handles of a semaphore set and of a message queue start with. */
+struct shmq__ipc {
+	int id;
+	char locator[SHMQ_LOCATOR_MAX]; /* canonical */
+};
+/* Parses locator, which must be of family, into a new zeroed handle of
+ * size bytes that starts with a struct shmq__ipc (*h NULL on failure). */
+int shmq__ipc_new(struct shmq__ipc **h, size_t size, const char *locator,
+                  int family, struct shmq_locator *loc);
+/* Ends a create or open: rc 0 names the handle by its canonical locator
+ * and returns it; otherwise frees it and returns NULL. */
+void *shmq__ipc_done(struct shmq__ipc *h, struct shmq_locator *loc, int rc);
+/* The id a sysv* locator names: by key (no permission needed) or by id
+ * (checked to exist). -ENOENT if none; private: SHMQ_EFAMILY. */
+int shmq__sysv_resolve(const struct shmq_locator *loc, int *id);
+int shmq__sysv_unlink(const struct shmq_locator *loc); /* IPC_RMID */
+/* The same for a locator that must be of family (else SHMQ_EFAMILY). */
+int shmq__ipc_unlink(const char *locator, int family);
+/* Calls fn for each row of the family's /proc/sysvipc table (raw facts:
+ * no locator, no liveness); stops at fn's first non-zero. */
+int shmq__sysv_each(int family, int (*fn)(struct shmq_stat *st, void *arg),
+                    void *arg);
+int shmq__sysv_stat_id(int family, int id, struct shmq_stat *st);
+/* -EINVAL unless deadline is NULL or a valid timespec. */
+int shmq__deadline_check(const struct timespec *deadline);
+/* Time from now to the absolute CLOCK_MONOTONIC deadline in *left; returns
+ * 0 (and *left zero) once it has passed. */
+int shmq__time_left(const struct timespec *deadline, struct timespec *left);
+
+/* msgq.c: a queue's capacity (msg_qbytes), 0 if IPC_STAT is refused. */
+uint64_t shmq__msgq_qbytes(int id);
 
 /* sysv.c */
 int shmq__sysv_create(struct shmq_seg *s, const struct shmq_seg_opts *o);
 int shmq__sysv_open(struct shmq_seg *s, const struct shmq_seg_opts *o);
 int shmq__sysv_close(struct shmq_seg *s);
-int shmq__sysv_unlink(const struct shmq_locator *loc);
 int shmq__sysv_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
                    int mode);
-int shmq__sysv_resolve(const struct shmq_locator *loc, int *id);
-int shmq__sysv_stat_id(int id, struct shmq_stat *st);
-int shmq__sysv_each(int (*fn)(struct shmq_stat *st, void *arg), void *arg);
 size_t shmq__huge_size(unsigned flags); /* page size for these flags */
 size_t shmq__round_up(size_t n, size_t unit);
 
@@ -43,15 +121,31 @@ size_t shmq__round_up(size_t n, size_t unit);
 int shmq__fd_create(struct shmq_seg *s, const struct shmq_seg_opts *o);
 int shmq__fd_open(struct shmq_seg *s, const struct shmq_seg_opts *o);
 int shmq__fd_close(struct shmq_seg *s);
-int shmq__posix_unlink(const struct shmq_locator *loc);
+int shmq__posix_unlink(const struct shmq_locator *loc); /* also posix-sem */
+/* The file of a POSIX object or named semaphore below dir: "/" gives the
+ * name shm_open takes, "/dev/shm/" its path. sem_open(3) keeps NAME as
+ * sem.NAME. */
+void shmq__shm_file(const struct shmq_locator *loc, const char *dir,
+                    char *buf, size_t len);
 int shmq__fd_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
                  int mode);
 int shmq__fd_geometry(int fd, size_t *size, size_t *unit);
 int shmq__memfd_get(const struct shmq_locator *loc, int acc);
 
 /* liveness.c */
-/* Start time of pid in clock ticks since boot. */
+/* Start time of a process or thread in clock ticks since boot; -ENOENT
+ * when /proc has no such entry, -ESRCH when it has exited (a zombie). */
 int shmq__pid_start(pid_t pid, uint64_t *ticks);
+/* chan_info.c: 1 if the file is a shmq channel (and whether it is stale:
+ * every participant dead), 0 otherwise. Reads only. */
+int shmq__chan_probe(int dirfd, const char *path, int *stale);
+
+/* sem.c: wakes the sleepers of an event, if any (channels). */
+struct shmq_event_shm;
+void shmq__event_notify(struct shmq_event_shm *ev);
+
+/* This thread's kernel tid, cached per thread (and reset in a fork child). */
+pid_t shmq__tid(void);
 /* SHMQ_PID_ALIVE if pid exists and started no later than t (epoch seconds;
  * 0 = any time): a pid that started after t is a reused pid, so dead. */
 int shmq__pid_alive_since(pid_t pid, int64_t t);
@@ -79,6 +173,8 @@ void shmq__users_free(struct shmq__users *u);
 
 /* limits.c */
 int shmq__read_u64(const char *path, uint64_t *v);
+/* The first n numbers of the file, separated by blanks. */
+int shmq__read_u64s(const char *path, uint64_t *v, int n);
 
 /* error.c */
 int shmq__neg_errno(void);

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+/* Start time (clock ticks since boot) of a process or thread. A zombie
+ * (state Z or X) has exited: -ESRCH, as if gone. Works for any tid, since
+ * /proc/TID exists for threads too (unlisted). */
 int shmq__pid_start(pid_t pid, uint64_t *ticks)
 {
 	char path[64], buf[1024];
@@ -29,8 +34,10 @@ int shmq__pid_start(pid_t pid, uint64_t *ticks)
 	buf[n] = '\0';
 	/* comm may hold spaces and ')': fields restart after the last ')'. */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ' || !p[2])
 		return -EIO;
+	if (p[2] == 'Z' || p[2] == 'X')
+		return -ESRCH;
 	/* After ')' come fields 3..; starttime is field 22. */
 	unsigned long long v = 0;
 	int field = 2;
@@ -70,7 +77,9 @@ int shmq__pid_alive_since(pid_t pid, int64_t t)
 	if (pid <= 0)
 		return SHMQ_PID_UNKNOWN;
 	int rc = shmq__pid_start(pid, &ticks);
-	if (rc == -ENOENT || rc == -ESRCH) {
+	if (rc == -ESRCH)
+		return SHMQ_PID_DEAD; /* exited: a zombie, or gone mid-read */
+	if (rc == -ENOENT) {
 		/* hidepid hides other users' pids: kill(0) still sees them. */
 		if (kill(pid, 0) == 0 || errno == EPERM)
 			return SHMQ_PID_UNKNOWN;
@@ -233,4 +242,29 @@ void shmq__users_free(struct shmq__users *u)
 {
 	free(u->v);
 	memset(u, 0, sizeof(*u));
+}
+
+/* The tid is cached per thread: gettid is a system call, and the
+ * uncontended mutex path must make none. A fork child is a new thread with
+ * a new tid, so the child handler forgets the parent's. */
+static _Thread_local pid_t tid_cache;
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+
+static void tid_forget(void)
+{
+	tid_cache = 0;
+}
+
+static void tid_atfork(void)
+{
+	pthread_atfork(NULL, NULL, tid_forget);
+}
+
+pid_t shmq__tid(void)
+{
+	if (__builtin_expect(tid_cache == 0, 0)) {
+		pthread_once(&tid_once, tid_atfork);
+		tid_cache = (pid_t)syscall(SYS_gettid);
+	}
+	return tid_cache;
 }

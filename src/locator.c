@@ -1,4 +1,5 @@
-/* Locators: one text scheme naming System V, POSIX and memfd objects. */
+/* Locators: one text scheme naming System V segments, semaphore sets and
+ * message queues, POSIX objects and named semaphores, and memfds. */
 #include "internal.h"
 
 #include <errno.h>
@@ -10,6 +11,32 @@
 #include <sys/stat.h>
 
 #define MEMFD_NAME_MAX 249 /* memfd_create(2): 249 bytes */
+#define SEM_NAME_MAX (SHMQ_NAME_MAX - 4) /* sem_open(3): "sem." + NAME */
+
+/* The prefix of each family, without its ':'. */
+static const char *const prefixes[] = {
+	[SHMQ_FAMILY_SYSV] = "sysv",
+	[SHMQ_FAMILY_POSIX] = "posix",
+	[SHMQ_FAMILY_MEMFD] = "memfd",
+	[SHMQ_FAMILY_SYSV_SEM] = "sysv-sem",
+	[SHMQ_FAMILY_SYSV_MSG] = "sysv-msg",
+	[SHMQ_FAMILY_POSIX_SEM] = "posix-sem",
+};
+
+#define NFAMILIES (sizeof(prefixes) / sizeof(prefixes[0]))
+
+SHMQ_API const char *shmq_family_name(int family)
+{
+	if (family <= 0 || (size_t)family >= NFAMILIES)
+		return NULL;
+	return prefixes[family];
+}
+
+int shmq__is_sysv(int family)
+{
+	return family == SHMQ_FAMILY_SYSV || family == SHMQ_FAMILY_SYSV_SEM ||
+	       family == SHMQ_FAMILY_SYSV_MSG;
+}
 
 /* A whole-string unsigned number (decimal, 0x hex, 0 octal) up to max. */
 static int parse_num(const char *s, unsigned long long max,
@@ -75,11 +102,11 @@ static int parse_ftok(const char *s, struct shmq_locator *loc,
 	return shmq_ftok(path, (int)proj, &loc->key);
 }
 
+/* The forms every System V family shares; loc->family is already set. */
 static int parse_sysv(const char *s, struct shmq_locator *loc,
                       const char **why)
 {
 	unsigned long long v;
-	loc->family = SHMQ_FAMILY_SYSV;
 	if (!strcmp(s, "private")) {
 		loc->by = SHMQ_BY_PRIVATE;
 		return 0;
@@ -100,22 +127,26 @@ static int parse_sysv(const char *s, struct shmq_locator *loc,
 		return bad(why, "key must be a number 1..0xffffffff (decimal, "
 		                "0x hex or 0 octal)");
 	if (v == 0)
-		return bad(why, "key 0 is IPC_PRIVATE: write sysv:private");
+		return bad(why, "key 0 is IPC_PRIVATE: write private, e.g. "
+		                "sysv:private");
 	loc->by = SHMQ_BY_KEY;
 	loc->key = (int32_t)(uint32_t)v;
 	return 0;
 }
 
-static int valid_or_why(const char *s, size_t max, const char **why)
+/* Takes s as the locator's name; toolong: the reason when it is longer
+ * than max. */
+static int take_name(const char *s, size_t max, const char *toolong,
+                     struct shmq_locator *loc, const char **why)
 {
 	if (!*s)
 		return bad(why, "the name is empty");
 	if (strlen(s) > max)
-		return bad(why, max == SHMQ_NAME_MAX ? "the name is longer "
-		           "than NAME_MAX (255 bytes)" : "a memfd name is at "
-		           "most 249 bytes");
+		return bad(why, toolong);
 	if (!valid_name(s, max))
 		return bad(why, "a name cannot contain '/' or be . or ..");
+	loc->by = SHMQ_BY_NAME;
+	strcpy(loc->name, s);
 	return 0;
 }
 
@@ -123,7 +154,6 @@ static int parse_memfd(const char *s, struct shmq_locator *loc,
                        const char **why)
 {
 	unsigned long long v;
-	loc->family = SHMQ_FAMILY_MEMFD;
 	if (!strncmp(s, "pid=", 4)) {
 		/* "pid=P,fd=N": parse P up to the comma, then fall into fd=. */
 		char num[16];
@@ -147,27 +177,53 @@ static int parse_memfd(const char *s, struct shmq_locator *loc,
 		loc->fd = (int)v;
 		return 0;
 	}
-	int rc = valid_or_why(s, MEMFD_NAME_MAX, why);
-	if (rc < 0)
-		return rc;
-	loc->by = SHMQ_BY_NAME;
-	strcpy(loc->name, s);
-	return 0;
+	return take_name(s, MEMFD_NAME_MAX, "a memfd name is at most 249 bytes",
+	                 loc, why);
 }
 
 static int parse_posix(const char *s, struct shmq_locator *loc,
                        const char **why)
 {
-	loc->family = SHMQ_FAMILY_POSIX;
 	if (!strncmp(s, "/dev/shm/", 9))
 		s += 9;
 	else if (*s == '/')
 		s++;
-	int rc = valid_or_why(s, SHMQ_NAME_MAX, why);
-	if (rc < 0)
-		return rc;
-	loc->by = SHMQ_BY_NAME;
-	strcpy(loc->name, s);
+	return take_name(s, SHMQ_NAME_MAX, "the name is longer than NAME_MAX "
+	                 "(255 bytes)", loc, why);
+}
+
+/* NAME or /NAME, as sem_open(3) takes it; the file is /dev/shm/sem.NAME. */
+static int parse_posix_sem(const char *s, struct shmq_locator *loc,
+                           const char **why)
+{
+	if (*s == '/')
+		s++;
+	return take_name(s, SEM_NAME_MAX, "a semaphore name is at most 251 "
+	                 "bytes (NAME_MAX less \"sem.\")", loc, why);
+}
+
+typedef int (*parse_fn)(const char *s, struct shmq_locator *loc,
+                        const char **why);
+
+static const parse_fn parsers[] = {
+	[SHMQ_FAMILY_SYSV] = parse_sysv,
+	[SHMQ_FAMILY_POSIX] = parse_posix,
+	[SHMQ_FAMILY_MEMFD] = parse_memfd,
+	[SHMQ_FAMILY_SYSV_SEM] = parse_sysv,
+	[SHMQ_FAMILY_SYSV_MSG] = parse_sysv,
+	[SHMQ_FAMILY_POSIX_SEM] = parse_posix_sem,
+};
+
+/* The family whose "PREFIX:" starts text, or 0; *rest is after the ':'. */
+static int family_of(const char *text, const char **rest)
+{
+	for (size_t f = 1; f < NFAMILIES; f++) {
+		size_t n = strlen(prefixes[f]);
+		if (!strncmp(text, prefixes[f], n) && text[n] == ':') {
+			*rest = text + n + 1;
+			return (int)f;
+		}
+	}
 	return 0;
 }
 
@@ -182,16 +238,17 @@ int shmq__locator_parse(const char *text, struct shmq_locator *loc,
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.id = -1;
 	tmp.fd = -1;
-	if (!strncmp(text, "sysv:", 5))
-		rc = parse_sysv(text + 5, &tmp, why);
-	else if (!strncmp(text, "posix:", 6))
-		rc = parse_posix(text + 6, &tmp, why);
-	else if (!strncmp(text, "memfd:", 6))
-		rc = parse_memfd(text + 6, &tmp, why);
+	const char *rest = NULL;
+	tmp.family = family_of(text, &rest);
+	if (tmp.family)
+		rc = parsers[tmp.family](rest, &tmp, why);
 	else if (strchr(text, ':'))
-		rc = bad(why, "unknown family: use sysv:, posix: or memfd:");
-	else
+		rc = bad(why, "unknown family: use sysv:, sysv-sem:, sysv-msg:, "
+		         "posix:, posix-sem: or memfd:");
+	else {
+		tmp.family = SHMQ_FAMILY_POSIX; /* a bare name */
 		rc = parse_posix(text, &tmp, why);
+	}
 	if (rc == 0)
 		*loc = tmp;
 	return rc;
@@ -203,36 +260,40 @@ SHMQ_API int shmq_locator_parse(const char *text, struct shmq_locator *loc)
 	return shmq__locator_parse(text, loc, &why);
 }
 
+void shmq__locator_final(struct shmq_locator *loc, int id, char *buf,
+                         size_t len)
+{
+	/* IPC_PRIVATE is no name: the id is, from now on. */
+	if (loc->by == SHMQ_BY_PRIVATE) {
+		loc->by = SHMQ_BY_ID;
+		loc->id = id;
+	}
+	shmq_locator_format(loc, buf, len);
+}
+
 SHMQ_API int shmq_locator_format(const struct shmq_locator *loc, char *buf,
                                  size_t len)
 {
-	int n;
-	switch (loc->family * 16 + loc->by) {
-	case SHMQ_FAMILY_SYSV * 16 + SHMQ_BY_KEY:
-		n = snprintf(buf, len, "sysv:key=0x%08x", (uint32_t)loc->key);
-		break;
-	case SHMQ_FAMILY_SYSV * 16 + SHMQ_BY_ID:
-		n = snprintf(buf, len, "sysv:id=%d", loc->id);
-		break;
-	case SHMQ_FAMILY_SYSV * 16 + SHMQ_BY_PRIVATE:
-		n = snprintf(buf, len, "sysv:private");
-		break;
-	case SHMQ_FAMILY_POSIX * 16 + SHMQ_BY_NAME:
-		n = snprintf(buf, len, "posix:%s", loc->name);
-		break;
-	case SHMQ_FAMILY_MEMFD * 16 + SHMQ_BY_NAME:
-		n = snprintf(buf, len, "memfd:%s", loc->name);
-		break;
-	case SHMQ_FAMILY_MEMFD * 16 + SHMQ_BY_FD:
-		if (loc->pid)
-			n = snprintf(buf, len, "memfd:pid=%d,fd=%d",
-			             (int)loc->pid, loc->fd);
-		else
-			n = snprintf(buf, len, "memfd:fd=%d", loc->fd);
-		break;
-	default:
+	const char *pre = shmq_family_name(loc->family);
+	int n, sysv = shmq__is_sysv(loc->family);
+	if (!pre)
 		return SHMQ_ELOCATOR;
-	}
+	if (sysv && loc->by == SHMQ_BY_KEY)
+		n = snprintf(buf, len, "%s:key=0x%08x", pre, (uint32_t)loc->key);
+	else if (sysv && loc->by == SHMQ_BY_ID)
+		n = snprintf(buf, len, "%s:id=%d", pre, loc->id);
+	else if (sysv && loc->by == SHMQ_BY_PRIVATE)
+		n = snprintf(buf, len, "%s:private", pre);
+	else if (!sysv && loc->by == SHMQ_BY_NAME)
+		n = snprintf(buf, len, "%s:%s", pre, loc->name);
+	else if (loc->family == SHMQ_FAMILY_MEMFD && loc->by == SHMQ_BY_FD &&
+	         loc->pid)
+		n = snprintf(buf, len, "memfd:pid=%d,fd=%d", (int)loc->pid,
+		             loc->fd);
+	else if (loc->family == SHMQ_FAMILY_MEMFD && loc->by == SHMQ_BY_FD)
+		n = snprintf(buf, len, "memfd:fd=%d", loc->fd);
+	else
+		return SHMQ_ELOCATOR;
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	return n;

@@ -20,10 +20,17 @@
 
 #define SHM_DIR "/dev/shm/"
 
-/* The name shm_open(3) and shm_unlink(3) take: "/NAME". */
+void shmq__shm_file(const struct shmq_locator *loc, const char *dir,
+                    char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", dir,
+	         loc->family == SHMQ_FAMILY_POSIX_SEM ? "sem." : "", loc->name);
+}
+
+/* The name shm_open(3) and shm_unlink(3) take: "/NAME" ("/sem.NAME"). */
 static void shm_path(const struct shmq_locator *loc, char *buf, size_t len)
 {
-	snprintf(buf, len, "/%s", loc->name);
+	shmq__shm_file(loc, "/", buf, len);
 }
 
 /* Maps the handle's fd. A requested address is honoured exactly or not at
@@ -85,6 +92,8 @@ static int posix_create_new(struct shmq_seg *s, const struct shmq_seg_opts *o)
 		rc = shmq__neg_errno();
 	if (rc == 0)
 		rc = map(s, o);
+	if (rc == 0 && s->init)
+		rc = s->init(s->addr, s->size, s->init_arg);
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	if (rc == 0 && linkat(AT_FDCWD, link, AT_FDCWD, path,
 	                      AT_SYMLINK_FOLLOW) < 0) {
@@ -130,7 +139,7 @@ static int map_existing(struct shmq_seg *s, const struct shmq_seg_opts *o)
 
 static int posix_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
 {
-	char path[SHMQ_NAME_MAX + 2];
+	char path[SHMQ_NAME_MAX + 6]; /* "/sem." + NAME */
 	shm_path(&s->loc, path, sizeof(path));
 	int acc = o->flags & SHMQ_SEG_RDONLY ? O_RDONLY : O_RDWR;
 	int fd = shm_open(path, acc | O_NOFOLLOW | O_CLOEXEC, 0);
@@ -171,6 +180,9 @@ static int memfd_create_new(struct shmq_seg *s, const struct shmq_seg_opts *o)
 		rc = shmq__neg_errno();
 	if (rc == 0)
 		rc = map(s, o);
+	if (rc == 0 && s->init && (rc = s->init(s->addr, s->size,
+	                                        s->init_arg)) < 0)
+		munmap(s->addr, s->mapped_size);
 	if (rc < 0) {
 		close(fd);
 		s->fd = -1;
@@ -197,9 +209,26 @@ int shmq__memfd_get(const struct shmq_locator *loc, int acc)
 	target[n] = '\0';
 	if (strncmp(target, "/memfd:", 7))
 		return -EBADF;
-	int fd = loc->pid ? open(link, acc | O_CLOEXEC)
-	                  : fcntl(loc->fd, F_DUPFD_CLOEXEC, 3);
-	return fd < 0 ? shmq__neg_errno() : fd;
+	/* Reopen rather than dup: the handle gets an open file description
+	 * of its own, so a lock it takes (a channel's peer lock) is its own.
+	 * An fd we could use but not reopen (another owner's memfd, passed
+	 * to us) is duplicated instead. */
+	int fd = open(link, acc | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && !loc->pid)
+		fd = fcntl(loc->fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return shmq__neg_errno();
+	if (!loc->pid)
+		return fd;
+	/* P may swap its fd N between our check and the reopen: check what
+	 * we actually opened, through our own fd. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 7 || strncmp(target, "/memfd:", 7)) {
+		close(fd);
+		return -EBADF;
+	}
+	return fd;
 }
 
 /* An inherited memfd: the handle works on its own duplicate. */
@@ -255,9 +284,12 @@ int shmq__fd_close(struct shmq_seg *s)
 
 int shmq__posix_unlink(const struct shmq_locator *loc)
 {
-	char path[SHMQ_NAME_MAX + 2];
-	shm_path(loc, path, sizeof(path));
-	return shm_unlink(path) < 0 ? shmq__neg_errno() : 0;
+	char full[sizeof(SHM_DIR) + SHMQ_NAME_MAX + 4]; /* "sem." + NAME */
+	/* unlink(2), not shm_unlink(3): glibc turns the kernel's EPERM (a
+	 * sticky /dev/shm, someone else's object) into EACCES, which would
+	 * suggest a mode change that cannot help. */
+	shmq__shm_file(loc, SHM_DIR, full, sizeof(full));
+	return unlink(full) < 0 ? shmq__neg_errno() : 0;
 }
 
 /* Owner and mode on an fd that may be O_PATH: fchmod refuses O_PATH, the

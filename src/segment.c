@@ -21,6 +21,18 @@ static int check_opts(const struct shmq_seg_opts *o)
 	return 0;
 }
 
+int shmq__seg_parse(const char *locator, struct shmq_locator *loc)
+{
+	int rc = shmq_locator_parse(locator, loc);
+	if (rc < 0)
+		return rc;
+	/* Semaphores and queues are named alike but are not memory. */
+	if (loc->family != SHMQ_FAMILY_SYSV &&
+	    loc->family != SHMQ_FAMILY_POSIX && loc->family != SHMQ_FAMILY_MEMFD)
+		return SHMQ_EFAMILY;
+	return 0;
+}
+
 /* A new handle for locator, or a negative error. */
 static int seg_new(struct shmq_seg **out, const char *locator,
                    const struct shmq_seg_opts *o)
@@ -37,7 +49,7 @@ static int seg_new(struct shmq_seg **out, const char *locator,
 	s->fd = -1;
 	s->id = -1;
 	s->flags = o->flags;
-	rc = shmq_locator_parse(locator, &s->loc);
+	rc = shmq__seg_parse(locator, &s->loc);
 	if (rc < 0) {
 		free(s);
 		return rc;
@@ -49,15 +61,8 @@ static int seg_new(struct shmq_seg **out, const char *locator,
 /* Keeps a successful handle, with its canonical locator, or frees it. */
 static int seg_done(struct shmq_seg **out, struct shmq_seg *s, int rc)
 {
-	if (rc == 0 && s->id >= 0) {
-		/* Private segments are named by id from now on. */
-		if (s->loc.by == SHMQ_BY_PRIVATE) {
-			s->loc.by = SHMQ_BY_ID;
-			s->loc.id = s->id;
-		}
-	}
 	if (rc == 0)
-		shmq_locator_format(&s->loc, s->locator, sizeof(s->locator));
+		shmq__locator_final(&s->loc, s->id, s->locator, sizeof(s->locator));
 	if (rc < 0) {
 		free(s);
 		s = NULL;
@@ -66,8 +71,10 @@ static int seg_done(struct shmq_seg **out, struct shmq_seg *s, int rc)
 	return rc;
 }
 
-SHMQ_API int shmq_seg_create(shmq_seg **seg, const char *locator,
-                             const struct shmq_seg_opts *opts)
+int shmq__seg_create_init(shmq_seg **seg, const char *locator,
+                          const struct shmq_seg_opts *opts,
+                          int (*init)(void *addr, size_t size, void *arg),
+                          void *arg)
 {
 	struct shmq_seg *s;
 	if (!opts) {
@@ -78,6 +85,10 @@ SHMQ_API int shmq_seg_create(shmq_seg **seg, const char *locator,
 	int rc = seg_new(&s, locator, opts);
 	if (rc < 0)
 		return rc;
+	s->init = init;
+	s->init_arg = arg;
+	if (init && s->loc.family == SHMQ_FAMILY_SYSV)
+		return seg_done(seg, s, SHMQ_EFAMILY);
 	struct shmq_seg_opts o = *opts;
 	if (o.mode == 0)
 		o.mode = 0600;
@@ -90,6 +101,12 @@ SHMQ_API int shmq_seg_create(shmq_seg **seg, const char *locator,
 	else
 		rc = shmq__fd_create(s, &o);
 	return seg_done(seg, s, rc);
+}
+
+SHMQ_API int shmq_seg_create(shmq_seg **seg, const char *locator,
+                             const struct shmq_seg_opts *opts)
+{
+	return shmq__seg_create_init(seg, locator, opts, NULL, NULL);
 }
 
 SHMQ_API int shmq_seg_open(shmq_seg **seg, const char *locator,
@@ -125,14 +142,8 @@ SHMQ_API int shmq_seg_close(shmq_seg *seg)
 SHMQ_API int shmq_seg_unlink(const char *locator)
 {
 	struct shmq_locator loc;
-	int rc = shmq_locator_parse(locator, &loc);
-	if (rc < 0)
-		return rc;
-	if (loc.family == SHMQ_FAMILY_SYSV)
-		return shmq__sysv_unlink(&loc);
-	if (loc.family == SHMQ_FAMILY_POSIX)
-		return shmq__posix_unlink(&loc);
-	return SHMQ_EFAMILY; /* a memfd goes with its last fd and mapping */
+	int rc = shmq__seg_parse(locator, &loc);
+	return rc < 0 ? rc : shmq_unlink(locator);
 }
 
 SHMQ_API int shmq_seg_set(const char *locator, uid_t uid, gid_t gid, int mode)
@@ -140,7 +151,7 @@ SHMQ_API int shmq_seg_set(const char *locator, uid_t uid, gid_t gid, int mode)
 	struct shmq_locator loc;
 	if (mode > 0777)
 		return -EINVAL;
-	int rc = shmq_locator_parse(locator, &loc);
+	int rc = shmq__seg_parse(locator, &loc);
 	if (rc < 0)
 		return rc;
 	if (loc.family == SHMQ_FAMILY_SYSV)

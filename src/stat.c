@@ -1,4 +1,4 @@
-/* Status of one object and the listing of all of them, both families. */
+/* Status of one object and the listing of all of them, every family. */
 #include "internal.h"
 
 #include <dirent.h>
@@ -11,15 +11,36 @@
 
 #define SHM_DIR "/dev/shm/"
 
+/* A message queue's pids: the last sender acted at or before the last
+ * msgsnd, the last receiver at or before the last msgrcv; lpid is the later
+ * of the two (atime). */
+static void msg_finish(struct shmq_stat *st)
+{
+	st->lspid_alive = shmq__pid_alive_since(st->lspid, st->atime);
+	st->lrpid_alive = shmq__pid_alive_since(st->lrpid, st->atime);
+	st->lpid_alive = st->lpid == st->lspid ? st->lspid_alive
+	                                       : st->lrpid_alive;
+	st->qbytes = shmq__msgq_qbytes(st->id);
+}
+
 /* Derived fields of a System V row: locator, liveness, orphan. */
 static void sysv_finish(struct shmq_stat *st)
 {
-	struct shmq_locator loc = {.family = SHMQ_FAMILY_SYSV};
-	/* IPC_RMID turns the key private: only the id names it then. */
+	struct shmq_locator loc = {.family = st->family};
+	/* IPC_RMID turns a segment's key private: only the id names it. */
 	loc.by = st->key ? SHMQ_BY_KEY : SHMQ_BY_ID;
 	loc.key = st->key;
 	loc.id = st->id;
 	shmq_locator_format(&loc, st->locator, sizeof(st->locator));
+	snprintf(st->kind, sizeof(st->kind), "raw");
+	st->cpid_alive = st->lpid_alive = SHMQ_PID_UNKNOWN;
+	st->lspid_alive = st->lrpid_alive = SHMQ_PID_UNKNOWN;
+	/* Nothing attaches a semaphore set or a queue, so nothing says that
+	 * one is abandoned: never orphan. */
+	if (st->family == SHMQ_FAMILY_SYSV_MSG)
+		msg_finish(st);
+	if (st->family != SHMQ_FAMILY_SYSV)
+		return;
 	st->mapped_size = shmq__round_up(st->size, shmq__huge_size(0));
 	/* The creator made it at or before ctime (IPC_SET moves ctime later,
 	 * which only makes the test more lenient); lpid acted at atime or
@@ -29,7 +50,6 @@ static void sysv_finish(struct shmq_stat *st)
 	st->lpid_alive = shmq__pid_alive_since(st->lpid, last);
 	st->orphan = !st->removed && st->nattch == 0 &&
 	             st->cpid_alive == SHMQ_PID_DEAD;
-	snprintf(st->kind, sizeof(st->kind), "raw");
 }
 
 static void fd_fill(struct shmq_stat *st, const struct stat *sb,
@@ -58,8 +78,16 @@ static void fd_fill(struct shmq_stat *st, const struct stat *sb,
 	st->ctime = sb->st_ctime;
 	/* No creator is recorded for these: nobody using it is the test. */
 	st->orphan = users == 0 && !partial;
-	snprintf(st->kind, sizeof(st->kind),
-	         strncmp(loc->name, "sem.", 4) ? "raw" : "posix-sem");
+	/* posix:sem.NAME names a semaphore's file as a plain object. */
+	snprintf(st->kind, sizeof(st->kind), "%s",
+	         loc->family == SHMQ_FAMILY_POSIX && !strncmp(loc->name, "sem.", 4)
+	         ? "posix-sem" : "raw");
+	char path[sizeof(SHM_DIR) + SHMQ_NAME_MAX];
+	if (loc->family == SHMQ_FAMILY_POSIX && loc->by == SHMQ_BY_NAME) {
+		snprintf(path, sizeof(path), SHM_DIR "%s", loc->name);
+		if (shmq__chan_probe(AT_FDCWD, path, &st->stale))
+			snprintf(st->kind, sizeof(st->kind), "channel");
+	}
 }
 
 /* Status of a /dev/shm object (by path, no open needed) or a memfd. */
@@ -73,13 +101,15 @@ static int fd_stat(const struct shmq_locator *loc, int fd,
 	if (fd >= 0) {
 		rc = fstat(fd, &sb) < 0 ? shmq__neg_errno() : 0;
 	} else if (loc->family == SHMQ_FAMILY_MEMFD) {
+		if (loc->by != SHMQ_BY_FD)
+			return SHMQ_EFAMILY; /* memfd:NAME names nothing yet */
 		int mfd = shmq__memfd_get(loc, O_PATH);
 		if (mfd < 0)
 			return mfd;
 		rc = fstat(mfd, &sb) < 0 ? shmq__neg_errno() : 0;
 		close(mfd);
 	} else {
-		snprintf(path, sizeof(path), SHM_DIR "%s", loc->name);
+		shmq__shm_file(loc, SHM_DIR, path, sizeof(path));
 		rc = lstat(path, &sb) < 0 ? shmq__neg_errno() : 0;
 	}
 	if (rc < 0)
@@ -94,9 +124,9 @@ static int fd_stat(const struct shmq_locator *loc, int fd,
 	return 0;
 }
 
-static int sysv_stat(int id, struct shmq_stat *st)
+static int sysv_stat(int family, int id, struct shmq_stat *st)
 {
-	int rc = shmq__sysv_stat_id(id, st);
+	int rc = shmq__sysv_stat_id(family, id, st);
 	if (rc == 0)
 		sysv_finish(st);
 	return rc;
@@ -108,10 +138,10 @@ SHMQ_API int shmq_stat(const char *locator, struct shmq_stat *st)
 	int id, rc = shmq_locator_parse(locator, &loc);
 	if (rc < 0)
 		return rc;
-	if (loc.family != SHMQ_FAMILY_SYSV)
+	if (!shmq__is_sysv(loc.family))
 		return fd_stat(&loc, -1, st);
 	rc = shmq__sysv_resolve(&loc, &id);
-	return rc < 0 ? rc : sysv_stat(id, st);
+	return rc < 0 ? rc : sysv_stat(loc.family, id, st);
 }
 
 SHMQ_API int shmq_seg_stat(const shmq_seg *seg, struct shmq_stat *st)
@@ -120,7 +150,7 @@ SHMQ_API int shmq_seg_stat(const shmq_seg *seg, struct shmq_stat *st)
 	if (!seg || !st)
 		return -EINVAL;
 	if (seg->id >= 0)
-		rc = sysv_stat(seg->id, st);
+		rc = sysv_stat(SHMQ_FAMILY_SYSV, seg->id, st);
 	else
 		rc = fd_stat(&seg->loc, seg->fd, st);
 	if (rc < 0)
@@ -146,8 +176,7 @@ static int sysv_visit(struct shmq_stat *st, void *arg)
 	return w->fn(st, w->arg);
 }
 
-static int posix_walk(struct walk *w, unsigned flags,
-                      const struct shmq__users *u)
+static int posix_walk(struct walk *w, const struct shmq__users *u)
 {
 	int rc = 0;
 	DIR *d = opendir(SHM_DIR);
@@ -159,12 +188,16 @@ static int posix_walk(struct walk *w, unsigned flags,
 		                           .by = SHMQ_BY_NAME};
 		struct shmq_stat st;
 		struct stat sb;
-		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0
-		    || !S_ISREG(sb.st_mode) || strlen(de->d_name) > SHMQ_NAME_MAX)
+		const char *name = de->d_name;
+		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) < 0
+		    || !S_ISREG(sb.st_mode) || strlen(name) > SHMQ_NAME_MAX)
 			continue;
-		if (!strncmp(de->d_name, "sem.", 4) && !(flags & SHMQ_LIST_ALL))
-			continue;
-		strcpy(loc.name, de->d_name);
+		/* sem_open(3) keeps semaphore NAME as sem.NAME. */
+		if (!strncmp(name, "sem.", 4) && name[4]) {
+			loc.family = SHMQ_FAMILY_POSIX_SEM;
+			name += 4;
+		}
+		strcpy(loc.name, name);
 		fd_fill(&st, &sb, &loc, u);
 		w->count++;
 		rc = w->fn(&st, w->arg);
@@ -219,13 +252,17 @@ SHMQ_API int shmq_list(unsigned flags,
 	struct walk w = {fn, arg, 0};
 	if (!fn || (flags & ~SHMQ_LIST_ALL))
 		return -EINVAL;
+	static const int sysv[] = {SHMQ_FAMILY_SYSV, SHMQ_FAMILY_SYSV_SEM,
+	                           SHMQ_FAMILY_SYSV_MSG};
 	struct shmq__users u;
-	int rc = shmq__sysv_each(sysv_visit, &w);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(sysv) / sizeof(sysv[0]); i++)
+		rc = shmq__sysv_each(sysv[i], sysv_visit, &w);
 	if (rc != 0)
 		return rc;
 	if ((rc = shmq__users_scan(&u)) < 0)
 		return rc;
-	rc = posix_walk(&w, flags, &u);
+	rc = posix_walk(&w, &u);
 	if (rc == 0 && (flags & SHMQ_LIST_ALL))
 		rc = memfd_walk(&w, &u);
 	shmq__users_free(&u);

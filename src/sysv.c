@@ -69,7 +69,9 @@ static size_t mapping_page(void *addr)
 }
 
 /* Attaches id at the requested address; fills the handle. */
-static int attach(struct shmq_seg *s, int id, const struct shmq_seg_opts *o)
+/* Attaches id, a segment of `whole` bytes (shmat maps all of it). */
+static int attach(struct shmq_seg *s, int id, size_t whole,
+                  const struct shmq_seg_opts *o)
 {
 	int fl = (o->flags & SHMQ_SEG_RDONLY ? SHM_RDONLY : 0) |
 	         (o->flags & SHMQ_SEG_RND ? SHM_RND : 0);
@@ -78,7 +80,7 @@ static int attach(struct shmq_seg *s, int id, const struct shmq_seg_opts *o)
 		return errno == EINVAL && !o->addr ? -ENOENT : shmq__neg_errno();
 	s->addr = p;
 	s->id = id;
-	s->mapped_size = shmq__round_up(s->size, mapping_page(p));
+	s->mapped_size = shmq__round_up(whole, mapping_page(p));
 	return 0;
 }
 
@@ -110,62 +112,45 @@ static int64_t segsz(int id)
 	return (int64_t)ds.shm_segsz;
 }
 
-static int open_existing(struct shmq_seg *s, key_t key,
-                         const struct shmq_seg_opts *o)
+struct shm_make {
+	struct shmq_seg *s;
+	const struct shmq_seg_opts *o;
+};
+
+static int shm_get(void *arg, key_t key, int flags)
 {
+	const struct shm_make *m = arg;
+	if (flags & IPC_CREAT)
+		return sysv_get(key, m->o->size, flags, m->o->flags);
 	int id = shmget(key, 0, 0);
-	if (id < 0)
-		return shmq__neg_errno();
-	int64_t sz = segsz(id);
-	if (sz < 0)
-		return (int)sz;
-	if ((uint64_t)sz < o->size)
-		return SHMQ_ESMALL;
-	s->size = (size_t)sz;
-	return attach(s, id, o);
+	return id < 0 ? shmq__neg_errno() : id;
+}
+
+/* Attaches the segment; one that existed must be large enough. */
+static int shm_use(void *arg, int id, int created)
+{
+	const struct shm_make *m = arg;
+	m->s->size = m->o->size;
+	if (!created) {
+		int64_t sz = segsz(id);
+		if (sz < 0)
+			return (int)sz;
+		if ((uint64_t)sz < m->o->size)
+			return SHMQ_ESMALL;
+		m->s->size = (size_t)sz;
+	}
+	return attach(m->s, id, m->s->size, m->o);
 }
 
 int shmq__sysv_create(struct shmq_seg *s, const struct shmq_seg_opts *o)
 {
-	key_t key = s->loc.by == SHMQ_BY_PRIVATE ? IPC_PRIVATE : s->loc.key;
+	struct shm_make arg = {s, o};
+	struct shmq__sysv_make m = {SHMQ_FAMILY_SYSV, shm_get, shm_use, &arg};
 	int rc = check_size(o->size);
 	if (rc < 0)
 		return rc;
-	/* Exclusive first, so we know whether the segment is ours to remove
-	 * on failure; then, if asked, open what is there. */
-	for (int tries = 0; tries < 8; tries++) {
-		int id = sysv_get(key, o->size,
-		                  IPC_CREAT | IPC_EXCL | (int)o->mode, o->flags);
-		if (id >= 0) {
-			s->size = o->size;
-			rc = attach(s, id, o);
-			if (rc < 0)
-				shmctl(id, IPC_RMID, NULL);
-			return rc;
-		}
-		if (id != -EEXIST || !(o->flags & SHMQ_SEG_OPEN_OK))
-			return id;
-		rc = open_existing(s, key, o);
-		if (rc != -ENOENT)
-			return rc; /* else removed meanwhile: create again */
-	}
-	return -EAGAIN;
-}
-
-int shmq__sysv_resolve(const struct shmq_locator *loc, int *id)
-{
-	if (loc->by == SHMQ_BY_ID) {
-		int64_t sz = segsz(loc->id);
-		/* IPC_STAT needs read access: EACCES still proves it exists. */
-		if (sz < 0 && sz != -EACCES)
-			return (int)sz;
-		*id = loc->id;
-		return 0;
-	}
-	if (loc->by != SHMQ_BY_KEY)
-		return SHMQ_EFAMILY;
-	*id = shmget(loc->key, 0, 0);
-	return *id < 0 ? shmq__neg_errno() : 0;
+	return shmq__sysv_make(&m, &s->loc, o->mode,
+	                       o->flags & SHMQ_SEG_OPEN_OK);
 }
 
 int shmq__sysv_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
@@ -179,22 +164,12 @@ int shmq__sysv_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	if ((uint64_t)sz < o->size)
 		return SHMQ_ESMALL;
 	s->size = o->size ? o->size : (size_t)sz;
-	return attach(s, id, o);
+	return attach(s, id, (size_t)sz, o);
 }
 
 int shmq__sysv_close(struct shmq_seg *s)
 {
 	return shmdt(s->addr) < 0 ? shmq__neg_errno() : 0;
-}
-
-int shmq__sysv_unlink(const struct shmq_locator *loc)
-{
-	int id, rc = shmq__sysv_resolve(loc, &id);
-	if (rc < 0)
-		return rc;
-	if (shmctl(id, IPC_RMID, NULL) < 0)
-		return errno == EINVAL ? -ENOENT : shmq__neg_errno();
-	return 0;
 }
 
 int shmq__sysv_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
@@ -213,79 +188,4 @@ int shmq__sysv_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
 	if (mode >= 0)
 		ds.shm_perm.mode = (unsigned short)mode;
 	return shmctl(id, IPC_SET, &ds) < 0 ? shmq__neg_errno() : 0;
-}
-
-/*
- * One line of /proc/sysvipc/shm. It shows every segment to every user,
- * which IPC_STAT does not (it needs read permission).
- *   key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime ctime
- */
-static int parse_row(const char *line, struct shmq_stat *st)
-{
-	long long key, id, perms, size, cpid, lpid, nattch, uid, gid, cuid,
-		cgid, at, dt, ct;
-	int n = sscanf(line,
-	               "%lld %lld %llo %lld %lld %lld %lld %lld %lld %lld %lld "
-	               "%lld %lld %lld",
-	               &key, &id, &perms, &size, &cpid, &lpid, &nattch, &uid,
-	               &gid, &cuid, &cgid, &at, &dt, &ct);
-	if (n != 14)
-		return -1;
-	memset(st, 0, sizeof(*st));
-	st->family = SHMQ_FAMILY_SYSV;
-	st->key = (int32_t)key;
-	st->id = (int)id;
-	st->mode = (unsigned)perms & 0777;
-	st->removed = (perms & SHM_DEST) != 0;
-	st->size = (uint64_t)size;
-	st->cpid = (pid_t)cpid;
-	st->lpid = (pid_t)lpid;
-	st->nattch = nattch;
-	st->uid = (uid_t)uid;
-	st->gid = (gid_t)gid;
-	st->cuid = (uid_t)cuid;
-	st->cgid = (gid_t)cgid;
-	st->atime = at;
-	st->dtime = dt;
-	st->ctime = ct;
-	return 0;
-}
-
-/* Calls fn for each System V segment; stops at fn's first non-zero. */
-int shmq__sysv_each(int (*fn)(struct shmq_stat *st, void *arg), void *arg)
-{
-	char line[512];
-	struct shmq_stat st;
-	FILE *f = fopen("/proc/sysvipc/shm", "re");
-	if (!f)
-		return shmq__neg_errno();
-	int rc = 0;
-	if (!fgets(line, sizeof(line), f)) /* the header line */
-		rc = -EIO;
-	while (rc == 0 && fgets(line, sizeof(line), f))
-		if (parse_row(line, &st) == 0)
-			rc = fn(&st, arg);
-	fclose(f);
-	return rc;
-}
-
-struct find_id {
-	int id;
-	struct shmq_stat *out;
-};
-
-static int match_id(struct shmq_stat *st, void *arg)
-{
-	struct find_id *f = arg;
-	if (st->id != f->id)
-		return 0;
-	*f->out = *st;
-	return 1;
-}
-
-int shmq__sysv_stat_id(int id, struct shmq_stat *st)
-{
-	struct find_id f = {id, st};
-	int rc = shmq__sysv_each(match_id, &f);
-	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
 }

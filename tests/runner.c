@@ -7,9 +7,10 @@
  *
  * Each test runs in a forked child that leads its own process group, so a
  * timeout or the end of the test kills every helper it started. After each
- * test the runner removes what the test's names point to (t_name, t_key),
- * and at the end it compares /dev/shm and the System V segments with a
- * snapshot taken before the run: anything new is a failure.
+ * test the runner removes what the test's names point to (t_name, t_key;
+ * POSIX semaphores sem.<t_name>), and at the end it compares /dev/shm and
+ * the System V segments, semaphore sets and message queues with a snapshot
+ * taken before the run: anything new is a failure.
  */
 #include "test.h"
 
@@ -24,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -288,10 +291,16 @@ int t_shmq(struct t_run *r, const char *stdin_data, ...)
 
 /* ---- Objects: snapshot and cleanup ------------------------------------- */
 
+/* The System V tables, in /proc/sysvipc/NAME. */
+enum { T_SHM, T_SEM, T_MSG };
+static const char *const t_sysv_names[] = {"shm", "sem", "msg"};
+
 struct t_sysv {
+	int kind; /* T_SHM, T_SEM, T_MSG */
 	int32_t key;
 	int id;
-	pid_t cpid;
+	pid_t pid[2]; /* shm: creator; msg: last sender, last receiver;
+	                 sem: none in the table (semctl GETPID) */
 };
 
 struct t_objs {
@@ -311,32 +320,49 @@ static void *t_xrealloc(void *p, size_t n)
 	return p;
 }
 
+/* Every row of one /proc/sysvipc table: key id perms n, then for shm
+ * cpid, for msg qnum lspid lrpid. */
+static void t_sysv_read(struct t_objs *o, int kind)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sysvipc/%s", t_sysv_names[kind]);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(line, sizeof(line), f)) /* header */
+		line[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		long long key;
+		int id, v[3] = {0, 0, 0};
+		unsigned perms;
+		unsigned long long n;
+		int got = sscanf(line, "%lld %d %o %llu %d %d %d", &key, &id,
+				 &perms, &n, &v[0], &v[1], &v[2]);
+		if (got < 4 || (kind != T_SEM && got != 7))
+			continue;
+		o->sysv = t_xrealloc(o->sysv, (o->nsysv + 1) * sizeof(*o->sysv));
+		struct t_sysv *s = &o->sysv[o->nsysv++];
+		*s = (struct t_sysv){kind, (int32_t)key, id, {0, 0}};
+		if (kind == T_SHM)
+			s->pid[0] = (pid_t)v[0];
+		if (kind == T_MSG) {
+			s->pid[0] = (pid_t)v[1];
+			s->pid[1] = (pid_t)v[2];
+		}
+	}
+	fclose(f);
+}
+
 static void t_objs_read(struct t_objs *o)
 {
-	FILE *f = fopen("/proc/sysvipc/shm", "r");
-	char line[512];
 	DIR *d;
 	struct dirent *e;
 
 	memset(o, 0, sizeof(*o));
-	if (f) {
-		if (!fgets(line, sizeof(line), f)) /* header */
-			line[0] = '\0';
-		while (fgets(line, sizeof(line), f)) {
-			long long key;
-			int id, cpid;
-			unsigned perms;
-			unsigned long long size;
-			if (sscanf(line, "%lld %d %o %llu %d", &key, &id, &perms,
-				   &size, &cpid) != 5)
-				continue;
-			o->sysv = t_xrealloc(o->sysv,
-					     (o->nsysv + 1) * sizeof(*o->sysv));
-			o->sysv[o->nsysv++] = (struct t_sysv){(int32_t)key, id,
-							      (pid_t)cpid};
-		}
-		fclose(f);
-	}
+	for (int kind = T_SHM; kind <= T_MSG; kind++)
+		t_sysv_read(o, kind);
 	d = opendir("/dev/shm");
 	if (!d)
 		return;
@@ -362,7 +388,24 @@ static void t_objs_free(struct t_objs *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* Removes every object named after test process pid. */
+static void t_rmid(const struct t_sysv *s)
+{
+	if (s->kind == T_SHM)
+		shmctl(s->id, IPC_RMID, NULL);
+	else if (s->kind == T_SEM)
+		semctl(s->id, 0, IPC_RMID);
+	else
+		msgctl(s->id, IPC_RMID, NULL);
+}
+
+/* The t_name of the /dev/shm entry name, past a POSIX semaphore's "sem.". */
+static const char *t_bare(const char *name)
+{
+	return strncmp(name, "sem.", 4) ? name : name + 4;
+}
+
+/* Removes every object named after test process pid. Private semaphore
+ * sets and queues record no creator: each test removes its own. */
 static void t_cleanup(pid_t pid)
 {
 	struct t_objs o;
@@ -373,7 +416,7 @@ static void t_cleanup(pid_t pid)
 	plen = (size_t)snprintf(prefix, sizeof(prefix), "shmqt-%d-", (int)pid);
 	for (size_t i = 0; i < o.nposix; i++) {
 		char path[300];
-		if (strncmp(o.posix[i], prefix, plen))
+		if (strncmp(t_bare(o.posix[i]), prefix, plen))
 			continue;
 		snprintf(path, sizeof(path), "/dev/shm/%s", o.posix[i]);
 		unlink(path);
@@ -381,9 +424,9 @@ static void t_cleanup(pid_t pid)
 	for (size_t i = 0; i < o.nsysv; i++) {
 		const struct t_sysv *s = &o.sysv[i];
 		int ours = ((uint32_t)s->key & 0xffffff00u) == t_key_prefix(pid) ||
-			   (s->key == 0 && s->cpid == pid);
+			   (s->kind == T_SHM && s->key == 0 && s->pid[0] == pid);
 		if (ours)
-			shmctl(s->id, IPC_RMID, NULL);
+			t_rmid(s);
 	}
 	t_objs_free(&o);
 }
@@ -535,7 +578,7 @@ static int t_in_snapshot(const struct t_objs *snap, const struct t_sysv *s,
 			 const char *name)
 {
 	for (size_t i = 0; s && i < snap->nsysv; i++)
-		if (snap->sysv[i].id == s->id)
+		if (snap->sysv[i].kind == s->kind && snap->sysv[i].id == s->id)
 			return 1;
 	for (size_t i = 0; name && i < snap->nposix; i++)
 		if (!strcmp(snap->posix[i], name))
@@ -549,14 +592,47 @@ static int t_in_snapshot(const struct t_objs *snap, const struct t_sysv *s,
 static int t_foreign_name(const char *name)
 {
 	long pid;
-	if (sscanf(name, "shmqt-%ld-", &pid) != 1)
+	if (sscanf(t_bare(name), "shmqt-%ld-", &pid) != 1)
 		return 0;
 	return !t_pid_is_ours(pid);
 }
 
+static int t_live(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == 0;
+}
+
+/* semctl(2)'s argument, which the caller defines. */
+union t_semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
+/* A live process did the last semop on one of the set's semaphores, or
+ * waits on one. */
+static int t_sem_in_use(int id)
+{
+	struct semid_ds ds;
+
+	if (semctl(id, 0, IPC_STAT, (union t_semun){.buf = &ds}) < 0)
+		return 0;
+	for (unsigned long i = 0; i < ds.sem_nsems; i++)
+		if (t_live((pid_t)semctl(id, (int)i, GETPID)) ||
+		    semctl(id, (int)i, GETNCNT) > 0 ||
+		    semctl(id, (int)i, GETZCNT) > 0)
+			return 1;
+	return 0;
+}
+
+/* Every test process is dead by now: an object a live process uses
+ * belongs to someone else. A private semaphore set or queue records no
+ * creator, so one nobody uses is blamed on us. */
 static int t_foreign_sysv(const struct t_sysv *s)
 {
-	if (s->cpid > 0 && kill(s->cpid, 0) == 0)
+	if (t_live(s->pid[0]) || t_live(s->pid[1]))
+		return 1;
+	if (s->kind == T_SEM && t_sem_in_use(s->id))
 		return 1;
 	if (((uint32_t)s->key & 0xff000000u) == T_KEY_BASE && s->key != 0) {
 		for (size_t i = 0; i < t_npids; i++)
@@ -594,8 +670,8 @@ static int t_leftovers(const struct t_objs *snap)
 		if (used < sizeof(buf))
 			used += (size_t)snprintf(
 				buf + used, sizeof(buf) - used,
-				"%ssysv key 0x%08x id %d (cpid %d)", n > 1 ? ", " : "",
-				(unsigned)s->key, s->id, (int)s->cpid);
+				"%ssysv %s key 0x%08x id %d", n > 1 ? ", " : "",
+				t_sysv_names[s->kind], (unsigned)s->key, s->id);
 	}
 	if (n)
 		printf("FAIL leftover objects: %s\n", buf);

@@ -52,7 +52,9 @@ void t_fail(const char *file, int line, const char *expr, const char *fmt,
 void t_skip(const char *why) __attribute__((noreturn));
 
 /* Unique names for this test process; the runner removes them afterwards.
- * t_name gives "shmqt-<pid>-<tag>" (a POSIX name), t_key a System V key. */
+ * t_name gives "shmqt-<pid>-<tag>" (a POSIX object or named semaphore), t_key
+ * a System V key (segment, semaphore set or message queue). Private System V
+ * objects are the test's to remove. */
 const char *t_name(char *buf, size_t len, const char *tag);
 int32_t t_key(int n);
 

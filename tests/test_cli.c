@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,7 +43,7 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const commands[] = { "ls", "stat", "dump", "create", "rm",
-	                                "key" };
+	                                "key", "mutex" };
 
 /* ---- Helpers ----------------------------------------------------------- */
 
@@ -1033,15 +1036,20 @@ static const char json_fields_py[] =
 	"        'removed': bool, 'orphan': bool, 'stale': bool, 'kind': str}\n"
 	"maybe = {'name': str, 'key': str, 'id': int, 'nattch': int,\n"
 	"         'cpid': int, 'lpid': int, 'cpid_alive': bool,\n"
-	"         'lpid_alive': bool, 'atime': int, 'dtime': int, 'ctime': int}\n"
+	"         'lpid_alive': bool, 'atime': int, 'dtime': int, 'ctime': int,\n"
+	"         'nsems': int, 'qnum': int, 'qbytes': int, 'lspid': int,\n"
+	"         'lrpid': int, 'lspid_alive': bool, 'lrpid_alive': bool}\n"
 	"for o in a:\n"
 	"    for k, t in need.items():\n"
 	"        assert type(o[k]) is t, (k, o)\n"
 	"    for k, t in maybe.items():\n"
 	"        assert o[k] is None or type(o[k]) is t, (k, o)\n"
-	"    assert o['family'] in ('sysv', 'posix', 'memfd'), o\n"
+	"    assert o['family'] in ('sysv', 'sysv-sem', 'sysv-msg', 'posix',\n"
+	"                           'posix-sem', 'memfd'), o\n"
 	"    assert len(o['mode']) == 4 and int(o['mode'], 8) >= 0, o\n"
-	"    if o['family'] == 'sysv':\n"
+	"    assert (o['nsems'] is None) == (o['family'] != 'sysv-sem'), o\n"
+	"    assert (o['qnum'] is None) == (o['family'] != 'sysv-msg'), o\n"
+	"    if o['family'].startswith('sysv'):\n"
 	"        assert o['key'].startswith('0x') and len(o['key']) == 10, o\n"
 	"        assert type(o['id']) is int and o['name'] is None, o\n"
 	"    else:\n"
@@ -1521,4 +1529,166 @@ TEST(cli_create_by_ftok_uses_the_key_that_key_prints)
 	CHECK_STREQ(k.out, want);
 	CHECK_HAS(k.err, "in use");
 	check_ok(&rm);
+}
+
+/* ---- Semaphore sets, message queues, POSIX named semaphores ------------ */
+
+/* A semaphore set of 3 (t_key(1), mode 0640), a queue (t_key(2)) holding
+ * one 5-byte message, and a POSIX semaphore made by sem_open; their
+ * locators go to sl, ml and pl. The handles are closed: the objects stay. */
+static void make_ipc(char *sl, char *ml, char *pl, size_t len)
+{
+	char name[64], slash[80];
+	shmq_semset *s;
+	shmq_msgq *q;
+	sem_t *ps;
+
+	snprintf(sl, len, "sysv-sem:key=0x%08x", (unsigned)t_key(1));
+	snprintf(ml, len, "sysv-msg:key=0x%08x", (unsigned)t_key(2));
+	CHECK_EQ(shmq_semset_create(&s, sl, 3, 0640, 0), 0);
+	CHECK_EQ(shmq_semset_close(s), 0);
+	CHECK_EQ(shmq_msgq_create(&q, ml, 0, 0), 0);
+	CHECK_EQ(shmq_msgq_send(q, 1, "hello", 5, 0, NULL), 0);
+	CHECK_EQ(shmq_msgq_close(q), 0);
+	t_name(name, sizeof(name), "psem");
+	snprintf(slash, sizeof(slash), "/%s", name);
+	ps = sem_open(slash, O_CREAT | O_EXCL, 0600, 0);
+	CHECK(ps != SEM_FAILED);
+	CHECK_EQ(sem_close(ps), 0);
+	snprintf(pl, len, "posix-sem:%s", name);
+}
+
+TEST(cli_ls_shows_semaphore_sets_queues_and_posix_semaphores)
+{
+	static const char check_py[] =
+		"import json, sys\n"
+		"a = {o['locator']: o for o in json.load(sys.stdin)}\n"
+		"s, m, p = (a[l] for l in sys.argv[1:4])\n"
+		"assert s['family'] == 'sysv-sem' and s['nsems'] == 3, s\n"
+		"assert s['mode'] == '0640' and s['nattch'] is None, s\n"
+		"assert m['family'] == 'sysv-msg' and m['qnum'] == 1, m\n"
+		"assert m['size'] == 5 and m['lspid_alive'] is True, m\n"
+		"assert p['family'] == 'posix-sem' and p['name'] == sys.argv[4], p\n"
+		"assert p['key'] is None and p['nsems'] is None, p\n";
+	struct t_run r, py;
+	char sl[96], ml[96], pl[96], key[32], line[1024];
+
+	make_ipc(sl, ml, pl, sizeof(sl));
+	SHMQ(&r, "ls");
+	check_ok(&r);
+	snprintf(key, sizeof(key), "0x%08x ", (unsigned)t_key(1));
+	line_with(r.out, key, line, sizeof(line));
+	CHECK(strncmp(line, "sysv-sem ", 9) == 0);
+	CHECK_HAS(line, " 3 sems ");
+	CHECK_HAS(line, " 0640 ");
+	snprintf(key, sizeof(key), "0x%08x ", (unsigned)t_key(2));
+	line_with(r.out, key, line, sizeof(line));
+	CHECK(strncmp(line, "sysv-msg ", 9) == 0);
+	CHECK_HAS(line, " 1 msg (5 B) ");
+	line_with(r.out, pl + strlen("posix-sem:"), line, sizeof(line));
+	CHECK(strncmp(line, "posix-sem ", 10) == 0);
+	SHMQ(&r, "ls", "--json");
+	check_ok(&r);
+	if (!have_program("python3"))
+		t_skip("python3 is not installed: JSON not checked");
+	python(&py, r.out, json_fields_py, sl, ml, pl, (char *)NULL);
+	python(&py, r.out, check_py, sl, ml, pl, pl + strlen("posix-sem:"),
+	       (char *)NULL);
+}
+
+TEST(cli_stat_shows_semaphore_sets_queues_and_posix_semaphores)
+{
+	struct t_run r, py;
+	char sl[96], ml[96], pl[96], v[256], want[32];
+
+	make_ipc(sl, ml, pl, sizeof(sl));
+	SHMQ(&r, "stat", sl);
+	check_ok(&r);
+	CHECK_STREQ(field(r.out, "family", v, sizeof(v)), "sysv-sem");
+	CHECK_STREQ(field(r.out, "locator", v, sizeof(v)), sl);
+	snprintf(want, sizeof(want), "0x%08x", (unsigned)t_key(1));
+	CHECK_STREQ(field(r.out, "key", v, sizeof(v)), want);
+	CHECK_EQ(atoi(field(r.out, "id", v, sizeof(v))), semget(t_key(1), 0, 0));
+	CHECK_STREQ(field(r.out, "nsems", v, sizeof(v)), "3");
+	CHECK_STREQ(field(r.out, "mode", v, sizeof(v)), "0640");
+	CHECK_STREQ(field(r.out, "orphan", v, sizeof(v)), "no");
+	SHMQ(&r, "stat", ml);
+	check_ok(&r);
+	CHECK_STREQ(field(r.out, "family", v, sizeof(v)), "sysv-msg");
+	CHECK_HAS(field(r.out, "qnum", v, sizeof(v)), "1 ");
+	CHECK_HAS(field(r.out, "size", v, sizeof(v)), "5 (bytes queued)");
+	CHECK_HAS(field(r.out, "qbytes", v, sizeof(v)), "(capacity)");
+	snprintf(want, sizeof(want), "%d (alive)", (int)getpid());
+	CHECK_STREQ(field(r.out, "lspid", v, sizeof(v)), want);
+	CHECK_HAS(field(r.out, "lrpid", v, sizeof(v)), "none");
+	SHMQ(&r, "stat", pl, "--json");
+	check_ok(&r);
+	CHECK_HAS(r.out, "\"family\": \"posix-sem\"");
+	if (have_program("python3")) {
+		python(&py, r.out, json_fields_py, pl, (char *)NULL);
+		CHECK_HAS(py.out, "posix-sem ");
+	}
+}
+
+TEST(cli_rm_removes_semaphore_sets_queues_and_posix_semaphores)
+{
+	struct t_run r;
+	char sl[96], ml[96], pl[96], byid[64], path[160], want[128];
+
+	make_ipc(sl, ml, pl, sizeof(sl));
+	snprintf(byid, sizeof(byid), "sysv-sem:id=%d", semget(t_key(1), 0, 0));
+	SHMQ(&r, "rm", byid, ml, pl);
+	check_ok(&r);
+	snprintf(want, sizeof(want), "removed %s\n", sl); /* stat's name */
+	CHECK_HAS(r.out, want);
+	snprintf(want, sizeof(want), "removed %s\n", ml);
+	CHECK_HAS(r.out, want);
+	snprintf(want, sizeof(want), "removed %s\n", pl);
+	CHECK_HAS(r.out, want);
+	CHECK(semget(t_key(1), 0, 0) < 0 && errno == ENOENT);
+	CHECK(msgget(t_key(2), 0) < 0 && errno == ENOENT);
+	snprintf(path, sizeof(path), "/dev/shm/sem.%s", pl + strlen("posix-sem:"));
+	CHECK(access(path, F_OK) < 0);
+	/* Gone: a second rm names each and fails. */
+	SHMQ(&r, "rm", ml);
+	check_runtime_error(&r, ml);
+	CHECK_HAS(r.err, "no such object");
+	SHMQ(&r, "rm", pl);
+	check_runtime_error(&r, pl);
+}
+
+TEST(cli_malformed_or_misused_ipc_locators_give_clear_errors)
+{
+	static const struct {
+		const char *cmd, *loc, *why;
+	} cases[] = {
+		{"stat", "sysv-sem:key=zz", "key must be a number"},
+		{"rm", "posix-sem:a/b", "cannot contain '/'"},
+		{"stat", "sysv-msg:0", "IPC_PRIVATE"},
+		{"rm", "sysv-sem:id=x", "id must be a number"},
+		{"ls", NULL, NULL},
+	};
+	struct t_run r;
+	char sl[96], ml[96], pl[96];
+	size_t i;
+
+	for (i = 0; cases[i].loc; i++) {
+		SHMQ(&r, cases[i].cmd, cases[i].loc);
+		check_runtime_error(&r, cases[i].loc);
+		CHECK_HAS(r.err, "malformed locator");
+		CHECK_HAS(r.err, cases[i].why);
+	}
+	/* Not segments: no create, no dump, and nothing made. */
+	snprintf(sl, sizeof(sl), "sysv-sem:key=0x%08x", (unsigned)t_key(1));
+	SHMQ(&r, "create", sl, "--size", "10");
+	check_runtime_error(&r, sl);
+	CHECK_HAS(r.err, "semaphore set, not a segment");
+	CHECK(semget(t_key(1), 0, 0) < 0);
+	make_ipc(sl, ml, pl, sizeof(sl));
+	SHMQ(&r, "dump", ml);
+	check_runtime_error(&r, ml);
+	CHECK_HAS(r.err, "message queue, not a segment");
+	SHMQ(&r, "dump", pl);
+	check_runtime_error(&r, pl);
+	CHECK_HAS(r.err, "POSIX named semaphore");
 }

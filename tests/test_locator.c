@@ -162,6 +162,23 @@ TEST(locator_failed_parse_leaves_output_untouched)
 	CHECK(!memcmp(&l, &before, sizeof(l)));
 }
 
+/* in formats as out, and out parses back to the same object. */
+static void check_canonical(const char *in, const char *out)
+{
+	char buf[SHMQ_LOCATOR_MAX];
+	struct shmq_locator l = parse_ok(in), back;
+	int n = shmq_locator_format(&l, buf, sizeof(buf));
+	CHECK_EQ(n, strlen(out));
+	CHECK(!strcmp(buf, out));
+	back = parse_ok(buf);
+	CHECK_EQ(back.family, l.family);
+	CHECK_EQ(back.by, l.by);
+	CHECK_EQ(back.key, l.key);
+	CHECK_EQ(back.id, l.id);
+	CHECK_EQ(back.fd, l.fd);
+	CHECK(!strcmp(back.name, l.name));
+}
+
 TEST(locator_format_gives_canonical_text)
 {
 	static const struct {
@@ -178,21 +195,8 @@ TEST(locator_format_gives_canonical_text)
 		{"memfd:fd=5", "memfd:fd=5"},
 		{"memfd:frames", "memfd:frames"},
 	};
-	char buf[SHMQ_LOCATOR_MAX];
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct shmq_locator l = parse_ok(cases[i].in), back;
-		int n = shmq_locator_format(&l, buf, sizeof(buf));
-		CHECK_EQ(n, strlen(cases[i].out));
-		CHECK(!strcmp(buf, cases[i].out));
-		/* Round trip: the canonical text names the same object. */
-		back = parse_ok(buf);
-		CHECK_EQ(back.family, l.family);
-		CHECK_EQ(back.by, l.by);
-		CHECK_EQ(back.key, l.key);
-		CHECK_EQ(back.id, l.id);
-		CHECK_EQ(back.fd, l.fd);
-		CHECK(!strcmp(back.name, l.name));
-	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_canonical(cases[i].in, cases[i].out);
 }
 
 TEST(locator_format_round_trips_ftok_as_key)
@@ -215,4 +219,105 @@ TEST(locator_format_refuses_short_buffer)
 	char exact[20];
 	CHECK_EQ(shmq_locator_format(&l, exact, 19), -ENAMETOOLONG);
 	CHECK_EQ(shmq_locator_format(&l, exact, 20), 19);
+}
+
+TEST(locator_sysv_sem_and_msg_take_every_sysv_form)
+{
+	static const struct {
+		const char *prefix;
+		int family;
+	} fam[] = {{"sysv-sem", SHMQ_FAMILY_SYSV_SEM},
+	           {"sysv-msg", SHMQ_FAMILY_SYSV_MSG}};
+	char text[300], path[128];
+	ftok_file(path, sizeof(path));
+	for (size_t f = 0; f < 2; f++) {
+		const char *key_forms[] = {"key=0x7b", "0x7b", "123", "key=0173"};
+		for (size_t i = 0; i < 4; i++) {
+			snprintf(text, sizeof(text), "%s:%s", fam[f].prefix,
+			         key_forms[i]);
+			struct shmq_locator l = parse_ok(text);
+			CHECK_EQ(l.family, fam[f].family);
+			CHECK_EQ(l.by, SHMQ_BY_KEY);
+			CHECK_EQ(l.key, 0x7b);
+		}
+		snprintf(text, sizeof(text), "%s:id=42", fam[f].prefix);
+		struct shmq_locator l = parse_ok(text);
+		CHECK_EQ(l.family, fam[f].family);
+		CHECK_EQ(l.by, SHMQ_BY_ID);
+		CHECK_EQ(l.id, 42);
+		snprintf(text, sizeof(text), "%s:private", fam[f].prefix);
+		CHECK_EQ(parse_ok(text).by, SHMQ_BY_PRIVATE);
+		snprintf(text, sizeof(text), "%s:ftok=%s:B", fam[f].prefix, path);
+		l = parse_ok(text);
+		CHECK_EQ(l.family, fam[f].family);
+		CHECK_EQ(l.key, ftok(path, 'B'));
+	}
+}
+
+TEST(locator_posix_sem_names_a_named_semaphore)
+{
+	struct shmq_locator l = parse_ok("posix-sem:lock0");
+	CHECK_EQ(l.family, SHMQ_FAMILY_POSIX_SEM);
+	CHECK_EQ(l.by, SHMQ_BY_NAME);
+	CHECK(!strcmp(l.name, "lock0"));
+	/* The name as sem_open(3) takes it, with its slash. */
+	CHECK(!strcmp(parse_ok("posix-sem:/lock0").name, "lock0"));
+	/* "sem." + NAME must fit NAME_MAX: 251 bytes at most. */
+	char text[300] = "posix-sem:";
+	memset(text + 10, 's', 251);
+	text[10 + 251] = '\0';
+	CHECK_EQ(strlen(parse_ok(text).name), 251);
+	text[10 + 251] = 's';
+	text[10 + 252] = '\0';
+	CHECK_EQ(shmq_locator_parse(text, &l), SHMQ_ELOCATOR);
+}
+
+TEST(locator_refuses_malformed_ipc_locators_and_says_why)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{"sysv-sem:key=zz", "key must be a number"},
+		{"sysv-msg:0", "key 0 is IPC_PRIVATE"},
+		{"sysv-sem:", "key must be a number"},
+		{"sysv-msg:id=-1", "id must be a number"},
+		{"sysv-sem:ftok=/tmp", "ftok wants PATH:PROJ"},
+		{"sysv-msg:ftok=/tmp:0", "PROJ must be"},
+		{"posix-sem:a/b", "cannot contain '/'"},
+		{"posix-sem:", "empty"},
+		{"posix-sem:..", "cannot contain '/' or be . or .."},
+		{"sysv-shm:key=1", "unknown family"},
+		{"sysvsem:key=1", "unknown family"},
+	};
+	char line[512];
+	struct shmq_locator l;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = shmq_locator_parse(bad[i].text, &l);
+		if (rc != SHMQ_ELOCATOR)
+			t_fail(__FILE__, __LINE__, "SHMQ_ELOCATOR",
+			       "\"%s\" gave %d (%s)", bad[i].text, rc,
+			       shmq_err_name(rc));
+		shmq_strerror_r(rc, bad[i].text, 0, line, sizeof(line));
+		CHECK_HAS(line, bad[i].text);
+		CHECK_HAS(line, bad[i].why);
+	}
+	shmq_strerror_r(SHMQ_ELOCATOR, "x:y", 0, line, sizeof(line));
+	CHECK_HAS(line, "sysv-sem:");
+	CHECK_HAS(line, "posix-sem:NAME");
+}
+
+TEST(locator_ipc_forms_format_canonically_and_round_trip)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"sysv-sem:0x7b", "sysv-sem:key=0x0000007b"},
+		{"sysv-sem:id=5", "sysv-sem:id=5"},
+		{"sysv-sem:private", "sysv-sem:private"},
+		{"sysv-msg:123", "sysv-msg:key=0x0000007b"},
+		{"sysv-msg:id=0", "sysv-msg:id=0"},
+		{"posix-sem:/lock", "posix-sem:lock"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_canonical(cases[i].in, cases[i].out);
 }

@@ -1,0 +1,96 @@
+/*
+ * The one place for memory orders, fences and futex calls.
+ *
+ * Every shared word is a C11 atomic; the helpers below name their order so
+ * a reader sees at each call site what it pairs with. futex(2) is called
+ * only from here, always shared (never FUTEX_PRIVATE: the words live in
+ * memory that several processes map).
+ */
+#ifndef SHMQ_ATOMIC_H
+#define SHMQ_ATOMIC_H
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef _Atomic uint32_t shmq_atomic32;
+typedef _Atomic uint64_t shmq_atomic64;
+
+/* Orders, spelled once. */
+#define SHMQ_RELAXED memory_order_relaxed
+#define SHMQ_ACQUIRE memory_order_acquire
+#define SHMQ_RELEASE memory_order_release
+#define SHMQ_ACQ_REL memory_order_acq_rel
+#define SHMQ_SEQ_CST memory_order_seq_cst
+
+#define shmq_load(p, mo) atomic_load_explicit((p), (mo))
+#define shmq_store(p, v, mo) atomic_store_explicit((p), (v), (mo))
+#define shmq_xchg(p, v, mo) atomic_exchange_explicit((p), (v), (mo))
+#define shmq_add(p, v, mo) atomic_fetch_add_explicit((p), (v), (mo))
+#define shmq_sub(p, v, mo) atomic_fetch_sub_explicit((p), (v), (mo))
+#define shmq_or(p, v, mo) atomic_fetch_or_explicit((p), (v), (mo))
+/* Strong CAS; on failure *expected gets the value seen (relaxed). */
+#define shmq_cas(p, expected, v, mo)                                          \
+	atomic_compare_exchange_strong_explicit((p), (expected), (v), (mo),   \
+	                                        memory_order_relaxed)
+
+/* Full fence: orders an earlier store before a later load (the store-load
+ * reordering that x86 allows and that breaks the textbook algorithms). */
+#define shmq_fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
+#define shmq_fence_acquire() atomic_thread_fence(memory_order_acquire)
+#define shmq_fence_release() atomic_thread_fence(memory_order_release)
+
+/* Busy-wait hint: lets the sibling hyperthread run, saves power. */
+static inline void shmq_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/*
+ * Sleeps while *word == expected, until woken or the absolute
+ * CLOCK_MONOTONIC deadline (NULL: none). FUTEX_WAIT_BITSET takes an absolute
+ * time, so a retry after EINTR does not stretch the wait. Returns 0 (woken,
+ * maybe spuriously), -EAGAIN (*word != expected already), -ETIMEDOUT,
+ * -EINTR. The kernel reads *word with full ordering against the waker's
+ * FUTEX_WAKE, so a store-then-wake is never missed.
+ */
+static inline int shmq_futex_wait(shmq_atomic32 *word, uint32_t expected,
+                                  const struct timespec *deadline)
+{
+	long rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET,
+	                  expected, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
+	return rc < 0 ? -errno : 0;
+}
+
+/* Wakes up to n sleepers on word (INT_MAX: all). Returns how many woke. */
+static inline int shmq_futex_wake(shmq_atomic32 *word, int n)
+{
+	long rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL,
+	                  NULL, 0);
+	return rc < 0 ? -errno : (int)rc;
+}
+
+/* Whether the absolute CLOCK_MONOTONIC deadline has passed. */
+static inline int shmq_deadline_passed(const struct timespec *deadline)
+{
+	struct timespec now;
+	if (!deadline)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec &&
+	        now.tv_nsec >= deadline->tv_nsec);
+}
+
+#endif

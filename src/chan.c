@@ -1,0 +1,659 @@
+/*
+ * Channels: create/open/close, the peer table and its liveness, and the one
+ * waiting path every kind uses (chan_spsc.c, chan_mpmc.c, chan_bcast.c do
+ * the rings).
+ *
+ * Liveness is a kernel-held token, as LMDB does it: peer i holds an OFD
+ * write lock on byte i of the object. The kernel drops it when the process
+ * dies, so a free byte proves death whatever became of the pid. A fork child
+ * inherits the open file description (and with it the lock), so a held byte
+ * is alive only if the recorded pid still runs with its recorded start time.
+ */
+#include "chan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define POLL_MS 50             /* liveness and header re-check while asleep */
+#define DEFAULT_SPIN_NS 50000  /* ~ one cross-CPU futex wake on this class of VM */
+#define DEFAULT_SPSC_BYTES (1u << 20)
+#define DEFAULT_SLOTS 1024u
+#define DEFAULT_MSG 4096u
+#define MAX_RING (UINT64_C(1) << 40)
+
+/* ---- Layout identity ---------------------------------------------------- */
+
+/* FNV-1a over every size and offset the format depends on: a build whose
+ * structs differ refuses the object instead of misreading it. */
+uint32_t shmq__chan_layout_hash(void)
+{
+	const uint64_t v[] = {
+		sizeof(struct shmq_chan_hdr), sizeof(struct shmq_chan_peer),
+		sizeof(struct shmq_chan_rec), sizeof(struct shmq_chan_slot),
+		offsetof(struct shmq_chan_hdr, sent),
+		offsetof(struct shmq_chan_hdr, attached),
+		offsetof(struct shmq_chan_hdr, tail),
+		offsetof(struct shmq_chan_hdr, head),
+		offsetof(struct shmq_chan_peer, cursor),
+		SHMQ_CHAN_PEERS_OFF, SHMQ_CHAN_RING_OFF, SHMQ_CHAN_MAX_PEERS,
+	};
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		for (int b = 0; b < 8; b++) {
+			h ^= (uint8_t)(v[i] >> (8 * b));
+			h *= 16777619u;
+		}
+	return h;
+}
+
+static int is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+static uint64_t round_pow2(uint64_t x)
+{
+	uint64_t p = 1;
+	while (p < x && p < MAX_RING)
+		p <<= 1;
+	return p;
+}
+
+/* ---- Creation ------------------------------------------------------------ */
+
+struct geometry {
+	uint32_t kind, policy, msg_size, slot_size, flags;
+	uint64_t capacity, ring_bytes;
+	int64_t spin_ns;
+};
+
+static int plan(const struct shmq_chan_opts *o, struct geometry *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->kind = o->kind ? (uint32_t)o->kind : SHMQ_CHAN_SPSC;
+	g->policy = (uint32_t)o->policy;
+	g->flags = o->flags & SHMQ_CHAN_PERSIST;
+	g->spin_ns = o->spin_ns >= 0 ? o->spin_ns : DEFAULT_SPIN_NS;
+	if (g->kind < SHMQ_CHAN_SPSC || g->kind > SHMQ_CHAN_BROADCAST ||
+	    g->policy > SHMQ_POLICY_OVERWRITE || o->msg_size > (1u << 30) ||
+	    o->capacity > MAX_RING)
+		return -EINVAL;
+	if (g->kind == SHMQ_CHAN_SPSC) {
+		g->capacity = round_pow2(o->capacity ? o->capacity
+		                                     : DEFAULT_SPSC_BYTES);
+		if (g->capacity < 64)
+			g->capacity = 64;
+		g->ring_bytes = g->capacity;
+		g->msg_size = (uint32_t)(g->capacity - sizeof(struct shmq_chan_rec));
+		return 0;
+	}
+	g->capacity = round_pow2(o->capacity ? o->capacity : DEFAULT_SLOTS);
+	g->msg_size = o->msg_size ? (uint32_t)o->msg_size : DEFAULT_MSG;
+	g->slot_size = (uint32_t)shmq__round_up(sizeof(struct shmq_chan_slot) +
+	                                        g->msg_size, 64);
+	if (g->capacity < 2 || g->capacity * g->slot_size > MAX_RING)
+		return -EINVAL;
+	g->ring_bytes = g->capacity * g->slot_size;
+	return 0;
+}
+
+/* Runs on the new object before it has a name: everyone who can ever open
+ * it sees it whole. */
+static int init_object(void *addr, size_t size, void *arg)
+{
+	const struct geometry *g = arg;
+	struct shmq_chan_hdr *h = addr;
+	memset(addr, 0, SHMQ_CHAN_RING_OFF); /* header and peers; ring is 0 */
+	h->magic = SHMQ_CHAN_MAGIC;
+	h->version = SHMQ_CHAN_VERSION;
+	h->layout_hash = shmq__chan_layout_hash();
+	h->kind = g->kind;
+	h->policy = g->policy;
+	h->object_size = size;
+	h->capacity = g->capacity;
+	h->msg_size = g->msg_size;
+	h->slot_size = g->slot_size;
+	h->ring_off = SHMQ_CHAN_RING_OFF;
+	h->max_peers = SHMQ_CHAN_MAX_PEERS;
+	h->flags = g->flags;
+	h->spin_ns = g->spin_ns;
+	shmq_event_init((shmq_event *)&h->data_ev);
+	shmq_event_init((shmq_event *)&h->space_ev);
+	if (g->kind == SHMQ_CHAN_MPMC) /* slot i waits for the writer of i */
+		for (uint64_t i = 0; i < g->capacity; i++) {
+			struct shmq_chan_slot *s = (void *)((char *)addr +
+			        SHMQ_CHAN_RING_OFF + i * g->slot_size);
+			shmq_store(&s->word, i << 8, SHMQ_RELAXED);
+		}
+	return 0;
+}
+
+/* ---- Validation ----------------------------------------------------------- */
+
+/* Copies the identity line out and checks it against itself and the
+ * object's real size. Nothing else in the header is ever trusted. */
+int shmq__chan_adopt(struct shmq_chan *ch)
+{
+	struct shmq_chan_hdr h;
+	size_t size = shmq_seg_size(ch->seg), unit;
+	if (size < SHMQ_CHAN_RING_OFF)
+		return SHMQ_ENOTCHAN;
+	memcpy(&h, shmq_seg_addr(ch->seg), offsetof(struct shmq_chan_hdr, sent));
+	if (h.magic != SHMQ_CHAN_MAGIC)
+		return SHMQ_ENOTCHAN;
+	if (h.version != SHMQ_CHAN_VERSION ||
+	    h.layout_hash != shmq__chan_layout_hash())
+		return SHMQ_EVERSION;
+	if (shmq__fd_geometry(shmq_seg_fd(ch->seg), &size, &unit) < 0 ||
+	    h.object_size != size || h.ring_off != SHMQ_CHAN_RING_OFF ||
+	    h.max_peers != SHMQ_CHAN_MAX_PEERS || !is_pow2(h.capacity) ||
+	    h.capacity > MAX_RING || h.kind < SHMQ_CHAN_SPSC ||
+	    h.kind > SHMQ_CHAN_BROADCAST || h.policy > SHMQ_POLICY_OVERWRITE)
+		return -EBADMSG;
+	uint64_t ring = h.capacity;
+	if (h.kind == SHMQ_CHAN_SPSC) {
+		if (h.capacity < 64 || h.msg_size != h.capacity - 8)
+			return -EBADMSG;
+	} else {
+		if (h.slot_size % 64 || h.slot_size < sizeof(struct shmq_chan_slot)
+		    + (uint64_t)h.msg_size || h.capacity < 2)
+			return -EBADMSG;
+		ring = h.capacity * h.slot_size;
+	}
+	if (ring > size - SHMQ_CHAN_RING_OFF)
+		return -EBADMSG;
+	ch->kind = (int)h.kind;
+	ch->policy = (int)h.policy;
+	ch->capacity = h.capacity;
+	ch->mask = h.capacity - 1;
+	ch->object_size = h.object_size;
+	ch->msg_size = h.msg_size;
+	ch->slot_size = h.slot_size;
+	ch->chan_flags = h.flags;
+	if (ch->spin_ns < 0)
+		ch->spin_ns = h.spin_ns >= 0 && h.spin_ns < 1000000000 ? h.spin_ns
+		                                                       : 0;
+	ch->hdr = shmq_seg_addr(ch->seg);
+	ch->peers = (struct shmq_chan_peer *)((char *)ch->hdr +
+	                                      SHMQ_CHAN_PEERS_OFF);
+	ch->ring = (unsigned char *)ch->hdr + SHMQ_CHAN_RING_OFF;
+	ch->fd = shmq_seg_fd(ch->seg);
+	return 0;
+}
+
+/* The shared identity still matches our copy, and the object its size. */
+static int revalidate(struct shmq_chan *ch)
+{
+	const struct shmq_chan_hdr *h = ch->hdr;
+	struct stat sb;
+	if (h->magic != SHMQ_CHAN_MAGIC || h->version != SHMQ_CHAN_VERSION ||
+	    h->kind != (uint32_t)ch->kind || h->capacity != ch->capacity ||
+	    h->msg_size != ch->msg_size || h->object_size != ch->object_size)
+		return -EBADMSG;
+	if (fstat(ch->fd, &sb) < 0 || (uint64_t)sb.st_size != ch->object_size)
+		return -EBADMSG;
+	return 0;
+}
+
+/* ---- Peers ----------------------------------------------------------------- */
+
+static int lock_byte(int fd, unsigned i, short type, int cmd)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET,
+	                   .l_start = (off_t)i, .l_len = 1};
+	if (fcntl(fd, cmd, &fl) < 0)
+		return -errno;
+	return cmd == F_OFD_GETLK ? fl.l_type != F_UNLCK : 0;
+}
+
+static void fold_counts(struct shmq_chan *ch, struct shmq_chan_peer *p,
+                        uint32_t role)
+{
+	struct shmq_chan_hdr *h = ch->hdr;
+	uint64_t n = shmq_load(&p->msgs, SHMQ_RELAXED);
+	shmq_add(role == SHMQ_WRITER ? &h->sent : &h->received, n,
+	         SHMQ_RELAXED);
+	shmq_add(&h->lost, shmq_load(&p->lost, SHMQ_RELAXED), SHMQ_RELAXED);
+	shmq_store(&p->msgs, 0, SHMQ_RELAXED);
+	shmq_store(&p->lost, 0, SHMQ_RELAXED);
+}
+
+/* Settles a dead peer once: its role's count, the channel's attach count. */
+static void settle(struct shmq_chan *ch, unsigned i, uint32_t role,
+                   uint32_t pid)
+{
+	struct shmq_chan_hdr *h = ch->hdr;
+	struct shmq_chan_peer *p = &ch->peers[i];
+	uint32_t active = SHMQ_PEER_ACTIVE;
+	if (!shmq_cas(&p->state, &active, SHMQ_PEER_DEAD, SHMQ_ACQ_REL))
+		return; /* someone else settled it */
+	if (role == SHMQ_WRITER) {
+		shmq_sub(&h->writers, 1, SHMQ_RELEASE);
+		shmq_add(&h->dead_writers, 1, SHMQ_RELEASE);
+	} else {
+		shmq_sub(&h->readers, 1, SHMQ_RELEASE);
+		shmq_add(&h->dead_readers, 1, SHMQ_RELEASE);
+	}
+	shmq_store(&h->last_dead_pid, pid, SHMQ_RELAXED);
+	fold_counts(ch, p, role);
+	shmq_sub(&h->attached, 1, SHMQ_RELEASE);
+	/* Whoever waits on the dead one should look again. */
+	shmq__event_notify(&h->data_ev);
+	shmq__event_notify(&h->space_ev);
+}
+
+/* Whether peer line p (a copy) is dead: its lock byte is free, or held by
+ * a process that is not the one that took it (a fork child inherited the
+ * lock). 0 when it is alive or we cannot tell. */
+int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq_chan_peer *p)
+{
+	uint64_t now;
+	int held = lock_byte(fd, i, F_RDLCK, F_OFD_GETLK);
+	if (held < 0)
+		return 0; /* cannot tell: never declare a live peer dead */
+	if (!held)
+		return 1;
+	int rc = shmq__pid_start((pid_t)p->pid, &now);
+	if (rc == 0)
+		return now != p->start;
+	return rc == -ESRCH ||
+	       shmq__pid_alive_since((pid_t)p->pid, 0) == SHMQ_PID_DEAD;
+}
+
+int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i)
+{
+	struct shmq_chan_peer *p = &ch->peers[i], copy;
+	if ((int)i == ch->me)
+		return 1;
+	/* acquire: pairs with the owner's release of ACTIVE: role, pid and
+	 * start are its */
+	if (shmq_load(&p->state, SHMQ_ACQUIRE) != SHMQ_PEER_ACTIVE)
+		return 0;
+	copy.role = p->role;
+	copy.pid = p->pid;
+	copy.start = p->start;
+	if (!shmq__chan_peer_dead(ch->fd, i, &copy))
+		return 1;
+	settle(ch, i, copy.role, copy.pid);
+	return 0;
+}
+
+/* Checks every active peer of `role`; returns how many are alive. */
+static unsigned scan_peers(struct shmq_chan *ch, uint32_t role)
+{
+	unsigned alive = 0;
+	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++)
+		if (shmq_load(&ch->peers[i].state, SHMQ_RELAXED) ==
+		            SHMQ_PEER_ACTIVE &&
+		    (!role || ch->peers[i].role == role) &&
+		    shmq__chan_peer_alive(ch, i))
+			alive++;
+	return alive;
+}
+
+/* Takes a role count, bounded for single-writer/reader kinds. */
+static int count_role(struct shmq_chan *ch, int role)
+{
+	shmq_atomic32 *n = role == SHMQ_WRITER ? &ch->hdr->writers
+	                                       : &ch->hdr->readers;
+	uint32_t max = SHMQ_CHAN_MAX_PEERS;
+	if (ch->kind == SHMQ_CHAN_SPSC ||
+	    (ch->kind == SHMQ_CHAN_BROADCAST && role == SHMQ_WRITER))
+		max = 1;
+	uint32_t v = shmq_load(n, SHMQ_RELAXED);
+	do {
+		if (v >= max)
+			return -EBUSY;
+	} while (!shmq_cas(n, &v, v + 1, SHMQ_ACQ_REL));
+	shmq_add(role == SHMQ_WRITER ? &ch->hdr->writers_ever
+	                             : &ch->hdr->readers_ever, 1, SHMQ_RELEASE);
+	return 0;
+}
+
+static void uncount_role(struct shmq_chan *ch, int role)
+{
+	/* release: a reader that sees the count drop (acquire) sees every
+	 * message this writer published */
+	shmq_sub(role == SHMQ_WRITER ? &ch->hdr->writers : &ch->hdr->readers, 1,
+	         SHMQ_RELEASE);
+}
+
+/* One more attached peer, unless the last one is removing the name. */
+static int attach_count(struct shmq_chan *ch)
+{
+	uint32_t v = shmq_load(&ch->hdr->attached, SHMQ_RELAXED);
+	do {
+		if (v & SHMQ_CHAN_CLOSING)
+			return -ENOENT; /* going away: open again */
+	} while (!shmq_cas(&ch->hdr->attached, &v, v + 1, SHMQ_ACQ_REL));
+	return 0;
+}
+
+/* Claims a free peer line: its lock byte first (exclusive among live
+ * processes), then the line. A line still ACTIVE under a free byte belonged
+ * to a process that died: settle it, then reuse it. */
+static int take_slot(struct shmq_chan *ch, int role)
+{
+	uint64_t start = 0;
+	shmq__pid_start(getpid(), &start);
+	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
+		struct shmq_chan_peer *p = &ch->peers[i];
+		if (shmq_load(&p->state, SHMQ_ACQUIRE) == SHMQ_PEER_ACTIVE &&
+		    shmq__chan_peer_alive(ch, i))
+			continue;
+		if (lock_byte(ch->fd, i, F_WRLCK, F_OFD_SETLK) < 0)
+			continue; /* held: alive, or inherited by a fork child */
+		if (shmq_load(&p->state, SHMQ_ACQUIRE) == SHMQ_PEER_ACTIVE)
+			settle(ch, i, p->role, p->pid);
+		p->role = (uint32_t)role;
+		p->pid = (uint32_t)getpid();
+		p->start = start;
+		shmq_store(&p->msgs, 0, SHMQ_RELAXED);
+		shmq_store(&p->lost, 0, SHMQ_RELAXED);
+		/* release: role, pid, start before ACTIVE */
+		shmq_store(&p->state, SHMQ_PEER_ACTIVE, SHMQ_RELEASE);
+		ch->me = (int)i;
+		return 0;
+	}
+	return SHMQ_EPEERS;
+}
+
+static int join(struct shmq_chan *ch, int role)
+{
+	int rc;
+	scan_peers(ch, 0); /* settle the dead first: their counts free up */
+	if ((rc = attach_count(ch)) < 0)
+		return rc;
+	if ((rc = count_role(ch, role)) < 0)
+		goto uncount;
+	if ((rc = take_slot(ch, role)) < 0)
+		goto unrole;
+	return 0;
+unrole:
+	uncount_role(ch, role);
+uncount:
+	shmq_sub(&ch->hdr->attached, 1, SHMQ_RELEASE);
+	return rc;
+}
+
+/* ---- Handles ------------------------------------------------------------- */
+
+static int start_handle(struct shmq_chan *ch, int role)
+{
+	static const struct shmq_chan_ops *const ops[] = {
+		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
+	int rc = shmq__chan_adopt(ch);
+	if (rc < 0)
+		return rc;
+	ch->ops = ops[ch->kind];
+	ch->role = role;
+	snprintf(ch->locator, sizeof(ch->locator), "%s",
+	         shmq_seg_locator(ch->seg));
+	if ((rc = join(ch, role)) < 0)
+		return rc;
+	/* Where this side starts: spsc/mpmc readers follow head, writers
+	 * tail; a broadcast reader starts at the present. */
+	struct shmq_chan_hdr *h = ch->hdr;
+	ch->pos = shmq_load(role == SHMQ_WRITER ? &h->tail : &h->head,
+	                    SHMQ_ACQUIRE);
+	ch->other = shmq_load(role == SHMQ_WRITER ? &h->head : &h->tail,
+	                      SHMQ_ACQUIRE);
+	if (ch->kind == SHMQ_CHAN_BROADCAST)
+		ch->pos = shmq__bcast_join(ch);
+	return 0;
+}
+
+static int check_role(int role)
+{
+	return role == SHMQ_WRITER || role == SHMQ_READER ? 0 : -EINVAL;
+}
+
+static struct shmq_chan *chan_new(const struct shmq_chan_opts *o)
+{
+	struct shmq_chan *ch = calloc(1, sizeof(*ch));
+	if (ch) {
+		ch->me = -1;
+		ch->spin_ns = o && o->spin_ns >= 0 ? o->spin_ns : -1;
+	}
+	return ch;
+}
+
+static int chan_fail(struct shmq_chan *ch, int rc)
+{
+	if (ch->seg)
+		shmq_seg_close(ch->seg);
+	free(ch);
+	return rc;
+}
+
+static int create_object(struct shmq_chan *ch, const char *locator,
+                         const struct shmq_chan_opts *o)
+{
+	struct geometry g;
+	struct shmq_locator loc;
+	int rc = shmq_locator_parse(locator, &loc);
+	if (rc < 0)
+		return rc;
+	if (loc.family != SHMQ_FAMILY_POSIX && loc.family != SHMQ_FAMILY_MEMFD)
+		return SHMQ_EFAMILY; /* the peer locks need an fd */
+	if ((rc = plan(o, &g)) < 0)
+		return rc;
+	struct shmq_seg_opts so = {.size = SHMQ_CHAN_RING_OFF + g.ring_bytes,
+	                           .mode = o->mode};
+	return shmq__seg_create_init(&ch->seg, locator, &so, init_object, &g);
+}
+
+SHMQ_API int shmq_chan_create(shmq_chan **out, const char *locator, int role,
+                              const struct shmq_chan_opts *opts)
+{
+	static const struct shmq_chan_opts none = {.spin_ns = -1};
+	const struct shmq_chan_opts *o = opts ? opts : &none;
+	if (!out || !locator || check_role(role) < 0)
+		return -EINVAL;
+	*out = NULL;
+	struct shmq_chan *ch = chan_new(o);
+	if (!ch)
+		return -ENOMEM;
+	int rc = create_object(ch, locator, o);
+	if (rc == 0 && (rc = start_handle(ch, role)) < 0)
+		shmq_seg_unlink(shmq_seg_locator(ch->seg)); /* ours: undo */
+	if (rc < 0)
+		return chan_fail(ch, rc);
+	*out = ch;
+	return 0;
+}
+
+static int open_existing(struct shmq_chan *ch, const char *locator, int role)
+{
+	int rc = shmq_seg_open(&ch->seg, locator, NULL);
+	if (rc < 0)
+		return rc;
+	if ((rc = start_handle(ch, role)) < 0) {
+		shmq_seg_close(ch->seg);
+		ch->seg = NULL;
+	}
+	return rc;
+}
+
+SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
+                            const struct shmq_chan_opts *opts)
+{
+	int rc = -ENOENT;
+	if (!out || !locator || check_role(role) < 0)
+		return -EINVAL;
+	*out = NULL;
+	struct shmq_chan *ch = chan_new(opts);
+	if (!ch)
+		return -ENOMEM;
+	/* Open, else create: linkat makes one creator win, the loser opens
+	 * what the winner made; a channel that is being removed is retried. */
+	for (int tries = 0; tries < 16 && rc == -ENOENT; tries++) {
+		rc = open_existing(ch, locator, role);
+		if (rc == -ENOENT && opts && (opts->flags & SHMQ_CHAN_CREATE)) {
+			rc = create_object(ch, locator, opts);
+			if (rc == 0 && (rc = start_handle(ch, role)) < 0)
+				shmq_seg_unlink(locator);
+			if (rc == -EEXIST)
+				rc = -ENOENT; /* lost the race: open it */
+			else if (rc < 0 && ch->seg) {
+				shmq_seg_close(ch->seg);
+				ch->seg = NULL;
+			}
+		}
+	}
+	if (rc < 0)
+		return chan_fail(ch, rc);
+	*out = ch;
+	return 0;
+}
+
+/* The last one out removes the name, unless the channel persists. CLOSING
+ * stops new peers from joining the object whose name is going away. */
+static void detach(struct shmq_chan *ch)
+{
+	struct shmq_chan_hdr *h = ch->hdr;
+	uint32_t v = shmq_load(&h->attached, SHMQ_RELAXED);
+	for (;;) {
+		int last = (v & ~SHMQ_CHAN_CLOSING) == 1 &&
+		           !(ch->chan_flags & SHMQ_CHAN_PERSIST);
+		uint32_t next = last ? SHMQ_CHAN_CLOSING : v - 1;
+		if (shmq_cas(&h->attached, &v, next, SHMQ_ACQ_REL)) {
+			if (last)
+				shmq_seg_unlink(ch->locator);
+			return;
+		}
+	}
+}
+
+SHMQ_API int shmq_chan_close(shmq_chan *ch)
+{
+	if (!ch)
+		return 0;
+	struct shmq_chan_peer *p = &ch->peers[ch->me];
+	fold_counts(ch, p, (uint32_t)ch->role);
+	/* An open reserve or peek is left to the recovery of dead peers. */
+	shmq_store(&p->state, SHMQ_PEER_FREE, SHMQ_RELEASE);
+	uncount_role(ch, ch->role);
+	lock_byte(ch->fd, (unsigned)ch->me, F_UNLCK, F_OFD_SETLK);
+	detach(ch);
+	/* Readers see the end of the stream; writers see a reader gone. */
+	shmq__event_notify(&ch->hdr->data_ev);
+	shmq__event_notify(&ch->hdr->space_ev);
+	int rc = shmq_seg_close(ch->seg);
+	free(ch);
+	return rc;
+}
+
+SHMQ_API int shmq_chan_unlink(const char *locator)
+{
+	return shmq_seg_unlink(locator);
+}
+
+/* ---- Waiting ------------------------------------------------------------- */
+
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+void shmq__chan_notify(struct shmq_event_shm *ev)
+{
+	shmq__event_notify(ev);
+}
+
+int shmq__chan_eof(struct shmq_chan *ch)
+{
+	struct shmq_chan_hdr *h = ch->hdr;
+	/* acquire: pairs with a closing writer's release decrement, so the
+	 * caller's next look at the ring sees all it published */
+	if (shmq_load(&h->writers, SHMQ_ACQUIRE) > 0)
+		return -EAGAIN;
+	if (shmq_load(&h->dead_writers, SHMQ_ACQUIRE) > 0)
+		return SHMQ_EPEERDEAD;
+	return shmq_load(&h->writers_ever, SHMQ_ACQUIRE) > 0 ? -EPIPE : -EAGAIN;
+}
+
+/* A poll tick: the header is still ours, and the peers we wait for live. */
+static int tick(struct shmq_chan *ch, struct shmq_event_shm *ev)
+{
+	int rc = revalidate(ch);
+	if (rc < 0)
+		return rc;
+	scan_peers(ch, ev == &ch->hdr->data_ev ? SHMQ_WRITER : SHMQ_READER);
+	return 0;
+}
+
+static void poll_deadline(struct timespec *out, const struct timespec *user)
+{
+	*out = shmq_deadline(POLL_MS);
+	if (user && (user->tv_sec < out->tv_sec ||
+	             (user->tv_sec == out->tv_sec &&
+	              user->tv_nsec < out->tv_nsec)))
+		*out = *user;
+}
+
+static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
+                    int (*check)(struct shmq_chan *ch, void *arg), void *arg,
+                    const struct timespec *deadline)
+{
+	for (;;) {
+		/* acquire: pairs with the notifier's increment */
+		uint32_t seen = shmq_load(&ev->seq, SHMQ_ACQUIRE);
+		shmq_add(&ev->waiters, 1, SHMQ_RELAXED);
+		/* seq_cst fence: our count before our look at the index; the
+		 * Dekker pair with the fence in shmq__event_notify(), so either
+		 * the notifier sees us or we see what it published */
+		shmq_fence_seq_cst();
+		int rc = check(ch, arg);
+		if (rc == -EAGAIN) {
+			struct timespec dl;
+			poll_deadline(&dl, deadline);
+			rc = shmq_futex_wait(&ev->seq, seen, &dl);
+			rc = rc == -ETIMEDOUT ? (shmq_deadline_passed(deadline)
+			                         ? -ETIMEDOUT : tick(ch, ev))
+			                      : 0;
+			rc = rc == 0 ? -EAGAIN : rc;
+		}
+		shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+}
+
+int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
+                    int (*check)(struct shmq_chan *ch, void *arg), void *arg,
+                    const struct timespec *deadline, int try_)
+{
+	int rc = check(ch, arg);
+	if (rc != -EAGAIN || try_)
+		return rc;
+	/* Spin first: a wake costs tens of microseconds on a VM, the other
+	 * side is often about to act. */
+	int64_t until = mono_ns() + ch->spin_ns;
+	for (unsigned i = 1; ch->spin_ns > 0; i++) {
+		shmq_cpu_relax();
+		if ((rc = check(ch, arg)) != -EAGAIN)
+			return rc;
+		if (!(i & 63) && mono_ns() >= until)
+			break;
+	}
+	if (shmq_deadline_passed(deadline))
+		return -ETIMEDOUT;
+	return sleep_on(ch, ev, check, arg, deadline);
+}
+
+/* Counts stay in our own line while we are attached (no shared line
+ * bounces per message); close, or the settling of a dead peer, folds them
+ * into the channel's totals. */
+void shmq__chan_count(struct shmq_chan *ch)
+{
+	shmq_store(&ch->peers[ch->me].msgs, ++ch->msgs, SHMQ_RELAXED);
+}
+

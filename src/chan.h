@@ -1,0 +1,95 @@
+/* Channels: what the kinds (chan_spsc.c, chan_mpmc.c, chan_bcast.c) share
+ * with the common code (chan.c). Never included outside src/. */
+#ifndef SHMQ_CHAN_H
+#define SHMQ_CHAN_H
+
+#include "internal.h"
+#include "layout.h"
+
+#include <sys/types.h>
+
+struct shmq_chan;
+
+/* What a kind does. `try_` never waits; otherwise wait until deadline
+ * (NULL: forever). peek refuses (-EMSGSIZE) a message longer than max
+ * without taking it. */
+struct shmq_chan_ops {
+	int (*reserve)(struct shmq_chan *ch, size_t len, void **ptr,
+	               const struct timespec *deadline, int try_);
+	int (*commit)(struct shmq_chan *ch, size_t len);
+	ssize_t (*peek)(struct shmq_chan *ch, const void **ptr, size_t max,
+	                const struct timespec *deadline, int try_);
+	int (*release)(struct shmq_chan *ch);
+	/* Messages and bytes queued (for info). */
+	void (*depth)(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes);
+};
+
+extern const struct shmq_chan_ops shmq__spsc_ops, shmq__mpmc_ops,
+	shmq__bcast_ops;
+
+struct shmq_chan {
+	shmq_seg *seg;
+	struct shmq_chan_hdr *hdr;    /* shared: only counters and indices */
+	struct shmq_chan_peer *peers; /* shared */
+	unsigned char *ring;          /* shared */
+	const struct shmq_chan_ops *ops;
+	/* Our copy of the identity line, checked once at open. */
+	int kind, policy, role;
+	uint64_t capacity, mask, object_size;
+	uint32_t msg_size, slot_size, chan_flags;
+	int64_t spin_ns;
+	int me;       /* our peer slot */
+	int fd;       /* the object's fd: our peer lock lives on it */
+	/* Local cursors: never trusted from shared memory once we own them. */
+	uint64_t pos;   /* spsc/bcast writer: tail; readers: head/cursor */
+	uint64_t other; /* spsc: cached index of the other side; bcast
+	                   writer: cached slowest reader cursor */
+	uint64_t lost;  /* bcast reader: messages missed, in total */
+	/* Zero copy in progress. */
+	int busy;        /* a reserve or a peek is open */
+	uint64_t op_pos; /* its position */
+	size_t op_len;   /* reserved bytes / peeked length */
+	uint64_t op_seq; /* bcast peek: the slot's seqlock value */
+	uint64_t msgs;   /* our messages, mirrored into our peer line */
+	char locator[SHMQ_LOCATOR_MAX];
+};
+
+/* chan.c */
+/* A slot's bytes (mpmc/broadcast). */
+static inline struct shmq_chan_slot *shmq__slot(struct shmq_chan *ch,
+                                                uint64_t pos)
+{
+	return (struct shmq_chan_slot *)(ch->ring +
+	                                 (pos & ch->mask) * ch->slot_size);
+}
+
+/* Waits on ev until check(ch, arg) stops returning -EAGAIN, spinning for the
+ * channel's budget first, sleeping after, re-validating the header and the
+ * peers every poll tick. Returns check's result, -ETIMEDOUT, -EBADMSG, or
+ * SHMQ_EPEERDEAD when `waits_for` (SHMQ_WRITER/SHMQ_READER) are all dead. */
+int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
+                    int (*check)(struct shmq_chan *ch, void *arg), void *arg,
+                    const struct timespec *deadline, int try_);
+/* Wakes the sleepers on ev, if any: a fence and a load when none sleeps. */
+void shmq__chan_notify(struct shmq_event_shm *ev);
+/* For a reader that found nothing: -EPIPE (all writers closed), the
+ * SHMQ_EPEERDEAD (all died or some died and the rest closed), or -EAGAIN. */
+int shmq__chan_eof(struct shmq_chan *ch);
+/* Whether peer i is alive: its lock byte is held and its pid is the
+ * process that took it. Marks it DEAD and settles its counts if not. */
+int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i);
+/* Copies the identity line out of ch->seg, checks it, sets the handle's
+ * geometry and pointers. */
+int shmq__chan_adopt(struct shmq_chan *ch);
+/* Whether peer i (line copied into p) is dead; never writes. */
+int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq_chan_peer *p);
+/* One more message sent or received by us. */
+void shmq__chan_count(struct shmq_chan *ch);
+/* Broadcast: where a new reader starts (chan_bcast.c). */
+uint64_t shmq__bcast_join(struct shmq_chan *ch);
+uint32_t shmq__chan_layout_hash(void);
+
+/* sem.c: the event without the public checks, for the channels. */
+void shmq__event_notify(struct shmq_event_shm *ev);
+
+#endif

@@ -1,0 +1,134 @@
+/* Channels: the public calls, built on each kind's reserve/commit and
+ * peek/release. */
+#include "chan.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int usable(const struct shmq_chan *ch, int role)
+{
+	if (!ch)
+		return -EINVAL;
+	if (ch->role != role)
+		return -EPERM; /* a reader's handle does not send */
+	return ch->busy ? -EBUSY : 0;
+}
+
+static int send_as(shmq_chan *ch, const void *buf, size_t len,
+                   const struct timespec *deadline, int try_)
+{
+	void *p;
+	int rc = usable(ch, SHMQ_WRITER);
+	if (rc < 0)
+		return rc;
+	if (len && !buf)
+		return -EINVAL;
+	if ((rc = ch->ops->reserve(ch, len, &p, deadline, try_)) < 0)
+		return rc;
+	memcpy(p, buf, len);
+	return ch->ops->commit(ch, len);
+}
+
+SHMQ_API int shmq_chan_send(shmq_chan *ch, const void *buf, size_t len)
+{
+	return send_as(ch, buf, len, NULL, 0);
+}
+
+SHMQ_API int shmq_chan_try_send(shmq_chan *ch, const void *buf, size_t len)
+{
+	return send_as(ch, buf, len, NULL, 1);
+}
+
+SHMQ_API int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
+                                  const struct timespec *deadline)
+{
+	return send_as(ch, buf, len, deadline, 0);
+}
+
+static ssize_t recv_as(shmq_chan *ch, void *buf, size_t len,
+                       const struct timespec *deadline, int try_)
+{
+	const void *p;
+	int rc = usable(ch, SHMQ_READER);
+	if (rc < 0)
+		return rc;
+	if (len && !buf)
+		return -EINVAL;
+	ssize_t n = ch->ops->peek(ch, &p, len, deadline, try_);
+	if (n < 0)
+		return n;
+	memcpy(buf, p, (size_t)n);
+	rc = ch->ops->release(ch);
+	return rc < 0 ? rc : n; /* broadcast: a torn copy is SHMQ_ELOST */
+}
+
+SHMQ_API ssize_t shmq_chan_recv(shmq_chan *ch, void *buf, size_t len)
+{
+	return recv_as(ch, buf, len, NULL, 0);
+}
+
+SHMQ_API ssize_t shmq_chan_try_recv(shmq_chan *ch, void *buf, size_t len)
+{
+	return recv_as(ch, buf, len, NULL, 1);
+}
+
+SHMQ_API ssize_t shmq_chan_recv_timed(shmq_chan *ch, void *buf, size_t len,
+                                      const struct timespec *deadline)
+{
+	return recv_as(ch, buf, len, deadline, 0);
+}
+
+SHMQ_API int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr,
+                               const struct timespec *deadline)
+{
+	int rc = usable(ch, SHMQ_WRITER);
+	if (rc < 0)
+		return rc;
+	if (!ptr)
+		return -EINVAL;
+	if ((rc = ch->ops->reserve(ch, len, ptr, deadline, 0)) < 0)
+		return rc;
+	ch->busy = 1;
+	ch->op_len = len;
+	return 0;
+}
+
+SHMQ_API int shmq_chan_commit(shmq_chan *ch, size_t len)
+{
+	if (!ch || ch->role != SHMQ_WRITER || !ch->busy || len > ch->op_len)
+		return -EINVAL;
+	ch->busy = 0;
+	return ch->ops->commit(ch, len);
+}
+
+SHMQ_API ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
+                                const struct timespec *deadline)
+{
+	int rc = usable(ch, SHMQ_READER);
+	if (rc < 0)
+		return rc;
+	if (!ptr)
+		return -EINVAL;
+	ssize_t n = ch->ops->peek(ch, ptr, SIZE_MAX, deadline, 0);
+	if (n >= 0)
+		ch->busy = 1;
+	return n;
+}
+
+SHMQ_API int shmq_chan_release(shmq_chan *ch)
+{
+	if (!ch || ch->role != SHMQ_READER || !ch->busy)
+		return -EINVAL;
+	ch->busy = 0;
+	return ch->ops->release(ch);
+}
+
+SHMQ_API uint64_t shmq_chan_lost(const shmq_chan *ch)
+{
+	return ch ? ch->lost : 0;
+}
+
+SHMQ_API size_t shmq_chan_max_msg(const shmq_chan *ch)
+{
+	return ch ? ch->msg_size : 0;
+}

@@ -1,0 +1,195 @@
+/*
+ * broadcast: one writer, many readers; every reader sees every message from
+ * the moment it joins.
+ *
+ * Slot p%N holds message p under a seqlock: the writer makes the word odd
+ * (2p+1) before it writes and even (2p+2) after, so a reader that copied a
+ * slot and finds the word unchanged knows the copy is whole; otherwise the
+ * writer lapped it and the message is counted lost, never handed out torn.
+ * Each reader's position lives in its own peer line. With the BLOCK policy
+ * the writer waits until the slowest live reader has read the message it
+ * would overwrite; with OVERWRITE it never waits.
+ */
+#include "chan.h"
+
+#include <errno.h>
+
+static void *payload(struct shmq_chan_slot *s)
+{
+	return s + 1;
+}
+
+/* Slowest live reader's position; `pos` when there is none. Dead readers
+ * were settled by the wait's poll tick and are not ACTIVE. */
+static uint64_t slowest(struct shmq_chan *ch)
+{
+	uint64_t min = ch->pos;
+	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
+		struct shmq_chan_peer *p = &ch->peers[i];
+		/* acquire: pairs with the reader's release of its cursor */
+		if (shmq_load(&p->state, SHMQ_ACQUIRE) != SHMQ_PEER_ACTIVE ||
+		    p->role != SHMQ_READER)
+			continue;
+		uint64_t c = shmq_load(&p->cursor, SHMQ_ACQUIRE);
+		/* A cursor ahead of us or a lap behind is scribbled: it
+		 * cannot hold the writer back. */
+		if (ch->pos - c <= ch->capacity && c < min)
+			min = c;
+	}
+	return min;
+}
+
+/* Writer (BLOCK): may we overwrite the slot of our position? */
+static int room(struct shmq_chan *ch, void *arg)
+{
+	(void)arg;
+	if (ch->pos - ch->other < ch->capacity)
+		return 0;
+	ch->other = slowest(ch);
+	return ch->pos - ch->other < ch->capacity ? 0 : -EAGAIN;
+}
+
+static int bcast_reserve(struct shmq_chan *ch, size_t len, void **ptr,
+                         const struct timespec *deadline, int try_)
+{
+	if (len > ch->msg_size)
+		return -EMSGSIZE;
+	if (ch->policy == SHMQ_POLICY_BLOCK) {
+		int rc = shmq__chan_wait(ch, &ch->hdr->space_ev, room, NULL,
+		                         deadline, try_);
+		if (rc < 0)
+			return rc;
+	}
+	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
+	shmq_store(&s->word, 2 * ch->pos + 1, SHMQ_RELAXED);
+	/* release fence: the odd word is visible before any payload byte
+	 * changes; pairs with the reader's acquire fence in bcast_release */
+	shmq_fence_release();
+	*ptr = payload(s);
+	return 0;
+}
+
+static int bcast_commit(struct shmq_chan *ch, size_t len)
+{
+	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
+	s->len = (uint32_t)len;
+	/* release: payload and len before the even word; pairs with the
+	 * reader's acquire load of the word */
+	shmq_store(&s->word, 2 * ch->pos + 2, SHMQ_RELEASE);
+	ch->pos++;
+	/* release: pairs with the reader's acquire load of tail */
+	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
+	shmq__chan_notify(&ch->hdr->data_ev);
+	shmq__chan_count(ch);
+	return 0;
+}
+
+static void publish_cursor(struct shmq_chan *ch)
+{
+	/* release: we are done with the slot; pairs with the writer's
+	 * acquire in slowest() */
+	shmq_store(&ch->peers[ch->me].cursor, ch->pos, SHMQ_RELEASE);
+}
+
+uint64_t shmq__bcast_join(struct shmq_chan *ch)
+{
+	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
+	if (ch->role == SHMQ_READER)
+		publish_cursor(ch);
+	ch->other = ch->pos;
+	return ch->pos;
+}
+
+/* Moves a reader that fell a lap behind to the oldest message still there. */
+static int lapped(struct shmq_chan *ch, uint64_t tail)
+{
+	uint64_t missed = tail - ch->capacity - ch->pos;
+	ch->pos += missed;
+	ch->lost += missed;
+	shmq_store(&ch->peers[ch->me].lost, ch->lost, SHMQ_RELAXED);
+	publish_cursor(ch);
+	return SHMQ_ELOST;
+}
+
+/* Reader: a message at our position? */
+static int data(struct shmq_chan *ch, void *arg)
+{
+	(void)arg;
+	/* acquire: pairs with the writer's release of tail */
+	uint64_t tail = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
+	if (tail - ch->pos > ch->capacity) {
+		if (tail - ch->pos > (UINT64_C(1) << 62))
+			return -EBADMSG; /* behind us: scribbled */
+		return lapped(ch, tail);
+	}
+	if (tail != ch->pos)
+		return 0;
+	int rc = shmq__chan_eof(ch);
+	if (rc == -EAGAIN)
+		return rc;
+	return shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE) != ch->pos ? 0 : rc;
+}
+
+static ssize_t bcast_peek(struct shmq_chan *ch, const void **ptr, size_t max,
+                          const struct timespec *deadline, int try_)
+{
+	int rc = shmq__chan_wait(ch, &ch->hdr->data_ev, data, NULL, deadline,
+	                         try_);
+	if (rc < 0)
+		return rc;
+	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
+	/* acquire: pairs with the writer's release of the even word */
+	uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
+	uint32_t len = s->len;
+	if (w != 2 * ch->pos + 2) {
+		if (w < 2 * ch->pos + 2)
+			return -EBADMSG; /* older than tail says: scribbled */
+		/* Overwritten since tail said it was in: the writer lapped
+		 * us; go to the oldest message it left. */
+		uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
+		return lapped(ch, t - ch->pos > ch->capacity
+		                          ? t : ch->pos + ch->capacity + 1);
+	}
+	if (len > ch->msg_size)
+		return -EBADMSG;
+	if (len > max)
+		return -EMSGSIZE;
+	ch->op_seq = w;
+	*ptr = payload(s);
+	return len;
+}
+
+/* The copy is whole only if the word did not move while it was made. */
+static int bcast_release(struct shmq_chan *ch)
+{
+	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
+	/* acquire fence: our reads of the payload happen before this load;
+	 * pairs with the writer's release fence after the odd word */
+	shmq_fence_acquire();
+	uint64_t w = shmq_load(&s->word, SHMQ_RELAXED);
+	ch->pos++;
+	publish_cursor(ch);
+	if (ch->policy == SHMQ_POLICY_BLOCK)
+		shmq__chan_notify(&ch->hdr->space_ev);
+	if (w != ch->op_seq) {
+		ch->lost++;
+		shmq_store(&ch->peers[ch->me].lost, ch->lost, SHMQ_RELAXED);
+		return SHMQ_ELOST;
+	}
+	shmq__chan_count(ch);
+	return 0;
+}
+
+static void bcast_depth(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes)
+{
+	uint64_t saved = ch->pos;
+	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
+	uint64_t min = slowest(ch);
+	*msgs = ch->pos - min;
+	*bytes = *msgs * ch->msg_size;
+	ch->pos = saved;
+}
+
+const struct shmq_chan_ops shmq__bcast_ops = {
+	bcast_reserve, bcast_commit, bcast_peek, bcast_release, bcast_depth,
+};

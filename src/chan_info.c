@@ -1,0 +1,129 @@
+/* Channels: what `shmq ls`/`stat` and shmq_chan_info report. */
+#include "chan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One peer line for the report. `settle` (an attached, writable handle)
+ * also settles a dead peer; a read-only look only reports it. */
+static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
+                       struct shmq_chan_peer_info *out)
+{
+	struct shmq_chan_peer *p = &ch->peers[i], copy;
+	/* acquire: pairs with the owner's release of ACTIVE */
+	if (shmq_load(&p->state, SHMQ_ACQUIRE) != SHMQ_PEER_ACTIVE)
+		return 0;
+	copy.role = p->role;
+	copy.pid = p->pid;
+	copy.start = p->start;
+	out->role = (int)copy.role;
+	out->pid = (pid_t)copy.pid;
+	out->msgs = shmq_load(&p->msgs, SHMQ_RELAXED);
+	if (settle)
+		out->alive = shmq__chan_peer_alive(ch, i) ? SHMQ_PID_ALIVE
+		                                          : SHMQ_PID_DEAD;
+	else if ((int)i == ch->me)
+		out->alive = SHMQ_PID_ALIVE;
+	else
+		out->alive = shmq__chan_peer_dead(ch->fd, i, &copy)
+		                     ? SHMQ_PID_DEAD : SHMQ_PID_ALIVE;
+	return 1;
+}
+
+static void fill(struct shmq_chan *ch, int settle, struct shmq_chan_info *in)
+{
+	struct shmq_chan_hdr *h = ch->hdr;
+	memset(in, 0, sizeof(*in));
+	in->kind = ch->kind;
+	in->policy = ch->policy;
+	in->capacity = ch->capacity;
+	in->msg_size = ch->msg_size;
+	in->sent = shmq_load(&h->sent, SHMQ_RELAXED);
+	in->received = shmq_load(&h->received, SHMQ_RELAXED);
+	in->lost = shmq_load(&h->lost, SHMQ_RELAXED);
+	in->recovered = shmq_load(&h->recovered, SHMQ_RELAXED);
+	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
+		struct shmq_chan_peer_info *pi = &in->peers[in->npeers];
+		if (!peer_report(ch, i, settle, pi))
+			continue;
+		in->npeers++;
+		if (pi->role == SHMQ_WRITER) {
+			in->sent += pi->msgs;
+			in->writers += pi->alive == SHMQ_PID_ALIVE;
+		} else {
+			in->received += pi->msgs;
+			in->lost += shmq_load(&ch->peers[i].lost, SHMQ_RELAXED);
+			in->readers += pi->alive == SHMQ_PID_ALIVE;
+		}
+	}
+	in->writers_ever = shmq_load(&h->writers_ever, SHMQ_RELAXED);
+	in->readers_ever = shmq_load(&h->readers_ever, SHMQ_RELAXED);
+	ch->ops->depth(ch, &in->depth_msgs, &in->depth_bytes);
+	if (ch->kind == SHMQ_CHAN_SPSC)
+		in->depth_msgs = in->sent - in->received - in->lost;
+}
+
+SHMQ_API int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info)
+{
+	if (!ch || !info)
+		return -EINVAL;
+	fill((struct shmq_chan *)ch, 1, info);
+	return 0;
+}
+
+SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
+{
+	static const struct shmq_chan_ops *const ops[] = {
+		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
+	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY};
+	struct shmq_chan ch;
+	if (!locator || !info)
+		return -EINVAL;
+	memset(&ch, 0, sizeof(ch));
+	ch.me = -1;
+	ch.spin_ns = -1;
+	int rc = shmq_seg_open(&ch.seg, locator, &ro);
+	if (rc < 0)
+		return rc;
+	if ((rc = shmq__chan_adopt(&ch)) == 0) {
+		ch.ops = ops[ch.kind];
+		fill(&ch, 0, info);
+	}
+	shmq_seg_close(ch.seg);
+	return rc;
+}
+
+/* For shmq_list/shmq_stat: is the object at path a channel, and is it
+ * stale (every participant dead)? Reads with pread: no mapping, no write.
+ * Returns 1 for a channel, 0 for anything else. */
+int shmq__chan_probe(int dirfd, const char *name, int *stale)
+{
+	struct shmq_chan_hdr h;
+	struct shmq_chan_peer p;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int is_chan = pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	              h.magic == SHMQ_CHAN_MAGIC;
+	unsigned alive = 0, unknown = 0;
+	for (unsigned i = 0; is_chan && i < SHMQ_CHAN_MAX_PEERS; i++) {
+		if (pread(fd, &p, sizeof(p), SHMQ_CHAN_PEERS_OFF + i * sizeof(p))
+		    != (ssize_t)sizeof(p)) {
+			unknown++;
+			break;
+		}
+		if (shmq_load(&p.state, SHMQ_RELAXED) == SHMQ_PEER_ACTIVE)
+			alive += !shmq__chan_peer_dead(fd, i, &p);
+	}
+	close(fd);
+	/* Stale: nobody left alive, and either it was not meant to persist,
+	 * or someone died attached to it. */
+	*stale = is_chan && !alive && !unknown &&
+	         (!(h.flags & SHMQ_CHAN_PERSIST) ||
+	          (shmq_load(&h.attached, SHMQ_RELAXED) & ~SHMQ_CHAN_CLOSING));
+	return is_chan;
+}

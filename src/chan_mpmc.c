@@ -1,0 +1,259 @@
+/*
+ * mpmc: many writers, many readers, fixed-size slots; each message goes to
+ * exactly one reader.
+ *
+ * A bounded queue after Vyukov's, with one change: a slot is claimed by a
+ * CAS on its own word, which names the claimer, instead of by the CAS on
+ * tail/head. So a slot that stays WRITING or READING says who holds it, and
+ * if that peer is dead the slot is taken back (a WRITING one is skipped, a
+ * READING one freed; both counted in `recovered`). tail and head only say
+ * where to look; anyone who sees a slot claimed for the position they point
+ * at moves them on (helping), so a claimer that dies between its claim and
+ * that move stops nobody.
+ *
+ * Word: bits 8..63 the position (mod 2^56), 6..7 the state, 0..5 the peer.
+ * Slot p%N goes EMPTY(p) -> WRITING(p) -> FULL(p) -> READING(p) ->
+ * EMPTY(p+N).
+ */
+#include "chan.h"
+
+#include <errno.h>
+
+#define SEQ_MASK ((UINT64_C(1) << 56) - 1)
+#define WORD(seq, st, peer)                                                   \
+	((((seq) & SEQ_MASK) << 8) | ((uint64_t)(st) << 6) | (uint64_t)(peer))
+#define W_SEQ(w) ((w) >> 8)
+#define W_ST(w) ((unsigned)((w) >> 6) & 3u)
+#define W_PEER(w) ((unsigned)(w) & 63u)
+#define STUCK_MAX 100 /* the same index and word, again and again: a word
+                         that is no round of this slot (scribbled on) */
+
+/* Counts looks that saw nothing move. */
+struct progress {
+	uint64_t pos, w;
+	int stuck;
+};
+
+static int stuck(struct progress *g, uint64_t pos, uint64_t w)
+{
+	if (pos == g->pos && w == g->w)
+		return ++g->stuck > STUCK_MAX;
+	g->pos = pos;
+	g->w = w;
+	g->stuck = 0;
+	return 0;
+}
+
+/* seq is a later round than p (the index pointing at p is stale). */
+static int ahead(uint64_t seq, uint64_t p)
+{
+	uint64_t d = (seq - p) & SEQ_MASK;
+	return d != 0 && d < (SEQ_MASK >> 1);
+}
+
+static void advance(shmq_atomic64 *idx, uint64_t from)
+{
+	/* relaxed: the index only hints where to look; slot words carry
+	 * all the ordering */
+	shmq_cas(idx, &from, from + 1, SHMQ_RELAXED);
+}
+
+/* Takes back a slot whose holder died. WRITING: the message never came,
+ * skip it. READING: the reader took it and died, free it for the next
+ * round. Either way the slot ends EMPTY for position p + N. */
+static void recover(struct shmq_chan *ch, struct shmq_chan_slot *s,
+                    uint64_t w)
+{
+	uint64_t next = WORD(W_SEQ(w) + ch->capacity, SHMQ_SLOT_EMPTY, 0);
+	if (shmq_cas(&s->word, &w, next, SHMQ_ACQ_REL)) {
+		shmq_add(&ch->hdr->recovered, 1, SHMQ_RELAXED);
+		shmq__chan_notify(&ch->hdr->space_ev);
+	}
+}
+
+/* Holder of a claimed slot is dead (or gone): take the slot back. */
+static int holder_dead(struct shmq_chan *ch, struct shmq_chan_slot *s,
+                       uint64_t w)
+{
+	if (shmq__chan_peer_alive(ch, W_PEER(w)))
+		return 0;
+	recover(ch, s, w);
+	return 1;
+}
+
+/* Writer: claim the slot at tail. */
+static int claim_write(struct shmq_chan *ch, void *arg)
+{
+	struct progress g = {0, 0, 0};
+	(void)arg;
+	for (;;) {
+		uint64_t pos = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
+		struct shmq_chan_slot *s = shmq__slot(ch, pos);
+		/* acquire: pairs with the release that set the word, so the
+		 * previous round's reader is done with the bytes */
+		uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
+		if (stuck(&g, pos, w))
+			return -EBADMSG; /* a word that is no round here */
+		uint64_t p = pos & SEQ_MASK, seq = W_SEQ(w);
+		if (seq == p && W_ST(w) == SHMQ_SLOT_EMPTY) {
+			if (shmq_cas(&s->word, &w,
+			             WORD(p, SHMQ_SLOT_WRITING, ch->me),
+			             SHMQ_ACQUIRE)) {
+				advance(&ch->hdr->tail, pos);
+				ch->op_pos = pos;
+				return 0;
+			}
+		} else if (seq == p || ahead(seq, p)) {
+			advance(&ch->hdr->tail, pos); /* claimed: help on */
+		} else if (seq == ((p - ch->capacity) & SEQ_MASK)) {
+			/* Last round's message is still there: full. */
+			if (W_ST(w) == SHMQ_SLOT_READING && holder_dead(ch, s, w))
+				continue;
+			if (shmq_load(&ch->hdr->readers, SHMQ_ACQUIRE) == 0 &&
+			    shmq_load(&ch->hdr->dead_readers, SHMQ_ACQUIRE))
+				return SHMQ_EPEERDEAD;
+			return -EAGAIN;
+		}
+	}
+}
+
+static int mpmc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
+                        const struct timespec *deadline, int try_)
+{
+	if (len > ch->msg_size)
+		return -EMSGSIZE;
+	int rc = shmq__chan_wait(ch, &ch->hdr->space_ev, claim_write, NULL,
+	                         deadline, try_);
+	if (rc < 0)
+		return rc;
+	*ptr = shmq__slot(ch, ch->op_pos) + 1;
+	return 0;
+}
+
+static int mpmc_commit(struct shmq_chan *ch, size_t len)
+{
+	struct shmq_chan_slot *s = shmq__slot(ch, ch->op_pos);
+	s->len = (uint32_t)len;
+	/* release: the payload and len; pairs with the reader's acquire
+	 * load of the word in claim_read() */
+	shmq_store(&s->word, WORD(ch->op_pos, SHMQ_SLOT_FULL, 0), SHMQ_RELEASE);
+	shmq__chan_notify(&ch->hdr->data_ev);
+	shmq__chan_count(ch);
+	return 0;
+}
+
+struct read_arg {
+	size_t max;
+	uint32_t len;
+};
+
+/* A FULL slot: check its length, then claim it. */
+static int take_full(struct shmq_chan *ch, struct shmq_chan_slot *s,
+                     uint64_t w, uint64_t pos, struct read_arg *a)
+{
+	uint32_t len = s->len; /* one read, checked, then used */
+	if (len > ch->msg_size)
+		return -EBADMSG;
+	if (len > a->max)
+		return -EMSGSIZE; /* not taken: it stays for another reader */
+	if (!shmq_cas(&s->word, &w, WORD(pos, SHMQ_SLOT_READING, ch->me),
+	              SHMQ_ACQUIRE))
+		return -EAGAIN;
+	advance(&ch->hdr->head, pos);
+	ch->op_pos = pos;
+	a->len = len;
+	return 0;
+}
+
+/* Nothing at head: the end of the stream, or wait. */
+static int empty_at(struct shmq_chan *ch, struct shmq_chan_slot *s,
+                    uint64_t w)
+{
+	int rc = shmq__chan_eof(ch);
+	if (rc == -EAGAIN)
+		return rc;
+	/* acquire: after the writers' release of their count, a message
+	 * they published shows in the word */
+	return shmq_load(&s->word, SHMQ_ACQUIRE) == w ? rc : -EAGAIN;
+}
+
+/* Reader: claim the slot at head. */
+static int claim_read(struct shmq_chan *ch, void *arg)
+{
+	struct progress g = {0, 0, 0};
+	for (;;) {
+		uint64_t pos = shmq_load(&ch->hdr->head, SHMQ_RELAXED);
+		struct shmq_chan_slot *s = shmq__slot(ch, pos);
+		/* acquire: pairs with the writer's release of FULL */
+		uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
+		if (stuck(&g, pos, w))
+			return -EBADMSG;
+		uint64_t p = pos & SEQ_MASK, seq = W_SEQ(w);
+		if (seq == ((p - ch->capacity) & SEQ_MASK)) {
+			/* Last round's reader is still copying: nothing for
+			 * us yet, unless it died. */
+			if (W_ST(w) == SHMQ_SLOT_READING && holder_dead(ch, s, w))
+				continue;
+			return empty_at(ch, s, w);
+		}
+		if (ahead(seq, p))
+			advance(&ch->hdr->head, pos); /* consumed: help on */
+		if (seq != p)
+			continue;
+		switch (W_ST(w)) {
+		case SHMQ_SLOT_FULL: {
+			int rc = take_full(ch, s, w, p, arg);
+			if (rc != -EAGAIN)
+				return rc;
+			break;
+		}
+		case SHMQ_SLOT_READING:
+			advance(&ch->hdr->head, pos); /* claimed: help on */
+			break;
+		case SHMQ_SLOT_WRITING:
+			if (!holder_dead(ch, s, w))
+				return -EAGAIN; /* being written */
+			advance(&ch->hdr->head, pos); /* skipped */
+			break;
+		default:
+			return empty_at(ch, s, w);
+		}
+	}
+}
+
+static ssize_t mpmc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
+                         const struct timespec *deadline, int try_)
+{
+	struct read_arg a = {max, 0};
+	int rc = shmq__chan_wait(ch, &ch->hdr->data_ev, claim_read, &a,
+	                         deadline, try_);
+	if (rc < 0)
+		return rc;
+	*ptr = shmq__slot(ch, ch->op_pos) + 1;
+	return a.len;
+}
+
+static int mpmc_release(struct shmq_chan *ch)
+{
+	struct shmq_chan_slot *s = shmq__slot(ch, ch->op_pos);
+	/* release: we are done with the bytes; pairs with the writer's
+	 * acquire load in claim_write() */
+	shmq_store(&s->word,
+	           WORD(ch->op_pos + ch->capacity, SHMQ_SLOT_EMPTY, 0),
+	           SHMQ_RELEASE);
+	shmq__chan_notify(&ch->hdr->space_ev);
+	shmq__chan_count(ch);
+	return 0;
+}
+
+static void mpmc_depth(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes)
+{
+	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
+	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_ACQUIRE);
+	*msgs = t - h <= ch->capacity ? t - h : 0;
+	*bytes = *msgs * ch->msg_size;
+}
+
+const struct shmq_chan_ops shmq__mpmc_ops = {
+	mpmc_reserve, mpmc_commit, mpmc_peek, mpmc_release, mpmc_depth,
+};

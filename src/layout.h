@@ -1,0 +1,258 @@
+/*
+ * Every structure that lives in shared memory, in one place.
+ *
+ * Rules: fixed-width types only (no pointers, bool or enum); atomics are
+ * shmq_atomic32/64 from atomic.h; a _Static_assert pins every size and
+ * offset that docs/design.md states; each field says who writes it and who
+ * reads it. Any process that maps the memory can write garbage into it, so
+ * every reader copies a field out once, checks it, then uses the copy.
+ */
+#ifndef SHMQ_LAYOUT_H
+#define SHMQ_LAYOUT_H
+
+#include "atomic.h"
+#include "shmq.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Synchronization primitives (src/mutex.c, src/sem.c) ----------------
+ * Each is 16 bytes, the size of its public opaque type, and carries a magic
+ * that names the type and the format version: a call on anything else (an
+ * uninitialised or overwritten object, another version) gives -EINVAL. */
+
+#define SHMQ_MUTEX_MAGIC 0x4d580001u /* "MX", format 1 */
+#define SHMQ_SEM_MAGIC 0x53450001u   /* "SE", format 1 */
+#define SHMQ_EVENT_MAGIC 0x45560001u /* "EV", format 1 */
+
+/* Mutex lock word: the owner's kernel thread id, as robust futexes keep it,
+ * plus a waiters bit. The tid space ends below SHMQ_MUTEX_NOTREC. */
+#define SHMQ_MUTEX_TID_MASK 0x3fffffffu
+#define SHMQ_MUTEX_WAITERS 0x80000000u
+#define SHMQ_MUTEX_NOTREC 0x3fffffffu /* not recoverable, for good */
+
+/* Mutex state, beside the word. */
+#define SHMQ_MUTEX_CONSISTENT 0u
+#define SHMQ_MUTEX_INCONSISTENT 1u /* taken from a dead owner, not repaired */
+
+struct shmq_mutex_shm {
+	shmq_atomic32 word;  /* lockers (CAS), owner (unlock xchg) */
+	shmq_atomic32 state; /* written by the owner only; read by the owner */
+	shmq_atomic32 magic; /* written once by init (release); read by all */
+	uint32_t reserved;   /* zero */
+};
+
+struct shmq_sem_shm {
+	shmq_atomic32 value;   /* posters (CAS +1), waiters (CAS -1) */
+	shmq_atomic32 waiters; /* waiters +1 before sleeping, -1 after */
+	shmq_atomic32 magic;   /* written once by init (release); read by all */
+	uint32_t reserved;     /* zero */
+};
+
+struct shmq_event_shm {
+	shmq_atomic32 seq;     /* signalers (+1); read by waiters */
+	shmq_atomic32 waiters; /* waiters +1 before sleeping, -1 after */
+	shmq_atomic32 magic;   /* written once by init (release); read by all */
+	uint32_t reserved;     /* zero */
+};
+
+_Static_assert(sizeof(struct shmq_mutex_shm) == sizeof(shmq_mutex),
+               "mutex layout is its public size");
+_Static_assert(sizeof(struct shmq_sem_shm) == sizeof(shmq_sem),
+               "semaphore layout is its public size");
+_Static_assert(sizeof(struct shmq_event_shm) == sizeof(shmq_event),
+               "event layout is its public size");
+_Static_assert(offsetof(struct shmq_mutex_shm, word) == 0 &&
+               offsetof(struct shmq_mutex_shm, state) == 4 &&
+               offsetof(struct shmq_mutex_shm, magic) == 8,
+               "mutex field offsets (docs/design.md)");
+_Static_assert(offsetof(struct shmq_sem_shm, value) == 0 &&
+               offsetof(struct shmq_sem_shm, waiters) == 4 &&
+               offsetof(struct shmq_sem_shm, magic) == 8,
+               "semaphore field offsets (docs/design.md)");
+_Static_assert(offsetof(struct shmq_event_shm, seq) == 0 &&
+               offsetof(struct shmq_event_shm, waiters) == 4 &&
+               offsetof(struct shmq_event_shm, magic) == 8,
+               "event field offsets (docs/design.md)");
+_Static_assert(sizeof(shmq_atomic32) == 4 && sizeof(shmq_atomic64) == 8,
+               "atomics are plain words");
+
+/* ---- Classic mutual-exclusion algorithms (src/algo.c) -------------------
+ * One struct serves all five algorithms: a header line, a line of shared
+ * words, then one cache line per process so that a process spinning on its
+ * own view never shares a line with another process's writes to its slot.
+ * shmq_algo_init writes everything, the magic last; afterwards a slot is
+ * written only by the process that owns its number. */
+
+#define SHMQ_ALGO_MAGIC 0x414c0001u /* "AL", format 1 */
+#define SHMQ_CACHE_LINE 64
+/* Bakery tickets are 1..SHMQ_ALGO_TICKET_MAX; 0 means "not trying". */
+#define SHMQ_ALGO_TICKET_MAX (UINT64_C(1) << 62)
+
+/* Szymanski's states (flag of a slot). */
+#define SHMQ_SZY_IDLE 0u    /* outside */
+#define SHMQ_SZY_WAIT 1u    /* wants in, waits for the door to open */
+#define SHMQ_SZY_ROOM 2u    /* in the waiting room, waits for the door */
+#define SHMQ_SZY_DOOR 3u    /* in the doorway */
+#define SHMQ_SZY_CLOSED 4u  /* door closed behind it: entering or inside */
+
+struct shmq_algo_slot {
+	/* Written by the slot's owner only; read by every other process.
+	 * Dekker, Peterson: 1 = wants in. Filter: level 0..n-1 (0 = not
+	 * trying). Szymanski: SHMQ_SZY_*. */
+	shmq_atomic32 flag;
+	/* Bakery: 1 while the owner picks its ticket. Owner writes; all read. */
+	shmq_atomic32 choosing;
+	/* Bakery: owner's ticket, 0 when not trying. Owner writes; all read. */
+	shmq_atomic64 ticket;
+	uint8_t pad[SHMQ_CACHE_LINE - 16]; /* the slot owns its line */
+};
+
+struct shmq_algo_shm {
+	/* Header line: written once by init; read by every lock/unlock. */
+	shmq_atomic32 magic;  /* init, last (release); lock/unlock (acquire) */
+	shmq_atomic32 size;   /* init: sizeof(struct shmq_algo_shm), the
+	                         layout check; lock/unlock compare it */
+	shmq_atomic32 algo;   /* init: SHMQ_ALGO_*; lock/unlock */
+	shmq_atomic32 nprocs; /* init: 1..SHMQ_ALGO_MAX_PROCS; lock/unlock */
+	uint8_t hdr_pad[SHMQ_CACHE_LINE - 16];
+	/* Dekker: whose turn it is to insist; the exiting process writes the
+	 * other's number, a waiting process reads it. Peterson: the victim;
+	 * each entrant writes its own number, both read it. */
+	shmq_atomic32 turn;
+	uint8_t turn_pad[SHMQ_CACHE_LINE - 4];
+	/* Filter: victim[L] for level L = 1..n-1 (victim[0] unused); each
+	 * process entering level L writes its number, those at L read it.
+	 * Only ever compared, never used as an index. */
+	shmq_atomic32 victim[SHMQ_ALGO_MAX_PROCS];
+	struct shmq_algo_slot slot[SHMQ_ALGO_MAX_PROCS];
+};
+
+_Static_assert(sizeof(struct shmq_algo_slot) == SHMQ_CACHE_LINE,
+               "an algorithm slot is one cache line");
+_Static_assert(offsetof(struct shmq_algo_slot, flag) == 0 &&
+               offsetof(struct shmq_algo_slot, choosing) == 4 &&
+               offsetof(struct shmq_algo_slot, ticket) == 8,
+               "algorithm slot offsets (docs/design.md)");
+_Static_assert(offsetof(struct shmq_algo_shm, magic) == 0 &&
+               offsetof(struct shmq_algo_shm, size) == 4 &&
+               offsetof(struct shmq_algo_shm, algo) == 8 &&
+               offsetof(struct shmq_algo_shm, nprocs) == 12 &&
+               offsetof(struct shmq_algo_shm, turn) == 64 &&
+               offsetof(struct shmq_algo_shm, victim) == 128 &&
+               offsetof(struct shmq_algo_shm, slot) == 384,
+               "algorithm state offsets (docs/design.md)");
+_Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
+               "algorithm state is 4480 bytes (docs/design.md)");
+
+/* ---- Channels (src/chan*.c) ----------------------------------------------
+ * One object: the header (one page), the peer table (SHMQ_CHAN_MAX_PEERS
+ * lines), then the ring at a page boundary. The creator writes everything
+ * before the object gets its name (O_TMPFILE + linkat), so nobody ever sees
+ * a half-made channel. Afterwards the identity line is read-only: every
+ * process copies it once at open, checks it, and uses its copy; it
+ * re-checks the shared one while it waits. */
+
+#define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
+#define SHMQ_CHAN_VERSION 1u
+#define SHMQ_CHAN_HDR_SIZE 4096u
+#define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
+#define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
+
+/* Peer states. */
+#define SHMQ_PEER_FREE 0u
+#define SHMQ_PEER_ACTIVE 1u
+#define SHMQ_PEER_DEAD 2u /* found dead; its counts are settled */
+
+/* attached: the high bit closes the channel to new peers while the last
+ * one removes its name. */
+#define SHMQ_CHAN_CLOSING 0x80000000u
+
+struct shmq_chan_hdr {
+	/* Line 0, identity: creator only, before the name exists. */
+	uint64_t magic;       /* SHMQ_CHAN_MAGIC */
+	uint32_t version;     /* SHMQ_CHAN_VERSION */
+	uint32_t layout_hash; /* shmq__chan_layout_hash() */
+	uint32_t kind;        /* SHMQ_CHAN_* */
+	uint32_t policy;      /* broadcast: SHMQ_POLICY_* */
+	uint64_t object_size; /* bytes of the whole object (= fstat size) */
+	uint64_t capacity;    /* spsc: ring bytes; others: slots; power of 2 */
+	uint32_t msg_size;    /* mpmc/broadcast: largest message */
+	uint32_t slot_size;   /* mpmc/broadcast: bytes per slot */
+	uint64_t ring_off;    /* SHMQ_CHAN_RING_OFF */
+	uint32_t max_peers;   /* SHMQ_CHAN_MAX_PEERS */
+	uint32_t flags;       /* SHMQ_CHAN_PERSIST */
+	int64_t spin_ns;      /* default spin before sleeping */
+	uint8_t pad0[56];     /* to line 2 */
+	/* Line 2, counters: any peer adds; shmq ls reads. */
+	shmq_atomic64 sent;      /* messages committed by writers */
+	shmq_atomic64 received;  /* messages consumed by readers */
+	shmq_atomic64 lost;      /* broadcast overwrite: missed by readers */
+	shmq_atomic64 recovered; /* slots taken back from dead peers */
+	shmq_atomic32 writers;   /* writers attached now */
+	shmq_atomic32 readers;   /* readers attached now */
+	shmq_atomic32 writers_ever; /* writers that ever attached */
+	shmq_atomic32 readers_ever; /* readers that ever attached */
+	shmq_atomic32 attached;  /* peers attached now | SHMQ_CHAN_CLOSING */
+	shmq_atomic32 dead_writers; /* writers found dead (never closed) */
+	shmq_atomic32 dead_readers; /* readers found dead */
+	shmq_atomic32 last_dead_pid; /* pid of the last peer found dead */
+	/* Line 3: writers write, readers read. */
+	shmq_atomic64 tail;             /* next position to write */
+	struct shmq_event_shm data_ev;  /* writers signal readers */
+	uint8_t pad3[64 - 24];
+	/* Line 4: readers write, writers read. */
+	shmq_atomic64 head;             /* spsc/mpmc: next position to read */
+	struct shmq_event_shm space_ev; /* readers signal writers */
+	uint8_t pad4[64 - 24];
+};
+
+struct shmq_chan_peer {
+	shmq_atomic32 state;  /* owner: ACTIVE after its lock byte is held,
+	                         FREE at close; finders: ACTIVE -> DEAD */
+	uint32_t role;        /* owner, before ACTIVE (release); all read */
+	uint32_t pid;         /* owner, before ACTIVE */
+	uint32_t reserved;
+	uint64_t start;       /* owner's start time (ticks since boot) */
+	shmq_atomic64 cursor; /* broadcast reader: next position it reads */
+	shmq_atomic64 msgs;   /* owner: messages it sent or received so far */
+	shmq_atomic64 lost;   /* owner (broadcast reader): messages it missed */
+	uint8_t pad[64 - 48];
+};
+
+/* spsc ring record: a header then the payload, padded to 8 bytes. */
+struct shmq_chan_rec {
+	uint32_t len;   /* payload bytes (PAD: bytes skipped after this) */
+	uint32_t flags; /* SHMQ_REC_PAD: skip to the ring's end */
+};
+#define SHMQ_REC_PAD 1u
+
+/* mpmc/broadcast slot header, then msg_size bytes, to slot_size. */
+struct shmq_chan_slot {
+	shmq_atomic64 word; /* mpmc: seq|state|peer; broadcast: seqlock */
+	uint32_t len;       /* payload bytes, written before publication */
+	uint32_t reserved;
+};
+
+/* mpmc slot word: bits 8..63 the position (mod 2^56), 6..7 the state,
+ * 0..5 the peer that holds it. */
+#define SHMQ_SLOT_EMPTY 0u   /* free for the writer of `position` */
+#define SHMQ_SLOT_WRITING 1u /* a writer (peer) fills it */
+#define SHMQ_SLOT_FULL 2u    /* ready for the reader of `position` */
+#define SHMQ_SLOT_READING 3u /* a reader (peer) copies it out */
+
+_Static_assert(sizeof(struct shmq_chan_hdr) == 320, "channel header size");
+_Static_assert(offsetof(struct shmq_chan_hdr, sent) == 128 &&
+               offsetof(struct shmq_chan_hdr, tail) == 192 &&
+               offsetof(struct shmq_chan_hdr, data_ev) == 200 &&
+               offsetof(struct shmq_chan_hdr, head) == 256 &&
+               offsetof(struct shmq_chan_hdr, space_ev) == 264,
+               "channel header offsets (docs/design.md)");
+_Static_assert(sizeof(struct shmq_chan_peer) == 64, "a peer is one line");
+_Static_assert(SHMQ_CHAN_PEERS_OFF + SHMQ_CHAN_MAX_PEERS *
+               sizeof(struct shmq_chan_peer) <= SHMQ_CHAN_RING_OFF,
+               "the peer table fits before the ring");
+_Static_assert(sizeof(struct shmq_chan_rec) == 8, "record header");
+_Static_assert(sizeof(struct shmq_chan_slot) == 16, "slot header");
+
+#endif

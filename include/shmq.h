@@ -350,9 +350,17 @@ size_t shmq_algo_size(void);
 /* Name ("dekker", ...) of an algorithm, NULL if unknown; and back. */
 const char *shmq_algo_name(int algo);
 int shmq_algo_from_name(const char *name); /* SHMQ_ALGO_* or -EINVAL */
+/* Lays out the state in mem (8-byte aligned, 64 to keep slots on their own
+ * cache lines; len >= shmq_algo_size()), once, before any process uses it.
+ * -EINVAL: bad mem or len, unknown algo, nprocs not 1..SHMQ_ALGO_MAX_PROCS
+ * (Dekker and Peterson: not 2). */
 int shmq_algo_init(void *mem, size_t len, int algo, unsigned nprocs);
+/* Spins until process me (0..nprocs-1) is in. -EINVAL: me >= nprocs, or
+ * the state is not one init made (magic, format, size, algo, nprocs are
+ * checked on every call). Bakery: -EOVERFLOW, without the lock, when a
+ * ticket would pass 2^62 (a corrupted slot; honest use needs 2^62 locks). */
 int shmq_algo_lock(void *mem, unsigned me);
-int shmq_algo_unlock(void *mem, unsigned me);
+int shmq_algo_unlock(void *mem, unsigned me); /* -EINVAL as lock */
 
 /* ---- System V semaphore sets and message queues -------------------------
  *

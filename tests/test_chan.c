@@ -1,0 +1,656 @@
+/*
+ * Channels through the library: real processes on both ends, checked
+ * message by message. Names come from t_posix_loc so the runner removes
+ * whatever a failing test leaves.
+ */
+#include "shmq.h"
+#include "test.h"
+#include "tutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Message i: its number, then bytes that depend on it, length varying. */
+static size_t make_msg(char *buf, size_t max, uint64_t i)
+{
+	size_t len = 8 + (i * 7919) % (max - 8 + 1);
+	memcpy(buf, &i, 8);
+	for (size_t k = 8; k < len; k++)
+		buf[k] = (char)(i + k);
+	return len;
+}
+
+static int msg_ok(const char *buf, size_t len, uint64_t *num)
+{
+	uint64_t i;
+	if (len < 8)
+		return 0;
+	memcpy(&i, buf, 8);
+	for (size_t k = 8; k < len; k++)
+		if (buf[k] != (char)(i + k))
+			return 0;
+	*num = i;
+	return 1;
+}
+
+static shmq_chan *make(const char *loc, int kind, size_t cap, size_t msg,
+                       int policy, int role)
+{
+	struct shmq_chan_opts o = {.kind = kind, .capacity = cap,
+	                           .msg_size = msg, .policy = policy,
+	                           .spin_ns = -1};
+	shmq_chan *ch = NULL;
+	CHECK_EQ(shmq_chan_create(&ch, loc, role, &o), 0);
+	return ch;
+}
+
+static shmq_chan *attach(const char *loc, int role)
+{
+	shmq_chan *ch = NULL;
+	CHECK_EQ(shmq_chan_open(&ch, loc, role, NULL), 0);
+	return ch;
+}
+
+/* A child that writes messages from..to-1 and closes. */
+static pid_t writer(const char *loc, uint64_t from, uint64_t to, size_t max)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char buf[70000];
+		shmq_chan *w = attach(loc, SHMQ_WRITER);
+		for (uint64_t i = from; i < to; i++)
+			CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, max, i)), 0);
+		CHECK_EQ(shmq_chan_close(w), 0);
+		_exit(0);
+	}
+	return pid;
+}
+
+TEST(spsc_delivers_every_message_whole_and_in_order_across_wraps)
+{
+	char loc[128], buf[70000];
+	t_posix_loc(loc, sizeof(loc), "c");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	pid_t pid = writer(loc, 0, 50000, 600);
+	uint64_t want = 0, num;
+	ssize_t n;
+	while ((n = shmq_chan_recv(r, buf, sizeof(buf))) >= 0) {
+		CHECK(msg_ok(buf, (size_t)n, &num));
+		CHECK_EQ(num, want);
+		want++;
+	}
+	CHECK_EQ(n, -EPIPE); /* the writer closed: end of stream */
+	CHECK_EQ(want, 50000);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	struct shmq_stat st;
+	CHECK_EQ(shmq_stat(loc, &st), -ENOENT); /* the last close removed it */
+}
+
+TEST(spsc_takes_a_message_as_large_as_the_ring_and_refuses_larger)
+{
+	char loc[128];
+	static char big[65536], back[65536];
+	t_posix_loc(loc, sizeof(loc), "big");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 65536, 0, 0, SHMQ_READER);
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	size_t max = shmq_chan_max_msg(w);
+	CHECK_EQ(max, 65536 - 8);
+	memset(big, 'x', sizeof(big));
+	CHECK_EQ(shmq_chan_send(w, big, max + 1), -EMSGSIZE);
+	CHECK_EQ(shmq_chan_send(w, big, 100), 0); /* off the ring's start */
+	CHECK_EQ(shmq_chan_recv(r, back, sizeof(back)), 100);
+	/* A whole-ring message must wait for the reader to pass the PAD
+	 * that fills the end: the writer runs in a child. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		CHECK_EQ(shmq_chan_send(w, big, max), 0);
+		_exit(0);
+	}
+	CHECK_EQ(shmq_chan_recv(r, back, 10), -EMSGSIZE); /* stays queued */
+	CHECK_EQ(shmq_chan_recv(r, back, sizeof(back)), (ssize_t)max);
+	CHECK(memcmp(back, big, max) == 0);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_try_recv(r, back, sizeof(back)), -EAGAIN);
+	CHECK_EQ(shmq_chan_recv(w, back, 1), -EPERM); /* a writer's handle */
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+TEST(zero_copy_reserve_commit_peek_release)
+{
+	char loc[128];
+	void *p;
+	const void *q;
+	t_posix_loc(loc, sizeof(loc), "zc");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	CHECK_EQ(shmq_chan_reserve(w, 100, &p, NULL), 0);
+	CHECK_EQ(shmq_chan_send(w, "x", 1), -EBUSY); /* one open reserve */
+	memcpy(p, "hello", 5);
+	CHECK_EQ(shmq_chan_try_recv(r, (char[8]){0}, 8), -EAGAIN); /* not yet */
+	CHECK_EQ(shmq_chan_commit(w, 200), -EINVAL); /* more than reserved */
+	CHECK_EQ(shmq_chan_commit(w, 5), 0);
+	CHECK_EQ(shmq_chan_peek(r, &q, NULL), 5);
+	CHECK(memcmp(q, "hello", 5) == 0);
+	CHECK_EQ(shmq_chan_release(r), 0);
+	CHECK_EQ(shmq_chan_release(r), -EINVAL);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+/* Readers that record which messages they got, in shared memory. */
+static void mpmc_reader(const char *loc, unsigned char *seen, uint64_t n)
+{
+	char buf[512];
+	uint64_t num;
+	ssize_t got;
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	while ((got = shmq_chan_recv(r, buf, sizeof(buf))) >= 0) {
+		CHECK(msg_ok(buf, (size_t)got, &num));
+		CHECK(num < n);
+		CHECK_EQ(__atomic_fetch_add(&seen[num], 1, __ATOMIC_RELAXED), 0);
+	}
+	CHECK_EQ(got, -EPIPE);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+TEST(mpmc_two_writers_two_readers_deliver_each_message_exactly_once)
+{
+	enum { N = 40000 };
+	char loc[128];
+	unsigned char *seen = mmap(NULL, N, PROT_READ | PROT_WRITE,
+	                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(seen != MAP_FAILED);
+	t_posix_loc(loc, sizeof(loc), "m");
+	/* The creator holds a writer handle until the others are in, so the
+	 * stream cannot end before they start. */
+	shmq_chan *hold = make(loc, SHMQ_CHAN_MPMC, 64, 256, 0, SHMQ_WRITER);
+	pid_t pids[4];
+	for (int i = 0; i < 2; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			mpmc_reader(loc, seen, N);
+			_exit(0);
+		}
+	}
+	pids[2] = writer(loc, 0, N / 2, 256);
+	pids[3] = writer(loc, N / 2, N, 256);
+	CHECK_EQ(t_wait(pids[2]), 0);
+	CHECK_EQ(t_wait(pids[3]), 0);
+	CHECK_EQ(shmq_chan_close(hold), 0);
+	CHECK_EQ(t_wait(pids[0]), 0);
+	CHECK_EQ(t_wait(pids[1]), 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(seen[i], 1);
+}
+
+static void bcast_reader(const char *loc, int ready_fd, uint64_t n,
+                         uint64_t *lost_out)
+{
+	char buf[512];
+	uint64_t num, want = 0, lost_seen = 0;
+	ssize_t got;
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	CHECK(write(ready_fd, "r", 1) == 1);
+	for (;;) {
+		got = shmq_chan_recv(r, buf, sizeof(buf));
+		if (got == SHMQ_ELOST) {
+			uint64_t l = shmq_chan_lost(r);
+			CHECK(l > lost_seen);
+			lost_seen = l;
+			continue;
+		}
+		if (got < 0)
+			break;
+		CHECK(msg_ok(buf, (size_t)got, &num)); /* never torn */
+		CHECK(num >= want);                    /* in order */
+		want = num + 1;
+		if (lost_out) /* a slow reader, so the writer laps it */
+			for (volatile int k = 0; k < 3000; k++)
+				;
+	}
+	CHECK_EQ(got, -EPIPE);
+	CHECK(lost_out || want == n); /* BLOCK: every one, no gap */
+	if (lost_out)
+		*lost_out = shmq_chan_lost(r);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+static void broadcast_run(int policy, uint64_t *lost)
+{
+	enum { N = 30000 };
+	char loc[128], c;
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, sizeof(loc), "b");
+	shmq_chan *w = make(loc, SHMQ_CHAN_BROADCAST, 16, 256, policy,
+	                    SHMQ_WRITER);
+	pid_t pids[2];
+	for (int i = 0; i < 2; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			close(fds[0]);
+			bcast_reader(loc, fds[1], N, lost ? &lost[i] : NULL);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	for (int i = 0; i < 2; i++) /* both readers joined: they see all */
+		CHECK_EQ(read(fds[0], &c, 1), 1);
+	char buf[512];
+	for (uint64_t i = 0; i < N; i++)
+		CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 256, i)), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(t_wait(pids[i]), 0);
+}
+
+TEST(broadcast_block_gives_every_reader_every_message_in_order)
+{
+	broadcast_run(SHMQ_POLICY_BLOCK, NULL);
+}
+
+TEST(broadcast_overwrite_never_waits_and_counts_what_readers_missed)
+{
+	uint64_t *lost = mmap(NULL, 16, PROT_READ | PROT_WRITE,
+	                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(lost != MAP_FAILED);
+	/* 16 slots, 30000 messages, readers that are not faster than the
+	 * writer: the writer laps them; they must say so, never hand out a
+	 * torn message (bcast_reader checks every byte). */
+	broadcast_run(SHMQ_POLICY_OVERWRITE, lost);
+	CHECK(lost[0] > 0);
+	CHECK(lost[1] > 0);
+}
+
+/* A writer that sends numbered messages until killed; `ready` after the
+ * first one. */
+static pid_t endless_writer(const char *loc, int ready_fd)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char buf[512];
+		shmq_chan *w = attach(loc, SHMQ_WRITER);
+		for (uint64_t i = 0;; i++) {
+			CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 200, i)), 0);
+			if (i == 1000)
+				CHECK(write(ready_fd, "w", 1) == 1);
+		}
+	}
+	return pid;
+}
+
+TEST(reader_learns_of_a_killed_writer_within_100ms_with_a_gap_free_prefix)
+{
+	char loc[128], buf[512], c;
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, sizeof(loc), "k");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 1 << 16, 0, 0, SHMQ_READER);
+	pid_t pid = endless_writer(loc, fds[1]);
+	close(fds[1]);
+	uint64_t want = 0, num;
+	ssize_t n;
+	/* Read until the writer has sent 1000, then kill it mid-stream. */
+	while (want < 1000) {
+		n = shmq_chan_recv(r, buf, sizeof(buf));
+		CHECK(n > 0 && msg_ok(buf, (size_t)n, &num) && num == want);
+		want++;
+	}
+	CHECK_EQ(read(fds[0], &c, 1), 1);
+	CHECK(kill(pid, SIGKILL) == 0);
+	int64_t t0 = now_ms();
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	while ((n = shmq_chan_recv(r, buf, sizeof(buf))) > 0) {
+		CHECK(msg_ok(buf, (size_t)n, &num));
+		CHECK_EQ(num, want); /* a prefix: nothing skipped */
+		want++;
+	}
+	CHECK_EQ(n, SHMQ_EPEERDEAD);
+	CHECK(now_ms() - t0 < 100);
+	struct shmq_chan_info in;
+	CHECK_EQ(shmq_chan_info(r, &in), 0);
+	CHECK_EQ(in.writers, 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+TEST(writer_blocked_on_a_killed_reader_gets_peerdead_within_100ms)
+{
+	char loc[128], c;
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, sizeof(loc), "kr");
+	shmq_chan *w = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_WRITER);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		shmq_chan *r = attach(loc, SHMQ_READER);
+		(void)r;
+		CHECK(write(fds[1], "r", 1) == 1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	CHECK_EQ(read(fds[0], &c, 1), 1);
+	char buf[100] = {0};
+	while (shmq_chan_try_send(w, buf, sizeof(buf)) == 0)
+		; /* fill the ring */
+	CHECK(kill(pid, SIGKILL) == 0);
+	int64_t t0 = now_ms();
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	CHECK_EQ(shmq_chan_send(w, buf, sizeof(buf)), SHMQ_EPEERDEAD);
+	CHECK(now_ms() - t0 < 100);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
+TEST_TIMEOUT(reader_blocked_10s_under_timed_wakes_at_its_deadline, 40)
+{
+	char loc[128], buf[64];
+	t_posix_loc(loc, sizeof(loc), "t");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	shmq_chan *w = attach(loc, SHMQ_WRITER); /* alive, silent */
+	struct timespec dl = shmq_deadline(10000);
+	int64_t t0 = now_ms();
+	CHECK_EQ(shmq_chan_recv_timed(r, buf, sizeof(buf), &dl), -ETIMEDOUT);
+	int64_t took = now_ms() - t0;
+	CHECK(took >= 9999);
+	CHECK(took < 11000);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+TEST(reader_exits_with_ebadmsg_when_a_peer_scribbles_on_the_object)
+{
+	char loc[128], path[160], buf[64];
+	t_posix_loc(loc, sizeof(loc), "h");
+	snprintf(path, sizeof(path), "/dev/shm/%s", loc + 6);
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	pid_t pid = fork();
+	if (pid == 0) { /* a hostile peer with write access */
+		int fd = open(path, O_RDWR);
+		CHECK(fd >= 0);
+		struct stat sb;
+		CHECK(fstat(fd, &sb) == 0);
+		unsigned char *p = mmap(NULL, (size_t)sb.st_size,
+		                        PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		CHECK(p != MAP_FAILED);
+		unsigned seed = 1;
+		for (;;)
+			p[rand_r(&seed) % (unsigned)sb.st_size] =
+				(unsigned char)rand_r(&seed);
+	}
+	int64_t t0 = now_ms();
+	ssize_t n;
+	do /* garbage may look like a message or a lost one for a while */
+		n = shmq_chan_recv(r, buf, sizeof(buf));
+	while (n >= 0 || n == -EMSGSIZE);
+	CHECK(kill(pid, SIGKILL) == 0);
+	t_wait(pid);
+	CHECK(n == -EBADMSG || n == SHMQ_EPEERDEAD || n == -EPIPE);
+	CHECK(now_ms() - t0 < 1000);
+	shmq_chan_close(w);
+	shmq_chan_close(r);
+}
+
+TEST(last_close_removes_the_object_and_persist_keeps_it)
+{
+	char loc[128], path[160];
+	t_posix_loc(loc, sizeof(loc), "l");
+	snprintf(path, sizeof(path), "/dev/shm/%s", loc + 6);
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK(access(path, F_OK) == 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK(access(path, F_OK) < 0);
+	struct shmq_chan_opts o = {.flags = SHMQ_CHAN_PERSIST, .spin_ns = -1};
+	CHECK_EQ(shmq_chan_create(&r, loc, SHMQ_READER, &o), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK(access(path, F_OK) == 0);
+	struct shmq_stat st;
+	CHECK_EQ(shmq_stat(loc, &st), 0);
+	CHECK(strcmp(st.kind, "channel") == 0);
+	CHECK_EQ(st.stale, 0); /* persisted on purpose, nobody died */
+	CHECK_EQ(shmq_chan_unlink(loc), 0);
+}
+
+TEST(channel_whose_every_peer_was_killed_is_stale)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "s");
+	pid_t pid = fork();
+	if (pid == 0) {
+		shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0,
+		                    SHMQ_READER);
+		(void)r;
+		raise(SIGKILL);
+	}
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	struct shmq_stat st;
+	CHECK_EQ(shmq_stat(loc, &st), 0);
+	CHECK(strcmp(st.kind, "channel") == 0);
+	CHECK_EQ(st.stale, 1);
+	struct shmq_chan_info in;
+	CHECK_EQ(shmq_chan_stat(loc, &in), 0);
+	CHECK_EQ(in.npeers, 1);
+	CHECK_EQ(in.peers[0].alive, SHMQ_PID_DEAD);
+	CHECK_EQ(in.peers[0].pid, pid);
+	/* A newcomer reclaims the dead one's line and the channel lives. */
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK(shmq_stat(loc, &st) == -ENOENT); /* last close: gone */
+}
+
+TEST(racing_open_or_create_ends_on_one_channel)
+{
+	enum { P = 8 };
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "race");
+	int go[2], done[2];
+	CHECK(pipe(go) == 0 && pipe(done) == 0);
+	pid_t pids[P];
+	for (int i = 0; i < P; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			char c;
+			close(go[1]);
+			CHECK_EQ(read(go[0], &c, 1), 0); /* all start at once */
+			struct shmq_chan_opts o = {.kind = SHMQ_CHAN_MPMC,
+			                           .flags = SHMQ_CHAN_CREATE,
+			                           .spin_ns = -1};
+			shmq_chan *w;
+			CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, &o), 0);
+			CHECK_EQ(shmq_chan_send(w, &i, sizeof(i)), 0);
+			CHECK(write(done[1], "d", 1) == 1);
+			/* stay until the parent has read all */
+			CHECK_EQ(read(go[0], &c, 1), 0);
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	close(go[1]); /* go */
+	char c;
+	for (int i = 0; i < P; i++)
+		CHECK_EQ(read(done[0], &c, 1), 1);
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	int got = 0, v;
+	while (shmq_chan_try_recv(r, &v, sizeof(v)) == sizeof(v))
+		got++;
+	CHECK_EQ(got, P); /* every racer wrote into the same channel */
+	for (int i = 0; i < P; i++)
+		CHECK_EQ(t_wait(pids[i]), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+TEST(open_refuses_objects_that_are_not_this_format)
+{
+	char loc[128];
+	shmq_seg *s;
+	shmq_chan *ch;
+	struct shmq_seg_opts o = {.size = 65536};
+	t_posix_loc(loc, sizeof(loc), "raw");
+	CHECK_EQ(shmq_seg_create(&s, loc, &o), 0);
+	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_READER, NULL), SHMQ_ENOTCHAN);
+	CHECK_EQ(shmq_seg_close(s), 0);
+	CHECK_EQ(shmq_seg_unlink(loc), 0);
+	/* A channel whose version or geometry was changed. */
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	CHECK_EQ(shmq_seg_open(&s, loc, NULL), 0);
+	uint32_t *ver = (uint32_t *)((char *)shmq_seg_addr(s) + 8);
+	*ver += 1;
+	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), SHMQ_EVERSION);
+	*ver -= 1;
+	uint64_t *cap = (uint64_t *)((char *)shmq_seg_addr(s) + 32);
+	*cap = 1u << 30;
+	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), -EBADMSG);
+	*cap = 4096;
+	CHECK_EQ(shmq_seg_close(s), 0);
+	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), 0);
+	shmq_chan *second;
+	CHECK_EQ(shmq_chan_open(&second, loc, SHMQ_WRITER, NULL), -EBUSY);
+	CHECK(second == NULL); /* spsc: one writer */
+	CHECK_EQ(shmq_chan_close(ch), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK_EQ(shmq_chan_create(&ch, "sysv:private", SHMQ_READER, NULL),
+	         SHMQ_EFAMILY);
+}
+
+/* Installs a filter that kills the process on any system call but exit. */
+static void forbid_syscalls(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		         offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+}
+
+TEST(send_and_recv_with_nobody_asleep_make_no_system_call)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "ns");
+	for (int kind = SHMQ_CHAN_SPSC; kind <= SHMQ_CHAN_BROADCAST; kind++) {
+		shmq_chan *r = make(loc, kind, 256, 64, 0, SHMQ_READER);
+		shmq_chan *w = attach(loc, SHMQ_WRITER);
+		pid_t pid = fork();
+		if (pid == 0) {
+			char buf[64] = {0};
+			int bad = 0;
+			forbid_syscalls();
+			for (int i = 0; i < 10000; i++) {
+				bad |= shmq_chan_send(w, buf, 40) != 0;
+				bad |= shmq_chan_recv(r, buf, 64) != 40;
+			}
+			syscall(SYS_exit_group, bad);
+		}
+		CHECK_EQ(t_wait(pid), 0); /* 159: SIGSYS, a call was made */
+		CHECK_EQ(shmq_chan_close(w), 0);
+		CHECK_EQ(shmq_chan_close(r), 0);
+	}
+}
+
+TEST(memfd_channel_reaches_a_forked_child_by_fd)
+{
+	shmq_chan *r;
+	struct shmq_chan_opts o = {.spin_ns = -1};
+	CHECK_EQ(shmq_chan_create(&r, "memfd:chan", SHMQ_READER, &o), 0);
+	struct shmq_chan_info in;
+	CHECK_EQ(shmq_chan_info(r, &in), 0);
+	/* The fd number travels: find it from the handle's locator. */
+	char loc[64];
+	int fd = -1;
+	for (int i = 3; i < 64 && fd < 0; i++) {
+		char link[64], t[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", i);
+		ssize_t n = readlink(link, t, sizeof(t) - 1);
+		if (n > 0 && !strncmp(t, "/memfd:chan", 11))
+			fd = i;
+	}
+	CHECK(fd >= 0);
+	snprintf(loc, sizeof(loc), "memfd:fd=%d", fd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		shmq_chan *w = attach(loc, SHMQ_WRITER);
+		CHECK_EQ(shmq_chan_send(w, "over memfd", 10), 0);
+		CHECK_EQ(shmq_chan_close(w), 0);
+		_exit(0);
+	}
+	char buf[32];
+	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 10);
+	CHECK(memcmp(buf, "over memfd", 10) == 0);
+	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), -EPIPE);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+TEST(mpmc_writer_killed_inside_a_reserve_blocks_nobody)
+{
+	char loc[128], buf[256], c;
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, sizeof(loc), "mk");
+	shmq_chan *w = make(loc, SHMQ_CHAN_MPMC, 8, 64, 0, SHMQ_WRITER);
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	CHECK_EQ(shmq_chan_send(w, "before", 6), 0);
+	pid_t pid = fork();
+	if (pid == 0) { /* claims the next slot, then dies holding it */
+		void *p;
+		shmq_chan *dying = attach(loc, SHMQ_WRITER);
+		CHECK_EQ(shmq_chan_reserve(dying, 10, &p, NULL), 0);
+		CHECK(write(fds[1], "r", 1) == 1);
+		for (;;)
+			pause();
+	}
+	CHECK_EQ(read(fds[0], &c, 1), 1);
+	CHECK(kill(pid, SIGKILL) == 0);
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	/* The survivors go on past the dead writer's slot. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(buf, sizeof(buf), "after %d", i);
+		CHECK_EQ(shmq_chan_send(w, buf, strlen(buf)), 0);
+		if (i == 0) {
+			CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 6);
+			CHECK(memcmp(buf, "before", 6) == 0);
+		}
+		ssize_t n = shmq_chan_recv(r, buf, sizeof(buf));
+		CHECK(n > 0);
+		buf[n] = '\0';
+		char want[32];
+		snprintf(want, sizeof(want), "after %d", i);
+		CHECK(strcmp(buf, want) == 0); /* nothing lost, nothing twice */
+	}
+	struct shmq_chan_info in;
+	CHECK_EQ(shmq_chan_info(r, &in), 0);
+	CHECK_EQ(in.recovered, 1);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}

@@ -74,7 +74,7 @@ demo: deps all
 	@scripts/demo.sh $(B)
 
 # T=pattern runs only the tests whose name contains pattern.
-test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq
+test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz)
 	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -99,9 +99,42 @@ clean:
 
 help:
 	@echo "make            build build/libshmq.a, build/libshmq.so, build/shmq, examples"
-	@echo "make demo       build and run the demo (segments in both families, shmq ls)"
+	@echo "make demo       build and run the demo (segments in both families, shmq ls, 1 GiB through a channel)"
 	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed'"
 	@echo "                T=pattern runs only matching tests"
 	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
 	@echo "make deps       install missing build dependencies (apt-get as root)"
 	@echo "make clean      remove build/"
+
+# libFuzzer target (clang): attach to and validate a channel that a peer
+# scribbled on. Built from the library sources, not the gcc objects. `make
+# test` runs it for FUZZ_TIME seconds (not with T=); without a clang that
+# links -fsanitize=fuzzer it says so and skips.
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 30
+comma     := ,
+FUZZ_SAN  := $(subst -fsanitize=,-fsanitize=fuzzer$(comma),$(SAN))
+FUZZ_BIN  := $(B)/fuzz/fuzz_chan_header
+FUZZ_RUN  := -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=1024 \
+             -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus tests/fuzz/corpus/chan_header
+
+$(FUZZ_BIN): tests/fuzz/fuzz_chan_header.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)corpus
+	$(FUZZ_CC) $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc \
+	  -Wl,--wrap=mmap,--wrap=munmap -o $@ $< $(LIB_SRC)
+
+.PHONY: fuzz fuzz-run
+fuzz:
+	@mkdir -p $(B)/fuzz
+	@echo 'int LLVMFuzzerTestOneInput(void){return 0;}' > $(B)/fuzz/probe.c
+	@if $(FUZZ_CC) $(FUZZ_SAN) $(B)/fuzz/probe.c -o $(B)/fuzz/probe >/dev/null 2>&1; \
+	then $(MAKE) --no-print-directory fuzz-run; \
+	else echo "fuzz: SKIP: $(FUZZ_CC) cannot build -fsanitize=fuzzer (apt-get install clang libclang-rt-14-dev)"; fi
+
+fuzz-run: $(FUZZ_BIN)
+	@echo "fuzz: $(FUZZ_BIN) for $(FUZZ_TIME) s (log: $(B)/fuzz/log)"
+	@rm -f $(B)/fuzz/crash-* $(B)/fuzz/timeout-* $(B)/fuzz/leak-*
+	@if $(FUZZ_BIN) $(FUZZ_RUN) > $(B)/fuzz/log 2>&1; \
+	then echo "fuzz: ok: $$(grep -o 'Done [0-9]* runs' $(B)/fuzz/log | tail -n 1)"; \
+	else tail -n 40 $(B)/fuzz/log; echo "fuzz: FAILED: reproducer" $$(ls \
+	  $(B)/fuzz/crash-* $(B)/fuzz/timeout-* $(B)/fuzz/leak-* 2>/dev/null); exit 1; fi

@@ -21,7 +21,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_ls, cli_stat, cli_dump, cli_create, cli_rm,
-	cli_key, cli_mutex;
+	cli_key, cli_mutex, cli_send, cli_recv;
 
 /* ---- util.c ---- */
 
@@ -56,6 +56,8 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parsers return NULL on success, else why the text is invalid. */
 const char *cli_parse_size(const char *text, uint64_t *v); /* N[K|M|G] */
 const char *cli_parse_mode(const char *text, unsigned *mode);
+/* A size of at least 1 that fits a size_t; `zero` says why 0 is refused. */
+const char *cli_parse_nonzero(const char *text, const char *zero, size_t *v);
 
 /* "sysv", "sysv-sem", "sysv-msg", "posix", "posix-sem" or "memfd". */
 const char *cli_family(int family);
@@ -72,5 +74,120 @@ void cli_json_stat(FILE *f, const struct shmq_stat *st);
 /* Replaces control characters with '?' in place: names are untrusted and
  * must not drive the terminal. Returns text. */
 char *cli_scrub(char *text);
+
+/* ---- chan.c: what send and recv share, and the channel fields of ls and
+ * stat ---- */
+
+/* Geometry options given on the command line (struct cli_chan_args). */
+enum {
+	CLI_GIVEN_KIND = 1 << 0,
+	CLI_GIVEN_CAPACITY = 1 << 1,
+	CLI_GIVEN_MSG_SIZE = 1 << 2,
+	CLI_GIVEN_POLICY = 1 << 3,
+	CLI_GIVEN_MODE = 1 << 4,
+	CLI_GIVEN_PERSIST = 1 << 5,
+};
+
+/* How send or recv opens its channel, and how it reports. */
+struct cli_chan_args {
+	struct shmq_chan_opts o; /* geometry for --create */
+	unsigned given;          /* CLI_GIVEN_* */
+	int create, binary, stats;
+};
+
+/* The options send and recv share, for their getopt_long tables. */
+#define CLI_CHAN_OPTIONS                                                     \
+	{ "create", no_argument, NULL, 'c' },                                \
+	{ "kind", required_argument, NULL, 'k' },                            \
+	{ "capacity", required_argument, NULL, 'C' },                        \
+	{ "msg-size", required_argument, NULL, 'M' },                        \
+	{ "policy", required_argument, NULL, 'P' },                          \
+	{ "mode", required_argument, NULL, 'm' },                            \
+	{ "persist", no_argument, NULL, 'p' },                               \
+	{ "binary", no_argument, NULL, 'b' },                                \
+	{ "stats", no_argument, NULL, 's' },                                 \
+	{ "help", no_argument, NULL, 'h' }
+
+/* Their help text. */
+#define CLI_CHAN_HELP                                                        \
+	"  --create          make the channel if it does not exist (race free:\n" \
+	"                    every side may pass it); without it, it must exist\n" \
+	"  --kind KIND       spsc (one writer, one reader; the default), mpmc\n" \
+	"                    (many of each; each message to one reader) or\n"   \
+	"                    broadcast (one writer; every reader gets every\n"  \
+	"                    message from when it joins)\n"                     \
+	"  --capacity SIZE   spsc: ring bytes; others: message slots; rounded\n" \
+	"                    up to a power of two (default 1M bytes, 1024 slots)\n" \
+	"  --msg-size SIZE   mpmc, broadcast: largest message (default 4K)\n"    \
+	"  --policy POLICY   broadcast: block (the writer waits for the slowest\n" \
+	"                    reader; the default) or overwrite (it never waits;\n" \
+	"                    a reader that falls behind loses messages)\n"      \
+	"  --mode OCTAL      permission bits of a new channel (default 0600)\n" \
+	"  --persist         the channel stays when the last process closes it\n" \
+	"                    (remove it with shmq rm NAME)\n"                   \
+	"  --stats           at the end, print messages, bytes, rate and losses\n" \
+	"                    on stderr (every second too, on a terminal)\n"     \
+	"SIZE takes K, M, G (1024, 1024^2, 1024^3). --kind, --capacity,\n"     \
+	"--msg-size, --policy, --mode and --persist describe a new channel and\n" \
+	"need --create; an existing channel must match them.\n"
+
+/* A command's own options (not CLI_CHAN_OPTIONS): CLI_OK, or CLI_USAGE
+ * after a usage error. */
+typedef int (*cli_chan_own_fn)(const struct cli_cmd *cmd, int o,
+                               const char *arg, void *ctx);
+#define CLI_CHAN_PROCEED (-1)
+/* Parses the command line of send or recv: the shared options into a (from
+ * the library's defaults), the others through own; then checks them
+ * together and that NAME is there. CLI_CHAN_PROCEED, or the exit code when
+ * parsing ended the command. */
+int cli_chan_parse(const struct cli_cmd *cmd, int argc, char **argv,
+                   const struct option *opts, struct cli_chan_args *a,
+                   cli_chan_own_fn own, void *ctx);
+/* Opens (or with --create makes) channel name as role, and checks that an
+ * existing one matches the geometry asked. CLI_OK, or CLI_ERR after the
+ * error line. */
+int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
+                  shmq_chan **ch);
+/* One error line for err from a channel call on name; returns CLI_ERR. */
+int cli_chan_fail(int err, const char *name);
+/* The same mid-stream: the line also says "MSGS messages VERB" ("sent",
+ * "received"). */
+int cli_chan_fail_after(int err, const char *name, const char *verb,
+                        uint64_t msgs);
+
+/* "spsc", "mpmc", "broadcast"; "block", "overwrite". */
+const char *cli_chan_kind(int kind);
+const char *cli_chan_policy(int policy);
+
+/* The line for SHMQ_EPEERDEAD: "NAME: writer pid P died; MSGS messages
+ * VERB", the pid left out when it cannot be told. Returns CLI_ERR. */
+int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
+                       const char *verb, uint64_t msgs);
+
+/* Messages, bytes and time, for --stats. */
+struct cli_rate {
+	uint64_t msgs, bytes, lost;
+	int64_t t0;   /* first message, CLOCK_MONOTONIC ns; 0 before it */
+	int64_t next; /* next progress line; 0: none (stderr no terminal) */
+	int progress; /* a progress line is on the terminal */
+};
+void cli_rate_init(struct cli_rate *r, int stats);
+/* One more message of n bytes. */
+void cli_rate_add(struct cli_rate *r, const char *name, const char *verb,
+                  size_t n);
+/* When the next progress line is due, in *ts; NULL when none is. */
+const struct timespec *cli_rate_deadline(const struct cli_rate *r,
+                                         struct timespec *ts);
+/* Prints the progress line if it is due. */
+void cli_rate_tick(struct cli_rate *r, const char *name, const char *verb);
+/* "shmq: NAME: VERB 12 messages, 34 bytes in 0.5 s (...)" on stderr. */
+void cli_rate_print(struct cli_rate *r, const char *name, const char *verb);
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t cli_now_ns(void);
+
+/* Writes ', "channel": {...}' for a channel (what shmq_chan_stat tells:
+ * type, geometry, depth, writers and readers, counters), else
+ * ', "channel": null'. */
+void cli_json_chan(FILE *f, const struct shmq_stat *st);
 
 #endif

@@ -36,29 +36,14 @@ static const char *parse_huge(const char *text, unsigned *flags)
 	return NULL;
 }
 
-static const char *parse_size(const char *text, size_t *size)
-{
-	const char *why;
-	uint64_t v;
-
-	why = cli_parse_size(text, &v);
-	if (why)
-		return why;
-	if (v == 0)
-		return "a segment needs at least 1 byte";
-	if ((size_t)v != v)
-		return "it is too large for this machine";
-	*size = (size_t)v;
-	return NULL;
-}
-
 /* Applies one option; NULL, or why its value is invalid. */
 static const char *apply(struct create_args *a, int o, const char *arg)
 {
 	switch (o) {
 	case 's':
 		a->have_size = 1;
-		return parse_size(arg, &a->o.size);
+		return cli_parse_nonzero(arg, "a segment needs at least 1 byte",
+		                         &a->o.size);
 	case 'm':
 		return cli_parse_mode(arg, &a->o.mode);
 	case 'H':

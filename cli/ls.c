@@ -14,9 +14,13 @@ const struct cli_cmd cli_ls = {
 	"Lists every System V segment, semaphore set and message queue, and\n"
 	"every POSIX object and named semaphore in /dev/shm, made by shmq or\n"
 	"not, like ipcs for every family (sysv, sysv-sem, sysv-msg, posix,\n"
-	"posix-sem). SIZE is bytes; for a semaphore set the number of\n"
-	"semaphores, for a queue the messages and bytes queued.\n\n"
-	"  --json   print a JSON array, one object per object\n"
+	"posix-sem). KIND says what an object holds: raw (plain memory),\n"
+	"posix-sem, or channel (a shmq channel: send, recv). SIZE is bytes;\n"
+	"for a semaphore set the number of semaphores, for a queue the\n"
+	"messages and bytes queued.\n\n"
+	"  --json   print a JSON array, one object per object; a channel's\n"
+	"           has a \"channel\" object (type, capacity, msg_size,\n"
+	"           policy, depth, writers and readers, counters)\n"
 	"  --all    also list memfds held by processes (family memfd)\n\n"
 	"FLAGS: removed (marked for removal, still attached), orphan (no live\n"
 	"attacher, creator dead), stale (a shmq object whose every participant\n"
@@ -45,12 +49,12 @@ static int collect(const struct shmq_stat *st, void *arg)
 	return 0;
 }
 
-enum { C_FAMILY, C_NAME, C_ID, C_OWNER, C_MODE, C_SIZE, C_ATTACHED, C_CPID,
-       C_LPID, C_FLAGS, NCOL };
+enum { C_FAMILY, C_KIND, C_NAME, C_ID, C_OWNER, C_MODE, C_SIZE, C_ATTACHED,
+       C_CPID, C_LPID, C_FLAGS, NCOL };
 
 static const char *const heads[NCOL] = {
-	"FAMILY", "KEY/NAME", "ID", "OWNER", "MODE", "SIZE", "ATTACHED",
-	"CPID", "LPID", "FLAGS",
+	"FAMILY", "KIND", "KEY/NAME", "ID", "OWNER", "MODE", "SIZE",
+	"ATTACHED", "CPID", "LPID", "FLAGS",
 };
 
 static void flags_cell(const struct shmq_stat *st, char *buf, size_t len)
@@ -103,6 +107,7 @@ static void cell(const struct shmq_stat *st, int col, char *buf, size_t len)
 
 	switch (col) {
 	case C_FAMILY: snprintf(buf, len, "%s", cli_family(st->family)); break;
+	case C_KIND: snprintf(buf, len, "%s", st->kind); break;
 	case C_NAME:
 		if (sysv)
 			snprintf(buf, len, "0x%08" PRIx32, (uint32_t)st->key);

@@ -6,7 +6,7 @@
 
 static const struct cli_cmd *const commands[] = {
 	&cli_ls, &cli_stat, &cli_dump, &cli_create, &cli_rm, &cli_key,
-	&cli_mutex,
+	&cli_mutex, &cli_send, &cli_recv,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -26,7 +26,8 @@ static void print_main_help(FILE *f)
 
 	fprintf(f, "usage: shmq %s\n\n"
 	        "Lists, inspects, creates and removes shared memory objects:\n"
-	        "System V segments, POSIX objects in /dev/shm and memfds.\n\n"
+	        "System V segments, POSIX objects in /dev/shm and memfds;\n"
+	        "sends and receives messages through shmq channels.\n\n"
 	        "commands:\n", CLI_MAIN_USAGE);
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  shmq %s\n", commands[i]->usage);

@@ -19,7 +19,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -29,7 +28,7 @@
 
 static int run_mutex(const struct cli_cmd *cmd, int argc, char **argv);
 
-#define MAX_PROCS 1024                 /* for the locks that sleep */
+#define MAX_PROCS 1024                 /* for the locks that do not spin */
 #define MAX_ITERS 1000000000000ull     /* 10^12: N*K stays below 2^63 */
 
 const struct cli_cmd cli_mutex = {
@@ -458,10 +457,23 @@ static void stop_children(struct bench *b)
 	b->running = 0;
 }
 
+/* Whether a child's death by signal is our interrupt too: Ctrl-C signals
+ * the whole process group, and our copy may still be pending. */
+static int shared_interrupt(const struct bench *b, int status)
+{
+	sigset_t pending;
+
+	return WIFSIGNALED(status) &&
+	       sigismember(&b->watch, WTERMSIG(status)) &&
+	       sigpending(&pending) == 0 &&
+	       sigismember(&pending, WTERMSIG(status));
+}
+
 /*
  * Reaps the children that have ended. A child that did not exit 0 stops the
  * run (the others are killed: a lock holder that died may block them
- * forever) and is reported. Returns CLI_OK or CLI_ERR.
+ * forever) and is reported. Returns CLI_OK, CLI_ERR, or the negated number
+ * of a termination signal that killed a child and is pending for us too.
  */
 static int reap(struct bench *b)
 {
@@ -478,6 +490,8 @@ static int reap(struct bench *b)
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			continue;
 		stop_children(b);
+		if (shared_interrupt(b, status))
+			return -WTERMSIG(status);
 		return report_child(b, i, pid, status);
 	}
 	return CLI_OK;
@@ -519,7 +533,7 @@ static int next_signal(struct bench *b, const struct timespec *timeout)
 /*
  * Handles a signal: SIGCHLD reaps, a termination signal stops the run.
  * Returns CLI_OK to go on, CLI_ERR when a child failed, or the negated
- * signal number that ended the run.
+ * number of the signal that ended the run.
  */
 static int on_signal(struct bench *b, int sig)
 {
@@ -733,8 +747,8 @@ static int run_mutex(const struct cli_cmd *cmd, int argc, char **argv)
 		rc = race_all(&b);
 	rc2 = teardown(&b);
 	if (rc < 0) {
-		cli_failf("mutex: interrupted by %s; stopped every process and "
-		          "removed what the run made", strsignal(-rc));
+		cli_failf("mutex: interrupted by SIG%s; stopped every process "
+		          "and removed what the run made", sigabbrev_np(-rc));
 		return die_of(-rc);
 	}
 	sigprocmask(SIG_SETMASK, &b.oldmask, NULL);

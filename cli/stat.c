@@ -16,7 +16,10 @@ const struct cli_cmd cli_stat = {
 	"times, and the removed/orphan/stale flags of one object. For a\n"
 	"semaphore set, the number of semaphores; for a message queue, the\n"
 	"messages and bytes queued, its capacity, and the last sender and\n"
-	"receiver with their liveness.\n\n"
+	"receiver with their liveness. For a channel (kind channel), its\n"
+	"type, policy, capacity, largest message, depth, the writers and\n"
+	"readers attached (pid, liveness, messages each) and the messages\n"
+	"sent, received, lost and recovered from dead peers.\n\n"
 	"  --json   print one JSON object with the field names of 'shmq ls'\n",
 	run_stat,
 };
@@ -99,6 +102,55 @@ static void print_users(const struct shmq_stat *st)
 	      "when the last process detaches)" : "no");
 }
 
+/* "1234 (alive, 10 messages), 1240 (dead, 3 messages)", or "none". */
+static void peers_field(const char *name, const struct shmq_chan_info *in,
+                        int role)
+{
+	char line[1024] = "none";
+	size_t at = 0;
+
+	for (unsigned i = 0; i < in->npeers && at < sizeof(line); i++) {
+		const struct shmq_chan_peer_info *p = &in->peers[i];
+		if (p->role != role)
+			continue;
+		at += (size_t)snprintf(line + at, sizeof(line) - at,
+		                       "%s%d (%s, %" PRIu64 " messages)",
+		                       at ? ", " : "", (int)p->pid,
+		                       p->alive == SHMQ_PID_ALIVE ? "alive"
+		                       : p->alive == SHMQ_PID_DEAD ? "dead"
+		                       : "liveness unknown", p->msgs);
+	}
+	field(name, "%s", line);
+}
+
+static void print_channel(const struct shmq_stat *st)
+{
+	struct shmq_chan_info in;
+	char why[512];
+	int err = shmq_chan_stat(st->locator, &in);
+
+	if (err < 0) {
+		field("channel", "unreadable: %s",
+		      shmq_strerror_r(err, NULL, 0, why, sizeof(why)));
+		return;
+	}
+	field("type", "%s", cli_chan_kind(in.kind));
+	field("policy", "%s", cli_chan_policy(in.policy));
+	field("capacity", "%" PRIu64 " (%s)", in.capacity,
+	      in.kind == SHMQ_CHAN_SPSC ? "ring bytes" : "message slots");
+	field("msg_size", "%" PRIu64 " (largest message)", in.msg_size);
+	field("depth_msgs", "%" PRIu64 " (messages queued)", in.depth_msgs);
+	field("depth_bytes", "%" PRIu64, in.depth_bytes);
+	peers_field("writers", &in, SHMQ_WRITER);
+	peers_field("readers", &in, SHMQ_READER);
+	field("sent", "%" PRIu64, in.sent);
+	field("received", "%" PRIu64, in.received);
+	field("lost", "%" PRIu64 " (broadcast readers lapped by the writer)",
+	      in.lost);
+	field("recovered", "%" PRIu64 " (slots taken back from dead peers)",
+	      in.recovered);
+}
+
 static void print_queue(const struct shmq_stat *st)
 {
 	field("qnum", "%" PRIu64 " (messages queued)", st->qnum);
@@ -129,6 +181,8 @@ static void print_text(const struct shmq_stat *st)
 		print_queue(st);
 	else
 		print_memory(st);
+	if (!strcmp(st->kind, "channel"))
+		print_channel(st);
 	field("mode", "%04o", st->mode);
 	id_fields("uid", st->uid, "gid", st->gid);
 	id_fields("cuid", st->cuid, "cgid", st->cgid);

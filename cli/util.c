@@ -131,6 +131,22 @@ const char *cli_parse_size(const char *text, uint64_t *v)
 	return NULL;
 }
 
+const char *cli_parse_nonzero(const char *text, const char *zero, size_t *v)
+{
+	const char *why;
+	uint64_t n;
+
+	why = cli_parse_size(text, &n);
+	if (why)
+		return why;
+	if (n == 0)
+		return zero;
+	if ((size_t)n != n)
+		return "it is too large for this machine";
+	*v = (size_t)n;
+	return NULL;
+}
+
 const char *cli_parse_mode(const char *text, unsigned *mode)
 {
 	unsigned long m;
@@ -327,5 +343,6 @@ void cli_json_stat(FILE *f, const struct shmq_stat *st)
 	fputs(", \"kind\": ", f);
 	cli_json_str(f, st->kind);
 	json_ipc(f, st);
+	cli_json_chan(f, st);
 	fputc('}', f);
 }

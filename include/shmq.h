@@ -508,8 +508,10 @@ int shmq_chan_close(shmq_chan *ch);
 int shmq_chan_unlink(const char *locator);
 
 /* Copies a message in. 0, -EMSGSIZE (larger than the channel takes),
- * -EAGAIN (try_: full), -ETIMEDOUT, SHMQ_EPEERDEAD (block policy: the
- * reader it waits for died), -EBADMSG. */
+ * -EAGAIN (try_: full), -ETIMEDOUT, SHMQ_EPEERDEAD (the ring is full and
+ * its readers died), -EBADMSG. A full ring whose readers closed normally
+ * waits for a new reader (a channel outlives its peers). Limits: a ring of
+ * at most 2^40 bytes, a message of at most 1 GiB. */
 int shmq_chan_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_try_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
@@ -539,6 +541,7 @@ uint64_t shmq_chan_lost(const shmq_chan *ch);
 /* Largest message the channel takes. */
 size_t shmq_chan_max_msg(const shmq_chan *ch);
 
+/* Peers attached now, and the dead ones whose line is not reused yet. */
 struct shmq_chan_peer_info {
 	int role;       /* SHMQ_WRITER / SHMQ_READER */
 	pid_t pid;
@@ -556,6 +559,8 @@ struct shmq_chan_info {
 	uint64_t sent, received, lost, recovered;
 	unsigned writers, readers;            /* attached now */
 	unsigned writers_ever, readers_ever;  /* attached over its life */
+	unsigned dead_writers, dead_readers;  /* found dead, never closed */
+	pid_t last_dead_pid;                  /* the last peer found dead */
 	unsigned npeers;
 	struct shmq_chan_peer_info peers[SHMQ_CHAN_MAX_PEERS];
 };

@@ -224,6 +224,18 @@ static void fold_counts(struct shmq_chan *ch, struct shmq_chan_peer *p,
 }
 
 /* Settles a dead peer once: its role's count, the channel's attach count. */
+/* Takes one off a count (release: pairs with the acquire of whoever reads
+ * it). Never below zero, and never into the CLOSING bit: a count someone
+ * scribbled on must not wrap and lock everybody out. */
+static void count_down(shmq_atomic32 *n)
+{
+	uint32_t v = shmq_load(n, SHMQ_RELAXED);
+	do {
+		if ((v & ~SHMQ_CHAN_CLOSING) == 0)
+			return;
+	} while (!shmq_cas(n, &v, v - 1, SHMQ_RELEASE));
+}
+
 static void settle(struct shmq_chan *ch, unsigned i, uint32_t role,
                    uint32_t pid)
 {
@@ -233,15 +245,15 @@ static void settle(struct shmq_chan *ch, unsigned i, uint32_t role,
 	if (!shmq_cas(&p->state, &active, SHMQ_PEER_DEAD, SHMQ_ACQ_REL))
 		return; /* someone else settled it */
 	if (role == SHMQ_WRITER) {
-		shmq_sub(&h->writers, 1, SHMQ_RELEASE);
+		count_down(&h->writers);
 		shmq_add(&h->dead_writers, 1, SHMQ_RELEASE);
 	} else {
-		shmq_sub(&h->readers, 1, SHMQ_RELEASE);
+		count_down(&h->readers);
 		shmq_add(&h->dead_readers, 1, SHMQ_RELEASE);
 	}
 	shmq_store(&h->last_dead_pid, pid, SHMQ_RELAXED);
 	fold_counts(ch, p, role);
-	shmq_sub(&h->attached, 1, SHMQ_RELEASE);
+	count_down(&h->attached);
 	/* Whoever waits on the dead one should look again. */
 	shmq__event_notify(&h->data_ev);
 	shmq__event_notify(&h->space_ev);
@@ -319,8 +331,22 @@ static void uncount_role(struct shmq_chan *ch, int role)
 {
 	/* release: a reader that sees the count drop (acquire) sees every
 	 * message this writer published */
-	shmq_sub(role == SHMQ_WRITER ? &ch->hdr->writers : &ch->hdr->readers, 1,
-	         SHMQ_RELEASE);
+	count_down(role == SHMQ_WRITER ? &ch->hdr->writers : &ch->hdr->readers);
+}
+
+/* Removes the channel's name if it still names our object (and not one a
+ * newer creator linked there since). */
+static void unlink_if_ours(struct shmq_chan *ch)
+{
+	struct shmq_locator loc;
+	struct stat ours, named;
+	char path[sizeof("/dev/shm/") + SHMQ_NAME_MAX];
+	if (shmq_locator_parse(ch->locator, &loc) < 0 || fstat(ch->fd, &ours) < 0)
+		return;
+	snprintf(path, sizeof(path), "/dev/shm/%s", loc.name);
+	if (lstat(path, &named) == 0 && named.st_ino == ours.st_ino &&
+	    named.st_dev == ours.st_dev)
+		shmq_seg_unlink(ch->locator);
 }
 
 /* One more attached peer, unless the last one is removing the name. */
@@ -328,8 +354,13 @@ static int attach_count(struct shmq_chan *ch)
 {
 	uint32_t v = shmq_load(&ch->hdr->attached, SHMQ_RELAXED);
 	do {
-		if (v & SHMQ_CHAN_CLOSING)
-			return -ENOENT; /* going away: open again */
+		/* Going away: help remove the name (the closer may have died
+		 * between CLOSING and its unlink) and open again. A memfd has
+		 * no name, so the bit means nothing there. */
+		if ((v & SHMQ_CHAN_CLOSING) && ch->named) {
+			unlink_if_ours(ch);
+			return -ENOENT;
+		}
 	} while (!shmq_cas(&ch->hdr->attached, &v, v + 1, SHMQ_ACQ_REL));
 	return 0;
 }
@@ -377,7 +408,7 @@ static int join(struct shmq_chan *ch, int role)
 unrole:
 	uncount_role(ch, role);
 uncount:
-	shmq_sub(&ch->hdr->attached, 1, SHMQ_RELEASE);
+	count_down(&ch->hdr->attached);
 	return rc;
 }
 
@@ -394,16 +425,22 @@ static int start_handle(struct shmq_chan *ch, int role)
 	ch->role = role;
 	snprintf(ch->locator, sizeof(ch->locator), "%s",
 	         shmq_seg_locator(ch->seg));
+	ch->named = !strncmp(ch->locator, "posix:", 6);
+	/* Where this side starts: spsc/mpmc readers follow head, writers
+	 * tail. The index is ours from now on (nobody else moves it), so it
+	 * is read once, here, and must be one a peer could have left: 8-byte
+	 * records, at most a ring apart. */
+	struct shmq_chan_hdr *h = ch->hdr;
+	uint64_t head = shmq_load(&h->head, SHMQ_ACQUIRE);
+	uint64_t tail = shmq_load(&h->tail, SHMQ_ACQUIRE);
+	if (ch->kind == SHMQ_CHAN_SPSC &&
+	    ((head | tail) % 8 || tail - head > ch->capacity))
+		return -EBADMSG;
+	ch->pos = role == SHMQ_WRITER ? tail : head;
+	ch->other = role == SHMQ_WRITER ? head : tail;
 	if ((rc = join(ch, role)) < 0)
 		return rc;
-	/* Where this side starts: spsc/mpmc readers follow head, writers
-	 * tail; a broadcast reader starts at the present. */
-	struct shmq_chan_hdr *h = ch->hdr;
-	ch->pos = shmq_load(role == SHMQ_WRITER ? &h->tail : &h->head,
-	                    SHMQ_ACQUIRE);
-	ch->other = shmq_load(role == SHMQ_WRITER ? &h->head : &h->tail,
-	                      SHMQ_ACQUIRE);
-	if (ch->kind == SHMQ_CHAN_BROADCAST)
+	if (ch->kind == SHMQ_CHAN_BROADCAST) /* a reader starts at the present */
 		ch->pos = shmq__bcast_join(ch);
 	return 0;
 }
@@ -519,12 +556,14 @@ static void detach(struct shmq_chan *ch)
 	struct shmq_chan_hdr *h = ch->hdr;
 	uint32_t v = shmq_load(&h->attached, SHMQ_RELAXED);
 	for (;;) {
-		int last = (v & ~SHMQ_CHAN_CLOSING) == 1 &&
+		if ((v & ~SHMQ_CHAN_CLOSING) == 0)
+			return; /* scribbled to 0: nothing of ours to take off */
+		int last = (v & ~SHMQ_CHAN_CLOSING) == 1 && ch->named &&
 		           !(ch->chan_flags & SHMQ_CHAN_PERSIST);
 		uint32_t next = last ? SHMQ_CHAN_CLOSING : v - 1;
 		if (shmq_cas(&h->attached, &v, next, SHMQ_ACQ_REL)) {
 			if (last)
-				shmq_seg_unlink(ch->locator);
+				unlink_if_ours(ch);
 			return;
 		}
 	}

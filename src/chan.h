@@ -39,6 +39,7 @@ struct shmq_chan {
 	uint32_t msg_size, slot_size, chan_flags;
 	int64_t spin_ns;
 	int me;       /* our peer slot */
+	int named;    /* a POSIX object: the last close removes its name */
 	int fd;       /* the object's fd: our peer lock lives on it */
 	/* Local cursors: never trusted from shared memory once we own them. */
 	uint64_t pos;   /* spsc/bcast writer: tail; readers: head/cursor */

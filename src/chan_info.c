@@ -15,7 +15,15 @@ static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
 {
 	struct shmq_chan_peer *p = &ch->peers[i], copy;
 	/* acquire: pairs with the owner's release of ACTIVE */
-	if (shmq_load(&p->state, SHMQ_ACQUIRE) != SHMQ_PEER_ACTIVE)
+	uint32_t state = shmq_load(&p->state, SHMQ_ACQUIRE);
+	if (state == SHMQ_PEER_DEAD) { /* settled, line not reused yet */
+		out->role = (int)p->role;
+		out->pid = (pid_t)p->pid;
+		out->msgs = 0; /* folded into the totals when settled */
+		out->alive = SHMQ_PID_DEAD;
+		return 1;
+	}
+	if (state != SHMQ_PEER_ACTIVE)
 		return 0;
 	copy.role = p->role;
 	copy.pid = p->pid;
@@ -62,6 +70,9 @@ static void fill(struct shmq_chan *ch, int settle, struct shmq_chan_info *in)
 	}
 	in->writers_ever = shmq_load(&h->writers_ever, SHMQ_RELAXED);
 	in->readers_ever = shmq_load(&h->readers_ever, SHMQ_RELAXED);
+	in->dead_writers = shmq_load(&h->dead_writers, SHMQ_RELAXED);
+	in->dead_readers = shmq_load(&h->dead_readers, SHMQ_RELAXED);
+	in->last_dead_pid = (pid_t)shmq_load(&h->last_dead_pid, SHMQ_RELAXED);
 	ch->ops->depth(ch, &in->depth_msgs, &in->depth_bytes);
 	if (ch->kind == SHMQ_CHAN_SPSC)
 		in->depth_msgs = in->sent - in->received - in->lost;

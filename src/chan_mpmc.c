@@ -58,6 +58,20 @@ static void advance(shmq_atomic64 *idx, uint64_t from)
 	shmq_cas(idx, &from, from + 1, SHMQ_RELAXED);
 }
 
+/* The slot is a later round than the index says: the index is stale.
+ * Within a lap, help it on. Further than that, the index may just have
+ * moved a lot while we looked; if it did not move at all, someone wrote a
+ * position no peer could have left there. */
+static int help_on(struct shmq_chan *ch, shmq_atomic64 *idx, uint64_t pos,
+                   uint64_t seq)
+{
+	if (((seq - pos) & SEQ_MASK) <= ch->capacity) {
+		advance(idx, pos);
+		return 0;
+	}
+	return shmq_load(idx, SHMQ_RELAXED) == pos ? -EBADMSG : 0;
+}
+
 /* Takes back a slot whose holder died. WRITING: the message never came,
  * skip it. READING: the reader took it and died, free it for the next
  * round. Either way the slot ends EMPTY for position p + N. */
@@ -103,8 +117,11 @@ static int claim_write(struct shmq_chan *ch, void *arg)
 				ch->op_pos = pos;
 				return 0;
 			}
-		} else if (seq == p || ahead(seq, p)) {
+		} else if (seq == p) {
 			advance(&ch->hdr->tail, pos); /* claimed: help on */
+		} else if (ahead(seq, p)) {
+			if (help_on(ch, &ch->hdr->tail, pos, seq) < 0)
+				return -EBADMSG;
 		} else if (seq == ((p - ch->capacity) & SEQ_MASK)) {
 			/* Last round's message is still there: full. */
 			if (W_ST(w) == SHMQ_SLOT_READING && holder_dead(ch, s, w))
@@ -196,8 +213,8 @@ static int claim_read(struct shmq_chan *ch, void *arg)
 				continue;
 			return empty_at(ch, s, w);
 		}
-		if (ahead(seq, p))
-			advance(&ch->hdr->head, pos); /* consumed: help on */
+		if (ahead(seq, p) && help_on(ch, &ch->hdr->head, pos, seq) < 0)
+			return -EBADMSG; /* consumed: helped on, or scribbled */
 		if (seq != p)
 			continue;
 		switch (W_ST(w)) {

@@ -34,7 +34,7 @@ static int room(struct shmq_chan *ch, void *arg)
 	/* acquire: pairs with the reader's release of head, so its copy out
 	 * of the bytes we are about to reuse is done */
 	uint64_t head = shmq_load(&ch->hdr->head, SHMQ_ACQUIRE);
-	if (ch->pos - head > ch->capacity)
+	if (ch->pos - head > ch->capacity || head % 8)
 		return -EBADMSG; /* head is not where any reader could be */
 	ch->other = head;
 	if (ch->capacity - (ch->pos - head) >= want)
@@ -104,7 +104,7 @@ static int data(struct shmq_chan *ch, void *arg)
 	/* acquire: pairs with the writer's release of tail; the records
 	 * before it are complete */
 	uint64_t tail = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
-	if (tail - ch->pos > ch->capacity)
+	if (tail - ch->pos > ch->capacity || tail % 8)
 		return -EBADMSG;
 	ch->other = tail;
 	if (tail != ch->pos)
@@ -114,7 +114,7 @@ static int data(struct shmq_chan *ch, void *arg)
 		return rc;
 	/* The writers are gone; what they published before going is in. */
 	tail = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
-	if (tail - ch->pos > ch->capacity)
+	if (tail - ch->pos > ch->capacity || tail % 8)
 		return -EBADMSG;
 	ch->other = tail;
 	return tail != ch->pos ? 0 : rc;
@@ -125,9 +125,9 @@ static int data(struct shmq_chan *ch, void *arg)
 static int next_record(struct shmq_chan *ch, struct shmq_chan_rec *out)
 {
 	uint64_t off = ch->pos & ch->mask, avail = ch->other - ch->pos;
-	memcpy(out, rec_at(ch, ch->pos), REC); /* one read: a local copy */
-	if (avail < REC)
+	if (avail < REC || off + REC > ch->capacity)
 		return -EBADMSG;
+	memcpy(out, rec_at(ch, ch->pos), REC); /* one read: a local copy */
 	if (out->flags == SHMQ_REC_PAD)
 		return out->len == ch->capacity - off - REC &&
 		               avail >= ch->capacity - off ? 0 : -EBADMSG;

@@ -137,6 +137,18 @@ static int map_existing(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	return map(s, o);
 }
 
+/* The handle takes fd and maps it, or closes it. */
+static int adopt_fd(struct shmq_seg *s, int fd, const struct shmq_seg_opts *o)
+{
+	s->fd = fd;
+	int rc = map_existing(s, o);
+	if (rc < 0) {
+		close(fd);
+		s->fd = -1;
+	}
+	return rc;
+}
+
 static int posix_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
 {
 	char path[SHMQ_NAME_MAX + 6]; /* "/sem." + NAME */
@@ -145,13 +157,7 @@ static int posix_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	int fd = shm_open(path, acc | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return errno == ELOOP ? -EPERM : shmq__neg_errno();
-	s->fd = fd;
-	int rc = map_existing(s, o);
-	if (rc < 0) {
-		close(fd);
-		s->fd = -1;
-	}
-	return rc;
+	return adopt_fd(s, fd, o);
 }
 
 static int memfd_create_new(struct shmq_seg *s, const struct shmq_seg_opts *o)
@@ -236,15 +242,7 @@ static int memfd_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
 {
 	int fd = shmq__memfd_get(&s->loc, o->flags & SHMQ_SEG_RDONLY ? O_RDONLY
 	                                                              : O_RDWR);
-	if (fd < 0)
-		return fd;
-	s->fd = fd;
-	int rc = map_existing(s, o);
-	if (rc < 0) {
-		close(fd);
-		s->fd = -1;
-	}
-	return rc;
+	return fd < 0 ? fd : adopt_fd(s, fd, o);
 }
 
 int shmq__fd_create(struct shmq_seg *s, const struct shmq_seg_opts *o)

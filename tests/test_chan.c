@@ -9,15 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -539,20 +536,6 @@ TEST(open_refuses_objects_that_are_not_this_format)
 	         SHMQ_EFAMILY);
 }
 
-/* Installs a filter that kills the process on any system call but exit. */
-static void forbid_syscalls(void)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		         offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
-	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
-}
 
 TEST(send_and_recv_with_nobody_asleep_make_no_system_call)
 {
@@ -565,7 +548,7 @@ TEST(send_and_recv_with_nobody_asleep_make_no_system_call)
 		if (pid == 0) {
 			char buf[64] = {0};
 			int bad = 0;
-			forbid_syscalls();
+			t_forbid_syscalls();
 			for (int i = 0; i < 10000; i++) {
 				bad |= shmq_chan_send(w, buf, 40) != 0;
 				bad |= shmq_chan_recv(r, buf, 64) != 40;

@@ -43,7 +43,7 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const commands[] = { "ls", "stat", "dump", "create", "rm",
-	                                "key", "mutex" };
+	                                "key", "mutex", "send", "recv" };
 
 /* ---- Helpers ----------------------------------------------------------- */
 

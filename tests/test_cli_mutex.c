@@ -10,13 +10,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,7 +122,9 @@ struct bg {
 	int err; /* read end of its stderr */
 };
 
-static void bg_start(struct bg *b, char *const args[])
+/* Starts the tool with args; in a process group of its own if asked, as a
+ * shell starts a foreground job. */
+static void bg_start(struct bg *b, char *const args[], int own_group)
 {
 	char *argv[16] = { (char *)t_shmq_bin() };
 	size_t n = 1;
@@ -140,6 +140,9 @@ static void bg_start(struct bg *b, char *const args[])
 	b->pid = fork();
 	CHECK(b->pid >= 0);
 	if (b->pid == 0) {
+		if (own_group)
+			setpgid(0, 0);
+		signal(SIGINT, SIG_DFL);
 		dup2(p[1], 2);
 		close(p[0]);
 		close(p[1]);
@@ -399,7 +402,7 @@ TEST(cli_mutex_killed_child_is_named_and_nothing_is_left)
 		                 "2", "--iters", "1000000000000", NULL };
 		struct bg b;
 
-		bg_start(&b, args);
+		bg_start(&b, args, 0);
 		await_running(b.pid, &before, !strcmp(algos[i], "sysv-sem"),
 		              kids, 2);
 		CHECK_EQ(kill(kids[1], SIGKILL), 0);
@@ -431,12 +434,40 @@ TEST(cli_mutex_interrupted_run_stops_children_and_removes_its_set)
 	for (i = 0; i < NELEM(sigs); i++) {
 		struct bg b;
 
-		bg_start(&b, args);
+		bg_start(&b, args, 0);
 		await_running(b.pid, &before, 1, kids, 2);
 		CHECK_EQ(kill(b.pid, sigs[i]), 0);
 		CHECK_EQ(bg_end(&b, err, sizeof(err)), 128 + sigs[i]);
-		CHECK_HAS(err, "interrupted by");
+		CHECK_HAS(err, sigs[i] == SIGINT ? "interrupted by SIGINT"
+		                                 : "interrupted by SIGTERM");
 		CHECK(gone(kids[0]) && gone(kids[1]));
 		CHECK_EQ(new_sets(&before), 0);
 	}
+}
+
+/*
+ * Ctrl-C: the terminal sends SIGINT to the whole process group, so the
+ * children die of it too, maybe before the tool sees its own. That is an
+ * interrupt, not a failed child. The run is finite (10^6 handoffs of a
+ * System V semaphore, seconds), so a tool that ignored the signal would
+ * still end rather than outlive the test in its own group.
+ */
+TEST(cli_mutex_ctrl_c_to_the_group_is_an_interrupt)
+{
+	char *args[] = { "mutex", "--algo", "sysv-sem", "--procs", "2",
+	                 "--iters", "1000000", NULL };
+	struct semids before;
+	char err[4096];
+	pid_t kids[2];
+	struct bg b;
+
+	own_ipc_namespace();
+	read_semids(&before);
+	bg_start(&b, args, 1);
+	await_running(b.pid, &before, 1, kids, 2);
+	CHECK_EQ(killpg(b.pid, SIGINT), 0);
+	CHECK_EQ(bg_end(&b, err, sizeof(err)), 128 + SIGINT);
+	CHECK_HAS(err, "interrupted by SIGINT");
+	CHECK(gone(kids[0]) && gone(kids[1]));
+	CHECK_EQ(new_sets(&before), 0);
 }

@@ -1,20 +1,18 @@
 /* The robust mutex, the semaphore and the event, across real processes. */
 #include "shmq.h"
 #include "test.h"
+#include "tutil.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/wait.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -278,21 +276,6 @@ TEST_TIMEOUT(mutex_survives_1000_random_kills_with_consistent_data, 120)
 	CHECK(a->data[0] > 0);
 }
 
-/* Installs a filter that kills the process on any system call but exit. */
-static void forbid_syscalls(void)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		         offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
-	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
-}
 
 TEST(uncontended_lock_unlock_post_and_signal_make_no_system_call)
 {
@@ -302,7 +285,7 @@ TEST(uncontended_lock_unlock_post_and_signal_make_no_system_call)
 		/* First use caches the tid (one gettid); then nothing. */
 		CHECK_EQ(shmq_mutex_lock(&a->m), 0);
 		CHECK_EQ(shmq_mutex_unlock(&a->m), 0);
-		forbid_syscalls();
+		t_forbid_syscalls();
 		int bad = 0;
 		for (int i = 0; i < 100000; i++) {
 			bad |= shmq_mutex_lock(&a->m) != 0;

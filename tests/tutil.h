@@ -36,4 +36,8 @@ const char *t_sysv_loc(char *buf, size_t len, int n);
 /* "posix:shmqt-<pid>-tag", in buf. */
 const char *t_posix_loc(char *buf, size_t len, const char *tag);
 
+/* From now on, any system call but exit_group kills this process with
+ * SIGSYS (status 159): proves a code path makes none. */
+void t_forbid_syscalls(void);
+
 #endif

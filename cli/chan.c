@@ -1,0 +1,446 @@
+/* Channels in the tool: the options, opening and errors that send and recv
+ * share, their --stats line, and the channel fields of ls and stat. */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const kinds[] = { "spsc", "mpmc", "broadcast" };
+static const char *const policies[] = { "block", "overwrite" };
+
+const char *cli_chan_kind(int kind)
+{
+	return kind >= SHMQ_CHAN_SPSC && kind <= SHMQ_CHAN_BROADCAST
+	       ? kinds[kind - SHMQ_CHAN_SPSC] : "unknown";
+}
+
+const char *cli_chan_policy(int policy)
+{
+	return policy == SHMQ_POLICY_BLOCK || policy == SHMQ_POLICY_OVERWRITE
+	       ? policies[policy] : "unknown";
+}
+
+/* ---- Options --------------------------------------------------------- */
+
+static void args_init(struct cli_chan_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->o.spin_ns = -1;
+}
+
+static const char *parse_kind(const char *text, int *kind)
+{
+	for (int k = SHMQ_CHAN_SPSC; k <= SHMQ_CHAN_BROADCAST; k++)
+		if (!strcmp(text, cli_chan_kind(k))) {
+			*kind = k;
+			return NULL;
+		}
+	return "expected spsc, mpmc or broadcast";
+}
+
+static const char *parse_policy(const char *text, int *policy)
+{
+	for (int p = SHMQ_POLICY_BLOCK; p <= SHMQ_POLICY_OVERWRITE; p++)
+		if (!strcmp(text, cli_chan_policy(p))) {
+			*policy = p;
+			return NULL;
+		}
+	return "expected block or overwrite";
+}
+
+static const char *option_name(int o)
+{
+	switch (o) {
+	case 'k': return "kind";
+	case 'C': return "capacity";
+	case 'M': return "msg-size";
+	case 'P': return "policy";
+	default: return "mode";
+	}
+}
+
+/* Applies a geometry option; NULL, or why its value is invalid. */
+static const char *apply(struct cli_chan_args *a, int o, const char *arg)
+{
+	switch (o) {
+	case 'k':
+		a->given |= CLI_GIVEN_KIND;
+		return parse_kind(arg, &a->o.kind);
+	case 'C':
+		a->given |= CLI_GIVEN_CAPACITY;
+		return cli_parse_nonzero(arg, "a channel needs at least 1",
+		                         &a->o.capacity);
+	case 'M':
+		a->given |= CLI_GIVEN_MSG_SIZE;
+		return cli_parse_nonzero(arg, "a channel needs at least 1",
+		                         &a->o.msg_size);
+	case 'P':
+		a->given |= CLI_GIVEN_POLICY;
+		return parse_policy(arg, &a->o.policy);
+	}
+	a->given |= CLI_GIVEN_MODE;
+	return cli_parse_mode(arg, &a->o.mode);
+}
+
+/* Applies a shared option: CLI_OK, CLI_USAGE after a usage error, or -1
+ * when o is the command's own. */
+static int chan_option(const struct cli_cmd *cmd, struct cli_chan_args *a,
+                       int o, const char *arg)
+{
+	const char *why;
+
+	switch (o) {
+	case 'c': a->create = 1; return CLI_OK;
+	case 'b': a->binary = 1; return CLI_OK;
+	case 's': a->stats = 1; return CLI_OK;
+	case 'p':
+		a->given |= CLI_GIVEN_PERSIST;
+		a->o.flags |= SHMQ_CHAN_PERSIST;
+		return CLI_OK;
+	case 'k': case 'C': case 'M': case 'P': case 'm':
+		why = apply(a, o, arg);
+		if (why)
+			return cli_usage_error(cmd, "invalid --%s '%s': %s",
+			                       option_name(o), arg, why);
+		return CLI_OK;
+	}
+	return -1;
+}
+
+/* The first geometry option given, for messages. */
+static const char *first_given(unsigned given)
+{
+	static const char *const names[] = { "--kind", "--capacity",
+		"--msg-size", "--policy", "--mode", "--persist" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (given & (1u << i))
+			return names[i];
+	return "";
+}
+
+/* The options together: CLI_OK or CLI_USAGE. */
+static int chan_check(const struct cli_cmd *cmd, const struct cli_chan_args *a)
+{
+	int kind = a->o.kind ? a->o.kind : SHMQ_CHAN_SPSC;
+
+	if (a->given && !a->create)
+		return cli_usage_error(cmd, "%s describes a new channel: add "
+		                       "--create", first_given(a->given));
+	if ((a->given & CLI_GIVEN_POLICY) && kind != SHMQ_CHAN_BROADCAST)
+		return cli_usage_error(cmd, "--policy applies to broadcast "
+		                       "channels, not %s: add --kind broadcast",
+		                       cli_chan_kind(kind));
+	if ((a->given & CLI_GIVEN_MSG_SIZE) && kind == SHMQ_CHAN_SPSC)
+		return cli_usage_error(cmd, "--msg-size applies to mpmc and "
+		                       "broadcast; a spsc message may fill the "
+		                       "ring: set --capacity");
+	return CLI_OK;
+}
+
+int cli_chan_parse(const struct cli_cmd *cmd, int argc, char **argv,
+                   const struct option *opts, struct cli_chan_args *a,
+                   cli_chan_own_fn own, void *ctx)
+{
+	int o, rc;
+
+	args_init(a);
+	while ((o = cli_getopt(cmd, argc, argv, opts)) >= 0) {
+		rc = chan_option(cmd, a, o, optarg);
+		if (rc < 0)
+			rc = own(cmd, o, optarg, ctx);
+		if (rc != CLI_OK)
+			return rc;
+	}
+	if (o != CLI_OPT_END)
+		return cli_opt_exit(o);
+	if (cli_operands(cmd, argc, argv, 1, "NAME"))
+		return CLI_USAGE;
+	return chan_check(cmd, a) == CLI_OK ? CLI_CHAN_PROCEED : CLI_USAGE;
+}
+
+/* ---- Opening and errors --------------------------------------------------- */
+
+int cli_chan_fail_after(int err, const char *name, const char *verb,
+                        uint64_t msgs)
+{
+	char done[64] = "", line[1024];
+
+	if (verb)
+		snprintf(done, sizeof(done), "; %llu messages %s",
+		         (unsigned long long)msgs, verb);
+	switch (err) {
+	case -EBADMSG:
+		return cli_failf("%s: channel corrupted (its header or ring no "
+		                 "longer validates)%s; remove it: shmq rm %s",
+		                 name, done, name);
+	case SHMQ_ENOTCHAN:
+		return cli_failf("%s: not a shmq channel (shmq stat %s shows "
+		                 "what it is); pick another name", name, name);
+	case SHMQ_EFAMILY:
+		return cli_failf("%s: a channel lives in a POSIX object or a "
+		                 "memfd (its peers hold locks on the object's "
+		                 "fd); use a plain name, e.g. posix:NAME", name);
+	}
+	return cli_failf("%s%s", shmq_strerror_r(err, name, 0, line,
+	                                         sizeof(line)), done);
+}
+
+int cli_chan_fail(int err, const char *name)
+{
+	return cli_chan_fail_after(err, name, NULL, 0);
+}
+
+/* The first peer of role in, with liveness `alive` (ANY: whatever it is);
+ * 0 if none. */
+#define ANY (-2)
+static pid_t find_peer(const struct shmq_chan_info *in, int role, int alive)
+{
+	for (unsigned i = 0; i < in->npeers; i++)
+		if (in->peers[i].role == role &&
+		    (alive == ANY || in->peers[i].alive == alive))
+			return in->peers[i].pid;
+	return 0;
+}
+
+/* The live pid holding role in the channel, or 0. */
+static pid_t holder(const char *name, int role)
+{
+	struct shmq_chan_info in;
+
+	return shmq_chan_stat(name, &in) < 0 ? 0
+	       : find_peer(&in, role, SHMQ_PID_ALIVE);
+}
+
+static int open_fail(int err, const struct cli_chan_args *a,
+                     const char *name, int role)
+{
+	const char *what = role == SHMQ_WRITER ? "writer" : "reader";
+	char who[32] = "";
+	pid_t pid;
+
+	switch (err) {
+	case -ENOENT:
+		if (a->create)
+			break;
+		return cli_failf("%s: no such channel; add --create to make "
+		                 "it, or start the side that makes it first",
+		                 name);
+	case -EBUSY:
+		if ((pid = holder(name, role)))
+			snprintf(who, sizeof(who), " (pid %d)", (int)pid);
+		return cli_failf("%s: the channel's one %s is attached already%s; "
+		                 "spsc takes one writer and one reader, broadcast "
+		                 "one writer: use --kind mpmc for more", name, what,
+		                 who);
+	case -EINVAL:
+		if (!a->create)
+			break;
+		return cli_failf("%s: no channel of this geometry (capacity "
+		                 "%zu, msg-size %zu): the ring is at most 2^40 "
+		                 "bytes, a message at most 1G", name,
+		                 a->o.capacity, a->o.msg_size);
+	}
+	return cli_chan_fail(err, name);
+}
+
+/* An existing channel is what --create asked for, or an error line. */
+static int check_fits(const struct cli_chan_args *a, const char *name,
+                      const struct shmq_chan_info *in)
+{
+	const char *k = cli_chan_kind(in->kind);
+
+	if ((a->given & CLI_GIVEN_KIND) && in->kind != a->o.kind)
+		return cli_failf("%s: exists as a %s channel, not %s; use --kind "
+		                 "%s or another name", name, k,
+		                 cli_chan_kind(a->o.kind), k);
+	if ((a->given & CLI_GIVEN_POLICY) && in->policy != a->o.policy)
+		return cli_failf("%s: exists with policy %s, not %s", name,
+		                 cli_chan_policy(in->policy),
+		                 cli_chan_policy(a->o.policy));
+	if ((a->given & CLI_GIVEN_CAPACITY) && in->capacity < a->o.capacity)
+		return cli_failf("%s: exists with capacity %" PRIu64 ", less "
+		                 "than the %zu asked", name, in->capacity,
+		                 a->o.capacity);
+	if ((a->given & CLI_GIVEN_MSG_SIZE) && in->msg_size < a->o.msg_size)
+		return cli_failf("%s: exists with msg-size %" PRIu64 ", less "
+		                 "than the %zu asked", name, in->msg_size,
+		                 a->o.msg_size);
+	return CLI_OK;
+}
+
+int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
+                  shmq_chan **ch)
+{
+	struct shmq_chan_opts o = a->o;
+	struct shmq_chan_info in;
+	struct shmq_locator loc;
+	int err;
+
+	err = shmq_locator_parse(name, &loc);
+	if (err < 0)
+		return cli_fail(err, name, 0);
+	if (loc.family != SHMQ_FAMILY_POSIX && loc.family != SHMQ_FAMILY_MEMFD)
+		return cli_chan_fail(SHMQ_EFAMILY, name);
+	if (a->create)
+		o.flags |= SHMQ_CHAN_CREATE;
+	err = shmq_chan_open(ch, name, role, &o);
+	if (err < 0)
+		return open_fail(err, a, name, role);
+	err = shmq_chan_info(*ch, &in);
+	if (err < 0 || check_fits(a, name, &in) != CLI_OK) {
+		shmq_chan_close(*ch);
+		*ch = NULL;
+		return err < 0 ? cli_chan_fail(err, name) : CLI_ERR;
+	}
+	return CLI_OK;
+}
+
+/* ---- Peers -------------------------------------------------------------- */
+
+/* The dead peer of role: its line stays (alive = dead) until reused; the
+ * channel also keeps the pid of the last peer found dead. */
+static pid_t dead_peer(const shmq_chan *ch, int role)
+{
+	struct shmq_chan_info in;
+	pid_t pid;
+
+	if (shmq_chan_info(ch, &in) < 0)
+		return 0;
+	if ((pid = find_peer(&in, role, SHMQ_PID_DEAD)))
+		return pid;
+	return in.last_dead_pid;
+}
+
+int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
+                       const char *verb, uint64_t msgs)
+{
+	const char *what = role == SHMQ_WRITER ? "writer" : "reader";
+	unsigned long long n = msgs;
+	pid_t pid = dead_peer(ch, role);
+
+	if (pid)
+		return cli_failf("%s: %s pid %d died; %llu messages %s", name,
+		                 what, (int)pid, n, verb);
+	return cli_failf("%s: a %s died without closing; %llu messages %s",
+	                 name, what, n, verb);
+}
+
+/* ---- Rates ------------------------------------------------------------- */
+
+#define SECOND 1000000000
+#define TICK_EVERY 64 /* messages between looks at the clock */
+
+int64_t cli_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * SECOND + t.tv_nsec;
+}
+
+void cli_rate_init(struct cli_rate *r, int stats)
+{
+	memset(r, 0, sizeof(*r));
+	if (stats && isatty(STDERR_FILENO))
+		r->next = cli_now_ns() + SECOND;
+}
+
+void cli_rate_add(struct cli_rate *r, const char *name, const char *verb,
+                  size_t n)
+{
+	if (!r->t0)
+		r->t0 = cli_now_ns();
+	r->msgs++;
+	r->bytes += n;
+	if (r->next && r->msgs % TICK_EVERY == 0)
+		cli_rate_tick(r, name, verb);
+}
+
+const struct timespec *cli_rate_deadline(const struct cli_rate *r,
+                                         struct timespec *ts)
+{
+	if (!r->next)
+		return NULL;
+	ts->tv_sec = (time_t)(r->next / SECOND);
+	ts->tv_nsec = (long)(r->next % SECOND);
+	return ts;
+}
+
+static void print_rate(const struct cli_rate *r, const char *name,
+                       const char *verb, const char *end)
+{
+	double s = r->t0 ? (double)(cli_now_ns() - r->t0) / 1e9 : 0;
+	double mb = s > 0 ? (double)r->bytes / 1e6 / s : 0;
+	double per = s > 0 ? (double)r->msgs / s : 0;
+
+	fprintf(stderr, "shmq: %s: %s %" PRIu64 " messages, %" PRIu64
+	        " bytes in %.3f s: %.1f MB/s, %.0f msgs/s, %" PRIu64 " lost%s",
+	        name, verb, r->msgs, r->bytes, s, mb, per, r->lost, end);
+}
+
+void cli_rate_tick(struct cli_rate *r, const char *name, const char *verb)
+{
+	int64_t now;
+
+	if (!r->next || (now = cli_now_ns()) < r->next)
+		return;
+	/* One line, rewritten in place: \r, then clear to its end. */
+	fputc('\r', stderr);
+	print_rate(r, name, verb, "\033[K");
+	r->progress = 1;
+	r->next = now + SECOND;
+}
+
+void cli_rate_print(struct cli_rate *r, const char *name, const char *verb)
+{
+	if (r->progress)
+		fputc('\r', stderr);
+	print_rate(r, name, verb, r->progress ? "\033[K\n" : "\n");
+	r->progress = 0;
+}
+
+/* ---- ls and stat ----------------------------------------------------------- */
+
+static void json_peers(FILE *f, const char *key,
+                       const struct shmq_chan_info *in, int role)
+{
+	int n = 0;
+
+	fprintf(f, ", \"%s\": [", key);
+	for (unsigned i = 0; i < in->npeers; i++) {
+		const struct shmq_chan_peer_info *p = &in->peers[i];
+		if (p->role != role)
+			continue;
+		fprintf(f, "%s{\"pid\": %d, \"alive\": %s, \"msgs\": %" PRIu64
+		        "}", n++ ? ", " : "", (int)p->pid,
+		        p->alive == SHMQ_PID_UNKNOWN ? "null"
+		        : p->alive == SHMQ_PID_ALIVE ? "true" : "false",
+		        p->msgs);
+	}
+	fputc(']', f);
+}
+
+void cli_json_chan(FILE *f, const struct shmq_stat *st)
+{
+	struct shmq_chan_info in;
+
+	fputs(", \"channel\": ", f);
+	if (strcmp(st->kind, "channel") || shmq_chan_stat(st->locator, &in)) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"type\": \"%s\", \"capacity\": %" PRIu64
+	        ", \"msg_size\": %" PRIu64 ", \"policy\": \"%s\""
+	        ", \"depth_bytes\": %" PRIu64 ", \"depth_msgs\": %" PRIu64,
+	        cli_chan_kind(in.kind), in.capacity, in.msg_size,
+	        cli_chan_policy(in.policy), in.depth_bytes, in.depth_msgs);
+	json_peers(f, "writers", &in, SHMQ_WRITER);
+	json_peers(f, "readers", &in, SHMQ_READER);
+	fprintf(f, ", \"sent\": %" PRIu64 ", \"received\": %" PRIu64
+	        ", \"lost\": %" PRIu64 ", \"recovered\": %" PRIu64 "}",
+	        in.sent, in.received, in.lost, in.recovered);
+}

@@ -1,0 +1,260 @@
+/* shmq send: stdin into a channel, a message per line or in chunks. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int run_send(const struct cli_cmd *cmd, int argc, char **argv);
+
+const struct cli_cmd cli_send = {
+	"send",
+	"send NAME [--create] [--kind spsc|mpmc|broadcast] [--capacity SIZE] "
+	"[--msg-size SIZE] [--policy block|overwrite] [--mode OCTAL] "
+	"[--persist] [--binary] [--readers N] [--stats]",
+	"Sends stdin into channel NAME (a locator; a bare name is a POSIX\n"
+	"object in /dev/shm): one message per line, its newline kept, or with\n"
+	"--binary the bytes exactly, in chunks of up to 64K (or the channel's\n"
+	"largest message). A line longer than the channel's largest message is\n"
+	"an error. It waits while the channel is full, and closes it at the\n"
+	"end of stdin: readers then see the end of the stream. The last\n"
+	"process to close a channel removes it, unless --persist.\n"
+	"If send fails part way (a line too long, a read error) while readers\n"
+	"are attached, it exits without closing, so that they see the writer\n"
+	"die (recv exits 1) and never take a cut stream for a whole one.\n\n"
+	"  --binary          send the bytes of stdin as they come, not lines\n"
+	"  --readers N       wait until N readers are attached before the\n"
+	"                    first message (broadcast readers see messages\n"
+	"                    from when they join)\n"
+	CLI_CHAN_HELP,
+	run_send,
+};
+
+#define CHUNK (64u * 1024)
+#define READERS_POLL_NS 2000000 /* --readers: look again every 2 ms */
+
+struct tx {
+	shmq_chan *ch;
+	const char *name;
+	size_t max; /* the channel's largest message */
+	struct cli_rate rate;
+};
+
+/* A send that fails with readers attached exits without closing (see the
+ * help); the handle stays reachable here, so no leak checker calls it a
+ * leak. volatile: the store must not be optimised away. */
+static shmq_chan *volatile abandoned;
+
+/* One message. While the channel is full it waits, with the progress line
+ * (if any) ticking. */
+static int tx_send(struct tx *t, const void *p, size_t n)
+{
+	struct timespec ts;
+	int rc = shmq_chan_try_send(t->ch, p, n);
+
+	while (rc == -EAGAIN) {
+		rc = shmq_chan_send_timed(t->ch, p, n,
+		                          cli_rate_deadline(&t->rate, &ts));
+		if (rc == -ETIMEDOUT) {
+			cli_rate_tick(&t->rate, t->name, "sent");
+			rc = -EAGAIN;
+		}
+	}
+	if (rc == 0)
+		cli_rate_add(&t->rate, t->name, "sent", n);
+	return rc;
+}
+
+static int send_fail(struct tx *t, int err)
+{
+	if (err == SHMQ_EPEERDEAD)
+		return cli_chan_peer_died(t->ch, t->name, SHMQ_READER, "sent",
+		                          t->rate.msgs);
+	return cli_chan_fail_after(err, t->name, "sent", t->rate.msgs);
+}
+
+static int read_fail(void)
+{
+	return cli_failf("cannot read stdin: %s", strerror(errno));
+}
+
+static int too_long(struct tx *t)
+{
+	return cli_failf("%s: line %llu is longer than the channel's largest "
+	                 "message (%zu bytes); use --binary, or a channel "
+	                 "made with a larger --capacity (spsc) or --msg-size",
+	                 t->name, (unsigned long long)t->rate.msgs + 1, t->max);
+}
+
+/* read(2) that retries on EINTR. */
+static ssize_t read_in(void *buf, size_t len)
+{
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, buf, len)) < 0 && errno == EINTR)
+		;
+	return n;
+}
+
+/* Sends every complete line in buf[0..len); moves the rest to the front
+ * and returns its length in *len. */
+static int send_complete(struct tx *t, char *buf, size_t *len, size_t *scan)
+{
+	size_t start = 0;
+	char *nl;
+	int err;
+
+	while ((nl = memchr(buf + *scan, '\n', *len - *scan))) {
+		size_t n = (size_t)(nl - (buf + start)) + 1;
+		if (n > t->max)
+			return too_long(t);
+		if ((err = tx_send(t, buf + start, n)) < 0)
+			return send_fail(t, err);
+		start += n;
+		*scan = start;
+	}
+	memmove(buf, buf + start, *len - start);
+	*len -= start;
+	*scan = *len; /* what is left holds no newline */
+	return *len > t->max ? too_long(t) : CLI_OK;
+}
+
+/* A message per line. The buffer grows to the largest message + 1, so a
+ * line that still has no newline past that is too long. */
+static int send_lines(struct tx *t)
+{
+	size_t cap = t->max < CHUNK ? t->max + 1 : CHUNK, len = 0, scan = 0;
+	char *buf = malloc(cap), *bigger;
+	int rc = CLI_OK, err;
+	ssize_t n;
+
+	if (!buf)
+		return cli_failf("out of memory");
+	while (rc == CLI_OK) {
+		if (len == cap) {
+			cap = cap * 2 > t->max + 1 ? t->max + 1 : cap * 2;
+			if (!(bigger = realloc(buf, cap))) {
+				rc = cli_failf("out of memory");
+				break;
+			}
+			buf = bigger;
+		}
+		n = read_in(buf + len, cap - len);
+		if (n < 0) {
+			rc = read_fail();
+		} else if (n == 0) { /* the last line may lack its newline */
+			if (len && (err = tx_send(t, buf, len)) < 0)
+				rc = send_fail(t, err);
+			break;
+		} else {
+			len += (size_t)n;
+			rc = send_complete(t, buf, &len, &scan);
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/* The bytes as read(2) gives them, each read one message. */
+static int send_chunks(struct tx *t)
+{
+	size_t chunk = t->max < CHUNK ? t->max : CHUNK;
+	char *buf = malloc(chunk);
+	int rc = CLI_OK, err;
+	ssize_t n;
+
+	if (!buf)
+		return cli_failf("out of memory");
+	while ((n = read_in(buf, chunk)) > 0)
+		if ((err = tx_send(t, buf, (size_t)n)) < 0) {
+			rc = send_fail(t, err);
+			break;
+		}
+	if (n < 0 && rc == CLI_OK)
+		rc = read_fail();
+	free(buf);
+	return rc;
+}
+
+static int wait_readers(struct tx *t, unsigned want)
+{
+	const struct timespec poll = { 0, READERS_POLL_NS };
+	struct shmq_chan_info in;
+	int err;
+
+	for (;;) {
+		if ((err = shmq_chan_info(t->ch, &in)) < 0)
+			return cli_chan_fail(err, t->name);
+		if (in.kind == SHMQ_CHAN_SPSC && want > 1)
+			return cli_failf("%s: a spsc channel takes one reader; "
+			                 "--readers %u would wait forever", t->name,
+			                 want);
+		if (in.readers >= want)
+			return CLI_OK;
+		nanosleep(&poll, NULL);
+	}
+}
+
+/* Closes the channel, or after a failure with readers attached leaves it
+ * for them to see the writer die. */
+static int finish(struct tx *t, int rc, int stats)
+{
+	struct shmq_chan_info in;
+	int err;
+
+	if (rc != CLI_OK && shmq_chan_info(t->ch, &in) == 0 && in.readers) {
+		abandoned = t->ch;
+	} else if ((err = shmq_chan_close(t->ch)) < 0 && rc == CLI_OK) {
+		rc = cli_chan_fail(err, t->name);
+	}
+	if (stats)
+		cli_rate_print(&t->rate, t->name, "sent");
+	return rc;
+}
+
+/* --readers N */
+static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
+                      void *readers)
+{
+	const char *why;
+	uint64_t n;
+
+	(void)o; /* 'r', the only one */
+	why = cli_parse_size(arg, &n);
+	if (!why && n >= SHMQ_CHAN_MAX_PEERS)
+		why = "a channel has room for 63 readers at most";
+	if (why)
+		return cli_usage_error(cmd, "invalid --readers '%s': %s", arg,
+		                       why);
+	*(unsigned *)readers = (unsigned)n;
+	return CLI_OK;
+}
+
+static int run_send(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_CHAN_OPTIONS,
+		{ "readers", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_chan_args a;
+	struct tx t;
+	unsigned readers = 0;
+	int rc;
+
+	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &readers);
+	if (rc != CLI_CHAN_PROCEED)
+		return rc;
+	memset(&t, 0, sizeof(t));
+	t.name = argv[optind];
+	if ((rc = cli_chan_open(&a, t.name, SHMQ_WRITER, &t.ch)) != CLI_OK)
+		return rc;
+	t.max = shmq_chan_max_msg(t.ch);
+	cli_rate_init(&t.rate, a.stats);
+	rc = wait_readers(&t, readers);
+	if (rc == CLI_OK)
+		rc = a.binary ? send_chunks(&t) : send_lines(&t);
+	return finish(&t, rc, a.stats);
+}

@@ -89,7 +89,8 @@ static int plan(const struct shmq_chan_opts *o, struct geometry *g)
 		if (g->capacity < 64)
 			g->capacity = 64;
 		g->ring_bytes = g->capacity;
-		g->msg_size = (uint32_t)(g->capacity - sizeof(struct shmq_chan_rec));
+		/* a record header, and the terminator after the record */
+		g->msg_size = (uint32_t)(g->capacity - 2 * sizeof(struct shmq_chan_rec));
 		return 0;
 	}
 	g->capacity = round_pow2(o->capacity ? o->capacity : DEFAULT_SLOTS);
@@ -157,7 +158,7 @@ int shmq__chan_adopt(struct shmq_chan *ch)
 		return -EBADMSG;
 	uint64_t ring = h.capacity;
 	if (h.kind == SHMQ_CHAN_SPSC) {
-		if (h.capacity < 64 || h.msg_size != h.capacity - 8)
+		if (h.capacity < 64 || h.msg_size != h.capacity - 16)
 			return -EBADMSG;
 	} else {
 		if (h.slot_size % 64 || h.slot_size < sizeof(struct shmq_chan_slot)

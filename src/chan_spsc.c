@@ -2,11 +2,19 @@
  * spsc: one writer, one reader, variable-size messages in a byte ring.
  *
  * Positions are free-running 64-bit byte counts, masked on use. A record is
- * an 8-byte header then the payload, padded to 8; a message that would not
- * fit before the ring's end is preceded by a PAD record that fills it, so
- * every message is contiguous (zero copy). Each side keeps its own index
- * privately and publishes it with a release store; it reads the other's
- * only when its cached copy says full (writer) or empty (reader).
+ * an 8-byte header word then the payload, padded to 8; a message that would
+ * not fit before the ring's end is preceded by a PAD record that fills it,
+ * so every message is contiguous (zero copy).
+ *
+ * The header word is the publication: the reader polls the header at its
+ * position, not a shared tail, so a small message costs the reader one
+ * cache line, where the message is. Before it publishes a record the writer
+ * zeroes the header word that follows it (the terminator), so the word at
+ * the reader's position is always either 0 (nothing yet) or a header
+ * written for exactly that position (it also carries the position's low
+ * bits, a check against scribbles). The writer reads `head` only when its
+ * cached copy says the ring is full. `tail` is still published, for
+ * `shmq ls` and for a writer that joins later.
  */
 #include "chan.h"
 
@@ -14,15 +22,21 @@
 #include <string.h>
 
 #define REC sizeof(struct shmq_chan_rec)
+#define TERM 8u /* the zeroed header after each record */
+
+/* Header word: bits 32..63 the length, bit 31 PAD, bits 1..30 the
+ * position / 8 (mod 2^30), bit 0 set so that it is never 0. */
+#define PAD_BIT (UINT64_C(1) << 31)
+#define TAG(pos) (((((pos) >> 3) & 0x3fffffffu) << 1) | 1u)
 
 static uint64_t rec_bytes(uint64_t len)
 {
 	return REC + ((len + 7) & ~(uint64_t)7);
 }
 
-static struct shmq_chan_rec *rec_at(struct shmq_chan *ch, uint64_t pos)
+static shmq_atomic64 *word_at(struct shmq_chan *ch, uint64_t pos)
 {
-	return (struct shmq_chan_rec *)(ch->ring + (pos & ch->mask));
+	return (shmq_atomic64 *)(ch->ring + (pos & ch->mask));
 }
 
 /* Writer: room for `want` bytes at our position? */
@@ -52,10 +66,15 @@ static int wait_room(struct shmq_chan *ch, uint64_t want,
 	                       try_);
 }
 
-static void publish_tail(struct shmq_chan *ch)
+/* Publishes the record of `bytes` at our position with header word w. */
+static void publish(struct shmq_chan *ch, uint64_t bytes, uint64_t w)
 {
-	/* release: the record is written; pairs with the reader's acquire
-	 * load of tail in data() */
+	/* relaxed: ordered before the header by the release below */
+	shmq_store(word_at(ch, ch->pos + bytes), 0, SHMQ_RELAXED);
+	/* release: payload and terminator before the header; pairs with the
+	 * reader's acquire load of the header in data() */
+	shmq_store(word_at(ch, ch->pos), w, SHMQ_RELEASE);
+	ch->pos += bytes;
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
 	shmq__chan_notify(&ch->hdr->data_ev);
 }
@@ -69,73 +88,57 @@ static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 	if (len > ch->msg_size)
 		return -EMSGSIZE;
 	if (to_end < need) { /* fill the end with a PAD, go round */
-		if ((rc = wait_room(ch, to_end, deadline, try_)) < 0)
+		if ((rc = wait_room(ch, to_end + TERM, deadline, try_)) < 0)
 			return rc;
-		struct shmq_chan_rec *pad = rec_at(ch, ch->pos);
-		pad->len = (uint32_t)(to_end - REC);
-		pad->flags = SHMQ_REC_PAD;
-		ch->pos += to_end;
-		publish_tail(ch);
+		publish(ch, to_end, (to_end - REC) << 32 | PAD_BIT |
+		                            TAG(ch->pos));
 	}
-	if ((rc = wait_room(ch, need, deadline, try_)) < 0)
+	if ((rc = wait_room(ch, need + TERM, deadline, try_)) < 0)
 		return rc;
-	*ptr = (char *)rec_at(ch, ch->pos) + REC;
+	*ptr = (char *)word_at(ch, ch->pos) + REC;
 	ch->op_len = len;
 	return 0;
 }
 
 static int spsc_commit(struct shmq_chan *ch, size_t len)
 {
-	struct shmq_chan_rec *r = rec_at(ch, ch->pos);
-	r->len = (uint32_t)len;
-	r->flags = 0;
-	ch->pos += rec_bytes(len);
-	publish_tail(ch);
+	publish(ch, rec_bytes(len), (uint64_t)len << 32 | TAG(ch->pos));
 	shmq__chan_count(ch);
 	return 0;
 }
 
-/* Reader: anything past our position? */
-static int data(struct shmq_chan *ch, void *arg)
+/* The header word at our position, checked against the ring: 0 when
+ * nothing is published there yet. A word a peer scribbled is an error. */
+static int header(struct shmq_chan *ch, uint64_t *w)
 {
-	(void)arg;
-	if (ch->other != ch->pos)
+	uint64_t off = ch->pos & ch->mask;
+	/* acquire: pairs with the writer's release of the header in
+	 * publish(): the payload is complete */
+	*w = shmq_load(word_at(ch, ch->pos), SHMQ_ACQUIRE);
+	if (*w == 0)
 		return 0;
-	/* acquire: pairs with the writer's release of tail; the records
-	 * before it are complete */
-	uint64_t tail = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
-	if (tail - ch->pos > ch->capacity || tail % 8)
+	uint64_t len = *w >> 32;
+	if ((*w & 0x7fffffffu) != TAG(ch->pos))
 		return -EBADMSG;
-	ch->other = tail;
-	if (tail != ch->pos)
-		return 0;
-	int rc = shmq__chan_eof(ch);
-	if (rc == -EAGAIN)
-		return rc;
-	/* The writers are gone; what they published before going is in. */
-	tail = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
-	if (tail - ch->pos > ch->capacity || tail % 8)
+	if (*w & PAD_BIT)
+		return len == ch->capacity - off - REC ? 1 : -EBADMSG;
+	if (len > ch->msg_size || off + rec_bytes(len) > ch->capacity)
 		return -EBADMSG;
-	ch->other = tail;
-	return tail != ch->pos ? 0 : rc;
+	return 1;
 }
 
-/* The record at our position, checked against the ring and what the
- * writer published: a header a peer scribbled on is an error. */
-static int next_record(struct shmq_chan *ch, struct shmq_chan_rec *out)
+/* Reader: a record at our position? */
+static int data(struct shmq_chan *ch, void *arg)
 {
-	uint64_t off = ch->pos & ch->mask, avail = ch->other - ch->pos;
-	if (avail < REC || off + REC > ch->capacity)
-		return -EBADMSG;
-	memcpy(out, rec_at(ch, ch->pos), REC); /* one read: a local copy */
-	if (out->flags == SHMQ_REC_PAD)
-		return out->len == ch->capacity - off - REC &&
-		               avail >= ch->capacity - off ? 0 : -EBADMSG;
-	if (out->flags != 0 || out->len > ch->msg_size ||
-	    off + rec_bytes(out->len) > ch->capacity ||
-	    rec_bytes(out->len) > avail)
-		return -EBADMSG;
-	return 0;
+	uint64_t *w = arg;
+	int rc = header(ch, w);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	if ((rc = shmq__chan_eof(ch)) == -EAGAIN)
+		return rc;
+	/* The writers are gone; what they published before going is in. */
+	int again = header(ch, w);
+	return again != 0 ? (again < 0 ? again : 0) : rc;
 }
 
 static void publish_head(struct shmq_chan *ch)
@@ -149,24 +152,23 @@ static void publish_head(struct shmq_chan *ch)
 static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
                          const struct timespec *deadline, int try_)
 {
-	struct shmq_chan_rec r;
+	uint64_t w;
 	for (;;) {
-		int rc = shmq__chan_wait(ch, &ch->hdr->data_ev, data, NULL,
+		int rc = shmq__chan_wait(ch, &ch->hdr->data_ev, data, &w,
 		                         deadline, try_);
 		if (rc < 0)
 			return rc;
-		if ((rc = next_record(ch, &r)) < 0)
-			return rc;
-		if (r.flags != SHMQ_REC_PAD)
+		if (!(w & PAD_BIT))
 			break;
-		ch->pos += REC + r.len; /* skip to the ring's start */
+		ch->pos += REC + (w >> 32); /* skip to the ring's start */
 		publish_head(ch);
 	}
-	if (r.len > max)
+	uint64_t len = w >> 32;
+	if (len > max)
 		return -EMSGSIZE;
-	*ptr = (char *)rec_at(ch, ch->pos) + REC;
-	ch->op_len = rec_bytes(r.len);
-	return r.len;
+	*ptr = (char *)word_at(ch, ch->pos) + REC;
+	ch->op_len = rec_bytes(len);
+	return (ssize_t)len;
 }
 
 static int spsc_release(struct shmq_chan *ch)

@@ -154,7 +154,7 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 1u
+#define SHMQ_CHAN_VERSION 2u /* 2: spsc records publish themselves */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -220,12 +220,15 @@ struct shmq_chan_peer {
 	uint8_t pad[64 - 48];
 };
 
-/* spsc ring record: a header then the payload, padded to 8 bytes. */
+/* spsc ring record: an 8-byte header word, then the payload padded to 8
+ * bytes. The word (written last, release) is: bits 32..63 the payload
+ * length (PAD: the bytes skipped to the ring's end), bit 31 PAD, bits 1..30
+ * the record's position / 8, bit 0 set (so never 0). 0 means "not
+ * written yet": the writer zeroes the word after each record before it
+ * publishes the record. */
 struct shmq_chan_rec {
-	uint32_t len;   /* payload bytes (PAD: bytes skipped after this) */
-	uint32_t flags; /* SHMQ_REC_PAD: skip to the ring's end */
+	uint64_t word;
 };
-#define SHMQ_REC_PAD 1u
 
 /* mpmc/broadcast slot header, then msg_size bytes, to slot_size. */
 struct shmq_chan_slot {

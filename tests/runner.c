@@ -516,6 +516,45 @@ static void t_reap_group(pid_t pgid)
 
 enum { T_PASS, T_FAIL, T_SKIPPED };
 
+/* Reads a small /proc file into buf (NUL-terminated); its length or -1. */
+static ssize_t t_slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* What each process of a timed-out test was doing: state, wait channel and
+ * system call from /proc, so a hang in CI says where it hung. */
+static void t_dump_group(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[64], buf[512], wchan[64] = "", sys[128] = "";
+		pid_t p = (pid_t)atoi(de->d_name);
+		if (p <= 0 || getpgid(p) != pgid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+		if (t_slurp(path, buf, sizeof(buf)) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/wchan", (int)p);
+		t_slurp(path, wchan, sizeof(wchan));
+		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)p);
+		t_slurp(path, sys, sizeof(sys));
+		sys[strcspn(sys, "\n")] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		printf("  hung: %.120s | wchan %s | syscall %s\n", buf, wchan, sys);
+	}
+	closedir(d);
+}
+
 static int t_run_one(const struct t_test *t)
 {
 	double t0 = t_now();
@@ -536,6 +575,8 @@ static int t_run_one(const struct t_test *t)
 	t_pids[t_npids++] = pid;
 
 	done = t_await(pid, t->timeout_s);
+	if (!done)
+		t_dump_group(pid);
 	kill(-pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;

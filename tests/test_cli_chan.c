@@ -635,11 +635,11 @@ TEST(cli_chan_send_that_fails_mid_stream_is_seen_as_a_dead_writer)
 	char *in = malloc(16 + strlen(line));
 	snprintf(in, 16 + strlen(line), "first\n%s", line);
 	t_name(name, sizeof(name), "cut");
-	/* A 64-byte ring takes messages of up to 56 bytes. */
+	/* A 64-byte ring takes messages of up to 48 bytes. */
 	start_pair(&r, &s, name, "64", in, strlen(in), 0);
 	proc_run((struct proc *[]){ &r, &s }, 2);
 	check_one_line(s.status, s.e.p, "line 2 is longer than the channel's "
-	               "largest message (56 bytes)");
+	               "largest message (48 bytes)");
 	/* The reader must not take the cut stream for a whole one. */
 	snprintf(want, sizeof(want), "writer pid %d died; 1 messages received",
 	         (int)s.pid);
@@ -979,7 +979,7 @@ TEST(cli_chan_ls_and_stat_show_the_channel)
 	CHECK_EQ(r.status, 0);
 	CHECK_HAS(r.out, "\"kind\": \"channel\"");
 	CHECK_HAS(r.out, "\"channel\": {\"type\": \"spsc\", \"capacity\": "
-	          "1048576, \"msg_size\": 1048568, \"policy\": \"block\", "
+	          "1048576, \"msg_size\": 1048560, \"policy\": \"block\", "
 	          "\"depth_bytes\": 0, \"depth_msgs\": 0");
 	snprintf(want, sizeof(want), "\"writers\": [{\"pid\": %d, \"alive\": "
 	         "true, \"msgs\": 3}], \"readers\": [{\"pid\": %d, \"alive\": "

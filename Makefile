@@ -17,21 +17,23 @@ ALL_CFLAGS := $(CSTD) $(WARN) $(CFLAGS) -Iinclude -Isrc
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC   := $(wildcard src/*.c)
-CLI_SRC   := $(wildcard cli/*.c)
+CLI_SRC   := $(wildcard cli/*.c) $(wildcard bench/*.c)
 TEST_SRC  := $(wildcard tests/*.c)
 EX_SRC    := $(wildcard examples/*.c)
-HDRS      := include/shmq.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard tests/*.h)
+HDRS      := include/shmq.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard tests/*.h) \
+             $(wildcard bench/*.h)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/obj/%.o)
 SLIB_OBJ  := $(LIB_SRC:%.c=$(B)/san/%.o)
 SCLI_OBJ  := $(CLI_SRC:%.c=$(B)/san/%.o)
+SBENCH_OBJ := $(filter $(B)/san/bench/%,$(SCLI_OBJ))
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/san/%.o)
 EX_BIN    := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 SONAME  := libshmq.so.0
 
-.PHONY: all demo test install uninstall clean help deps
+.PHONY: all demo test install uninstall clean help deps bench
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmq.a $(B)/libshmq.so $(B)/shmq $(EX_BIN)
@@ -55,7 +57,7 @@ $(B)/libshmq.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^
 
 $(B)/shmq: $(CLI_OBJ) $(B)/libshmq.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libshmq.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libshmq.a -lm
 
 $(B)/examples/%: examples/%.c $(B)/libshmq.a include/shmq.h
 	@mkdir -p $(dir $@)
@@ -64,14 +66,25 @@ $(B)/examples/%: examples/%.c $(B)/libshmq.a include/shmq.h
 # Sanitized builds used by the tests: the runner and the tool it executes.
 $(B)/tests/shmq: $(SCLI_OBJ) $(SLIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^
+	$(CC) $(SAN) -o $@ $^ -lm
 
-$(B)/tests/shmq-tests: $(TEST_OBJ) $(SLIB_OBJ)
+$(B)/tests/shmq-tests: $(TEST_OBJ) $(SLIB_OBJ) $(SBENCH_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^
+	$(CC) $(SAN) -o $@ $^ -lm
 
 demo: deps all
 	@scripts/demo.sh $(B)
+
+# The full benchmark on the first two CPUs we may use, with the peers that
+# make bench-peers built: the table in bench/results/latest.txt (and on the
+# terminal), the records in latest.json, the chart in latest.svg.
+# BENCH_ARGS adds options (--quick, --only ..., --cpus A,B).
+bench: all
+	@mkdir -p bench/results
+	@$(B)/shmq bench --cpus auto $(BENCH_ARGS) \
+	  --json-out bench/results/latest.json \
+	  --plot bench/results/latest.svg > bench/results/latest.txt; \
+	rc=$$?; cat bench/results/latest.txt; exit $$rc
 
 # T=pattern runs only the tests whose name contains pattern.
 test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz)
@@ -100,6 +113,7 @@ clean:
 help:
 	@echo "make            build build/libshmq.a, build/libshmq.so, build/shmq, examples"
 	@echo "make demo       build and run the demo (segments in both families, shmq ls, 1 GiB through a channel)"
+	@echo "make bench      the full shmq bench: bench/results/latest.{txt,json,svg} (BENCH_ARGS=--quick ...)"
 	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed'"
 	@echo "                T=pattern runs only matching tests"
 	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
@@ -138,3 +152,27 @@ fuzz-run: $(FUZZ_BIN)
 	then echo "fuzz: ok: $$(grep -o 'Done [0-9]* runs' $(B)/fuzz/log | tail -n 1)"; \
 	else tail -n 40 $(B)/fuzz/log; echo "fuzz: FAILED: reproducer" $$(ls \
 	  $(B)/fuzz/crash-* $(B)/fuzz/timeout-* $(B)/fuzz/leak-* 2>/dev/null); exit 1; fi
+
+# Peer-library rows of `shmq bench` (bench/peers/): build/bench/peer-boost,
+# peer-zmq, peer-iceoryx. bench/peers/deps.sh installs their Debian packages
+# when missing (as root; else prints the command) and names the peers that
+# can be built; each other one is skipped with a line saying why.
+PEER_OBJ  := $(B)/obj/bench/peers/peer.o
+PEER_BINS := $(addprefix $(B)/bench/peer-,boost zmq iceoryx)
+.PHONY: bench-peers bench-peers-build
+bench-peers:
+	@$(MAKE) --no-print-directory bench-peers-build PEERS="$$(echo $$(bench/peers/deps.sh))"
+bench-peers-build: $(PEERS:%=$(B)/bench/peer-%)
+	@:
+$(PEER_OBJ): bench/peers/peer.h
+$(PEER_BINS): $(PEER_OBJ) bench/peers/peer.h
+$(B)/bench/peer-boost: bench/peers/peer_boost.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -Wshadow $(CFLAGS) -o $@ $< $(PEER_OBJ) -lrt -lpthread
+$(B)/bench/peer-zmq: bench/peers/peer_zmq.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(PEER_OBJ) -lzmq
+$(B)/bench/peer-iceoryx: bench/peers/peer_iceoryx.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -isystem $(firstword $(wildcard /usr/include/iceoryx/v*)) \
+	  -o $@ $< $(PEER_OBJ) -liceoryx_binding_c

@@ -21,7 +21,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_ls, cli_stat, cli_dump, cli_create, cli_rm,
-	cli_key, cli_mutex, cli_send, cli_recv;
+	cli_key, cli_mutex, cli_send, cli_recv, cli_bench;
 
 /* ---- util.c ---- */
 
@@ -52,6 +52,10 @@ int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 int cli_fail(int err, const char *object, size_t size);
 /* Prints "shmq: " and a message of our own; returns 1. */
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After a signal stopped a run and everything is removed: dies of it, so
+ * that the shell sees why. Returns 128 + sig only if the signal does not
+ * kill. */
+int cli_die_of(int sig);
 
 /* Parsers return NULL on success, else why the text is invalid. */
 const char *cli_parse_size(const char *text, uint64_t *v); /* N[K|M|G] */

@@ -718,20 +718,6 @@ static int parse_args(const struct cli_cmd *cmd, int argc, char **argv,
 	return PROCEED;
 }
 
-/* After a signal stopped the run and everything is removed: die of it, so
- * that the shell sees why. Returns only if the signal does not kill. */
-static int die_of(int sig)
-{
-	sigset_t one;
-
-	sigemptyset(&one);
-	sigaddset(&one, sig);
-	signal(sig, SIG_DFL);
-	raise(sig); /* pending until unblocked */
-	sigprocmask(SIG_UNBLOCK, &one, NULL);
-	return 128 + sig;
-}
-
 static int run_mutex(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct bench b;
@@ -749,7 +735,7 @@ static int run_mutex(const struct cli_cmd *cmd, int argc, char **argv)
 	if (rc < 0) {
 		cli_failf("mutex: interrupted by SIG%s; stopped every process "
 		          "and removed what the run made", sigabbrev_np(-rc));
-		return die_of(-rc);
+		return cli_die_of(-rc);
 	}
 	sigprocmask(SIG_SETMASK, &b.oldmask, NULL);
 	if (rc != CLI_OK || rc2 != CLI_OK)

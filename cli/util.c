@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,18 @@ int cli_failf(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return CLI_ERR;
+}
+
+int cli_die_of(int sig)
+{
+	sigset_t one;
+
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	signal(sig, SIG_DFL);
+	raise(sig); /* pending until unblocked */
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	return 128 + sig;
 }
 
 static unsigned size_shift(char c)

@@ -52,6 +52,7 @@ struct shmq_chan {
 	size_t op_len;   /* reserved bytes / peeked length */
 	uint64_t op_seq; /* bcast peek: the slot's seqlock value */
 	uint64_t msgs;   /* our messages, mirrored into our peer line */
+	int64_t next_look_ns; /* mpmc: when a slot's holder may be asked again */
 	char locator[SHMQ_LOCATOR_MAX];
 };
 

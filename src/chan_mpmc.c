@@ -18,6 +18,7 @@
 #include "chan.h"
 
 #include <errno.h>
+#include <time.h>
 
 #define SEQ_MASK ((UINT64_C(1) << 56) - 1)
 #define WORD(seq, st, peer)                                                   \
@@ -25,6 +26,7 @@
 #define W_SEQ(w) ((w) >> 8)
 #define W_ST(w) ((unsigned)((w) >> 6) & 3u)
 #define W_PEER(w) ((unsigned)(w) & 63u)
+#define HOLDER_LOOK_NS 1000000 /* between liveness looks at a slot's holder */
 #define STUCK_MAX 100 /* the same index and word, again and again: a word
                          that is no round of this slot (scribbled on) */
 
@@ -85,10 +87,19 @@ static void recover(struct shmq_chan *ch, struct shmq_chan_slot *s,
 	}
 }
 
-/* Holder of a claimed slot is dead (or gone): take the slot back. */
+/* Holder of a claimed slot is dead (or gone): take the slot back. Asking
+ * costs system calls (a lock probe, /proc), and a slot is WRITING or
+ * READING for a few hundred nanoseconds in normal life: look at most once
+ * a millisecond. */
 static int holder_dead(struct shmq_chan *ch, struct shmq_chan_slot *s,
                        uint64_t w)
 {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	int64_t now = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+	if (now < ch->next_look_ns)
+		return 0;
+	ch->next_look_ns = now + HOLDER_LOOK_NS;
 	if (shmq__chan_peer_alive(ch, W_PEER(w)))
 		return 0;
 	recover(ch, s, w);

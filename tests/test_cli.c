@@ -43,7 +43,7 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const commands[] = { "ls", "stat", "dump", "create", "rm",
-	                                "key", "mutex", "send", "recv" };
+	                                "key", "mutex", "send", "recv", "bench" };
 
 /* ---- Helpers ----------------------------------------------------------- */
 
@@ -181,36 +181,6 @@ static const char *field(const char *text, const char *name, char *buf,
 	p += strspn(p, " ");
 	snprintf(buf, len, "%.*s", (int)strcspn(p, "\n"), p);
 	return buf;
-}
-
-static int have_program(const char *name)
-{
-	struct t_run r;
-	char cmd[128];
-	char *argv[] = { "sh", "-c", cmd, NULL };
-
-	snprintf(cmd, sizeof(cmd), "command -v %s", name);
-	return t_exec(&r, NULL, argv) == 0;
-}
-
-/* Runs python3 SCRIPT ARGS... with stdin; the script's exit is checked. */
-static void python(struct t_run *r, const char *stdin_data,
-                   const char *script, ...) __attribute__((sentinel));
-static void python(struct t_run *r, const char *stdin_data,
-                   const char *script, ...)
-{
-	char *argv[16] = { "python3", "-c", (char *)script };
-	size_t n = 3;
-	va_list ap;
-
-	va_start(ap, script);
-	while (n < NELEM(argv) - 1 && (argv[n] = va_arg(ap, char *)))
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	if (t_exec(r, stdin_data, argv) != 0)
-		t_fail(__FILE__, __LINE__, "python3 script", "status %d: %s",
-		       r->status, r->err);
 }
 
 /* Runs the tool as uid and gid 65534 with no groups: fork, drop the
@@ -720,7 +690,7 @@ TEST(cli_ipcs_shows_the_segment_create_made)
 	unsigned long long bytes;
 	int id, got_id;
 
-	if (!have_program("ipcs"))
+	if (!t_have_program("ipcs"))
 		t_skip("ipcs is not installed (util-linux)");
 	create(t_sysv_loc(s, sizeof(s), 1), "12345", "0640");
 	id = shmget(t_key(1), 0, 0);
@@ -951,7 +921,7 @@ TEST(cli_dump_matches_hexdump_c)
 	char p[96];
 	size_t i;
 
-	if (!have_program("hexdump"))
+	if (!t_have_program("hexdump"))
 		t_skip("hexdump is not installed (bsdextrautils)");
 	create(t_posix_loc(p, sizeof(p), "hex"), "200", NULL);
 	fill_pattern(bare(p));
@@ -1076,8 +1046,8 @@ TEST(cli_stat_json_is_one_object_with_every_field)
 	CHECK_HAS(r.out, "\"size\": 100,");
 	CHECK_HAS(r.out, "\"nattch\": 0,");
 	CHECK_HAS(r.out, "\"kind\": \"raw\"");
-	if (have_program("python3")) {
-		python(&py, r.out, json_fields_py, s, (char *)NULL);
+	if (t_have_program("python3")) {
+		t_python(&py, r.out, json_fields_py, s, (char *)NULL);
 		snprintf(want, sizeof(want), "sysv 100 0640 0 raw 0x%08x None\n",
 		         (unsigned)t_key(1));
 		CHECK_STREQ(py.out, want);
@@ -1086,8 +1056,8 @@ TEST(cli_stat_json_is_one_object_with_every_field)
 	check_ok(&r);
 	CHECK_HAS(r.out, "\"family\": \"posix\"");
 	CHECK_HAS(r.out, "\"key\": null");
-	if (have_program("python3")) {
-		python(&py, r.out, json_fields_py, p, (char *)NULL);
+	if (t_have_program("python3")) {
+		t_python(&py, r.out, json_fields_py, p, (char *)NULL);
 		CHECK_HAS(py.out, "posix 300 0604 ");
 	}
 }
@@ -1172,9 +1142,9 @@ TEST(cli_ls_json_is_valid_with_the_required_fields)
 	snprintf(want, sizeof(want), "\"locator\": \"%s\", \"name\": \"%s\"",
 	         p, bare(p));
 	CHECK_HAS(r.out, want);
-	if (!have_program("python3"))
+	if (!t_have_program("python3"))
 		t_skip("python3 is not installed: JSON checked by substring");
-	python(&py, r.out, json_fields_py, s, p, (char *)NULL);
+	t_python(&py, r.out, json_fields_py, s, p, (char *)NULL);
 	snprintf(want, sizeof(want), "sysv 4321 0640 0 raw 0x%08x None\n",
 	         (unsigned)t_key(1));
 	CHECK(strncmp(py.out, want, strlen(want)) == 0);
@@ -1211,8 +1181,8 @@ TEST(cli_ls_escapes_names_made_by_other_programs)
 	SHMQ(&r, "ls", "--json");
 	check_ok(&r);
 	CHECK_HAS(r.out, "q\\\"b\\\\s\\tc\\u0001\xc3\xa9\\u00ff\"");
-	if (have_program("python3"))
-		python(&py, r.out, check_py, prefix, (char *)NULL);
+	if (t_have_program("python3"))
+		t_python(&py, r.out, check_py, prefix, (char *)NULL);
 	SHMQ(&r, "ls");
 	check_ok(&r);
 	/* Control characters never reach the terminal. */
@@ -1278,8 +1248,8 @@ TEST(cli_sees_and_dumps_a_segment_of_a_plain_sysv_writer)
 	t_sysv_loc(s, sizeof(s), 5);
 	SHMQ(&r, "ls", "--json");
 	check_ok(&r);
-	if (have_program("python3")) {
-		python(&py, r.out, json_fields_py, s, (char *)NULL);
+	if (t_have_program("python3")) {
+		t_python(&py, r.out, json_fields_py, s, (char *)NULL);
 		snprintf(want, sizeof(want), "sysv 4096 0644 1 raw 0x%08x None\n",
 		         (unsigned)t_key(5));
 		CHECK_STREQ(py.out, want);
@@ -1314,10 +1284,10 @@ TEST(cli_sees_and_dumps_a_python_shared_memory_object)
 	struct t_run r;
 	char name[64];
 
-	if (!have_program("python3"))
+	if (!t_have_program("python3"))
 		t_skip("python3 is not installed");
 	t_name(name, sizeof(name), "py");
-	python(&r, NULL, script, t_shmq_bin(), name, (char *)NULL);
+	t_python(&r, NULL, script, t_shmq_bin(), name, (char *)NULL);
 	CHECK_STREQ(r.out, "posix 1000 0600 1 raw\n"
 	                   "00000000  66 72 6f 6d 20 70 79 74  68 6f 6e 00 00 "
 	                   "00 00 00  |from python.....|\n"
@@ -1589,10 +1559,10 @@ TEST(cli_ls_shows_semaphore_sets_queues_and_posix_semaphores)
 	CHECK(strncmp(line, "posix-sem ", 10) == 0);
 	SHMQ(&r, "ls", "--json");
 	check_ok(&r);
-	if (!have_program("python3"))
+	if (!t_have_program("python3"))
 		t_skip("python3 is not installed: JSON not checked");
-	python(&py, r.out, json_fields_py, sl, ml, pl, (char *)NULL);
-	python(&py, r.out, check_py, sl, ml, pl, pl + strlen("posix-sem:"),
+	t_python(&py, r.out, json_fields_py, sl, ml, pl, (char *)NULL);
+	t_python(&py, r.out, check_py, sl, ml, pl, pl + strlen("posix-sem:"),
 	       (char *)NULL);
 }
 
@@ -1624,8 +1594,8 @@ TEST(cli_stat_shows_semaphore_sets_queues_and_posix_semaphores)
 	SHMQ(&r, "stat", pl, "--json");
 	check_ok(&r);
 	CHECK_HAS(r.out, "\"family\": \"posix-sem\"");
-	if (have_program("python3")) {
-		python(&py, r.out, json_fields_py, pl, (char *)NULL);
+	if (t_have_program("python3")) {
+		t_python(&py, r.out, json_fields_py, pl, (char *)NULL);
 		CHECK_HAS(py.out, "posix-sem ");
 	}
 }

@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -131,4 +132,32 @@ void t_forbid_syscalls(void)
 	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
 	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
 	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+}
+
+int t_have_program(const char *name)
+{
+	struct t_run r;
+	char cmd[128];
+	char *argv[] = { "sh", "-c", cmd, NULL };
+
+	snprintf(cmd, sizeof(cmd), "command -v %s", name);
+	return t_exec(&r, NULL, argv) == 0;
+}
+
+void t_python(struct t_run *r, const char *stdin_data, const char *script,
+              ...)
+{
+	char *argv[16] = { "python3", "-c", (char *)script };
+	size_t n = 3;
+	va_list ap;
+
+	va_start(ap, script);
+	while (n < sizeof(argv) / sizeof(argv[0]) - 1 &&
+	       (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	if (t_exec(r, stdin_data, argv) != 0)
+		t_fail(__FILE__, __LINE__, "python3 script", "status %d: %s",
+		       r->status, r->err);
 }

@@ -40,4 +40,12 @@ const char *t_posix_loc(char *buf, size_t len, const char *tag);
  * SIGSYS (status 159): proves a code path makes none. */
 void t_forbid_syscalls(void);
 
+/* Whether a program is on $PATH. */
+int t_have_program(const char *name);
+/* Runs python3 -c SCRIPT ARGS... with stdin_data on its stdin; a non-zero
+ * exit fails the test with the script's stderr. */
+struct t_run;
+void t_python(struct t_run *r, const char *stdin_data, const char *script,
+              ...) __attribute__((sentinel));
+
 #endif

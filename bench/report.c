@@ -1,0 +1,263 @@
+/*
+ * The results as a table (grouped by metric and size, each row against its
+ * floor and against pipe, measured in the same run) or as JSON.
+ */
+#include "bench.h"
+
+#include <sched.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+const char *bench_size_str(size_t size, char *buf, size_t len)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB"};
+	unsigned u = 0;
+	while (u < 3 && size >= 1024 && size % 1024 == 0) {
+		size /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%zu %s", size, unit[u]);
+	return buf;
+}
+
+/* The CPU's name from /proc/cpuinfo ("model name" on x86, "Model" on
+ * some ARM boards). */
+static void cpu_model(char *buf, size_t len)
+{
+	char line[256];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	snprintf(buf, len, "unknown CPU");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		if (!colon || (strncmp(line, "model name", 10) &&
+		               strncmp(line, "Model", 5)))
+			continue;
+		colon += 1 + strspn(colon + 1, " \t");
+		snprintf(buf, len, "%.*s", (int)strcspn(colon, "\n"), colon);
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+void bench_machine(char *buf, size_t len)
+{
+	char model[128];
+	cpu_set_t set;
+	struct utsname u;
+	int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+	                                                    : 0;
+	cpu_model(model, sizeof(model));
+	if (uname(&u) != 0)
+		snprintf(u.release, sizeof(u.release), "?");
+	snprintf(buf, len, "%d CPUs, %s, Linux %s", n, model, u.release);
+}
+
+/* ---- Numbers in words --------------------------------------------------- */
+
+const char *bench_ns_str(double ns, char *buf, size_t len)
+{
+	if (ns < 1e3)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (ns < 1e5)
+		snprintf(buf, len, "%.2f us", ns / 1e3);
+	else if (ns < 1e6)
+		snprintf(buf, len, "%.0f us", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, len, "%.2f ms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", ns / 1e9);
+	return buf;
+}
+
+static const char *rate_str(double r, char *buf, size_t len)
+{
+	if (r >= 1e6)
+		snprintf(buf, len, "%.2f M", r / 1e6);
+	else if (r >= 1e3)
+		snprintf(buf, len, "%.1f k", r / 1e3);
+	else
+		snprintf(buf, len, "%.0f", r);
+	return buf;
+}
+
+static const char *ratio_str(double r, char *buf, size_t len)
+{
+	if (r <= 0)
+		snprintf(buf, len, "-");
+	else if (r < 10)
+		snprintf(buf, len, "%.2f", r);
+	else if (r < 100)
+		snprintf(buf, len, "%.1f", r);
+	else
+		snprintf(buf, len, "%.0f", r);
+	return buf;
+}
+
+/* ---- Table -------------------------------------------------------------- */
+
+/* The measured row of transport name in the same group, or NULL. */
+static const struct bench_rec *find(const struct bench_results *res,
+                                    const char *name, int metric,
+                                    size_t group)
+{
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_rec *r = &res->rec[i];
+		if (r->status == BENCH_OK && r->metric == metric &&
+		    r->group == group && !strcmp(r->transport, name))
+			return r;
+	}
+	return NULL;
+}
+
+static const char *rtt_floor(const struct bench_rec *r)
+{
+	return r->busy ? "floor-spin" : "floor-spin-futex";
+}
+
+static void print_rtt(FILE *f, const struct bench_results *res,
+                      const struct bench_rec *r)
+{
+	char a[16], b[16], c[16], d[16], e[16], g[16], h[16];
+	const struct bench_rec *fl = find(res, rtt_floor(r), BENCH_RTT,
+	                                  r->group);
+	const struct bench_rec *pipe = find(res, "pipe", BENCH_RTT, r->group);
+	fprintf(f, "  %-20s %9s %9s %9s %9s %9s %9s  %-17s %9s  %s\n",
+	        r->transport, bench_ns_str(r->p50, a, sizeof(a)),
+	        bench_ns_str(r->p99, b, sizeof(b)), bench_ns_str(r->p999, c, sizeof(c)),
+	        r->max > 0 ? bench_ns_str(r->max, d, sizeof(d)) : "-",
+	        bench_ns_str(r->cpu_ns_per_msg, e, sizeof(e)),
+	        ratio_str(fl ? r->p50 / fl->p50 : 0, g, sizeof(g)),
+	        rtt_floor(r), ratio_str(pipe ? pipe->p50 / r->p50 : 0, h,
+	                                sizeof(h)), r->note);
+}
+
+static void print_tput(FILE *f, const struct bench_results *res,
+                       const struct bench_rec *r)
+{
+	char a[16], b[16], c[16], d[16];
+	const struct bench_rec *m = find(res, "memcpy", BENCH_TPUT, r->group);
+	const struct bench_rec *pipe = find(res, "pipe", BENCH_TPUT, r->group);
+	fprintf(f, "  %-20s %9s %9.3f %9s %9s %9s  %s\n", r->transport,
+	        rate_str(r->msgs_per_s, a, sizeof(a)), r->gbytes_per_s,
+	        bench_ns_str(r->cpu_ns_per_msg, b, sizeof(b)),
+	        ratio_str(m ? r->msgs_per_s / m->msgs_per_s : 0, c, sizeof(c)),
+	        ratio_str(pipe ? r->msgs_per_s / pipe->msgs_per_s : 0, d,
+	                  sizeof(d)), r->note);
+}
+
+static void print_row(FILE *f, const struct bench_results *res,
+                      const struct bench_rec *r)
+{
+	if (r->status != BENCH_OK)
+		fprintf(f, "  %-20s %s: %s\n", r->transport,
+		        r->status == BENCH_SKIPPED ? "skipped" : "FAILED", r->why);
+	else if (r->metric == BENCH_RTT)
+		print_rtt(f, res, r);
+	else
+		print_tput(f, res, r);
+}
+
+static void print_group(FILE *f, const struct bench_results *res, int metric,
+                        size_t group)
+{
+	char s[32];
+	bench_size_str(group, s, sizeof(s));
+	if (metric == BENCH_RTT)
+		fprintf(f, "\nround trip, %-10s %9s %9s %9s %9s %9s %9s  %-17s "
+		        "%9s  note\n", s, "p50", "p99", "p99.9", "max",
+		        "cpu/msg", "p50/floor", "floor", "pipe/p50");
+	else
+		fprintf(f, "\nthroughput, %-10s %9s %9s %9s %9s %9s  note\n", s,
+		        "msgs/s", "GB/s", "cpu/msg", "/memcpy", "/pipe");
+	for (size_t i = 0; i < res->n; i++)
+		if (res->rec[i].metric == metric && res->rec[i].group == group)
+			print_row(f, res, &res->rec[i]);
+}
+
+/* The next group size above prev that some record of metric has. */
+static size_t next_group(const struct bench_results *res, int metric,
+                         size_t prev)
+{
+	size_t best = 0;
+	for (size_t i = 0; i < res->n; i++) {
+		size_t g = res->rec[i].group;
+		if (res->rec[i].metric == metric && g > prev &&
+		    (!best || g < best))
+			best = g;
+	}
+	return best;
+}
+
+void bench_print_table(FILE *f, const struct bench_cfg *cfg,
+                       const struct bench_results *res)
+{
+	char machine[256];
+	bench_machine(machine, sizeof(machine));
+	fprintf(f, "shmq bench: %s\n", machine);
+	if (cfg->cpus[0] >= 0)
+		fprintf(f, "pinned to CPUs %d and %d; ", cfg->cpus[0],
+		        cfg->cpus[1]);
+	else
+		fprintf(f, "not pinned; ");
+	fprintf(f, "every row: %.3g s of warm-up, then %.3g s measured\n",
+	        cfg->warmup_s, cfg->duration_s);
+	for (int m = BENCH_RTT; m <= BENCH_TPUT; m++)
+		for (size_t g = next_group(res, m, 0); g;
+		     g = next_group(res, m, g))
+			print_group(f, res, m, g);
+	int header = 0;
+	for (size_t i = 0; i < res->n; i++)
+		if (!res->rec[i].group) {
+			if (!header++)
+				fputs("\nnot measured\n", f);
+			print_row(f, res, &res->rec[i]);
+		}
+	fputs("\np50/floor: the row's p50 over its floor's in this run "
+	      "(floor-spin for busy-wait rows,\n"
+	      "floor-spin-futex for those that may sleep); pipe/p50: pipe's "
+	      "p50 over the row's.\n"
+	      "/memcpy, /pipe: the row's msgs/s over memcpy's and pipe's at "
+	      "the same size.\n"
+	      "cpu/msg: CPU time of every process (getrusage) per message; a "
+	      "round trip is 2.\n"
+	      "GB/s: 10^9 bytes a second. The receiver reads every byte; "
+	      "checksums matched.\n", f);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static void json_num(FILE *f, const char *key, const char *fmt, double v,
+                     int null)
+{
+	fprintf(f, ", \"%s\": ", key);
+	if (null)
+		fputs("null", f);
+	else
+		fprintf(f, fmt, v);
+}
+
+void bench_print_json(FILE *f, const struct bench_results *res)
+{
+	const char *sep = "\n";
+	fputc('[', f);
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_rec *r = &res->rec[i];
+		int rtt = r->metric == BENCH_RTT;
+		if (r->status != BENCH_OK)
+			continue;
+		/* Names are ours, or a peer's checked by peer.c. */
+		fprintf(f, "%s{\"transport\": \"%s\", \"metric\": \"%s\", "
+		        "\"msg_size\": %zu", sep, r->transport,
+		        rtt ? "rtt" : "throughput", r->msg_size);
+		json_num(f, "p50_ns", "%.0f", r->p50, !rtt);
+		json_num(f, "p99_ns", "%.0f", r->p99, !rtt);
+		json_num(f, "p999_ns", "%.0f", r->p999, !rtt);
+		json_num(f, "msgs_per_s", "%.0f", r->msgs_per_s, rtt);
+		json_num(f, "gbytes_per_s", "%.6g", r->gbytes_per_s, rtt);
+		json_num(f, "cpu_ns_per_msg", "%.1f", r->cpu_ns_per_msg, 0);
+		fputc('}', f);
+		sep = ",\n";
+	}
+	fputs("\n]\n", f);
+}

@@ -1,0 +1,208 @@
+/*
+ * shmq's channels, used the way the API documents them:
+ *   shmq-spsc           busy-wait: try_send/try_recv in a loop, never sleeps
+ *   shmq-spsc-blocking  send/recv with the default spin budget, then futex
+ *   shmq-spsc-zerocopy  reserve/commit and peek/release, busy (a spin budget
+ *                       of an hour); the writer still writes every byte
+ *                       into the ring, the reader reads them where they lie
+ *   shmq-mpmc           2 writers x 2 readers (round trip: 1x1), blocking
+ *   shmq-broadcast      1 writer -> 2 readers, policy block (round trip:
+ *                       1x1), blocking
+ * Geometry: the library's defaults, grown so that a ring holds 4 messages
+ * (spsc), or fewer slots for big messages (mpmc, broadcast: up to 8 MiB).
+ * Both sides open each channel with SHMQ_CHAN_CREATE; the last close
+ * removes it, and teardown removes what a dead process left.
+ */
+#include "bench.h"
+
+#include "atomic.h"
+#include "shmq.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define BUSY_SPIN_NS (3600 * 1000000000LL)
+#define SLOT_BUDGET (8u << 20) /* mpmc/broadcast ring bytes, at most */
+#define SPSC_DEFAULT (1u << 20) /* the library's default ring */
+
+static void chan_opts(const struct bench_link *l, int kind, int64_t spin,
+                      struct shmq_chan_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->flags = SHMQ_CHAN_CREATE;
+	o->spin_ns = spin;
+	o->policy = SHMQ_POLICY_BLOCK;
+	if (kind == SHMQ_CHAN_SPSC) {
+		size_t ring = 1;
+		while (ring < 4 * (l->size + 8))
+			ring <<= 1;
+		o->capacity = ring > SPSC_DEFAULT ? ring : 0;
+		return;
+	}
+	size_t slots = 1024;
+	while (slots > 8 && slots * l->size > SLOT_BUDGET)
+		slots >>= 1;
+	o->capacity = slots;
+	o->msg_size = l->size;
+}
+
+static int open_dir(struct bench_end *e, int dir, int role,
+                    const struct shmq_chan_opts *o, void **h)
+{
+	char loc[80];
+	shmq_chan *ch = NULL;
+	snprintf(loc, sizeof(loc), "posix:%s", e->l->name[dir]);
+	int rc = shmq_chan_open(&ch, loc, role, o);
+	*h = ch;
+	return rc;
+}
+
+static int open_ends(struct bench_end *e, int kind, int64_t spin)
+{
+	struct shmq_chan_opts o;
+	int rc = 0;
+	chan_opts(e->l, kind, spin, &o);
+	if (e->tx >= 0)
+		rc = open_dir(e, e->tx, SHMQ_WRITER, &o, &e->txh);
+	if (rc == 0 && e->rx >= 0)
+		rc = open_dir(e, e->rx, SHMQ_READER, &o, &e->rxh);
+	return rc;
+}
+
+static int spsc_busy_open(struct bench_end *e)
+{
+	return open_ends(e, SHMQ_CHAN_SPSC, 0);
+}
+
+static int spsc_open(struct bench_end *e)
+{
+	return open_ends(e, SHMQ_CHAN_SPSC, -1);
+}
+
+static int zerocopy_open(struct bench_end *e)
+{
+	return open_ends(e, SHMQ_CHAN_SPSC, BUSY_SPIN_NS);
+}
+
+static int mpmc_open(struct bench_end *e)
+{
+	return open_ends(e, SHMQ_CHAN_MPMC, -1);
+}
+
+static int bcast_open(struct bench_end *e)
+{
+	return open_ends(e, SHMQ_CHAN_BROADCAST, -1);
+}
+
+/* The end of the stream (all writers closed) is 0 for run.c. */
+static ssize_t eof_is_0(ssize_t n)
+{
+	return n == -EPIPE ? 0 : n;
+}
+
+static int busy_send(struct bench_end *e, const void *msg)
+{
+	int rc;
+	while ((rc = shmq_chan_try_send(e->txh, msg, e->size)) == -EAGAIN)
+		shmq_cpu_relax();
+	return rc;
+}
+
+static ssize_t busy_recv(struct bench_end *e, const void **msg)
+{
+	ssize_t n;
+	while ((n = shmq_chan_try_recv(e->rxh, e->buf, e->size)) == -EAGAIN)
+		shmq_cpu_relax();
+	*msg = e->buf;
+	return eof_is_0(n);
+}
+
+static int chan_send(struct bench_end *e, const void *msg)
+{
+	return shmq_chan_send(e->txh, msg, e->size);
+}
+
+static ssize_t chan_recv(struct bench_end *e, const void **msg)
+{
+	*msg = e->buf;
+	return eof_is_0(shmq_chan_recv(e->rxh, e->buf, e->size));
+}
+
+static int zerocopy_send(struct bench_end *e, const void *msg)
+{
+	void *p;
+	int rc = shmq_chan_reserve(e->txh, e->size, &p, NULL);
+	if (rc < 0)
+		return rc;
+	memcpy(p, msg, e->size);
+	return shmq_chan_commit(e->txh, e->size);
+}
+
+static ssize_t zerocopy_recv(struct bench_end *e, const void **msg)
+{
+	return eof_is_0(shmq_chan_peek(e->rxh, msg, NULL));
+}
+
+static int zerocopy_done(struct bench_end *e)
+{
+	return shmq_chan_release(e->rxh);
+}
+
+static int chan_close(struct bench_end *e)
+{
+	int a = e->txh ? shmq_chan_close(e->txh) : 0;
+	int b = e->rxh ? shmq_chan_close(e->rxh) : 0;
+	e->txh = e->rxh = NULL;
+	return a < 0 ? a : b;
+}
+
+static int chan_setup(struct bench_link *l)
+{
+	(void)l; /* the processes create the channels: names in l->name */
+	return 0;
+}
+
+/* A process that died left its channel: remove the name. */
+static void chan_teardown(struct bench_link *l)
+{
+	char loc[80];
+	for (int d = 0; d < 2; d++) {
+		snprintf(loc, sizeof(loc), "posix:%s", l->name[d]);
+		shmq_chan_unlink(loc);
+	}
+}
+
+#define CHAN(open_fn, send_fn, recv_fn)                                      \
+	.cls = "shmq", .setup = chan_setup, .open = open_fn,                 \
+	.send = send_fn, .recv = recv_fn, .close = chan_close,               \
+	.teardown = chan_teardown
+
+const struct bench_transport bench_shmq_spsc = {
+	.name = "shmq-spsc", .flags = BT_BUSY,
+	.note = {"busy-wait", "busy-wait"},
+	CHAN(spsc_busy_open, busy_send, busy_recv),
+};
+
+const struct bench_transport bench_shmq_blocking = {
+	.name = "shmq-spsc-blocking", .note = {"spin, futex", "spin, futex"},
+	CHAN(spsc_open, chan_send, chan_recv),
+};
+
+const struct bench_transport bench_shmq_zerocopy = {
+	.name = "shmq-spsc-zerocopy", .flags = BT_BUSY,
+	.note = {"busy-wait", "busy-wait"}, .done = zerocopy_done,
+	CHAN(zerocopy_open, zerocopy_send, zerocopy_recv),
+};
+
+const struct bench_transport bench_shmq_mpmc = {
+	.name = "shmq-mpmc", .flags = BT_EOF, .writers = 2, .readers = 2,
+	.note = {"1x1", "2x2"},
+	CHAN(mpmc_open, chan_send, chan_recv),
+};
+
+const struct bench_transport bench_shmq_bcast = {
+	.name = "shmq-broadcast", .readers = 2, .fanout = 2,
+	.note = {"1x1", "1->2"},
+	CHAN(bcast_open, chan_send, chan_recv),
+};

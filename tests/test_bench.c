@@ -1,0 +1,358 @@
+/*
+ * shmq bench, as a user runs it: the JSON records have exactly their nine
+ * fields with positive numbers, bad options are usage errors, --plot writes
+ * SVG, a peer program's rows join ours (or say why not), and a run leaves
+ * nothing behind. What a user cannot provoke, a transport that changes,
+ * loses or tears a message, goes through bench_run_one with a pipe broken
+ * on purpose: the row must fail. Never a timing.
+ */
+#include "../bench/bench.h"
+#include "shmq.h"
+#include "test.h"
+#include "tutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SHMQ(r, ...) t_shmq((r), NULL, __VA_ARGS__, (char *)NULL)
+
+/* stdin: the JSON. argv: the transports that must all be there and no
+ * other, the sizes, the number of records. */
+static const char records_py[] =
+	"import json, sys\n"
+	"a = json.load(sys.stdin)\n"
+	"want = set(sys.argv[1].split(','))\n"
+	"sizes = {int(s) for s in sys.argv[2].split(',')}\n"
+	"keys = {'transport', 'metric', 'msg_size', 'p50_ns', 'p99_ns',\n"
+	"        'p999_ns', 'msgs_per_s', 'gbytes_per_s', 'cpu_ns_per_msg'}\n"
+	"num = lambda v: type(v) in (int, float) and v > 0\n"
+	"assert type(a) is list, a\n"
+	"for o in a:\n"
+	"    assert set(o) == keys, o\n"
+	"    assert o['transport'] in want and o['msg_size'] in sizes, o\n"
+	"    assert o['metric'] in ('rtt', 'throughput'), o\n"
+	"    rtt = o['metric'] == 'rtt'\n"
+	"    for k in ('p50_ns', 'p99_ns', 'p999_ns'):\n"
+	"        assert num(o[k]) if rtt else o[k] is None, (k, o)\n"
+	"    for k in ('msgs_per_s', 'gbytes_per_s'):\n"
+	"        assert o[k] is None if rtt else num(o[k]), (k, o)\n"
+	"    assert num(o['cpu_ns_per_msg']), o\n"
+	"    assert not rtt or o['p50_ns'] <= o['p99_ns'] <= o['p999_ns'], o\n"
+	"assert {o['transport'] for o in a} == want, a\n"
+	"rows = {(o['transport'], o['metric'], o['msg_size']) for o in a}\n"
+	"assert len(rows) == len(a) == int(sys.argv[3]), (len(rows), len(a))\n";
+
+static void need_python(void)
+{
+	if (!t_have_program("python3"))
+		t_skip("python3 is not installed: cannot parse the JSON");
+}
+
+/* The tool ran and printed records as records_py wants them. */
+static void check_records(const struct t_run *r, const char *transports,
+                          const char *sizes, const char *count)
+{
+	struct t_run py;
+
+	if (r->status != 0)
+		t_fail(__FILE__, __LINE__, "status == 0", "status %d: %s",
+		       r->status, r->err);
+	t_python(&py, r->out, records_py, transports, sizes, count,
+	         (char *)NULL);
+}
+
+/* Nothing named shmq-bench-PID-... in /dev/shm for a PID that is gone. */
+static void check_nothing_left(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+	int pid;
+
+	CHECK(d != NULL);
+	while ((e = readdir(d)))
+		if (sscanf(e->d_name, "shmq-bench-%d-", &pid) == 1 &&
+		    kill(pid, 0) != 0)
+			t_fail(__FILE__, __LINE__, "nothing left",
+			       "/dev/shm/%s outlived its run", e->d_name);
+	closedir(d);
+}
+
+TEST(bench_quick_floors_give_every_field_positive)
+{
+	struct t_run r;
+
+	need_python();
+	SHMQ(&r, "bench", "--quick", "--only", "floor", "--json",
+	     "--duration", "0.1");
+	/* 3 round-trip floors and memcpy, at 64 B and 64 KiB */
+	check_records(&r, "floor-spin,floor-futex,floor-spin-futex,memcpy",
+	              "64,65536", "8");
+}
+
+TEST(bench_spsc_rows_check_out_and_leave_nothing_behind)
+{
+	struct t_run r;
+
+	need_python();
+	SHMQ(&r, "bench", "--quick", "--only", "shmq-spsc", "--json",
+	     "--duration", "0.1", "--cpus", "auto");
+	check_records(&r, "shmq-spsc,shmq-spsc-blocking,shmq-spsc-zerocopy",
+	              "64,65536", "12");
+	check_nothing_left();
+}
+
+TEST(bench_mpmc_broadcast_and_kernel_rows_run)
+{
+	struct t_run r;
+
+	need_python();
+	SHMQ(&r, "bench", "--only", "shmq-mpmc,shmq-broadcast,pipe,eventfd",
+	     "--sizes", "100", "--json", "--duration", "0.05");
+	/* eventfd: a round trip of its 8-byte counter, nothing else */
+	check_records(&r, "shmq-mpmc,shmq-broadcast,pipe,eventfd", "100,8",
+	              "7");
+	check_nothing_left();
+}
+
+TEST(bench_table_names_each_rows_floor_and_ratio_to_pipe)
+{
+	struct t_run r, py;
+	char json[64];
+
+	need_python();
+	snprintf(json, sizeof(json), "/tmp/shmqt-%d-bench.json", (int)getpid());
+	/* names match as substrings: "floor-spin" would take the others */
+	SHMQ(&r, "bench", "--only", "floor-spin-futex,shmq-spsc-zerocopy,pipe",
+	     "--sizes", "64", "--duration", "0.05", "--json-out", json);
+	CHECK_EQ(r.status, 0);
+	CHECK_HAS(r.out, "round trip, 64 B");
+	CHECK_HAS(r.out, "throughput, 64 B");
+	CHECK_HAS(r.out, "p50/floor");
+	CHECK_HAS(r.out, "pipe/p50");
+	/* the blocking floor against itself; the busy-wait floor not run */
+	CHECK_HAS(r.out, "1.00  floor-spin-futex");
+	CHECK_HAS(r.out, "-  floor-spin ");
+	CHECK_HAS(r.out, "pipe ");
+	t_python(&py, NULL, "import json, sys\n"
+	         "a = json.load(open(sys.argv[1]))\n"
+	         "assert sorted((o['transport'], o['metric']) for o in a) == [\n"
+	         "    ('floor-spin-futex', 'rtt'), ('pipe', 'rtt'),\n"
+	         "    ('pipe', 'throughput'), ('shmq-spsc-zerocopy', 'rtt'),\n"
+	         "    ('shmq-spsc-zerocopy', 'throughput')], a\n",
+	         json, (char *)NULL);
+	unlink(json);
+}
+
+TEST(bench_bad_options_are_usage_errors)
+{
+	static const char *const bad[][2] = {
+		{"--sizes", "0"}, {"--sizes", "4"}, {"--sizes", "65M"},
+		{"--sizes", "64,,x"}, {"--sizes", "-64"},
+		{"--duration", "0"}, {"--duration", "-1"}, {"--duration", "x"},
+		{"--duration", "nan"}, {"--duration", "1e9"},
+		{"--cpus", "0,0"}, {"--cpus", "0"}, {"--cpus", "0,1,2"},
+		{"--cpus", "9999,0"}, {"--cpus", "a,b"},
+		{"--only", "nosuch"}, {"--only", "floor,,pipe"},
+	};
+	struct t_run r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		SHMQ(&r, "bench", bad[i][0], bad[i][1]);
+		if (r.status != 2)
+			t_fail(__FILE__, __LINE__, "status == 2", "%s %s: "
+			       "status %d", bad[i][0], bad[i][1], r.status);
+		CHECK_HAS(r.err, "usage: shmq bench");
+		CHECK_HAS(r.err, bad[i][0]);
+		CHECK_EQ(strlen(r.out), 0);
+	}
+	SHMQ(&r, "bench", "extra");
+	CHECK_EQ(r.status, 2);
+	CHECK_HAS(r.err, "unexpected argument 'extra'");
+	SHMQ(&r, "bench", "--plot");
+	CHECK_EQ(r.status, 2);
+	CHECK_HAS(r.err, "needs a value");
+}
+
+TEST(bench_unwritable_output_fails_before_running)
+{
+	struct t_run r;
+
+	SHMQ(&r, "bench", "--only", "floor-spin", "--plot",
+	     "/nonexistent/dir/x.svg");
+	CHECK_EQ(r.status, 1);
+	CHECK_HAS(r.err, "/nonexistent/dir/x.svg");
+	CHECK_EQ(strlen(r.out), 0);
+}
+
+/* Runs with --plot and checks that the file is SVG that parses as XML. */
+static void check_plot(void)
+{
+	struct t_run r, py;
+	char path[64], head[8] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/shmqt-%d-bench.svg", (int)getpid());
+	SHMQ(&r, "bench", "--only", "floor-spin,memcpy", "--sizes", "64,4K",
+	     "--duration", "0.05", "--plot", path);
+	CHECK_EQ(r.status, 0);
+	CHECK((f = fopen(path, "r")) != NULL);
+	CHECK(fread(head, 1, 5, f) == 5);
+	fclose(f);
+	CHECK(!strncmp(head, "<svg", 4) || !strncmp(head, "<?xml", 5));
+	if (t_have_program("python3"))
+		t_python(&py, NULL, "import sys, xml.etree.ElementTree as E\n"
+		         "r = E.parse(sys.argv[1]).getroot()\n"
+		         "assert r.tag.endswith('svg'), r.tag\n"
+		         "t = ''.join(r.itertext())\n"
+		         "assert 'floor-spin' in t and 'memcpy' in t, t\n",
+		         path, (char *)NULL);
+	unlink(path);
+}
+
+TEST(bench_plot_writes_svg_with_or_without_gnuplot)
+{
+	const char *path = getenv("PATH");
+	char saved[4096];
+
+	check_plot(); /* gnuplot if it is installed */
+	snprintf(saved, sizeof(saved), "%s", path ? path : "/usr/bin:/bin");
+	setenv("PATH", "/nonexistent", 1); /* our own writer */
+	check_plot();
+	setenv("PATH", saved, 1);
+}
+
+/* ---- Peers -------------------------------------------------------------- */
+
+struct peers {
+	char dir[64];
+};
+
+static void peer_script(const struct peers *p, const char *name,
+                        const char *body)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	CHECK((f = fopen(path, "w")) != NULL);
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	CHECK(fclose(f) == 0);
+	CHECK(chmod(path, 0700) == 0);
+}
+
+static void peers_remove(const struct peers *p)
+{
+	static const char *const files[] = {"peer-good", "peer-skip",
+	                                    "peer-bad", "args"};
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->dir, files[i]);
+		unlink(path);
+	}
+	rmdir(p->dir);
+}
+
+TEST(bench_merges_a_peers_rows_and_lists_the_missing_as_skipped)
+{
+	struct peers p;
+	struct t_run r, py;
+	char args[256] = "";
+	FILE *f;
+
+	need_python();
+	snprintf(p.dir, sizeof(p.dir), "/tmp/shmqt-%d-peers", (int)getpid());
+	CHECK(mkdir(p.dir, 0700) == 0);
+	peer_script(&p, "peer-good",
+	            "echo \"$@\" > \"$(dirname \"$0\")/args\"\n"
+	            "echo '[{\"transport\": \"good-ipc\", \"metric\": \"rtt\", "
+	            "\"msg_size\": 64, \"p50_ns\": 1000, \"p99_ns\": 2000, "
+	            "\"p999_ns\": 3000, \"msgs_per_s\": null, "
+	            "\"gbytes_per_s\": null, \"cpu_ns_per_msg\": 900.5}]'");
+	peer_script(&p, "peer-skip", "echo 'needs libfoo-dev' >&2; exit 77");
+	setenv("SHMQ_BENCH_PEERS", p.dir, 1);
+	SHMQ(&r, "bench", "--only", "peer", "--sizes", "64", "--duration",
+	     "0.05", "--json");
+	check_records(&r, "good-ipc", "64", "1");
+	/* the missing say so, on stderr as JSON has no room for them */
+	CHECK_HAS(r.err, "boost-mq: skipped: not built: make bench-peers");
+	CHECK_HAS(r.err, "needs libfoo-dev");
+	snprintf(args, sizeof(args), "%s/args", p.dir);
+	CHECK((f = fopen(args, "r")) != NULL);
+	CHECK(fgets(args, sizeof(args), f) != NULL);
+	fclose(f);
+	CHECK_HAS(args, "--json --sizes 64 --duration 0.05");
+
+	/* a peer that prints a record without all its fields fails */
+	peer_script(&p, "peer-bad", "echo '[{\"transport\": \"bad\", "
+	            "\"metric\": \"rtt\"}]'");
+	SHMQ(&r, "bench", "--only", "peer", "--sizes", "64", "--duration",
+	     "0.05", "--json");
+	CHECK_EQ(r.status, 1);
+	CHECK_HAS(r.err, "peer-bad printed bad JSON");
+	t_python(&py, r.out, "import json, sys\n"
+	         "assert [o['transport'] for o in json.load(sys.stdin)] == "
+	         "['good-ipc']\n", (char *)NULL);
+	peers_remove(&p);
+}
+
+/* ---- Broken transports: the row must fail ---------------------------------- */
+
+enum breakage { CHANGE, LOSE, TEAR };
+
+static enum breakage broken_how;
+
+/* A pipe that breaks its 6th message the way broken_how says. */
+static int broken_send(struct bench_end *e, const void *msg)
+{
+	unsigned char copy[64];
+
+	if (e->txn++ != 5)
+		return bench_pipe.send(e, msg);
+	if (broken_how == LOSE)
+		return 0;
+	memcpy(copy, msg, sizeof(copy));
+	copy[broken_how == CHANGE ? 30 : 60] ^= 1; /* middle; last word */
+	return bench_pipe.send(e, copy);
+}
+
+static void run_broken(int broken, struct bench_rec *rec)
+{
+	struct bench_transport t = bench_pipe;
+	struct bench_cfg cfg = {.duration_s = 0.05, .warmup_s = 0.01,
+	                        .cpus = {-1, -1}};
+
+	t.name = "broken-pipe";
+	if (broken)
+		t.send = broken_send;
+	CHECK_EQ(bench_run_one(&t, BENCH_TPUT, 64, &cfg, rec), 0);
+}
+
+TEST(bench_row_fails_when_a_message_changes_is_lost_or_torn)
+{
+	static const struct {
+		enum breakage how;
+		const char *why;
+	} cases[] = {
+		{CHANGE, "checksum mismatch"},
+		{LOSE, "lost, repeated or out of order"},
+		{TEAR, "is torn"},
+	};
+	struct bench_rec rec;
+
+	run_broken(0, &rec); /* the control: an intact pipe passes */
+	CHECK_EQ(rec.status, BENCH_OK);
+	CHECK(rec.msgs_per_s > 0 && rec.gbytes_per_s > 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		broken_how = cases[i].how;
+		run_broken(1, &rec);
+		CHECK_EQ(rec.status, BENCH_FAILED);
+		CHECK_HAS(rec.why, cases[i].why);
+	}
+}

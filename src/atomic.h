@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -44,6 +45,45 @@ typedef _Atomic uint64_t shmq_atomic64;
 #define shmq_fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
 #define shmq_fence_acquire() atomic_thread_fence(memory_order_acquire)
 #define shmq_fence_release() atomic_thread_fence(memory_order_release)
+
+/*
+ * Asymmetric fences, for a Dekker pair whose one side runs on every message
+ * (a publisher checking for sleepers) and whose other side runs rarely (a
+ * sleeper announcing itself). With MEMBARRIER_CMD_GLOBAL_EXPEDITED the
+ * light side is only a compiler barrier and the heavy side a membarrier()
+ * call, which runs a full barrier on every CPU now running a process that
+ * registered (Folly's asymmetric barriers; liburcu's membarrier flavour):
+ * so either the light side's later load sees the heavy side's store, or
+ * the heavy side's later load sees the light side's store. Registration is
+ * per process, kept across fork, dropped by exec. `asym` 0: both sides are
+ * plain seq_cst fences.
+ */
+static inline int shmq_membarrier_register(void)
+{
+	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	if (q < 0 || !(q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) ||
+	    !(q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED))
+		return -ENOSYS;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0,
+	            0) < 0)
+		return -errno;
+	return 0;
+}
+
+static inline void shmq_fence_light(int asym)
+{
+	if (asym)
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+static inline void shmq_fence_heavy(int asym)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (asym)
+		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+}
 
 /* Busy-wait hint: lets the sibling hyperthread run, saves power. */
 static inline void shmq_cpu_relax(void)

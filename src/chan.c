@@ -417,6 +417,7 @@ uncount:
 
 static int start_handle(struct shmq_chan *ch, int role)
 {
+	shmq__asym_setup(); /* before our first notify, never inside one */
 	static const struct shmq_chan_ops *const ops[] = {
 		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
 	int rc = shmq__chan_adopt(ch);
@@ -647,10 +648,10 @@ static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
 		/* acquire: pairs with the notifier's increment */
 		uint32_t seen = shmq_load(&ev->seq, SHMQ_ACQUIRE);
 		shmq_add(&ev->waiters, 1, SHMQ_RELAXED);
-		/* seq_cst fence: our count before our look at the index; the
-		 * Dekker pair with the fence in shmq__event_notify(), so either
-		 * the notifier sees us or we see what it published */
-		shmq_fence_seq_cst();
+		/* heavy fence: our count before our look at the index; the
+		 * Dekker pair with the light fence in shmq__event_notify(), so
+		 * either the notifier sees us or we see what it published */
+		shmq_fence_heavy(shmq__asym_setup());
 		int rc = check(ch, arg);
 		if (rc == -EAGAIN) {
 			struct timespec dl;

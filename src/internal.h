@@ -143,6 +143,10 @@ int shmq__chan_probe(int dirfd, const char *path, int *stale);
 /* sem.c: wakes the sleepers of an event, if any (channels). */
 struct shmq_event_shm;
 void shmq__event_notify(struct shmq_event_shm *ev);
+/* Registers this process for the asymmetric fences if the kernel can;
+ * whether it uses them. Call before notifying (channel open). */
+int shmq__asym_setup(void);
+int shmq__asym(void);
 
 /* This thread's kernel tid, cached per thread (and reset in a fork child). */
 pid_t shmq__tid(void);

@@ -198,14 +198,36 @@ SHMQ_API int shmq_event_wait(shmq_event *e, uint32_t seen)
 	return shmq_event_wait_timed(e, seen, NULL);
 }
 
-/* For the channels: wake the sleepers on ev, if any. The seq_cst fence
+/* Whether this process uses the asymmetric fences (atomic.h): 1 yes, -1
+ * no, 0 not asked. A cache of a kernel registration, which fork keeps and
+ * exec drops, as it does this variable. */
+static _Atomic int asym_state;
+
+int shmq__asym_setup(void)
+{
+	/* relaxed: a cache; a race registers twice, which is harmless */
+	int s = atomic_load_explicit(&asym_state, memory_order_relaxed);
+	if (s == 0) {
+		s = shmq_membarrier_register() == 0 ? 1 : -1;
+		atomic_store_explicit(&asym_state, s, memory_order_relaxed);
+	}
+	return s > 0;
+}
+
+int shmq__asym(void)
+{
+	/* relaxed: set once by shmq__asym_setup() in this process, at open */
+	return atomic_load_explicit(&asym_state, memory_order_relaxed) > 0;
+}
+
+/* For the channels: wake the sleepers on ev, if any. The light fence
  * orders the caller's publication (a release store of an index) before the
- * load of waiters: the Dekker pair with the waiter's seq_cst increment of
- * waiters and its re-check of the index. With nobody asleep this is a
- * fence and a load, no system call. */
+ * load of waiters: the Dekker pair with the sleeper's heavy fence between
+ * its increment of waiters and its re-check of the index (chan.c,
+ * sleep_on). With nobody asleep this is a load, no system call. */
 void shmq__event_notify(struct shmq_event_shm *ev)
 {
-	shmq_fence_seq_cst();
+	shmq_fence_light(shmq__asym());
 	if (shmq_load(&ev->waiters, SHMQ_RELAXED) == 0)
 		return;
 	shmq_add(&ev->seq, 1, SHMQ_RELEASE);

@@ -637,3 +637,43 @@ TEST(mpmc_writer_killed_inside_a_reserve_blocks_nobody)
 	CHECK_EQ(shmq_chan_close(w), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
 }
+
+/* Both sides always sleep (spin budget 0): every message crosses the
+ * notify/sleep Dekker pair. A lost wakeup would show as a round trip of a
+ * whole poll tick (50 ms), which no round trip may take. */
+TEST(sleeping_ping_pong_loses_no_wakeup)
+{
+	char a[128], b[128];
+	struct shmq_chan_opts o = {.spin_ns = 0};
+	t_posix_loc(a, sizeof(a), "pa");
+	t_posix_loc(b, sizeof(b), "pb");
+	shmq_chan *aw, *br;
+	CHECK_EQ(shmq_chan_create(&aw, a, SHMQ_WRITER, &o), 0);
+	CHECK_EQ(shmq_chan_create(&br, b, SHMQ_READER, &o), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		shmq_chan *ar, *bw;
+		uint64_t v;
+		CHECK_EQ(shmq_chan_open(&ar, a, SHMQ_READER, &o), 0);
+		CHECK_EQ(shmq_chan_open(&bw, b, SHMQ_WRITER, &o), 0);
+		while (shmq_chan_recv(ar, &v, sizeof(v)) == sizeof(v))
+			CHECK_EQ(shmq_chan_send(bw, &v, sizeof(v)), 0);
+		CHECK_EQ(shmq_chan_close(bw), 0);
+		CHECK_EQ(shmq_chan_close(ar), 0);
+		_exit(0);
+	}
+	int64_t worst = 0;
+	for (uint64_t i = 0; i < 2000; i++) {
+		uint64_t v = 0;
+		int64_t t0 = now_ms();
+		CHECK_EQ(shmq_chan_send(aw, &i, sizeof(i)), 0);
+		CHECK_EQ(shmq_chan_recv(br, &v, sizeof(v)), sizeof(v));
+		CHECK_EQ(v, i);
+		int64_t took = now_ms() - t0;
+		worst = took > worst ? took : worst;
+	}
+	CHECK_EQ(shmq_chan_close(aw), 0);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_close(br), 0);
+	CHECK(worst < 45);
+}

@@ -604,11 +604,6 @@ static int64_t mono_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-void shmq__chan_notify(struct shmq_event_shm *ev)
-{
-	shmq__event_notify(ev);
-}
-
 int shmq__chan_eof(struct shmq_chan *ch)
 {
 	struct shmq_chan_hdr *h = ch->hdr;

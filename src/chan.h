@@ -72,8 +72,6 @@ static inline struct shmq_chan_slot *shmq__slot(struct shmq_chan *ch,
 int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
                     int (*check)(struct shmq_chan *ch, void *arg), void *arg,
                     const struct timespec *deadline, int try_);
-/* Wakes the sleepers on ev, if any: a fence and a load when none sleeps. */
-void shmq__chan_notify(struct shmq_event_shm *ev);
 /* For a reader that found nothing: -EPIPE (all writers closed), the
  * SHMQ_EPEERDEAD (all died or some died and the rest closed), or -EAGAIN. */
 int shmq__chan_eof(struct shmq_chan *ch);
@@ -90,8 +88,5 @@ void shmq__chan_count(struct shmq_chan *ch);
 /* Broadcast: where a new reader starts (chan_bcast.c). */
 uint64_t shmq__bcast_join(struct shmq_chan *ch);
 uint32_t shmq__chan_layout_hash(void);
-
-/* sem.c: the event without the public checks, for the channels. */
-void shmq__event_notify(struct shmq_event_shm *ev);
 
 #endif

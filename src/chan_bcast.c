@@ -79,7 +79,7 @@ static int bcast_commit(struct shmq_chan *ch, size_t len)
 	ch->pos++;
 	/* release: pairs with the reader's acquire load of tail */
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
-	shmq__chan_notify(&ch->hdr->data_ev);
+	shmq__event_notify(&ch->hdr->data_ev);
 	shmq__chan_count(ch);
 	return 0;
 }
@@ -170,7 +170,7 @@ static int bcast_release(struct shmq_chan *ch)
 	ch->pos++;
 	publish_cursor(ch);
 	if (ch->policy == SHMQ_POLICY_BLOCK)
-		shmq__chan_notify(&ch->hdr->space_ev);
+		shmq__event_notify(&ch->hdr->space_ev);
 	if (w != ch->op_seq) {
 		ch->lost++;
 		shmq_store(&ch->peers[ch->me].lost, ch->lost, SHMQ_RELAXED);

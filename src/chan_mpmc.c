@@ -83,7 +83,7 @@ static void recover(struct shmq_chan *ch, struct shmq_chan_slot *s,
 	uint64_t next = WORD(W_SEQ(w) + ch->capacity, SHMQ_SLOT_EMPTY, 0);
 	if (shmq_cas(&s->word, &w, next, SHMQ_ACQ_REL)) {
 		shmq_add(&ch->hdr->recovered, 1, SHMQ_RELAXED);
-		shmq__chan_notify(&ch->hdr->space_ev);
+		shmq__event_notify(&ch->hdr->space_ev);
 	}
 }
 
@@ -165,7 +165,7 @@ static int mpmc_commit(struct shmq_chan *ch, size_t len)
 	/* release: the payload and len; pairs with the reader's acquire
 	 * load of the word in claim_read() */
 	shmq_store(&s->word, WORD(ch->op_pos, SHMQ_SLOT_FULL, 0), SHMQ_RELEASE);
-	shmq__chan_notify(&ch->hdr->data_ev);
+	shmq__event_notify(&ch->hdr->data_ev);
 	shmq__chan_count(ch);
 	return 0;
 }
@@ -269,7 +269,7 @@ static int mpmc_release(struct shmq_chan *ch)
 	shmq_store(&s->word,
 	           WORD(ch->op_pos + ch->capacity, SHMQ_SLOT_EMPTY, 0),
 	           SHMQ_RELEASE);
-	shmq__chan_notify(&ch->hdr->space_ev);
+	shmq__event_notify(&ch->hdr->space_ev);
 	shmq__chan_count(ch);
 	return 0;
 }

@@ -76,7 +76,7 @@ static void publish(struct shmq_chan *ch, uint64_t bytes, uint64_t w)
 	shmq_store(word_at(ch, ch->pos), w, SHMQ_RELEASE);
 	ch->pos += bytes;
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
-	shmq__chan_notify(&ch->hdr->data_ev);
+	shmq__event_notify(&ch->hdr->data_ev);
 }
 
 static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
@@ -146,7 +146,7 @@ static void publish_head(struct shmq_chan *ch)
 	/* release: we are done with the bytes; pairs with the writer's
 	 * acquire load of head in room() */
 	shmq_store(&ch->hdr->head, ch->pos, SHMQ_RELEASE);
-	shmq__chan_notify(&ch->hdr->space_ev);
+	shmq__event_notify(&ch->hdr->space_ev);
 }
 
 static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,

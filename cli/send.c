@@ -191,7 +191,10 @@ static int wait_readers(struct tx *t, unsigned want)
 			return cli_failf("%s: a spsc channel takes one reader; "
 			                 "--readers %u would wait forever", t->name,
 			                 want);
-		if (in.readers >= want)
+		/* Readers that came and already went count too: waiting for
+		 * them cannot help, and the sends will say what became of
+		 * them (a dead reader, a full ring). */
+		if (in.readers >= want || in.readers_ever >= want)
 			return CLI_OK;
 		nanosleep(&poll, NULL);
 	}

@@ -1,6 +1,7 @@
 /*
  * shmq's channels, used the way the API documents them:
- *   shmq-spsc           busy-wait: try_send/try_recv in a loop, never sleeps
+ *   shmq-spsc           busy-wait: send/recv with a spin budget of an hour,
+ *                       never sleeps
  *   shmq-spsc-blocking  send/recv with the default spin budget, then futex
  *   shmq-spsc-zerocopy  reserve/commit and peek/release, busy (a spin budget
  *                       of an hour); the writer still writes every byte
@@ -72,7 +73,7 @@ static int open_ends(struct bench_end *e, int kind, int64_t spin)
 
 static int spsc_busy_open(struct bench_end *e)
 {
-	return open_ends(e, SHMQ_CHAN_SPSC, 0);
+	return open_ends(e, SHMQ_CHAN_SPSC, BUSY_SPIN_NS);
 }
 
 static int spsc_open(struct bench_end *e)
@@ -99,23 +100,6 @@ static int bcast_open(struct bench_end *e)
 static ssize_t eof_is_0(ssize_t n)
 {
 	return n == -EPIPE ? 0 : n;
-}
-
-static int busy_send(struct bench_end *e, const void *msg)
-{
-	int rc;
-	while ((rc = shmq_chan_try_send(e->txh, msg, e->size)) == -EAGAIN)
-		shmq_cpu_relax();
-	return rc;
-}
-
-static ssize_t busy_recv(struct bench_end *e, const void **msg)
-{
-	ssize_t n;
-	while ((n = shmq_chan_try_recv(e->rxh, e->buf, e->size)) == -EAGAIN)
-		shmq_cpu_relax();
-	*msg = e->buf;
-	return eof_is_0(n);
 }
 
 static int chan_send(struct bench_end *e, const void *msg)
@@ -181,7 +165,7 @@ static void chan_teardown(struct bench_link *l)
 const struct bench_transport bench_shmq_spsc = {
 	.name = "shmq-spsc", .flags = BT_BUSY,
 	.note = {"busy-wait", "busy-wait"},
-	CHAN(spsc_busy_open, busy_send, busy_recv),
+	CHAN(spsc_busy_open, chan_send, chan_recv),
 };
 
 const struct bench_transport bench_shmq_blocking = {

@@ -488,7 +488,12 @@ struct shmq_chan_opts {
 	int policy;        /* create: broadcast SHMQ_POLICY_* */
 	unsigned mode;     /* create: permission bits (0: 0600) */
 	unsigned flags;    /* SHMQ_CHAN_* */
-	int64_t spin_ns;   /* spin before sleeping; -1: the channel's default */
+	int64_t spin_ns;   /* spin before sleeping; -1: the channel's default
+	                      (50 us); 0: sleep at once. To busy-wait, give a
+	                      long budget (e.g. an hour) rather than looping
+	                      on try_: the library paces its polls of a full
+	                      ring, still notices a dead peer within 50 ms and
+	                      still keeps a _timed deadline. */
 };
 
 typedef struct shmq_chan shmq_chan; /* opaque: one process's attachment */

@@ -597,6 +597,9 @@ SHMQ_API int shmq_chan_unlink(const char *locator)
 
 /* ---- Waiting ------------------------------------------------------------- */
 
+/* How often a writer that found the ring full looks again while it spins. */
+#define SPACE_POLL_NS 2000
+
 static int64_t mono_ns(void)
 {
 	struct timespec t;
@@ -663,6 +666,42 @@ static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
 	}
 }
 
+/* Spin first: a wake costs tens of microseconds on a VM, the other side is
+ * often about to act. Each poll takes a line the other side writes away
+ * from it, so polls are paced: a clock read apart (tens of ns), and a
+ * writer waiting for room every SPACE_POLL_NS (the ring is full because
+ * the reader is the slower side, and the reader stores its position after
+ * every message). A long spin (a busy-wait budget) still ticks every
+ * POLL_MS, so a dead peer is noticed as when asleep. */
+static int spin(struct shmq_chan *ch, struct shmq_event_shm *ev,
+                int (*check)(struct shmq_chan *ch, void *arg), void *arg,
+                const struct timespec *deadline)
+{
+	int64_t now = mono_ns(), until = now + ch->spin_ns, next = now;
+	int64_t pace = ev == &ch->hdr->space_ev ? SPACE_POLL_NS : 0;
+	int64_t tick_at = now + POLL_MS * 1000000LL;
+	if (deadline) {
+		int64_t dl = (int64_t)deadline->tv_sec * 1000000000 +
+		             deadline->tv_nsec;
+		until = dl < until ? dl : until;
+	}
+	while (now < until) {
+		shmq_cpu_relax();
+		if ((now = mono_ns()) < next)
+			continue;
+		next = now + pace;
+		int rc = check(ch, arg);
+		if (rc == -EAGAIN && now >= tick_at) {
+			tick_at = now + POLL_MS * 1000000LL;
+			rc = tick(ch, ev);
+			rc = rc == 0 ? -EAGAIN : rc;
+		}
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	return -EAGAIN;
+}
+
 int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
                     int (*check)(struct shmq_chan *ch, void *arg), void *arg,
                     const struct timespec *deadline, int try_)
@@ -670,16 +709,9 @@ int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
 	int rc = check(ch, arg);
 	if (rc != -EAGAIN || try_)
 		return rc;
-	/* Spin first: a wake costs tens of microseconds on a VM, the other
-	 * side is often about to act. */
-	int64_t until = mono_ns() + ch->spin_ns;
-	for (unsigned i = 1; ch->spin_ns > 0; i++) {
-		shmq_cpu_relax();
-		if ((rc = check(ch, arg)) != -EAGAIN)
-			return rc;
-		if (!(i & 63) && mono_ns() >= until)
-			break;
-	}
+	if (ch->spin_ns > 0 &&
+	    (rc = spin(ch, ev, check, arg, deadline)) != -EAGAIN)
+		return rc;
 	if (shmq_deadline_passed(deadline))
 		return -ETIMEDOUT;
 	return sleep_on(ch, ev, check, arg, deadline);

@@ -363,6 +363,38 @@ TEST(writer_blocked_on_a_killed_reader_gets_peerdead_within_100ms)
 	CHECK_EQ(shmq_chan_close(w), 0);
 }
 
+/* A busy-wait budget (an hour of spinning) still notices a dead peer at
+ * the poll tick and still ends at the caller's deadline. */
+TEST(busy_spinning_peers_learn_of_a_kill_and_keep_their_deadline)
+{
+	char loc[128], buf[512], c;
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, sizeof(loc), "bs");
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SPSC, .capacity = 1 << 18,
+	                           .spin_ns = 3600 * 1000000000LL};
+	shmq_chan *r = NULL;
+	CHECK_EQ(shmq_chan_create(&r, loc, SHMQ_READER, &o), 0);
+	struct timespec dl = shmq_deadline(30);
+	int64_t t0 = now_ms();
+	CHECK_EQ(shmq_chan_recv_timed(r, buf, sizeof(buf), &dl), -ETIMEDOUT);
+	CHECK(now_ms() - t0 < 500);
+	pid_t pid = endless_writer(loc, fds[1]);
+	close(fds[1]);
+	CHECK(shmq_chan_recv(r, buf, sizeof(buf)) > 0);
+	CHECK_EQ(read(fds[0], &c, 1), 1);
+	CHECK(kill(pid, SIGKILL) == 0);
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	t0 = now_ms();
+	ssize_t n;
+	while ((n = shmq_chan_recv(r, buf, sizeof(buf))) > 0)
+		;
+	CHECK_EQ(n, SHMQ_EPEERDEAD);
+	CHECK(now_ms() - t0 < 200);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	close(fds[0]);
+}
+
 TEST_TIMEOUT(reader_blocked_10s_under_timed_wakes_at_its_deadline, 40)
 {
 	char loc[128], buf[64];

@@ -507,9 +507,13 @@ SHMQ_API int shmq_chan_create(shmq_chan **out, const char *locator, int role,
 	return 0;
 }
 
-static int open_existing(struct shmq_chan *ch, const char *locator, int role)
+static int open_existing(struct shmq_chan *ch, const char *locator, int role,
+                         const struct shmq_chan_opts *o)
 {
-	int rc = shmq_seg_open(&ch->seg, locator, NULL);
+	struct shmq_seg_opts so = {0};
+	if (o && (o->flags & SHMQ_CHAN_ANY_OWNER))
+		so.flags = SHMQ_SEG_ANY_OWNER;
+	int rc = shmq_seg_open(&ch->seg, locator, &so);
 	if (rc < 0)
 		return rc;
 	if ((rc = start_handle(ch, role)) < 0) {
@@ -532,7 +536,7 @@ SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
 	/* Open, else create: linkat makes one creator win, the loser opens
 	 * what the winner made; a channel that is being removed is retried. */
 	for (int tries = 0; tries < 16 && rc == -ENOENT; tries++) {
-		rc = open_existing(ch, locator, role);
+		rc = open_existing(ch, locator, role, opts);
 		if (rc == -ENOENT && opts && (opts->flags & SHMQ_CHAN_CREATE)) {
 			rc = create_object(ch, locator, opts);
 			if (rc == 0 && (rc = start_handle(ch, role)) < 0)

@@ -90,7 +90,9 @@ SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
 {
 	static const struct shmq_chan_ops *const ops[] = {
 		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
-	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY};
+	/* A look that trusts nothing it reads: anyone's channel will do. */
+	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY |
+	                                    SHMQ_SEG_ANY_OWNER};
 	struct shmq_chan ch;
 	if (!locator || !info)
 		return -EINVAL;

@@ -44,6 +44,11 @@ int shmq__is_sysv(int family);
 void shmq__locator_final(struct shmq_locator *loc, int id, char *buf,
                          size_t len);
 
+/* segment.c: 0 if an object owned by uid may be attached (ours or root's,
+ * or SHMQ_SEG_ANY_OWNER in flags), else SHMQ_EOWNER: another user may have
+ * taken the name first. */
+int shmq__owner_check(unsigned flags, uid_t uid);
+
 /* segment.c: parses a locator that must name a segment (sysv, posix,
  * memfd), else SHMQ_EFAMILY. */
 int shmq__seg_parse(const char *locator, struct shmq_locator *loc);

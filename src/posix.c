@@ -155,8 +155,16 @@ static int posix_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	shm_path(&s->loc, path, sizeof(path));
 	int acc = o->flags & SHMQ_SEG_RDONLY ? O_RDONLY : O_RDWR;
 	int fd = shm_open(path, acc | O_NOFOLLOW | O_CLOEXEC, 0);
+	struct stat sb;
 	if (fd < 0)
 		return errno == ELOOP ? -EPERM : shmq__neg_errno();
+	/* The owner of this very file, not of whatever the name holds now. */
+	int rc = fstat(fd, &sb) < 0 ? shmq__neg_errno()
+	                            : shmq__owner_check(o->flags, sb.st_uid);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
 	return adopt_fd(s, fd, o);
 }
 

@@ -114,6 +114,16 @@ static void explain_access(char *buf, size_t len, size_t *at,
 		                  "object's owner or root");
 }
 
+/* "owner uid U[, creator uid C], mode M" of a stat'ed object. */
+static void add_owner(char *buf, size_t len, size_t *at,
+                      const struct shmq_stat *st)
+{
+	add(buf, len, at, "owner uid %u", (unsigned)st->uid);
+	if (st->cuid != st->uid)
+		add(buf, len, at, ", creator uid %u", (unsigned)st->cuid);
+	add(buf, len, at, ", mode %04o", st->mode);
+}
+
 /* SHMQ_EOWNER: whose it is, and the two ways out. */
 static void explain_owner(char *buf, size_t len, size_t *at,
                           const char *object)
@@ -121,10 +131,9 @@ static void explain_owner(char *buf, size_t len, size_t *at,
 	struct shmq_stat st;
 	add(buf, len, at, "belongs to another user");
 	if (object && shmq_stat(object, &st) == 0) {
-		add(buf, len, at, " (owner uid %u", (unsigned)st.uid);
-		if (st.cuid != st.uid)
-			add(buf, len, at, ", creator uid %u", (unsigned)st.cuid);
-		add(buf, len, at, ", mode %04o)", st.mode);
+		add(buf, len, at, " (");
+		add_owner(buf, len, at, &st);
+		add(buf, len, at, ")");
 	}
 	add(buf, len, at, ", not to this user (uid %u) or root, so it was not "
 	    "attached: someone may have taken the name first. Remove it if "
@@ -140,9 +149,12 @@ static void explain_exists(char *buf, size_t len, size_t *at,
 	struct shmq_stat st;
 	add(buf, len, at, "already exists; open it, pick another name, or "
 	    "remove it first: shmq rm %s", object ? object : "");
-	if (object && shmq_stat(object, &st) == 0 && st.uid != geteuid())
-		add(buf, len, at, " (it belongs to uid %u, mode %04o, not to "
-		    "this user)", (unsigned)st.uid, st.mode);
+	if (object && shmq_stat(object, &st) == 0 &&
+	    (st.uid != geteuid() || st.cuid != geteuid())) {
+		add(buf, len, at, " (it belongs to another user: ");
+		add_owner(buf, len, at, &st);
+		add(buf, len, at, ")");
+	}
 }
 
 static void explain_locator(char *buf, size_t len, size_t *at,

@@ -40,8 +40,9 @@ struct outcome {
 	struct t_run run; /* a tool run */
 };
 
-/* Runs fn(arg, out) as uid (gid the same, no groups) in a forked child and
- * returns what it found; the child must exit 0 (or by signal `sig`). */
+/* Runs fn(arg, out) in a forked child, as uid (gid the same, no groups)
+ * unless that is us already, and returns what it found; the child must
+ * exit 0 (or die by signal `sig`). */
 static struct outcome *as_user(uid_t uid, void (*fn)(void *, struct outcome *),
                                void *arg, int sig)
 {
@@ -51,9 +52,11 @@ static struct outcome *as_user(uid_t uid, void (*fn)(void *, struct outcome *),
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		CHECK_EQ(setgroups(0, NULL), 0);
-		CHECK_EQ(setgid(uid), 0);
-		CHECK_EQ(setuid(uid), 0);
+		if (uid != geteuid()) {
+			CHECK_EQ(setgroups(0, NULL), 0);
+			CHECK_EQ(setgid(uid), 0);
+			CHECK_EQ(setuid(uid), 0);
+		}
 		fn(arg, out);
 		_exit(0);
 	}

@@ -15,7 +15,7 @@ static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
 {
 	struct shmq_chan_peer *p = &ch->peers[i], copy;
 	/* acquire: pairs with the owner's release of ACTIVE */
-	uint32_t state = shmq_load(&p->state, SHMQ_ACQUIRE);
+	uint32_t state = SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE));
 	if (state == SHMQ_PEER_DEAD) { /* settled, line not reused yet */
 		out->role = (int)p->role;
 		out->pid = (pid_t)p->pid;
@@ -127,7 +127,8 @@ int shmq__chan_probe(int dirfd, const char *name, int *stale)
 			unknown++;
 			break;
 		}
-		if (shmq_load(&p.state, SHMQ_RELAXED) == SHMQ_PEER_ACTIVE)
+		if (SHMQ_PEER_STATE(shmq_load(&p.state, SHMQ_RELAXED)) ==
+		    SHMQ_PEER_ACTIVE)
 			alive += !shmq__chan_peer_dead(fd, i, &p);
 	}
 	close(fd);

@@ -237,14 +237,17 @@ static void count_down(shmq_atomic32 *n)
 	} while (!shmq_cas(n, &v, v - 1, SHMQ_RELEASE));
 }
 
-static void settle(struct shmq_chan *ch, unsigned i, uint32_t role,
-                   uint32_t pid)
+/* `seen` is the ACTIVE state word the caller judged by: a line settled or
+ * taken again since then has another word, and is left alone. */
+static void settle(struct shmq_chan *ch, unsigned i, uint32_t seen,
+                   uint32_t role, uint32_t pid)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
 	struct shmq_chan_peer *p = &ch->peers[i];
-	uint32_t active = SHMQ_PEER_ACTIVE;
-	if (!shmq_cas(&p->state, &active, SHMQ_PEER_DEAD, SHMQ_ACQ_REL))
-		return; /* someone else settled it */
+	uint32_t dead = (seen & ~0xffu) | SHMQ_PEER_DEAD;
+	if (SHMQ_PEER_STATE(seen) != SHMQ_PEER_ACTIVE ||
+	    !shmq_cas(&p->state, &seen, dead, SHMQ_ACQ_REL))
+		return; /* someone else settled it, or it has a new owner */
 	if (role == SHMQ_WRITER) {
 		count_down(&h->writers);
 		shmq_add(&h->dead_writers, 1, SHMQ_RELEASE);
@@ -285,14 +288,15 @@ int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i)
 		return 1;
 	/* acquire: pairs with the owner's release of ACTIVE: role, pid and
 	 * start are its */
-	if (shmq_load(&p->state, SHMQ_ACQUIRE) != SHMQ_PEER_ACTIVE)
+	uint32_t seen = shmq_load(&p->state, SHMQ_ACQUIRE);
+	if (SHMQ_PEER_STATE(seen) != SHMQ_PEER_ACTIVE)
 		return 0;
 	copy.role = p->role;
 	copy.pid = p->pid;
 	copy.start = p->start;
 	if (!shmq__chan_peer_dead(ch->fd, i, &copy))
 		return 1;
-	settle(ch, i, copy.role, copy.pid);
+	settle(ch, i, seen, copy.role, copy.pid);
 	return 0;
 }
 
@@ -301,8 +305,8 @@ static unsigned scan_peers(struct shmq_chan *ch, uint32_t role)
 {
 	unsigned alive = 0;
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++)
-		if (shmq_load(&ch->peers[i].state, SHMQ_RELAXED) ==
-		            SHMQ_PEER_ACTIVE &&
+		if (SHMQ_PEER_STATE(shmq_load(&ch->peers[i].state,
+		                              SHMQ_RELAXED)) == SHMQ_PEER_ACTIVE &&
 		    (!role || ch->peers[i].role == role) &&
 		    shmq__chan_peer_alive(ch, i))
 			alive++;
@@ -375,20 +379,26 @@ static int take_slot(struct shmq_chan *ch, int role)
 	shmq__pid_start(getpid(), &start);
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
 		struct shmq_chan_peer *p = &ch->peers[i];
-		if (shmq_load(&p->state, SHMQ_ACQUIRE) == SHMQ_PEER_ACTIVE &&
+		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) ==
+		            SHMQ_PEER_ACTIVE &&
 		    shmq__chan_peer_alive(ch, i))
 			continue;
 		if (lock_byte(ch->fd, i, F_WRLCK, F_OFD_SETLK) < 0)
 			continue; /* held: alive, or inherited by a fork child */
-		if (shmq_load(&p->state, SHMQ_ACQUIRE) == SHMQ_PEER_ACTIVE)
-			settle(ch, i, p->role, p->pid);
+		/* The byte is ours: nobody else takes the line now. */
+		uint32_t s = shmq_load(&p->state, SHMQ_ACQUIRE);
+		if (SHMQ_PEER_STATE(s) == SHMQ_PEER_ACTIVE) {
+			settle(ch, i, s, p->role, p->pid);
+			s = shmq_load(&p->state, SHMQ_ACQUIRE);
+		}
 		p->role = (uint32_t)role;
 		p->pid = (uint32_t)getpid();
 		p->start = start;
 		shmq_store(&p->msgs, 0, SHMQ_RELAXED);
 		shmq_store(&p->lost, 0, SHMQ_RELAXED);
 		/* release: role, pid, start before ACTIVE */
-		shmq_store(&p->state, SHMQ_PEER_ACTIVE, SHMQ_RELEASE);
+		shmq_store(&p->state, ((s & ~0xffu) + SHMQ_PEER_GEN) |
+		                      SHMQ_PEER_ACTIVE, SHMQ_RELEASE);
 		ch->me = (int)i;
 		return 0;
 	}
@@ -582,7 +592,8 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	struct shmq_chan_peer *p = &ch->peers[ch->me];
 	fold_counts(ch, p, (uint32_t)ch->role);
 	/* An open reserve or peek is left to the recovery of dead peers. */
-	shmq_store(&p->state, SHMQ_PEER_FREE, SHMQ_RELEASE);
+	uint32_t s = shmq_load(&p->state, SHMQ_RELAXED);
+	shmq_store(&p->state, (s & ~0xffu) | SHMQ_PEER_FREE, SHMQ_RELEASE);
 	uncount_role(ch, ch->role);
 	lock_byte(ch->fd, (unsigned)ch->me, F_UNLCK, F_OFD_SETLK);
 	detach(ch);

@@ -27,7 +27,8 @@ static uint64_t slowest(struct shmq_chan *ch)
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
 		struct shmq_chan_peer *p = &ch->peers[i];
 		/* acquire: pairs with the reader's release of its cursor */
-		if (shmq_load(&p->state, SHMQ_ACQUIRE) != SHMQ_PEER_ACTIVE ||
+		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) !=
+		            SHMQ_PEER_ACTIVE ||
 		    p->role != SHMQ_READER)
 			continue;
 		uint64_t c = shmq_load(&p->cursor, SHMQ_ACQUIRE);

@@ -338,6 +338,21 @@ static void explain_msgsize(char *buf, size_t len, size_t *at,
 		    (unsigned long long)l.msgmnb);
 }
 
+/* SHMQ_EVERSION: both formats, and the way out. */
+static void explain_version(char *buf, size_t len, size_t *at,
+                           const char *object)
+{
+	uint32_t theirs[2], ours[2];
+	if (!object || shmq__chan_format(object, theirs, ours) < 0) {
+		add(buf, len, at, "%s", shmq_strerror(SHMQ_EVERSION));
+		return;
+	}
+	add(buf, len, at, "made by channel format %u (layout %08x); this "
+	    "shmq (%s) reads format %u (layout %08x): use the shmq that made "
+	    "it, or remove it (shmq rm %s) and create it again",
+	    theirs[0], theirs[1], shmq_version(), ours[0], ours[1], object);
+}
+
 static void explain_huge(char *buf, size_t len, size_t *at)
 {
 	struct shmq_limits l;
@@ -403,6 +418,9 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		break;
 	case SHMQ_ENOHUGE:
 		explain_huge(buf, len, &at);
+		break;
+	case SHMQ_EVERSION:
+		explain_version(buf, len, &at, object);
 		break;
 	case SHMQ_ESMALL:
 		if (size)

@@ -144,6 +144,10 @@ int shmq__pid_start(pid_t pid, uint64_t *ticks);
 /* chan_info.c: 1 if the file is a shmq channel (and whether it is stale:
  * every participant dead), 0 otherwise. Reads only. */
 int shmq__chan_probe(int dirfd, const char *path, int *stale);
+/* chan_info.c: the format version and layout hash a channel's header
+ * claims (read-only), and ours: 0, or -errno / SHMQ_ENOTCHAN. */
+int shmq__chan_format(const char *locator, uint32_t theirs[2],
+                      uint32_t ours[2]);
 
 /* sem.c: wakes the sleepers of an event, if any (channels). */
 struct shmq_event_shm;

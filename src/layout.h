@@ -154,15 +154,21 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 2u /* 2: spsc records publish themselves */
+#define SHMQ_CHAN_VERSION 3u /* 2: spsc records publish themselves;
+                                3: peer states carry a generation */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
 
-/* Peer states. */
+/* Peer state words: the state in the low byte, and above it a generation
+ * that each take of the line bumps, so that a finder who copied a line and
+ * judged it dead cannot settle the next owner of the line (its CAS expects
+ * the exact word it saw). */
 #define SHMQ_PEER_FREE 0u
 #define SHMQ_PEER_ACTIVE 1u
 #define SHMQ_PEER_DEAD 2u /* found dead; its counts are settled */
+#define SHMQ_PEER_STATE(w) ((w) & 0xffu)
+#define SHMQ_PEER_GEN 0x100u
 
 /* attached: the high bit closes the channel to new peers while the last
  * one removes its name. */

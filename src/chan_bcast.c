@@ -66,6 +66,7 @@ static int bcast_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 	/* release fence: the odd word is visible before any payload byte
 	 * changes; pairs with the reader's acquire fence in bcast_release */
 	shmq_fence_release();
+	SHMQ_CRASH_POINT("bcast.reserve.odd"); /* inside the seqlock write */
 	*ptr = payload(s);
 	return 0;
 }
@@ -169,6 +170,7 @@ static int bcast_release(struct shmq_chan *ch)
 	shmq_fence_acquire();
 	uint64_t w = shmq_load(&s->word, SHMQ_RELAXED);
 	ch->pos++;
+	SHMQ_CRASH_POINT("bcast.release.read"); /* copied, cursor not moved */
 	publish_cursor(ch);
 	if (ch->policy == SHMQ_POLICY_BLOCK)
 		shmq__event_notify(&ch->hdr->space_ev);

@@ -106,6 +106,10 @@ int shmq__sysv_each(int family, int (*fn)(struct shmq_stat *st, void *arg),
 int shmq__sysv_stat_id(int family, int id, struct shmq_stat *st);
 /* -EINVAL unless deadline is NULL or a valid timespec. */
 int shmq__deadline_check(const struct timespec *deadline);
+/* sem.c: the sooner of the user's deadline (NULL: none) and ms from now:
+ * a sleeper that must look again now and then (a peer may die). */
+void shmq__poll_deadline(struct timespec *out, int64_t ms,
+                         const struct timespec *user);
 /* Time from now to the absolute CLOCK_MONOTONIC deadline in *left; returns
  * 0 (and *left zero) once it has passed. */
 int shmq__time_left(const struct timespec *deadline, struct timespec *left);
@@ -191,5 +195,26 @@ int shmq__read_u64s(const char *path, uint64_t *v, int n);
 
 /* error.c */
 int shmq__neg_errno(void);
+
+/* crash.c: named crash points, for the crash tests only. Built with
+ * SHMQ_TEST_HOOKS (the sanitized test build), SHMQ_CRASH_POINT("area.step")
+ * kills the process with SIGKILL when SHMQ_CRASH_AT names that point
+ * ("name", or "name:N" for its Nth hit), and records the name in the
+ * shmq_crash_points section so a test can list every point compiled in.
+ * Otherwise it is nothing: the product has no hook. */
+#ifdef SHMQ_TEST_HOOKS
+void shmq__crash_hit(const char *name);
+/* Every point compiled in; returns how many, *names the first. */
+size_t shmq__crash_points(const char *const **names);
+#define SHMQ_CRASH_POINT(name)                                               \
+	do {                                                                 \
+		static const char *const shmq__cp_                           \
+			__attribute__((used, section("shmq_crash_points"),   \
+			               aligned(sizeof(void *)))) = name;     \
+		shmq__crash_hit(shmq__cp_);                                  \
+	} while (0)
+#else
+#define SHMQ_CRASH_POINT(name) ((void)0)
+#endif
 
 #endif

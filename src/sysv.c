@@ -81,6 +81,7 @@ static int attach(struct shmq_seg *s, int id, size_t whole,
 	s->addr = p;
 	s->id = id;
 	s->mapped_size = shmq__round_up(whole, mapping_page(p));
+	SHMQ_CRASH_POINT("seg.sysv.attached");
 	return 0;
 }
 

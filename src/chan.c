@@ -474,6 +474,7 @@ static int join(struct shmq_chan *ch, int role)
 {
 	int rc;
 	scan_peers(ch, 0); /* settle the dead first: their counts free up */
+	SHMQ_CRASH_POINT("chan.join.start"); /* before the OFD lock */
 	if ((rc = take_slot(ch, role)) < 0)
 		return rc;
 	if ((rc = attach_count(ch)) < 0)

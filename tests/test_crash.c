@@ -213,7 +213,8 @@ static void s_join(const char *at)
 	died_at(pid);
 	flows(loc, r, 1);
 	struct shmq_chan_info in = info_of(r);
-	int active = strcmp(at, "chan.join.locked") != 0;
+	int active = strcmp(at, "chan.join.start") &&
+	             strcmp(at, "chan.join.locked");
 	CHECK_EQ(in.dead_writers, active);
 	CHECK_EQ(in.last_dead_pid, active ? pid : 0);
 	CHECK_EQ(in.writers, 0);
@@ -664,6 +665,7 @@ CRASH_TEST(seg_posix_inited, "seg.posix.inited", s_create(at))
 CRASH_TEST(seg_posix_linked, "seg.posix.linked", s_create(at))
 CRASH_TEST(sysv_created, "sysv.created", s_sysv(at))
 CRASH_TEST(seg_sysv_attached, "seg.sysv.attached", s_sysv(at))
+CRASH_TEST(chan_join_start, "chan.join.start", s_join(at))
 CRASH_TEST(chan_join_locked, "chan.join.locked", s_join(at))
 CRASH_TEST(chan_join_slot, "chan.join.slot", s_join(at))
 CRASH_TEST(chan_join_attached, "chan.join.attached", s_join(at))

@@ -237,19 +237,26 @@ static void count_down(shmq_atomic32 *n)
 	} while (!shmq_cas(n, &v, v - 1, SHMQ_RELEASE));
 }
 
-/* Gives back count n that line p holds (bit), if it is still in state st:
- * the bit goes first, by CAS, so exactly one of the owner and the settlers
- * gives the count back, and never the count of a line reused meanwhile. A
- * death between the two leaks the count rather than take someone else's. */
-static void give_back(struct shmq_chan_peer *p, uint32_t st, uint32_t bit,
-                      shmq_atomic32 *n)
+/* Clears HOLDS_ bit of line p if it is set and the line is in state st:
+ * 1 if this call cleared it. By CAS, so exactly one of the owner and the
+ * settlers gets it, and never on a line reused meanwhile. */
+static int drop_hold(struct shmq_chan_peer *p, uint32_t st, uint32_t bit)
 {
 	uint32_t v = shmq_load(&p->state, SHMQ_RELAXED);
 	do {
 		if (SHMQ_PEER_STATE(v) != st || !(v & bit))
-			return;
+			return 0;
 	} while (!shmq_cas(&p->state, &v, v & ~bit, SHMQ_ACQ_REL));
-	count_down(n);
+	return 1;
+}
+
+/* Gives back count n that line p holds (bit): the bit first, so a death
+ * between the two leaks the count rather than take someone else's. */
+static void give_back(struct shmq_chan_peer *p, uint32_t st, uint32_t bit,
+                      shmq_atomic32 *n)
+{
+	if (drop_hold(p, st, bit))
+		count_down(n);
 }
 
 static shmq_atomic32 *role_count(struct shmq_chan *ch, uint32_t role)
@@ -271,18 +278,19 @@ static void settle_rest(struct shmq_chan *ch, struct shmq_chan_peer *p)
 	shmq__event_notify(&ch->hdr->space_ev);
 }
 
-/* Settles a dead peer whose line read `seen` (ACTIVE): marks it DEAD once
- * and counts the death, then gives back its counts. */
+/* Settles a dead peer once: marks it DEAD and counts the death, then gives
+ * back the counts its line holds. `seen` is the ACTIVE state word the
+ * caller judged by: a line settled or taken again since then has another
+ * word, and is left alone. */
 static void settle(struct shmq_chan *ch, unsigned i, uint32_t seen,
-                   uint32_t pid)
+                   uint32_t role, uint32_t pid)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
 	struct shmq_chan_peer *p = &ch->peers[i];
-	uint32_t role = p->role;
 	uint32_t dead = (seen & ~SHMQ_PEER_STATE_MASK) | SHMQ_PEER_DEAD;
 	if (SHMQ_PEER_STATE(seen) != SHMQ_PEER_ACTIVE ||
 	    !shmq_cas(&p->state, &seen, dead, SHMQ_ACQ_REL))
-		return; /* someone else settled it */
+		return; /* someone else settled it, or it has a new owner */
 	/* release: before the role count goes down, so a reader that sees
 	 * no writer left (acquire) sees the death, not a clean close */
 	shmq_add(role == SHMQ_WRITER ? &h->dead_writers : &h->dead_readers, 1,
@@ -326,7 +334,7 @@ int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i)
 	copy.start = p->start;
 	if (!shmq__chan_peer_dead(ch->fd, i, &copy))
 		return 1;
-	settle(ch, i, seen, copy.pid);
+	settle(ch, i, seen, copy.role, copy.pid);
 	return 0;
 }
 
@@ -436,7 +444,7 @@ static int take_slot(struct shmq_chan *ch, int role)
 		SHMQ_CRASH_POINT("chan.join.locked");
 		/* The byte is ours: nobody else takes the line now. */
 		uint32_t s = shmq_load(&p->state, SHMQ_ACQUIRE);
-		settle(ch, i, s, p->pid);
+		settle(ch, i, s, p->role, p->pid);
 		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_RELAXED)) ==
 		    SHMQ_PEER_DEAD)
 			settle_rest(ch, p);
@@ -643,13 +651,9 @@ SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
 static void detach(struct shmq_chan *ch)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
-	struct shmq_chan_peer *p = &ch->peers[ch->me];
-	uint32_t held = shmq_load(&p->state, SHMQ_RELAXED);
-	do { /* the bit first, as give_back() does */
-		if (!(held & SHMQ_PEER_HOLDS_ATTACH))
-			return;
-	} while (!shmq_cas(&p->state, &held, held & ~SHMQ_PEER_HOLDS_ATTACH,
-	                   SHMQ_ACQ_REL));
+	if (!drop_hold(&ch->peers[ch->me], SHMQ_PEER_ACTIVE,
+	               SHMQ_PEER_HOLDS_ATTACH))
+		return; /* the bit first, as give_back() does */
 	uint32_t v = shmq_load(&h->attached, SHMQ_RELAXED);
 	for (;;) {
 		if ((v & ~SHMQ_CHAN_CLOSING) == 0)

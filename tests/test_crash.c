@@ -8,6 +8,7 @@
  * /dev/shm or ipcs. One test checks that every registered point has a
  * scenario here, so a new point without a test fails.
  */
+#include "layout.h"
 #include "shmq.h"
 #include "test.h"
 #include "tutil.h"
@@ -558,34 +559,34 @@ static int asleep(pid_t pid)
 	return p && p[1] == ' ' && p[2] == 'S';
 }
 
-/* Waits (bounded) until the test process sleeps with a waiter counted in
- * the word at `waiters` under `bit`. */
-static void until_waiting(const void *word, uint32_t bit)
+/* Waits (bounded) until the test process sleeps with a waiter shown in
+ * `word` under `bit`. */
+static void until_waiting(shmq_atomic32 *word, uint32_t bit)
 {
 	int64_t end = now_ms() + WAIT_MS;
-	while (!((__atomic_load_n((const uint32_t *)word, __ATOMIC_ACQUIRE) &
-	          bit) && asleep(getppid())))
+	while (!((shmq_load(word, SHMQ_ACQUIRE) & bit) && asleep(getppid())))
 		CHECK(now_ms() < end);
 }
 
 static void v_unlock(const char *unused)
 {
 	(void)unused;
-	until_waiting(&sh->m, 0x80000000u); /* SHMQ_MUTEX_WAITERS */
+	until_waiting(&((struct shmq_mutex_shm *)&sh->m)->word,
+	              SHMQ_MUTEX_WAITERS);
 	shmq_mutex_unlock(&sh->m);
 }
 
 static void v_post(const char *unused)
 {
 	(void)unused;
-	until_waiting((const char *)&sh->s + 4, ~0u); /* waiters */
+	until_waiting(&((struct shmq_sem_shm *)&sh->s)->waiters, ~0u);
 	shmq_sem_post(&sh->s);
 }
 
 static void v_signal(const char *unused)
 {
 	(void)unused;
-	until_waiting((const char *)&sh->e + 4, ~0u); /* waiters */
+	until_waiting(&((struct shmq_event_shm *)&sh->e)->waiters, ~0u);
 	shmq_event_signal(&sh->e);
 }
 

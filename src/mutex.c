@@ -112,6 +112,8 @@ static int lock_slow(struct shmq_mutex_shm *x, uint32_t tid,
 		if (rc != -EBUSY) {
 			if (rc == -EAGAIN)
 				continue;
+			if (rc == 0)
+				SHMQ_CRASH_POINT("mutex.lock.slow"); /* after waiting */
 			return rc;
 		}
 		if (i < SPINS) { /* the owner may be about to let go */

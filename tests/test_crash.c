@@ -559,13 +559,19 @@ static int asleep(pid_t pid)
 	return p && p[1] == ' ' && p[2] == 'S';
 }
 
-/* Waits (bounded) until the test process sleeps with a waiter shown in
- * `word` under `bit`. */
-static void until_waiting(shmq_atomic32 *word, uint32_t bit)
+/* Waits (bounded) until process pid sleeps with a waiter shown in `word`
+ * under `bit`. */
+static void until_asleep(pid_t pid, shmq_atomic32 *word, uint32_t bit)
 {
 	int64_t end = now_ms() + WAIT_MS;
-	while (!((shmq_load(word, SHMQ_ACQUIRE) & bit) && asleep(getppid())))
+	while (!((shmq_load(word, SHMQ_ACQUIRE) & bit) && asleep(pid)))
 		CHECK(now_ms() < end);
+}
+
+/* The same for the test process, from a victim. */
+static void until_waiting(shmq_atomic32 *word, uint32_t bit)
+{
+	until_asleep(getppid(), word, bit);
 }
 
 static void v_unlock(const char *unused)
@@ -609,6 +615,23 @@ static void s_wake(const char *at)
 	}
 	CHECK(now_ms() - t0 < WAIT_MS / 2);
 	died_at(pid);
+}
+
+/* A locker that slept behind us died right after it got the lock: the
+ * next locker gets -EOWNERDEAD. */
+static void s_mutex_waiter(const char *at)
+{
+	map_shared();
+	CHECK_EQ(shmq_mutex_lock(&sh->m), 0);
+	pid_t pid = spawn(at, v_lock, NULL);
+	until_asleep(pid, &((struct shmq_mutex_shm *)&sh->m)->word,
+	             SHMQ_MUTEX_WAITERS);
+	CHECK_EQ(shmq_mutex_unlock(&sh->m), 0);
+	died_at(pid);
+	struct timespec d = dl();
+	CHECK_EQ(shmq_mutex_lock_timed(&sh->m, &d), -EOWNERDEAD);
+	CHECK_EQ(shmq_mutex_consistent(&sh->m), 0);
+	CHECK_EQ(shmq_mutex_unlock(&sh->m), 0);
 }
 
 static int lock_pipe[2];
@@ -692,6 +715,7 @@ CRASH_TEST(mpmc_recover, "mpmc.recover", s_mpmc_recover(at))
 CRASH_TEST(bcast_reserve_odd, "bcast.reserve.odd:3", s_bcast_writer(at))
 CRASH_TEST(bcast_release_read, "bcast.release.read:2", s_bcast_reader(at))
 CRASH_TEST(mutex_lock_acquired, "mutex.lock.acquired", s_mutex_owner(at))
+CRASH_TEST(mutex_lock_slow, "mutex.lock.slow", s_mutex_waiter(at))
 CRASH_TEST(mutex_takeover, "mutex.takeover", s_mutex_owner(at))
 CRASH_TEST(mutex_unlock_released, "mutex.unlock.released", s_unlock(at))
 CRASH_TEST(sem_post_counted, "sem.post.counted", s_wake(at))

@@ -456,7 +456,9 @@ static int take_slot(struct shmq_chan *ch, int role)
 		p->start = start;
 		shmq_store(&p->msgs, 0, SHMQ_RELAXED);
 		shmq_store(&p->lost, 0, SHMQ_RELAXED);
-		/* release: role, pid, start before ACTIVE */
+		/* broadcast: where we start, not the last owner's cursor */
+		shmq_store(&p->cursor, ch->pos, SHMQ_RELAXED);
+		/* release: role, pid, start, cursor before ACTIVE */
 		shmq_store(&p->state, ((s & ~0xffu) + SHMQ_PEER_GEN) |
 		                      SHMQ_PEER_ACTIVE, SHMQ_RELEASE);
 		ch->me = (int)i;
@@ -531,10 +533,15 @@ static int start_handle(struct shmq_chan *ch, int role)
 		return -EBADMSG;
 	ch->pos = role == SHMQ_WRITER ? tail : head;
 	ch->other = role == SHMQ_WRITER ? head : tail;
+	/* A broadcast reader starts at the present: the tail read before it
+	 * is counted, so whatever a writer sends once it sees the reader
+	 * counted is the reader's (received, or counted lost). */
+	if (ch->kind == SHMQ_CHAN_BROADCAST)
+		ch->pos = ch->other = tail;
 	if ((rc = join(ch, role)) < 0)
 		return rc;
-	if (ch->kind == SHMQ_CHAN_BROADCAST) /* a reader starts at the present */
-		ch->pos = shmq__bcast_join(ch);
+	if (ch->kind == SHMQ_CHAN_BROADCAST)
+		shmq__bcast_join(ch);
 	return 0;
 }
 

@@ -93,13 +93,13 @@ static void publish_cursor(struct shmq_chan *ch)
 	shmq_store(&ch->peers[ch->me].cursor, ch->pos, SHMQ_RELEASE);
 }
 
-uint64_t shmq__bcast_join(struct shmq_chan *ch)
+void shmq__bcast_join(struct shmq_chan *ch)
 {
-	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 	if (ch->role == SHMQ_READER)
 		publish_cursor(ch);
-	ch->other = ch->pos;
-	return ch->pos;
+	/* A writer that replaces a dead one starts behind the readers that
+	 * are still reading its predecessor's messages, not at tail. */
+	ch->other = ch->role == SHMQ_WRITER ? slowest(ch) : ch->pos;
 }
 
 /* Moves a reader that fell a lap behind to the oldest message still there. */

@@ -145,8 +145,12 @@ int shmq__chan_probe(int dirfd, const char *name, int *stale)
 		return 0;
 	int is_chan = pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 	              h.magic == SHMQ_CHAN_MAGIC;
-	unsigned alive = 0, unknown = 0;
-	for (unsigned i = 0; is_chan && i < SHMQ_CHAN_MAX_PEERS; i++) {
+	/* Another format's peer lines cannot be read: never stale (a peer
+	 * table we misread would get a live channel removed). */
+	unsigned alive = 0, unknown = is_chan &&
+	                              h.version != SHMQ_CHAN_VERSION;
+	for (unsigned i = 0; is_chan && !unknown && i < SHMQ_CHAN_MAX_PEERS;
+	     i++) {
 		if (pread(fd, &p, sizeof(p), SHMQ_CHAN_PEERS_OFF + i * sizeof(p))
 		    != (ssize_t)sizeof(p)) {
 			unknown++;

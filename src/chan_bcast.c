@@ -32,9 +32,15 @@ static uint64_t slowest(struct shmq_chan *ch)
 		    p->role != SHMQ_READER)
 			continue;
 		uint64_t c = shmq_load(&p->cursor, SHMQ_ACQUIRE);
-		/* A cursor ahead of us or a lap behind is scribbled: it
-		 * cannot hold the writer back. */
-		if (ch->pos - c <= ch->capacity && c < min)
+		/* A cursor ahead of us is scribbled: it cannot hold the
+		 * writer back. One more than a lap behind is a reader that
+		 * joined while we ran ahead: it holds us at a lap until it
+		 * moves on (to the oldest slot still there). */
+		if (c > ch->pos)
+			continue;
+		if (ch->pos - c > ch->capacity)
+			c = ch->pos - ch->capacity;
+		if (c < min)
 			min = c;
 	}
 	return min;
@@ -44,8 +50,14 @@ static uint64_t slowest(struct shmq_chan *ch)
 static int room(struct shmq_chan *ch, void *arg)
 {
 	(void)arg;
-	if (ch->pos - ch->other < ch->capacity)
+	/* acquire: pairs with the joiner's release increment in
+	 * count_role(), after its line and cursor went ACTIVE. A reader
+	 * that joined since we last looked may be behind our cached
+	 * minimum: look again before overwriting anything. */
+	uint32_t joined = shmq_load(&ch->hdr->readers_ever, SHMQ_ACQUIRE);
+	if (ch->pos - ch->other < ch->capacity && joined == ch->readers_seen)
 		return 0;
+	ch->readers_seen = joined;
 	ch->other = slowest(ch);
 	return ch->pos - ch->other < ch->capacity ? 0 : -EAGAIN;
 }
@@ -98,7 +110,9 @@ void shmq__bcast_join(struct shmq_chan *ch)
 	if (ch->role == SHMQ_READER)
 		publish_cursor(ch);
 	/* A writer that replaces a dead one starts behind the readers that
-	 * are still reading its predecessor's messages, not at tail. */
+	 * are still reading its predecessor's messages, not at tail.
+	 * acquire: as in room() */
+	ch->readers_seen = shmq_load(&ch->hdr->readers_ever, SHMQ_ACQUIRE);
 	ch->other = ch->role == SHMQ_WRITER ? slowest(ch) : ch->pos;
 }
 

@@ -163,8 +163,9 @@ int shmq__chan_adopt(struct shmq_chan *ch)
 			return -EBADMSG;
 	} else {
 		if (h.slot_size % 64 || h.slot_size < sizeof(struct shmq_chan_slot)
-		    + (uint64_t)h.msg_size || h.capacity < 2)
-			return -EBADMSG;
+		    + (uint64_t)h.msg_size || h.capacity < 2 ||
+		    h.capacity > (size - SHMQ_CHAN_RING_OFF) / h.slot_size)
+			return -EBADMSG; /* the product would wrap */
 		ring = h.capacity * h.slot_size;
 	}
 	if (ring > size - SHMQ_CHAN_RING_OFF)

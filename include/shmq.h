@@ -51,7 +51,7 @@ const char *shmq_version(void);
 #define SHMQ_ENOHUGE (-(SHMQ_EBASE + 4))   /* huge pages not available */
 #define SHMQ_ESMALL (-(SHMQ_EBASE + 5))    /* object smaller than asked */
 #define SHMQ_EFAMILY (-(SHMQ_EBASE + 6))   /* not possible for this family */
-#define SHMQ_ELAST (-(SHMQ_EBASE + 11)) /* SHMQ_EPEERS, below */
+#define SHMQ_ELAST (-(SHMQ_EBASE + 12)) /* SHMQ_ETRUNCATED, below */
 
 /* A static explanation of err (negative errno or SHMQ_E*). Never NULL. */
 const char *shmq_strerror(int err);
@@ -454,6 +454,13 @@ const char *shmq_msgq_locator(const shmq_msgq *q);   /* canonical */
  * ~100 ms. A reader whose writers all died gets SHMQ_EPEERDEAD once the ring
  * is drained; after all writers closed normally it gets -EPIPE (end of
  * stream). A header that no longer validates gives -EBADMSG.
+ * A peer that shrinks the object (ftruncate) gives SHMQ_ETRUNCATED, never
+ * SIGBUS: a POSIX channel's calls run under a SIGBUS guard (a process-wide
+ * handler, installed when the first such channel opens, that passes every
+ * SIGBUS not raised by our own access to the previous handler); a memfd
+ * channel is sealed against it. After SHMQ_ETRUNCATED every call on the
+ * handle returns it; close it. The pointers reserve and peek give are the
+ * caller's to touch: a fault there is the caller's SIGBUS.
  */
 enum {
 	SHMQ_CHAN_SPSC = 1,
@@ -474,6 +481,7 @@ enum {
 #define SHMQ_EVERSION (-(SHMQ_EBASE + 9))  /* another format version */
 #define SHMQ_ENOTCHAN (-(SHMQ_EBASE + 10)) /* not a shmq channel */
 #define SHMQ_EPEERS (-(SHMQ_EBASE + 11))   /* every peer slot is taken */
+#define SHMQ_ETRUNCATED (-(SHMQ_EBASE + 12)) /* another process shrank it */
 
 /* Flags of struct shmq_chan_opts. */
 #define SHMQ_CHAN_CREATE (1u << 0)  /* open: create it if missing (race free) */

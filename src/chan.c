@@ -187,16 +187,20 @@ int shmq__chan_adopt(struct shmq_chan *ch)
 	return 0;
 }
 
-/* The shared identity still matches our copy, and the object its size. */
+/* The object still has its size, and the shared identity matches our
+ * copy. The size first: a shrunk object's header may be gone. */
 static int revalidate(struct shmq_chan *ch)
 {
 	const struct shmq_chan_hdr *h = ch->hdr;
 	struct stat sb;
-	if (h->magic != SHMQ_CHAN_MAGIC || h->version != SHMQ_CHAN_VERSION ||
+	if (fstat(ch->fd, &sb) < 0)
+		return -EBADMSG;
+	if ((uint64_t)sb.st_size < ch->object_size)
+		return SHMQ_ETRUNCATED;
+	if ((uint64_t)sb.st_size != ch->object_size ||
+	    h->magic != SHMQ_CHAN_MAGIC || h->version != SHMQ_CHAN_VERSION ||
 	    h->kind != (uint32_t)ch->kind || h->capacity != ch->capacity ||
 	    h->msg_size != ch->msg_size || h->object_size != ch->object_size)
-		return -EBADMSG;
-	if (fstat(ch->fd, &sb) < 0 || (uint64_t)sb.st_size != ch->object_size)
 		return -EBADMSG;
 	return 0;
 }
@@ -415,9 +419,9 @@ uncount:
 
 /* ---- Handles ------------------------------------------------------------- */
 
-static int start_handle(struct shmq_chan *ch, int role)
+/* Everything of start_handle that touches the mapping. */
+static int start_mapped(struct shmq_chan *ch, int role)
 {
-	shmq__asym_setup(); /* before our first notify, never inside one */
 	static const struct shmq_chan_ops *const ops[] = {
 		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
 	int rc = shmq__chan_adopt(ch);
@@ -445,6 +449,16 @@ static int start_handle(struct shmq_chan *ch, int role)
 	if (ch->kind == SHMQ_CHAN_BROADCAST) /* a reader starts at the present */
 		ch->pos = shmq__bcast_join(ch);
 	return 0;
+}
+
+static int start_handle(struct shmq_chan *ch, int role)
+{
+	shmq__asym_setup(); /* before our first notify, never inside one */
+	int rc = shmq__chan_guard_setup(ch);
+	if (rc < 0)
+		return rc;
+	struct shmq__guard *prev = shmq__chan_enter(ch);
+	return (int)shmq__chan_leave(ch, prev, start_mapped(ch, role));
 }
 
 static int check_role(int role)
@@ -571,10 +585,9 @@ static void detach(struct shmq_chan *ch)
 	}
 }
 
-SHMQ_API int shmq_chan_close(shmq_chan *ch)
+/* Everything of close that touches the mapping. */
+static int leave(struct shmq_chan *ch)
 {
-	if (!ch)
-		return 0;
 	struct shmq_chan_peer *p = &ch->peers[ch->me];
 	fold_counts(ch, p, (uint32_t)ch->role);
 	/* An open reserve or peek is left to the recovery of dead peers. */
@@ -585,6 +598,19 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	/* Readers see the end of the stream; writers see a reader gone. */
 	shmq__event_notify(&ch->hdr->data_ev);
 	shmq__event_notify(&ch->hdr->space_ev);
+	return 0;
+}
+
+SHMQ_API int shmq_chan_close(shmq_chan *ch)
+{
+	if (!ch)
+		return 0;
+	/* A broken handle leaves the shared state alone: the object is not
+	 * what it was. Our lock byte goes with the fd. */
+	if (!ch->broken) {
+		struct shmq__guard *prev = shmq__chan_enter(ch);
+		shmq__chan_leave(ch, prev, leave(ch));
+	}
 	int rc = shmq_seg_close(ch->seg);
 	free(ch);
 	return rc;

@@ -82,14 +82,29 @@ SHMQ_API int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info)
 {
 	if (!ch || !info)
 		return -EINVAL;
-	fill((struct shmq_chan *)ch, 1, info);
+	struct shmq_chan *c = (struct shmq_chan *)ch;
+	if (c->broken)
+		return c->broken;
+	struct shmq__guard *prev = shmq__chan_enter(c);
+	fill(c, 1, info);
+	return (int)shmq__chan_leave(c, prev, 0);
+}
+
+/* A read-only look: the identity, then the report. */
+static int look(struct shmq_chan *ch, struct shmq_chan_info *info)
+{
+	static const struct shmq_chan_ops *const ops[] = {
+		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
+	int rc = shmq__chan_adopt(ch);
+	if (rc < 0)
+		return rc;
+	ch->ops = ops[ch->kind];
+	fill(ch, 0, info);
 	return 0;
 }
 
 SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
 {
-	static const struct shmq_chan_ops *const ops[] = {
-		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
 	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY};
 	struct shmq_chan ch;
 	if (!locator || !info)
@@ -100,9 +115,9 @@ SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
 	int rc = shmq_seg_open(&ch.seg, locator, &ro);
 	if (rc < 0)
 		return rc;
-	if ((rc = shmq__chan_adopt(&ch)) == 0) {
-		ch.ops = ops[ch.kind];
-		fill(&ch, 0, info);
+	if ((rc = shmq__chan_guard_setup(&ch)) == 0) {
+		struct shmq__guard *prev = shmq__chan_enter(&ch);
+		rc = (int)shmq__chan_leave(&ch, prev, look(&ch, info));
 	}
 	shmq_seg_close(ch.seg);
 	return rc;

@@ -43,6 +43,8 @@ static const struct {
 	{SHMQ_ENOTCHAN, "SHMQ_ENOTCHAN", "the object is not a shmq channel"},
 	{SHMQ_EPEERS, "SHMQ_EPEERS",
 	 "every peer slot of the channel is taken (64 at most)"},
+	{SHMQ_ETRUNCATED, "SHMQ_ETRUNCATED",
+	 "the object was truncated by another process"},
 };
 
 #define NOWN (sizeof(own) / sizeof(own[0]))
@@ -334,6 +336,13 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		break;
 	case -EMSGSIZE:
 		explain_msgsize(buf, len, &at, size);
+		break;
+	case SHMQ_ETRUNCATED:
+		add(buf, len, &at, "the object was truncated by another process "
+		    "(a peer with write access shrank it) while in use; close "
+		    "it and remove it (shmq rm %s), then create it again; give "
+		    "write access only to trusted peers, or use a memfd channel "
+		    "(sealed against shrinking)", object ? object : "NAME");
 		break;
 	case -E2BIG:
 		add(buf, len, &at, "the message is longer than the %zu-byte "

@@ -586,7 +586,7 @@ static void detach(struct shmq_chan *ch)
 }
 
 /* Everything of close that touches the mapping. */
-static int leave(struct shmq_chan *ch)
+static int close_shared(struct shmq_chan *ch)
 {
 	struct shmq_chan_peer *p = &ch->peers[ch->me];
 	fold_counts(ch, p, (uint32_t)ch->role);
@@ -609,7 +609,7 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	 * what it was. Our lock byte goes with the fd. */
 	if (!ch->broken) {
 		struct shmq__guard *prev = shmq__chan_enter(ch);
-		shmq__chan_leave(ch, prev, leave(ch));
+		shmq__chan_leave(ch, prev, close_shared(ch));
 	}
 	int rc = shmq_seg_close(ch->seg);
 	free(ch);

@@ -187,18 +187,34 @@ int shmq__chan_adopt(struct shmq_chan *ch)
 	return 0;
 }
 
+/* The object's size against the one it had at open: 0 the same,
+ * SHMQ_ETRUNCATED smaller, -EBADMSG otherwise. */
+static int size_check(const struct shmq_chan *ch)
+{
+	struct stat sb;
+	if (!ch->object_size || fstat(ch->fd, &sb) < 0)
+		return -EBADMSG; /* not adopted yet, or cannot tell */
+	if ((uint64_t)sb.st_size < ch->object_size)
+		return SHMQ_ETRUNCATED;
+	return (uint64_t)sb.st_size == ch->object_size ? 0 : -EBADMSG;
+}
+
+/* A shrink need not fault: the rest of the new last page stays mapped and
+ * reads zeros, which the ring code finds malformed. */
+int shmq__chan_why_bad(const struct shmq_chan *ch)
+{
+	return size_check(ch) == SHMQ_ETRUNCATED ? SHMQ_ETRUNCATED : -EBADMSG;
+}
+
 /* The object still has its size, and the shared identity matches our
  * copy. The size first: a shrunk object's header may be gone. */
 static int revalidate(struct shmq_chan *ch)
 {
 	const struct shmq_chan_hdr *h = ch->hdr;
-	struct stat sb;
-	if (fstat(ch->fd, &sb) < 0)
-		return -EBADMSG;
-	if ((uint64_t)sb.st_size < ch->object_size)
-		return SHMQ_ETRUNCATED;
-	if ((uint64_t)sb.st_size != ch->object_size ||
-	    h->magic != SHMQ_CHAN_MAGIC || h->version != SHMQ_CHAN_VERSION ||
+	int rc = size_check(ch);
+	if (rc < 0)
+		return rc;
+	if (h->magic != SHMQ_CHAN_MAGIC || h->version != SHMQ_CHAN_VERSION ||
 	    h->kind != (uint32_t)ch->kind || h->capacity != ch->capacity ||
 	    h->msg_size != ch->msg_size || h->object_size != ch->object_size)
 		return -EBADMSG;

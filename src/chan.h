@@ -66,10 +66,14 @@ struct shmq_chan {
  * the handler and guards the mapping. */
 int shmq__chan_guard_setup(struct shmq_chan *ch);
 
+/* chan.c: -EBADMSG, or SHMQ_ETRUNCATED if the object shrank since open. */
+int shmq__chan_why_bad(const struct shmq_chan *ch);
+
 /* A call's accesses to the mapping run between enter and leave. A SIGBUS
  * there (a peer shrank the object) makes the call return SHMQ_ETRUNCATED,
- * as does a poll tick that finds the object shrunk; either breaks the
- * handle, and a broken handle's calls return that at once. */
+ * as do a poll tick and a malformed ring when the object is smaller than at
+ * open; either breaks the handle, and a broken handle's calls return that
+ * at once. */
 static inline struct shmq__guard *shmq__chan_enter(struct shmq_chan *ch)
 {
 	return shmq__guard_arm(&ch->guard);
@@ -78,6 +82,8 @@ static inline struct shmq__guard *shmq__chan_enter(struct shmq_chan *ch)
 static inline ssize_t shmq__chan_leave(struct shmq_chan *ch,
                                        struct shmq__guard *prev, ssize_t rc)
 {
+	if (rc == -EBADMSG)
+		rc = shmq__chan_why_bad(ch);
 	if (shmq__guard_disarm(&ch->guard, prev) || rc == SHMQ_ETRUNCATED)
 		rc = ch->broken = SHMQ_ETRUNCATED;
 	return rc;

@@ -90,6 +90,8 @@ static void finish(shmq_chan *ch, int i, long rc, struct report *r)
 	struct shmq_chan_info in;
 	r->err_ns[i] = now_ns();
 	r->rc[i] = rc;
+	if (rc != SHMQ_ETRUNCATED)
+		fprintf(stderr, "peer %d: %s\n", i, shmq_err_name((int)rc));
 	r->later[i] = i == 0 ? shmq_chan_send(ch, buf, 8)
 	                     : shmq_chan_recv(ch, buf, sizeof(buf));
 	CHECK_EQ(shmq_chan_info(ch, &in), SHMQ_ETRUNCATED);

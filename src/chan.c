@@ -199,11 +199,15 @@ static int size_check(const struct shmq_chan *ch)
 	return (uint64_t)sb.st_size == ch->object_size ? 0 : -EBADMSG;
 }
 
-/* A shrink need not fault: the rest of the new last page stays mapped and
- * reads zeros, which the ring code finds malformed. */
-int shmq__chan_why_bad(const struct shmq_chan *ch)
+ssize_t shmq__chan_failed(struct shmq_chan *ch, ssize_t rc, int hit)
 {
-	return size_check(ch) == SHMQ_ETRUNCATED ? SHMQ_ETRUNCATED : -EBADMSG;
+	/* A shrink need not fault: the rest of the new last page stays
+	 * mapped and reads zeros, which the ring code finds malformed. */
+	if (rc == -EBADMSG && size_check(ch) == SHMQ_ETRUNCATED)
+		rc = SHMQ_ETRUNCATED;
+	if (hit || rc == SHMQ_ETRUNCATED)
+		rc = ch->broken = SHMQ_ETRUNCATED;
+	return rc;
 }
 
 /* The object still has its size, and the shared identity matches our
@@ -473,8 +477,8 @@ static int start_handle(struct shmq_chan *ch, int role)
 	int rc = shmq__chan_guard_setup(ch);
 	if (rc < 0)
 		return rc;
-	struct shmq__guard *prev = shmq__chan_enter(ch);
-	return (int)shmq__chan_leave(ch, prev, start_mapped(ch, role));
+	shmq__chan_enter(ch);
+	return (int)shmq__chan_leave(ch, start_mapped(ch, role));
 }
 
 static int check_role(int role)
@@ -624,8 +628,8 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	/* A broken handle leaves the shared state alone: the object is not
 	 * what it was. Our lock byte goes with the fd. */
 	if (!ch->broken) {
-		struct shmq__guard *prev = shmq__chan_enter(ch);
-		shmq__chan_leave(ch, prev, close_shared(ch));
+		shmq__chan_enter(ch);
+		shmq__chan_leave(ch, close_shared(ch));
 	}
 	int rc = shmq_seg_close(ch->seg);
 	free(ch);

@@ -66,26 +66,25 @@ struct shmq_chan {
  * the handler and guards the mapping. */
 int shmq__chan_guard_setup(struct shmq_chan *ch);
 
-/* chan.c: -EBADMSG, or SHMQ_ETRUNCATED if the object shrank since open. */
-int shmq__chan_why_bad(const struct shmq_chan *ch);
+/* chan.c: the error a guarded call ends with (rc < 0, or hit: its guard
+ * caught a fault). An -EBADMSG may be a shrink that did not fault. */
+ssize_t shmq__chan_failed(struct shmq_chan *ch, ssize_t rc, int hit);
 
 /* A call's accesses to the mapping run between enter and leave. A SIGBUS
  * there (a peer shrank the object) makes the call return SHMQ_ETRUNCATED,
  * as do a poll tick and a malformed ring when the object is smaller than at
  * open; either breaks the handle, and a broken handle's calls return that
  * at once. */
-static inline struct shmq__guard *shmq__chan_enter(struct shmq_chan *ch)
+static inline void shmq__chan_enter(struct shmq_chan *ch)
 {
-	return shmq__guard_arm(&ch->guard);
+	shmq__guard_arm(&ch->guard);
 }
 
-static inline ssize_t shmq__chan_leave(struct shmq_chan *ch,
-                                       struct shmq__guard *prev, ssize_t rc)
+static inline ssize_t shmq__chan_leave(struct shmq_chan *ch, ssize_t rc)
 {
-	if (rc == -EBADMSG)
-		rc = shmq__chan_why_bad(ch);
-	if (shmq__guard_disarm(&ch->guard, prev) || rc == SHMQ_ETRUNCATED)
-		rc = ch->broken = SHMQ_ETRUNCATED;
+	int hit = shmq__guard_disarm(&ch->guard);
+	if (__builtin_expect(rc < 0 || hit, 0))
+		return shmq__chan_failed(ch, rc, hit);
 	return rc;
 }
 

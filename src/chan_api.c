@@ -24,9 +24,9 @@ static int usable(const struct shmq_chan *ch, int role)
 		return -EINVAL;
 	if (ch->role != role)
 		return -EPERM; /* a reader's handle does not send */
-	if (ch->broken)
-		return ch->broken;
-	return ch->busy ? -EBUSY : 0;
+	if (__builtin_expect(ch->busy | ch->broken, 0))
+		return ch->broken ? ch->broken : -EBUSY;
+	return 0;
 }
 
 static int send_as(shmq_chan *ch, const void *buf, size_t len,
@@ -38,12 +38,12 @@ static int send_as(shmq_chan *ch, const void *buf, size_t len,
 		return rc;
 	if (len && !buf)
 		return -EINVAL;
-	struct shmq__guard *prev = shmq__chan_enter(ch);
+	shmq__chan_enter(ch);
 	if ((rc = ch->ops->reserve(ch, len, &p, deadline, try_)) == 0) {
 		memcpy(p, buf, len);
 		rc = ch->ops->commit(ch, len);
 	}
-	return (int)shmq__chan_leave(ch, prev, rc);
+	return (int)shmq__chan_leave(ch, rc);
 }
 
 SHMQ_API int shmq_chan_send(shmq_chan *ch, const void *buf, size_t len)
@@ -71,14 +71,14 @@ static ssize_t recv_as(shmq_chan *ch, void *buf, size_t len,
 		return rc;
 	if (len && !buf)
 		return -EINVAL;
-	struct shmq__guard *prev = shmq__chan_enter(ch);
+	shmq__chan_enter(ch);
 	ssize_t n = ch->ops->peek(ch, &p, len, deadline, try_);
 	if (n >= 0) {
 		memcpy(buf, p, (size_t)n);
 		rc = ch->ops->release(ch);
 		n = rc < 0 ? rc : n; /* broadcast: a torn copy is SHMQ_ELOST */
 	}
-	return shmq__chan_leave(ch, prev, n);
+	return shmq__chan_leave(ch, n);
 }
 
 SHMQ_API ssize_t shmq_chan_recv(shmq_chan *ch, void *buf, size_t len)
@@ -105,9 +105,9 @@ SHMQ_API int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr,
 		return rc;
 	if (!ptr)
 		return -EINVAL;
-	struct shmq__guard *prev = shmq__chan_enter(ch);
+	shmq__chan_enter(ch);
 	rc = ch->ops->reserve(ch, len, ptr, deadline, 0);
-	if ((rc = (int)shmq__chan_leave(ch, prev, rc)) < 0)
+	if ((rc = (int)shmq__chan_leave(ch, rc)) < 0)
 		return rc;
 	ch->busy = 1;
 	ch->op_len = len;
@@ -121,8 +121,8 @@ SHMQ_API int shmq_chan_commit(shmq_chan *ch, size_t len)
 	ch->busy = 0;
 	if (ch->broken)
 		return ch->broken;
-	struct shmq__guard *prev = shmq__chan_enter(ch);
-	return (int)shmq__chan_leave(ch, prev, ch->ops->commit(ch, len));
+	shmq__chan_enter(ch);
+	return (int)shmq__chan_leave(ch, ch->ops->commit(ch, len));
 }
 
 SHMQ_API ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
@@ -133,9 +133,9 @@ SHMQ_API ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
 		return rc;
 	if (!ptr)
 		return -EINVAL;
-	struct shmq__guard *prev = shmq__chan_enter(ch);
+	shmq__chan_enter(ch);
 	ssize_t n = ch->ops->peek(ch, ptr, SIZE_MAX, deadline, 0);
-	if ((n = shmq__chan_leave(ch, prev, n)) >= 0)
+	if ((n = shmq__chan_leave(ch, n)) >= 0)
 		ch->busy = 1;
 	return n;
 }
@@ -147,8 +147,8 @@ SHMQ_API int shmq_chan_release(shmq_chan *ch)
 	ch->busy = 0;
 	if (ch->broken)
 		return ch->broken;
-	struct shmq__guard *prev = shmq__chan_enter(ch);
-	return (int)shmq__chan_leave(ch, prev, ch->ops->release(ch));
+	shmq__chan_enter(ch);
+	return (int)shmq__chan_leave(ch, ch->ops->release(ch));
 }
 
 SHMQ_API uint64_t shmq_chan_lost(const shmq_chan *ch)

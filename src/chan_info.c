@@ -85,9 +85,9 @@ SHMQ_API int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info)
 	struct shmq_chan *c = (struct shmq_chan *)ch;
 	if (c->broken)
 		return c->broken;
-	struct shmq__guard *prev = shmq__chan_enter(c);
+	shmq__chan_enter(c);
 	fill(c, 1, info);
-	return (int)shmq__chan_leave(c, prev, 0);
+	return (int)shmq__chan_leave(c, 0);
 }
 
 /* A read-only look: the identity, then the report. */
@@ -116,8 +116,8 @@ SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
 	if (rc < 0)
 		return rc;
 	if ((rc = shmq__chan_guard_setup(&ch)) == 0) {
-		struct shmq__guard *prev = shmq__chan_enter(&ch);
-		rc = (int)shmq__chan_leave(&ch, prev, look(&ch, info));
+		shmq__chan_enter(&ch);
+		rc = (int)shmq__chan_leave(&ch, look(&ch, info));
 	}
 	shmq_seg_close(ch.seg);
 	return rc;

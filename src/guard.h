@@ -37,22 +37,20 @@ int shmq__guard_needed(int fd);
 /* Installs the process's SIGBUS handler once; 0 or a negative errno. */
 int shmq__guard_install(void);
 
-/* Arms g on this thread; returns the guard to restore on disarm (one that
- * this call interrupted, e.g. from a signal handler). */
-static inline struct shmq__guard *shmq__guard_arm(struct shmq__guard *g)
+/* Arms g on this thread. Not nested: channel calls are not made from
+ * signal handlers, and a call that an application's handler jumped out of
+ * leaves nothing armed past the thread's next call. */
+static inline void shmq__guard_arm(struct shmq__guard *g)
 {
-	struct shmq__guard *prev = shmq__guard_now;
 	shmq__guard_now = g;
 	shmq_fence_signal(); /* armed before our first access */
-	return prev;
 }
 
 /* Disarms; whether g was ever hit. */
-static inline int shmq__guard_disarm(struct shmq__guard *g,
-                                     struct shmq__guard *prev)
+static inline int shmq__guard_disarm(struct shmq__guard *g)
 {
 	shmq_fence_signal(); /* our last access before disarming */
-	shmq__guard_now = prev;
+	shmq__guard_now = NULL;
 	/* relaxed: set by the handler on this thread; the signal fence
 	 * orders it */
 	return shmq_load(&g->hit, SHMQ_RELAXED) != 0;

@@ -626,11 +626,10 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	if (!ch)
 		return 0;
 	/* A broken handle leaves the shared state alone: the object is not
-	 * what it was. Our lock byte goes with the fd. */
-	if (!ch->broken) {
-		shmq__chan_enter(ch);
-		shmq__chan_leave(ch, close_shared(ch));
-	}
+	 * what it was. Our lock byte goes with the fd. Leaving also clears
+	 * this thread's guard, should a jump out of a call have left it. */
+	shmq__chan_enter(ch);
+	shmq__chan_leave(ch, ch->broken ? 0 : close_shared(ch));
 	int rc = shmq_seg_close(ch->seg);
 	free(ch);
 	return rc;

@@ -522,9 +522,9 @@ int shmq_chan_unlink(const char *locator);
 
 /* Copies a message in. 0, -EMSGSIZE (larger than the channel takes),
  * -EAGAIN (try_: full), -ETIMEDOUT, SHMQ_EPEERDEAD (the ring is full and
- * its readers died), -EBADMSG. A full ring whose readers closed normally
- * waits for a new reader (a channel outlives its peers). Limits: a ring of
- * at most 2^40 bytes, a message of at most 1 GiB. */
+ * its readers died), -EBADMSG, SHMQ_ETRUNCATED. A full ring whose readers
+ * closed normally waits for a new reader (a channel outlives its peers).
+ * Limits: a ring of at most 2^40 bytes, a message of at most 1 GiB. */
 int shmq_chan_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_try_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
@@ -533,7 +533,7 @@ int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
 /* Copies the next message out: its length, or -EMSGSIZE (buf too small:
  * the message stays), -EAGAIN (try_: empty), -ETIMEDOUT, -EPIPE (end of
  * stream), SHMQ_EPEERDEAD, SHMQ_ELOST (broadcast: see shmq_chan_lost),
- * -EBADMSG. */
+ * -EBADMSG, SHMQ_ETRUNCATED. */
 ssize_t shmq_chan_recv(shmq_chan *ch, void *buf, size_t len);
 ssize_t shmq_chan_try_recv(shmq_chan *ch, void *buf, size_t len);
 ssize_t shmq_chan_recv_timed(shmq_chan *ch, void *buf, size_t len,

@@ -176,3 +176,16 @@ $(B)/bench/peer-iceoryx: bench/peers/peer_iceoryx.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -isystem $(firstword $(wildcard /usr/include/iceoryx/v*)) \
 	  -o $@ $< $(PEER_OBJ) -liceoryx_binding_c
+
+# ---- crash ----
+# Named crash points (SHMQ_CRASH_POINT, src/internal.h) exist only in the
+# sanitized test build; `make check-hooks` proves the product has none.
+$(B)/san/%.o: ALL_CFLAGS += -DSHMQ_TEST_HOOKS
+.PHONY: check-hooks
+check-hooks: $(B)/libshmq.a $(B)/libshmq.so
+	@if nm -A $(B)/libshmq.a $(B)/libshmq.so | grep -q "shmq__crash\|shmq_crash_points" || \
+	    strings $(B)/libshmq.a $(B)/libshmq.so | grep -q SHMQ_CRASH_AT; \
+	then echo "check-hooks: FAILED: a crash point is in the product build"; \
+	exit 1; else echo "check-hooks: ok: no crash point in the product"; fi
+test: check-hooks
+# ---- end crash ----

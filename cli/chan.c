@@ -96,6 +96,7 @@ static int chan_option(const struct cli_cmd *cmd, struct cli_chan_args *a,
 	case 'c': a->create = 1; return CLI_OK;
 	case 'b': a->binary = 1; return CLI_OK;
 	case 's': a->stats = 1; return CLI_OK;
+	case 'A': a->o.flags |= SHMQ_CHAN_ANY_OWNER; return CLI_OK;
 	case 'p':
 		a->given |= CLI_GIVEN_PERSIST;
 		a->o.flags |= SHMQ_CHAN_PERSIST;
@@ -219,10 +220,15 @@ static int open_fail(int err, const struct cli_chan_args *a,
                      const char *name, int role)
 {
 	const char *what = role == SHMQ_WRITER ? "writer" : "reader";
-	char who[32] = "";
+	char who[32] = "", line[1024];
 	pid_t pid;
 
 	switch (err) {
+	case -EACCES:
+		return cli_failf("%s; a channel's readers and writers both need "
+		                 "read and write access (each writes its place "
+		                 "in the peer table)", shmq_strerror_r(err, name,
+		                 0, line, sizeof(line)));
 	case -ENOENT:
 		if (a->create)
 			break;

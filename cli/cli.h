@@ -110,6 +110,7 @@ struct cli_chan_args {
 	{ "persist", no_argument, NULL, 'p' },                               \
 	{ "binary", no_argument, NULL, 'b' },                                \
 	{ "stats", no_argument, NULL, 's' },                                 \
+	{ "any-owner", no_argument, NULL, 'A' },                             \
 	{ "help", no_argument, NULL, 'h' }
 
 /* Their help text. */
@@ -129,6 +130,8 @@ struct cli_chan_args {
 	"  --mode OCTAL      permission bits of a new channel (default 0600)\n" \
 	"  --persist         the channel stays when the last process closes it\n" \
 	"                    (remove it with shmq rm NAME)\n"                   \
+	"  --any-owner       join a channel that another user owns (refused\n" \
+	"                    by default: someone may have taken the name)\n"    \
 	"  --stats           at the end, print messages, bytes, rate and losses\n" \
 	"                    on stderr (every second too, on a terminal)\n"     \
 	"SIZE takes K, M, G (1024, 1024^2, 1024^3). --kind, --capacity,\n"     \

@@ -8,14 +8,16 @@ static int run_create(const struct cli_cmd *cmd, int argc, char **argv);
 const struct cli_cmd cli_create = {
 	"create",
 	"create LOCATOR --size N[K|M|G] [--mode OCTAL] [--excl] [--or-open] "
-	"[--huge 2M|1G]",
+	"[--any-owner] [--huge 2M|1G]",
 	"Creates a System V segment or a POSIX object and prints its locator\n"
 	"(and id for System V). The object stays after shmq exits.\n\n"
 	"  --size N     bytes; K, M, G multiply by 1024, 1024^2, 1024^3\n"
 	"  --mode OCTAL permission bits (default 0600), applied exactly\n"
 	"               whatever the umask\n"
 	"  --excl       fail if the object exists (the default)\n"
-	"  --or-open    open the object instead if it exists\n"
+	"  --or-open    open the object instead if it exists (if it is ours\n"
+	"               or root's: another user's is refused)\n"
+	"  --any-owner  with --or-open: accept another user's object too\n"
 	"  --huge SIZE  back a System V segment with 2M or 1G huge pages\n",
 	run_create,
 };
@@ -51,6 +53,9 @@ static const char *apply(struct create_args *a, int o, const char *arg)
 	case 'e':
 		a->excl = 1;
 		return NULL;
+	case 'A':
+		a->o.flags |= SHMQ_SEG_ANY_OWNER;
+		return NULL;
 	}
 	a->o.flags |= SHMQ_SEG_OPEN_OK;
 	return NULL;
@@ -67,6 +72,7 @@ static int parse_args(const struct cli_cmd *cmd, int argc, char **argv,
 		{ "mode", required_argument, NULL, 'm' },
 		{ "excl", no_argument, NULL, 'e' },
 		{ "or-open", no_argument, NULL, 'O' },
+		{ "any-owner", no_argument, NULL, 'A' },
 		{ "huge", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -90,6 +96,10 @@ static int parse_args(const struct cli_cmd *cmd, int argc, char **argv,
 	if (a->excl && (a->o.flags & SHMQ_SEG_OPEN_OK))
 		return cli_usage_error(cmd, "--excl and --or-open contradict "
 		                       "each other");
+	if ((a->o.flags & SHMQ_SEG_ANY_OWNER) &&
+	    !(a->o.flags & SHMQ_SEG_OPEN_OK))
+		return cli_usage_error(cmd, "--any-owner applies to an existing "
+		                       "object: add --or-open");
 	return PROCEED;
 }
 

@@ -14,8 +14,8 @@ const struct cli_cmd cli_recv = {
 	"recv",
 	"recv NAME [--create] [--kind spsc|mpmc|broadcast] [--capacity SIZE] "
 	"[--msg-size SIZE] [--policy block|overwrite] [--mode OCTAL] "
-	"[--persist] [--binary] [--count N] [--timeout SEC] [--writers N] "
-	"[--stats]",
+	"[--persist] [--any-owner] [--binary] [--count N] [--timeout SEC] "
+	"[--writers N] [--stats]",
 	"Writes the messages of channel NAME (a locator; a bare name is a\n"
 	"POSIX object in /dev/shm) to stdout: one line per message (a message\n"
 	"without a final newline gets one), or with --binary the bytes\n"

@@ -13,7 +13,7 @@ const struct cli_cmd cli_send = {
 	"send",
 	"send NAME [--create] [--kind spsc|mpmc|broadcast] [--capacity SIZE] "
 	"[--msg-size SIZE] [--policy block|overwrite] [--mode OCTAL] "
-	"[--persist] [--binary] [--readers N] [--stats]",
+	"[--persist] [--any-owner] [--binary] [--readers N] [--stats]",
 	"Sends stdin into channel NAME (a locator; a bare name is a POSIX\n"
 	"object in /dev/shm): one message per line, its newline kept, or with\n"
 	"--binary the bytes exactly, in chunks of up to 64K (or the channel's\n"
@@ -80,14 +80,6 @@ static int read_fail(void)
 	return cli_failf("cannot read stdin: %s", strerror(errno));
 }
 
-static int too_long(struct tx *t)
-{
-	return cli_failf("%s: line %llu is longer than the channel's largest "
-	                 "message (%zu bytes); use --binary, or a channel "
-	                 "made with a larger --capacity (spsc) or --msg-size",
-	                 t->name, (unsigned long long)t->rate.msgs + 1, t->max);
-}
-
 /* read(2) that retries on EINTR. */
 static ssize_t read_in(void *buf, size_t len)
 {
@@ -96,6 +88,25 @@ static ssize_t read_in(void *buf, size_t len)
 	while ((n = read(STDIN_FILENO, buf, len)) < 0 && errno == EINTR)
 		;
 	return n;
+}
+
+/* A line too long for the channel, of which n bytes are read (all of it if
+ * whole): the rest is read and counted, so the error names both sizes. */
+static int too_long(struct tx *t, size_t n, int whole)
+{
+	char tmp[4096], *nl;
+	ssize_t got;
+
+	while (!whole && (got = read_in(tmp, sizeof(tmp))) > 0) {
+		nl = memchr(tmp, '\n', (size_t)got);
+		n += nl ? (size_t)(nl - tmp) + 1 : (size_t)got;
+		whole = nl != NULL;
+	}
+	return cli_failf("%s: line %llu is longer than the channel's largest "
+	                 "message (%zu bytes); use --binary, or a channel "
+	                 "made with a larger --capacity (spsc) or --msg-size "
+	                 "(the line has %zu bytes)", t->name,
+	                 (unsigned long long)t->rate.msgs + 1, t->max, n);
 }
 
 /* Sends every complete line in buf[0..len); moves the rest to the front
@@ -109,7 +120,7 @@ static int send_complete(struct tx *t, char *buf, size_t *len, size_t *scan)
 	while ((nl = memchr(buf + *scan, '\n', *len - *scan))) {
 		size_t n = (size_t)(nl - (buf + start)) + 1;
 		if (n > t->max)
-			return too_long(t);
+			return too_long(t, n, 1);
 		if ((err = tx_send(t, buf + start, n)) < 0)
 			return send_fail(t, err);
 		start += n;
@@ -118,7 +129,7 @@ static int send_complete(struct tx *t, char *buf, size_t *len, size_t *scan)
 	memmove(buf, buf + start, *len - start);
 	*len -= start;
 	*scan = *len; /* what is left holds no newline */
-	return *len > t->max ? too_long(t) : CLI_OK;
+	return *len > t->max ? too_long(t, *len, 0) : CLI_OK;
 }
 
 /* A message per line. The buffer grows to the largest message + 1, so a

@@ -51,7 +51,8 @@ const char *shmq_version(void);
 #define SHMQ_ENOHUGE (-(SHMQ_EBASE + 4))   /* huge pages not available */
 #define SHMQ_ESMALL (-(SHMQ_EBASE + 5))    /* object smaller than asked */
 #define SHMQ_EFAMILY (-(SHMQ_EBASE + 6))   /* not possible for this family */
-#define SHMQ_ELAST (-(SHMQ_EBASE + 12)) /* SHMQ_ETRUNCATED, below */
+#define SHMQ_EOWNER (-(SHMQ_EBASE + 12))   /* owned by another user */
+#define SHMQ_ELAST (-(SHMQ_EBASE + 13)) /* SHMQ_ETRUNCATED, below */
 
 /* A static explanation of err (negative errno or SHMQ_E*). Never NULL. */
 const char *shmq_strerror(int err);
@@ -129,6 +130,7 @@ typedef struct shmq_seg shmq_seg; /* opaque: one attachment of a segment */
 #define SHMQ_SEG_HUGE_1G (1u << 3) /* 1 GiB huge pages (sysv, memfd) */
 #define SHMQ_SEG_RND (1u << 4)     /* sysv: round addr down to SHMLBA */
 #define SHMQ_SEG_NOSEAL (1u << 5)  /* memfd: leave the size unsealed */
+#define SHMQ_SEG_ANY_OWNER (1u << 6) /* open: attach another user's object */
 
 struct shmq_seg_opts {
 	size_t size;   /* create: bytes (>0). open: 0, or the least size needed */
@@ -148,7 +150,19 @@ struct shmq_seg_opts {
 int shmq_seg_create(shmq_seg **seg, const char *locator,
                     const struct shmq_seg_opts *opts);
 
-/* Attaches an existing object. opts may be NULL (read-write, whole object). */
+/* Attaches an existing object. opts may be NULL (read-write, whole object).
+ *
+ * Owner check: open, and create with SHMQ_SEG_OPEN_OK when the object
+ * exists, refuse a POSIX object or System V segment that belongs to another
+ * user with SHMQ_EOWNER, after the kernel's own permission check (-EACCES
+ * comes first). It belongs to us if its owner (and, for System V, also its
+ * creator: the creator can give a segment away with IPC_SET and keep
+ * control of it) is our effective uid or root. Root's objects are trusted
+ * because root can read and write ours anyway; root itself gets no
+ * exemption, since a privileged process is the one a squatter targets.
+ * SHMQ_SEG_ANY_OWNER skips the check, for an object you know another user
+ * made (a group-shared 0660 segment). Memfds have no name to squat and are
+ * not checked. */
 int shmq_seg_open(shmq_seg **seg, const char *locator,
                   const struct shmq_seg_opts *opts);
 
@@ -481,11 +495,13 @@ enum {
 #define SHMQ_EVERSION (-(SHMQ_EBASE + 9))  /* another format version */
 #define SHMQ_ENOTCHAN (-(SHMQ_EBASE + 10)) /* not a shmq channel */
 #define SHMQ_EPEERS (-(SHMQ_EBASE + 11))   /* every peer slot is taken */
-#define SHMQ_ETRUNCATED (-(SHMQ_EBASE + 12)) /* another process shrank it */
+#define SHMQ_ETRUNCATED (-(SHMQ_EBASE + 13)) /* another process shrank it */
 
 /* Flags of struct shmq_chan_opts. */
 #define SHMQ_CHAN_CREATE (1u << 0)  /* open: create it if missing (race free) */
 #define SHMQ_CHAN_PERSIST (1u << 1) /* the last close does not unlink */
+#define SHMQ_CHAN_ANY_OWNER (1u << 2) /* open: join another user's channel
+                                         (see shmq_seg_open: SHMQ_EOWNER) */
 
 #define SHMQ_CHAN_MAX_PEERS 64
 
@@ -512,7 +528,12 @@ int shmq_chan_create(shmq_chan **ch, const char *locator, int role,
                      const struct shmq_chan_opts *opts);
 /* Attaches to an existing channel as role (opts may be NULL); with
  * SHMQ_CHAN_CREATE creates it if missing: two processes starting together
- * end up on one channel, whatever the order. */
+ * end up on one channel, whatever the order. Every peer, reader or writer,
+ * writes its line of the peer table, so both need read and write access
+ * (-EACCES otherwise). A channel another user owns is SHMQ_EOWNER unless
+ * SHMQ_CHAN_ANY_OWNER (the rule of shmq_seg_open). -ENOSPC, -ENOMEM: as
+ * shmq_seg_create. SHMQ_EPEERS: all SHMQ_CHAN_MAX_PEERS lines are taken by
+ * live peers. */
 int shmq_chan_open(shmq_chan **ch, const char *locator, int role,
                    const struct shmq_chan_opts *opts);
 /* Detaches. The last process to close removes the object unless it was

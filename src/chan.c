@@ -110,6 +110,7 @@ static int init_object(void *addr, size_t size, void *arg)
 	const struct geometry *g = arg;
 	struct shmq_chan_hdr *h = addr;
 	memset(addr, 0, SHMQ_CHAN_RING_OFF); /* header and peers; ring is 0 */
+	SHMQ_CRASH_POINT("chan.init.header");
 	h->magic = SHMQ_CHAN_MAGIC;
 	h->version = SHMQ_CHAN_VERSION;
 	h->layout_hash = shmq__chan_layout_hash();
@@ -248,7 +249,6 @@ static void fold_counts(struct shmq_chan *ch, struct shmq_chan_peer *p,
 	shmq_store(&p->lost, 0, SHMQ_RELAXED);
 }
 
-/* Settles a dead peer once: its role's count, the channel's attach count. */
 /* Takes one off a count (release: pairs with the acquire of whoever reads
  * it). Never below zero, and never into the CLOSING bit: a count someone
  * scribbled on must not wrap and lock everybody out. */
@@ -261,27 +261,68 @@ static void count_down(shmq_atomic32 *n)
 	} while (!shmq_cas(n, &v, v - 1, SHMQ_RELEASE));
 }
 
-static void settle(struct shmq_chan *ch, unsigned i, uint32_t role,
-                   uint32_t pid)
+/* Clears HOLDS_ bit of line p if it is set and the line is in state st:
+ * 1 if this call cleared it. By CAS, so exactly one of the owner and the
+ * settlers gets it, and never on a line reused meanwhile. */
+static int drop_hold(struct shmq_chan_peer *p, uint32_t st, uint32_t bit)
+{
+	uint32_t v = shmq_load(&p->state, SHMQ_RELAXED);
+	do {
+		if (SHMQ_PEER_STATE(v) != st || !(v & bit))
+			return 0;
+	} while (!shmq_cas(&p->state, &v, v & ~bit, SHMQ_ACQ_REL));
+	return 1;
+}
+
+/* Gives back count n that line p holds (bit): the bit first, so a death
+ * between the two leaks the count rather than take someone else's. */
+static void give_back(struct shmq_chan_peer *p, uint32_t st, uint32_t bit,
+                      shmq_atomic32 *n)
+{
+	if (drop_hold(p, st, bit))
+		count_down(n);
+}
+
+static shmq_atomic32 *role_count(struct shmq_chan *ch, uint32_t role)
+{
+	return role == SHMQ_WRITER ? &ch->hdr->writers : &ch->hdr->readers;
+}
+
+/* Gives back what a DEAD line still holds: a settler may have died half
+ * way, and the next one finishes. */
+static void settle_rest(struct shmq_chan *ch, struct shmq_chan_peer *p)
+{
+	give_back(p, SHMQ_PEER_DEAD, SHMQ_PEER_HOLDS_ROLE,
+	          role_count(ch, p->role));
+	SHMQ_CRASH_POINT("chan.settle.role");
+	give_back(p, SHMQ_PEER_DEAD, SHMQ_PEER_HOLDS_ATTACH,
+	          &ch->hdr->attached);
+	/* Whoever waits on the dead one should look again. */
+	shmq__event_notify(&ch->hdr->data_ev);
+	shmq__event_notify(&ch->hdr->space_ev);
+}
+
+/* Settles a dead peer once: marks it DEAD and counts the death, then gives
+ * back the counts its line holds. `seen` is the ACTIVE state word the
+ * caller judged by: a line settled or taken again since then has another
+ * word, and is left alone. */
+static void settle(struct shmq_chan *ch, unsigned i, uint32_t seen,
+                   uint32_t role, uint32_t pid)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
 	struct shmq_chan_peer *p = &ch->peers[i];
-	uint32_t active = SHMQ_PEER_ACTIVE;
-	if (!shmq_cas(&p->state, &active, SHMQ_PEER_DEAD, SHMQ_ACQ_REL))
-		return; /* someone else settled it */
-	if (role == SHMQ_WRITER) {
-		count_down(&h->writers);
-		shmq_add(&h->dead_writers, 1, SHMQ_RELEASE);
-	} else {
-		count_down(&h->readers);
-		shmq_add(&h->dead_readers, 1, SHMQ_RELEASE);
-	}
+	uint32_t dead = (seen & ~SHMQ_PEER_STATE_MASK) | SHMQ_PEER_DEAD;
+	if (SHMQ_PEER_STATE(seen) != SHMQ_PEER_ACTIVE ||
+	    !shmq_cas(&p->state, &seen, dead, SHMQ_ACQ_REL))
+		return; /* someone else settled it, or it has a new owner */
+	/* release: before the role count goes down, so a reader that sees
+	 * no writer left (acquire) sees the death, not a clean close */
+	shmq_add(role == SHMQ_WRITER ? &h->dead_writers : &h->dead_readers, 1,
+	         SHMQ_RELEASE);
 	shmq_store(&h->last_dead_pid, pid, SHMQ_RELAXED);
 	fold_counts(ch, p, role);
-	count_down(&h->attached);
-	/* Whoever waits on the dead one should look again. */
-	shmq__event_notify(&h->data_ev);
-	shmq__event_notify(&h->space_ev);
+	SHMQ_CRASH_POINT("chan.settle.marked");
+	settle_rest(ch, p);
 }
 
 /* Whether peer line p (a copy) is dead: its lock byte is free, or held by
@@ -309,28 +350,44 @@ int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i)
 		return 1;
 	/* acquire: pairs with the owner's release of ACTIVE: role, pid and
 	 * start are its */
-	if (shmq_load(&p->state, SHMQ_ACQUIRE) != SHMQ_PEER_ACTIVE)
+	uint32_t seen = shmq_load(&p->state, SHMQ_ACQUIRE);
+	if (SHMQ_PEER_STATE(seen) != SHMQ_PEER_ACTIVE)
 		return 0;
 	copy.role = p->role;
 	copy.pid = p->pid;
 	copy.start = p->start;
 	if (!shmq__chan_peer_dead(ch->fd, i, &copy))
 		return 1;
-	settle(ch, i, copy.role, copy.pid);
+	settle(ch, i, seen, copy.role, copy.pid);
 	return 0;
 }
 
-/* Checks every active peer of `role`; returns how many are alive. */
+/* Checks every active peer of `role`, and finishes the settling of dead
+ * ones; returns how many are alive. */
 static unsigned scan_peers(struct shmq_chan *ch, uint32_t role)
 {
 	unsigned alive = 0;
-	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++)
-		if (shmq_load(&ch->peers[i].state, SHMQ_RELAXED) ==
-		            SHMQ_PEER_ACTIVE &&
-		    (!role || ch->peers[i].role == role) &&
-		    shmq__chan_peer_alive(ch, i))
-			alive++;
+	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
+		struct shmq_chan_peer *p = &ch->peers[i];
+		uint32_t v = shmq_load(&p->state, SHMQ_RELAXED);
+		if (role && p->role != role)
+			continue;
+		if (SHMQ_PEER_STATE(v) == SHMQ_PEER_ACTIVE)
+			alive += shmq__chan_peer_alive(ch, i) != 0;
+		else if (SHMQ_PEER_STATE(v) == SHMQ_PEER_DEAD &&
+		         (v & SHMQ_PEER_HOLDS))
+			settle_rest(ch, p);
+	}
 	return alive;
+}
+
+/* Our line now holds a count: whoever settles it after our death gives
+ * it back. */
+static void hold(struct shmq_chan *ch, uint32_t bit)
+{
+	/* relaxed: only the count's owner and its settlers read the bit, by
+	 * CAS on this same word */
+	shmq_or(&ch->peers[ch->me].state, bit, SHMQ_RELAXED);
 }
 
 /* Takes a role count, bounded for single-writer/reader kinds. */
@@ -347,6 +404,7 @@ static int count_role(struct shmq_chan *ch, int role)
 		if (v >= max)
 			return -EBUSY;
 	} while (!shmq_cas(n, &v, v + 1, SHMQ_ACQ_REL));
+	hold(ch, SHMQ_PEER_HOLDS_ROLE);
 	shmq_add(role == SHMQ_WRITER ? &ch->hdr->writers_ever
 	                             : &ch->hdr->readers_ever, 1, SHMQ_RELEASE);
 	return 0;
@@ -354,9 +412,10 @@ static int count_role(struct shmq_chan *ch, int role)
 
 static void uncount_role(struct shmq_chan *ch, int role)
 {
-	/* release: a reader that sees the count drop (acquire) sees every
-	 * message this writer published */
-	count_down(role == SHMQ_WRITER ? &ch->hdr->writers : &ch->hdr->readers);
+	/* release (count_down): a reader that sees the count drop (acquire)
+	 * sees every message this writer published */
+	give_back(&ch->peers[ch->me], SHMQ_PEER_ACTIVE, SHMQ_PEER_HOLDS_ROLE,
+	          role_count(ch, (uint32_t)role));
 }
 
 /* Removes the channel's name if it still names our object (and not one a
@@ -387,6 +446,7 @@ static int attach_count(struct shmq_chan *ch)
 			return -ENOENT;
 		}
 	} while (!shmq_cas(&ch->hdr->attached, &v, v + 1, SHMQ_ACQ_REL));
+	hold(ch, SHMQ_PEER_HOLDS_ATTACH);
 	return 0;
 }
 
@@ -399,41 +459,71 @@ static int take_slot(struct shmq_chan *ch, int role)
 	shmq__pid_start(getpid(), &start);
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
 		struct shmq_chan_peer *p = &ch->peers[i];
-		if (shmq_load(&p->state, SHMQ_ACQUIRE) == SHMQ_PEER_ACTIVE &&
+		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) ==
+		            SHMQ_PEER_ACTIVE &&
 		    shmq__chan_peer_alive(ch, i))
 			continue;
 		if (lock_byte(ch->fd, i, F_WRLCK, F_OFD_SETLK) < 0)
 			continue; /* held: alive, or inherited by a fork child */
-		if (shmq_load(&p->state, SHMQ_ACQUIRE) == SHMQ_PEER_ACTIVE)
-			settle(ch, i, p->role, p->pid);
+		SHMQ_CRASH_POINT("chan.join.locked");
+		/* The byte is ours: nobody else takes the line now. */
+		uint32_t s = shmq_load(&p->state, SHMQ_ACQUIRE);
+		settle(ch, i, s, p->role, p->pid);
+		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_RELAXED)) ==
+		    SHMQ_PEER_DEAD)
+			settle_rest(ch, p);
+		s = shmq_load(&p->state, SHMQ_ACQUIRE);
+		if (ch->kind == SHMQ_CHAN_MPMC)
+			shmq__mpmc_sweep(ch, i);
 		p->role = (uint32_t)role;
 		p->pid = (uint32_t)getpid();
 		p->start = start;
 		shmq_store(&p->msgs, 0, SHMQ_RELAXED);
 		shmq_store(&p->lost, 0, SHMQ_RELAXED);
-		/* release: role, pid, start before ACTIVE */
-		shmq_store(&p->state, SHMQ_PEER_ACTIVE, SHMQ_RELEASE);
+		/* broadcast: where we start, not the last owner's cursor */
+		shmq_store(&p->cursor, ch->pos, SHMQ_RELAXED);
+		/* release: role, pid, start, cursor before ACTIVE */
+		shmq_store(&p->state, ((s & ~0xffu) + SHMQ_PEER_GEN) |
+		                      SHMQ_PEER_ACTIVE, SHMQ_RELEASE);
 		ch->me = (int)i;
+		SHMQ_CRASH_POINT("chan.join.slot");
 		return 0;
 	}
 	return SHMQ_EPEERS;
 }
 
+/* Lets go of our line: nothing of it is held any more. */
+static void free_slot(struct shmq_chan *ch)
+{
+	struct shmq_chan_peer *p = &ch->peers[ch->me];
+	uint32_t s = shmq_load(&p->state, SHMQ_RELAXED);
+	/* release: our last writes to the line before it can be reused */
+	shmq_store(&p->state, (s & ~0xffu) | SHMQ_PEER_FREE, SHMQ_RELEASE);
+	lock_byte(ch->fd, (unsigned)ch->me, F_UNLCK, F_OFD_SETLK);
+}
+
+/* The line first, then each count with its HOLDS_ bit: a peer that dies at
+ * any step leaves a line that says what to give back. */
 static int join(struct shmq_chan *ch, int role)
 {
 	int rc;
 	scan_peers(ch, 0); /* settle the dead first: their counts free up */
-	if ((rc = attach_count(ch)) < 0)
+	SHMQ_CRASH_POINT("chan.join.start"); /* before the OFD lock */
+	if ((rc = take_slot(ch, role)) < 0)
 		return rc;
+	if ((rc = attach_count(ch)) < 0)
+		goto unslot;
+	SHMQ_CRASH_POINT("chan.join.attached");
 	if ((rc = count_role(ch, role)) < 0)
 		goto uncount;
-	if ((rc = take_slot(ch, role)) < 0)
-		goto unrole;
+	SHMQ_CRASH_POINT("chan.join.counted");
 	return 0;
-unrole:
-	uncount_role(ch, role);
 uncount:
-	count_down(&ch->hdr->attached);
+	give_back(&ch->peers[ch->me], SHMQ_PEER_ACTIVE,
+	          SHMQ_PEER_HOLDS_ATTACH, &ch->hdr->attached);
+unslot:
+	free_slot(ch);
+	ch->me = -1;
 	return rc;
 }
 
@@ -459,15 +549,23 @@ static int start_mapped(struct shmq_chan *ch, int role)
 	struct shmq_chan_hdr *h = ch->hdr;
 	uint64_t head = shmq_load(&h->head, SHMQ_ACQUIRE);
 	uint64_t tail = shmq_load(&h->tail, SHMQ_ACQUIRE);
-	if (ch->kind == SHMQ_CHAN_SPSC &&
-	    ((head | tail) % 8 || tail - head > ch->capacity))
+	if (ch->kind == SHMQ_CHAN_SPSC && (head | tail) % 8)
+		return -EBADMSG;
+	if (ch->kind == SHMQ_CHAN_SPSC)
+		tail = shmq__spsc_resume(ch, tail);
+	if (ch->kind == SHMQ_CHAN_SPSC && tail - head > ch->capacity)
 		return -EBADMSG;
 	ch->pos = role == SHMQ_WRITER ? tail : head;
 	ch->other = role == SHMQ_WRITER ? head : tail;
+	/* A broadcast reader starts at the present: the tail read before it
+	 * is counted, so whatever a writer sends once it sees the reader
+	 * counted is the reader's (received, or counted lost). */
+	if (ch->kind == SHMQ_CHAN_BROADCAST)
+		ch->pos = ch->other = tail;
 	if ((rc = join(ch, role)) < 0)
 		return rc;
-	if (ch->kind == SHMQ_CHAN_BROADCAST) /* a reader starts at the present */
-		ch->pos = shmq__bcast_join(ch);
+	if (ch->kind == SHMQ_CHAN_BROADCAST)
+		shmq__bcast_join(ch);
 	return 0;
 }
 
@@ -541,9 +639,13 @@ SHMQ_API int shmq_chan_create(shmq_chan **out, const char *locator, int role,
 	return 0;
 }
 
-static int open_existing(struct shmq_chan *ch, const char *locator, int role)
+static int open_existing(struct shmq_chan *ch, const char *locator, int role,
+                         const struct shmq_chan_opts *o)
 {
-	int rc = shmq_seg_open(&ch->seg, locator, NULL);
+	struct shmq_seg_opts so = {0};
+	if (o && (o->flags & SHMQ_CHAN_ANY_OWNER))
+		so.flags = SHMQ_SEG_ANY_OWNER;
+	int rc = shmq_seg_open(&ch->seg, locator, &so);
 	if (rc < 0)
 		return rc;
 	if ((rc = start_handle(ch, role)) < 0) {
@@ -566,7 +668,7 @@ SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
 	/* Open, else create: linkat makes one creator win, the loser opens
 	 * what the winner made; a channel that is being removed is retried. */
 	for (int tries = 0; tries < 16 && rc == -ENOENT; tries++) {
-		rc = open_existing(ch, locator, role);
+		rc = open_existing(ch, locator, role, opts);
 		if (rc == -ENOENT && opts && (opts->flags & SHMQ_CHAN_CREATE)) {
 			rc = create_object(ch, locator, opts);
 			if (rc == 0 && (rc = start_handle(ch, role)) < 0)
@@ -590,6 +692,9 @@ SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
 static void detach(struct shmq_chan *ch)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
+	if (!drop_hold(&ch->peers[ch->me], SHMQ_PEER_ACTIVE,
+	               SHMQ_PEER_HOLDS_ATTACH))
+		return; /* the bit first, as give_back() does */
 	uint32_t v = shmq_load(&h->attached, SHMQ_RELAXED);
 	for (;;) {
 		if ((v & ~SHMQ_CHAN_CLOSING) == 0)
@@ -598,8 +703,10 @@ static void detach(struct shmq_chan *ch)
 		           !(ch->chan_flags & SHMQ_CHAN_PERSIST);
 		uint32_t next = last ? SHMQ_CHAN_CLOSING : v - 1;
 		if (shmq_cas(&h->attached, &v, next, SHMQ_ACQ_REL)) {
-			if (last)
+			if (last) {
+				SHMQ_CRASH_POINT("chan.close.last");
 				unlink_if_ours(ch);
+			}
 			return;
 		}
 	}
@@ -610,11 +717,15 @@ static int close_shared(struct shmq_chan *ch)
 {
 	struct shmq_chan_peer *p = &ch->peers[ch->me];
 	fold_counts(ch, p, (uint32_t)ch->role);
-	/* An open reserve or peek is left to the recovery of dead peers. */
-	shmq_store(&p->state, SHMQ_PEER_FREE, SHMQ_RELEASE);
+	SHMQ_CRASH_POINT("chan.close.folded");
+	/* The counts, then the line: a death half way leaves an ACTIVE line
+	 * under a free lock byte that says what is still held. An open
+	 * reserve or peek is left to the recovery of dead peers. */
 	uncount_role(ch, ch->role);
-	lock_byte(ch->fd, (unsigned)ch->me, F_UNLCK, F_OFD_SETLK);
+	SHMQ_CRASH_POINT("chan.close.uncounted");
 	detach(ch);
+	SHMQ_CRASH_POINT("chan.close.detached");
+	free_slot(ch);
 	/* Readers see the end of the stream; writers see a reader gone. */
 	shmq__event_notify(&ch->hdr->data_ev);
 	shmq__event_notify(&ch->hdr->space_ev);
@@ -674,15 +785,6 @@ static int tick(struct shmq_chan *ch, struct shmq_event_shm *ev)
 	return 0;
 }
 
-static void poll_deadline(struct timespec *out, const struct timespec *user)
-{
-	*out = shmq_deadline(POLL_MS);
-	if (user && (user->tv_sec < out->tv_sec ||
-	             (user->tv_sec == out->tv_sec &&
-	              user->tv_nsec < out->tv_nsec)))
-		*out = *user;
-}
-
 static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
                     int (*check)(struct shmq_chan *ch, void *arg), void *arg,
                     const struct timespec *deadline)
@@ -698,7 +800,7 @@ static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
 		int rc = check(ch, arg);
 		if (rc == -EAGAIN) {
 			struct timespec dl;
-			poll_deadline(&dl, deadline);
+			shmq__poll_deadline(&dl, POLL_MS, deadline);
 			rc = shmq_futex_wait(&ev->seq, seen, &dl);
 			rc = rc == -ETIMEDOUT ? (shmq_deadline_passed(deadline)
 			                         ? -ETIMEDOUT : tick(ch, ev))

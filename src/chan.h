@@ -117,8 +117,14 @@ int shmq__chan_adopt(struct shmq_chan *ch);
 int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq_chan_peer *p);
 /* One more message sent or received by us. */
 void shmq__chan_count(struct shmq_chan *ch);
-/* Broadcast: where a new reader starts (chan_bcast.c). */
-uint64_t shmq__bcast_join(struct shmq_chan *ch);
+/* spsc: where the records end, from tail on: a writer that died between
+ * publishing a record and moving tail left records past it (chan_spsc.c). */
+uint64_t shmq__spsc_resume(struct shmq_chan *ch, uint64_t tail);
+/* mpmc: takes back the slots peer line i holds (chan_mpmc.c). */
+void shmq__mpmc_sweep(struct shmq_chan *ch, unsigned i);
+/* Broadcast, once joined at ch->pos: a reader publishes its cursor, a
+ * writer learns where the readers are (chan_bcast.c). */
+void shmq__bcast_join(struct shmq_chan *ch);
 uint32_t shmq__chan_layout_hash(void);
 
 #endif

@@ -27,7 +27,8 @@ static uint64_t slowest(struct shmq_chan *ch)
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
 		struct shmq_chan_peer *p = &ch->peers[i];
 		/* acquire: pairs with the reader's release of its cursor */
-		if (shmq_load(&p->state, SHMQ_ACQUIRE) != SHMQ_PEER_ACTIVE ||
+		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) !=
+		            SHMQ_PEER_ACTIVE ||
 		    p->role != SHMQ_READER)
 			continue;
 		uint64_t c = shmq_load(&p->cursor, SHMQ_ACQUIRE);
@@ -65,6 +66,7 @@ static int bcast_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 	/* release fence: the odd word is visible before any payload byte
 	 * changes; pairs with the reader's acquire fence in bcast_release */
 	shmq_fence_release();
+	SHMQ_CRASH_POINT("bcast.reserve.odd"); /* inside the seqlock write */
 	*ptr = payload(s);
 	return 0;
 }
@@ -91,13 +93,13 @@ static void publish_cursor(struct shmq_chan *ch)
 	shmq_store(&ch->peers[ch->me].cursor, ch->pos, SHMQ_RELEASE);
 }
 
-uint64_t shmq__bcast_join(struct shmq_chan *ch)
+void shmq__bcast_join(struct shmq_chan *ch)
 {
-	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 	if (ch->role == SHMQ_READER)
 		publish_cursor(ch);
-	ch->other = ch->pos;
-	return ch->pos;
+	/* A writer that replaces a dead one starts behind the readers that
+	 * are still reading its predecessor's messages, not at tail. */
+	ch->other = ch->role == SHMQ_WRITER ? slowest(ch) : ch->pos;
 }
 
 /* Moves a reader that fell a lap behind to the oldest message still there. */
@@ -168,6 +170,7 @@ static int bcast_release(struct shmq_chan *ch)
 	shmq_fence_acquire();
 	uint64_t w = shmq_load(&s->word, SHMQ_RELAXED);
 	ch->pos++;
+	SHMQ_CRASH_POINT("bcast.release.read"); /* copied, cursor not moved */
 	publish_cursor(ch);
 	if (ch->policy == SHMQ_POLICY_BLOCK)
 		shmq__event_notify(&ch->hdr->space_ev);

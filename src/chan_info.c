@@ -15,7 +15,7 @@ static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
 {
 	struct shmq_chan_peer *p = &ch->peers[i], copy;
 	/* acquire: pairs with the owner's release of ACTIVE */
-	uint32_t state = shmq_load(&p->state, SHMQ_ACQUIRE);
+	uint32_t state = SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE));
 	if (state == SHMQ_PEER_DEAD) { /* settled, line not reused yet */
 		out->role = (int)p->role;
 		out->pid = (pid_t)p->pid;
@@ -103,9 +103,34 @@ static int look(struct shmq_chan *ch, struct shmq_chan_info *info)
 	return 0;
 }
 
-SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
+int shmq__chan_format(const char *locator, uint32_t theirs[2],
+                      uint32_t ours[2])
 {
 	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY};
+	struct shmq_chan_hdr h;
+	shmq_seg *seg;
+	int rc = shmq_seg_open(&seg, locator, &ro);
+	if (rc < 0)
+		return rc;
+	if (shmq_seg_size(seg) < sizeof(h))
+		rc = SHMQ_ENOTCHAN;
+	else if (pread(shmq_seg_fd(seg), &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		rc = SHMQ_ENOTCHAN; /* shrunk since: read, never fault */
+	shmq_seg_close(seg);
+	if (rc == 0 && h.magic != SHMQ_CHAN_MAGIC)
+		rc = SHMQ_ENOTCHAN;
+	theirs[0] = rc == 0 ? h.version : 0;
+	theirs[1] = rc == 0 ? h.layout_hash : 0;
+	ours[0] = SHMQ_CHAN_VERSION;
+	ours[1] = shmq__chan_layout_hash();
+	return rc;
+}
+
+SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
+{
+	/* A look that trusts nothing it reads: anyone's channel will do. */
+	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY |
+	                                    SHMQ_SEG_ANY_OWNER};
 	struct shmq_chan ch;
 	if (!locator || !info)
 		return -EINVAL;
@@ -142,7 +167,8 @@ int shmq__chan_probe(int dirfd, const char *name, int *stale)
 			unknown++;
 			break;
 		}
-		if (shmq_load(&p.state, SHMQ_RELAXED) == SHMQ_PEER_ACTIVE)
+		if (SHMQ_PEER_STATE(shmq_load(&p.state, SHMQ_RELAXED)) ==
+		    SHMQ_PEER_ACTIVE)
 			alive += !shmq__chan_peer_dead(fd, i, &p);
 	}
 	close(fd);

@@ -81,9 +81,25 @@ static void recover(struct shmq_chan *ch, struct shmq_chan_slot *s,
                     uint64_t w)
 {
 	uint64_t next = WORD(W_SEQ(w) + ch->capacity, SHMQ_SLOT_EMPTY, 0);
+	SHMQ_CRASH_POINT("mpmc.recover"); /* the recoverer dies */
 	if (shmq_cas(&s->word, &w, next, SHMQ_ACQ_REL)) {
 		shmq_add(&ch->hdr->recovered, 1, SHMQ_RELAXED);
 		shmq__event_notify(&ch->hdr->space_ev);
+	}
+}
+
+/* A slot names its holder by peer line only: before a line is reused, its
+ * next owner takes back every slot the line still holds (a dead or closed
+ * owner's open reserve or peek), or they would pass for the new owner's. */
+void shmq__mpmc_sweep(struct shmq_chan *ch, unsigned i)
+{
+	for (uint64_t k = 0; k < ch->capacity; k++) {
+		struct shmq_chan_slot *s = shmq__slot(ch, k);
+		/* acquire: pairs with the release that set the word */
+		uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
+		if (W_PEER(w) == i && (W_ST(w) == SHMQ_SLOT_WRITING ||
+		                       W_ST(w) == SHMQ_SLOT_READING))
+			recover(ch, s, w);
 	}
 }
 
@@ -124,6 +140,7 @@ static int claim_write(struct shmq_chan *ch, void *arg)
 			if (shmq_cas(&s->word, &w,
 			             WORD(p, SHMQ_SLOT_WRITING, ch->me),
 			             SHMQ_ACQUIRE)) {
+				SHMQ_CRASH_POINT("mpmc.claim.write");
 				advance(&ch->hdr->tail, pos);
 				ch->op_pos = pos;
 				return 0;
@@ -162,6 +179,7 @@ static int mpmc_commit(struct shmq_chan *ch, size_t len)
 {
 	struct shmq_chan_slot *s = shmq__slot(ch, ch->op_pos);
 	s->len = (uint32_t)len;
+	SHMQ_CRASH_POINT("mpmc.commit.payload"); /* before FULL */
 	/* release: the payload and len; pairs with the reader's acquire
 	 * load of the word in claim_read() */
 	shmq_store(&s->word, WORD(ch->op_pos, SHMQ_SLOT_FULL, 0), SHMQ_RELEASE);
@@ -187,6 +205,7 @@ static int take_full(struct shmq_chan *ch, struct shmq_chan_slot *s,
 	if (!shmq_cas(&s->word, &w, WORD(pos, SHMQ_SLOT_READING, ch->me),
 	              SHMQ_ACQUIRE))
 		return -EAGAIN;
+	SHMQ_CRASH_POINT("mpmc.claim.read");
 	advance(&ch->hdr->head, pos);
 	ch->op_pos = pos;
 	a->len = len;

@@ -74,6 +74,7 @@ static void publish(struct shmq_chan *ch, uint64_t bytes, uint64_t w)
 	/* release: payload and terminator before the header; pairs with the
 	 * reader's acquire load of the header in data() */
 	shmq_store(word_at(ch, ch->pos), w, SHMQ_RELEASE);
+	SHMQ_CRASH_POINT("spsc.publish.header"); /* before tail */
 	ch->pos += bytes;
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
 	shmq__event_notify(&ch->hdr->data_ev);
@@ -92,6 +93,7 @@ static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 			return rc;
 		publish(ch, to_end, (to_end - REC) << 32 | PAD_BIT |
 		                            TAG(ch->pos));
+		SHMQ_CRASH_POINT("spsc.reserve.pad");
 	}
 	if ((rc = wait_room(ch, need + TERM, deadline, try_)) < 0)
 		return rc;
@@ -102,6 +104,7 @@ static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 
 static int spsc_commit(struct shmq_chan *ch, size_t len)
 {
+	SHMQ_CRASH_POINT("spsc.commit.payload"); /* written, not published */
 	publish(ch, rec_bytes(len), (uint64_t)len << 32 | TAG(ch->pos));
 	shmq__chan_count(ch);
 	return 0;
@@ -125,6 +128,18 @@ static int header(struct shmq_chan *ch, uint64_t *w)
 	if (len > ch->msg_size || off + rec_bytes(len) > ch->capacity)
 		return -EBADMSG;
 	return 1;
+}
+
+uint64_t shmq__spsc_resume(struct shmq_chan *ch, uint64_t tail)
+{
+	uint64_t saved = ch->pos, w, end;
+	ch->pos = tail;
+	/* Bounded: a ring's worth of records at most. */
+	while (ch->pos - tail < ch->capacity && header(ch, &w) == 1)
+		ch->pos += w & PAD_BIT ? REC + (w >> 32) : rec_bytes(w >> 32);
+	end = ch->pos;
+	ch->pos = saved;
+	return end;
 }
 
 /* Reader: a record at our position? */
@@ -174,6 +189,7 @@ static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 static int spsc_release(struct shmq_chan *ch)
 {
 	ch->pos += ch->op_len;
+	SHMQ_CRASH_POINT("spsc.release.read"); /* copied, head not moved */
 	publish_head(ch);
 	shmq__chan_count(ch);
 	return 0;

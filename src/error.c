@@ -6,7 +6,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 int shmq__neg_errno(void)
 {
@@ -43,6 +46,9 @@ static const struct {
 	{SHMQ_ENOTCHAN, "SHMQ_ENOTCHAN", "the object is not a shmq channel"},
 	{SHMQ_EPEERS, "SHMQ_EPEERS",
 	 "every peer slot of the channel is taken (64 at most)"},
+	{SHMQ_EOWNER, "SHMQ_EOWNER",
+	 "the object belongs to another user (it may have taken the name "
+	 "first); not attached"},
 	{SHMQ_ETRUNCATED, "SHMQ_ETRUNCATED",
 	 "the object was truncated by another process"},
 };
@@ -108,6 +114,49 @@ static void explain_access(char *buf, size_t len, size_t *at,
 	else
 		add(buf, len, at, "operation not permitted; run as the "
 		                  "object's owner or root");
+}
+
+/* "owner uid U[, creator uid C], mode M" of a stat'ed object. */
+static void add_owner(char *buf, size_t len, size_t *at,
+                      const struct shmq_stat *st)
+{
+	add(buf, len, at, "owner uid %u", (unsigned)st->uid);
+	if (st->cuid != st->uid)
+		add(buf, len, at, ", creator uid %u", (unsigned)st->cuid);
+	add(buf, len, at, ", mode %04o", st->mode);
+}
+
+/* SHMQ_EOWNER: whose it is, and the two ways out. */
+static void explain_owner(char *buf, size_t len, size_t *at,
+                          const char *object)
+{
+	struct shmq_stat st;
+	add(buf, len, at, "belongs to another user");
+	if (object && shmq_stat(object, &st) == 0) {
+		add(buf, len, at, " (");
+		add_owner(buf, len, at, &st);
+		add(buf, len, at, ")");
+	}
+	add(buf, len, at, ", not to this user (uid %u) or root, so it was not "
+	    "attached: someone may have taken the name first. Remove it if "
+	    "it should not be there (shmq rm %s, as its owner or root), or, "
+	    "if you trust that user, open it with SHMQ_SEG_ANY_OWNER "
+	    "(shmq: --any-owner)", (unsigned)geteuid(), object ? object : "");
+}
+
+/* -EEXIST: and whose it is, when it is not ours: a squatted name. */
+static void explain_exists(char *buf, size_t len, size_t *at,
+                           const char *object)
+{
+	struct shmq_stat st;
+	add(buf, len, at, "already exists; open it, pick another name, or "
+	    "remove it first: shmq rm %s", object ? object : "");
+	if (object && shmq_stat(object, &st) == 0 &&
+	    (st.uid != geteuid() || st.cuid != geteuid())) {
+		add(buf, len, at, " (it belongs to another user: ");
+		add_owner(buf, len, at, &st);
+		add(buf, len, at, ")");
+	}
 }
 
 static void explain_locator(char *buf, size_t len, size_t *at,
@@ -233,18 +282,51 @@ static void explain_nospc(char *buf, size_t len, size_t *at,
 		    (unsigned long long)l.shmmni);
 		return;
 	}
-	add(buf, len, at, "no space left in /dev/shm (%llu bytes free",
-	    (unsigned long long)l.shm_free);
+	struct statvfs vfs;
+	uint64_t total = statvfs("/dev/shm", &vfs) == 0
+	                 ? (uint64_t)vfs.f_blocks * vfs.f_frsize : 0;
+	add(buf, len, at, "no space left in /dev/shm (%llu bytes free of "
+	    "%llu", (unsigned long long)l.shm_free,
+	    (unsigned long long)total);
 	if (size)
 		add(buf, len, at, ", %zu asked", size);
 	add(buf, len, at, "); remove unused objects (shmq ls, shmq rm) or "
 	                  "enlarge it: mount -o remount,size=SIZE /dev/shm");
+	if (total == (uint64_t)64 << 20)
+		add(buf, len, at, " (64 MiB is Docker's default /dev/shm: "
+		                  "start the container with --shm-size=SIZE)");
 }
 
-/* -EMSGSIZE: size is the message's length. */
-static void explain_msgsize(char *buf, size_t len, size_t *at, size_t size)
+/* -ENOMEM: memory, or this process's address-space limit (ulimit -v). */
+static void explain_nomem(char *buf, size_t len, size_t *at, size_t size)
+{
+	struct rlimit rl;
+	add(buf, len, at, "not enough memory for %zu bytes (see MemAvailable "
+	    "in /proc/meminfo and vm.overcommit_memory)", size);
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		add(buf, len, at, ", or this process's address space limit "
+		    "(RLIMIT_AS, ulimit -v: %llu bytes) is too low to map it",
+		    (unsigned long long)rl.rlim_cur);
+	add(buf, len, at, "; ask for less");
+}
+
+/* -EMSGSIZE: size is the message's length. object is a message queue,
+ * or a channel (any other family), whose largest message is read live. */
+static void explain_msgsize(char *buf, size_t len, size_t *at,
+                            const char *object, size_t size)
 {
 	struct shmq_limits l;
+	struct shmq_chan_info in;
+	if (family_of(object) != SHMQ_FAMILY_SYSV_MSG) {
+		add(buf, len, at, "a message of %zu bytes is larger than the "
+		    "channel takes", size);
+		if (object && shmq_chan_stat(object, &in) == 0)
+			add(buf, len, at, " (%llu bytes)",
+			    (unsigned long long)in.msg_size);
+		add(buf, len, at, "; send less, or make the channel with a "
+		    "larger --capacity (spsc) or --msg-size (mpmc, broadcast)");
+		return;
+	}
 	shmq_limits_get(&l);
 	if (size > l.msgmax)
 		add(buf, len, at, "a message of %zu bytes is above kernel.msgmax "
@@ -256,6 +338,21 @@ static void explain_msgsize(char *buf, size_t len, size_t *at, size_t size)
 		    "queues), so it could never fit; send less, or raise the "
 		    "capacity with IPC_SET", size,
 		    (unsigned long long)l.msgmnb);
+}
+
+/* SHMQ_EVERSION: both formats, and the way out. */
+static void explain_version(char *buf, size_t len, size_t *at,
+                           const char *object)
+{
+	uint32_t theirs[2], ours[2];
+	if (!object || shmq__chan_format(object, theirs, ours) < 0) {
+		add(buf, len, at, "%s", shmq_strerror(SHMQ_EVERSION));
+		return;
+	}
+	add(buf, len, at, "made by channel format %u (layout %08x); this "
+	    "shmq (%s) reads format %u (layout %08x): use the shmq that made "
+	    "it, or remove it (shmq rm %s) and create it again",
+	    theirs[0], theirs[1], shmq_version(), ours[0], ours[1], object);
 }
 
 static void explain_huge(char *buf, size_t len, size_t *at)
@@ -300,8 +397,16 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		explain_family(buf, len, &at, object);
 		break;
 	case -EEXIST:
-		add(buf, len, &at, "already exists; open it, pick another "
-		    "name, or remove it first: shmq rm %s", object ? object : "");
+		explain_exists(buf, len, &at, object);
+		break;
+	case SHMQ_EOWNER:
+		explain_owner(buf, len, &at, object);
+		break;
+	case SHMQ_EPEERS:
+		add(buf, len, &at, "all %d peer places of the channel are "
+		    "taken by live processes; close some (shmq stat %s lists "
+		    "them) or use another channel", SHMQ_CHAN_MAX_PEERS,
+		    object ? object : "NAME");
 		break;
 	case -ENOSPC:
 		explain_nospc(buf, len, &at, object, size);
@@ -316,6 +421,9 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 	case SHMQ_ENOHUGE:
 		explain_huge(buf, len, &at);
 		break;
+	case SHMQ_EVERSION:
+		explain_version(buf, len, &at, object);
+		break;
 	case SHMQ_ESMALL:
 		if (size)
 			add(buf, len, &at, "the existing object is smaller "
@@ -326,16 +434,14 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 			    "creator has not sized it; recreate it");
 		break;
 	case -ENOMEM:
-		add(buf, len, &at, "not enough memory for %zu bytes (see "
-		    "MemAvailable in /proc/meminfo and vm.overcommit_memory); "
-		    "ask for less", size);
+		explain_nomem(buf, len, &at, size);
 		break;
 	case -EIDRM:
 		add(buf, len, &at, "the object was removed while in use "
 		                   "(IPC_RMID); create a new one");
 		break;
 	case -EMSGSIZE:
-		explain_msgsize(buf, len, &at, size);
+		explain_msgsize(buf, len, &at, object, size);
 		break;
 	case SHMQ_ETRUNCATED:
 		add(buf, len, &at, "the object was truncated by another process "

@@ -44,6 +44,11 @@ int shmq__is_sysv(int family);
 void shmq__locator_final(struct shmq_locator *loc, int id, char *buf,
                          size_t len);
 
+/* segment.c: 0 if an object owned by uid may be attached (ours or root's,
+ * or SHMQ_SEG_ANY_OWNER in flags), else SHMQ_EOWNER: another user may have
+ * taken the name first. */
+int shmq__owner_check(unsigned flags, uid_t uid);
+
 /* segment.c: parses a locator that must name a segment (sysv, posix,
  * memfd), else SHMQ_EFAMILY. */
 int shmq__seg_parse(const char *locator, struct shmq_locator *loc);
@@ -101,6 +106,10 @@ int shmq__sysv_each(int family, int (*fn)(struct shmq_stat *st, void *arg),
 int shmq__sysv_stat_id(int family, int id, struct shmq_stat *st);
 /* -EINVAL unless deadline is NULL or a valid timespec. */
 int shmq__deadline_check(const struct timespec *deadline);
+/* sem.c: the sooner of the user's deadline (NULL: none) and ms from now:
+ * a sleeper that must look again now and then (a peer may die). */
+void shmq__poll_deadline(struct timespec *out, int64_t ms,
+                         const struct timespec *user);
 /* Time from now to the absolute CLOCK_MONOTONIC deadline in *left; returns
  * 0 (and *left zero) once it has passed. */
 int shmq__time_left(const struct timespec *deadline, struct timespec *left);
@@ -139,6 +148,10 @@ int shmq__pid_start(pid_t pid, uint64_t *ticks);
 /* chan_info.c: 1 if the file is a shmq channel (and whether it is stale:
  * every participant dead), 0 otherwise. Reads only. */
 int shmq__chan_probe(int dirfd, const char *path, int *stale);
+/* chan_info.c: the format version and layout hash a channel's header
+ * claims (read-only), and ours: 0, or -errno / SHMQ_ENOTCHAN. */
+int shmq__chan_format(const char *locator, uint32_t theirs[2],
+                      uint32_t ours[2]);
 
 /* sem.c: wakes the sleepers of an event, if any (channels). */
 struct shmq_event_shm;
@@ -182,5 +195,26 @@ int shmq__read_u64s(const char *path, uint64_t *v, int n);
 
 /* error.c */
 int shmq__neg_errno(void);
+
+/* crash.c: named crash points, for the crash tests only. Built with
+ * SHMQ_TEST_HOOKS (the sanitized test build), SHMQ_CRASH_POINT("area.step")
+ * kills the process with SIGKILL when SHMQ_CRASH_AT names that point
+ * ("name", or "name:N" for its Nth hit), and records the name in the
+ * shmq_crash_points section so a test can list every point compiled in.
+ * Otherwise it is nothing: the product has no hook. */
+#ifdef SHMQ_TEST_HOOKS
+void shmq__crash_hit(const char *name);
+/* Every point compiled in; returns how many, *names the first. */
+size_t shmq__crash_points(const char *const **names);
+#define SHMQ_CRASH_POINT(name)                                               \
+	do {                                                                 \
+		static const char *const shmq__cp_                           \
+			__attribute__((used, section("shmq_crash_points"),   \
+			               aligned(sizeof(void *)))) = name;     \
+		shmq__crash_hit(shmq__cp_);                                  \
+	} while (0)
+#else
+#define SHMQ_CRASH_POINT(name) ((void)0)
+#endif
 
 #endif

@@ -154,15 +154,28 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 2u /* 2: spsc records publish themselves */
+#define SHMQ_CHAN_VERSION 4u /* 2: spsc records publish themselves;
+                                3: peer states carry a generation;
+                                4: and which counts it holds */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
 
-/* Peer states. */
+/* Peer state words: the state in the low bits, the counts the line holds
+ * beside it (a peer that dies anywhere in open or close leaves exactly
+ * these to give back), and above them a generation that each take of the
+ * line bumps, so that a finder who copied a line and judged it dead cannot
+ * settle the next owner of the line (its CAS expects the exact word it
+ * saw). */
 #define SHMQ_PEER_FREE 0u
 #define SHMQ_PEER_ACTIVE 1u
-#define SHMQ_PEER_DEAD 2u /* found dead; its counts are settled */
+#define SHMQ_PEER_DEAD 2u /* found dead; settled once HOLDS_* are clear */
+#define SHMQ_PEER_STATE_MASK 0x3fu
+#define SHMQ_PEER_STATE(w) ((w) & SHMQ_PEER_STATE_MASK)
+#define SHMQ_PEER_HOLDS_ATTACH 0x40u /* one of hdr.attached */
+#define SHMQ_PEER_HOLDS_ROLE 0x80u   /* one of hdr.writers/readers */
+#define SHMQ_PEER_HOLDS (SHMQ_PEER_HOLDS_ATTACH | SHMQ_PEER_HOLDS_ROLE)
+#define SHMQ_PEER_GEN 0x100u
 
 /* attached: the high bit closes the channel to new peers while the last
  * one removes its name. */
@@ -209,7 +222,8 @@ struct shmq_chan_hdr {
 
 struct shmq_chan_peer {
 	shmq_atomic32 state;  /* owner: ACTIVE after its lock byte is held,
-	                         FREE at close; finders: ACTIVE -> DEAD */
+	                         HOLDS_* as it counts, FREE at close;
+	                         finders: ACTIVE -> DEAD, clear HOLDS_* */
 	uint32_t role;        /* owner, before ACTIVE (release); all read */
 	uint32_t pid;         /* owner, before ACTIVE */
 	uint32_t reserved;

@@ -76,16 +76,8 @@ static int take_over(struct shmq_mutex_shm *x, uint32_t seen, uint32_t tid)
 	              SHMQ_ACQUIRE))
 		return -EAGAIN; /* someone else moved first: look again */
 	shmq_store(&x->state, SHMQ_MUTEX_INCONSISTENT, SHMQ_RELAXED);
+	SHMQ_CRASH_POINT("mutex.takeover"); /* recovering, not consistent */
 	return -EOWNERDEAD;
-}
-
-static void poll_deadline(struct timespec *out, const struct timespec *user)
-{
-	*out = shmq_deadline(SHMQ_LIVENESS_POLL_MS);
-	if (user && (user->tv_sec < out->tv_sec ||
-	             (user->tv_sec == out->tv_sec &&
-	              user->tv_nsec < out->tv_nsec)))
-		*out = *user;
 }
 
 /* One look at the word: 0 when we got it, a final error, or -EAGAIN to
@@ -120,6 +112,8 @@ static int lock_slow(struct shmq_mutex_shm *x, uint32_t tid,
 		if (rc != -EBUSY) {
 			if (rc == -EAGAIN)
 				continue;
+			if (rc == 0)
+				SHMQ_CRASH_POINT("mutex.lock.slow"); /* after waiting */
 			return rc;
 		}
 		if (i < SPINS) { /* the owner may be about to let go */
@@ -142,7 +136,7 @@ static int lock_slow(struct shmq_mutex_shm *x, uint32_t tid,
 			v = w;
 		}
 		struct timespec dl;
-		poll_deadline(&dl, deadline);
+		shmq__poll_deadline(&dl, SHMQ_LIVENESS_POLL_MS, deadline);
 		rc = shmq_futex_wait(&x->word, v, &dl);
 		flags = SHMQ_MUTEX_WAITERS;
 		if (rc == -ETIMEDOUT) {
@@ -161,8 +155,10 @@ SHMQ_API int shmq_mutex_lock_timed(shmq_mutex *m,
 		return -EINVAL;
 	uint32_t tid = (uint32_t)shmq__tid(), zero = 0;
 	/* acquire: pairs with the release exchange in unlock */
-	if (shmq_cas(&x->word, &zero, tid, SHMQ_ACQUIRE))
+	if (shmq_cas(&x->word, &zero, tid, SHMQ_ACQUIRE)) {
+		SHMQ_CRASH_POINT("mutex.lock.acquired");
 		return 0;
+	}
 	return lock_slow(x, tid, deadline);
 }
 
@@ -209,6 +205,7 @@ SHMQ_API int shmq_mutex_unlock(shmq_mutex *m)
 	/* release: publishes the critical section; pairs with the acquire
 	 * CAS of the next locker */
 	uint32_t old = shmq_xchg(&x->word, next, SHMQ_RELEASE);
+	SHMQ_CRASH_POINT("mutex.unlock.released"); /* before the wake */
 	if (next == SHMQ_MUTEX_NOTREC)
 		shmq_futex_wake(&x->word, INT_MAX); /* all get the news */
 	else if (old & SHMQ_MUTEX_WAITERS)

@@ -86,7 +86,9 @@ static int posix_create_new(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	s->fd = fd;
 	s->size = o->size;
 	s->mapped_size = shmq__round_up(o->size, shmq__huge_size(0));
+	SHMQ_CRASH_POINT("seg.posix.tmpfile");
 	int rc = size_and_back(fd, o->size, 0);
+	SHMQ_CRASH_POINT("seg.posix.sized");
 	/* fchmod, unlike the open mode, is not narrowed by the umask. */
 	if (rc == 0 && fchmod(fd, o->mode) < 0)
 		rc = shmq__neg_errno();
@@ -94,6 +96,7 @@ static int posix_create_new(struct shmq_seg *s, const struct shmq_seg_opts *o)
 		rc = map(s, o);
 	if (rc == 0 && s->init)
 		rc = s->init(s->addr, s->size, s->init_arg);
+	SHMQ_CRASH_POINT("seg.posix.inited"); /* just before the link */
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	if (rc == 0 && linkat(AT_FDCWD, link, AT_FDCWD, path,
 	                      AT_SYMLINK_FOLLOW) < 0) {
@@ -105,6 +108,7 @@ static int posix_create_new(struct shmq_seg *s, const struct shmq_seg_opts *o)
 		close(fd);
 		s->fd = -1;
 	}
+	SHMQ_CRASH_POINT("seg.posix.linked");
 	return rc;
 }
 
@@ -155,8 +159,16 @@ static int posix_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	shm_path(&s->loc, path, sizeof(path));
 	int acc = o->flags & SHMQ_SEG_RDONLY ? O_RDONLY : O_RDWR;
 	int fd = shm_open(path, acc | O_NOFOLLOW | O_CLOEXEC, 0);
+	struct stat sb;
 	if (fd < 0)
 		return errno == ELOOP ? -EPERM : shmq__neg_errno();
+	/* The owner of this very file, not of whatever the name holds now. */
+	int rc = fstat(fd, &sb) < 0 ? shmq__neg_errno()
+	                            : shmq__owner_check(o->flags, sb.st_uid);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
 	return adopt_fd(s, fd, o);
 }
 

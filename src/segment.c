@@ -4,11 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HUGE_FLAGS (SHMQ_SEG_HUGE_2M | SHMQ_SEG_HUGE_1G)
 #define ALL_FLAGS                                                            \
 	(SHMQ_SEG_OPEN_OK | SHMQ_SEG_RDONLY | HUGE_FLAGS | SHMQ_SEG_RND |     \
-	 SHMQ_SEG_NOSEAL)
+	 SHMQ_SEG_NOSEAL | SHMQ_SEG_ANY_OWNER)
 
 static int check_opts(const struct shmq_seg_opts *o)
 {
@@ -19,6 +20,13 @@ static int check_opts(const struct shmq_seg_opts *o)
 	if (o->mode & ~0777u)
 		return -EINVAL;
 	return 0;
+}
+
+int shmq__owner_check(unsigned flags, uid_t uid)
+{
+	if ((flags & SHMQ_SEG_ANY_OWNER) || uid == 0 || uid == geteuid())
+		return 0;
+	return SHMQ_EOWNER;
 }
 
 int shmq__seg_parse(const char *locator, struct shmq_locator *loc)

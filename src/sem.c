@@ -15,6 +15,7 @@
 #include <errno.h>
 
 #define SPINS 64
+#define WAKE_POLL_MS 20 /* a lost wake costs at most this */
 
 SHMQ_API struct timespec shmq_deadline(int64_t ms)
 {
@@ -29,6 +30,27 @@ SHMQ_API struct timespec shmq_deadline(int64_t ms)
 		t.tv_nsec -= 1000000000L;
 	}
 	return t;
+}
+
+void shmq__poll_deadline(struct timespec *out, int64_t ms,
+                         const struct timespec *user)
+{
+	*out = shmq_deadline(ms);
+	if (user && (user->tv_sec < out->tv_sec ||
+	             (user->tv_sec == out->tv_sec &&
+	              user->tv_nsec < out->tv_nsec)))
+		*out = *user;
+}
+
+/* Sleep in slices: a poster or signaler that died between its change and
+ * its wake is noticed within one (the change is there, the wake is not). */
+static int sleep_slice(shmq_atomic32 *word, uint32_t seen,
+                       const struct timespec *deadline)
+{
+	struct timespec t;
+	shmq__poll_deadline(&t, WAKE_POLL_MS, deadline);
+	int rc = shmq_futex_wait(word, seen, &t);
+	return rc == -ETIMEDOUT && !shmq_deadline_passed(deadline) ? 0 : rc;
 }
 
 /* ---- Semaphore ---------------------------------------------------------- */
@@ -68,6 +90,7 @@ SHMQ_API int shmq_sem_post(shmq_sem *s)
 		 * waiters; also a release of what the poster wrote, for the
 		 * acquire CAS in try_wait. */
 	} while (!shmq_cas(&x->value, &v, v + 1, SHMQ_SEQ_CST));
+	SHMQ_CRASH_POINT("sem.post.counted"); /* before the wake */
 	if (shmq_load(&x->waiters, SHMQ_SEQ_CST) > 0)
 		shmq_futex_wake(&x->value, 1);
 	return 0;
@@ -100,7 +123,7 @@ SHMQ_API int shmq_sem_wait_timed(shmq_sem *s, const struct timespec *deadline)
 	/* seq_cst: the Dekker pair with the poster's value CAS */
 	shmq_add(&x->waiters, 1, SHMQ_SEQ_CST);
 	while ((rc = shmq_sem_try_wait(s)) == -EAGAIN) {
-		rc = shmq_futex_wait(&x->value, 0, deadline);
+		rc = sleep_slice(&x->value, 0, deadline);
 		if (rc == -ETIMEDOUT)
 			break;
 	}
@@ -162,6 +185,7 @@ SHMQ_API int shmq_event_signal(shmq_event *e)
 	/* seq_cst: release of the signaler's writes, and the Dekker pair
 	 * with the waiter's increment of waiters */
 	shmq_add(&x->seq, 1, SHMQ_SEQ_CST);
+	SHMQ_CRASH_POINT("event.signal.counted"); /* before the wake */
 	if (shmq_load(&x->waiters, SHMQ_SEQ_CST) == 0)
 		return 0;
 	int n = shmq_futex_wake(&x->seq, INT_MAX);
@@ -184,7 +208,7 @@ SHMQ_API int shmq_event_wait_timed(shmq_event *e, uint32_t seen,
 	/* seq_cst: the Dekker pair with the signaler's seq increment */
 	shmq_add(&x->waiters, 1, SHMQ_SEQ_CST);
 	while (shmq_load(&x->seq, SHMQ_SEQ_CST) == seen) {
-		rc = shmq_futex_wait(&x->seq, seen, deadline);
+		rc = sleep_slice(&x->seq, seen, deadline);
 		if (rc == -ETIMEDOUT)
 			break;
 		rc = 0;

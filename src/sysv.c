@@ -81,6 +81,7 @@ static int attach(struct shmq_seg *s, int id, size_t whole,
 	s->addr = p;
 	s->id = id;
 	s->mapped_size = shmq__round_up(whole, mapping_page(p));
+	SHMQ_CRASH_POINT("seg.sysv.attached");
 	return 0;
 }
 
@@ -103,13 +104,18 @@ static int sysv_get(key_t key, size_t size, int fl, unsigned flags)
 	return err;
 }
 
-/* The existing segment's size, or a negative errno. */
-static int64_t segsz(int id)
+/* The existing segment's size, or a negative errno: SHMQ_EOWNER when
+ * another user owns or created it (the creator can hand a segment to us
+ * with IPC_SET and still control it), unless flags say any owner will do. */
+static int64_t segsz(int id, unsigned flags)
 {
 	struct shmid_ds ds;
 	if (shmctl(id, IPC_STAT, &ds) < 0)
 		return errno == EINVAL ? -ENOENT : shmq__neg_errno();
-	return (int64_t)ds.shm_segsz;
+	int rc = shmq__owner_check(flags, ds.shm_perm.uid);
+	if (rc == 0)
+		rc = shmq__owner_check(flags, ds.shm_perm.cuid);
+	return rc < 0 ? rc : (int64_t)ds.shm_segsz;
 }
 
 struct shm_make {
@@ -132,7 +138,7 @@ static int shm_use(void *arg, int id, int created)
 	const struct shm_make *m = arg;
 	m->s->size = m->o->size;
 	if (!created) {
-		int64_t sz = segsz(id);
+		int64_t sz = segsz(id, m->o->flags);
 		if (sz < 0)
 			return (int)sz;
 		if ((uint64_t)sz < m->o->size)
@@ -158,7 +164,7 @@ int shmq__sysv_open(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	int id, rc = shmq__sysv_resolve(&s->loc, &id);
 	if (rc < 0)
 		return rc;
-	int64_t sz = segsz(id);
+	int64_t sz = segsz(id, o->flags);
 	if (sz < 0)
 		return (int)sz;
 	if ((uint64_t)sz < o->size)

@@ -58,6 +58,7 @@ int shmq__sysv_make(const struct shmq__sysv_make *m,
 	for (int tries = 0; tries < 8; tries++) {
 		int id = m->get(m->arg, key, fl);
 		if (id >= 0) {
+			SHMQ_CRASH_POINT("sysv.created"); /* before use */
 			int rc = m->use(m->arg, id, 1);
 			if (rc < 0)
 				ipc_rmid(m->family, id);

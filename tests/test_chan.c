@@ -269,6 +269,37 @@ TEST(broadcast_block_gives_every_reader_every_message_in_order)
 	broadcast_run(SHMQ_POLICY_BLOCK, NULL);
 }
 
+/* A writer that starts once it sees a reader counted (shmq send
+ * --readers N) must not send before the reader's start: the reader gets
+ * the message (a join that counted first and picked its start later
+ * missed it without counting it lost). */
+TEST(broadcast_reader_gets_what_is_sent_once_it_is_counted)
+{
+	char loc[128], buf[64];
+	t_posix_loc(loc, sizeof(loc), "bj");
+	shmq_chan *w = make(loc, SHMQ_CHAN_BROADCAST, 64, 64,
+	                    SHMQ_POLICY_OVERWRITE, SHMQ_WRITER);
+	struct shmq_chan_info in;
+	for (unsigned k = 1; k <= 100; k++) {
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			shmq_chan *r = attach(loc, SHMQ_READER);
+			struct timespec dl = shmq_deadline(2000);
+			ssize_t n = shmq_chan_recv_timed(r, buf, sizeof(buf),
+			                                 &dl);
+			_exit(n == 8 ? 0 : n == -ETIMEDOUT ? 2 : 3);
+		}
+		do
+			CHECK_EQ(shmq_chan_info(w, &in), 0);
+		while (in.readers_ever < k);
+		uint64_t v = k;
+		CHECK_EQ(shmq_chan_send(w, &v, sizeof(v)), 0);
+		CHECK_EQ(t_wait(pid), 0); /* 2: it never saw the message */
+	}
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
 TEST(broadcast_overwrite_never_waits_and_counts_what_readers_missed)
 {
 	uint64_t *lost = mmap(NULL, 16, PROT_READ | PROT_WRITE,

@@ -843,6 +843,22 @@ TEST(cli_chan_wrong_objects_get_clear_errors)
 	CHECK_HAS(r.out, "kind:        raw");
 	SHMQ(&r, "rm", loc);
 	CHECK_EQ(r.status, 0);
+	/* A channel of another format version names both versions. */
+	t_shmq(&r, "", "send", loc, "--create", "--persist", (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	shmq_seg *seg;
+	CHECK_EQ(shmq_seg_open(&seg, loc, NULL), 0);
+	uint32_t *ver = (uint32_t *)((char *)shmq_seg_addr(seg) + 8);
+	*ver = 99;
+	SHMQ(&r, "recv", loc);
+	snprintf(want, sizeof(want), "%s: made by channel format 99", loc);
+	check_one_line(r.status, r.err, want);
+	CHECK_HAS(r.err, "reads format ");
+	CHECK_HAS(r.err, "shmq rm");
+	*ver = 3;
+	CHECK_EQ(shmq_seg_close(seg), 0);
+	SHMQ(&r, "rm", loc);
+	CHECK_EQ(r.status, 0);
 	/* System V cannot hold one; a malformed locator says why. */
 	SHMQ(&r, "recv", "sysv:key=0x5eed", "--create");
 	check_one_line(r.status, r.err, "a channel lives in a POSIX object "

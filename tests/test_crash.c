@@ -1,0 +1,766 @@
+/*
+ * Named crash points (SHMQ_CRASH_POINT, src/internal.h): for every point
+ * compiled into the test build, a victim process is killed there (SIGKILL,
+ * SHMQ_CRASH_AT) and the survivors must see a clean outcome: no hang (every
+ * wait has a deadline), the death reported (SHMQ_EPEERDEAD, -EOWNERDEAD,
+ * the dead/recovered counters), no half-made object, and a new peer that
+ * attaches and moves messages. The runner checks that nothing is left in
+ * /dev/shm or ipcs. One test checks that every registered point has a
+ * scenario here, so a new point without a test fails.
+ */
+#include "layout.h"
+#include "shmq.h"
+#include "test.h"
+#include "tutil.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t shmq__crash_points(const char *const **names); /* src/crash.c */
+
+#define KILLED (128 + SIGKILL)
+#define WAIT_MS 5000 /* every survivor's wait: a hang fails, not blocks */
+
+/* ---- Victims ------------------------------------------------------------ */
+
+/* Forks a process that runs fn(arg) with SHMQ_CRASH_AT=at. */
+static pid_t spawn(const char *at, void (*fn)(const char *loc), const char *loc)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (at)
+			setenv("SHMQ_CRASH_AT", at, 1);
+		fn(loc);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* The victim was killed by its crash point (it would exit 0 past it). */
+static void died_at(pid_t pid)
+{
+	CHECK_EQ(t_wait(pid), KILLED);
+}
+
+static struct timespec dl(void)
+{
+	return shmq_deadline(WAIT_MS);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- Channel helpers ---------------------------------------------------- */
+
+static struct shmq_chan_opts opts(int kind, size_t cap, size_t msg)
+{
+	struct shmq_chan_opts o = {.kind = kind, .capacity = cap,
+	                           .msg_size = msg, .spin_ns = 0};
+	return o;
+}
+
+static shmq_chan *make(const char *loc, int kind, size_t cap, int role)
+{
+	struct shmq_chan_opts o = opts(kind, cap, 64);
+	shmq_chan *ch = NULL;
+	CHECK_EQ(shmq_chan_create(&ch, loc, role, &o), 0);
+	return ch;
+}
+
+static shmq_chan *attach(const char *loc, int role)
+{
+	shmq_chan *ch = NULL;
+	CHECK_EQ(shmq_chan_open(&ch, loc, role, NULL), 0);
+	return ch;
+}
+
+/* Message i: 8 bytes of its number, then `len - 8` bytes that depend on it. */
+static void send_num(shmq_chan *w, uint64_t i, size_t len)
+{
+	char buf[1024];
+	struct timespec d = dl();
+	memcpy(buf, &i, 8);
+	for (size_t k = 8; k < len; k++)
+		buf[k] = (char)(i + k);
+	CHECK_EQ(shmq_chan_send_timed(w, buf, len, &d), 0);
+}
+
+/* The next message, whole; returns its number, or the error. */
+static int64_t recv_num(shmq_chan *r)
+{
+	char buf[1024];
+	struct timespec d = dl();
+	ssize_t n = shmq_chan_recv_timed(r, buf, sizeof(buf), &d);
+	if (n < 0)
+		return n;
+	uint64_t i;
+	CHECK(n >= 8);
+	memcpy(&i, buf, 8);
+	for (ssize_t k = 8; k < n; k++)
+		CHECK_EQ(buf[k], (char)(i + (uint64_t)k));
+	return (int64_t)i;
+}
+
+static struct shmq_chan_info info_of(shmq_chan *ch)
+{
+	struct shmq_chan_info in;
+	CHECK_EQ(shmq_chan_info(ch, &in), 0);
+	return in;
+}
+
+/* A new writer attaches (its role's count was given back), and message
+ * `num` goes through to r. */
+static void flows(const char *loc, shmq_chan *r, uint64_t num)
+{
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	send_num(w, num, 40);
+	CHECK_EQ(recv_num(r), (int64_t)num);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
+/* The last close removed the name: every attach count was given back. */
+static void close_last(shmq_chan *ch, const char *loc)
+{
+	struct shmq_stat st;
+	CHECK_EQ(shmq_chan_close(ch), 0);
+	CHECK_EQ(shmq_stat(loc, &st), -ENOENT);
+}
+
+/* ---- Creation ----------------------------------------------------------- */
+
+static void v_create(const char *loc)
+{
+	shmq_chan *r;
+	struct shmq_chan_opts o = opts(SHMQ_CHAN_SPSC, 4096, 0);
+	CHECK_EQ(shmq_chan_create(&r, loc, SHMQ_READER, &o), 0);
+}
+
+/* The creator died somewhere in create: nobody ever sees a half object
+ * (an open fails cleanly or finds it whole, `shmq ls` agrees), and the
+ * channel can be made and used afterwards. */
+static void s_create(const char *at)
+{
+	char loc[128];
+	static struct t_run run;
+	struct shmq_chan_info in;
+	t_posix_loc(loc, sizeof(loc), "cr");
+	died_at(spawn(at, v_create, loc));
+	shmq_chan *r = NULL;
+	int rc = shmq_chan_open(&r, loc, SHMQ_READER, NULL);
+	int named = !strcmp(at, "seg.posix.linked");
+	CHECK_EQ(rc, named ? 0 : -ENOENT);
+	CHECK_EQ(shmq_chan_stat(loc, &in), named ? 0 : -ENOENT);
+	CHECK_EQ(t_shmq(&run, NULL, "ls", NULL), 0);
+	CHECK_EQ(strstr(run.out, loc + 6) != NULL, named);
+	if (!r) {
+		struct shmq_chan_opts o = opts(SHMQ_CHAN_SPSC, 4096, 0);
+		o.flags = SHMQ_CHAN_CREATE;
+		CHECK_EQ(shmq_chan_open(&r, loc, SHMQ_READER, &o), 0);
+	}
+	CHECK_EQ(info_of(r).kind, SHMQ_CHAN_SPSC);
+	flows(loc, r, 7);
+	close_last(r, loc);
+}
+
+static void v_sysv(const char *loc)
+{
+	shmq_seg *s;
+	struct shmq_seg_opts o = {.size = 4096};
+	CHECK_EQ(shmq_seg_create(&s, loc, &o), 0);
+}
+
+/* System V has no init step: the segment the dead creator leaves is whole
+ * (zero filled), opens at its size, and is removed by name. */
+static void s_sysv(const char *at)
+{
+	char loc[128];
+	t_sysv_loc(loc, sizeof(loc), 1);
+	died_at(spawn(at, v_sysv, loc));
+	shmq_seg *s;
+	CHECK_EQ(shmq_seg_open(&s, loc, NULL), 0);
+	CHECK_EQ(shmq_seg_size(s), 4096);
+	CHECK_EQ(((char *)shmq_seg_addr(s))[4095], 0);
+	CHECK_EQ(shmq_seg_close(s), 0);
+	CHECK_EQ(shmq_seg_unlink(loc), 0);
+}
+
+/* ---- Joining, closing, settling ----------------------------------------- */
+
+static void v_writer_open(const char *loc)
+{
+	attach(loc, SHMQ_WRITER);
+}
+
+/* A writer died while it joined: whatever it had counted is given back
+ * (spsc takes one writer: the next one gets in), a death is counted only
+ * for a line it had made ACTIVE, and the last close removes the name. */
+static void s_join(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "jn");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_READER);
+	pid_t pid = spawn(at, v_writer_open, loc);
+	died_at(pid);
+	flows(loc, r, 1);
+	struct shmq_chan_info in = info_of(r);
+	int active = strcmp(at, "chan.join.start") &&
+	             strcmp(at, "chan.join.locked");
+	CHECK_EQ(in.dead_writers, active);
+	CHECK_EQ(in.last_dead_pid, active ? pid : 0);
+	CHECK_EQ(in.writers, 0);
+	close_last(r, loc);
+}
+
+static void v_send3_close(const char *loc)
+{
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 3; i++)
+		send_num(w, i, 100);
+	shmq_chan_close(w);
+}
+
+/* A writer died in its close: the reader gets what was sent, then the end
+ * (-EPIPE once its role was given back, SHMQ_EPEERDEAD before), never a
+ * hang; a new writer gets in and the name still goes at the last close. */
+static void s_close(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "cl");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_READER);
+	died_at(spawn(at, v_send3_close, loc));
+	for (int64_t i = 0; i < 3; i++)
+		CHECK_EQ(recv_num(r), i);
+	int64_t end = recv_num(r);
+	if (!strcmp(at, "chan.close.folded"))
+		CHECK_EQ(end, SHMQ_EPEERDEAD);
+	else
+		CHECK(end == -EPIPE || end == SHMQ_EPEERDEAD);
+	flows(loc, r, 3);
+	CHECK_EQ(info_of(r).writers, 0);
+	close_last(r, loc);
+}
+
+static void v_create_close(const char *loc)
+{
+	shmq_chan *w = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_WRITER);
+	shmq_chan_close(w);
+}
+
+/* The last peer died between closing the channel to newcomers and removing
+ * its name: the next open removes the name for it and says -ENOENT; a
+ * create makes a new channel. */
+static void s_close_last(const char *at)
+{
+	char loc[128];
+	struct shmq_stat st;
+	t_posix_loc(loc, sizeof(loc), "cz");
+	died_at(spawn(at, v_create_close, loc));
+	CHECK_EQ(shmq_stat(loc, &st), 0); /* the name is still there */
+	shmq_chan *r = NULL;
+	CHECK_EQ(shmq_chan_open(&r, loc, SHMQ_READER, NULL), -ENOENT);
+	CHECK_EQ(shmq_stat(loc, &st), -ENOENT); /* helped away */
+	r = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_READER);
+	flows(loc, r, 0);
+	close_last(r, loc);
+}
+
+static void v_settler(const char *loc)
+{
+	attach(loc, SHMQ_WRITER); /* its join settles the dead writer */
+}
+
+/* The recoverer itself died while it settled a dead writer: the next one
+ * finishes the settling, the death is counted once, and a writer gets in
+ * (spsc: one writer, so a count not given back would keep it out). */
+static void s_settle(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "st");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_READER);
+	pid_t dead = spawn("chan.join.counted", v_writer_open, loc);
+	died_at(dead);
+	died_at(spawn(at, v_settler, loc));
+	flows(loc, r, 0);
+	struct shmq_chan_info in = info_of(r);
+	CHECK_EQ(in.dead_writers, 1);
+	CHECK_EQ(in.last_dead_pid, dead);
+	CHECK_EQ(in.writers, 0);
+	close_last(r, loc);
+}
+
+/* ---- spsc ----------------------------------------------------------------- */
+
+static void v_spsc_writer(const char *loc)
+{
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 100; i++)
+		send_num(w, i, 1000);
+}
+
+/* A writer died in a send: the reader gets every message published before
+ * the death, whole and in order, then SHMQ_EPEERDEAD; a new writer joins
+ * after the last record published (even one tail does not count yet). */
+static void s_spsc_writer(const char *at, int64_t delivered)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "sw");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_READER);
+	pid_t pid = spawn(at, v_spsc_writer, loc);
+	int64_t n = 0, got;
+	while ((got = recv_num(r)) >= 0)
+		CHECK_EQ(got, n++);
+	CHECK_EQ(got, SHMQ_EPEERDEAD);
+	CHECK_EQ(n, delivered);
+	died_at(pid);
+	flows(loc, r, (uint64_t)n);
+	CHECK_EQ(info_of(r).dead_writers, 1);
+	close_last(r, loc);
+}
+
+static void v_spsc_reader(const char *loc)
+{
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	for (int64_t i = 0; i < 5; i++)
+		CHECK_EQ(recv_num(r), i);
+}
+
+/* A reader died between its copy and moving head: a new reader gets in and
+ * starts with that message again (at least once), then the rest. */
+static void s_spsc_reader(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "sr");
+	shmq_chan *w = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 5; i++)
+		send_num(w, i, 100);
+	died_at(spawn(at, v_spsc_reader, loc));
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	for (int64_t i = 2; i < 5; i++)
+		CHECK_EQ(recv_num(r), i);
+	CHECK_EQ(info_of(w).dead_readers, 1);
+	send_num(w, 5, 100);
+	CHECK_EQ(recv_num(r), 5);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	close_last(r, loc);
+}
+
+/* ---- mpmc ----------------------------------------------------------------- */
+
+static void v_mpmc_writer(const char *loc)
+{
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 4; i++)
+		send_num(w, i, 64);
+}
+
+/* A writer died holding a slot it claimed: the reader skips that slot
+ * (counted in `recovered`), gets SHMQ_EPEERDEAD, and a new writer's
+ * messages come through. */
+static void s_mpmc_writer(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "mw");
+	shmq_chan *r = make(loc, SHMQ_CHAN_MPMC, 8, SHMQ_READER);
+	died_at(spawn(at, v_mpmc_writer, loc));
+	CHECK_EQ(recv_num(r), 0);
+	CHECK_EQ(recv_num(r), 1);
+	CHECK_EQ(recv_num(r), SHMQ_EPEERDEAD);
+	struct shmq_chan_info in = info_of(r);
+	CHECK_EQ(in.recovered, 1);
+	CHECK_EQ(in.dead_writers, 1);
+	flows(loc, r, 9);
+	close_last(r, loc);
+}
+
+static void v_mpmc_reader(const char *loc)
+{
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	for (int64_t i = 0; i < 3; i++)
+		CHECK_EQ(recv_num(r), i);
+}
+
+/* A reader died holding the slot it claimed: the message it took is gone
+ * with it, the next reader gets the rest, and the writer takes the slot
+ * back when it comes round (`recovered`), never blocking on it. */
+static void s_mpmc_reader(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "mr");
+	shmq_chan *w = make(loc, SHMQ_CHAN_MPMC, 8, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 3; i++)
+		send_num(w, i, 64);
+	died_at(spawn(at, v_mpmc_reader, loc));
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	CHECK_EQ(recv_num(r), 2);
+	for (uint64_t i = 3; i < 20; i++) { /* round the ring twice */
+		send_num(w, i, 64);
+		CHECK_EQ(recv_num(r), (int64_t)i);
+	}
+	struct shmq_chan_info in = info_of(w);
+	CHECK_EQ(in.recovered, 1);
+	CHECK_EQ(in.dead_readers, 1);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	close_last(r, loc);
+}
+
+static void v_mpmc_recoverer(const char *loc)
+{
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	recv_num(r); /* recovers the dead writer's slot, and dies there */
+}
+
+/* The recoverer died in the middle of taking a dead writer's slot back (a
+ * reader that joins sweeps the slots of the line it reuses): the next
+ * reader takes it back, once. */
+static void s_mpmc_recover(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "mc");
+	shmq_chan *r = make(loc, SHMQ_CHAN_MPMC, 8, SHMQ_READER);
+	died_at(spawn("mpmc.claim.write", v_mpmc_writer, loc));
+	died_at(spawn(at, v_mpmc_recoverer, loc));
+	CHECK_EQ(recv_num(r), SHMQ_EPEERDEAD);
+	struct shmq_chan_info in = info_of(r);
+	CHECK_EQ(in.recovered, 1);
+	CHECK_EQ(in.dead_writers, 1);
+	CHECK_EQ(in.dead_readers, 0); /* it died before its line was ACTIVE */
+	flows(loc, r, 4);
+	close_last(r, loc);
+}
+
+/* ---- broadcast ------------------------------------------------------------ */
+
+static void v_bcast_writer(const char *loc)
+{
+	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 4; i++)
+		send_num(w, i, 64);
+}
+
+/* The writer died inside the seqlock write: the reader never gets the torn
+ * slot (SHMQ_EPEERDEAD after the whole ones), and a new writer rewrites it. */
+static void s_bcast_writer(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "bw");
+	shmq_chan *r = make(loc, SHMQ_CHAN_BROADCAST, 8, SHMQ_READER);
+	died_at(spawn(at, v_bcast_writer, loc));
+	CHECK_EQ(recv_num(r), 0);
+	CHECK_EQ(recv_num(r), 1);
+	CHECK_EQ(recv_num(r), SHMQ_EPEERDEAD);
+	flows(loc, r, 2);
+	CHECK_EQ(shmq_chan_lost(r), 0);
+	CHECK_EQ(info_of(r).dead_writers, 1);
+	close_last(r, loc);
+}
+
+static int ready[2];
+
+static void v_bcast_reader(const char *loc)
+{
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	CHECK_EQ(write(ready[1], "r", 1), 1);
+	for (int64_t i = 0; i < 2; i++)
+		CHECK_EQ(recv_num(r), i);
+}
+
+/* A reader died before moving its cursor: a blocking writer is held back
+ * only until the death is found, then goes on; a new reader gets the
+ * messages from its join on. */
+static void s_bcast_reader(const char *at)
+{
+	char loc[128], c;
+	t_posix_loc(loc, sizeof(loc), "br");
+	shmq_chan *w = make(loc, SHMQ_CHAN_BROADCAST, 4, SHMQ_WRITER);
+	CHECK_EQ(pipe(ready), 0);
+	pid_t pid = spawn(at, v_bcast_reader, loc);
+	CHECK_EQ(read(ready[0], &c, 1), 1);
+	send_num(w, 0, 64);
+	send_num(w, 1, 64);
+	died_at(pid);
+	for (uint64_t i = 2; i < 12; i++) /* past the dead reader's cursor */
+		send_num(w, i, 64);
+	CHECK_EQ(info_of(w).dead_readers, 1);
+	shmq_chan *r = attach(loc, SHMQ_READER);
+	send_num(w, 12, 64);
+	CHECK_EQ(recv_num(r), 12);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	close_last(r, loc);
+}
+
+/* ---- mutex, semaphore, event ---------------------------------------------- */
+
+/* Shared between the test and its victims (fork keeps the mapping). */
+struct shared {
+	shmq_mutex m;
+	shmq_sem s;
+	shmq_event e;
+};
+
+static struct shared *sh;
+
+static struct shared *map_shared(void)
+{
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+	          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(sh != MAP_FAILED);
+	CHECK_EQ(shmq_mutex_init(&sh->m), 0);
+	CHECK_EQ(shmq_sem_init(&sh->s, 0), 0);
+	CHECK_EQ(shmq_event_init(&sh->e), 0);
+	return sh;
+}
+
+static void v_lock(const char *unused)
+{
+	(void)unused;
+	shmq_mutex_lock(&sh->m);
+}
+
+/* The owner died holding the lock, or the one that took it over died
+ * before making it consistent: the next locker gets -EOWNERDEAD (again),
+ * repairs it, and the lock works after. */
+static void s_mutex_owner(const char *at)
+{
+	map_shared();
+	if (!strcmp(at, "mutex.takeover"))
+		died_at(spawn("mutex.lock.acquired", v_lock, NULL));
+	died_at(spawn(at, v_lock, NULL));
+	struct timespec d = dl();
+	CHECK_EQ(shmq_mutex_lock_timed(&sh->m, &d), -EOWNERDEAD);
+	CHECK_EQ(shmq_mutex_consistent(&sh->m), 0);
+	CHECK_EQ(shmq_mutex_unlock(&sh->m), 0);
+	CHECK_EQ(shmq_mutex_lock(&sh->m), 0);
+	CHECK_EQ(shmq_mutex_unlock(&sh->m), 0);
+}
+
+/* Whether process pid sleeps (state S in /proc/pid/stat). */
+static int asleep(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/* Waits (bounded) until process pid sleeps with a waiter shown in `word`
+ * under `bit`. */
+static void until_asleep(pid_t pid, shmq_atomic32 *word, uint32_t bit)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	while (!((shmq_load(word, SHMQ_ACQUIRE) & bit) && asleep(pid)))
+		CHECK(now_ms() < end);
+}
+
+/* The same for the test process, from a victim. */
+static void until_waiting(shmq_atomic32 *word, uint32_t bit)
+{
+	until_asleep(getppid(), word, bit);
+}
+
+static void v_unlock(const char *unused)
+{
+	(void)unused;
+	until_waiting(&((struct shmq_mutex_shm *)&sh->m)->word,
+	              SHMQ_MUTEX_WAITERS);
+	shmq_mutex_unlock(&sh->m);
+}
+
+static void v_post(const char *unused)
+{
+	(void)unused;
+	until_waiting(&((struct shmq_sem_shm *)&sh->s)->waiters, ~0u);
+	shmq_sem_post(&sh->s);
+}
+
+static void v_signal(const char *unused)
+{
+	(void)unused;
+	until_waiting(&((struct shmq_event_shm *)&sh->e)->waiters, ~0u);
+	shmq_event_signal(&sh->e);
+}
+
+/* The releaser died between its release and its wake: the sleeper still
+ * gets the lock / the post / the signal, within a poll, not at its
+ * deadline. */
+static void s_wake(const char *at)
+{
+	map_shared();
+	int64_t t0 = now_ms();
+	struct timespec d = dl();
+	pid_t pid;
+	if (!strcmp(at, "sem.post.counted")) {
+		pid = spawn(at, v_post, NULL);
+		CHECK_EQ(shmq_sem_wait_timed(&sh->s, &d), 0);
+	} else {
+		uint32_t seen = shmq_event_seq(&sh->e);
+		pid = spawn(at, v_signal, NULL);
+		CHECK_EQ(shmq_event_wait_timed(&sh->e, seen, &d), 0);
+	}
+	CHECK(now_ms() - t0 < WAIT_MS / 2);
+	died_at(pid);
+}
+
+/* A locker that slept behind us died right after it got the lock: the
+ * next locker gets -EOWNERDEAD. */
+static void s_mutex_waiter(const char *at)
+{
+	map_shared();
+	CHECK_EQ(shmq_mutex_lock(&sh->m), 0);
+	pid_t pid = spawn(at, v_lock, NULL);
+	until_asleep(pid, &((struct shmq_mutex_shm *)&sh->m)->word,
+	             SHMQ_MUTEX_WAITERS);
+	CHECK_EQ(shmq_mutex_unlock(&sh->m), 0);
+	died_at(pid);
+	struct timespec d = dl();
+	CHECK_EQ(shmq_mutex_lock_timed(&sh->m, &d), -EOWNERDEAD);
+	CHECK_EQ(shmq_mutex_consistent(&sh->m), 0);
+	CHECK_EQ(shmq_mutex_unlock(&sh->m), 0);
+}
+
+static int lock_pipe[2];
+
+static void v_lock_unlock(const char *unused)
+{
+	(void)unused;
+	CHECK_EQ(shmq_mutex_lock(&sh->m), 0);
+	CHECK_EQ(write(lock_pipe[1], "l", 1), 1);
+	v_unlock(NULL);
+}
+
+static void s_unlock(const char *at)
+{
+	char c;
+	map_shared();
+	CHECK_EQ(pipe(lock_pipe), 0);
+	pid_t pid = spawn(at, v_lock_unlock, NULL);
+	CHECK_EQ(read(lock_pipe[0], &c, 1), 1);
+	int64_t t0 = now_ms();
+	struct timespec d = dl();
+	CHECK_EQ(shmq_mutex_lock_timed(&sh->m, &d), 0); /* released: clean */
+	CHECK(now_ms() - t0 < WAIT_MS / 2);
+	CHECK_EQ(shmq_mutex_unlock(&sh->m), 0);
+	died_at(pid);
+}
+
+/* ---- The table: one test per point ---------------------------------------- */
+
+#define MAX_SCEN 64
+static const char *covered[MAX_SCEN];
+static size_t ncovered;
+
+static void cover(const char *point)
+{
+	if (ncovered < MAX_SCEN)
+		covered[ncovered++] = point;
+}
+
+#define CRASH_TEST(id, point, body)                                          \
+	__attribute__((constructor)) static void cover_##id(void)            \
+	{                                                                    \
+		cover(point);                                                \
+	}                                                                    \
+	TEST(crash_##id)                                                     \
+	{                                                                    \
+		const char *at = point;                                      \
+		body;                                                        \
+	}
+
+CRASH_TEST(seg_posix_tmpfile, "seg.posix.tmpfile", s_create(at))
+CRASH_TEST(seg_posix_sized, "seg.posix.sized", s_create(at))
+CRASH_TEST(chan_init_header, "chan.init.header", s_create(at))
+CRASH_TEST(seg_posix_inited, "seg.posix.inited", s_create(at))
+CRASH_TEST(seg_posix_linked, "seg.posix.linked", s_create(at))
+CRASH_TEST(sysv_created, "sysv.created", s_sysv(at))
+CRASH_TEST(seg_sysv_attached, "seg.sysv.attached", s_sysv(at))
+CRASH_TEST(chan_join_start, "chan.join.start", s_join(at))
+CRASH_TEST(chan_join_locked, "chan.join.locked", s_join(at))
+CRASH_TEST(chan_join_slot, "chan.join.slot", s_join(at))
+CRASH_TEST(chan_join_attached, "chan.join.attached", s_join(at))
+CRASH_TEST(chan_join_counted, "chan.join.counted", s_join(at))
+CRASH_TEST(chan_close_folded, "chan.close.folded", s_close(at))
+CRASH_TEST(chan_close_uncounted, "chan.close.uncounted", s_close(at))
+CRASH_TEST(chan_close_detached, "chan.close.detached", s_close(at))
+CRASH_TEST(chan_close_last, "chan.close.last", s_close_last(at))
+CRASH_TEST(chan_settle_marked, "chan.settle.marked", s_settle(at))
+CRASH_TEST(chan_settle_role, "chan.settle.role", s_settle(at))
+/* 1000-byte messages take 1008 bytes: four fill 4032 of 4096, the fifth
+ * goes round behind a PAD. */
+CRASH_TEST(spsc_commit_payload, "spsc.commit.payload:3",
+           s_spsc_writer(at, 2))
+CRASH_TEST(spsc_publish_header, "spsc.publish.header:3",
+           s_spsc_writer(at, 3))
+CRASH_TEST(spsc_reserve_pad, "spsc.reserve.pad", s_spsc_writer(at, 4))
+CRASH_TEST(spsc_release_read, "spsc.release.read:3", s_spsc_reader(at))
+CRASH_TEST(mpmc_claim_write, "mpmc.claim.write:3", s_mpmc_writer(at))
+CRASH_TEST(mpmc_commit_payload, "mpmc.commit.payload:3", s_mpmc_writer(at))
+CRASH_TEST(mpmc_claim_read, "mpmc.claim.read:2", s_mpmc_reader(at))
+CRASH_TEST(mpmc_recover, "mpmc.recover", s_mpmc_recover(at))
+CRASH_TEST(bcast_reserve_odd, "bcast.reserve.odd:3", s_bcast_writer(at))
+CRASH_TEST(bcast_release_read, "bcast.release.read:2", s_bcast_reader(at))
+CRASH_TEST(mutex_lock_acquired, "mutex.lock.acquired", s_mutex_owner(at))
+CRASH_TEST(mutex_lock_slow, "mutex.lock.slow", s_mutex_waiter(at))
+CRASH_TEST(mutex_takeover, "mutex.takeover", s_mutex_owner(at))
+CRASH_TEST(mutex_unlock_released, "mutex.unlock.released", s_unlock(at))
+CRASH_TEST(sem_post_counted, "sem.post.counted", s_wake(at))
+CRASH_TEST(event_signal_counted, "event.signal.counted", s_wake(at))
+
+/* The points with a scenario above are exactly the points compiled in. */
+TEST(crash_every_point_has_a_test)
+{
+	const char *const *names;
+	size_t n = shmq__crash_points(&names), found = 0;
+	CHECK(n >= 20);
+	for (size_t i = 0; i < n; i++) {
+		int has = 0;
+		for (size_t k = 0; k < ncovered; k++)
+			has |= !strncmp(covered[k], names[i], strlen(names[i])) &&
+			       (covered[k][strlen(names[i])] == '\0' ||
+			        covered[k][strlen(names[i])] == ':');
+		if (!has)
+			t_fail(__FILE__, __LINE__, "has", "no test for %s",
+			       names[i]);
+		found++;
+	}
+	/* and no test names a point that does not exist */
+	for (size_t k = 0; k < ncovered; k++) {
+		size_t len = strcspn(covered[k], ":");
+		int is = 0;
+		for (size_t i = 0; i < n; i++)
+			is |= strlen(names[i]) == len &&
+			      !strncmp(covered[k], names[i], len);
+		if (!is)
+			t_fail(__FILE__, __LINE__, "is", "no point %s",
+			       covered[k]);
+	}
+	CHECK_EQ(found, ncovered);
+}
+
+/* The product build (build/libshmq.a, .so) has no crash point. */
+TEST(crash_points_are_not_in_the_product)
+{
+	static struct t_run r;
+	char lib[512];
+	snprintf(lib, sizeof(lib), "%s/libshmq.a", t_build_dir());
+	char *const nm[] = {"nm", "-A", lib, NULL};
+	CHECK_EQ(t_exec(&r, NULL, nm), 0);
+	CHECK_HAS(r.out, "shmq_chan_open");
+	CHECK(!strstr(r.out, "shmq__crash"));
+	CHECK(!strstr(r.out, "shmq_crash_points"));
+}

@@ -176,3 +176,32 @@ $(B)/bench/peer-iceoryx: bench/peers/peer_iceoryx.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -isystem $(firstword $(wildcard /usr/include/iceoryx/v*)) \
 	  -o $@ $< $(PEER_OBJ) -liceoryx_binding_c
+
+# ---- model ----
+# make check-tsan     threads of one process as writers/readers of one
+#                     channel and as contenders on the mutex, semaphore and
+#                     event, under ThreadSanitizer (TSan sees threads, not
+#                     processes); suppressions in tests/tsan/suppressions.txt
+# make check-valgrind the plain build/shmq under valgrind memcheck
+# make check-model    Spin models of the spsc and mpmc publish protocols
+TSAN_CC   ?= clang
+TSAN      := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_OBJ  := $(LIB_SRC:%.c=$(B)/tsan/%.o)
+TSAN_BIN  := $(B)/tsan/tsan_threads
+
+$(B)/tsan/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -c $< -o $@
+
+$(TSAN_BIN): tests/tsan/tsan_threads.c $(TSAN_OBJ) include/shmq.h
+	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -o $@ $< $(TSAN_OBJ) -lpthread
+
+.PHONY: check-tsan check-valgrind check-model
+check-tsan: $(TSAN_BIN)
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
+	  suppressions=$(CURDIR)/tests/tsan/suppressions.txt" $(TSAN_BIN) \
+	  && echo "check-tsan: PASS (no data race, every check held)" \
+	  || { echo "check-tsan: FAIL (see the TSan report or the FAIL line above)"; exit 1; }
+
+check-valgrind: all
+	@scripts/valgrind-cli.sh $(B)/shmq

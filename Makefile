@@ -194,7 +194,8 @@ $(B)/tsan/%.o: %.c $(HDRS)
 	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -c $< -o $@
 
 $(TSAN_BIN): tests/tsan/tsan_threads.c $(TSAN_OBJ) include/shmq.h
-	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -o $@ $< $(TSAN_OBJ) -lpthread
+	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -Wl,--wrap=mmap,--wrap=munmap \
+	  -o $@ $< $(TSAN_OBJ) -lpthread
 
 .PHONY: check-tsan check-valgrind check-model
 check-tsan: $(TSAN_BIN)
@@ -205,3 +206,7 @@ check-tsan: $(TSAN_BIN)
 
 check-valgrind: all
 	@scripts/valgrind-cli.sh $(B)/shmq
+
+# MODEL=quick: the short subset.
+check-model:
+	@tests/model/run.sh $(or $(MODEL),full) $(B)/model

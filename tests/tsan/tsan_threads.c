@@ -3,12 +3,16 @@
  * processes, for ThreadSanitizer: TSan sees the memory accesses of the
  * threads it runs, not those of another process on the same mapping. Each
  * thread opens its own channel handle (its own fd, so its own OFD peer lock:
- * the library tells attachments apart by lock byte, not by pid), so every
- * shared word the library touches is touched by two threads that TSan
- * watches. Payloads are plain memory: a missing release/acquire pair shows
- * as a data race on them. Each case also checks the data itself (sequence
- * numbers, bytes, sums). Built by `make check-tsan`; exits 0 only when every
- * case passed (TSan makes the exit code non-zero when it reports a race).
+ * the library tells attachments apart by lock byte, not by pid). Each
+ * handle maps the object itself, and TSan keys what it knows by address,
+ * so two mappings of one object would hide every race: mmap is wrapped
+ * (-Wl,--wrap=mmap) to hand every handle of the process the same mapping
+ * of an object. Then every shared word is touched at one address by two
+ * threads that TSan watches; payloads are plain memory, so a missing
+ * release/acquire pair shows as a data race on them. Each case also checks
+ * the data itself (sequence numbers, bytes, sums). Built by `make
+ * check-tsan`; exits 0 only when every case passed (TSan makes the exit
+ * code non-zero when it reports a race).
  */
 #include <shmq.h>
 
@@ -18,8 +22,83 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---- One mapping per object in this process ---- */
+
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off);
+int __real_munmap(void *addr, size_t len);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off);
+int __wrap_munmap(void *addr, size_t len);
+
+#define MAPS_MAX 32
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	dev_t dev;
+	ino_t ino;
+	size_t len;
+	int prot;
+	void *addr;
+	int refs;
+} maps[MAPS_MAX];
+
+/* A shared mapping of a file this process already maps (same object, size
+ * and protection) is the same address; anything else is a real mmap. */
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off)
+{
+	struct stat st;
+	if (addr || fd < 0 || off || (flags & MAP_TYPE) != MAP_SHARED ||
+	    fstat(fd, &st) < 0)
+		return __real_mmap(addr, len, prot, flags, fd, off);
+	void *p = NULL;
+	pthread_mutex_lock(&maps_lock);
+	int i, free_i = -1;
+	for (i = 0; i < MAPS_MAX; i++) {
+		if (maps[i].refs && maps[i].dev == st.st_dev &&
+		    maps[i].ino == st.st_ino && maps[i].len == len &&
+		    maps[i].prot == prot) {
+			maps[i].refs++;
+			p = maps[i].addr;
+			break;
+		}
+		if (!maps[i].refs && free_i < 0)
+			free_i = i;
+	}
+	if (!p) {
+		p = __real_mmap(addr, len, prot, flags, fd, off);
+		if (p != MAP_FAILED && free_i >= 0) {
+			maps[free_i].dev = st.st_dev;
+			maps[free_i].ino = st.st_ino;
+			maps[free_i].len = len;
+			maps[free_i].prot = prot;
+			maps[free_i].addr = p;
+			maps[free_i].refs = 1;
+		}
+	}
+	pthread_mutex_unlock(&maps_lock);
+	return p;
+}
+
+int __wrap_munmap(void *addr, size_t len)
+{
+	pthread_mutex_lock(&maps_lock);
+	for (int i = 0; i < MAPS_MAX; i++)
+		if (maps[i].refs && maps[i].addr == addr) {
+			int left = --maps[i].refs;
+			pthread_mutex_unlock(&maps_lock);
+			return left ? 0 : __real_munmap(addr, len);
+		}
+	pthread_mutex_unlock(&maps_lock);
+	return __real_munmap(addr, len);
+}
+
+/* ---- Channels ---- */
 
 #define MSGS 20000 /* per writer */
 #define MAXLEN 200
@@ -88,12 +167,17 @@ struct role_arg {
 	uint32_t id;
 };
 
-static shmq_chan *attach(struct chan_case *c, int role)
+static struct shmq_chan_opts chan_opts(struct chan_case *c, unsigned flags)
 {
 	struct shmq_chan_opts o = {.kind = c->kind, .capacity = c->capacity,
 	                           .msg_size = sizeof(struct msg),
-	                           .flags = SHMQ_CHAN_CREATE,
-	                           .spin_ns = c->spin_ns};
+	                           .flags = flags, .spin_ns = c->spin_ns};
+	return o;
+}
+
+static shmq_chan *attach(struct chan_case *c, int role)
+{
+	struct shmq_chan_opts o = chan_opts(c, 0);
 	shmq_chan *ch = NULL;
 	int rc = shmq_chan_open(&ch, c->loc, role, &o);
 	if (rc < 0) {
@@ -179,6 +263,16 @@ static int run_chan(const char *what, int kind, size_t capacity,
 	                      .readers = readers};
 	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-%d-%d", (int)getpid(),
 	         kind, (int)spin_ns);
+	/* Made before the threads start: the creator's plain stores reach
+	 * the others through linkat(2) and open(2), which TSan cannot see
+	 * (pthread_create it can). PERSIST: our close leaves it there. */
+	struct shmq_chan_opts o = chan_opts(&c, SHMQ_CHAN_PERSIST);
+	shmq_chan *made;
+	if (shmq_chan_create(&made, loc, SHMQ_READER, &o) < 0 ||
+	    shmq_chan_close(made) < 0) {
+		fprintf(stderr, "%s: create failed\n", loc);
+		return 0;
+	}
 	pthread_barrier_init(&c.go, NULL, writers + readers);
 	for (uint32_t i = 0; i < writers + readers; i++) {
 		a[i].c = &c;
@@ -188,7 +282,7 @@ static int run_chan(const char *what, int kind, size_t capacity,
 	for (uint32_t i = 0; i < writers + readers; i++)
 		pthread_join(t[i], NULL);
 	pthread_barrier_destroy(&c.go);
-	shmq_chan_unlink(loc); /* normally gone with the last close */
+	shmq_chan_unlink(loc); /* persists: ours to remove */
 
 	/* Every message arrived: mpmc once in all, spsc/broadcast once per
 	 * reader; the sums say none was swapped for another. */

@@ -241,7 +241,9 @@ static int claim_read(struct shmq_chan *ch, void *arg)
 		case SHMQ_SLOT_WRITING:
 			if (!holder_dead(ch, s, w))
 				return -EAGAIN; /* being written */
-			advance(&ch->hdr->head, pos); /* skipped */
+			/* Look again, not past it: taken back (EMPTY for the
+			 * next round: helped on above), or the writer
+			 * committed and closed meanwhile (FULL: ours). */
 			break;
 		default:
 			return empty_at(ch, s, w);

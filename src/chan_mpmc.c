@@ -161,7 +161,8 @@ static int mpmc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 static int mpmc_commit(struct shmq_chan *ch, size_t len)
 {
 	struct shmq_chan_slot *s = shmq__slot(ch, ch->op_pos);
-	s->len = (uint32_t)len;
+	/* relaxed: ordered by the release of the word below */
+	shmq_store(&s->len, (uint32_t)len, SHMQ_RELAXED);
 	/* release: the payload and len; pairs with the reader's acquire
 	 * load of the word in claim_read() */
 	shmq_store(&s->word, WORD(ch->op_pos, SHMQ_SLOT_FULL, 0), SHMQ_RELEASE);
@@ -179,7 +180,10 @@ struct read_arg {
 static int take_full(struct shmq_chan *ch, struct shmq_chan_slot *s,
                      uint64_t w, uint64_t pos, struct read_arg *a)
 {
-	uint32_t len = s->len; /* one read, checked, then used */
+	/* relaxed: after the acquire load of the word; if the slot moved
+	 * on since (the next round's writer may be storing it now), the CAS
+	 * below fails and the value is dropped. One read, checked, used. */
+	uint32_t len = shmq_load(&s->len, SHMQ_RELAXED);
 	if (len > ch->msg_size)
 		return -EBADMSG;
 	if (len > a->max)

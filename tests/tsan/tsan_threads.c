@@ -301,6 +301,57 @@ static int run_chan(const char *what, int kind, size_t capacity,
 	return ok;
 }
 
+/* ---- mpmc: a writer that commits and closes while a reader looks ---- */
+
+/* clock_gettime is wrapped too: the mpmc reader reads the clock in
+ * holder_dead(), between its load of a WRITING slot word and its look at
+ * the holder's liveness. An armed hook runs there, once: the window that
+ * Spin found (docs/design.md, 11.2), made deterministic. */
+int __real_clock_gettime(clockid_t clk, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t clk, struct timespec *ts);
+static shmq_chan *hook_writer;
+
+int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	shmq_chan *w = __atomic_exchange_n(&hook_writer, NULL,
+	                                   __ATOMIC_SEQ_CST);
+	if (w) { /* commit what it reserved, then close: FULL, not ACTIVE */
+		shmq_chan_commit(w, 8);
+		shmq_chan_close(w);
+	}
+	return __real_clock_gettime(clk, ts);
+}
+
+/* The reader saw WRITING(0, writer); by its liveness look the writer has
+ * committed and closed. The message must still be delivered (it was
+ * skipped, and the slot left FULL for good, before the fix). */
+static int run_commit_close_race(void)
+{
+	char loc[64];
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_MPMC, .capacity = 4,
+	                           .msg_size = 64, .flags = SHMQ_CHAN_PERSIST};
+	shmq_chan *w, *r;
+	void *buf;
+	char got[64] = "";
+	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-race", (int)getpid());
+	int ok = shmq_chan_create(&w, loc, SHMQ_WRITER, &o) == 0 &&
+	         shmq_chan_open(&r, loc, SHMQ_READER, NULL) == 0 &&
+	         shmq_chan_reserve(w, 8, &buf, NULL) == 0;
+	ssize_t n = -1;
+	if (ok) {
+		memcpy(buf, "message", 8);
+		__atomic_store_n(&hook_writer, w, __ATOMIC_SEQ_CST);
+		n = shmq_chan_try_recv(r, got, sizeof(got));
+		ok = n == 8 && strcmp(got, "message") == 0 &&
+		     !__atomic_load_n(&hook_writer, __ATOMIC_SEQ_CST);
+		shmq_chan_close(r);
+	}
+	shmq_chan_unlink(loc);
+	printf("%-28s %s: try_recv %zd \"%s\"\n", "mpmc commit+close in look",
+	       ok ? "ok" : "FAIL", n, got);
+	return ok;
+}
+
 /* ---- Locks: a plain counter that only the lock protects. ---- */
 
 #define LOCK_THREADS 4
@@ -410,6 +461,8 @@ int main(void)
 		total++, pass += run_chan("broadcast 1->2",
 		                          SHMQ_CHAN_BROADCAST, 8, 1, 2, spin);
 	}
+
+	total++, pass += run_commit_close_race();
 
 	if (shmq_mutex_init(&L.mutex) < 0 || shmq_sem_init(&L.sem, 1) < 0 ||
 	    shmq_event_init(&L.ev) < 0) {

@@ -87,7 +87,7 @@ bench: all
 	rc=$$?; cat bench/results/latest.txt; exit $$rc
 
 # T=pattern runs only the tests whose name contains pattern.
-test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz)
+test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz tsan)
 	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -189,3 +189,47 @@ check-hooks: $(B)/libshmq.a $(B)/libshmq.so
 	exit 1; else echo "check-hooks: ok: no crash point in the product"; fi
 test: check-hooks
 # ---- end crash ----
+
+# ---- model ----
+# make check-tsan     threads of one process as writers/readers of one
+#                     channel and as contenders on the mutex, semaphore and
+#                     event, under ThreadSanitizer (TSan sees threads, not
+#                     processes); suppressions in tests/tsan/suppressions.txt;
+#                     ~3 s, so `make test` runs it too (target tsan)
+# make check-valgrind the plain build/shmq under valgrind memcheck
+# make check-model    Spin models of the spsc and mpmc publish protocols
+TSAN_CC   ?= clang
+TSAN      := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_OBJ  := $(LIB_SRC:%.c=$(B)/tsan/%.o)
+TSAN_BIN  := $(B)/tsan/tsan_threads
+
+$(B)/tsan/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -c $< -o $@
+
+$(TSAN_BIN): tests/tsan/tsan_threads.c $(TSAN_OBJ) include/shmq.h
+	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -Wl,--wrap=mmap,--wrap=munmap,--wrap=clock_gettime \
+	  -o $@ $< $(TSAN_OBJ) -lpthread
+
+.PHONY: tsan check-tsan check-valgrind check-model
+# `make test` runs it (not with T=), or says why it cannot.
+tsan:
+	@mkdir -p $(B)/tsan
+	@echo 'int main(void){return 0;}' > $(B)/tsan/probe.c
+	@if $(TSAN_CC) $(TSAN) $(B)/tsan/probe.c -o $(B)/tsan/probe >/dev/null 2>&1 \
+	  && $(B)/tsan/probe >/dev/null 2>&1; \
+	then $(MAKE) --no-print-directory check-tsan; \
+	else echo "tsan: SKIP: $(TSAN_CC) cannot build or run -fsanitize=thread (apt-get install clang)"; fi
+
+check-tsan: $(TSAN_BIN)
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
+	  suppressions=$(CURDIR)/tests/tsan/suppressions.txt" $(TSAN_BIN) \
+	  && echo "check-tsan: PASS (no data race, every check held)" \
+	  || { echo "check-tsan: FAIL (see the TSan report or the FAIL line above)"; exit 1; }
+
+check-valgrind: all
+	@scripts/valgrind-cli.sh $(B)/shmq
+
+# MODEL=quick: the short subset.
+check-model:
+	@tests/model/run.sh $(or $(MODEL),full) $(B)/model

@@ -52,7 +52,7 @@ const char *shmq_version(void);
 #define SHMQ_ESMALL (-(SHMQ_EBASE + 5))    /* object smaller than asked */
 #define SHMQ_EFAMILY (-(SHMQ_EBASE + 6))   /* not possible for this family */
 #define SHMQ_EOWNER (-(SHMQ_EBASE + 12))   /* owned by another user */
-#define SHMQ_ELAST (-(SHMQ_EBASE + 12)) /* SHMQ_EOWNER */
+#define SHMQ_ELAST (-(SHMQ_EBASE + 13)) /* SHMQ_ETRUNCATED, below */
 
 /* A static explanation of err (negative errno or SHMQ_E*). Never NULL. */
 const char *shmq_strerror(int err);
@@ -468,6 +468,13 @@ const char *shmq_msgq_locator(const shmq_msgq *q);   /* canonical */
  * ~100 ms. A reader whose writers all died gets SHMQ_EPEERDEAD once the ring
  * is drained; after all writers closed normally it gets -EPIPE (end of
  * stream). A header that no longer validates gives -EBADMSG.
+ * A peer that shrinks the object (ftruncate) gives SHMQ_ETRUNCATED, never
+ * SIGBUS: a POSIX channel's calls run under a SIGBUS guard (a process-wide
+ * handler, installed when the first such channel opens, that passes every
+ * SIGBUS not raised by our own access to the previous handler); a memfd
+ * channel is sealed against it. After SHMQ_ETRUNCATED every call on the
+ * handle returns it; close it. The pointers reserve and peek give are the
+ * caller's to touch: a fault there is the caller's SIGBUS.
  */
 enum {
 	SHMQ_CHAN_SPSC = 1,
@@ -488,6 +495,7 @@ enum {
 #define SHMQ_EVERSION (-(SHMQ_EBASE + 9))  /* another format version */
 #define SHMQ_ENOTCHAN (-(SHMQ_EBASE + 10)) /* not a shmq channel */
 #define SHMQ_EPEERS (-(SHMQ_EBASE + 11))   /* every peer slot is taken */
+#define SHMQ_ETRUNCATED (-(SHMQ_EBASE + 13)) /* another process shrank it */
 
 /* Flags of struct shmq_chan_opts. */
 #define SHMQ_CHAN_CREATE (1u << 0)  /* open: create it if missing (race free) */
@@ -535,9 +543,9 @@ int shmq_chan_unlink(const char *locator);
 
 /* Copies a message in. 0, -EMSGSIZE (larger than the channel takes),
  * -EAGAIN (try_: full), -ETIMEDOUT, SHMQ_EPEERDEAD (the ring is full and
- * its readers died), -EBADMSG. A full ring whose readers closed normally
- * waits for a new reader (a channel outlives its peers). Limits: a ring of
- * at most 2^40 bytes, a message of at most 1 GiB. */
+ * its readers died), -EBADMSG, SHMQ_ETRUNCATED. A full ring whose readers
+ * closed normally waits for a new reader (a channel outlives its peers).
+ * Limits: a ring of at most 2^40 bytes, a message of at most 1 GiB. */
 int shmq_chan_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_try_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
@@ -546,7 +554,7 @@ int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
 /* Copies the next message out: its length, or -EMSGSIZE (buf too small:
  * the message stays), -EAGAIN (try_: empty), -ETIMEDOUT, -EPIPE (end of
  * stream), SHMQ_EPEERDEAD, SHMQ_ELOST (broadcast: see shmq_chan_lost),
- * -EBADMSG. */
+ * -EBADMSG, SHMQ_ETRUNCATED. */
 ssize_t shmq_chan_recv(shmq_chan *ch, void *buf, size_t len);
 ssize_t shmq_chan_try_recv(shmq_chan *ch, void *buf, size_t len);
 ssize_t shmq_chan_recv_timed(shmq_chan *ch, void *buf, size_t len,

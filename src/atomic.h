@@ -45,6 +45,9 @@ typedef _Atomic uint64_t shmq_atomic64;
 #define shmq_fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
 #define shmq_fence_acquire() atomic_thread_fence(memory_order_acquire)
 #define shmq_fence_release() atomic_thread_fence(memory_order_release)
+/* Compiler-only fence: orders our accesses against a signal handler that
+ * runs on this same thread (the SIGBUS guard, guard.h); no instruction. */
+#define shmq_fence_signal() atomic_signal_fence(memory_order_seq_cst)
 
 /*
  * Asymmetric fences, for a Dekker pair whose one side runs on every message

@@ -189,16 +189,40 @@ int shmq__chan_adopt(struct shmq_chan *ch)
 	return 0;
 }
 
-/* The shared identity still matches our copy, and the object its size. */
+/* The object's size against the one it had at open: 0 the same,
+ * SHMQ_ETRUNCATED smaller, -EBADMSG otherwise. */
+static int size_check(const struct shmq_chan *ch)
+{
+	struct stat sb;
+	if (!ch->object_size || fstat(ch->fd, &sb) < 0)
+		return -EBADMSG; /* not adopted yet, or cannot tell */
+	if ((uint64_t)sb.st_size < ch->object_size)
+		return SHMQ_ETRUNCATED;
+	return (uint64_t)sb.st_size == ch->object_size ? 0 : -EBADMSG;
+}
+
+ssize_t shmq__chan_failed(struct shmq_chan *ch, ssize_t rc, int hit)
+{
+	/* A shrink need not fault: the rest of the new last page stays
+	 * mapped and reads zeros, which the ring code finds malformed. */
+	if (rc == -EBADMSG && size_check(ch) == SHMQ_ETRUNCATED)
+		rc = SHMQ_ETRUNCATED;
+	if (hit || rc == SHMQ_ETRUNCATED)
+		rc = ch->broken = SHMQ_ETRUNCATED;
+	return rc;
+}
+
+/* The object still has its size, and the shared identity matches our
+ * copy. The size first: a shrunk object's header may be gone. */
 static int revalidate(struct shmq_chan *ch)
 {
 	const struct shmq_chan_hdr *h = ch->hdr;
-	struct stat sb;
+	int rc = size_check(ch);
+	if (rc < 0)
+		return rc;
 	if (h->magic != SHMQ_CHAN_MAGIC || h->version != SHMQ_CHAN_VERSION ||
 	    h->kind != (uint32_t)ch->kind || h->capacity != ch->capacity ||
 	    h->msg_size != ch->msg_size || h->object_size != ch->object_size)
-		return -EBADMSG;
-	if (fstat(ch->fd, &sb) < 0 || (uint64_t)sb.st_size != ch->object_size)
 		return -EBADMSG;
 	return 0;
 }
@@ -506,9 +530,9 @@ unslot:
 
 /* ---- Handles ------------------------------------------------------------- */
 
-static int start_handle(struct shmq_chan *ch, int role)
+/* Everything of start_handle that touches the mapping. */
+static int start_mapped(struct shmq_chan *ch, int role)
 {
-	shmq__asym_setup(); /* before our first notify, never inside one */
 	static const struct shmq_chan_ops *const ops[] = {
 		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
 	int rc = shmq__chan_adopt(ch);
@@ -544,6 +568,16 @@ static int start_handle(struct shmq_chan *ch, int role)
 	if (ch->kind == SHMQ_CHAN_BROADCAST)
 		shmq__bcast_join(ch);
 	return 0;
+}
+
+static int start_handle(struct shmq_chan *ch, int role)
+{
+	shmq__asym_setup(); /* before our first notify, never inside one */
+	int rc = shmq__chan_guard_setup(ch);
+	if (rc < 0)
+		return rc;
+	shmq__chan_enter(ch);
+	return (int)shmq__chan_leave(ch, start_mapped(ch, role));
 }
 
 static int check_role(int role)
@@ -679,10 +713,9 @@ static void detach(struct shmq_chan *ch)
 	}
 }
 
-SHMQ_API int shmq_chan_close(shmq_chan *ch)
+/* Everything of close that touches the mapping. */
+static int close_shared(struct shmq_chan *ch)
 {
-	if (!ch)
-		return 0;
 	struct shmq_chan_peer *p = &ch->peers[ch->me];
 	fold_counts(ch, p, (uint32_t)ch->role);
 	SHMQ_CRASH_POINT("chan.close.folded");
@@ -697,6 +730,18 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	/* Readers see the end of the stream; writers see a reader gone. */
 	shmq__event_notify(&ch->hdr->data_ev);
 	shmq__event_notify(&ch->hdr->space_ev);
+	return 0;
+}
+
+SHMQ_API int shmq_chan_close(shmq_chan *ch)
+{
+	if (!ch)
+		return 0;
+	/* A broken handle leaves the shared state alone: the object is not
+	 * what it was. Our lock byte goes with the fd. Leaving also clears
+	 * this thread's guard, should a jump out of a call have left it. */
+	shmq__chan_enter(ch);
+	shmq__chan_leave(ch, ch->broken ? 0 : close_shared(ch));
 	int rc = shmq_seg_close(ch->seg);
 	free(ch);
 	return rc;

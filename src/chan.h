@@ -3,6 +3,7 @@
 #ifndef SHMQ_CHAN_H
 #define SHMQ_CHAN_H
 
+#include "guard.h"
 #include "internal.h"
 #include "layout.h"
 
@@ -41,6 +42,10 @@ struct shmq_chan {
 	int me;       /* our peer slot */
 	int named;    /* a POSIX object: the last close removes its name */
 	int fd;       /* the object's fd: our peer lock lives on it */
+	struct shmq__guard guard; /* our mapping, if a peer can shrink the
+	                             object (else empty) */
+	int broken;   /* 0, or the error every later call returns: the object
+	                 was truncated under us (SHMQ_ETRUNCATED) */
 	/* Local cursors: never trusted from shared memory once we own them. */
 	uint64_t pos;   /* spsc/bcast writer: tail; readers: head/cursor */
 	uint64_t other; /* spsc: cached index of the other side; bcast
@@ -57,6 +62,33 @@ struct shmq_chan {
 	                          last computed */
 	char locator[SHMQ_LOCATOR_MAX];
 };
+
+/* chan_api.c */
+/* Decides whether ch (its seg open) needs the SIGBUS guard: if so, installs
+ * the handler and guards the mapping. */
+int shmq__chan_guard_setup(struct shmq_chan *ch);
+
+/* chan.c: the error a guarded call ends with (rc < 0, or hit: its guard
+ * caught a fault). An -EBADMSG may be a shrink that did not fault. */
+ssize_t shmq__chan_failed(struct shmq_chan *ch, ssize_t rc, int hit);
+
+/* A call's accesses to the mapping run between enter and leave. A SIGBUS
+ * there (a peer shrank the object) makes the call return SHMQ_ETRUNCATED,
+ * as do a poll tick and a malformed ring when the object is smaller than at
+ * open; either breaks the handle, and a broken handle's calls return that
+ * at once. */
+static inline void shmq__chan_enter(struct shmq_chan *ch)
+{
+	shmq__guard_arm(&ch->guard);
+}
+
+static inline ssize_t shmq__chan_leave(struct shmq_chan *ch, ssize_t rc)
+{
+	int hit = shmq__guard_disarm(&ch->guard);
+	if (__builtin_expect(rc < 0 || hit, 0))
+		return shmq__chan_failed(ch, rc, hit);
+	return rc;
+}
 
 /* chan.c */
 /* A slot's bytes (mpmc/broadcast). */

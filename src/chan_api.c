@@ -1,9 +1,22 @@
 /* Channels: the public calls, built on each kind's reserve/commit and
- * peek/release. */
+ * peek/release, their accesses to the mapping under the SIGBUS guard. */
 #include "chan.h"
 
 #include <errno.h>
 #include <string.h>
+
+int shmq__chan_guard_setup(struct shmq_chan *ch)
+{
+	memset(&ch->guard, 0, sizeof(ch->guard));
+	if (!shmq__guard_needed(shmq_seg_fd(ch->seg)))
+		return 0;
+	int rc = shmq__guard_install();
+	if (rc == 0) {
+		ch->guard.lo = (uintptr_t)ch->seg->addr;
+		ch->guard.hi = ch->guard.lo + ch->seg->mapped_size;
+	}
+	return rc;
+}
 
 static int usable(const struct shmq_chan *ch, int role)
 {
@@ -11,7 +24,9 @@ static int usable(const struct shmq_chan *ch, int role)
 		return -EINVAL;
 	if (ch->role != role)
 		return -EPERM; /* a reader's handle does not send */
-	return ch->busy ? -EBUSY : 0;
+	if (__builtin_expect(ch->busy | ch->broken, 0))
+		return ch->broken ? ch->broken : -EBUSY;
+	return 0;
 }
 
 static int send_as(shmq_chan *ch, const void *buf, size_t len,
@@ -23,10 +38,12 @@ static int send_as(shmq_chan *ch, const void *buf, size_t len,
 		return rc;
 	if (len && !buf)
 		return -EINVAL;
-	if ((rc = ch->ops->reserve(ch, len, &p, deadline, try_)) < 0)
-		return rc;
-	memcpy(p, buf, len);
-	return ch->ops->commit(ch, len);
+	shmq__chan_enter(ch);
+	if ((rc = ch->ops->reserve(ch, len, &p, deadline, try_)) == 0) {
+		memcpy(p, buf, len);
+		rc = ch->ops->commit(ch, len);
+	}
+	return (int)shmq__chan_leave(ch, rc);
 }
 
 SHMQ_API int shmq_chan_send(shmq_chan *ch, const void *buf, size_t len)
@@ -54,12 +71,14 @@ static ssize_t recv_as(shmq_chan *ch, void *buf, size_t len,
 		return rc;
 	if (len && !buf)
 		return -EINVAL;
+	shmq__chan_enter(ch);
 	ssize_t n = ch->ops->peek(ch, &p, len, deadline, try_);
-	if (n < 0)
-		return n;
-	memcpy(buf, p, (size_t)n);
-	rc = ch->ops->release(ch);
-	return rc < 0 ? rc : n; /* broadcast: a torn copy is SHMQ_ELOST */
+	if (n >= 0) {
+		memcpy(buf, p, (size_t)n);
+		rc = ch->ops->release(ch);
+		n = rc < 0 ? rc : n; /* broadcast: a torn copy is SHMQ_ELOST */
+	}
+	return shmq__chan_leave(ch, n);
 }
 
 SHMQ_API ssize_t shmq_chan_recv(shmq_chan *ch, void *buf, size_t len)
@@ -86,7 +105,9 @@ SHMQ_API int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr,
 		return rc;
 	if (!ptr)
 		return -EINVAL;
-	if ((rc = ch->ops->reserve(ch, len, ptr, deadline, 0)) < 0)
+	shmq__chan_enter(ch);
+	rc = ch->ops->reserve(ch, len, ptr, deadline, 0);
+	if ((rc = (int)shmq__chan_leave(ch, rc)) < 0)
 		return rc;
 	ch->busy = 1;
 	ch->op_len = len;
@@ -98,7 +119,10 @@ SHMQ_API int shmq_chan_commit(shmq_chan *ch, size_t len)
 	if (!ch || ch->role != SHMQ_WRITER || !ch->busy || len > ch->op_len)
 		return -EINVAL;
 	ch->busy = 0;
-	return ch->ops->commit(ch, len);
+	if (ch->broken)
+		return ch->broken;
+	shmq__chan_enter(ch);
+	return (int)shmq__chan_leave(ch, ch->ops->commit(ch, len));
 }
 
 SHMQ_API ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
@@ -109,8 +133,9 @@ SHMQ_API ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
 		return rc;
 	if (!ptr)
 		return -EINVAL;
+	shmq__chan_enter(ch);
 	ssize_t n = ch->ops->peek(ch, ptr, SIZE_MAX, deadline, 0);
-	if (n >= 0)
+	if ((n = shmq__chan_leave(ch, n)) >= 0)
 		ch->busy = 1;
 	return n;
 }
@@ -120,7 +145,10 @@ SHMQ_API int shmq_chan_release(shmq_chan *ch)
 	if (!ch || ch->role != SHMQ_READER || !ch->busy)
 		return -EINVAL;
 	ch->busy = 0;
-	return ch->ops->release(ch);
+	if (ch->broken)
+		return ch->broken;
+	shmq__chan_enter(ch);
+	return (int)shmq__chan_leave(ch, ch->ops->release(ch));
 }
 
 SHMQ_API uint64_t shmq_chan_lost(const shmq_chan *ch)

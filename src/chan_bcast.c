@@ -86,7 +86,8 @@ static int bcast_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 static int bcast_commit(struct shmq_chan *ch, size_t len)
 {
 	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
-	s->len = (uint32_t)len;
+	/* relaxed: ordered by the release of the even word below */
+	shmq_store(&s->len, (uint32_t)len, SHMQ_RELAXED);
 	/* release: payload and len before the even word; pairs with the
 	 * reader's acquire load of the word */
 	shmq_store(&s->word, 2 * ch->pos + 2, SHMQ_RELEASE);
@@ -156,7 +157,9 @@ static ssize_t bcast_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
 	/* acquire: pairs with the writer's release of the even word */
 	uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
-	uint32_t len = s->len;
+	/* relaxed: after the acquire of the word; a lapping writer may be
+	 * storing it now, which the word's re-check below then tells */
+	uint32_t len = shmq_load(&s->len, SHMQ_RELAXED);
 	if (w != 2 * ch->pos + 2) {
 		if (w < 2 * ch->pos + 2)
 			return -EBADMSG; /* older than tail says: scribbled */

@@ -82,7 +82,24 @@ SHMQ_API int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info)
 {
 	if (!ch || !info)
 		return -EINVAL;
-	fill((struct shmq_chan *)ch, 1, info);
+	struct shmq_chan *c = (struct shmq_chan *)ch;
+	if (c->broken)
+		return c->broken;
+	shmq__chan_enter(c);
+	fill(c, 1, info);
+	return (int)shmq__chan_leave(c, 0);
+}
+
+/* A read-only look: the identity, then the report. */
+static int look(struct shmq_chan *ch, struct shmq_chan_info *info)
+{
+	static const struct shmq_chan_ops *const ops[] = {
+		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
+	int rc = shmq__chan_adopt(ch);
+	if (rc < 0)
+		return rc;
+	ch->ops = ops[ch->kind];
+	fill(ch, 0, info);
 	return 0;
 }
 
@@ -97,8 +114,8 @@ int shmq__chan_format(const char *locator, uint32_t theirs[2],
 		return rc;
 	if (shmq_seg_size(seg) < sizeof(h))
 		rc = SHMQ_ENOTCHAN;
-	else
-		memcpy(&h, shmq_seg_addr(seg), sizeof(h));
+	else if (pread(shmq_seg_fd(seg), &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		rc = SHMQ_ENOTCHAN; /* shrunk since: read, never fault */
 	shmq_seg_close(seg);
 	if (rc == 0 && h.magic != SHMQ_CHAN_MAGIC)
 		rc = SHMQ_ENOTCHAN;
@@ -111,8 +128,6 @@ int shmq__chan_format(const char *locator, uint32_t theirs[2],
 
 SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
 {
-	static const struct shmq_chan_ops *const ops[] = {
-		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
 	/* A look that trusts nothing it reads: anyone's channel will do. */
 	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY |
 	                                    SHMQ_SEG_ANY_OWNER};
@@ -125,9 +140,9 @@ SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
 	int rc = shmq_seg_open(&ch.seg, locator, &ro);
 	if (rc < 0)
 		return rc;
-	if ((rc = shmq__chan_adopt(&ch)) == 0) {
-		ch.ops = ops[ch.kind];
-		fill(&ch, 0, info);
+	if ((rc = shmq__chan_guard_setup(&ch)) == 0) {
+		shmq__chan_enter(&ch);
+		rc = (int)shmq__chan_leave(&ch, look(&ch, info));
 	}
 	shmq_seg_close(ch.seg);
 	return rc;

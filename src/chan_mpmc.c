@@ -178,7 +178,8 @@ static int mpmc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 static int mpmc_commit(struct shmq_chan *ch, size_t len)
 {
 	struct shmq_chan_slot *s = shmq__slot(ch, ch->op_pos);
-	s->len = (uint32_t)len;
+	/* relaxed: ordered by the release of the word below */
+	shmq_store(&s->len, (uint32_t)len, SHMQ_RELAXED);
 	SHMQ_CRASH_POINT("mpmc.commit.payload"); /* before FULL */
 	/* release: the payload and len; pairs with the reader's acquire
 	 * load of the word in claim_read() */
@@ -197,7 +198,10 @@ struct read_arg {
 static int take_full(struct shmq_chan *ch, struct shmq_chan_slot *s,
                      uint64_t w, uint64_t pos, struct read_arg *a)
 {
-	uint32_t len = s->len; /* one read, checked, then used */
+	/* relaxed: after the acquire load of the word; if the slot moved
+	 * on since (the next round's writer may be storing it now), the CAS
+	 * below fails and the value is dropped. One read, checked, used. */
+	uint32_t len = shmq_load(&s->len, SHMQ_RELAXED);
 	if (len > ch->msg_size)
 		return -EBADMSG;
 	if (len > a->max)
@@ -260,7 +264,9 @@ static int claim_read(struct shmq_chan *ch, void *arg)
 		case SHMQ_SLOT_WRITING:
 			if (!holder_dead(ch, s, w))
 				return -EAGAIN; /* being written */
-			advance(&ch->hdr->head, pos); /* skipped */
+			/* Look again, not past it: taken back (EMPTY for the
+			 * next round: helped on above), or the writer
+			 * committed and closed meanwhile (FULL: ours). */
 			break;
 		default:
 			return empty_at(ch, s, w);

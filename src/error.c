@@ -49,6 +49,8 @@ static const struct {
 	{SHMQ_EOWNER, "SHMQ_EOWNER",
 	 "the object belongs to another user (it may have taken the name "
 	 "first); not attached"},
+	{SHMQ_ETRUNCATED, "SHMQ_ETRUNCATED",
+	 "the object was truncated by another process"},
 };
 
 #define NOWN (sizeof(own) / sizeof(own[0]))
@@ -440,6 +442,13 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		break;
 	case -EMSGSIZE:
 		explain_msgsize(buf, len, &at, object, size);
+		break;
+	case SHMQ_ETRUNCATED:
+		add(buf, len, &at, "the object was truncated by another process "
+		    "(a peer with write access shrank it) while in use; close "
+		    "it and remove it (shmq rm %s), then create it again; give "
+		    "write access only to trusted peers, or use a memfd channel "
+		    "(sealed against shrinking)", object ? object : "NAME");
 		break;
 	case -E2BIG:
 		add(buf, len, &at, "the message is longer than the %zu-byte "

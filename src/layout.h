@@ -247,7 +247,9 @@ struct shmq_chan_rec {
 /* mpmc/broadcast slot header, then msg_size bytes, to slot_size. */
 struct shmq_chan_slot {
 	shmq_atomic64 word; /* mpmc: seq|state|peer; broadcast: seqlock */
-	uint32_t len;       /* payload bytes, written before publication */
+	shmq_atomic32 len;  /* payload bytes, written before publication
+	                       (atomic: a reader with a stale word may read
+	                       it while the next round writes it) */
 	uint32_t reserved;
 };
 

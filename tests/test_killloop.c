@@ -707,7 +707,7 @@ TEST_TIMEOUT(killloop_mpmc_2_writers_2_readers_killed_exactly_once, 900)
 /* One reader never killed (in before the first message: it must get every
  * one), two killed and replaced, the writer killed and replaced. Each
  * reader gets a gapless run in order; a replacement may find messages sent
- * while it joined gone before its first one (SHMQ_ELOST, design 12), never
+ * while it joined gone before its first one (SHMQ_ELOST, design 14), never
  * after. */
 TEST_TIMEOUT(killloop_broadcast_block_readers_and_writer_killed, 900)
 {

@@ -1,0 +1,481 @@
+/*
+ * The channel and lock tests again, with threads of one process in place of
+ * processes, for ThreadSanitizer: TSan sees the memory accesses of the
+ * threads it runs, not those of another process on the same mapping. Each
+ * thread opens its own channel handle (its own fd, so its own OFD peer lock:
+ * the library tells attachments apart by lock byte, not by pid). Each
+ * handle maps the object itself, and TSan keys what it knows by address,
+ * so two mappings of one object would hide every race: mmap is wrapped
+ * (-Wl,--wrap=mmap) to hand every handle of the process the same mapping
+ * of an object. Then every shared word is touched at one address by two
+ * threads that TSan watches; payloads are plain memory, so a missing
+ * release/acquire pair shows as a data race on them. Each case also checks
+ * the data itself (sequence numbers, bytes, sums). Built by `make
+ * check-tsan`; exits 0 only when every case passed (TSan makes the exit
+ * code non-zero when it reports a race).
+ */
+#include <shmq.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- One mapping per object in this process ---- */
+
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off);
+int __real_munmap(void *addr, size_t len);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off);
+int __wrap_munmap(void *addr, size_t len);
+
+#define MAPS_MAX 32
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	dev_t dev;
+	ino_t ino;
+	size_t len;
+	int prot;
+	void *addr;
+	int refs;
+} maps[MAPS_MAX];
+
+/* A shared mapping of a file this process already maps (same object, size
+ * and protection) is the same address; anything else is a real mmap. */
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off)
+{
+	struct stat st;
+	if (addr || fd < 0 || off || (flags & MAP_TYPE) != MAP_SHARED ||
+	    fstat(fd, &st) < 0)
+		return __real_mmap(addr, len, prot, flags, fd, off);
+	void *p = NULL;
+	pthread_mutex_lock(&maps_lock);
+	int i, free_i = -1;
+	for (i = 0; i < MAPS_MAX; i++) {
+		if (maps[i].refs && maps[i].dev == st.st_dev &&
+		    maps[i].ino == st.st_ino && maps[i].len == len &&
+		    maps[i].prot == prot) {
+			maps[i].refs++;
+			p = maps[i].addr;
+			break;
+		}
+		if (!maps[i].refs && free_i < 0)
+			free_i = i;
+	}
+	if (!p) {
+		p = __real_mmap(addr, len, prot, flags, fd, off);
+		if (p != MAP_FAILED && free_i >= 0) {
+			maps[free_i].dev = st.st_dev;
+			maps[free_i].ino = st.st_ino;
+			maps[free_i].len = len;
+			maps[free_i].prot = prot;
+			maps[free_i].addr = p;
+			maps[free_i].refs = 1;
+		}
+	}
+	pthread_mutex_unlock(&maps_lock);
+	return p;
+}
+
+int __wrap_munmap(void *addr, size_t len)
+{
+	pthread_mutex_lock(&maps_lock);
+	for (int i = 0; i < MAPS_MAX; i++)
+		if (maps[i].refs && maps[i].addr == addr) {
+			int left = --maps[i].refs;
+			pthread_mutex_unlock(&maps_lock);
+			return left ? 0 : __real_munmap(addr, len);
+		}
+	pthread_mutex_unlock(&maps_lock);
+	return __real_munmap(addr, len);
+}
+
+/* ---- Channels ---- */
+
+#define MSGS 20000 /* per writer */
+#define MAXLEN 200
+#define MAXTHR 8
+
+static int failed;
+
+#define CHECK(e)                                                             \
+	do {                                                                 \
+		if (!(e)) {                                                  \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n",         \
+			        __FILE__, __LINE__, #e);                     \
+			__atomic_store_n(&failed, 1, __ATOMIC_SEQ_CST);      \
+			return NULL;                                         \
+		}                                                            \
+	} while (0)
+
+/* A message: who, which, and bytes that depend on both. */
+struct msg {
+	uint32_t writer, seq;
+	unsigned char bytes[MAXLEN];
+};
+
+static size_t msg_len(uint32_t seq)
+{
+	return 8 + (seq * 37u) % (MAXLEN - 8); /* varied: PAD records in spsc */
+}
+
+static unsigned char byte_at(uint32_t w, uint32_t seq, size_t i)
+{
+	return (unsigned char)(w * 131u + seq * 7u + i);
+}
+
+static void fill(struct msg *m, uint32_t w, uint32_t seq)
+{
+	m->writer = w;
+	m->seq = seq;
+	for (size_t i = 0; i < msg_len(seq) - 8; i++)
+		m->bytes[i] = byte_at(w, seq, i);
+}
+
+/* Whole, and from a writer we know. */
+static int intact(const struct msg *m, size_t len, uint32_t writers)
+{
+	if (len < 8 || m->writer >= writers || len != msg_len(m->seq))
+		return 0;
+	for (size_t i = 0; i < len - 8; i++)
+		if (m->bytes[i] != byte_at(m->writer, m->seq, i))
+			return 0;
+	return 1;
+}
+
+struct chan_case {
+	const char *loc;
+	int kind;
+	size_t capacity;
+	int64_t spin_ns;
+	uint32_t writers, readers;
+	pthread_barrier_t go; /* everyone attached before anyone sends */
+	/* Per reader: messages and seq sum; per reader and writer: last seq. */
+	uint64_t got[MAXTHR], sum[MAXTHR];
+};
+
+struct role_arg {
+	struct chan_case *c;
+	uint32_t id;
+};
+
+static struct shmq_chan_opts chan_opts(struct chan_case *c, unsigned flags)
+{
+	struct shmq_chan_opts o = {.kind = c->kind, .capacity = c->capacity,
+	                           .msg_size = sizeof(struct msg),
+	                           .flags = flags, .spin_ns = c->spin_ns};
+	return o;
+}
+
+static shmq_chan *attach(struct chan_case *c, int role)
+{
+	struct shmq_chan_opts o = chan_opts(c, 0);
+	shmq_chan *ch = NULL;
+	int rc = shmq_chan_open(&ch, c->loc, role, &o);
+	if (rc < 0) {
+		fprintf(stderr, "%s: open: %d\n", c->loc, rc);
+		return NULL;
+	}
+	return ch;
+}
+
+/* Writer: even messages by copy, odd ones zero-copy. */
+static void *writer(void *p)
+{
+	struct role_arg *a = p;
+	struct chan_case *c = a->c;
+	shmq_chan *ch = attach(c, SHMQ_WRITER);
+	pthread_barrier_wait(&c->go);
+	CHECK(ch);
+	struct msg m;
+	for (uint32_t seq = 0; seq < MSGS; seq++) {
+		size_t len = msg_len(seq);
+		if (seq % 2 == 0) {
+			fill(&m, a->id, seq);
+			CHECK(shmq_chan_send(ch, &m, len) == 0);
+		} else {
+			void *buf;
+			CHECK(shmq_chan_reserve(ch, len, &buf, NULL) == 0);
+			fill(buf, a->id, seq);
+			CHECK(shmq_chan_commit(ch, len) == 0);
+		}
+	}
+	CHECK(shmq_chan_close(ch) == 0);
+	return NULL;
+}
+
+/* Reader: until every writer closed (-EPIPE). Each writer's messages come
+ * in order, none twice, none torn. */
+static void *reader(void *p)
+{
+	struct role_arg *a = p;
+	struct chan_case *c = a->c;
+	int64_t last[MAXTHR];
+	shmq_chan *ch = attach(c, SHMQ_READER);
+	pthread_barrier_wait(&c->go);
+	CHECK(ch);
+	for (int i = 0; i < MAXTHR; i++)
+		last[i] = -1;
+	for (uint64_t n = 0;; n++) {
+		struct msg m;
+		const struct msg *mp = &m;
+		ssize_t len;
+		if (n % 2 == 0) {
+			len = shmq_chan_recv(ch, &m, sizeof(m));
+		} else {
+			const void *v;
+			len = shmq_chan_peek(ch, &v, NULL);
+			mp = v;
+		}
+		if (len == -EPIPE)
+			break;
+		CHECK(len > 0);
+		CHECK(intact(mp, (size_t)len, c->writers));
+		CHECK((int64_t)mp->seq > last[mp->writer]);
+		if (c->kind != SHMQ_CHAN_MPMC) /* one reader sees all, in order */
+			CHECK((int64_t)mp->seq == last[mp->writer] + 1);
+		last[mp->writer] = mp->seq;
+		c->got[a->id]++;
+		c->sum[a->id] += mp->seq;
+		if (n % 2 == 1)
+			CHECK(shmq_chan_release(ch) == 0);
+	}
+	CHECK(shmq_chan_close(ch) == 0);
+	return NULL;
+}
+
+static int run_chan(const char *what, int kind, size_t capacity,
+                    uint32_t writers, uint32_t readers, int64_t spin_ns)
+{
+	char loc[64];
+	pthread_t t[MAXTHR];
+	struct role_arg a[MAXTHR];
+	struct chan_case c = {.loc = loc, .kind = kind, .capacity = capacity,
+	                      .spin_ns = spin_ns, .writers = writers,
+	                      .readers = readers};
+	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-%d-%d", (int)getpid(),
+	         kind, (int)spin_ns);
+	/* Made before the threads start: the creator's plain stores reach
+	 * the others through linkat(2) and open(2), which TSan cannot see
+	 * (pthread_create it can). PERSIST: our close leaves it there. */
+	struct shmq_chan_opts o = chan_opts(&c, SHMQ_CHAN_PERSIST);
+	shmq_chan *made;
+	if (shmq_chan_create(&made, loc, SHMQ_READER, &o) < 0 ||
+	    shmq_chan_close(made) < 0) {
+		fprintf(stderr, "%s: create failed\n", loc);
+		return 0;
+	}
+	pthread_barrier_init(&c.go, NULL, writers + readers);
+	for (uint32_t i = 0; i < writers + readers; i++) {
+		a[i].c = &c;
+		a[i].id = i < writers ? i : i - writers;
+		pthread_create(&t[i], NULL, i < writers ? writer : reader, &a[i]);
+	}
+	for (uint32_t i = 0; i < writers + readers; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&c.go);
+	shmq_chan_unlink(loc); /* persists: ours to remove */
+
+	/* Every message arrived: mpmc once in all, spsc/broadcast once per
+	 * reader; the sums say none was swapped for another. */
+	uint64_t per = (uint64_t)MSGS * (MSGS - 1) / 2, got = 0, sum = 0;
+	for (uint32_t r = 0; r < readers; r++) {
+		got += c.got[r];
+		sum += c.sum[r];
+	}
+	uint64_t copies = kind == SHMQ_CHAN_MPMC ? 1 : readers;
+	int ok = !__atomic_load_n(&failed, __ATOMIC_SEQ_CST) &&
+	         got == copies * writers * MSGS && sum == copies * writers * per;
+	printf("%-22s %-5s %s: %llu messages received, seq sum %llu\n", what,
+	       spin_ns ? "spin" : "sleep",
+	       ok ? "ok" : "FAIL", (unsigned long long)got,
+	       (unsigned long long)sum);
+	return ok;
+}
+
+/* ---- mpmc: a writer that commits and closes while a reader looks ---- */
+
+/* clock_gettime is wrapped too: the mpmc reader reads the clock in
+ * holder_dead(), between its load of a WRITING slot word and its look at
+ * the holder's liveness. An armed hook runs there, once: the window that
+ * Spin found (docs/design.md, 11.2), made deterministic. */
+int __real_clock_gettime(clockid_t clk, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t clk, struct timespec *ts);
+static shmq_chan *hook_writer;
+
+int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	shmq_chan *w = __atomic_exchange_n(&hook_writer, NULL,
+	                                   __ATOMIC_SEQ_CST);
+	if (w) { /* commit what it reserved, then close: FULL, not ACTIVE */
+		shmq_chan_commit(w, 8);
+		shmq_chan_close(w);
+	}
+	return __real_clock_gettime(clk, ts);
+}
+
+/* The reader saw WRITING(0, writer); by its liveness look the writer has
+ * committed and closed. The message must still be delivered (it was
+ * skipped, and the slot left FULL for good, before the fix). */
+static int run_commit_close_race(void)
+{
+	char loc[64];
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_MPMC, .capacity = 4,
+	                           .msg_size = 64, .flags = SHMQ_CHAN_PERSIST};
+	shmq_chan *w, *r;
+	void *buf;
+	char got[64] = "";
+	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-race", (int)getpid());
+	int ok = shmq_chan_create(&w, loc, SHMQ_WRITER, &o) == 0 &&
+	         shmq_chan_open(&r, loc, SHMQ_READER, NULL) == 0 &&
+	         shmq_chan_reserve(w, 8, &buf, NULL) == 0;
+	ssize_t n = -1;
+	if (ok) {
+		memcpy(buf, "message", 8);
+		__atomic_store_n(&hook_writer, w, __ATOMIC_SEQ_CST);
+		n = shmq_chan_try_recv(r, got, sizeof(got));
+		ok = n == 8 && strcmp(got, "message") == 0 &&
+		     !__atomic_load_n(&hook_writer, __ATOMIC_SEQ_CST);
+		shmq_chan_close(r);
+	}
+	shmq_chan_unlink(loc);
+	printf("%-28s %s: try_recv %zd \"%s\"\n", "mpmc commit+close in look",
+	       ok ? "ok" : "FAIL", n, got);
+	return ok;
+}
+
+/* ---- Locks: a plain counter that only the lock protects. ---- */
+
+#define LOCK_THREADS 4
+#define LOCK_ROUNDS 20000
+
+static struct {
+	shmq_mutex mutex;
+	shmq_sem sem;
+	shmq_event ev;
+	uint64_t counter; /* plain: a race on it is the lock's fault */
+	uint64_t mailbox; /* plain: written before a signal, read after */
+} L;
+
+static void *mutex_thread(void *p)
+{
+	(void)p;
+	for (int i = 0; i < LOCK_ROUNDS; i++) {
+		int rc = i % 3 ? shmq_mutex_lock(&L.mutex)
+		               : shmq_mutex_try_lock(&L.mutex);
+		if (rc == -EBUSY) {
+			i--;
+			continue;
+		}
+		CHECK(rc == 0);
+		L.counter++;
+		CHECK(shmq_mutex_unlock(&L.mutex) == 0);
+	}
+	return NULL;
+}
+
+static void *sem_thread(void *p)
+{
+	(void)p;
+	for (int i = 0; i < LOCK_ROUNDS; i++) {
+		CHECK(shmq_sem_wait(&L.sem) == 0);
+		L.counter++;
+		CHECK(shmq_sem_post(&L.sem) == 0);
+	}
+	return NULL;
+}
+
+static int run_lock(const char *what, void *(*fn)(void *))
+{
+	pthread_t t[LOCK_THREADS];
+	L.counter = 0;
+	for (int i = 0; i < LOCK_THREADS; i++)
+		pthread_create(&t[i], NULL, fn, NULL);
+	for (int i = 0; i < LOCK_THREADS; i++)
+		pthread_join(t[i], NULL);
+	int ok = !__atomic_load_n(&failed, __ATOMIC_SEQ_CST) &&
+	         L.counter == (uint64_t)LOCK_THREADS * LOCK_ROUNDS;
+	printf("%-28s %s: counter %llu of %llu\n", what, ok ? "ok" : "FAIL",
+	       (unsigned long long)L.counter,
+	       (unsigned long long)LOCK_THREADS * LOCK_ROUNDS);
+	return ok;
+}
+
+/* Event ping-pong: each side writes the plain mailbox, signals, and waits
+ * for the other's signal; the event's seq is the only synchronisation. */
+#define EV_ROUNDS 5000
+static void *event_side(void *p)
+{
+	uint64_t parity = (uintptr_t)p;
+	for (uint64_t i = parity; i < 2 * EV_ROUNDS; i += 2) {
+		uint32_t seen = shmq_event_seq(&L.ev);
+		while (seen % 2 != parity) { /* not our turn yet */
+			CHECK(shmq_event_wait(&L.ev, seen) == 0);
+			seen = shmq_event_seq(&L.ev);
+		}
+		CHECK(L.mailbox == i); /* the other side's write, seen whole */
+		L.mailbox = i + 1;
+		CHECK(shmq_event_signal(&L.ev) == 0);
+	}
+	return NULL;
+}
+
+static int run_event(void)
+{
+	pthread_t t[2];
+	L.mailbox = 0;
+	for (uintptr_t i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, event_side, (void *)i);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	int ok = !__atomic_load_n(&failed, __ATOMIC_SEQ_CST) &&
+	         L.mailbox == 2 * EV_ROUNDS;
+	printf("%-28s %s: mailbox %llu of %d\n", "event ping-pong 2 threads",
+	       ok ? "ok" : "FAIL", (unsigned long long)L.mailbox,
+	       2 * EV_ROUNDS);
+	return ok;
+}
+
+int main(void)
+{
+	int pass = 0, total = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	/* Spinning (20 us budget) and sleeping at once (futex and fences on
+	 * every wait). Small rings: the writers wait for room all the time. */
+	for (int64_t spin = 20000; spin >= 0; spin -= 20000) {
+		total++, pass += run_chan("spsc 1->1", SHMQ_CHAN_SPSC, 1024,
+		                          1, 1, spin);
+		total++, pass += run_chan("mpmc 2->2", SHMQ_CHAN_MPMC, 8, 2,
+		                          2, spin);
+		total++, pass += run_chan("broadcast 1->2",
+		                          SHMQ_CHAN_BROADCAST, 8, 1, 2, spin);
+	}
+
+	total++, pass += run_commit_close_race();
+
+	if (shmq_mutex_init(&L.mutex) < 0 || shmq_sem_init(&L.sem, 1) < 0 ||
+	    shmq_event_init(&L.ev) < 0) {
+		fprintf(stderr, "lock init failed\n");
+		return 1;
+	}
+	total++, pass += run_lock("robust mutex 4 threads", mutex_thread);
+	total++, pass += run_lock("semaphore(1) 4 threads", sem_thread);
+	total++, pass += run_event();
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("tsan: %d passed, %d failed (%.1f s)\n", pass, total - pass,
+	       (double)(t1.tv_sec - t0.tv_sec) +
+	               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return pass == total ? 0 : 1;
+}

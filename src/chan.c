@@ -481,7 +481,12 @@ static int take_slot(struct shmq_chan *ch, int role)
 		p->start = start;
 		shmq_store(&p->msgs, 0, SHMQ_RELAXED);
 		shmq_store(&p->lost, 0, SHMQ_RELAXED);
-		/* broadcast: where we start, not the last owner's cursor */
+		/* broadcast: where we start, not the last owner's cursor; a
+		 * reader starts at the tail of now, just before its line
+		 * shows it, so the writer can lap it only in this window */
+		if (ch->kind == SHMQ_CHAN_BROADCAST && role == SHMQ_READER)
+			ch->pos = ch->other = shmq_load(&ch->hdr->tail,
+			                                SHMQ_ACQUIRE);
 		shmq_store(&p->cursor, ch->pos, SHMQ_RELAXED);
 		/* release: role, pid, start, cursor before ACTIVE */
 		shmq_store(&p->state, ((s & ~0xffu) + SHMQ_PEER_GEN) |

@@ -116,6 +116,9 @@ help:
 	@echo "make bench      the full shmq bench: bench/results/latest.{txt,json,svg} (BENCH_ARGS=--quick ...)"
 	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed'"
 	@echo "                T=pattern runs only matching tests"
+	@echo "make check-long the long reliability suite: kill loops x10,000, fuzz 60 s/target, valgrind, Spin models"
+	@echo "make check-tsan  thread tests under ThreadSanitizer (make test runs them too)"
+	@echo "make check-valgrind | check-model | check-hooks | fuzz-long   parts of check-long"
 	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
 	@echo "make deps       install missing build dependencies (apt-get as root)"
 	@echo "make clean      remove build/"
@@ -233,3 +236,16 @@ check-valgrind: all
 # MODEL=quick: the short subset.
 check-model:
 	@tests/model/run.sh $(or $(MODEL),full) $(B)/model
+
+# ---- check-long ----
+# The long versions of the reliability suite (README, "Guarantees and
+# limits"): every test with SHMQ_LONG=1 (kill loops of 10,000 kills each,
+# hostile peers 10 s each), every fuzz target 60 s, the tool under valgrind
+# memcheck, and the Spin models in full. About 15 minutes on 2 CPUs.
+.PHONY: check-long
+check-long:
+	@SHMQ_LONG=1 $(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory fuzz-long
+	@$(MAKE) --no-print-directory check-valgrind
+	@$(MAKE) --no-print-directory check-model
+	@echo "check-long: PASS"

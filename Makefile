@@ -223,7 +223,7 @@ check-model:
 # its seeds in tests/fuzz/corpus/T, what it found in build/fuzz/T/.
 # fuzz-run runs each for FUZZ_TIME seconds and prints "fuzz: T: ok: Done N
 # runs", or the log's tail and the reproducer; fuzz-long: 60 s each.
-FUZZ_TARGETS := chan_header chan_ring chan_probe locator cli
+FUZZ_TARGETS := chan_header chan_ring chan_probe sync locator cli
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_GUARD   := tests/fuzz/guard.c -Wl,--wrap=mmap,--wrap=munmap
 # The cli target runs the tool's dispatch with the calls that would touch

@@ -123,22 +123,14 @@ help:
 	@echo "make deps       install missing build dependencies (apt-get as root)"
 	@echo "make clean      remove build/"
 
-# libFuzzer target (clang): attach to and validate a channel that a peer
-# scribbled on. Built from the library sources, not the gcc objects. `make
-# test` runs it for FUZZ_TIME seconds (not with T=); without a clang that
-# links -fsanitize=fuzzer it says so and skips.
+# libFuzzer targets (clang): tests/fuzz/fuzz_*.c, listed with their
+# corpora in the fuzz block below. Built from the library sources, not the
+# gcc objects. `make test` runs each for FUZZ_TIME seconds (not with T=);
+# without a clang that links -fsanitize=fuzzer it says so and skips.
 FUZZ_CC   ?= clang
-FUZZ_TIME ?= 30
+FUZZ_TIME ?= 10
 comma     := ,
 FUZZ_SAN  := $(subst -fsanitize=,-fsanitize=fuzzer$(comma),$(SAN))
-FUZZ_BIN  := $(B)/fuzz/fuzz_chan_header
-FUZZ_RUN  := -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=1024 \
-             -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus tests/fuzz/corpus/chan_header
-
-$(FUZZ_BIN): tests/fuzz/fuzz_chan_header.c $(LIB_SRC) $(HDRS)
-	@mkdir -p $(dir $@)corpus
-	$(FUZZ_CC) $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc \
-	  -Wl,--wrap=mmap,--wrap=munmap -o $@ $< $(LIB_SRC)
 
 .PHONY: fuzz fuzz-run
 fuzz:
@@ -147,14 +139,6 @@ fuzz:
 	@if $(FUZZ_CC) $(FUZZ_SAN) $(B)/fuzz/probe.c -o $(B)/fuzz/probe >/dev/null 2>&1; \
 	then $(MAKE) --no-print-directory fuzz-run; \
 	else echo "fuzz: SKIP: $(FUZZ_CC) cannot build -fsanitize=fuzzer (apt-get install clang libclang-rt-14-dev)"; fi
-
-fuzz-run: $(FUZZ_BIN)
-	@echo "fuzz: $(FUZZ_BIN) for $(FUZZ_TIME) s (log: $(B)/fuzz/log)"
-	@rm -f $(B)/fuzz/crash-* $(B)/fuzz/timeout-* $(B)/fuzz/leak-*
-	@if $(FUZZ_BIN) $(FUZZ_RUN) > $(B)/fuzz/log 2>&1; \
-	then echo "fuzz: ok: $$(grep -o 'Done [0-9]* runs' $(B)/fuzz/log | tail -n 1)"; \
-	else tail -n 40 $(B)/fuzz/log; echo "fuzz: FAILED: reproducer" $$(ls \
-	  $(B)/fuzz/crash-* $(B)/fuzz/timeout-* $(B)/fuzz/leak-* 2>/dev/null); exit 1; fi
 
 # Peer-library rows of `shmq bench` (bench/peers/): build/bench/peer-boost,
 # peer-zmq, peer-iceoryx. bench/peers/deps.sh installs their Debian packages
@@ -236,6 +220,47 @@ check-valgrind: all
 # MODEL=quick: the short subset.
 check-model:
 	@tests/model/run.sh $(or $(MODEL),full) $(B)/model
+
+# ---- fuzz ----
+# Every fuzz target, its binary build/fuzz/fuzz_T from tests/fuzz/fuzz_T.c,
+# its seeds in tests/fuzz/corpus/T, what it found in build/fuzz/T/.
+# fuzz-run runs each for FUZZ_TIME seconds and prints "fuzz: T: ok: Done N
+# runs", or the log's tail and the reproducer; fuzz-long: 60 s each.
+FUZZ_TARGETS := chan_header chan_ring chan_probe sync locator cli
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+FUZZ_GUARD   := tests/fuzz/guard.c -Wl,--wrap=mmap,--wrap=munmap
+# The cli target runs the tool's dispatch with the calls that would touch
+# the system answering an error (tests/fuzz/fuzz_cli.c says which).
+FUZZ_EXTRA_chan_header := $(FUZZ_GUARD)
+FUZZ_EXTRA_chan_ring   := $(FUZZ_GUARD)
+FUZZ_CLI_WRAP  := shmq_seg_create shmq_seg_open shmq_chan_open \
+  shmq_chan_stat shmq_stat shmq_list shmq_unlink shmq_semset_create \
+  bench_run_all fopen
+FUZZ_EXTRA_cli := -Icli $(filter-out cli/main.c,$(CLI_SRC)) -lm \
+  $(FUZZ_CLI_WRAP:%=-Wl,--wrap=%)
+
+$(FUZZ_BINS): $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/guard.c \
+              tests/fuzz/guard.h $(LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc \
+	  -o $@ $< $(LIB_SRC) $(FUZZ_EXTRA_$*)
+$(B)/fuzz/fuzz_cli: $(CLI_SRC)
+
+fuzz-run: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do d=$(B)/fuzz/$$t; mkdir -p $$d/corpus; \
+	  rm -f $$d/crash-* $$d/timeout-* $$d/leak-* $$d/oom-*; \
+	  if $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	    -max_len=1024 -artifact_prefix=$$d/ $$d/corpus tests/fuzz/corpus/$$t \
+	    > $$d/log 2>&1; \
+	  then echo "fuzz: $$t: ok: $$(grep -o 'Done [0-9]* runs' $$d/log | tail -n 1)"; \
+	  else tail -n 40 $$d/log; echo "fuzz: $$t: FAILED: reproducer" $$(ls \
+	    $$d/crash-* $$d/timeout-* $$d/leak-* $$d/oom-* 2>/dev/null); exit 1; fi; \
+	done
+
+.PHONY: fuzz-long
+fuzz-long:
+	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=60
+# ---- end fuzz ----
 
 # ---- check-long ----
 # The long versions of the reliability suite (README, "Guarantees and

@@ -8,9 +8,10 @@
  * return a value or an error: no crash, no sanitizer report, no hang
  * (-timeout), no leaked memory or fd, no access outside the object: every
  * shared mapping the library makes gets a PROT_NONE page on each side
- * (mmap and munmap wrapped at link time), so a stray read or write faults
- * instead of landing in a neighbouring mapping. The images are made once
- * per kind by shmq_chan_create on a memfd, with two messages queued.
+ * (guard.c: mmap and munmap wrapped at link time), so a stray read or
+ * write faults instead of landing in a neighbouring mapping. The images
+ * are made once per kind by shmq_chan_create on a memfd, with two
+ * messages queued.
  *
  * Input: byte 0, bits 0-1 the kind (0 spsc, 1 mpmc, 2 broadcast, 3 spsc),
  *        bit 2 open as writer;
@@ -22,8 +23,8 @@
  *                  on tests/fuzz/corpus/chan_header for FUZZ_TIME seconds
  */
 #include "chan.h" /* the template's bytes: ch->seg */
+#include "guard.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,55 +32,6 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
-                  off_t off);
-int __real_munmap(void *addr, size_t len);
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
-                  off_t off);
-int __wrap_munmap(void *addr, size_t len);
-
-#define PAGE 4096
-#define GUARDED_MAX 16
-
-static struct {
-	char *addr;
-	size_t len;
-} guarded[GUARDED_MAX];
-
-/* A shared mapping of an fd, between two PROT_NONE pages. */
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
-                  off_t off)
-{
-	int slot = 0;
-	while (slot < GUARDED_MAX && guarded[slot].addr)
-		slot++;
-	if (addr || fd < 0 || !(flags & MAP_SHARED) || slot == GUARDED_MAX)
-		return __real_mmap(addr, len, prot, flags, fd, off);
-	size_t span = (len + PAGE - 1) / PAGE * PAGE + 2 * PAGE;
-	char *base = __real_mmap(NULL, span, PROT_NONE,
-	                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (base == MAP_FAILED)
-		return base;
-	void *p = __real_mmap(base + PAGE, len, prot, flags | MAP_FIXED, fd,
-	                      off);
-	if (p == MAP_FAILED) {
-		__real_munmap(base, span);
-		return p;
-	}
-	guarded[slot].addr = p;
-	guarded[slot].len = span;
-	return p;
-}
-
-int __wrap_munmap(void *addr, size_t len)
-{
-	for (int i = 0; i < GUARDED_MAX; i++)
-		if (guarded[i].addr == addr) {
-			guarded[i].addr = NULL;
-			return __real_munmap((char *)addr - PAGE, guarded[i].len);
-		}
-	return __real_munmap(addr, len);
-}
 
 #define MAX_IMAGE 16384 /* every template is smaller */
 
@@ -116,19 +68,6 @@ static void make_template(int kind, struct image *img)
 		die("template size", -EFBIG);
 	memcpy(img->bytes, shmq_seg_addr(ch->seg), img->size);
 	shmq_chan_close(ch);
-}
-
-/* Open fds now: a call that leaks one fails the input. */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	if (!d)
-		die("opendir /proc/self/fd", -errno);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* The patched image in a new memfd of the size byte 1 asks for. */
@@ -213,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	int kind = (data[0] & 3) % 3, role = data[0] & 4 ? SHMQ_WRITER
 	                                                : SHMQ_READER;
-	int fds = count_fds();
+	int fds = fuzz_count_fds();
 	img = templates[kind];
 	int fd = build_object(data, size, &img, &patched);
 	snprintf(loc, sizeof(loc), "memfd:fd=%d", fd);
@@ -227,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die(patched ? "open of a scribbled channel" : "open", rc);
 	}
 	close(fd);
-	if (count_fds() != fds)
+	if (fuzz_count_fds() != fds)
 		die("an fd leaked", -EMFILE);
 	return 0;
 }

@@ -1,0 +1,219 @@
+/*
+ * libFuzzer target: a peer scribbles on the live state of a channel that
+ * we are attached to.
+ *
+ * Each input makes a channel on a memfd (spsc, mpmc or broadcast), attaches
+ * a writer (the creator) and a reader, passes messages through until both
+ * are near the ring's end, sends three messages, then writes
+ * the input's patches over the state peers share after open: the counter,
+ * tail and head lines of the header, the peer table, the ring (records,
+ * slot headers, payloads). The identity line stays: open has checked it,
+ * and fuzz_chan_header.c scribbles on it. Then the reader peeks, releases
+ * and drains (try_recv, recv whose deadline has passed, peek), the writer
+ * try_sends, reserves and commits, the reader drains again, both report
+ * info, shmq_chan_stat reads the object, and both close. Whatever the
+ * bytes, each call returns data or an error: no crash, no sanitizer
+ * report, no hang (-timeout), no leak, no access outside the object
+ * (guard.c), a peeked message inside the ring (slots included) and no
+ * longer than the channel's largest, and no more messages than the ring
+ * holds.
+ *
+ * Input: byte 0, bits 0-1 the kind (0 spsc, 1 mpmc, 2 broadcast, 3 mpmc),
+ *        bit 2 broadcast overwrite policy, bit 3 the writer acts first;
+ *        then patches: offset (2 bytes, little endian, modulo the shared
+ *        state's size: header lines 2-4, then the peer table, then the
+ *        ring), length (1 byte), that many bytes written there.
+ *
+ *   make fuzz      build build/fuzz/fuzz_chan_ring (clang) and run it on
+ *                  tests/fuzz/corpus/chan_ring for FUZZ_TIME seconds
+ */
+#include "chan.h" /* the shared bytes: ch->seg, ch->fd */
+#include "guard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define STATE_OFF 128u /* header line 2: the counters */
+#define STATE_HDR (sizeof(struct shmq_chan_hdr) - STATE_OFF)
+#define PEERS_LEN (SHMQ_CHAN_RING_OFF - SHMQ_CHAN_PEERS_OFF)
+
+static const struct timespec past = {0, 0};
+
+static void die(const char *what, long rc)
+{
+	fprintf(stderr, "fuzz_chan_ring: %s: %ld (%s)\n", what, rc,
+	        rc < 0 && rc > -0x10000 ? shmq_strerror((int)rc) : "");
+	abort();
+}
+
+/* Where patch offset off lands among the shared state's pieces. */
+static unsigned char *state_at(unsigned char *base, size_t ring_len,
+                               size_t off, size_t *room)
+{
+	off %= STATE_HDR + PEERS_LEN + ring_len;
+	if (off < STATE_HDR) {
+		*room = STATE_HDR - off;
+		return base + STATE_OFF + off;
+	}
+	off -= STATE_HDR;
+	if (off < PEERS_LEN) {
+		*room = PEERS_LEN - off;
+		return base + SHMQ_CHAN_PEERS_OFF + off;
+	}
+	off -= PEERS_LEN;
+	*room = ring_len - off;
+	return base + SHMQ_CHAN_RING_OFF + off;
+}
+
+static void scribble(shmq_chan *w, const uint8_t *data, size_t size)
+{
+	unsigned char *base = shmq_seg_addr(w->seg);
+	size_t ring_len = shmq_seg_size(w->seg) - SHMQ_CHAN_RING_OFF, room;
+	for (size_t i = 1; i + 3 <= size;) {
+		unsigned char *p = state_at(base, ring_len,
+		                            data[i] | (size_t)data[i + 1] << 8,
+		                            &room);
+		size_t len = data[i + 2];
+		i += 3;
+		len = len < size - i ? len : size - i;
+		len = len < room ? len : room;
+		memcpy(p, data + i, len);
+		i += len;
+	}
+}
+
+/* Peeks; a message must lie inside the reader's ring (the object is
+ * rounded up to a page, so the guard pages alone would miss an overrun
+ * of a small ring). */
+static ssize_t peek_checked(shmq_chan *r, const struct timespec *deadline)
+{
+	const void *p;
+	char copy[1024];
+	ssize_t n = shmq_chan_peek(r, &p, deadline);
+	if (n < 0)
+		return n;
+	const char *ring = (const char *)r->ring;
+	const char *end = ring + (r->kind == SHMQ_CHAN_SPSC
+	                                  ? r->capacity
+	                                  : r->capacity * r->slot_size);
+	if ((size_t)n > shmq_chan_max_msg(r) || (const char *)p < ring ||
+	    (const char *)p + n > end)
+		die("peek gave a message outside the ring", (long)n);
+	memcpy(copy, p, (size_t)n);
+	int rc = shmq_chan_release(r);
+	return rc < 0 ? rc : n;
+}
+
+/* With no message sent meanwhile, a reader gets at most what the ring
+ * holds (spsc: a record takes 8 bytes at least). */
+static void drain(shmq_chan *r)
+{
+	struct shmq_chan_info info;
+	char buf[1024];
+	if (shmq_chan_info(r, &info) < 0)
+		die("reader info", -EINVAL);
+	uint64_t most = info.kind == SHMQ_CHAN_SPSC ? info.capacity / 8
+	                                            : info.capacity;
+	/* a short buffer first: a longer message stays for the next call */
+	ssize_t n = shmq_chan_try_recv(r, buf, 8);
+	if (n == -EMSGSIZE)
+		n = shmq_chan_try_recv(r, buf, sizeof(buf));
+	for (uint64_t i = 0; n >= 0 || n == SHMQ_ELOST; i++) {
+		if (n > (ssize_t)shmq_chan_max_msg(r))
+			die("recv gave more than the largest message", (long)n);
+		if (i > 2 * most + 2)
+			die("a reader got more messages than the ring holds",
+			    (long)i);
+		n = i % 3 == 0   ? shmq_chan_try_recv(r, buf, sizeof(buf))
+		    : i % 3 == 1 ? shmq_chan_recv_timed(r, buf, sizeof(buf),
+		                                        &past)
+		                 : peek_checked(r, &past);
+	}
+}
+
+static void write_some(shmq_chan *w)
+{
+	static const char msg[40] = "a message from the writer";
+	void *p;
+	shmq_chan_try_send(w, msg, 5);
+	shmq_chan_send_timed(w, msg, sizeof(msg), &past);
+	if (shmq_chan_reserve(w, 16, &p, &past) == 0) {
+		memcpy(p, msg, 16);
+		shmq_chan_commit(w, 9);
+	}
+}
+
+static void reader_acts(shmq_chan *r)
+{
+	peek_checked(r, &past);
+	drain(r);
+}
+
+/* Both sides near the ring's end, so that what follows goes round it:
+ * n messages of len bytes through. */
+static void cycle(shmq_chan *w, shmq_chan *r, int n, size_t len)
+{
+	char buf[128] = "";
+	for (int i = 0; i < n; i++) {
+		int rc = shmq_chan_send(w, buf, len);
+		ssize_t got = shmq_chan_try_recv(r, buf, sizeof(buf));
+		if (rc < 0 || got != (ssize_t)len)
+			die("cycle", rc < 0 ? rc : (long)got);
+	}
+}
+
+/* Rings of one page (4096 bytes: 64 slots of 64 for mpmc and broadcast),
+ * which ends where the object does: a guard page follows. */
+static void make_channel(int kind, int policy, shmq_chan **w, shmq_chan **r,
+                         char *loc, size_t len)
+{
+	struct shmq_chan_opts o = {.kind = kind, .capacity = 64, .msg_size = 48,
+	                           .policy = policy, .spin_ns = 0};
+	static const char big[48] = "the largest message there is";
+	int rc;
+	if (kind == SHMQ_CHAN_SPSC)
+		o.capacity = 4096;
+	if ((rc = shmq_chan_create(w, "memfd:fuzz-ring", SHMQ_WRITER, &o)) < 0)
+		die("create", rc);
+	snprintf(loc, len, "memfd:fd=%d", (*w)->fd);
+	if ((rc = shmq_chan_open(r, loc, SHMQ_READER, &o)) < 0)
+		die("open", rc);
+	if (kind == SHMQ_CHAN_SPSC)
+		cycle(*w, *r, 38, 96); /* 38 records of 104 bytes: 3952 */
+	else
+		cycle(*w, *r, 60, 8);
+	if ((rc = shmq_chan_send(*w, "hello", 5)) < 0 ||
+	    (rc = shmq_chan_send(*w, big, sizeof(big))) < 0 ||
+	    (rc = shmq_chan_send(*w, "", 0)) < 0)
+		die("send", rc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct shmq_chan_info info;
+	char loc[32];
+	shmq_chan *w, *r;
+	if (size < 1)
+		return 0;
+	int kind = (data[0] & 3) == 3 ? SHMQ_CHAN_MPMC : (data[0] & 3) + 1;
+	int fds = fuzz_count_fds();
+	make_channel(kind, data[0] & 4 ? SHMQ_POLICY_OVERWRITE
+	                               : SHMQ_POLICY_BLOCK, &w, &r, loc,
+	             sizeof(loc));
+	scribble(w, data, size);
+	if (data[0] & 8)
+		write_some(w);
+	reader_acts(r);
+	write_some(w);
+	reader_acts(r);
+	shmq_chan_info(w, &info);
+	shmq_chan_stat(loc, &info);
+	shmq_chan_close(r);
+	shmq_chan_close(w);
+	if (fuzz_count_fds() != fds)
+		die("an fd leaked", -EMFILE);
+	return 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * What the channel fuzz targets share. Guard pages: linked with -Wl,--wrap=mmap,--wrap=munmap,
+ * every shared mapping of an fd the library makes gets a PROT_NONE page on
+ * each side, so a stray read or write faults instead of landing in a
+ * neighbouring mapping (ASan does not watch mmap'ed memory).
+ */
+#ifndef SHMQ_FUZZ_GUARD_H
+#define SHMQ_FUZZ_GUARD_H
+
+#include <sys/types.h>
+
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off);
+int __real_munmap(void *addr, size_t len);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off);
+int __wrap_munmap(void *addr, size_t len);
+
+/* Open fds now (-1 if /proc/self/fd cannot be read): a call that leaks
+ * one fails the input. */
+int fuzz_count_fds(void);
+
+#endif

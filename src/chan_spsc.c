@@ -123,8 +123,10 @@ static int header(struct shmq_chan *ch, uint64_t *w)
 	uint64_t len = *w >> 32;
 	if ((*w & 0x7fffffffu) != TAG(ch->pos))
 		return -EBADMSG;
+	/* A PAD fills the ring's end, so never starts at offset 0: a peer
+	 * that put one there could keep a peek skipping PADs forever. */
 	if (*w & PAD_BIT)
-		return len == ch->capacity - off - REC ? 1 : -EBADMSG;
+		return off && len == ch->capacity - off - REC ? 1 : -EBADMSG;
 	if (len > ch->msg_size || off + rec_bytes(len) > ch->capacity)
 		return -EBADMSG;
 	return 1;

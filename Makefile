@@ -87,7 +87,7 @@ bench: all
 	rc=$$?; cat bench/results/latest.txt; exit $$rc
 
 # T=pattern runs only the tests whose name contains pattern.
-test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz tsan)
+test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz tsan model-quick)
 	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -216,6 +216,12 @@ check-tsan: $(TSAN_BIN)
 
 check-valgrind: all
 	@scripts/valgrind-cli.sh $(B)/shmq
+
+# `make test` runs the quick subset (~15 s) when spin is there.
+.PHONY: model-quick
+model-quick:
+	@if command -v spin >/dev/null 2>&1; then tests/model/run.sh quick $(B)/model; \
+	else echo "model: SKIP: spin not installed (apt-get install spin)"; fi
 
 # MODEL=quick: the short subset.
 check-model:

@@ -628,20 +628,6 @@ TEST(ipc_msgq_deadlines_time_out_within_a_bound)
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
 
-/* The system call pid sleeps in (/proc/PID/syscall), or -1. */
-static long blocked_in(pid_t pid)
-{
-	char path[64];
-	long nr = -1;
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		t_skip("/proc/PID/syscall is not readable here");
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1; /* "running" */
-	fclose(f);
-	return nr;
-}
 
 TEST(ipc_msgq_waiters_get_eidrm_when_the_queue_goes)
 {
@@ -658,7 +644,7 @@ TEST(ipc_msgq_waiters_get_eidrm_when_the_queue_goes)
 		_exit(0);
 	}
 	/* Remove it once the child sleeps in msgrcv. */
-	while (blocked_in(pid) != SYS_msgrcv)
+	while (t_blocked_in(pid) != SYS_msgrcv)
 		sched_yield();
 	CHECK_RC(shmq_unlink(loc), 0);
 	CHECK_EQ(t_wait(pid), 0);

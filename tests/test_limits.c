@@ -32,20 +32,6 @@ static int create_rc(const char *loc, size_t size, unsigned flags)
 	return rc;
 }
 
-/* Runs body in a forked child; passes the child's skip or failure on. */
-static void in_child(void (*body)(void))
-{
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		body();
-		_exit(0);
-	}
-	int st = t_wait(pid);
-	if (st == 77) /* the runner keeps the child's reason, said first */
-		t_skip("skipped in a child");
-	CHECK_EQ(st, 0);
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -92,7 +78,7 @@ static void shmmax_body(void)
 TEST(sysv_size_above_shmmax_is_esizemax_quoting_the_limit)
 {
 	t_need_root("lowering kernel.shmmax in a private IPC namespace");
-	in_child(shmmax_body);
+	t_in_child(shmmax_body);
 }
 
 static void shmall_body(void)
@@ -112,7 +98,7 @@ static void shmall_body(void)
 TEST(sysv_size_above_shmall_is_esizemax)
 {
 	t_need_root("lowering kernel.shmall in a private IPC namespace");
-	in_child(shmall_body);
+	t_in_child(shmall_body);
 }
 
 /* In a private mount namespace, /dev/shm is a 1 MiB tmpfs. */
@@ -158,7 +144,7 @@ TEST(posix_create_on_full_tmpfs_is_enospc_not_sigbus)
 {
 	t_need_root("mounting a small tmpfs in a private mount namespace");
 	/* A SIGBUS would show as status 135 here, not as a skip or 0. */
-	in_child(full_tmpfs_body);
+	t_in_child(full_tmpfs_body);
 }
 
 static int huge_2m_reserve(void)

@@ -176,26 +176,12 @@ TEST(broadcast_peers_get_etruncated_not_sigbus_when_a_third_process_shrinks_it)
 	truncate_while_running(SHMQ_CHAN_BROADCAST, 64, 1);
 }
 
-/* The system call pid sleeps in (/proc/PID/syscall), or -1. */
-static long blocked_in(pid_t pid)
-{
-	char path[64];
-	long nr = -1;
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		t_skip("/proc/PID/syscall is not readable here");
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1; /* "running" */
-	fclose(f);
-	return nr;
-}
 
 /* Waits until pid sleeps in futex; fails if it exits first. */
 static void wait_asleep(pid_t pid)
 {
 	siginfo_t si;
-	while (blocked_in(pid) != SYS_futex) {
+	while (t_blocked_in(pid) != SYS_futex) {
 		si.si_pid = 0;
 		CHECK_EQ(waitid(P_PID, (id_t)pid, &si,
 		                WEXITED | WNOHANG | WNOWAIT), 0);

@@ -507,19 +507,6 @@ TEST(limits_chan_message_larger_than_the_channel_is_emsgsize_naming_both)
 
 /* ---- A small /dev/shm, Docker's 64 MiB ------------------------------------- */
 
-static void in_child(void (*body)(void))
-{
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		body();
-		_exit(0);
-	}
-	int st = t_wait(pid);
-	if (st == 77)
-		t_skip("skipped in a child");
-	CHECK_EQ(st, 0); /* a SIGBUS would show as 135 */
-}
 
 static void private_dev_shm(const char *opts)
 {
@@ -574,7 +561,7 @@ static void small_tmpfs_body(void)
 TEST(limits_chan_create_on_a_small_dev_shm_is_enospc_and_leaves_nothing)
 {
 	t_need_root("mounting a small tmpfs in a private mount namespace");
-	in_child(small_tmpfs_body);
+	t_in_child(small_tmpfs_body);
 }
 
 static void docker_body(void)
@@ -593,7 +580,7 @@ static void docker_body(void)
 TEST(limits_dev_shm_of_dockers_64_mib_is_enospc_naming_shm_size)
 {
 	t_need_root("mounting a 64 MiB tmpfs in a private mount namespace");
-	in_child(docker_body);
+	t_in_child(docker_body);
 }
 
 /* ---- An address-space limit (ulimit -v) ------------------------------------ */
@@ -652,7 +639,7 @@ TEST(limits_address_space_limit_gives_enomem_and_leaves_nothing)
 	CHECK_EQ(shmq_seg_create(&s, t_posix_loc(loc, sizeof(loc), "exists"),
 	                         &o), 0);
 	CHECK_EQ(shmq_seg_close(s), 0);
-	in_child(nomem_body);
+	t_in_child(nomem_body);
 	struct shmq_stat st;
 	CHECK_EQ(shmq_stat(loc, &st), 0);
 	CHECK_EQ(st.nattch, t_posix_unused_nattch()); /* nobody attached */
@@ -685,5 +672,5 @@ static void shmmni_body(void)
 TEST(limits_sysv_segment_count_above_shmmni_is_enospc_naming_it)
 {
 	t_need_root("lowering kernel.shmmni in a private IPC namespace");
-	in_child(shmmni_body);
+	t_in_child(shmmni_body);
 }

@@ -161,3 +161,31 @@ void t_python(struct t_run *r, const char *stdin_data, const char *script,
 		t_fail(__FILE__, __LINE__, "python3 script", "status %d: %s",
 		       r->status, r->err);
 }
+
+void t_in_child(void (*body)(void))
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		body();
+		_exit(0);
+	}
+	int st = t_wait(pid);
+	if (st == 77)
+		t_skip("skipped in a child");
+	CHECK_EQ(st, 0);
+}
+
+long t_blocked_in(pid_t pid)
+{
+	char path[64];
+	long nr = -1;
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		t_skip("/proc/PID/syscall is not readable here");
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	return nr;
+}

@@ -40,6 +40,15 @@ const char *t_posix_loc(char *buf, size_t len, const char *tag);
  * SIGSYS (status 159): proves a code path makes none. */
 void t_forbid_syscalls(void);
 
+/* Runs body in a forked child and passes the child's skip (exit 77, the
+ * runner keeps its reason) or failure on; a signal (a SIGBUS is 135)
+ * fails the test. */
+void t_in_child(void (*body)(void));
+
+/* The system call pid sleeps in (/proc/PID/syscall), or -1 (running);
+ * skips the test where that file is unreadable. */
+long t_blocked_in(pid_t pid);
+
 /* Whether a program is on $PATH. */
 int t_have_program(const char *name);
 /* Runs python3 -c SCRIPT ARGS... with stdin_data on its stdin; a non-zero

@@ -772,13 +772,19 @@ static int64_t mono_ns(void)
 int shmq__chan_eof(struct shmq_chan *ch)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
+	/* writers_ever first: a joiner adds to writers, then to writers_ever
+	 * (release; this acquire pairs with it), so a writer counted in the
+	 * `ever` we read is in the `writers` we read next unless it left.
+	 * The other order could read writers before a join and ever after
+	 * it, and end the stream under a live writer. */
+	uint32_t ever = shmq_load(&h->writers_ever, SHMQ_ACQUIRE);
 	/* acquire: pairs with a closing writer's release decrement, so the
 	 * caller's next look at the ring sees all it published */
 	if (shmq_load(&h->writers, SHMQ_ACQUIRE) > 0)
 		return -EAGAIN;
 	if (shmq_load(&h->dead_writers, SHMQ_ACQUIRE) > 0)
 		return SHMQ_EPEERDEAD;
-	return shmq_load(&h->writers_ever, SHMQ_ACQUIRE) > 0 ? -EPIPE : -EAGAIN;
+	return ever > 0 ? -EPIPE : -EAGAIN;
 }
 
 /* A poll tick: the header is still ours, and the peers we wait for live. */

@@ -848,14 +848,14 @@ TEST(cli_chan_wrong_objects_get_clear_errors)
 	CHECK_EQ(r.status, 0);
 	shmq_seg *seg;
 	CHECK_EQ(shmq_seg_open(&seg, loc, NULL), 0);
-	uint32_t *ver = (uint32_t *)((char *)shmq_seg_addr(seg) + 8);
+	uint32_t *ver = (uint32_t *)((char *)shmq_seg_addr(seg) + 8), was = *ver;
 	*ver = 99;
 	SHMQ(&r, "recv", loc);
 	snprintf(want, sizeof(want), "%s: made by channel format 99", loc);
 	check_one_line(r.status, r.err, want);
 	CHECK_HAS(r.err, "reads format ");
 	CHECK_HAS(r.err, "shmq rm");
-	*ver = 3;
+	*ver = was;
 	CHECK_EQ(shmq_seg_close(seg), 0);
 	SHMQ(&r, "rm", loc);
 	CHECK_EQ(r.status, 0);

@@ -568,11 +568,12 @@ TEST(racing_open_or_create_ends_on_one_channel)
 
 TEST(open_refuses_objects_that_are_not_this_format)
 {
-	char loc[128];
+	char loc[128], loc2[128];
 	shmq_seg *s;
 	shmq_chan *ch;
 	struct shmq_seg_opts o = {.size = 65536};
 	t_posix_loc(loc, sizeof(loc), "raw");
+	t_posix_loc(loc2, sizeof(loc2), "wrap");
 	CHECK_EQ(shmq_seg_create(&s, loc, &o), 0);
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_READER, NULL), SHMQ_ENOTCHAN);
 	CHECK_EQ(shmq_seg_close(s), 0);
@@ -589,6 +590,22 @@ TEST(open_refuses_objects_that_are_not_this_format)
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), -EBADMSG);
 	*cap = 4096;
 	CHECK_EQ(shmq_seg_close(s), 0);
+	/* Slots whose count times size wraps to a small ring (found by a
+	 * fuzzer: the join's sweep then read slots past the object). */
+	shmq_chan *m = make(loc2, SHMQ_CHAN_MPMC, 16, 64, 0, SHMQ_READER);
+	CHECK_EQ(shmq_seg_open(&s, loc2, NULL), 0);
+	char *h = shmq_seg_addr(s);
+	uint64_t wrap_cap = UINT64_C(1) << 33, old_cap;
+	uint32_t wrap_slot = UINT32_C(1) << 31, old_slot;
+	memcpy(&old_cap, h + 32, 8);
+	memcpy(&old_slot, h + 44, 4);
+	memcpy(h + 32, &wrap_cap, 8);
+	memcpy(h + 44, &wrap_slot, 4);
+	CHECK_EQ(shmq_chan_open(&ch, loc2, SHMQ_WRITER, NULL), -EBADMSG);
+	memcpy(h + 32, &old_cap, 8);
+	memcpy(h + 44, &old_slot, 4);
+	CHECK_EQ(shmq_seg_close(s), 0);
+	CHECK_EQ(shmq_chan_close(m), 0);
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), 0);
 	shmq_chan *second;
 	CHECK_EQ(shmq_chan_open(&second, loc, SHMQ_WRITER, NULL), -EBUSY);

@@ -14,16 +14,7 @@ KEY=$(printf '0x%x' $(( 0x5e000000 + $$ % 0xffff )))
 pass=0
 fail=0
 
-if ! command -v valgrind >/dev/null 2>&1; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "valgrind-cli: installing valgrind"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq valgrind >/dev/null || exit 1
-	else
-		echo "valgrind-cli: missing valgrind; run: sudo apt-get install -y valgrind" >&2
-		exit 1
-	fi
-fi
+"$(dirname "$0")/need.sh" valgrind-cli valgrind valgrind || exit 1
 [ -x "$BIN" ] || { echo "valgrind-cli: $BIN not built (run make)" >&2; exit 1; }
 
 cleanup() {

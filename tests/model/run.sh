@@ -11,20 +11,11 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 WORK=${2:-build/model}
 CC=${CC:-cc}
 
-if ! command -v spin >/dev/null 2>&1; then
-	if [ "$MODE" = quick ]; then
-		echo "model: SKIP: spin not installed (apt-get install spin)"
-		exit 0
-	fi
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "model: installing spin"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq spin >/dev/null || exit 1
-	else
-		echo "model: missing spin; run: sudo apt-get install -y spin" >&2
-		exit 1
-	fi
+if [ "$MODE" = quick ] && ! command -v spin >/dev/null 2>&1; then
+	echo "model: SKIP: spin not installed (apt-get install spin)"
+	exit 0
 fi
+"$DIR/../../scripts/need.sh" model spin spin || exit 1
 mkdir -p "$WORK" || exit 1
 WORK=$(cd "$WORK" && pwd)
 pass=0

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <unistd.h>
 
 #define POLL_MS 50             /* liveness and header re-check while asleep */
@@ -594,8 +595,10 @@ static struct shmq_chan *chan_new(const struct shmq_chan_opts *o)
 {
 	struct shmq_chan *ch = calloc(1, sizeof(*ch));
 	if (ch) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		ch->me = -1;
 		ch->spin_ns = o && o->spin_ns >= 0 ? o->spin_ns : -1;
+		ch->ncpu = n > 0 ? (uint32_t)n : 1;
 	}
 	return ch;
 }
@@ -761,6 +764,9 @@ SHMQ_API int shmq_chan_unlink(const char *locator)
 
 /* How often a writer that found the ring full looks again while it spins. */
 #define SPACE_POLL_NS 2000
+/* With more peers attached than CPUs, a spinner gives its CPU away this
+ * often: the peer it waits for may need that CPU to act. */
+#define YIELD_NS 5000
 
 static int64_t mono_ns(void)
 {
@@ -839,6 +845,10 @@ static int spin(struct shmq_chan *ch, struct shmq_event_shm *ev,
 	int64_t now = mono_ns(), until = now + ch->spin_ns, next = now;
 	int64_t pace = ev == &ch->hdr->space_ev ? SPACE_POLL_NS : 0;
 	int64_t tick_at = now + POLL_MS * 1000000LL;
+	/* relaxed: a hint (a scribbled count costs a yield, nothing more) */
+	uint32_t peers = shmq_load(&ch->hdr->attached, SHMQ_RELAXED) &
+	                 ~SHMQ_CHAN_CLOSING;
+	int64_t yield_at = peers > ch->ncpu ? now + YIELD_NS : INT64_MAX;
 	if (deadline) {
 		int64_t dl = (int64_t)deadline->tv_sec * 1000000000 +
 		             deadline->tv_nsec;
@@ -850,6 +860,10 @@ static int spin(struct shmq_chan *ch, struct shmq_event_shm *ev,
 			continue;
 		next = now + pace;
 		int rc = check(ch, arg);
+		if (rc == -EAGAIN && now >= yield_at) {
+			yield_at = now + YIELD_NS;
+			sched_yield();
+		}
 		if (rc == -EAGAIN && now >= tick_at) {
 			tick_at = now + POLL_MS * 1000000LL;
 			rc = tick(ch, ev);

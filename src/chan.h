@@ -39,6 +39,7 @@ struct shmq_chan {
 	uint64_t capacity, mask, object_size;
 	uint32_t msg_size, slot_size, chan_flags;
 	int64_t spin_ns;
+	uint32_t ncpu; /* CPUs online at open: more peers spin-yield */
 	int me;       /* our peer slot */
 	int named;    /* a POSIX object: the last close removes its name */
 	int fd;       /* the object's fd: our peer lock lives on it */

@@ -564,11 +564,7 @@ static int start_mapped(struct shmq_chan *ch, int role)
 		return -EBADMSG;
 	ch->pos = role == SHMQ_WRITER ? tail : head;
 	ch->other = role == SHMQ_WRITER ? head : tail;
-	/* A broadcast reader starts at the present: the tail read before it
-	 * is counted, so whatever a writer sends once it sees the reader
-	 * counted is the reader's (received, or counted lost). */
-	if (ch->kind == SHMQ_CHAN_BROADCAST)
-		ch->pos = ch->other = tail;
+	/* A broadcast reader's start is read in take_slot(). */
 	if ((rc = join(ch, role)) < 0)
 		return rc;
 	if (ch->kind == SHMQ_CHAN_BROADCAST)

@@ -125,8 +125,8 @@ void shmq__chan_count(struct shmq_chan *ch);
 uint64_t shmq__spsc_resume(struct shmq_chan *ch, uint64_t tail);
 /* mpmc: takes back the slots peer line i holds (chan_mpmc.c). */
 void shmq__mpmc_sweep(struct shmq_chan *ch, unsigned i);
-/* Broadcast, once joined at ch->pos: a reader publishes its cursor, a
- * writer learns where the readers are (chan_bcast.c). */
+/* Broadcast, once joined: a writer learns where the readers are
+ * (chan_bcast.c). */
 void shmq__bcast_join(struct shmq_chan *ch);
 uint32_t shmq__chan_layout_hash(void);
 

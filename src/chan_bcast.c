@@ -108,9 +108,8 @@ static void publish_cursor(struct shmq_chan *ch)
 
 void shmq__bcast_join(struct shmq_chan *ch)
 {
-	if (ch->role == SHMQ_READER)
-		publish_cursor(ch);
-	/* A writer that replaces a dead one starts behind the readers that
+	/* A reader's cursor went out with its line (take_slot). A writer
+	 * that replaces a dead one starts behind the readers that
 	 * are still reading its predecessor's messages, not at tail.
 	 * acquire: as in room() */
 	ch->readers_seen = shmq_load(&ch->hdr->readers_ever, SHMQ_ACQUIRE);

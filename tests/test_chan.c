@@ -61,13 +61,6 @@ static shmq_chan *make(const char *loc, int kind, size_t cap, size_t msg,
 	return ch;
 }
 
-static shmq_chan *attach(const char *loc, int role)
-{
-	shmq_chan *ch = NULL;
-	CHECK_EQ(shmq_chan_open(&ch, loc, role, NULL), 0);
-	return ch;
-}
-
 /* A child that writes messages from..to-1 and closes. */
 static pid_t writer(const char *loc, uint64_t from, uint64_t to, size_t max)
 {
@@ -75,7 +68,7 @@ static pid_t writer(const char *loc, uint64_t from, uint64_t to, size_t max)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		char buf[70000];
-		shmq_chan *w = attach(loc, SHMQ_WRITER);
+		shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 		for (uint64_t i = from; i < to; i++)
 			CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, max, i)), 0);
 		CHECK_EQ(shmq_chan_close(w), 0);
@@ -111,7 +104,7 @@ TEST(spsc_takes_a_message_as_large_as_the_ring_and_refuses_larger)
 	static char big[65536], back[65536];
 	t_posix_loc(loc, sizeof(loc), "big");
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 65536, 0, 0, SHMQ_READER);
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	size_t max = shmq_chan_max_msg(w);
 	CHECK_EQ(max, 65536 - 16); /* a record header and the terminator */
 	memset(big, 'x', sizeof(big));
@@ -142,7 +135,7 @@ TEST(zero_copy_reserve_commit_peek_release)
 	const void *q;
 	t_posix_loc(loc, sizeof(loc), "zc");
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	CHECK_EQ(shmq_chan_reserve(w, 100, &p, NULL), 0);
 	CHECK_EQ(shmq_chan_send(w, "x", 1), -EBUSY); /* one open reserve */
 	memcpy(p, "hello", 5);
@@ -163,7 +156,7 @@ static void mpmc_reader(const char *loc, unsigned char *seen, uint64_t n)
 	char buf[512];
 	uint64_t num;
 	ssize_t got;
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	while ((got = shmq_chan_recv(r, buf, sizeof(buf))) >= 0) {
 		CHECK(msg_ok(buf, (size_t)got, &num));
 		CHECK(num < n);
@@ -209,7 +202,7 @@ static void bcast_reader(const char *loc, int ready_fd, uint64_t n,
 	char buf[512];
 	uint64_t num, want = 0, lost_seen = 0;
 	ssize_t got;
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	CHECK(write(ready_fd, "r", 1) == 1);
 	for (;;) {
 		got = shmq_chan_recv(r, buf, sizeof(buf));
@@ -284,7 +277,7 @@ TEST(broadcast_reader_gets_what_is_sent_once_it_is_counted)
 		pid_t pid = fork();
 		CHECK(pid >= 0);
 		if (pid == 0) {
-			shmq_chan *r = attach(loc, SHMQ_READER);
+			shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 			struct timespec dl = shmq_deadline(2000);
 			ssize_t n = shmq_chan_recv_timed(r, buf, sizeof(buf),
 			                                 &dl);
@@ -321,7 +314,7 @@ static pid_t endless_writer(const char *loc, int ready_fd)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		char buf[512];
-		shmq_chan *w = attach(loc, SHMQ_WRITER);
+		shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 		for (uint64_t i = 0;; i++) {
 			CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 200, i)), 0);
 			if (i == 1000)
@@ -375,7 +368,7 @@ TEST(writer_blocked_on_a_killed_reader_gets_peerdead_within_100ms)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		shmq_chan *r = attach(loc, SHMQ_READER);
+		shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 		(void)r;
 		CHECK(write(fds[1], "r", 1) == 1);
 		for (;;)
@@ -431,7 +424,7 @@ TEST_TIMEOUT(reader_blocked_10s_under_timed_wakes_at_its_deadline, 40)
 	char loc[128], buf[64];
 	t_posix_loc(loc, sizeof(loc), "t");
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
-	shmq_chan *w = attach(loc, SHMQ_WRITER); /* alive, silent */
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER); /* alive, silent */
 	struct timespec dl = shmq_deadline(10000);
 	int64_t t0 = now_ms();
 	CHECK_EQ(shmq_chan_recv_timed(r, buf, sizeof(buf), &dl), -ETIMEDOUT);
@@ -448,7 +441,7 @@ TEST(reader_exits_with_ebadmsg_when_a_peer_scribbles_on_the_object)
 	t_posix_loc(loc, sizeof(loc), "h");
 	snprintf(path, sizeof(path), "/dev/shm/%s", loc + 6);
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	pid_t pid = fork();
 	if (pid == 0) { /* a hostile peer with write access */
 		int fd = open(path, O_RDWR);
@@ -482,7 +475,7 @@ TEST(last_close_removes_the_object_and_persist_keeps_it)
 	t_posix_loc(loc, sizeof(loc), "l");
 	snprintf(path, sizeof(path), "/dev/shm/%s", loc + 6);
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	CHECK_EQ(shmq_chan_close(r), 0);
 	CHECK(access(path, F_OK) == 0);
 	CHECK_EQ(shmq_chan_close(w), 0);
@@ -520,7 +513,7 @@ TEST(channel_whose_every_peer_was_killed_is_stale)
 	CHECK_EQ(in.peers[0].alive, SHMQ_PID_DEAD);
 	CHECK_EQ(in.peers[0].pid, pid);
 	/* A newcomer reclaims the dead one's line and the channel lives. */
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	CHECK_EQ(shmq_chan_close(r), 0);
 	CHECK(shmq_stat(loc, &st) == -ENOENT); /* last close: gone */
 }
@@ -556,7 +549,7 @@ TEST(racing_open_or_create_ends_on_one_channel)
 	char c;
 	for (int i = 0; i < P; i++)
 		CHECK_EQ(read(done[0], &c, 1), 1);
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	int got = 0, v;
 	while (shmq_chan_try_recv(r, &v, sizeof(v)) == sizeof(v))
 		got++;
@@ -623,7 +616,7 @@ TEST(send_and_recv_with_nobody_asleep_make_no_system_call)
 	t_posix_loc(loc, sizeof(loc), "ns");
 	for (int kind = SHMQ_CHAN_SPSC; kind <= SHMQ_CHAN_BROADCAST; kind++) {
 		shmq_chan *r = make(loc, kind, 256, 64, 0, SHMQ_READER);
-		shmq_chan *w = attach(loc, SHMQ_WRITER);
+		shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 		pid_t pid = fork();
 		if (pid == 0) {
 			char buf[64] = {0};
@@ -662,7 +655,7 @@ TEST(memfd_channel_reaches_a_forked_child_by_fd)
 	snprintf(loc, sizeof(loc), "memfd:fd=%d", fd);
 	pid_t pid = fork();
 	if (pid == 0) {
-		shmq_chan *w = attach(loc, SHMQ_WRITER);
+		shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 		CHECK_EQ(shmq_chan_send(w, "over memfd", 10), 0);
 		CHECK_EQ(shmq_chan_close(w), 0);
 		_exit(0);
@@ -682,12 +675,12 @@ TEST(mpmc_writer_killed_inside_a_reserve_blocks_nobody)
 	CHECK(pipe(fds) == 0);
 	t_posix_loc(loc, sizeof(loc), "mk");
 	shmq_chan *w = make(loc, SHMQ_CHAN_MPMC, 8, 64, 0, SHMQ_WRITER);
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	CHECK_EQ(shmq_chan_send(w, "before", 6), 0);
 	pid_t pid = fork();
 	if (pid == 0) { /* claims the next slot, then dies holding it */
 		void *p;
-		shmq_chan *dying = attach(loc, SHMQ_WRITER);
+		shmq_chan *dying = t_chan_attach(loc, SHMQ_WRITER);
 		CHECK_EQ(shmq_chan_reserve(dying, 10, &p, NULL), 0);
 		CHECK(write(fds[1], "r", 1) == 1);
 		for (;;)

@@ -78,13 +78,6 @@ static shmq_chan *make(const char *loc, int kind, size_t cap, int role)
 	return ch;
 }
 
-static shmq_chan *attach(const char *loc, int role)
-{
-	shmq_chan *ch = NULL;
-	CHECK_EQ(shmq_chan_open(&ch, loc, role, NULL), 0);
-	return ch;
-}
-
 /* Message i: 8 bytes of its number, then `len - 8` bytes that depend on it. */
 static void send_num(shmq_chan *w, uint64_t i, size_t len)
 {
@@ -123,7 +116,7 @@ static struct shmq_chan_info info_of(shmq_chan *ch)
  * `num` goes through to r. */
 static void flows(const char *loc, shmq_chan *r, uint64_t num)
 {
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	send_num(w, num, 40);
 	CHECK_EQ(recv_num(r), (int64_t)num);
 	CHECK_EQ(shmq_chan_close(w), 0);
@@ -199,7 +192,7 @@ static void s_sysv(const char *at)
 
 static void v_writer_open(const char *loc)
 {
-	attach(loc, SHMQ_WRITER);
+	t_chan_attach(loc, SHMQ_WRITER);
 }
 
 /* A writer died while it joined: whatever it had counted is given back
@@ -224,7 +217,7 @@ static void s_join(const char *at)
 
 static void v_send3_close(const char *loc)
 {
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	for (uint64_t i = 0; i < 3; i++)
 		send_num(w, i, 100);
 	shmq_chan_close(w);
@@ -277,7 +270,7 @@ static void s_close_last(const char *at)
 
 static void v_settler(const char *loc)
 {
-	attach(loc, SHMQ_WRITER); /* its join settles the dead writer */
+	t_chan_attach(loc, SHMQ_WRITER); /* its join settles the dead writer */
 }
 
 /* The recoverer itself died while it settled a dead writer: the next one
@@ -303,7 +296,7 @@ static void s_settle(const char *at)
 
 static void v_spsc_writer(const char *loc)
 {
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	for (uint64_t i = 0; i < 100; i++)
 		send_num(w, i, 1000);
 }
@@ -330,7 +323,7 @@ static void s_spsc_writer(const char *at, int64_t delivered)
 
 static void v_spsc_reader(const char *loc)
 {
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	for (int64_t i = 0; i < 5; i++)
 		CHECK_EQ(recv_num(r), i);
 }
@@ -345,7 +338,7 @@ static void s_spsc_reader(const char *at)
 	for (uint64_t i = 0; i < 5; i++)
 		send_num(w, i, 100);
 	died_at(spawn(at, v_spsc_reader, loc));
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	for (int64_t i = 2; i < 5; i++)
 		CHECK_EQ(recv_num(r), i);
 	CHECK_EQ(info_of(w).dead_readers, 1);
@@ -359,7 +352,7 @@ static void s_spsc_reader(const char *at)
 
 static void v_mpmc_writer(const char *loc)
 {
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	for (uint64_t i = 0; i < 4; i++)
 		send_num(w, i, 64);
 }
@@ -385,7 +378,7 @@ static void s_mpmc_writer(const char *at)
 
 static void v_mpmc_reader(const char *loc)
 {
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	for (int64_t i = 0; i < 3; i++)
 		CHECK_EQ(recv_num(r), i);
 }
@@ -401,7 +394,7 @@ static void s_mpmc_reader(const char *at)
 	for (uint64_t i = 0; i < 3; i++)
 		send_num(w, i, 64);
 	died_at(spawn(at, v_mpmc_reader, loc));
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	CHECK_EQ(recv_num(r), 2);
 	for (uint64_t i = 3; i < 20; i++) { /* round the ring twice */
 		send_num(w, i, 64);
@@ -416,7 +409,7 @@ static void s_mpmc_reader(const char *at)
 
 static void v_mpmc_recoverer(const char *loc)
 {
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	recv_num(r); /* recovers the dead writer's slot, and dies there */
 }
 
@@ -443,7 +436,7 @@ static void s_mpmc_recover(const char *at)
 
 static void v_bcast_writer(const char *loc)
 {
-	shmq_chan *w = attach(loc, SHMQ_WRITER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
 	for (uint64_t i = 0; i < 4; i++)
 		send_num(w, i, 64);
 }
@@ -469,7 +462,7 @@ static int ready[2];
 
 static void v_bcast_reader(const char *loc)
 {
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	CHECK_EQ(write(ready[1], "r", 1), 1);
 	for (int64_t i = 0; i < 2; i++)
 		CHECK_EQ(recv_num(r), i);
@@ -492,7 +485,7 @@ static void s_bcast_reader(const char *at)
 	for (uint64_t i = 2; i < 12; i++) /* past the dead reader's cursor */
 		send_num(w, i, 64);
 	CHECK_EQ(info_of(w).dead_readers, 1);
-	shmq_chan *r = attach(loc, SHMQ_READER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	send_num(w, 12, 64);
 	CHECK_EQ(recv_num(r), 12);
 	CHECK_EQ(shmq_chan_close(w), 0);

@@ -189,3 +189,10 @@ long t_blocked_in(pid_t pid)
 	fclose(f);
 	return nr;
 }
+
+shmq_chan *t_chan_attach(const char *loc, int role)
+{
+	shmq_chan *ch = NULL;
+	CHECK_EQ(shmq_chan_open(&ch, loc, role, NULL), 0);
+	return ch;
+}

@@ -49,6 +49,10 @@ void t_in_child(void (*body)(void));
  * skips the test where that file is unreadable. */
 long t_blocked_in(pid_t pid);
 
+/* Opens an existing channel as role with default options (fails the
+ * test otherwise). */
+shmq_chan *t_chan_attach(const char *loc, int role);
+
 /* Whether a program is on $PATH. */
 int t_have_program(const char *name);
 /* Runs python3 -c SCRIPT ARGS... with stdin_data on its stdin; a non-zero

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define SPIN_NS 50000 /* as DEFAULT_SPIN_NS in src/chan.c */
+#define SPIN_NS 50000 /* as DEFAULT_SPIN_NS in src/chan_open.c */
 
 struct box {
 	shmq_atomic32 seq;     /* messages put in; the sender writes it */

@@ -46,7 +46,7 @@ typedef _Atomic uint64_t shmq_atomic64;
 #define shmq_fence_acquire() atomic_thread_fence(memory_order_acquire)
 #define shmq_fence_release() atomic_thread_fence(memory_order_release)
 /* Compiler-only fence: orders our accesses against a signal handler that
- * runs on this same thread (the SIGBUS guard, guard.h); no instruction. */
+ * runs on this same thread (the SIGBUS guard, os_guard.h); no instruction. */
 #define shmq_fence_signal() atomic_signal_fence(memory_order_seq_cst)
 
 /*

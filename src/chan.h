@@ -1,13 +1,17 @@
 /* Channels: what the kinds (chan_spsc.c, chan_mpmc.c, chan_bcast.c) share
- * with the common code (chan.c). Never included outside src/. */
+ * with the common code (chan_open.c, chan_check.c, chan_peer.c,
+ * chan_wait.c). Never included outside src/. */
 #ifndef SHMQ_CHAN_H
 #define SHMQ_CHAN_H
 
-#include "guard.h"
+#include "os_guard.h"
 #include "internal.h"
 #include "layout.h"
 
 #include <sys/types.h>
+
+/* The largest ring, in bytes, of every kind. */
+#define SHMQ__CHAN_MAX_RING (UINT64_C(1) << 40)
 
 struct shmq_chan;
 
@@ -64,14 +68,21 @@ struct shmq_chan {
 	char locator[SHMQ_LOCATOR_MAX];
 };
 
-/* chan_api.c */
-/* Decides whether ch (its seg open) needs the SIGBUS guard: if so, installs
- * the handler and guards the mapping. */
+/* chan_open.c: decides whether ch (its seg open) needs the SIGBUS guard: if
+ * so, installs the handler and guards the mapping. */
 int shmq__chan_guard_setup(struct shmq_chan *ch);
 
-/* chan.c: the error a guarded call ends with (rc < 0, or hit: its guard
- * caught a fault). An -EBADMSG may be a shrink that did not fault. */
+/* chan_check.c */
+/* Copies the identity line out of ch->seg, checks it, sets the handle's
+ * geometry and pointers. */
+int shmq__chan_adopt(struct shmq_chan *ch);
+/* The error a guarded call ends with (rc < 0, or hit: its guard caught a
+ * fault). An -EBADMSG may be a shrink that did not fault. */
 ssize_t shmq__chan_failed(struct shmq_chan *ch, ssize_t rc, int hit);
+/* The object still has its size, and the shared identity matches our
+ * copy: 0, SHMQ_ETRUNCATED or -EBADMSG. */
+int shmq__chan_revalidate(struct shmq_chan *ch);
+uint32_t shmq__chan_layout_hash(void);
 
 /* A call's accesses to the mapping run between enter and leave. A SIGBUS
  * there (a peer shrank the object) makes the call return SHMQ_ETRUNCATED,
@@ -91,7 +102,6 @@ static inline ssize_t shmq__chan_leave(struct shmq_chan *ch, ssize_t rc)
 	return rc;
 }
 
-/* chan.c */
 /* A slot's bytes (mpmc/broadcast). */
 static inline struct shmq_chan_slot *shmq__slot(struct shmq_chan *ch,
                                                 uint64_t pos)
@@ -100,6 +110,26 @@ static inline struct shmq_chan_slot *shmq__slot(struct shmq_chan *ch,
 	                                 (pos & ch->mask) * ch->slot_size);
 }
 
+/* chan_peer.c */
+/* Takes a peer line and the attach and role counts for role (settling the
+ * dead first); ch->me is our line. */
+int shmq__chan_join(struct shmq_chan *ch, int role);
+/* Leaves (close): folds our counts, gives back the role and the attach
+ * count (the last one out removes the name, unless the channel persists),
+ * frees our line and wakes both sides. */
+int shmq__chan_quit(struct shmq_chan *ch);
+/* Checks every active peer of `role` (0: all), and finishes the settling
+ * of dead ones; returns how many are alive. */
+unsigned shmq__chan_scan_peers(struct shmq_chan *ch, uint32_t role);
+/* Whether peer i is alive: its lock byte is held and its pid is the
+ * process that took it. Marks it DEAD and settles its counts if not. */
+int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i);
+/* Whether peer i (line copied into p) is dead; never writes. */
+int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq_chan_peer *p);
+/* One more message sent or received by us. */
+void shmq__chan_count(struct shmq_chan *ch);
+
+/* chan_wait.c */
 /* Waits on ev until check(ch, arg) stops returning -EAGAIN, spinning for the
  * channel's budget first, sleeping after, re-validating the header and the
  * peers every poll tick. Returns check's result, -ETIMEDOUT, -EBADMSG, or
@@ -110,16 +140,8 @@ int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
 /* For a reader that found nothing: -EPIPE (all writers closed), the
  * SHMQ_EPEERDEAD (all died or some died and the rest closed), or -EAGAIN. */
 int shmq__chan_eof(struct shmq_chan *ch);
-/* Whether peer i is alive: its lock byte is held and its pid is the
- * process that took it. Marks it DEAD and settles its counts if not. */
-int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i);
-/* Copies the identity line out of ch->seg, checks it, sets the handle's
- * geometry and pointers. */
-int shmq__chan_adopt(struct shmq_chan *ch);
-/* Whether peer i (line copied into p) is dead; never writes. */
-int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq_chan_peer *p);
-/* One more message sent or received by us. */
-void shmq__chan_count(struct shmq_chan *ch);
+
+/* The kinds */
 /* spsc: where the records end, from tail on: a writer that died between
  * publishing a record and moving tail left records past it (chan_spsc.c). */
 uint64_t shmq__spsc_resume(struct shmq_chan *ch, uint64_t tail);
@@ -128,6 +150,5 @@ void shmq__mpmc_sweep(struct shmq_chan *ch, unsigned i);
 /* Broadcast, once joined: a writer learns where the readers are
  * (chan_bcast.c). */
 void shmq__bcast_join(struct shmq_chan *ch);
-uint32_t shmq__chan_layout_hash(void);
 
 #endif

@@ -5,19 +5,6 @@
 #include <errno.h>
 #include <string.h>
 
-int shmq__chan_guard_setup(struct shmq_chan *ch)
-{
-	memset(&ch->guard, 0, sizeof(ch->guard));
-	if (!shmq__guard_needed(shmq_seg_fd(ch->seg)))
-		return 0;
-	int rc = shmq__guard_install();
-	if (rc == 0) {
-		ch->guard.lo = (uintptr_t)ch->seg->addr;
-		ch->guard.hi = ch->guard.lo + ch->seg->mapped_size;
-	}
-	return rc;
-}
-
 static int usable(const struct shmq_chan *ch, int role)
 {
 	if (!ch)

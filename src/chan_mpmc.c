@@ -110,9 +110,7 @@ void shmq__mpmc_sweep(struct shmq_chan *ch, unsigned i)
 static int holder_dead(struct shmq_chan *ch, struct shmq_chan_slot *s,
                        uint64_t w)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	int64_t now = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+	int64_t now = shmq__now_ns();
 	if (now < ch->next_look_ns)
 		return 0;
 	ch->next_look_ns = now + HOLDER_LOOK_NS;

@@ -10,7 +10,106 @@
 
 #define SHMQ_API __attribute__((visibility("default")))
 
-/* One attachment of a segment, in this process only. */
+/* Declarations by layer, bottom first (src/layers.txt): a file calls only
+ * into its own layer and the ones above it here. */
+
+/* ==== util: errno, time, sizes, version, crash points ==== */
+
+/* util_error.c */
+int shmq__neg_errno(void);
+
+/* util_time.c: the CLOCK_MONOTONIC time in nanoseconds. */
+int64_t shmq__now_ns(void);
+/* -EINVAL unless deadline is NULL or a valid timespec. */
+int shmq__deadline_check(const struct timespec *deadline);
+/* The sooner of the user's deadline (NULL: none) and ms from now:
+ * a sleeper that must look again now and then (a peer may die). */
+void shmq__poll_deadline(struct timespec *out, int64_t ms,
+                         const struct timespec *user);
+/* Time from now to the absolute CLOCK_MONOTONIC deadline in *left; returns
+ * 0 (and *left zero) once it has passed. */
+int shmq__time_left(const struct timespec *deadline, struct timespec *left);
+
+/* util_size.c */
+size_t shmq__huge_size(unsigned flags); /* page size for these flags */
+size_t shmq__round_up(size_t n, size_t unit);
+
+/* util_crash.c: named crash points, for the crash tests only. Built with
+ * SHMQ_TEST_HOOKS (the sanitized test build), SHMQ_CRASH_POINT("area.step")
+ * kills the process with SIGKILL when SHMQ_CRASH_AT names that point
+ * ("name", or "name:N" for its Nth hit), and records the name in the
+ * shmq_crash_points section so a test can list every point compiled in.
+ * Otherwise it is nothing: the product has no hook. */
+#ifdef SHMQ_TEST_HOOKS
+void shmq__crash_hit(const char *name);
+/* Every point compiled in; returns how many, *names the first. */
+size_t shmq__crash_points(const char *const **names);
+#define SHMQ_CRASH_POINT(name)                                               \
+	do {                                                                 \
+		static const char *const shmq__cp_                           \
+			__attribute__((used, section("shmq_crash_points"),   \
+			               aligned(sizeof(void *)))) = name;     \
+		shmq__crash_hit(shmq__cp_);                                  \
+	} while (0)
+#else
+#define SHMQ_CRASH_POINT(name) ((void)0)
+#endif
+
+/* ==== os: processes, limits, the SIGBUS guard (os_guard.h), membarrier,
+ * owners ==== */
+
+/* os_liveness.c */
+/* Start time of a process or thread in clock ticks since boot; -ENOENT
+ * when /proc has no such entry, -ESRCH when it has exited (a zombie). */
+int shmq__pid_start(pid_t pid, uint64_t *ticks);
+/* This thread's kernel tid, cached per thread (and reset in a fork child). */
+pid_t shmq__tid(void);
+/* SHMQ_PID_ALIVE if pid exists and started no later than t (epoch seconds;
+ * 0 = any time): a pid that started after t is a reused pid, so dead. */
+int shmq__pid_alive_since(pid_t pid, int64_t t);
+
+/* Who maps or holds open which /dev/shm file or memfd: one /proc walk. */
+struct shmq__user {
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+	int fd; /* memfds: an fd number holding it in pid; -1 otherwise */
+};
+struct shmq__users {
+	struct shmq__user *v;
+	size_t n, cap;
+	uid_t blind[32]; /* owners of processes whose /proc we cannot read */
+	size_t nblind;
+	int blind_overflow;
+};
+int shmq__users_scan(struct shmq__users *u);
+/* Distinct processes using the file; *partial is set when a process we could
+ * not read might use it too (its uid could open the file). */
+int64_t shmq__users_count(const struct shmq__users *u, const struct stat *sb,
+                          int *partial);
+void shmq__users_free(struct shmq__users *u);
+
+/* os_limits.c */
+int shmq__read_u64(const char *path, uint64_t *v);
+/* The first n numbers of the file, separated by blanks. */
+int shmq__read_u64s(const char *path, uint64_t *v, int n);
+
+/* os_membarrier.c: registers this process for the asymmetric fences if
+ * the kernel can; whether it uses them. Call before notifying (channel
+ * open). */
+int shmq__asym_setup(void);
+int shmq__asym(void);
+
+/* os_owner.c: 0 if an object owned by uid may be attached (ours or root's,
+ * or SHMQ_SEG_ANY_OWNER in flags), else SHMQ_EOWNER: another user may have
+ * taken the name first. */
+int shmq__owner_check(unsigned flags, uid_t uid);
+
+/* ==== ipc: locators and the kernel's objects (POSIX, memfd, System V)
+ * ==== */
+
+/* One attachment of a segment, in this process only: what seg.c hands
+ * to the backend of its family (ipc_posix.c, ipc_sysv.c) to fill. */
 struct shmq_seg {
 	struct shmq_locator loc;
 	char locator[SHMQ_LOCATOR_MAX]; /* canonical, after create/open */
@@ -25,15 +124,7 @@ struct shmq_seg {
 	void *init_arg;
 };
 
-/* segment.c: shmq_seg_create, with init run on the mapped object before it
- * gets its name (POSIX) or is returned (memfd). System V has no such moment:
- * SHMQ_EFAMILY. */
-int shmq__seg_create_init(shmq_seg **seg, const char *locator,
-                          const struct shmq_seg_opts *opts,
-                          int (*init)(void *addr, size_t size, void *arg),
-                          void *arg);
-
-/* locator.c: like shmq_locator_parse, and says why text is malformed. */
+/* ipc_locator.c: like shmq_locator_parse, and says why text is malformed. */
 int shmq__locator_parse(const char *text, struct shmq_locator *loc,
                         const char **why);
 /* Whether family is one of the System V ones (sysv, sysv-sem, sysv-msg). */
@@ -44,16 +135,29 @@ int shmq__is_sysv(int family);
 void shmq__locator_final(struct shmq_locator *loc, int id, char *buf,
                          size_t len);
 
-/* segment.c: 0 if an object owned by uid may be attached (ours or root's,
- * or SHMQ_SEG_ANY_OWNER in flags), else SHMQ_EOWNER: another user may have
- * taken the name first. */
-int shmq__owner_check(unsigned flags, uid_t uid);
+/* ipc_posix.c: POSIX objects and memfds, both fd-backed */
+int shmq__fd_create(struct shmq_seg *s, const struct shmq_seg_opts *o);
+int shmq__fd_open(struct shmq_seg *s, const struct shmq_seg_opts *o);
+int shmq__fd_close(struct shmq_seg *s);
+int shmq__posix_unlink(const struct shmq_locator *loc); /* also posix-sem */
+/* The file of a POSIX object or named semaphore below dir: "/" gives the
+ * name shm_open takes, "/dev/shm/" its path. sem_open(3) keeps NAME as
+ * sem.NAME. */
+void shmq__shm_file(const struct shmq_locator *loc, const char *dir,
+                    char *buf, size_t len);
+int shmq__fd_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
+                 int mode);
+int shmq__fd_geometry(int fd, size_t *size, size_t *unit);
+int shmq__memfd_get(const struct shmq_locator *loc, int acc);
 
-/* segment.c: parses a locator that must name a segment (sysv, posix,
- * memfd), else SHMQ_EFAMILY. */
-int shmq__seg_parse(const char *locator, struct shmq_locator *loc);
+/* ipc_sysv.c */
+int shmq__sysv_create(struct shmq_seg *s, const struct shmq_seg_opts *o);
+int shmq__sysv_open(struct shmq_seg *s, const struct shmq_seg_opts *o);
+int shmq__sysv_close(struct shmq_seg *s);
+int shmq__sysv_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
+                   int mode);
 
-/* sysvipc.c: what the System V families share. */
+/* ipc_sysvipc.c: what the System V families share. */
 /* How one family makes an object: get is shmget/semget/msgget with flags
  * (IPC_CREAT | IPC_EXCL | mode to create, 0 to look up an existing one),
  * returning the id or a negative errno; use attaches, initialises or checks
@@ -104,47 +208,33 @@ int shmq__ipc_unlink(const char *locator, int family);
 int shmq__sysv_each(int family, int (*fn)(struct shmq_stat *st, void *arg),
                     void *arg);
 int shmq__sysv_stat_id(int family, int id, struct shmq_stat *st);
-/* -EINVAL unless deadline is NULL or a valid timespec. */
-int shmq__deadline_check(const struct timespec *deadline);
-/* sem.c: the sooner of the user's deadline (NULL: none) and ms from now:
- * a sleeper that must look again now and then (a peer may die). */
-void shmq__poll_deadline(struct timespec *out, int64_t ms,
-                         const struct timespec *user);
-/* Time from now to the absolute CLOCK_MONOTONIC deadline in *left; returns
- * 0 (and *left zero) once it has passed. */
-int shmq__time_left(const struct timespec *deadline, struct timespec *left);
 
-/* msgq.c: a queue's capacity (msg_qbytes), 0 if IPC_STAT is refused. */
+/* ==== seg: the segment API (seg.c) ==== */
+
+/* seg.c: shmq_seg_create, with init run on the mapped object before it
+ * gets its name (POSIX) or is returned (memfd). System V has no such moment:
+ * SHMQ_EFAMILY. */
+int shmq__seg_create_init(shmq_seg **seg, const char *locator,
+                          const struct shmq_seg_opts *opts,
+                          int (*init)(void *addr, size_t size, void *arg),
+                          void *arg);
+
+/* seg.c: parses a locator that must name a segment (sysv, posix,
+ * memfd), else SHMQ_EFAMILY. */
+int shmq__seg_parse(const char *locator, struct shmq_locator *loc);
+
+/* ==== sync: futex mutex, semaphore, event, the algorithms, System V
+ * semaphore sets and message queues ==== */
+
+/* sync_sem.c: wakes the sleepers of an event, if any (channels). */
+struct shmq_event_shm;
+void shmq__event_notify(struct shmq_event_shm *ev);
+
+/* sync_msgq.c: a queue's capacity (msg_qbytes), 0 if IPC_STAT is refused. */
 uint64_t shmq__msgq_qbytes(int id);
 
-/* sysv.c */
-int shmq__sysv_create(struct shmq_seg *s, const struct shmq_seg_opts *o);
-int shmq__sysv_open(struct shmq_seg *s, const struct shmq_seg_opts *o);
-int shmq__sysv_close(struct shmq_seg *s);
-int shmq__sysv_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
-                   int mode);
-size_t shmq__huge_size(unsigned flags); /* page size for these flags */
-size_t shmq__round_up(size_t n, size_t unit);
+/* ==== chan: channels (chan.h); what the layers above use ==== */
 
-/* posix.c: POSIX objects and memfds, both fd-backed */
-int shmq__fd_create(struct shmq_seg *s, const struct shmq_seg_opts *o);
-int shmq__fd_open(struct shmq_seg *s, const struct shmq_seg_opts *o);
-int shmq__fd_close(struct shmq_seg *s);
-int shmq__posix_unlink(const struct shmq_locator *loc); /* also posix-sem */
-/* The file of a POSIX object or named semaphore below dir: "/" gives the
- * name shm_open takes, "/dev/shm/" its path. sem_open(3) keeps NAME as
- * sem.NAME. */
-void shmq__shm_file(const struct shmq_locator *loc, const char *dir,
-                    char *buf, size_t len);
-int shmq__fd_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
-                 int mode);
-int shmq__fd_geometry(int fd, size_t *size, size_t *unit);
-int shmq__memfd_get(const struct shmq_locator *loc, int acc);
-
-/* liveness.c */
-/* Start time of a process or thread in clock ticks since boot; -ENOENT
- * when /proc has no such entry, -ESRCH when it has exited (a zombie). */
-int shmq__pid_start(pid_t pid, uint64_t *ticks);
 /* chan_info.c: 1 if the file is a shmq channel (and whether it is stale:
  * every participant dead), 0 otherwise. Reads only. */
 int shmq__chan_probe(int dirfd, const char *path, int *stale);
@@ -152,69 +242,5 @@ int shmq__chan_probe(int dirfd, const char *path, int *stale);
  * claims (read-only), and ours: 0, or -errno / SHMQ_ENOTCHAN. */
 int shmq__chan_format(const char *locator, uint32_t theirs[2],
                       uint32_t ours[2]);
-
-/* sem.c: wakes the sleepers of an event, if any (channels). */
-struct shmq_event_shm;
-void shmq__event_notify(struct shmq_event_shm *ev);
-/* Registers this process for the asymmetric fences if the kernel can;
- * whether it uses them. Call before notifying (channel open). */
-int shmq__asym_setup(void);
-int shmq__asym(void);
-
-/* This thread's kernel tid, cached per thread (and reset in a fork child). */
-pid_t shmq__tid(void);
-/* SHMQ_PID_ALIVE if pid exists and started no later than t (epoch seconds;
- * 0 = any time): a pid that started after t is a reused pid, so dead. */
-int shmq__pid_alive_since(pid_t pid, int64_t t);
-
-/* Who maps or holds open which /dev/shm file or memfd: one /proc walk. */
-struct shmq__user {
-	dev_t dev;
-	ino_t ino;
-	pid_t pid;
-	int fd; /* memfds: an fd number holding it in pid; -1 otherwise */
-};
-struct shmq__users {
-	struct shmq__user *v;
-	size_t n, cap;
-	uid_t blind[32]; /* owners of processes whose /proc we cannot read */
-	size_t nblind;
-	int blind_overflow;
-};
-int shmq__users_scan(struct shmq__users *u);
-/* Distinct processes using the file; *partial is set when a process we could
- * not read might use it too (its uid could open the file). */
-int64_t shmq__users_count(const struct shmq__users *u, const struct stat *sb,
-                          int *partial);
-void shmq__users_free(struct shmq__users *u);
-
-/* limits.c */
-int shmq__read_u64(const char *path, uint64_t *v);
-/* The first n numbers of the file, separated by blanks. */
-int shmq__read_u64s(const char *path, uint64_t *v, int n);
-
-/* error.c */
-int shmq__neg_errno(void);
-
-/* crash.c: named crash points, for the crash tests only. Built with
- * SHMQ_TEST_HOOKS (the sanitized test build), SHMQ_CRASH_POINT("area.step")
- * kills the process with SIGKILL when SHMQ_CRASH_AT names that point
- * ("name", or "name:N" for its Nth hit), and records the name in the
- * shmq_crash_points section so a test can list every point compiled in.
- * Otherwise it is nothing: the product has no hook. */
-#ifdef SHMQ_TEST_HOOKS
-void shmq__crash_hit(const char *name);
-/* Every point compiled in; returns how many, *names the first. */
-size_t shmq__crash_points(const char *const **names);
-#define SHMQ_CRASH_POINT(name)                                               \
-	do {                                                                 \
-		static const char *const shmq__cp_                           \
-			__attribute__((used, section("shmq_crash_points"),   \
-			               aligned(sizeof(void *)))) = name;     \
-		shmq__crash_hit(shmq__cp_);                                  \
-	} while (0)
-#else
-#define SHMQ_CRASH_POINT(name) ((void)0)
-#endif
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * Peterson's lock written the textbook way, with acquire/release accesses
- * and no seq_cst fence: the version src/algo.c must not be. On x86 the
+ * and no seq_cst fence: the version src/sync_algo.c must not be. On x86 the
  * loads of the other's flag and of turn may be satisfied while our own flag
  * store still waits in the store buffer, so both processes can read "the
  * other does not want in" and both enter. Built only into the tests, to show

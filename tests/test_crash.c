@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-size_t shmq__crash_points(const char *const **names); /* src/crash.c */
+size_t shmq__crash_points(const char *const **names); /* src/util_crash.c */
 
 #define KILLED (128 + SIGKILL)
 #define WAIT_MS 5000 /* every survivor's wait: a hang fails, not blocks */

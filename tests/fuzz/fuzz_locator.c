@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: locator parsing (src/locator.c), parse only.
+ * libFuzzer target: locator parsing (src/ipc_locator.c), parse only.
  *
  * The input, cut at its first NUL, is a locator: every family's parser
  * (sysv:, sysv-sem:, sysv-msg: key=, id=, ftok=, private; posix:, bare

@@ -1,6 +1,6 @@
 /*
- * libFuzzer target: a mutex, a semaphore and an event (src/mutex.c,
- * src/sem.c) whose words a peer scribbled on.
+ * libFuzzer target: a mutex, a semaphore and an event (src/sync_mutex.c,
+ * src/sync_sem.c) whose words a peer scribbled on.
  *
  * Each input sets the three 16-byte objects, then runs a list of calls on
  * them: only those that cannot wait for ever on an honest object (try_,

@@ -1,9 +1,9 @@
 /*
- * The SIGBUS guard (guard.h): one process-wide handler, installed lazily by
+ * The SIGBUS guard (os_guard.h): one process-wide handler, installed lazily by
  * the first handle that needs it, and a per-thread pointer to the armed
  * guard. The library keeps no other global state.
  */
-#include "guard.h"
+#include "os_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>

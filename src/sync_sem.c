@@ -17,31 +17,6 @@
 #define SPINS 64
 #define WAKE_POLL_MS 20 /* a lost wake costs at most this */
 
-SHMQ_API struct timespec shmq_deadline(int64_t ms)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	if (ms < 0)
-		ms = 0;
-	t.tv_sec += (time_t)(ms / 1000);
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-void shmq__poll_deadline(struct timespec *out, int64_t ms,
-                         const struct timespec *user)
-{
-	*out = shmq_deadline(ms);
-	if (user && (user->tv_sec < out->tv_sec ||
-	             (user->tv_sec == out->tv_sec &&
-	              user->tv_nsec < out->tv_nsec)))
-		*out = *user;
-}
-
 /* Sleep in slices: a poster or signaler that died between its change and
  * its wake is noticed within one (the change is there, the wake is not). */
 static int sleep_slice(shmq_atomic32 *word, uint32_t seen,
@@ -222,32 +197,10 @@ SHMQ_API int shmq_event_wait(shmq_event *e, uint32_t seen)
 	return shmq_event_wait_timed(e, seen, NULL);
 }
 
-/* Whether this process uses the asymmetric fences (atomic.h): 1 yes, -1
- * no, 0 not asked. A cache of a kernel registration, which fork keeps and
- * exec drops, as it does this variable. */
-static _Atomic int asym_state;
-
-int shmq__asym_setup(void)
-{
-	/* relaxed: a cache; a race registers twice, which is harmless */
-	int s = atomic_load_explicit(&asym_state, memory_order_relaxed);
-	if (s == 0) {
-		s = shmq_membarrier_register() == 0 ? 1 : -1;
-		atomic_store_explicit(&asym_state, s, memory_order_relaxed);
-	}
-	return s > 0;
-}
-
-int shmq__asym(void)
-{
-	/* relaxed: set once by shmq__asym_setup() in this process, at open */
-	return atomic_load_explicit(&asym_state, memory_order_relaxed) > 0;
-}
-
 /* For the channels: wake the sleepers on ev, if any. The light fence
  * orders the caller's publication (a release store of an index) before the
  * load of waiters: the Dekker pair with the sleeper's heavy fence between
- * its increment of waiters and its re-check of the index (chan.c,
+ * its increment of waiters and its re-check of the index (chan_wait.c,
  * sleep_on). With nobody asleep this is a load, no system call. */
 void shmq__event_notify(struct shmq_event_shm *ev)
 {

@@ -22,13 +22,6 @@ static int check_opts(const struct shmq_seg_opts *o)
 	return 0;
 }
 
-int shmq__owner_check(unsigned flags, uid_t uid)
-{
-	if ((flags & SHMQ_SEG_ANY_OWNER) || uid == 0 || uid == geteuid())
-		return 0;
-	return SHMQ_EOWNER;
-}
-
 int shmq__seg_parse(const char *locator, struct shmq_locator *loc)
 {
 	int rc = shmq_locator_parse(locator, loc);

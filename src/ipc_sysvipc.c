@@ -271,28 +271,3 @@ int shmq__sysv_stat_id(int family, int id, struct shmq_stat *st)
 	int rc = shmq__sysv_each(family, match_id, &f);
 	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
 }
-
-int shmq__deadline_check(const struct timespec *deadline)
-{
-	if (deadline && (deadline->tv_nsec < 0 ||
-	                 deadline->tv_nsec >= 1000000000L))
-		return -EINVAL;
-	return 0;
-}
-
-int shmq__time_left(const struct timespec *deadline, struct timespec *left)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	left->tv_sec = deadline->tv_sec - now.tv_sec;
-	left->tv_nsec = deadline->tv_nsec - now.tv_nsec;
-	if (left->tv_nsec < 0) {
-		left->tv_nsec += 1000000000L;
-		left->tv_sec--;
-	}
-	if (left->tv_sec < 0) {
-		left->tv_sec = left->tv_nsec = 0;
-		return 0;
-	}
-	return left->tv_sec > 0 || left->tv_nsec > 0;
-}

@@ -18,20 +18,6 @@
 #define SHM_HUGE_1GB (30 << SHM_HUGE_SHIFT)
 #endif
 
-size_t shmq__huge_size(unsigned flags)
-{
-	if (flags & SHMQ_SEG_HUGE_1G)
-		return (size_t)1 << 30;
-	if (flags & SHMQ_SEG_HUGE_2M)
-		return (size_t)2 << 20;
-	return (size_t)sysconf(_SC_PAGESIZE);
-}
-
-size_t shmq__round_up(size_t n, size_t unit)
-{
-	return (n + unit - 1) / unit * unit;
-}
-
 /* Checks size against kernel.shmmax and kernel.shmall before the kernel
  * answers a bare EINVAL/ENOSPC. */
 static int check_size(size_t size)

@@ -1,0 +1,285 @@
+/*
+ * Channels: create, open, close, unlink: the object's geometry and first
+ * bytes, the handle, joining the peer table (chan_peer.c) and leaving it.
+ */
+#include "chan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_SPIN_NS 50000  /* ~ one cross-CPU futex wake on this class of VM */
+#define DEFAULT_SPSC_BYTES (1u << 20)
+#define DEFAULT_SLOTS 1024u
+#define DEFAULT_MSG 4096u
+
+static uint64_t round_pow2(uint64_t x)
+{
+	uint64_t p = 1;
+	while (p < x && p < SHMQ__CHAN_MAX_RING)
+		p <<= 1;
+	return p;
+}
+
+/* ---- Creation ------------------------------------------------------------ */
+
+struct geometry {
+	uint32_t kind, policy, msg_size, slot_size, flags;
+	uint64_t capacity, ring_bytes;
+	int64_t spin_ns;
+};
+
+static int plan(const struct shmq_chan_opts *o, struct geometry *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->kind = o->kind ? (uint32_t)o->kind : SHMQ_CHAN_SPSC;
+	g->policy = (uint32_t)o->policy;
+	g->flags = o->flags & SHMQ_CHAN_PERSIST;
+	g->spin_ns = o->spin_ns >= 0 ? o->spin_ns : DEFAULT_SPIN_NS;
+	if (g->kind < SHMQ_CHAN_SPSC || g->kind > SHMQ_CHAN_BROADCAST ||
+	    g->policy > SHMQ_POLICY_OVERWRITE || o->msg_size > (1u << 30) ||
+	    o->capacity > SHMQ__CHAN_MAX_RING)
+		return -EINVAL;
+	if (g->kind == SHMQ_CHAN_SPSC) {
+		g->capacity = round_pow2(o->capacity ? o->capacity
+		                                     : DEFAULT_SPSC_BYTES);
+		if (g->capacity < 64)
+			g->capacity = 64;
+		g->ring_bytes = g->capacity;
+		/* a record header, and the terminator after the record */
+		g->msg_size = (uint32_t)(g->capacity - 2 * sizeof(struct shmq_chan_rec));
+		return 0;
+	}
+	g->capacity = round_pow2(o->capacity ? o->capacity : DEFAULT_SLOTS);
+	g->msg_size = o->msg_size ? (uint32_t)o->msg_size : DEFAULT_MSG;
+	g->slot_size = (uint32_t)shmq__round_up(sizeof(struct shmq_chan_slot) +
+	                                        g->msg_size, 64);
+	if (g->capacity < 2 || g->capacity * g->slot_size > SHMQ__CHAN_MAX_RING)
+		return -EINVAL;
+	g->ring_bytes = g->capacity * g->slot_size;
+	return 0;
+}
+
+/* Runs on the new object before it has a name: everyone who can ever open
+ * it sees it whole. */
+static int init_object(void *addr, size_t size, void *arg)
+{
+	const struct geometry *g = arg;
+	struct shmq_chan_hdr *h = addr;
+	memset(addr, 0, SHMQ_CHAN_RING_OFF); /* header and peers; ring is 0 */
+	SHMQ_CRASH_POINT("chan.init.header");
+	h->magic = SHMQ_CHAN_MAGIC;
+	h->version = SHMQ_CHAN_VERSION;
+	h->layout_hash = shmq__chan_layout_hash();
+	h->kind = g->kind;
+	h->policy = g->policy;
+	h->object_size = size;
+	h->capacity = g->capacity;
+	h->msg_size = g->msg_size;
+	h->slot_size = g->slot_size;
+	h->ring_off = SHMQ_CHAN_RING_OFF;
+	h->max_peers = SHMQ_CHAN_MAX_PEERS;
+	h->flags = g->flags;
+	h->spin_ns = g->spin_ns;
+	shmq_event_init((shmq_event *)&h->data_ev);
+	shmq_event_init((shmq_event *)&h->space_ev);
+	if (g->kind == SHMQ_CHAN_MPMC) /* slot i waits for the writer of i */
+		for (uint64_t i = 0; i < g->capacity; i++) {
+			struct shmq_chan_slot *s = (void *)((char *)addr +
+			        SHMQ_CHAN_RING_OFF + i * g->slot_size);
+			shmq_store(&s->word, i << 8, SHMQ_RELAXED);
+		}
+	return 0;
+}
+
+/* ---- Handles ------------------------------------------------------------- */
+
+/* Everything of start_handle that touches the mapping. */
+static int start_mapped(struct shmq_chan *ch, int role)
+{
+	static const struct shmq_chan_ops *const ops[] = {
+		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
+	int rc = shmq__chan_adopt(ch);
+	if (rc < 0)
+		return rc;
+	ch->ops = ops[ch->kind];
+	ch->role = role;
+	snprintf(ch->locator, sizeof(ch->locator), "%s",
+	         shmq_seg_locator(ch->seg));
+	ch->named = !strncmp(ch->locator, "posix:", 6);
+	/* Where this side starts: spsc/mpmc readers follow head, writers
+	 * tail. The index is ours from now on (nobody else moves it), so it
+	 * is read once, here, and must be one a peer could have left: 8-byte
+	 * records, at most a ring apart. */
+	struct shmq_chan_hdr *h = ch->hdr;
+	uint64_t head = shmq_load(&h->head, SHMQ_ACQUIRE);
+	uint64_t tail = shmq_load(&h->tail, SHMQ_ACQUIRE);
+	if (ch->kind == SHMQ_CHAN_SPSC && (head | tail) % 8)
+		return -EBADMSG;
+	if (ch->kind == SHMQ_CHAN_SPSC)
+		tail = shmq__spsc_resume(ch, tail);
+	if (ch->kind == SHMQ_CHAN_SPSC && tail - head > ch->capacity)
+		return -EBADMSG;
+	ch->pos = role == SHMQ_WRITER ? tail : head;
+	ch->other = role == SHMQ_WRITER ? head : tail;
+	/* A broadcast reader's start is read in take_slot(). */
+	if ((rc = shmq__chan_join(ch, role)) < 0)
+		return rc;
+	if (ch->kind == SHMQ_CHAN_BROADCAST)
+		shmq__bcast_join(ch);
+	return 0;
+}
+
+int shmq__chan_guard_setup(struct shmq_chan *ch)
+{
+	memset(&ch->guard, 0, sizeof(ch->guard));
+	if (!shmq__guard_needed(shmq_seg_fd(ch->seg)))
+		return 0;
+	int rc = shmq__guard_install();
+	if (rc == 0) {
+		ch->guard.lo = (uintptr_t)ch->seg->addr;
+		ch->guard.hi = ch->guard.lo + ch->seg->mapped_size;
+	}
+	return rc;
+}
+
+static int start_handle(struct shmq_chan *ch, int role)
+{
+	shmq__asym_setup(); /* before our first notify, never inside one */
+	int rc = shmq__chan_guard_setup(ch);
+	if (rc < 0)
+		return rc;
+	shmq__chan_enter(ch);
+	return (int)shmq__chan_leave(ch, start_mapped(ch, role));
+}
+
+static int check_role(int role)
+{
+	return role == SHMQ_WRITER || role == SHMQ_READER ? 0 : -EINVAL;
+}
+
+static struct shmq_chan *chan_new(const struct shmq_chan_opts *o)
+{
+	struct shmq_chan *ch = calloc(1, sizeof(*ch));
+	if (ch) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		ch->me = -1;
+		ch->spin_ns = o && o->spin_ns >= 0 ? o->spin_ns : -1;
+		ch->ncpu = n > 0 ? (uint32_t)n : 1;
+	}
+	return ch;
+}
+
+static int chan_fail(struct shmq_chan *ch, int rc)
+{
+	if (ch->seg)
+		shmq_seg_close(ch->seg);
+	free(ch);
+	return rc;
+}
+
+static int create_object(struct shmq_chan *ch, const char *locator,
+                         const struct shmq_chan_opts *o)
+{
+	struct geometry g;
+	struct shmq_locator loc;
+	int rc = shmq_locator_parse(locator, &loc);
+	if (rc < 0)
+		return rc;
+	if (loc.family != SHMQ_FAMILY_POSIX && loc.family != SHMQ_FAMILY_MEMFD)
+		return SHMQ_EFAMILY; /* the peer locks need an fd */
+	if ((rc = plan(o, &g)) < 0)
+		return rc;
+	struct shmq_seg_opts so = {.size = SHMQ_CHAN_RING_OFF + g.ring_bytes,
+	                           .mode = o->mode};
+	return shmq__seg_create_init(&ch->seg, locator, &so, init_object, &g);
+}
+
+SHMQ_API int shmq_chan_create(shmq_chan **out, const char *locator, int role,
+                              const struct shmq_chan_opts *opts)
+{
+	static const struct shmq_chan_opts none = {.spin_ns = -1};
+	const struct shmq_chan_opts *o = opts ? opts : &none;
+	if (!out || !locator || check_role(role) < 0)
+		return -EINVAL;
+	*out = NULL;
+	struct shmq_chan *ch = chan_new(o);
+	if (!ch)
+		return -ENOMEM;
+	int rc = create_object(ch, locator, o);
+	if (rc == 0 && (rc = start_handle(ch, role)) < 0)
+		shmq_seg_unlink(shmq_seg_locator(ch->seg)); /* ours: undo */
+	if (rc < 0)
+		return chan_fail(ch, rc);
+	*out = ch;
+	return 0;
+}
+
+static int open_existing(struct shmq_chan *ch, const char *locator, int role,
+                         const struct shmq_chan_opts *o)
+{
+	struct shmq_seg_opts so = {0};
+	if (o && (o->flags & SHMQ_CHAN_ANY_OWNER))
+		so.flags = SHMQ_SEG_ANY_OWNER;
+	int rc = shmq_seg_open(&ch->seg, locator, &so);
+	if (rc < 0)
+		return rc;
+	if ((rc = start_handle(ch, role)) < 0) {
+		shmq_seg_close(ch->seg);
+		ch->seg = NULL;
+	}
+	return rc;
+}
+
+SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
+                            const struct shmq_chan_opts *opts)
+{
+	int rc = -ENOENT;
+	if (!out || !locator || check_role(role) < 0)
+		return -EINVAL;
+	*out = NULL;
+	struct shmq_chan *ch = chan_new(opts);
+	if (!ch)
+		return -ENOMEM;
+	/* Open, else create: linkat makes one creator win, the loser opens
+	 * what the winner made; a channel that is being removed is retried. */
+	for (int tries = 0; tries < 16 && rc == -ENOENT; tries++) {
+		rc = open_existing(ch, locator, role, opts);
+		if (rc == -ENOENT && opts && (opts->flags & SHMQ_CHAN_CREATE)) {
+			rc = create_object(ch, locator, opts);
+			if (rc == 0 && (rc = start_handle(ch, role)) < 0)
+				shmq_seg_unlink(locator);
+			if (rc == -EEXIST)
+				rc = -ENOENT; /* lost the race: open it */
+			else if (rc < 0 && ch->seg) {
+				shmq_seg_close(ch->seg);
+				ch->seg = NULL;
+			}
+		}
+	}
+	if (rc < 0)
+		return chan_fail(ch, rc);
+	*out = ch;
+	return 0;
+}
+
+SHMQ_API int shmq_chan_close(shmq_chan *ch)
+{
+	if (!ch)
+		return 0;
+	/* A broken handle leaves the shared state alone: the object is not
+	 * what it was. Our lock byte goes with the fd. Leaving also clears
+	 * this thread's guard, should a jump out of a call have left it. */
+	shmq__chan_enter(ch);
+	shmq__chan_leave(ch, ch->broken ? 0 : shmq__chan_quit(ch));
+	int rc = shmq_seg_close(ch->seg);
+	free(ch);
+	return rc;
+}
+
+SHMQ_API int shmq_chan_unlink(const char *locator)
+{
+	return shmq_seg_unlink(locator);
+}

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -246,8 +247,8 @@ static void child_exec(const struct bench_cfg *cfg, const struct bench_sig *s,
 	if (cfg->cpus[0] >= 0) {
 		cpu_set_t two; /* its processes share our two CPUs */
 		CPU_ZERO(&two);
-		CPU_SET(cfg->cpus[0], &two);
-		CPU_SET(cfg->cpus[1], &two);
+		CPU_SET((size_t)cfg->cpus[0], &two);
+		CPU_SET((size_t)cfg->cpus[1], &two);
 		sched_setaffinity(0, sizeof(two), &two);
 		snprintf(cpus, sizeof(cpus), "%d,%d", cfg->cpus[0], cfg->cpus[1]);
 		argv[n++] = "--cpus";
@@ -305,15 +306,21 @@ static int known_index(const char *name)
 	return -1;
 }
 
-static int add_note(struct bench_results *res, const char *transport,
-                    int status, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 4, 5))) static int
+add_note(struct bench_results *res, const char *transport, int status,
+         const char *fmt, ...)
 {
 	struct bench_rec *r = bench_add(res);
+	va_list ap;
+	int n;
 	if (!r)
 		return -ENOMEM;
 	snprintf(r->transport, sizeof(r->transport), "%.39s", transport);
 	r->status = status;
-	if (snprintf(r->why, sizeof(r->why), fmt, a, b) >= (int)sizeof(r->why))
+	va_start(ap, fmt);
+	n = vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(r->why))
 		memcpy(r->why + sizeof(r->why) - 4, "...", 4); /* cut short */
 	return 0;
 }
@@ -330,7 +337,7 @@ static int add_rows(const struct bench_cfg *cfg, struct bench_results *res,
 	if (n < 0) {
 		snprintf(why, sizeof(why), "%s printed bad JSON: %s", prog,
 		         j.err);
-		return add_note(res, prog, BENCH_FAILED, "%s%s", why, "");
+		return add_note(res, prog, BENCH_FAILED, "%s", why);
 	}
 	for (int i = 0; i < n; i++) {
 		int k = known_index(a[i].transport);

@@ -235,7 +235,7 @@ void bench_plot_svg(FILE *f, const struct bench_results *res)
 	char machine[256];
 	unsigned nr = groups(res, BENCH_RTT, g, 32), rows = 0;
 	for (size_t i = 0; i < res->n; i++)
-		rows += shown(&res->rec[i], BENCH_RTT, 0);
+		rows += (unsigned)shown(&res->rec[i], BENCH_RTT, 0);
 	double height = 40 + nr * 60.0 + rows * ROW + TPUT_H + 20;
 	bench_machine(machine, sizeof(machine));
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

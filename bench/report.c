@@ -5,6 +5,7 @@
 #include "bench.h"
 
 #include <sched.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/utsname.h>
 
@@ -227,14 +228,18 @@ void bench_print_table(FILE *f, const struct bench_cfg *cfg,
 
 /* ---- JSON --------------------------------------------------------------- */
 
-static void json_num(FILE *f, const char *key, const char *fmt, double v,
-                     int null)
+__attribute__((format(printf, 4, 5))) static void
+json_num(FILE *f, const char *key, int null, const char *fmt, ...)
 {
+	va_list ap;
 	fprintf(f, ", \"%s\": ", key);
-	if (null)
+	if (null) {
 		fputs("null", f);
-	else
-		fprintf(f, fmt, v);
+		return;
+	}
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
 }
 
 void bench_print_json(FILE *f, const struct bench_results *res)
@@ -250,12 +255,12 @@ void bench_print_json(FILE *f, const struct bench_results *res)
 		fprintf(f, "%s{\"transport\": \"%s\", \"metric\": \"%s\", "
 		        "\"msg_size\": %zu", sep, r->transport,
 		        rtt ? "rtt" : "throughput", r->msg_size);
-		json_num(f, "p50_ns", "%.0f", r->p50, !rtt);
-		json_num(f, "p99_ns", "%.0f", r->p99, !rtt);
-		json_num(f, "p999_ns", "%.0f", r->p999, !rtt);
-		json_num(f, "msgs_per_s", "%.0f", r->msgs_per_s, rtt);
-		json_num(f, "gbytes_per_s", "%.6g", r->gbytes_per_s, rtt);
-		json_num(f, "cpu_ns_per_msg", "%.1f", r->cpu_ns_per_msg, 0);
+		json_num(f, "p50_ns", !rtt, "%.0f", r->p50);
+		json_num(f, "p99_ns", !rtt, "%.0f", r->p99);
+		json_num(f, "p999_ns", !rtt, "%.0f", r->p999);
+		json_num(f, "msgs_per_s", rtt, "%.0f", r->msgs_per_s);
+		json_num(f, "gbytes_per_s", rtt, "%.6g", r->gbytes_per_s);
+		json_num(f, "cpu_ns_per_msg", 0, "%.1f", r->cpu_ns_per_msg);
 		fputc('}', f);
 		sep = ",\n";
 	}

@@ -347,7 +347,7 @@ static int pin(int cpu)
 	if (cpu < 0)
 		return 0;
 	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
+	CPU_SET((size_t)cpu, &one);
 	return sched_setaffinity(0, sizeof(one), &one) == 0 ? 0 : -errno;
 }
 

@@ -108,9 +108,9 @@ static const char *parse_cpus(const char *text, int *cpus)
 		int n = 0;
 		if (sched_getaffinity(0, sizeof(set), &set) != 0)
 			return strerror(errno);
-		for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		for (size_t c = 0; c < CPU_SETSIZE && n < 2; c++)
 			if (CPU_ISSET(c, &set))
-				cpus[n++] = c;
+				cpus[n++] = (int)c;
 		if (n < 2)
 			cpus[0] = cpus[1] = -1;
 		return NULL;
@@ -126,7 +126,8 @@ static const char *parse_cpus(const char *text, int *cpus)
 	if (cpus[0] == cpus[1])
 		return "the two sides need two different CPUs";
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
-	    (!CPU_ISSET(cpus[0], &set) || !CPU_ISSET(cpus[1], &set)))
+	    (!CPU_ISSET((size_t)cpus[0], &set) ||
+	     !CPU_ISSET((size_t)cpus[1], &set)))
 		return "this process may not run there (see taskset -p $$)";
 	return NULL;
 }

@@ -354,7 +354,7 @@ static int pin(const struct bench *b, unsigned me)
 {
 	cpu_set_t one;
 	unsigned n = me % (unsigned)CPU_COUNT(&b->cpus);
-	int cpu;
+	size_t cpu;
 
 	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
 		if (CPU_ISSET(cpu, &b->cpus) && n-- == 0)

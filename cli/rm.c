@@ -154,7 +154,7 @@ static int rm_sweep(int want, int dry)
 		return cli_fail(err, NULL, 0);
 	}
 	for (i = 0; i < s.n; i++)
-		done += sweep_one(s.loc[i], want, dry, &rc);
+		done += (size_t)sweep_one(s.loc[i], want, dry, &rc);
 	if (!done && rc == CLI_OK)
 		printf("nothing to remove: no %s object\n",
 		       want == WANT_ORPHAN ? "orphan"

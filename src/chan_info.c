@@ -166,7 +166,7 @@ int shmq__chan_probe(int dirfd, const char *name, int *stale)
 	                              h.version != SHMQ_CHAN_VERSION;
 	for (unsigned i = 0; is_chan && !unknown && i < SHMQ_CHAN_MAX_PEERS;
 	     i++) {
-		if (pread(fd, &p, sizeof(p), SHMQ_CHAN_PEERS_OFF + i * sizeof(p))
+		if (pread(fd, &p, sizeof(p), (off_t)(SHMQ_CHAN_PEERS_OFF + i * sizeof(p)))
 		    != (ssize_t)sizeof(p)) {
 			unknown++;
 			break;

@@ -69,9 +69,9 @@ static void cpus_get(struct cpus *c)
 
 	CHECK(sched_getaffinity(0, sizeof(set), &set) == 0);
 	c->n = 0;
-	for (int i = 0; i < CPU_SETSIZE; i++)
+	for (size_t i = 0; i < CPU_SETSIZE; i++)
 		if (CPU_ISSET(i, &set))
-			c->cpu[c->n++] = i;
+			c->cpu[c->n++] = (int)i;
 	CHECK(c->n > 0);
 }
 
@@ -80,7 +80,7 @@ static void pin(const struct cpus *c, unsigned i)
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
-	CPU_SET(c->cpu[i % (unsigned)c->n], &set);
+	CPU_SET((size_t)c->cpu[i % (unsigned)c->n], &set);
 	CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
 }
 

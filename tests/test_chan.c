@@ -453,7 +453,7 @@ TEST(reader_exits_with_ebadmsg_when_a_peer_scribbles_on_the_object)
 		CHECK(p != MAP_FAILED);
 		unsigned seed = 1;
 		for (;;)
-			p[rand_r(&seed) % (unsigned)sb.st_size] =
+			p[(unsigned)rand_r(&seed) % (unsigned)sb.st_size] =
 				(unsigned char)rand_r(&seed);
 	}
 	int64_t t0 = now_ms();

@@ -460,13 +460,13 @@ TEST(cli_create_posix_in_every_spelling_applies_size_and_mode)
 {
 	struct t_run r;
 	char name[64], in[80], want[96];
-	const char *const fmt[] = { "posix:%s", "%s", "/%s" };
+	const char *const prefix[] = { "posix:", "", "/" };
 	struct stat sb;
 	size_t i;
 
-	for (i = 0; i < NELEM(fmt); i++) {
+	for (i = 0; i < NELEM(prefix); i++) {
 		t_name(name, sizeof(name), i == 0 ? "p0" : i == 1 ? "p1" : "p2");
-		snprintf(in, sizeof(in), fmt[i], name);
+		snprintf(in, sizeof(in), "%s%s", prefix[i], name);
 		SHMQ(&r, "create", in, "--size", "1000", "--mode", "0640");
 		check_ok(&r);
 		snprintf(want, sizeof(want), "posix:%s\n", name);

@@ -742,7 +742,8 @@ TEST(spsc_writer_that_died_between_record_and_tail_is_followed_not_overwritten)
 	CHECK_EQ(shmq_seg_open(&seg, loc, NULL), 0);
 	uint64_t *tail = (uint64_t *)((char *)shmq_seg_addr(seg) + 192);
 	for (uint64_t round = 0; round < 2; round++) {
-		int consumed = round == 1, fds[2];
+		uint64_t consumed = round == 1;
+		int fds[2];
 		uint64_t before = __atomic_load_n(tail, __ATOMIC_ACQUIRE);
 		CHECK(pipe(fds) == 0);
 		pid_t pid = fork();

@@ -86,8 +86,14 @@ bench: all
 	  --plot bench/results/latest.svg > bench/results/latest.txt; \
 	rc=$$?; cat bench/results/latest.txt; exit $$rc
 
+# The layers of src/ (src/layers.txt, bottom first): no object of a lower
+# layer calls into a higher one. `make test` runs it, with T= too.
+.PHONY: check-layers
+check-layers: $(LIB_OBJ)
+	@scripts/layers.sh src/layers.txt $(LIB_OBJ)
+
 # T=pattern runs only the tests whose name contains pattern.
-test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz tsan model-quick)
+test: deps all check-layers $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz tsan model-quick)
 	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -118,6 +124,7 @@ help:
 	@echo "                T=pattern runs only matching tests"
 	@echo "make check-long the long reliability suite: kill loops x10,000, fuzz 60 s/target, valgrind, Spin models"
 	@echo "make check-tsan  thread tests under ThreadSanitizer (make test runs them too)"
+	@echo "make check-layers  no library object calls into a higher layer (src/layers.txt; make test runs it)"
 	@echo "make check-valgrind | check-model | check-hooks | fuzz-long   parts of check-long"
 	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
 	@echo "make deps       install missing build dependencies (apt-get as root)"

@@ -13,11 +13,15 @@ B       := build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CSTD    := -std=c11 -D_GNU_SOURCE
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := $(CSTD) $(WARN) $(CFLAGS) -Iinclude -Isrc
+# src/ is on the include path of the library, the tests and the examples;
+# the tool (cli/) and the benchmark core (bench/) see include/ only.
+SRC_INC := -Isrc
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Iinclude $(SRC_INC)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC   := $(wildcard src/*.c)
-CLI_SRC   := $(wildcard cli/*.c) $(wildcard bench/*.c)
+CLI_SRC   := $(wildcard cli/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
 TEST_SRC  := $(wildcard tests/*.c)
 EX_SRC    := $(wildcard examples/*.c)
 HDRS      := include/shmq.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard tests/*.h) \
@@ -26,8 +30,9 @@ HDRS      := include/shmq.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard t
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/obj/%.o)
 SLIB_OBJ  := $(LIB_SRC:%.c=$(B)/san/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/obj/%.o)
 SCLI_OBJ  := $(CLI_SRC:%.c=$(B)/san/%.o)
-SBENCH_OBJ := $(filter $(B)/san/bench/%,$(SCLI_OBJ))
+SBENCH_OBJ := $(BENCH_SRC:%.c=$(B)/san/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/san/%.o)
 EX_BIN    := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
@@ -49,6 +54,8 @@ $(B)/san/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c $< -o $@
 
+$(addprefix $(B)/,obj/cli/%.o san/cli/%.o obj/bench/%.o san/bench/%.o): SRC_INC :=
+
 $(B)/libshmq.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -56,15 +63,21 @@ $(B)/libshmq.a: $(LIB_OBJ)
 $(B)/libshmq.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^
 
-$(B)/shmq: $(CLI_OBJ) $(B)/libshmq.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libshmq.a -lm
+# The benchmark core behind `shmq bench` (bench/bench.h): its own archive,
+# which the tool links.
+$(B)/libshmq-bench.a: $(BENCH_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/shmq: $(CLI_OBJ) $(B)/libshmq-bench.a $(B)/libshmq.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libshmq-bench.a $(B)/libshmq.a -lm
 
 $(B)/examples/%: examples/%.c $(B)/libshmq.a include/shmq.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libshmq.a
 
 # Sanitized builds used by the tests: the runner and the tool it executes.
-$(B)/tests/shmq: $(SCLI_OBJ) $(SLIB_OBJ)
+$(B)/tests/shmq: $(SCLI_OBJ) $(SBENCH_OBJ) $(SLIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ -lm
 
@@ -249,7 +262,7 @@ FUZZ_EXTRA_chan_ring   := $(FUZZ_GUARD)
 FUZZ_CLI_WRAP  := shmq_seg_create shmq_seg_open shmq_chan_open \
   shmq_chan_stat shmq_stat shmq_list shmq_unlink shmq_semset_create \
   bench_run_all fopen
-FUZZ_EXTRA_cli := -Icli $(filter-out cli/main.c,$(CLI_SRC)) -lm \
+FUZZ_EXTRA_cli := -Icli $(filter-out cli/main.c,$(CLI_SRC)) $(BENCH_SRC) -lm \
   $(FUZZ_CLI_WRAP:%=-Wl,--wrap=%)
 
 $(FUZZ_BINS): $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/guard.c \
@@ -257,7 +270,7 @@ $(FUZZ_BINS): $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/guard.c \
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc \
 	  -o $@ $< $(LIB_SRC) $(FUZZ_EXTRA_$*)
-$(B)/fuzz/fuzz_cli: $(CLI_SRC)
+$(B)/fuzz/fuzz_cli: $(CLI_SRC) $(BENCH_SRC)
 
 fuzz-run: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do d=$(B)/fuzz/$$t; mkdir -p $$d/corpus; \

@@ -1,7 +1,9 @@
 /*
  * Channels: what we trust of a channel's header and when we look again.
- * The identity line is copied out and checked once, at open (adopt); a
- * wait's poll tick re-checks the size and the identity (revalidate).
+ * The identity line is copied out and checked once, at open (adopt), by
+ * the common rules and its kind's (ops_of: the one map from a kind to its
+ * ops); a wait's poll tick re-checks the size and the identity
+ * (revalidate).
  */
 #include "chan.h"
 

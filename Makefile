@@ -19,12 +19,16 @@ STRICT_GOALS := test check-% fuzz% tsan model-quick
 WERROR  ?= $(if $(filter $(STRICT_GOALS),$(MAKECMDGOALS)),-Werror)
 CSTD    := -std=c11 -D_GNU_SOURCE
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -Iinclude -Isrc
+# src/ is on the include path of the library, the tests and the examples;
+# the tool (cli/) and the benchmark core (bench/) see include/ only.
+SRC_INC := -Isrc
+ALL_CFLAGS = $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -Iinclude $(SRC_INC)
 DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC   := $(wildcard src/*.c)
-CLI_SRC   := $(wildcard cli/*.c) $(wildcard bench/*.c)
+CLI_SRC   := $(wildcard cli/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
 TEST_SRC  := $(wildcard tests/*.c)
 EX_SRC    := $(wildcard examples/*.c)
 # Headers only for the rules that build many sources in one command (fuzz);
@@ -35,8 +39,9 @@ HDRS      := include/shmq.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard t
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/obj/%.o)
 SLIB_OBJ  := $(LIB_SRC:%.c=$(B)/san/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/obj/%.o)
 SCLI_OBJ  := $(CLI_SRC:%.c=$(B)/san/%.o)
-SBENCH_OBJ := $(filter $(B)/san/bench/%,$(SCLI_OBJ))
+SBENCH_OBJ := $(BENCH_SRC:%.c=$(B)/san/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/san/%.o)
 EX_BIN    := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
@@ -64,6 +69,8 @@ $(B)/san/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(SAN) -O1 -c $< -o $@
 
+$(addprefix $(B)/,obj/cli/%.o san/cli/%.o obj/bench/%.o san/bench/%.o): SRC_INC :=
+
 $(B)/libshmq.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -71,15 +78,21 @@ $(B)/libshmq.a: $(LIB_OBJ)
 $(B)/libshmq.so: $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^
 
-$(B)/shmq: $(CLI_OBJ) $(B)/libshmq.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libshmq.a -lm
+# The benchmark core behind `shmq bench` (bench/bench.h): its own archive,
+# which the tool links.
+$(B)/libshmq-bench.a: $(BENCH_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/shmq: $(CLI_OBJ) $(B)/libshmq-bench.a $(B)/libshmq.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libshmq-bench.a $(B)/libshmq.a -lm
 
 $(B)/examples/%: examples/%.c $(B)/libshmq.a $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libshmq.a
 
 # Sanitized builds used by the tests: the runner and the tool it executes.
-$(B)/tests/shmq: $(SCLI_OBJ) $(SLIB_OBJ)
+$(B)/tests/shmq: $(SCLI_OBJ) $(SBENCH_OBJ) $(SLIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ -lm
 
@@ -101,8 +114,14 @@ bench: all
 	  --plot bench/results/latest.svg > bench/results/latest.txt; \
 	rc=$$?; cat bench/results/latest.txt; exit $$rc
 
+# The layers of src/ (src/layers.txt, bottom first): no object of a lower
+# layer calls into a higher one. `make test` runs it, with T= too.
+.PHONY: check-layers
+check-layers: $(LIB_OBJ)
+	@scripts/layers.sh src/layers.txt $(LIB_OBJ)
+
 # T=pattern runs only the tests whose name contains pattern.
-test: deps all check-hooks $(B)/tests/shmq-tests $(B)/tests/shmq \
+test: deps all check-hooks check-layers $(B)/tests/shmq-tests $(B)/tests/shmq \
       $(if $(T),,fuzz tsan model-quick)
 	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
@@ -134,6 +153,7 @@ help:
 	@echo "                T=pattern runs only matching tests"
 	@echo "make check-long the long reliability suite: kill loops x10,000, fuzz 60 s/target, valgrind, Spin models"
 	@echo "make check-tsan  thread tests under ThreadSanitizer (make test runs them too)"
+	@echo "make check-layers  no library object calls into a higher layer (src/layers.txt; make test runs it)"
 	@echo "make check-valgrind | check-model | check-hooks | fuzz-long   parts of check-long"
 	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
 	@echo "make deps       install missing build dependencies (apt-get as root)"
@@ -258,7 +278,7 @@ FUZZ_EXTRA_chan_ring   := $(FUZZ_GUARD)
 FUZZ_CLI_WRAP  := shmq_seg_create shmq_seg_open shmq_chan_open \
   shmq_chan_stat shmq_stat shmq_list shmq_unlink shmq_semset_create \
   bench_run_all fopen
-FUZZ_EXTRA_cli := -Icli $(filter-out cli/main.c,$(CLI_SRC)) -lm \
+FUZZ_EXTRA_cli := -Icli $(filter-out cli/main.c,$(CLI_SRC)) $(BENCH_SRC) -lm \
   $(FUZZ_CLI_WRAP:%=-Wl,--wrap=%)
 
 $(FUZZ_BINS): $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/guard.c \
@@ -266,7 +286,7 @@ $(FUZZ_BINS): $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/guard.c \
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc \
 	  -o $@ $< $(LIB_SRC) $(FUZZ_EXTRA_$*)
-$(B)/fuzz/fuzz_cli: $(CLI_SRC)
+$(B)/fuzz/fuzz_cli: $(CLI_SRC) $(BENCH_SRC)
 
 fuzz-run: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do d=$(B)/fuzz/$$t; mkdir -p $$d/corpus; \

@@ -15,6 +15,14 @@
 #ifndef SHMQ_BENCH_H
 #define SHMQ_BENCH_H
 
+/* bench/ measures the public API (shmq.h) and is built without src/ on the
+ * include path (its own archive, build/libshmq-bench.a, which the tool
+ * links). Its one way into the library's internals is src/atomic.h, here:
+ * header-only (nothing of the library is linked through it), so the floors
+ * and the start line use the library's own atomics, fences and futex
+ * calls, and a floor costs what the same step costs inside a channel. */
+#include "../src/atomic.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>

@@ -18,8 +18,6 @@
  */
 #include "bench.h"
 
-#include "atomic.h"
-
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>

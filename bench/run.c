@@ -15,7 +15,6 @@
  */
 #include "bench.h"
 
-#include "atomic.h"
 #include "shmq.h"
 
 #include <errno.h>

@@ -15,9 +15,17 @@
 
 struct shmq_chan;
 
-/* What a kind does. `try_` never waits; otherwise wait until deadline
- * (NULL: forever). peek refuses (-EMSGSIZE) a message longer than max
- * without taking it. */
+/* What the creator asks of the object: the identity line's fields. */
+struct shmq__chan_geometry {
+	uint32_t kind, policy, msg_size, slot_size, flags;
+	uint64_t capacity, ring_bytes;
+	int64_t spin_ns;
+};
+
+/* What a kind does: the one place the common code learns it (ops_of). The
+ * ring calls: `try_` never waits; otherwise wait until deadline (NULL:
+ * forever). peek refuses (-EMSGSIZE) a message longer than max without
+ * taking it. A hook a kind does not need is NULL. */
 struct shmq_chan_ops {
 	int (*reserve)(struct shmq_chan *ch, size_t len, void **ptr,
 	               const struct timespec *deadline, int try_);
@@ -25,12 +33,43 @@ struct shmq_chan_ops {
 	ssize_t (*peek)(struct shmq_chan *ch, const void **ptr, size_t max,
 	                const struct timespec *deadline, int try_);
 	int (*release)(struct shmq_chan *ch);
-	/* Messages and bytes queued (for info). */
-	void (*depth)(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes);
+	/* Messages and bytes queued, into info whose counters are filled. */
+	void (*depth)(struct shmq_chan *ch, struct shmq_chan_info *info);
+	/* Create: capacity asked (0: this default), rounded to a power of
+	 * two by the caller; plan fills the rest of g (-EINVAL: too big);
+	 * init lays out the new object's ring (zeros otherwise). */
+	uint64_t default_capacity;
+	int (*plan)(const struct shmq_chan_opts *o,
+	            struct shmq__chan_geometry *g);
+	void (*init)(void *addr, const struct shmq__chan_geometry *g);
+	/* Open: whether the identity line h is consistent for this kind in
+	 * an object of `size` bytes; *ring is the ring's bytes. */
+	int (*check)(const struct shmq_chan_hdr *h, uint64_t size,
+	             uint64_t *ring);
+	/* Open, before joining: checks (and may move) the indices this side
+	 * starts from, read once: -EBADMSG if no peer could have left them. */
+	int (*start)(struct shmq_chan *ch, uint64_t *head, uint64_t *tail);
+	/* Joining, with peer line i ours (its lock byte held): takes back
+	 * what the line's last owner still holds in the ring (reclaim), and
+	 * sets what the line shows once ACTIVE (join: ch->pos, its cursor). */
+	void (*reclaim)(struct shmq_chan *ch, unsigned i);
+	void (*join)(struct shmq_chan *ch, int role);
+	/* Once joined (line and counts taken). */
+	void (*joined)(struct shmq_chan *ch);
+	/* How many writers and readers may be attached at once. */
+	uint32_t max_writers, max_readers;
 };
 
+/* The ops of a kind, or NULL if kind is none (chan_check.c). */
+const struct shmq_chan_ops *shmq__chan_ops_of(uint32_t kind);
 extern const struct shmq_chan_ops shmq__spsc_ops, shmq__mpmc_ops,
 	shmq__bcast_ops;
+/* What the two slot kinds (mpmc, broadcast) share (chan_slots.c). */
+#define SHMQ__SLOTS_DEFAULT 1024u /* slots when none asked */
+int shmq__slots_plan(const struct shmq_chan_opts *o,
+                     struct shmq__chan_geometry *g);
+int shmq__slots_check(const struct shmq_chan_hdr *h, uint64_t size,
+                      uint64_t *ring);
 
 struct shmq_chan {
 	shmq_seg *seg;
@@ -140,15 +179,5 @@ int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
 /* For a reader that found nothing: -EPIPE (all writers closed), the
  * SHMQ_EPEERDEAD (all died or some died and the rest closed), or -EAGAIN. */
 int shmq__chan_eof(struct shmq_chan *ch);
-
-/* The kinds */
-/* spsc: where the records end, from tail on: a writer that died between
- * publishing a record and moving tail left records past it (chan_spsc.c). */
-uint64_t shmq__spsc_resume(struct shmq_chan *ch, uint64_t tail);
-/* mpmc: takes back the slots peer line i holds (chan_mpmc.c). */
-void shmq__mpmc_sweep(struct shmq_chan *ch, unsigned i);
-/* Broadcast, once joined: a writer learns where the readers are
- * (chan_bcast.c). */
-void shmq__bcast_join(struct shmq_chan *ch);
 
 #endif

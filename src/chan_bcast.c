@@ -106,9 +106,9 @@ static void publish_cursor(struct shmq_chan *ch)
 	shmq_store(&ch->peers[ch->me].cursor, ch->pos, SHMQ_RELEASE);
 }
 
-void shmq__bcast_join(struct shmq_chan *ch)
+static void bcast_joined(struct shmq_chan *ch)
 {
-	/* A reader's cursor went out with its line (take_slot). A writer
+	/* A reader's cursor went out with its line (bcast_join). A writer
 	 * that replaces a dead one starts behind the readers that
 	 * are still reading its predecessor's messages, not at tail.
 	 * acquire: as in room() */
@@ -199,16 +199,36 @@ static int bcast_release(struct shmq_chan *ch)
 	return 0;
 }
 
-static void bcast_depth(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes)
+static void bcast_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 {
 	uint64_t saved = ch->pos;
 	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 	uint64_t min = slowest(ch);
-	*msgs = ch->pos - min;
-	*bytes = *msgs * ch->msg_size;
+	in->depth_msgs = ch->pos - min;
+	in->depth_bytes = in->depth_msgs * ch->msg_size;
 	ch->pos = saved;
 }
 
+/* Where a reader starts, not the last owner's cursor: the tail of now,
+ * read just before its line shows it, so the writer can lap it only in
+ * this window. */
+static void bcast_join(struct shmq_chan *ch, int role)
+{
+	if (role == SHMQ_READER)
+		ch->pos = ch->other = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
+}
+
 const struct shmq_chan_ops shmq__bcast_ops = {
-	bcast_reserve, bcast_commit, bcast_peek, bcast_release, bcast_depth,
+	.reserve = bcast_reserve,
+	.commit = bcast_commit,
+	.peek = bcast_peek,
+	.release = bcast_release,
+	.depth = bcast_depth,
+	.default_capacity = SHMQ__SLOTS_DEFAULT,
+	.plan = shmq__slots_plan,
+	.check = shmq__slots_check,
+	.join = bcast_join,
+	.joined = bcast_joined,
+	.max_writers = 1,
+	.max_readers = SHMQ_CHAN_MAX_PEERS,
 };

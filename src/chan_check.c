@@ -1,7 +1,9 @@
 /*
  * Channels: what we trust of a channel's header and when we look again.
- * The identity line is copied out and checked once, at open (adopt); a
- * wait's poll tick re-checks the size and the identity (revalidate).
+ * The identity line is copied out and checked once, at open (adopt), by
+ * the common rules and its kind's (ops_of: the one map from a kind to its
+ * ops); a wait's poll tick re-checks the size and the identity
+ * (revalidate).
  */
 #include "chan.h"
 
@@ -34,6 +36,16 @@ uint32_t shmq__chan_layout_hash(void)
 	return h;
 }
 
+const struct shmq_chan_ops *shmq__chan_ops_of(uint32_t kind)
+{
+	static const struct shmq_chan_ops *const ops[] = {
+		[SHMQ_CHAN_SPSC] = &shmq__spsc_ops,
+		[SHMQ_CHAN_MPMC] = &shmq__mpmc_ops,
+		[SHMQ_CHAN_BROADCAST] = &shmq__bcast_ops,
+	};
+	return kind < sizeof(ops) / sizeof(ops[0]) ? ops[kind] : NULL;
+}
+
 static int is_pow2(uint64_t x)
 {
 	return x && !(x & (x - 1));
@@ -55,26 +67,18 @@ int shmq__chan_adopt(struct shmq_chan *ch)
 	if (h.version != SHMQ_CHAN_VERSION ||
 	    h.layout_hash != shmq__chan_layout_hash())
 		return SHMQ_EVERSION;
+	const struct shmq_chan_ops *k = shmq__chan_ops_of(h.kind);
+	uint64_t ring;
 	if (shmq__fd_geometry(shmq_seg_fd(ch->seg), &size, &unit) < 0 ||
 	    h.object_size != size || h.ring_off != SHMQ_CHAN_RING_OFF ||
 	    h.max_peers != SHMQ_CHAN_MAX_PEERS || !is_pow2(h.capacity) ||
-	    h.capacity > SHMQ__CHAN_MAX_RING || h.kind < SHMQ_CHAN_SPSC ||
-	    h.kind > SHMQ_CHAN_BROADCAST || h.policy > SHMQ_POLICY_OVERWRITE)
+	    h.capacity > SHMQ__CHAN_MAX_RING || !k ||
+	    h.policy > SHMQ_POLICY_OVERWRITE)
 		return -EBADMSG;
-	uint64_t ring = h.capacity;
-	if (h.kind == SHMQ_CHAN_SPSC) {
-		if (h.capacity < 64 || h.msg_size != h.capacity - 16)
-			return -EBADMSG;
-	} else {
-		if (h.slot_size % 64 || h.slot_size < sizeof(struct shmq_chan_slot)
-		    + (uint64_t)h.msg_size || h.capacity < 2 ||
-		    h.capacity > (size - SHMQ_CHAN_RING_OFF) / h.slot_size)
-			return -EBADMSG; /* the product would wrap */
-		ring = h.capacity * h.slot_size;
-	}
-	if (ring > size - SHMQ_CHAN_RING_OFF)
+	if (k->check(&h, size, &ring) < 0 || ring > size - SHMQ_CHAN_RING_OFF)
 		return -EBADMSG;
 	ch->kind = (int)h.kind;
+	ch->ops = k;
 	ch->policy = (int)h.policy;
 	ch->capacity = h.capacity;
 	ch->mask = h.capacity - 1;

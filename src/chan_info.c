@@ -73,9 +73,7 @@ static void fill(struct shmq_chan *ch, int settle, struct shmq_chan_info *in)
 	in->dead_writers = shmq_load(&h->dead_writers, SHMQ_RELAXED);
 	in->dead_readers = shmq_load(&h->dead_readers, SHMQ_RELAXED);
 	in->last_dead_pid = (pid_t)shmq_load(&h->last_dead_pid, SHMQ_RELAXED);
-	ch->ops->depth(ch, &in->depth_msgs, &in->depth_bytes);
-	if (ch->kind == SHMQ_CHAN_SPSC)
-		in->depth_msgs = in->sent - in->received - in->lost;
+	ch->ops->depth(ch, in);
 }
 
 SHMQ_API int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info)
@@ -93,12 +91,9 @@ SHMQ_API int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info)
 /* A read-only look: the identity, then the report. */
 static int look(struct shmq_chan *ch, struct shmq_chan_info *info)
 {
-	static const struct shmq_chan_ops *const ops[] = {
-		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
 	int rc = shmq__chan_adopt(ch);
 	if (rc < 0)
 		return rc;
-	ch->ops = ops[ch->kind];
 	fill(ch, 0, info);
 	return 0;
 }

@@ -91,7 +91,7 @@ static void recover(struct shmq_chan *ch, struct shmq_chan_slot *s,
 /* A slot names its holder by peer line only: before a line is reused, its
  * next owner takes back every slot the line still holds (a dead or closed
  * owner's open reserve or peek), or they would pass for the new owner's. */
-void shmq__mpmc_sweep(struct shmq_chan *ch, unsigned i)
+static void mpmc_reclaim(struct shmq_chan *ch, unsigned i)
 {
 	for (uint64_t k = 0; k < ch->capacity; k++) {
 		struct shmq_chan_slot *s = shmq__slot(ch, k);
@@ -297,14 +297,35 @@ static int mpmc_release(struct shmq_chan *ch)
 	return 0;
 }
 
-static void mpmc_depth(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes)
+static void mpmc_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 {
 	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_ACQUIRE);
-	*msgs = t - h <= ch->capacity ? t - h : 0;
-	*bytes = *msgs * ch->msg_size;
+	in->depth_msgs = t - h <= ch->capacity ? t - h : 0;
+	in->depth_bytes = in->depth_msgs * ch->msg_size;
+}
+
+/* Slot i waits for the writer of position i. */
+static void mpmc_init(void *ring, const struct shmq__chan_geometry *g)
+{
+	for (uint64_t i = 0; i < g->capacity; i++) {
+		struct shmq_chan_slot *s = (void *)((char *)ring +
+		                                    i * g->slot_size);
+		shmq_store(&s->word, i << 8, SHMQ_RELAXED);
+	}
 }
 
 const struct shmq_chan_ops shmq__mpmc_ops = {
-	mpmc_reserve, mpmc_commit, mpmc_peek, mpmc_release, mpmc_depth,
+	.reserve = mpmc_reserve,
+	.commit = mpmc_commit,
+	.peek = mpmc_peek,
+	.release = mpmc_release,
+	.depth = mpmc_depth,
+	.default_capacity = SHMQ__SLOTS_DEFAULT,
+	.plan = shmq__slots_plan,
+	.init = mpmc_init,
+	.check = shmq__slots_check,
+	.reclaim = mpmc_reclaim,
+	.max_writers = SHMQ_CHAN_MAX_PEERS,
+	.max_readers = SHMQ_CHAN_MAX_PEERS,
 };

@@ -11,10 +11,6 @@
 #include <unistd.h>
 
 #define DEFAULT_SPIN_NS 50000  /* ~ one cross-CPU futex wake on this class of VM */
-#define DEFAULT_SPSC_BYTES (1u << 20)
-#define DEFAULT_SLOTS 1024u
-#define DEFAULT_MSG 4096u
-
 static uint64_t round_pow2(uint64_t x)
 {
 	uint64_t p = 1;
@@ -25,48 +21,29 @@ static uint64_t round_pow2(uint64_t x)
 
 /* ---- Creation ------------------------------------------------------------ */
 
-struct geometry {
-	uint32_t kind, policy, msg_size, slot_size, flags;
-	uint64_t capacity, ring_bytes;
-	int64_t spin_ns;
-};
-
-static int plan(const struct shmq_chan_opts *o, struct geometry *g)
+static int plan(const struct shmq_chan_opts *o,
+                struct shmq__chan_geometry *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->kind = o->kind ? (uint32_t)o->kind : SHMQ_CHAN_SPSC;
 	g->policy = (uint32_t)o->policy;
 	g->flags = o->flags & SHMQ_CHAN_PERSIST;
 	g->spin_ns = o->spin_ns >= 0 ? o->spin_ns : DEFAULT_SPIN_NS;
-	if (g->kind < SHMQ_CHAN_SPSC || g->kind > SHMQ_CHAN_BROADCAST ||
-	    g->policy > SHMQ_POLICY_OVERWRITE || o->msg_size > (1u << 30) ||
-	    o->capacity > SHMQ__CHAN_MAX_RING)
+	const struct shmq_chan_ops *k = shmq__chan_ops_of(g->kind);
+	if (!k || g->policy > SHMQ_POLICY_OVERWRITE ||
+	    o->msg_size > (1u << 30) || o->capacity > SHMQ__CHAN_MAX_RING)
 		return -EINVAL;
-	if (g->kind == SHMQ_CHAN_SPSC) {
-		g->capacity = round_pow2(o->capacity ? o->capacity
-		                                     : DEFAULT_SPSC_BYTES);
-		if (g->capacity < 64)
-			g->capacity = 64;
-		g->ring_bytes = g->capacity;
-		/* a record header, and the terminator after the record */
-		g->msg_size = (uint32_t)(g->capacity - 2 * sizeof(struct shmq_chan_rec));
-		return 0;
-	}
-	g->capacity = round_pow2(o->capacity ? o->capacity : DEFAULT_SLOTS);
-	g->msg_size = o->msg_size ? (uint32_t)o->msg_size : DEFAULT_MSG;
-	g->slot_size = (uint32_t)shmq__round_up(sizeof(struct shmq_chan_slot) +
-	                                        g->msg_size, 64);
-	if (g->capacity < 2 || g->capacity * g->slot_size > SHMQ__CHAN_MAX_RING)
-		return -EINVAL;
-	g->ring_bytes = g->capacity * g->slot_size;
-	return 0;
+	g->capacity = round_pow2(o->capacity ? o->capacity
+	                                     : k->default_capacity);
+	return k->plan(o, g);
 }
 
 /* Runs on the new object before it has a name: everyone who can ever open
  * it sees it whole. */
 static int init_object(void *addr, size_t size, void *arg)
 {
-	const struct geometry *g = arg;
+	const struct shmq__chan_geometry *g = arg;
+	const struct shmq_chan_ops *k = shmq__chan_ops_of(g->kind);
 	struct shmq_chan_hdr *h = addr;
 	memset(addr, 0, SHMQ_CHAN_RING_OFF); /* header and peers; ring is 0 */
 	SHMQ_CRASH_POINT("chan.init.header");
@@ -85,12 +62,8 @@ static int init_object(void *addr, size_t size, void *arg)
 	h->spin_ns = g->spin_ns;
 	shmq_event_init((shmq_event *)&h->data_ev);
 	shmq_event_init((shmq_event *)&h->space_ev);
-	if (g->kind == SHMQ_CHAN_MPMC) /* slot i waits for the writer of i */
-		for (uint64_t i = 0; i < g->capacity; i++) {
-			struct shmq_chan_slot *s = (void *)((char *)addr +
-			        SHMQ_CHAN_RING_OFF + i * g->slot_size);
-			shmq_store(&s->word, i << 8, SHMQ_RELAXED);
-		}
+	if (k->init)
+		k->init((char *)addr + SHMQ_CHAN_RING_OFF, g);
 	return 0;
 }
 
@@ -99,36 +72,29 @@ static int init_object(void *addr, size_t size, void *arg)
 /* Everything of start_handle that touches the mapping. */
 static int start_mapped(struct shmq_chan *ch, int role)
 {
-	static const struct shmq_chan_ops *const ops[] = {
-		NULL, &shmq__spsc_ops, &shmq__mpmc_ops, &shmq__bcast_ops};
 	int rc = shmq__chan_adopt(ch);
 	if (rc < 0)
 		return rc;
-	ch->ops = ops[ch->kind];
 	ch->role = role;
 	snprintf(ch->locator, sizeof(ch->locator), "%s",
 	         shmq_seg_locator(ch->seg));
 	ch->named = !strncmp(ch->locator, "posix:", 6);
 	/* Where this side starts: spsc/mpmc readers follow head, writers
 	 * tail. The index is ours from now on (nobody else moves it), so it
-	 * is read once, here, and must be one a peer could have left: 8-byte
-	 * records, at most a ring apart. */
+	 * is read once, here, and must be one a peer could have left (the
+	 * kind's start hook says). */
 	struct shmq_chan_hdr *h = ch->hdr;
 	uint64_t head = shmq_load(&h->head, SHMQ_ACQUIRE);
 	uint64_t tail = shmq_load(&h->tail, SHMQ_ACQUIRE);
-	if (ch->kind == SHMQ_CHAN_SPSC && (head | tail) % 8)
-		return -EBADMSG;
-	if (ch->kind == SHMQ_CHAN_SPSC)
-		tail = shmq__spsc_resume(ch, tail);
-	if (ch->kind == SHMQ_CHAN_SPSC && tail - head > ch->capacity)
-		return -EBADMSG;
+	if (ch->ops->start && (rc = ch->ops->start(ch, &head, &tail)) < 0)
+		return rc;
 	ch->pos = role == SHMQ_WRITER ? tail : head;
 	ch->other = role == SHMQ_WRITER ? head : tail;
-	/* A broadcast reader's start is read in take_slot(). */
+	/* A broadcast reader's start is read as it takes its line (join). */
 	if ((rc = shmq__chan_join(ch, role)) < 0)
 		return rc;
-	if (ch->kind == SHMQ_CHAN_BROADCAST)
-		shmq__bcast_join(ch);
+	if (ch->ops->joined)
+		ch->ops->joined(ch);
 	return 0;
 }
 
@@ -183,7 +149,7 @@ static int chan_fail(struct shmq_chan *ch, int rc)
 static int create_object(struct shmq_chan *ch, const char *locator,
                          const struct shmq_chan_opts *o)
 {
-	struct geometry g;
+	struct shmq__chan_geometry g;
 	struct shmq_locator loc;
 	int rc = shmq_locator_parse(locator, &loc);
 	if (rc < 0)

@@ -182,10 +182,8 @@ static int count_role(struct shmq_chan *ch, int role)
 {
 	shmq_atomic32 *n = role == SHMQ_WRITER ? &ch->hdr->writers
 	                                       : &ch->hdr->readers;
-	uint32_t max = SHMQ_CHAN_MAX_PEERS;
-	if (ch->kind == SHMQ_CHAN_SPSC ||
-	    (ch->kind == SHMQ_CHAN_BROADCAST && role == SHMQ_WRITER))
-		max = 1;
+	uint32_t max = role == SHMQ_WRITER ? ch->ops->max_writers
+	                                   : ch->ops->max_readers;
 	uint32_t v = shmq_load(n, SHMQ_RELAXED);
 	do {
 		if (v >= max)
@@ -260,19 +258,17 @@ static int take_slot(struct shmq_chan *ch, int role)
 		    SHMQ_PEER_DEAD)
 			settle_rest(ch, p);
 		s = shmq_load(&p->state, SHMQ_ACQUIRE);
-		if (ch->kind == SHMQ_CHAN_MPMC)
-			shmq__mpmc_sweep(ch, i);
+		if (ch->ops->reclaim)
+			ch->ops->reclaim(ch, i);
 		p->role = (uint32_t)role;
 		p->pid = (uint32_t)getpid();
 		p->start = start;
 		shmq_store(&p->msgs, 0, SHMQ_RELAXED);
 		shmq_store(&p->lost, 0, SHMQ_RELAXED);
-		/* broadcast: where we start, not the last owner's cursor; a
-		 * reader starts at the tail of now, just before its line
-		 * shows it, so the writer can lap it only in this window */
-		if (ch->kind == SHMQ_CHAN_BROADCAST && role == SHMQ_READER)
-			ch->pos = ch->other = shmq_load(&ch->hdr->tail,
-			                                SHMQ_ACQUIRE);
+		/* the kind's start for a new line (broadcast reader: the
+		 * tail of now, not the last owner's cursor) */
+		if (ch->ops->join)
+			ch->ops->join(ch, role);
 		shmq_store(&p->cursor, ch->pos, SHMQ_RELAXED);
 		/* release: role, pid, start, cursor before ACTIVE */
 		shmq_store(&p->state, ((s & ~0xffu) + SHMQ_PEER_GEN) |

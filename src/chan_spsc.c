@@ -132,7 +132,9 @@ static int header(struct shmq_chan *ch, uint64_t *w)
 	return 1;
 }
 
-uint64_t shmq__spsc_resume(struct shmq_chan *ch, uint64_t tail)
+/* Where the records end, from tail on: a writer that died between
+ * publishing a record and moving tail left records past it. */
+static uint64_t resume(struct shmq_chan *ch, uint64_t tail)
 {
 	uint64_t saved = ch->pos, w, end;
 	ch->pos = tail;
@@ -197,14 +199,58 @@ static int spsc_release(struct shmq_chan *ch)
 	return 0;
 }
 
-static void spsc_depth(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes)
+/* The depth in messages comes from the counters: records have no count. */
+static void spsc_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 {
-	(void)msgs;
 	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_ACQUIRE);
-	*bytes = t - h <= ch->capacity ? t - h : 0;
+	in->depth_bytes = t - h <= ch->capacity ? t - h : 0;
+	in->depth_msgs = in->sent - in->received - in->lost;
+}
+
+/* The ring is the capacity in bytes: a record header, and the terminator
+ * after the record, leave the largest message 16 bytes less. */
+static int spsc_plan(const struct shmq_chan_opts *o,
+                     struct shmq__chan_geometry *g)
+{
+	(void)o;
+	if (g->capacity < 64)
+		g->capacity = 64;
+	g->ring_bytes = g->capacity;
+	g->msg_size = (uint32_t)(g->capacity - 2 * sizeof(struct shmq_chan_rec));
+	return 0;
+}
+
+static int spsc_check(const struct shmq_chan_hdr *h, uint64_t size,
+                      uint64_t *ring)
+{
+	(void)size;
+	if (h->capacity < 64 || h->msg_size != h->capacity - 16)
+		return -EBADMSG;
+	*ring = h->capacity;
+	return 0;
+}
+
+/* 8-byte records, at most a ring apart; tail past the records a dead
+ * writer published. */
+static int spsc_start(struct shmq_chan *ch, uint64_t *head, uint64_t *tail)
+{
+	if ((*head | *tail) % 8)
+		return -EBADMSG;
+	*tail = resume(ch, *tail);
+	return *tail - *head > ch->capacity ? -EBADMSG : 0;
 }
 
 const struct shmq_chan_ops shmq__spsc_ops = {
-	spsc_reserve, spsc_commit, spsc_peek, spsc_release, spsc_depth,
+	.reserve = spsc_reserve,
+	.commit = spsc_commit,
+	.peek = spsc_peek,
+	.release = spsc_release,
+	.depth = spsc_depth,
+	.default_capacity = 1u << 20, /* bytes */
+	.plan = spsc_plan,
+	.check = spsc_check,
+	.start = spsc_start,
+	.max_writers = 1,
+	.max_readers = 1,
 };

@@ -11,7 +11,7 @@
 #define SHMQ_API __attribute__((visibility("default")))
 
 /* Declarations by layer, bottom first (src/layers.txt): a file calls only
- * into its own layer and the ones above it here. */
+ * into its own layer and the ones before it here. */
 
 /* ==== util: errno, time, sizes, version, crash points ==== */
 

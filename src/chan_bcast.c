@@ -74,7 +74,7 @@ static int bcast_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 			return rc;
 	}
 	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
-	shmq_store(&s->word, 2 * ch->pos + 1, SHMQ_RELAXED);
+	shmq_store(&s->word, shmq__bcast_filling(ch->pos), SHMQ_RELAXED);
 	/* release fence: the odd word is visible before any payload byte
 	 * changes; pairs with the reader's acquire fence in bcast_release */
 	shmq_fence_release();
@@ -90,7 +90,7 @@ static int bcast_commit(struct shmq_chan *ch, size_t len)
 	shmq_store(&s->len, (uint32_t)len, SHMQ_RELAXED);
 	/* release: payload and len before the even word; pairs with the
 	 * reader's acquire load of the word */
-	shmq_store(&s->word, 2 * ch->pos + 2, SHMQ_RELEASE);
+	shmq_store(&s->word, shmq__bcast_filled(ch->pos), SHMQ_RELEASE);
 	ch->pos++;
 	/* release: pairs with the reader's acquire load of tail */
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
@@ -159,8 +159,8 @@ static ssize_t bcast_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	/* relaxed: after the acquire of the word; a lapping writer may be
 	 * storing it now, which the word's re-check below then tells */
 	uint32_t len = shmq_load(&s->len, SHMQ_RELAXED);
-	if (w != 2 * ch->pos + 2) {
-		if (w < 2 * ch->pos + 2)
+	if (w != shmq__bcast_filled(ch->pos)) {
+		if (w < shmq__bcast_filled(ch->pos))
 			return -EBADMSG; /* older than tail says: scribbled */
 		/* Overwritten since tail said it was in: the writer lapped
 		 * us; go to the oldest message it left. */

@@ -89,7 +89,8 @@ static int init_object(void *addr, size_t size, void *arg)
 		for (uint64_t i = 0; i < g->capacity; i++) {
 			struct shmq_chan_slot *s = (void *)((char *)addr +
 			        SHMQ_CHAN_RING_OFF + i * g->slot_size);
-			shmq_store(&s->word, i << 8, SHMQ_RELAXED);
+			shmq_store(&s->word, shmq__slot_word(i, SHMQ_SLOT_EMPTY, 0),
+			           SHMQ_RELAXED);
 		}
 	return 0;
 }

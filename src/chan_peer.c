@@ -100,7 +100,7 @@ static void settle(struct shmq_chan *ch, unsigned i, uint32_t seen,
 {
 	struct shmq_chan_hdr *h = ch->hdr;
 	struct shmq_chan_peer *p = &ch->peers[i];
-	uint32_t dead = (seen & ~SHMQ_PEER_STATE_MASK) | SHMQ_PEER_DEAD;
+	uint32_t dead = shmq__peer_as_dead(seen);
 	if (SHMQ_PEER_STATE(seen) != SHMQ_PEER_ACTIVE ||
 	    !shmq_cas(&p->state, &seen, dead, SHMQ_ACQ_REL))
 		return; /* someone else settled it, or it has a new owner */
@@ -275,8 +275,7 @@ static int take_slot(struct shmq_chan *ch, int role)
 			                                SHMQ_ACQUIRE);
 		shmq_store(&p->cursor, ch->pos, SHMQ_RELAXED);
 		/* release: role, pid, start, cursor before ACTIVE */
-		shmq_store(&p->state, ((s & ~0xffu) + SHMQ_PEER_GEN) |
-		                      SHMQ_PEER_ACTIVE, SHMQ_RELEASE);
+		shmq_store(&p->state, shmq__peer_taken(s), SHMQ_RELEASE);
 		ch->me = (int)i;
 		SHMQ_CRASH_POINT("chan.join.slot");
 		return 0;
@@ -290,7 +289,8 @@ static void free_slot(struct shmq_chan *ch)
 	struct shmq_chan_peer *p = &ch->peers[ch->me];
 	uint32_t s = shmq_load(&p->state, SHMQ_RELAXED);
 	/* release: our last writes to the line before it can be reused */
-	shmq_store(&p->state, (s & ~0xffu) | SHMQ_PEER_FREE, SHMQ_RELEASE);
+	shmq_store(&p->state, shmq__peer_word(s, SHMQ_PEER_FREE),
+	           SHMQ_RELEASE);
 	lock_byte(ch->fd, (unsigned)ch->me, F_UNLCK, F_OFD_SETLK);
 }
 

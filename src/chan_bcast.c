@@ -26,11 +26,14 @@ static uint64_t slowest(struct shmq_chan *ch)
 	uint64_t min = ch->pos;
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
 		struct shmq_chan_peer *p = &ch->peers[i];
-		/* acquire: pairs with the reader's release of its cursor */
+		/* acquire: pairs with the joiner's release of ACTIVE in
+		 * take_slot(): its role and first cursor are in */
 		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) !=
 		            SHMQ_PEER_ACTIVE ||
-		    p->role != SHMQ_READER)
+		    shmq_load(&p->role, SHMQ_RELAXED) != SHMQ_READER)
 			continue;
+		/* acquire: pairs with the reader's release of its cursor in
+		 * publish_cursor(): it is done with the slots before it */
 		uint64_t c = shmq_load(&p->cursor, SHMQ_ACQUIRE);
 		/* A cursor ahead of us is scribbled: it cannot hold the
 		 * writer back. One more than a lap behind is a reader that

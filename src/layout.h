@@ -205,6 +205,13 @@ static inline uint32_t shmq__peer_as_dead(uint32_t w)
 	return (w & ~SHMQ_PEER_STATE_MASK) | SHMQ_PEER_DEAD;
 }
 
+/* Whether w and v are the same state of the same generation (whatever
+ * HOLDS_* each has). */
+static inline int shmq__peer_same(uint32_t w, uint32_t v)
+{
+	return (w & ~SHMQ_PEER_HOLDS) == (v & ~SHMQ_PEER_HOLDS);
+}
+
 /* attached: the high bit closes the channel to new peers while the last
  * one removes its name. */
 #define SHMQ_CHAN_CLOSING 0x80000000u
@@ -248,14 +255,20 @@ struct shmq_chan_hdr {
 	uint8_t pad4[64 - 24];
 };
 
+/* role, pid and start are the owner's identity: written (relaxed) by the
+ * owner before its release of ACTIVE, read (relaxed) by whoever judges the
+ * line after an acquire load of state. A joiner may rewrite them while a
+ * finder reads them: the finder acts on its copy only through a CAS that
+ * expects the state word (generation included) it loaded first, so a copy
+ * of another generation is never used. */
 struct shmq_chan_peer {
 	shmq_atomic32 state;  /* owner: ACTIVE after its lock byte is held,
 	                         HOLDS_* as it counts, FREE at close;
 	                         finders: ACTIVE -> DEAD, clear HOLDS_* */
-	uint32_t role;        /* owner, before ACTIVE (release); all read */
-	uint32_t pid;         /* owner, before ACTIVE */
-	uint32_t reserved;
-	uint64_t start;       /* owner's start time (ticks since boot) */
+	shmq_atomic32 role;   /* owner, before ACTIVE; all read */
+	shmq_atomic32 pid;    /* owner, before ACTIVE; finders read */
+	uint32_t reserved;    /* zero */
+	shmq_atomic64 start;  /* owner's start time (ticks since boot) */
 	shmq_atomic64 cursor; /* broadcast reader: next position it reads */
 	shmq_atomic64 msgs;   /* owner: messages it sent or received so far */
 	shmq_atomic64 lost;   /* owner (broadcast reader): messages it missed */

@@ -114,7 +114,8 @@ void shmq__bcast_join(struct shmq_chan *ch)
 	/* A reader's cursor went out with its line (take_slot). A writer
 	 * that replaces a dead one starts behind the readers that
 	 * are still reading its predecessor's messages, not at tail.
-	 * acquire: as in room() */
+	 * acquire: as in room(), pairs with the joiner's release increment
+	 * of readers_ever in count_role() */
 	ch->readers_seen = shmq_load(&ch->hdr->readers_ever, SHMQ_ACQUIRE);
 	ch->other = ch->role == SHMQ_WRITER ? slowest(ch) : ch->pos;
 }
@@ -146,6 +147,8 @@ static int data(struct shmq_chan *ch, void *arg)
 	int rc = shmq__chan_eof(ch);
 	if (rc == -EAGAIN)
 		return rc;
+	/* acquire: pairs with the writer's release of tail in
+	 * bcast_commit(), made before its release of the count */
 	return shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE) != ch->pos ? 0 : rc;
 }
 
@@ -167,6 +170,7 @@ static ssize_t bcast_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 			return -EBADMSG; /* older than tail says: scribbled */
 		/* Overwritten since tail said it was in: the writer lapped
 		 * us; go to the oldest message it left. */
+		/* acquire: pairs with the writer's release of tail */
 		uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 		return lapped(ch, t - ch->pos > ch->capacity
 		                          ? t : ch->pos + ch->capacity + 1);
@@ -205,7 +209,8 @@ static int bcast_release(struct shmq_chan *ch)
 static void bcast_depth(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes)
 {
 	uint64_t saved = ch->pos;
-	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
+	/* relaxed: a report; nothing is read through it */
+	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
 	uint64_t min = slowest(ch);
 	*msgs = ch->pos - min;
 	*bytes = *msgs * ch->msg_size;

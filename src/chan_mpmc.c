@@ -78,6 +78,9 @@ static void recover(struct shmq_chan *ch, struct shmq_chan_slot *s,
 	uint64_t next = shmq__slot_word(shmq__slot_seq(w) + ch->capacity,
 	                                SHMQ_SLOT_EMPTY, 0);
 	SHMQ_CRASH_POINT("mpmc.recover"); /* the recoverer dies */
+	/* acq_rel: as the CAS it undoes (a claim, acquire) and the store
+	 * it stands in for (commit/release, release): pairs with the next
+	 * claimer's acquire load of the word */
 	if (shmq_cas(&s->word, &w, next, SHMQ_ACQ_REL)) {
 		shmq_add(&ch->hdr->recovered, 1, SHMQ_RELAXED);
 		shmq__event_notify(&ch->hdr->space_ev);
@@ -132,6 +135,8 @@ static int claim_write(struct shmq_chan *ch, void *arg)
 			return -EBADMSG; /* a word that is no round here */
 		uint64_t p = pos & SHMQ_SLOT_SEQ_MASK, seq = shmq__slot_seq(w);
 		if (seq == p && shmq__slot_state(w) == SHMQ_SLOT_EMPTY) {
+			/* acquire: pairs with the release that emptied the
+			 * slot (mpmc_release(), recover()) */
 			if (shmq_cas(&s->word, &w,
 			             shmq__slot_word(p, SHMQ_SLOT_WRITING,
 			                             (uint32_t)ch->me),
@@ -151,6 +156,9 @@ static int claim_write(struct shmq_chan *ch, void *arg)
 			if (shmq__slot_state(w) == SHMQ_SLOT_READING &&
 			    holder_dead(ch, s, w))
 				continue;
+			/* acquire: pairs with the readers' release
+			 * decrement (count_down()) and the settler's release
+			 * of dead_readers made before it (settle()) */
 			if (shmq_load(&ch->hdr->readers, SHMQ_ACQUIRE) == 0 &&
 			    shmq_load(&ch->hdr->dead_readers, SHMQ_ACQUIRE))
 				return SHMQ_EPEERDEAD;
@@ -206,6 +214,8 @@ static int take_full(struct shmq_chan *ch, struct shmq_chan_slot *s,
 		return -EMSGSIZE; /* not taken: it stays for another reader */
 	uint64_t mine = shmq__slot_word(pos, SHMQ_SLOT_READING,
 	                                (uint32_t)ch->me);
+	/* acquire: pairs with the writer's release of FULL in
+	 * mpmc_commit(): the payload is complete */
 	if (!shmq_cas(&s->word, &w, mine, SHMQ_ACQUIRE))
 		return -EAGAIN;
 	SHMQ_CRASH_POINT("mpmc.claim.read");
@@ -222,8 +232,9 @@ static int empty_at(struct shmq_chan *ch, struct shmq_chan_slot *s,
 	int rc = shmq__chan_eof(ch);
 	if (rc == -EAGAIN)
 		return rc;
-	/* acquire: after the writers' release of their count, a message
-	 * they published shows in the word */
+	/* acquire: pairs with the writer's release of FULL; after the
+	 * writers' release of their count (shmq__chan_eof()), a message they
+	 * published shows in the word */
 	return shmq_load(&s->word, SHMQ_ACQUIRE) == w ? rc : -EAGAIN;
 }
 
@@ -301,8 +312,9 @@ static int mpmc_release(struct shmq_chan *ch)
 
 static void mpmc_depth(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes)
 {
-	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
-	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_ACQUIRE);
+	/* relaxed: a report; nothing is read through them */
+	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
+	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_RELAXED);
 	*msgs = t - h <= ch->capacity ? t - h : 0;
 	*bytes = *msgs * ch->msg_size;
 }

@@ -89,7 +89,8 @@ static int init_object(void *addr, size_t size, void *arg)
 		for (uint64_t i = 0; i < g->capacity; i++) {
 			struct shmq_chan_slot *s = (void *)((char *)addr +
 			        SHMQ_CHAN_RING_OFF + i * g->slot_size);
-			shmq_store(&s->word, shmq__slot_word(i, SHMQ_SLOT_EMPTY, 0),
+			shmq_store(&s->word,
+			           shmq__slot_word(i, SHMQ_SLOT_EMPTY, 0),
 			           SHMQ_RELAXED);
 		}
 	return 0;
@@ -115,6 +116,9 @@ static int start_mapped(struct shmq_chan *ch, int role)
 	 * is read once, here, and must be one a peer could have left: 8-byte
 	 * records, at most a ring apart. */
 	struct shmq_chan_hdr *h = ch->hdr;
+	/* acquire: pairs with the release of head (publish_head(), as
+	 * readers leave it) and of tail (publish(), bcast_commit()) by the
+	 * side we replace */
 	uint64_t head = shmq_load(&h->head, SHMQ_ACQUIRE);
 	uint64_t tail = shmq_load(&h->tail, SHMQ_ACQUIRE);
 	if (ch->kind == SHMQ_CHAN_SPSC && (head | tail) % 8)

@@ -51,6 +51,7 @@ static void count_down(shmq_atomic32 *n)
 	do {
 		if ((v & ~SHMQ_CHAN_CLOSING) == 0)
 			return;
+		/* release: see above */
 	} while (!shmq_cas(n, &v, v - 1, SHMQ_RELEASE));
 }
 
@@ -314,8 +315,9 @@ static int take_slot(struct shmq_chan *ch, int role)
 			continue; /* held: alive, or inherited by a fork child */
 		SHMQ_CRASH_POINT("chan.join.locked");
 		/* The byte is ours: nobody else takes the line now, so its
-		 * generation and identity stay as read here. acquire: pairs
-		 * with the owner's release of ACTIVE (or of FREE) */
+		 * generation and identity stay as read here.
+		 * acquire: pairs with the owner's release of ACTIVE (or of
+		 * FREE) */
 		uint32_t s = shmq_load(&p->state, SHMQ_ACQUIRE);
 		struct shmq__peer_id id = shmq__chan_peer_id(p);
 		settle(ch, i, s, &id);

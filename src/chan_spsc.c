@@ -49,6 +49,8 @@ static int room(struct shmq_chan *ch, void *arg)
 	ch->other = head;
 	if (ch->capacity - (ch->pos - head) >= want)
 		return 0;
+	/* acquire: pairs with the reader's release decrement (count_down())
+	 * and the settler's release of dead_readers before it (settle()) */
 	if (shmq_load(&ch->hdr->readers, SHMQ_ACQUIRE) == 0 &&
 	    shmq_load(&ch->hdr->dead_readers, SHMQ_ACQUIRE) > 0)
 		return SHMQ_EPEERDEAD; /* nobody will ever make room */
@@ -72,6 +74,8 @@ static void publish(struct shmq_chan *ch, uint64_t bytes, uint64_t w)
 	shmq_store(&rec_at(ch, ch->pos)->word, w, SHMQ_RELEASE);
 	SHMQ_CRASH_POINT("spsc.publish.header"); /* before tail */
 	ch->pos += bytes;
+	/* release: pairs with the acquire load of tail in start_mapped()
+	 * of a writer that joins later */
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
 	shmq__event_notify(&ch->hdr->data_ev);
 }
@@ -196,8 +200,9 @@ static int spsc_release(struct shmq_chan *ch)
 static void spsc_depth(struct shmq_chan *ch, uint64_t *msgs, uint64_t *bytes)
 {
 	(void)msgs;
-	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
-	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_ACQUIRE);
+	/* relaxed: a report; nothing is read through them */
+	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
+	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_RELAXED);
 	*bytes = t - h <= ch->capacity ? t - h : 0;
 }
 

@@ -163,8 +163,16 @@ unsigned shmq__chan_scan_peers(struct shmq_chan *ch, uint32_t role);
 /* Whether peer i is alive: its lock byte is held and its pid is the
  * process that took it. Marks it DEAD and settles its counts if not. */
 int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i);
-/* Whether peer i (line copied into p) is dead; never writes. */
-int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq_chan_peer *p);
+/* A peer line's owner, as copied out of the line. */
+struct shmq__peer_id {
+	uint32_t role, pid;
+	uint64_t start;
+};
+/* Copies the owner's identity out of line p, after the caller's acquire
+ * load of its state (relaxed loads: see the comment in chan_peer.c). */
+struct shmq__peer_id shmq__chan_peer_id(const struct shmq_chan_peer *p);
+/* Whether peer i, whose owner was `id`, is dead; never writes. */
+int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq__peer_id *id);
 /* One more message sent or received by us. */
 void shmq__chan_count(struct shmq_chan *ch);
 

@@ -26,11 +26,14 @@ static uint64_t slowest(struct shmq_chan *ch)
 	uint64_t min = ch->pos;
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
 		struct shmq_chan_peer *p = &ch->peers[i];
-		/* acquire: pairs with the reader's release of its cursor */
+		/* acquire: pairs with the joiner's release of ACTIVE in
+		 * take_slot(): its role and first cursor are in */
 		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) !=
 		            SHMQ_PEER_ACTIVE ||
-		    p->role != SHMQ_READER)
+		    shmq_load(&p->role, SHMQ_RELAXED) != SHMQ_READER)
 			continue;
+		/* acquire: pairs with the reader's release of its cursor in
+		 * publish_cursor(): it is done with the slots before it */
 		uint64_t c = shmq_load(&p->cursor, SHMQ_ACQUIRE);
 		/* A cursor ahead of us is scribbled: it cannot hold the
 		 * writer back. One more than a lap behind is a reader that
@@ -74,7 +77,7 @@ static int bcast_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 			return rc;
 	}
 	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
-	shmq_store(&s->word, 2 * ch->pos + 1, SHMQ_RELAXED);
+	shmq_store(&s->word, shmq__bcast_filling(ch->pos), SHMQ_RELAXED);
 	/* release fence: the odd word is visible before any payload byte
 	 * changes; pairs with the reader's acquire fence in bcast_release */
 	shmq_fence_release();
@@ -90,7 +93,7 @@ static int bcast_commit(struct shmq_chan *ch, size_t len)
 	shmq_store(&s->len, (uint32_t)len, SHMQ_RELAXED);
 	/* release: payload and len before the even word; pairs with the
 	 * reader's acquire load of the word */
-	shmq_store(&s->word, 2 * ch->pos + 2, SHMQ_RELEASE);
+	shmq_store(&s->word, shmq__bcast_filled(ch->pos), SHMQ_RELEASE);
 	ch->pos++;
 	/* release: pairs with the reader's acquire load of tail */
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
@@ -111,7 +114,8 @@ static void bcast_joined(struct shmq_chan *ch)
 	/* A reader's cursor went out with its line (bcast_join). A writer
 	 * that replaces a dead one starts behind the readers that
 	 * are still reading its predecessor's messages, not at tail.
-	 * acquire: as in room() */
+	 * acquire: as in room(), pairs with the joiner's release increment
+	 * of readers_ever in count_role() */
 	ch->readers_seen = shmq_load(&ch->hdr->readers_ever, SHMQ_ACQUIRE);
 	ch->other = ch->role == SHMQ_WRITER ? slowest(ch) : ch->pos;
 }
@@ -143,6 +147,8 @@ static int data(struct shmq_chan *ch, void *arg)
 	int rc = shmq__chan_eof(ch);
 	if (rc == -EAGAIN)
 		return rc;
+	/* acquire: pairs with the writer's release of tail in
+	 * bcast_commit(), made before its release of the count */
 	return shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE) != ch->pos ? 0 : rc;
 }
 
@@ -159,11 +165,12 @@ static ssize_t bcast_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	/* relaxed: after the acquire of the word; a lapping writer may be
 	 * storing it now, which the word's re-check below then tells */
 	uint32_t len = shmq_load(&s->len, SHMQ_RELAXED);
-	if (w != 2 * ch->pos + 2) {
-		if (w < 2 * ch->pos + 2)
+	if (w != shmq__bcast_filled(ch->pos)) {
+		if (w < shmq__bcast_filled(ch->pos))
 			return -EBADMSG; /* older than tail says: scribbled */
 		/* Overwritten since tail said it was in: the writer lapped
 		 * us; go to the oldest message it left. */
+		/* acquire: pairs with the writer's release of tail */
 		uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 		return lapped(ch, t - ch->pos > ch->capacity
 		                          ? t : ch->pos + ch->capacity + 1);
@@ -202,7 +209,8 @@ static int bcast_release(struct shmq_chan *ch)
 static void bcast_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 {
 	uint64_t saved = ch->pos;
-	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
+	/* relaxed: a report; nothing is read through it */
+	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
 	uint64_t min = slowest(ch);
 	in->depth_msgs = ch->pos - min;
 	in->depth_bytes = in->depth_msgs * ch->msg_size;
@@ -214,6 +222,8 @@ static void bcast_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
  * this window. */
 static void bcast_join(struct shmq_chan *ch, int role)
 {
+	/* acquire: pairs with the writer's release of tail in
+	 * bcast_commit(): the slots before it are whole */
 	if (role == SHMQ_READER)
 		ch->pos = ch->other = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 }

@@ -13,23 +13,20 @@
 static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
                        struct shmq_chan_peer_info *out)
 {
-	struct shmq_chan_peer *p = &ch->peers[i], copy;
-	/* acquire: pairs with the owner's release of ACTIVE */
+	struct shmq_chan_peer *p = &ch->peers[i];
+	/* acquire: pairs with the owner's release of ACTIVE in take_slot() */
 	uint32_t state = SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE));
+	if (state != SHMQ_PEER_DEAD && state != SHMQ_PEER_ACTIVE)
+		return 0;
+	/* A report: a line taken again meanwhile is misreported once. */
+	struct shmq__peer_id id = shmq__chan_peer_id(p);
+	out->role = (int)id.role;
+	out->pid = (pid_t)id.pid;
 	if (state == SHMQ_PEER_DEAD) { /* settled, line not reused yet */
-		out->role = (int)p->role;
-		out->pid = (pid_t)p->pid;
 		out->msgs = 0; /* folded into the totals when settled */
 		out->alive = SHMQ_PID_DEAD;
 		return 1;
 	}
-	if (state != SHMQ_PEER_ACTIVE)
-		return 0;
-	copy.role = p->role;
-	copy.pid = p->pid;
-	copy.start = p->start;
-	out->role = (int)copy.role;
-	out->pid = (pid_t)copy.pid;
 	out->msgs = shmq_load(&p->msgs, SHMQ_RELAXED);
 	if (settle)
 		out->alive = shmq__chan_peer_alive(ch, i) ? SHMQ_PID_ALIVE
@@ -37,7 +34,7 @@ static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
 	else if ((int)i == ch->me)
 		out->alive = SHMQ_PID_ALIVE;
 	else
-		out->alive = shmq__chan_peer_dead(ch->fd, i, &copy)
+		out->alive = shmq__chan_peer_dead(ch->fd, i, &id)
 		                     ? SHMQ_PID_DEAD : SHMQ_PID_ALIVE;
 	return 1;
 }
@@ -166,9 +163,11 @@ int shmq__chan_probe(int dirfd, const char *name, int *stale)
 			unknown++;
 			break;
 		}
+		/* relaxed: p is our copy (pread), no other thread's */
+		struct shmq__peer_id id = shmq__chan_peer_id(&p);
 		if (SHMQ_PEER_STATE(shmq_load(&p.state, SHMQ_RELAXED)) ==
 		    SHMQ_PEER_ACTIVE)
-			alive += !shmq__chan_peer_dead(fd, i, &p);
+			alive += !shmq__chan_peer_dead(fd, i, &id);
 	}
 	close(fd);
 	/* Stale: nobody left alive, and either it was not meant to persist,

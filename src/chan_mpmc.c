@@ -11,7 +11,8 @@
  * at moves them on (helping), so a claimer that dies between its claim and
  * that move stops nobody.
  *
- * Word: bits 8..63 the position (mod 2^56), 6..7 the state, 0..5 the peer.
+ * Word (layout.h): bits 8..63 the position (mod 2^56), 6..7 the state, 0..5
+ * the peer.
  * Slot p%N goes EMPTY(p) -> WRITING(p) -> FULL(p) -> READING(p) ->
  * EMPTY(p+N).
  */
@@ -20,12 +21,6 @@
 #include <errno.h>
 #include <time.h>
 
-#define SEQ_MASK ((UINT64_C(1) << 56) - 1)
-#define WORD(seq, st, peer)                                                   \
-	((((seq) & SEQ_MASK) << 8) | ((uint64_t)(st) << 6) | (uint64_t)(peer))
-#define W_SEQ(w) ((w) >> 8)
-#define W_ST(w) ((unsigned)((w) >> 6) & 3u)
-#define W_PEER(w) ((unsigned)(w) & 63u)
 #define HOLDER_LOOK_NS 1000000 /* between liveness looks at a slot's holder */
 #define STUCK_MAX 100 /* the same index and word, again and again: a word
                          that is no round of this slot (scribbled on) */
@@ -49,8 +44,8 @@ static int stuck(struct progress *g, uint64_t pos, uint64_t w)
 /* seq is a later round than p (the index pointing at p is stale). */
 static int ahead(uint64_t seq, uint64_t p)
 {
-	uint64_t d = (seq - p) & SEQ_MASK;
-	return d != 0 && d < (SEQ_MASK >> 1);
+	uint64_t d = (seq - p) & SHMQ_SLOT_SEQ_MASK;
+	return d != 0 && d < (SHMQ_SLOT_SEQ_MASK >> 1);
 }
 
 static void advance(shmq_atomic64 *idx, uint64_t from)
@@ -67,7 +62,7 @@ static void advance(shmq_atomic64 *idx, uint64_t from)
 static int help_on(struct shmq_chan *ch, shmq_atomic64 *idx, uint64_t pos,
                    uint64_t seq)
 {
-	if (((seq - pos) & SEQ_MASK) <= ch->capacity) {
+	if (((seq - pos) & SHMQ_SLOT_SEQ_MASK) <= ch->capacity) {
 		advance(idx, pos);
 		return 0;
 	}
@@ -80,8 +75,12 @@ static int help_on(struct shmq_chan *ch, shmq_atomic64 *idx, uint64_t pos,
 static void recover(struct shmq_chan *ch, struct shmq_chan_slot *s,
                     uint64_t w)
 {
-	uint64_t next = WORD(W_SEQ(w) + ch->capacity, SHMQ_SLOT_EMPTY, 0);
+	uint64_t next = shmq__slot_word(shmq__slot_seq(w) + ch->capacity,
+	                                SHMQ_SLOT_EMPTY, 0);
 	SHMQ_CRASH_POINT("mpmc.recover"); /* the recoverer dies */
+	/* acq_rel: as the CAS it undoes (a claim, acquire) and the store
+	 * it stands in for (commit/release, release): pairs with the next
+	 * claimer's acquire load of the word */
 	if (shmq_cas(&s->word, &w, next, SHMQ_ACQ_REL)) {
 		shmq_add(&ch->hdr->recovered, 1, SHMQ_RELAXED);
 		shmq__event_notify(&ch->hdr->space_ev);
@@ -97,8 +96,9 @@ static void mpmc_reclaim(struct shmq_chan *ch, unsigned i)
 		struct shmq_chan_slot *s = shmq__slot(ch, k);
 		/* acquire: pairs with the release that set the word */
 		uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
-		if (W_PEER(w) == i && (W_ST(w) == SHMQ_SLOT_WRITING ||
-		                       W_ST(w) == SHMQ_SLOT_READING))
+		uint32_t st = shmq__slot_state(w);
+		if (shmq__slot_peer(w) == i && (st == SHMQ_SLOT_WRITING ||
+		                                st == SHMQ_SLOT_READING))
 			recover(ch, s, w);
 	}
 }
@@ -114,7 +114,7 @@ static int holder_dead(struct shmq_chan *ch, struct shmq_chan_slot *s,
 	if (now < ch->next_look_ns)
 		return 0;
 	ch->next_look_ns = now + HOLDER_LOOK_NS;
-	if (shmq__chan_peer_alive(ch, W_PEER(w)))
+	if (shmq__chan_peer_alive(ch, shmq__slot_peer(w)))
 		return 0;
 	recover(ch, s, w);
 	return 1;
@@ -133,10 +133,13 @@ static int claim_write(struct shmq_chan *ch, void *arg)
 		uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
 		if (stuck(&g, pos, w))
 			return -EBADMSG; /* a word that is no round here */
-		uint64_t p = pos & SEQ_MASK, seq = W_SEQ(w);
-		if (seq == p && W_ST(w) == SHMQ_SLOT_EMPTY) {
+		uint64_t p = pos & SHMQ_SLOT_SEQ_MASK, seq = shmq__slot_seq(w);
+		if (seq == p && shmq__slot_state(w) == SHMQ_SLOT_EMPTY) {
+			/* acquire: pairs with the release that emptied the
+			 * slot (mpmc_release(), recover()) */
 			if (shmq_cas(&s->word, &w,
-			             WORD(p, SHMQ_SLOT_WRITING, ch->me),
+			             shmq__slot_word(p, SHMQ_SLOT_WRITING,
+			                             (uint32_t)ch->me),
 			             SHMQ_ACQUIRE)) {
 				SHMQ_CRASH_POINT("mpmc.claim.write");
 				advance(&ch->hdr->tail, pos);
@@ -148,10 +151,14 @@ static int claim_write(struct shmq_chan *ch, void *arg)
 		} else if (ahead(seq, p)) {
 			if (help_on(ch, &ch->hdr->tail, pos, seq) < 0)
 				return -EBADMSG;
-		} else if (seq == ((p - ch->capacity) & SEQ_MASK)) {
+		} else if (seq == ((p - ch->capacity) & SHMQ_SLOT_SEQ_MASK)) {
 			/* Last round's message is still there: full. */
-			if (W_ST(w) == SHMQ_SLOT_READING && holder_dead(ch, s, w))
+			if (shmq__slot_state(w) == SHMQ_SLOT_READING &&
+			    holder_dead(ch, s, w))
 				continue;
+			/* acquire: pairs with the readers' release
+			 * decrement (count_down()) and the settler's release
+			 * of dead_readers made before it (settle()) */
 			if (shmq_load(&ch->hdr->readers, SHMQ_ACQUIRE) == 0 &&
 			    shmq_load(&ch->hdr->dead_readers, SHMQ_ACQUIRE))
 				return SHMQ_EPEERDEAD;
@@ -181,7 +188,8 @@ static int mpmc_commit(struct shmq_chan *ch, size_t len)
 	SHMQ_CRASH_POINT("mpmc.commit.payload"); /* before FULL */
 	/* release: the payload and len; pairs with the reader's acquire
 	 * load of the word in claim_read() */
-	shmq_store(&s->word, WORD(ch->op_pos, SHMQ_SLOT_FULL, 0), SHMQ_RELEASE);
+	shmq_store(&s->word, shmq__slot_word(ch->op_pos, SHMQ_SLOT_FULL, 0),
+	           SHMQ_RELEASE);
 	shmq__event_notify(&ch->hdr->data_ev);
 	shmq__chan_count(ch);
 	return 0;
@@ -204,8 +212,11 @@ static int take_full(struct shmq_chan *ch, struct shmq_chan_slot *s,
 		return -EBADMSG;
 	if (len > a->max)
 		return -EMSGSIZE; /* not taken: it stays for another reader */
-	if (!shmq_cas(&s->word, &w, WORD(pos, SHMQ_SLOT_READING, ch->me),
-	              SHMQ_ACQUIRE))
+	uint64_t mine = shmq__slot_word(pos, SHMQ_SLOT_READING,
+	                                (uint32_t)ch->me);
+	/* acquire: pairs with the writer's release of FULL in
+	 * mpmc_commit(): the payload is complete */
+	if (!shmq_cas(&s->word, &w, mine, SHMQ_ACQUIRE))
 		return -EAGAIN;
 	SHMQ_CRASH_POINT("mpmc.claim.read");
 	advance(&ch->hdr->head, pos);
@@ -221,8 +232,9 @@ static int empty_at(struct shmq_chan *ch, struct shmq_chan_slot *s,
 	int rc = shmq__chan_eof(ch);
 	if (rc == -EAGAIN)
 		return rc;
-	/* acquire: after the writers' release of their count, a message
-	 * they published shows in the word */
+	/* acquire: pairs with the writer's release of FULL; after the
+	 * writers' release of their count (shmq__chan_eof()), a message they
+	 * published shows in the word */
 	return shmq_load(&s->word, SHMQ_ACQUIRE) == w ? rc : -EAGAIN;
 }
 
@@ -237,11 +249,12 @@ static int claim_read(struct shmq_chan *ch, void *arg)
 		uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
 		if (stuck(&g, pos, w))
 			return -EBADMSG;
-		uint64_t p = pos & SEQ_MASK, seq = W_SEQ(w);
-		if (seq == ((p - ch->capacity) & SEQ_MASK)) {
+		uint64_t p = pos & SHMQ_SLOT_SEQ_MASK, seq = shmq__slot_seq(w);
+		if (seq == ((p - ch->capacity) & SHMQ_SLOT_SEQ_MASK)) {
 			/* Last round's reader is still copying: nothing for
 			 * us yet, unless it died. */
-			if (W_ST(w) == SHMQ_SLOT_READING && holder_dead(ch, s, w))
+			if (shmq__slot_state(w) == SHMQ_SLOT_READING &&
+			    holder_dead(ch, s, w))
 				continue;
 			return empty_at(ch, s, w);
 		}
@@ -249,7 +262,7 @@ static int claim_read(struct shmq_chan *ch, void *arg)
 			return -EBADMSG; /* consumed: helped on, or scribbled */
 		if (seq != p)
 			continue;
-		switch (W_ST(w)) {
+		switch (shmq__slot_state(w)) {
 		case SHMQ_SLOT_FULL: {
 			int rc = take_full(ch, s, w, p, arg);
 			if (rc != -EAGAIN)
@@ -287,11 +300,11 @@ static ssize_t mpmc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 static int mpmc_release(struct shmq_chan *ch)
 {
 	struct shmq_chan_slot *s = shmq__slot(ch, ch->op_pos);
+	uint64_t next = shmq__slot_word(ch->op_pos + ch->capacity,
+	                                SHMQ_SLOT_EMPTY, 0);
 	/* release: we are done with the bytes; pairs with the writer's
 	 * acquire load in claim_write() */
-	shmq_store(&s->word,
-	           WORD(ch->op_pos + ch->capacity, SHMQ_SLOT_EMPTY, 0),
-	           SHMQ_RELEASE);
+	shmq_store(&s->word, next, SHMQ_RELEASE);
 	shmq__event_notify(&ch->hdr->space_ev);
 	shmq__chan_count(ch);
 	return 0;
@@ -299,8 +312,9 @@ static int mpmc_release(struct shmq_chan *ch)
 
 static void mpmc_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 {
-	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
-	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_ACQUIRE);
+	/* relaxed: a report; nothing is read through them */
+	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
+	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_RELAXED);
 	in->depth_msgs = t - h <= ch->capacity ? t - h : 0;
 	in->depth_bytes = in->depth_msgs * ch->msg_size;
 }
@@ -311,7 +325,8 @@ static void mpmc_init(void *ring, const struct shmq__chan_geometry *g)
 	for (uint64_t i = 0; i < g->capacity; i++) {
 		struct shmq_chan_slot *s = (void *)((char *)ring +
 		                                    i * g->slot_size);
-		shmq_store(&s->word, i << 8, SHMQ_RELAXED);
+		shmq_store(&s->word, shmq__slot_word(i, SHMQ_SLOT_EMPTY, 0),
+		           SHMQ_RELAXED);
 	}
 }
 

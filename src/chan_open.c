@@ -84,6 +84,9 @@ static int start_mapped(struct shmq_chan *ch, int role)
 	 * is read once, here, and must be one a peer could have left (the
 	 * kind's start hook says). */
 	struct shmq_chan_hdr *h = ch->hdr;
+	/* acquire: pairs with the release of head (publish_head(), as
+	 * readers leave it) and of tail (publish(), bcast_commit()) by the
+	 * side we replace */
 	uint64_t head = shmq_load(&h->head, SHMQ_ACQUIRE);
 	uint64_t tail = shmq_load(&h->tail, SHMQ_ACQUIRE);
 	if (ch->ops->start && (rc = ch->ops->start(ch, &head, &tail)) < 0)

@@ -38,38 +38,60 @@ static void fold_counts(struct shmq_chan *ch, struct shmq_chan_peer *p,
 	shmq_store(&p->lost, 0, SHMQ_RELAXED);
 }
 
-/* Takes one off a count (release: pairs with the acquire of whoever reads
- * it). Never below zero, and never into the CLOSING bit: a count someone
- * scribbled on must not wrap and lock everybody out. */
+/* Takes one off a count. Never below zero, and never into the CLOSING
+ * bit: a count someone scribbled on must not wrap and lock everybody out.
+ * release: pairs with the acquires of the count (writers: the load in
+ * shmq__chan_eof(); readers: the loads in the writers' room() and
+ * claim_write(); any: the CAS of the next joiner in count_role() or
+ * attach_count()): whoever sees us gone sees all we published and, for a
+ * settler, the death it counted first. */
 static void count_down(shmq_atomic32 *n)
 {
 	uint32_t v = shmq_load(n, SHMQ_RELAXED);
 	do {
 		if ((v & ~SHMQ_CHAN_CLOSING) == 0)
 			return;
+		/* release: see above */
 	} while (!shmq_cas(n, &v, v - 1, SHMQ_RELEASE));
 }
 
-/* Clears HOLDS_ bit of line p if it is set and the line is in state st:
- * 1 if this call cleared it. By CAS, so exactly one of the owner and the
- * settlers gets it, and never on a line reused meanwhile. */
-static int drop_hold(struct shmq_chan_peer *p, uint32_t st, uint32_t bit)
+/* Clears HOLDS_ bit of line p if it is set and the line still has word
+ * w's state and generation: 1 if this call cleared it. By CAS, so exactly
+ * one of the owner and the settlers gets it, and never on a line taken
+ * again since, even if that owner died too (another generation: the count
+ * to give back may be another role's). */
+static int drop_hold(struct shmq_chan_peer *p, uint32_t w, uint32_t bit)
 {
 	uint32_t v = shmq_load(&p->state, SHMQ_RELAXED);
 	do {
-		if (SHMQ_PEER_STATE(v) != st || !(v & bit))
+		if (!shmq__peer_same(v, w) || !(v & bit))
 			return 0;
+		/* acq_rel: release pairs with the acquire load of state in
+		 * take_slot(): a joiner that sees the bit cleared by us
+		 * rewrites the line after our reads of it; acquire pairs with
+		 * the owner's release of ACTIVE (HOLDS_ updates are RMWs, so
+		 * they continue its release sequence) */
 	} while (!shmq_cas(&p->state, &v, v & ~bit, SHMQ_ACQ_REL));
 	return 1;
 }
 
-/* Gives back count n that line p holds (bit): the bit first, so a death
- * between the two leaks the count rather than take someone else's. */
-static void give_back(struct shmq_chan_peer *p, uint32_t st, uint32_t bit,
+/* Gives back count n that line p (in word w) holds (bit): the bit first,
+ * so a death between the two leaks the count rather than take someone
+ * else's. */
+static void give_back(struct shmq_chan_peer *p, uint32_t w, uint32_t bit,
                       shmq_atomic32 *n)
 {
-	if (drop_hold(p, st, bit))
+	if (drop_hold(p, w, bit))
 		count_down(n);
+}
+
+/* Our own line's word: ACTIVE, in the generation we took it in. */
+static uint32_t ours(struct shmq_chan *ch)
+{
+	/* relaxed: only a taker changes the generation, and we hold the
+	 * line's lock byte */
+	uint32_t v = shmq_load(&ch->peers[ch->me].state, SHMQ_RELAXED);
+	return shmq__peer_word(v, SHMQ_PEER_ACTIVE);
 }
 
 static shmq_atomic32 *role_count(struct shmq_chan *ch, uint32_t role)
@@ -77,15 +99,16 @@ static shmq_atomic32 *role_count(struct shmq_chan *ch, uint32_t role)
 	return role == SHMQ_WRITER ? &ch->hdr->writers : &ch->hdr->readers;
 }
 
-/* Gives back what a DEAD line still holds: a settler may have died half
- * way, and the next one finishes. */
-static void settle_rest(struct shmq_chan *ch, struct shmq_chan_peer *p)
+/* Gives back what DEAD line p still holds: a settler may have died half
+ * way, and the next one finishes. `dead` is the line's DEAD word, `role`
+ * its owner's, read after it: nothing is given back unless the line is
+ * still in dead's generation, so the role is the right one. */
+static void settle_rest(struct shmq_chan *ch, struct shmq_chan_peer *p,
+                        uint32_t dead, uint32_t role)
 {
-	give_back(p, SHMQ_PEER_DEAD, SHMQ_PEER_HOLDS_ROLE,
-	          role_count(ch, p->role));
+	give_back(p, dead, SHMQ_PEER_HOLDS_ROLE, role_count(ch, role));
 	SHMQ_CRASH_POINT("chan.settle.role");
-	give_back(p, SHMQ_PEER_DEAD, SHMQ_PEER_HOLDS_ATTACH,
-	          &ch->hdr->attached);
+	give_back(p, dead, SHMQ_PEER_HOLDS_ATTACH, &ch->hdr->attached);
 	/* Whoever waits on the dead one should look again. */
 	shmq__event_notify(&ch->hdr->data_ev);
 	shmq__event_notify(&ch->hdr->space_ev);
@@ -93,31 +116,52 @@ static void settle_rest(struct shmq_chan *ch, struct shmq_chan_peer *p)
 
 /* Settles a dead peer once: marks it DEAD and counts the death, then gives
  * back the counts its line holds. `seen` is the ACTIVE state word the
- * caller judged by: a line settled or taken again since then has another
- * word, and is left alone. */
+ * caller judged by, `id` the identity it read after it: a line settled or
+ * taken again since then has another word, and is left alone. */
 static void settle(struct shmq_chan *ch, unsigned i, uint32_t seen,
-                   uint32_t role, uint32_t pid)
+                   const struct shmq__peer_id *id)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
 	struct shmq_chan_peer *p = &ch->peers[i];
-	uint32_t dead = (seen & ~SHMQ_PEER_STATE_MASK) | SHMQ_PEER_DEAD;
+	uint32_t dead = shmq__peer_as_dead(seen);
+	/* acq_rel: release pairs with the acquire load of state in
+	 * take_slot(): our copy of the line was read before anyone can
+	 * rewrite it, so `id` is the owner of `seen`'s generation; acquire
+	 * pairs with that owner's release of ACTIVE, for fold_counts() */
 	if (SHMQ_PEER_STATE(seen) != SHMQ_PEER_ACTIVE ||
 	    !shmq_cas(&p->state, &seen, dead, SHMQ_ACQ_REL))
 		return; /* someone else settled it, or it has a new owner */
-	/* release: before the role count goes down, so a reader that sees
-	 * no writer left (acquire) sees the death, not a clean close */
-	shmq_add(role == SHMQ_WRITER ? &h->dead_writers : &h->dead_readers, 1,
-	         SHMQ_RELEASE);
-	shmq_store(&h->last_dead_pid, pid, SHMQ_RELAXED);
-	fold_counts(ch, p, role);
+	/* release: pairs with the acquire loads of dead_writers/readers
+	 * (shmq__chan_eof(), room(), claim_write()); the role count goes
+	 * down after it, so a reader that sees no writer left sees the
+	 * death, not a clean close */
+	shmq_add(id->role == SHMQ_WRITER ? &h->dead_writers : &h->dead_readers,
+	         1, SHMQ_RELEASE);
+	shmq_store(&h->last_dead_pid, id->pid, SHMQ_RELAXED);
+	fold_counts(ch, p, id->role);
 	SHMQ_CRASH_POINT("chan.settle.marked");
-	settle_rest(ch, p);
+	settle_rest(ch, p, dead, id->role);
 }
 
-/* Whether peer line p (a copy) is dead: its lock byte is free, or held by
- * a process that is not the one that took it (a fork child inherited the
- * lock). 0 when it is alive or we cannot tell. */
-int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq_chan_peer *p)
+struct shmq__peer_id shmq__chan_peer_id(const struct shmq_chan_peer *p)
+{
+	/* relaxed: the caller loaded state first, with acquire (pairs with
+	 * the owner's release of ACTIVE), so these are that owner's, or a
+	 * later owner's if the line was taken again since; the caller acts
+	 * on them only by a CAS that expects the state word it loaded,
+	 * which then fails */
+	struct shmq__peer_id id = {
+		.role = shmq_load(&p->role, SHMQ_RELAXED),
+		.pid = shmq_load(&p->pid, SHMQ_RELAXED),
+		.start = shmq_load(&p->start, SHMQ_RELAXED),
+	};
+	return id;
+}
+
+/* Whether the owner `id` of peer line i is dead: the line's lock byte is
+ * free, or held by a process that is not the one that took it (a fork
+ * child inherited the lock). 0 when it is alive or we cannot tell. */
+int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq__peer_id *id)
 {
 	uint64_t now;
 	int held = lock_byte(fd, i, F_RDLCK, F_OFD_GETLK);
@@ -125,29 +169,28 @@ int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq_chan_peer *p)
 		return 0; /* cannot tell: never declare a live peer dead */
 	if (!held)
 		return 1;
-	int rc = shmq__pid_start((pid_t)p->pid, &now);
+	int rc = shmq__pid_start((pid_t)id->pid, &now);
 	if (rc == 0)
-		return now != p->start;
+		return now != id->start;
 	return rc == -ESRCH ||
-	       shmq__pid_alive_since((pid_t)p->pid, 0) == SHMQ_PID_DEAD;
+	       shmq__pid_alive_since((pid_t)id->pid, 0) == SHMQ_PID_DEAD;
 }
 
 int shmq__chan_peer_alive(struct shmq_chan *ch, unsigned i)
 {
-	struct shmq_chan_peer *p = &ch->peers[i], copy;
+	struct shmq_chan_peer *p = &ch->peers[i];
 	if ((int)i == ch->me)
 		return 1;
-	/* acquire: pairs with the owner's release of ACTIVE: role, pid and
-	 * start are its */
+	/* acquire: pairs with the owner's release of ACTIVE in take_slot():
+	 * the identity read next is its (or a later owner's: see
+	 * shmq__chan_peer_id()) */
 	uint32_t seen = shmq_load(&p->state, SHMQ_ACQUIRE);
 	if (SHMQ_PEER_STATE(seen) != SHMQ_PEER_ACTIVE)
 		return 0;
-	copy.role = p->role;
-	copy.pid = p->pid;
-	copy.start = p->start;
-	if (!shmq__chan_peer_dead(ch->fd, i, &copy))
+	struct shmq__peer_id id = shmq__chan_peer_id(p);
+	if (!shmq__chan_peer_dead(ch->fd, i, &id))
 		return 1;
-	settle(ch, i, seen, copy.role, copy.pid);
+	settle(ch, i, seen, &id);
 	return 0;
 }
 
@@ -156,14 +199,18 @@ unsigned shmq__chan_scan_peers(struct shmq_chan *ch, uint32_t role)
 	unsigned alive = 0;
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
 		struct shmq_chan_peer *p = &ch->peers[i];
-		uint32_t v = shmq_load(&p->state, SHMQ_RELAXED);
-		if (role && p->role != role)
+		/* acquire: pairs with the owner's release of ACTIVE, as in
+		 * shmq__chan_peer_alive(); settle_rest() gives back only
+		 * while the line is in v's generation */
+		uint32_t v = shmq_load(&p->state, SHMQ_ACQUIRE);
+		struct shmq__peer_id id = shmq__chan_peer_id(p);
+		if (role && id.role != role)
 			continue;
 		if (SHMQ_PEER_STATE(v) == SHMQ_PEER_ACTIVE)
 			alive += shmq__chan_peer_alive(ch, i) != 0;
 		else if (SHMQ_PEER_STATE(v) == SHMQ_PEER_DEAD &&
 		         (v & SHMQ_PEER_HOLDS))
-			settle_rest(ch, p);
+			settle_rest(ch, p, v, id.role);
 	}
 	return alive;
 }
@@ -188,8 +235,16 @@ static int count_role(struct shmq_chan *ch, int role)
 	do {
 		if (v >= max)
 			return -EBUSY;
+		/* acq_rel: acquire pairs with the release decrement
+		 * (count_down()) of the peer whose place we take; release
+		 * with the acquire loads of the count (shmq__chan_eof(),
+		 * room()): who sees us counted sees our line ACTIVE */
 	} while (!shmq_cas(n, &v, v + 1, SHMQ_ACQ_REL));
 	hold(ch, SHMQ_PEER_HOLDS_ROLE);
+	/* release: after the count; pairs with the acquire load of
+	 * writers_ever in shmq__chan_eof() (a writer in `ever` is in
+	 * `writers` unless it left) and of readers_ever in the broadcast
+	 * writer's room() (our line and cursor are ACTIVE) */
 	shmq_add(role == SHMQ_WRITER ? &ch->hdr->writers_ever
 	                             : &ch->hdr->readers_ever, 1, SHMQ_RELEASE);
 	return 0;
@@ -199,7 +254,7 @@ static void uncount_role(struct shmq_chan *ch, int role)
 {
 	/* release (count_down): a reader that sees the count drop (acquire)
 	 * sees every message this writer published */
-	give_back(&ch->peers[ch->me], SHMQ_PEER_ACTIVE, SHMQ_PEER_HOLDS_ROLE,
+	give_back(&ch->peers[ch->me], ours(ch), SHMQ_PEER_HOLDS_ROLE,
 	          role_count(ch, (uint32_t)role));
 }
 
@@ -230,6 +285,10 @@ static int attach_count(struct shmq_chan *ch)
 			unlink_if_ours(ch);
 			return -ENOENT;
 		}
+		/* acq_rel: pairs with the CAS in detach(): RMWs of one word
+		 * are in one order, so either the last one out sees us
+		 * counted and keeps the name, or we see CLOSING and do not
+		 * join an object whose name is going */
 	} while (!shmq_cas(&ch->hdr->attached, &v, v + 1, SHMQ_ACQ_REL));
 	hold(ch, SHMQ_PEER_HOLDS_ATTACH);
 	return 0;
@@ -244,25 +303,38 @@ static int take_slot(struct shmq_chan *ch, int role)
 	shmq__pid_start(getpid(), &start);
 	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
 		struct shmq_chan_peer *p = &ch->peers[i];
-		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) ==
+		/* relaxed: a first look; shmq__chan_peer_alive() loads the
+		 * word again, with acquire */
+		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_RELAXED)) ==
 		            SHMQ_PEER_ACTIVE &&
 		    shmq__chan_peer_alive(ch, i))
 			continue;
 		if (lock_byte(ch->fd, i, F_WRLCK, F_OFD_SETLK) < 0)
 			continue; /* held: alive, or inherited by a fork child */
 		SHMQ_CRASH_POINT("chan.join.locked");
-		/* The byte is ours: nobody else takes the line now. */
+		/* The byte is ours: nobody else takes the line now, so its
+		 * generation and identity stay as read here.
+		 * acquire: pairs with the owner's release of ACTIVE (or of
+		 * FREE) */
 		uint32_t s = shmq_load(&p->state, SHMQ_ACQUIRE);
-		settle(ch, i, s, p->role, p->pid);
-		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_RELAXED)) ==
-		    SHMQ_PEER_DEAD)
-			settle_rest(ch, p);
+		struct shmq__peer_id id = shmq__chan_peer_id(p);
+		settle(ch, i, s, &id);
+		/* relaxed: under our lock byte; settle() or another settler
+		 * made it DEAD in this generation */
+		s = shmq_load(&p->state, SHMQ_RELAXED);
+		if (SHMQ_PEER_STATE(s) == SHMQ_PEER_DEAD)
+			settle_rest(ch, p, s, id.role);
+		/* acquire: pairs with the release of the last change to the
+		 * line: its owner's FREE (free_slot()), a settler's DEAD or
+		 * HOLDS_ clear (settle(), drop_hold()): their reads and writes
+		 * of the line are done before we rewrite it */
 		s = shmq_load(&p->state, SHMQ_ACQUIRE);
 		if (ch->ops->reclaim)
 			ch->ops->reclaim(ch, i);
-		p->role = (uint32_t)role;
-		p->pid = (uint32_t)getpid();
-		p->start = start;
+		/* relaxed: published by the release of ACTIVE below */
+		shmq_store(&p->role, (uint32_t)role, SHMQ_RELAXED);
+		shmq_store(&p->pid, (uint32_t)getpid(), SHMQ_RELAXED);
+		shmq_store(&p->start, start, SHMQ_RELAXED);
 		shmq_store(&p->msgs, 0, SHMQ_RELAXED);
 		shmq_store(&p->lost, 0, SHMQ_RELAXED);
 		/* the kind's start for a new line (broadcast reader: the
@@ -270,9 +342,10 @@ static int take_slot(struct shmq_chan *ch, int role)
 		if (ch->ops->join)
 			ch->ops->join(ch, role);
 		shmq_store(&p->cursor, ch->pos, SHMQ_RELAXED);
-		/* release: role, pid, start, cursor before ACTIVE */
-		shmq_store(&p->state, ((s & ~0xffu) + SHMQ_PEER_GEN) |
-		                      SHMQ_PEER_ACTIVE, SHMQ_RELEASE);
+		/* release: role, pid, start, cursor before ACTIVE; pairs with
+		 * the acquire loads of state in shmq__chan_peer_alive(),
+		 * slowest() and the info report */
+		shmq_store(&p->state, shmq__peer_taken(s), SHMQ_RELEASE);
 		ch->me = (int)i;
 		SHMQ_CRASH_POINT("chan.join.slot");
 		return 0;
@@ -285,8 +358,10 @@ static void free_slot(struct shmq_chan *ch)
 {
 	struct shmq_chan_peer *p = &ch->peers[ch->me];
 	uint32_t s = shmq_load(&p->state, SHMQ_RELAXED);
-	/* release: our last writes to the line before it can be reused */
-	shmq_store(&p->state, (s & ~0xffu) | SHMQ_PEER_FREE, SHMQ_RELEASE);
+	/* release: pairs with the acquire load of state in take_slot(): our
+	 * last writes to the line (fold_counts()) before it is reused */
+	shmq_store(&p->state, shmq__peer_word(s, SHMQ_PEER_FREE),
+	           SHMQ_RELEASE);
 	lock_byte(ch->fd, (unsigned)ch->me, F_UNLCK, F_OFD_SETLK);
 }
 
@@ -308,8 +383,8 @@ int shmq__chan_join(struct shmq_chan *ch, int role)
 	SHMQ_CRASH_POINT("chan.join.counted");
 	return 0;
 uncount:
-	give_back(&ch->peers[ch->me], SHMQ_PEER_ACTIVE,
-	          SHMQ_PEER_HOLDS_ATTACH, &ch->hdr->attached);
+	give_back(&ch->peers[ch->me], ours(ch), SHMQ_PEER_HOLDS_ATTACH,
+	          &ch->hdr->attached);
 unslot:
 	free_slot(ch);
 	ch->me = -1;
@@ -321,8 +396,7 @@ unslot:
 static void detach(struct shmq_chan *ch)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
-	if (!drop_hold(&ch->peers[ch->me], SHMQ_PEER_ACTIVE,
-	               SHMQ_PEER_HOLDS_ATTACH))
+	if (!drop_hold(&ch->peers[ch->me], ours(ch), SHMQ_PEER_HOLDS_ATTACH))
 		return; /* the bit first, as give_back() does */
 	uint32_t v = shmq_load(&h->attached, SHMQ_RELAXED);
 	for (;;) {
@@ -331,6 +405,8 @@ static void detach(struct shmq_chan *ch)
 		int last = (v & ~SHMQ_CHAN_CLOSING) == 1 && ch->named &&
 		           !(ch->chan_flags & SHMQ_CHAN_PERSIST);
 		uint32_t next = last ? SHMQ_CHAN_CLOSING : v - 1;
+		/* acq_rel: pairs with the CAS in attach_count() (see there);
+		 * release, as count_down() */
 		if (shmq_cas(&h->attached, &v, next, SHMQ_ACQ_REL)) {
 			if (last) {
 				SHMQ_CRASH_POINT("chan.close.last");

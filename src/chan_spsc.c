@@ -22,21 +22,17 @@
 #include <string.h>
 
 #define REC sizeof(struct shmq_chan_rec)
-#define TERM 8u /* the zeroed header after each record */
-
-/* Header word: bits 32..63 the length, bit 31 PAD, bits 1..30 the
- * position / 8 (mod 2^30), bit 0 set so that it is never 0. */
-#define PAD_BIT (UINT64_C(1) << 31)
-#define TAG(pos) (((((pos) >> 3) & 0x3fffffffu) << 1) | 1u)
+#define TERM REC /* the zeroed header after each record */
 
 static uint64_t rec_bytes(uint64_t len)
 {
 	return REC + ((len + 7) & ~(uint64_t)7);
 }
 
-static shmq_atomic64 *word_at(struct shmq_chan *ch, uint64_t pos)
+/* The record at position pos (the header word's encoding: layout.h). */
+static struct shmq_chan_rec *rec_at(struct shmq_chan *ch, uint64_t pos)
 {
-	return (shmq_atomic64 *)(ch->ring + (pos & ch->mask));
+	return (struct shmq_chan_rec *)(ch->ring + (pos & ch->mask));
 }
 
 /* Writer: room for `want` bytes at our position? */
@@ -53,6 +49,8 @@ static int room(struct shmq_chan *ch, void *arg)
 	ch->other = head;
 	if (ch->capacity - (ch->pos - head) >= want)
 		return 0;
+	/* acquire: pairs with the reader's release decrement (count_down())
+	 * and the settler's release of dead_readers before it (settle()) */
 	if (shmq_load(&ch->hdr->readers, SHMQ_ACQUIRE) == 0 &&
 	    shmq_load(&ch->hdr->dead_readers, SHMQ_ACQUIRE) > 0)
 		return SHMQ_EPEERDEAD; /* nobody will ever make room */
@@ -70,12 +68,14 @@ static int wait_room(struct shmq_chan *ch, uint64_t want,
 static void publish(struct shmq_chan *ch, uint64_t bytes, uint64_t w)
 {
 	/* relaxed: ordered before the header by the release below */
-	shmq_store(word_at(ch, ch->pos + bytes), 0, SHMQ_RELAXED);
+	shmq_store(&rec_at(ch, ch->pos + bytes)->word, 0, SHMQ_RELAXED);
 	/* release: payload and terminator before the header; pairs with the
 	 * reader's acquire load of the header in data() */
-	shmq_store(word_at(ch, ch->pos), w, SHMQ_RELEASE);
+	shmq_store(&rec_at(ch, ch->pos)->word, w, SHMQ_RELEASE);
 	SHMQ_CRASH_POINT("spsc.publish.header"); /* before tail */
 	ch->pos += bytes;
+	/* release: pairs with the acquire load of tail in start_mapped()
+	 * of a writer that joins later */
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
 	shmq__event_notify(&ch->hdr->data_ev);
 }
@@ -91,13 +91,12 @@ static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 	if (to_end < need) { /* fill the end with a PAD, go round */
 		if ((rc = wait_room(ch, to_end + TERM, deadline, try_)) < 0)
 			return rc;
-		publish(ch, to_end, (to_end - REC) << 32 | PAD_BIT |
-		                            TAG(ch->pos));
+		publish(ch, to_end, shmq__rec_pad_word(to_end - REC, ch->pos));
 		SHMQ_CRASH_POINT("spsc.reserve.pad");
 	}
 	if ((rc = wait_room(ch, need + TERM, deadline, try_)) < 0)
 		return rc;
-	*ptr = (char *)word_at(ch, ch->pos) + REC;
+	*ptr = rec_at(ch, ch->pos) + 1;
 	ch->op_len = len;
 	return 0;
 }
@@ -105,7 +104,7 @@ static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 static int spsc_commit(struct shmq_chan *ch, size_t len)
 {
 	SHMQ_CRASH_POINT("spsc.commit.payload"); /* written, not published */
-	publish(ch, rec_bytes(len), (uint64_t)len << 32 | TAG(ch->pos));
+	publish(ch, rec_bytes(len), shmq__rec_word(len, ch->pos));
 	shmq__chan_count(ch);
 	return 0;
 }
@@ -117,15 +116,15 @@ static int header(struct shmq_chan *ch, uint64_t *w)
 	uint64_t off = ch->pos & ch->mask;
 	/* acquire: pairs with the writer's release of the header in
 	 * publish(): the payload is complete */
-	*w = shmq_load(word_at(ch, ch->pos), SHMQ_ACQUIRE);
+	*w = shmq_load(&rec_at(ch, ch->pos)->word, SHMQ_ACQUIRE);
 	if (*w == 0)
 		return 0;
-	uint64_t len = *w >> 32;
-	if ((*w & 0x7fffffffu) != TAG(ch->pos))
+	uint64_t len = shmq__rec_len(*w);
+	if (!shmq__rec_at(*w, ch->pos))
 		return -EBADMSG;
 	/* A PAD fills the ring's end, so never starts at offset 0: a peer
 	 * that put one there could keep a peek skipping PADs forever. */
-	if (*w & PAD_BIT)
+	if (shmq__rec_is_pad(*w))
 		return off && len == ch->capacity - off - REC ? 1 : -EBADMSG;
 	if (len > ch->msg_size || off + rec_bytes(len) > ch->capacity)
 		return -EBADMSG;
@@ -140,7 +139,8 @@ static uint64_t resume(struct shmq_chan *ch, uint64_t tail)
 	ch->pos = tail;
 	/* Bounded: a ring's worth of records at most. */
 	while (ch->pos - tail < ch->capacity && header(ch, &w) == 1)
-		ch->pos += w & PAD_BIT ? REC + (w >> 32) : rec_bytes(w >> 32);
+		ch->pos += shmq__rec_is_pad(w) ? REC + shmq__rec_len(w)
+		                               : rec_bytes(shmq__rec_len(w));
 	end = ch->pos;
 	ch->pos = saved;
 	return end;
@@ -177,15 +177,15 @@ static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 		                         deadline, try_);
 		if (rc < 0)
 			return rc;
-		if (!(w & PAD_BIT))
+		if (!shmq__rec_is_pad(w))
 			break;
-		ch->pos += REC + (w >> 32); /* skip to the ring's start */
+		ch->pos += REC + shmq__rec_len(w); /* to the ring's start */
 		publish_head(ch);
 	}
-	uint64_t len = w >> 32;
+	uint64_t len = shmq__rec_len(w);
 	if (len > max)
 		return -EMSGSIZE;
-	*ptr = (char *)word_at(ch, ch->pos) + REC;
+	*ptr = rec_at(ch, ch->pos) + 1;
 	ch->op_len = rec_bytes(len);
 	return (ssize_t)len;
 }
@@ -202,8 +202,9 @@ static int spsc_release(struct shmq_chan *ch)
 /* The depth in messages comes from the counters: records have no count. */
 static void spsc_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 {
-	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
-	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_ACQUIRE);
+	/* relaxed: a report; nothing is read through them */
+	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
+	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_RELAXED);
 	in->depth_bytes = t - h <= ch->capacity ? t - h : 0;
 	in->depth_msgs = in->sent - in->received - in->lost;
 }

@@ -29,6 +29,8 @@ int shmq__chan_eof(struct shmq_chan *ch)
 	 * caller's next look at the ring sees all it published */
 	if (shmq_load(&h->writers, SHMQ_ACQUIRE) > 0)
 		return -EAGAIN;
+	/* acquire: pairs with the settler's release of dead_writers in
+	 * settle(), made before it gave the writers' count back */
 	if (shmq_load(&h->dead_writers, SHMQ_ACQUIRE) > 0)
 		return SHMQ_EPEERDEAD;
 	return ever > 0 ? -EPIPE : -EAGAIN;

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Synchronization primitives (src/mutex.c, src/sem.c) ----------------
+/* ---- Synchronization primitives (src/sync_mutex.c, src/sync_sem.c) ------
  * Each is 16 bytes, the size of its public opaque type, and carries a magic
  * that names the type and the format version: a call on anything else (an
  * uninitialised or overwritten object, another version) gives -EINVAL. */
@@ -64,20 +64,28 @@ _Static_assert(sizeof(struct shmq_event_shm) == sizeof(shmq_event),
                "event layout is its public size");
 _Static_assert(offsetof(struct shmq_mutex_shm, word) == 0 &&
                offsetof(struct shmq_mutex_shm, state) == 4 &&
-               offsetof(struct shmq_mutex_shm, magic) == 8,
+               offsetof(struct shmq_mutex_shm, magic) == 8 &&
+               offsetof(struct shmq_mutex_shm, reserved) == 12,
                "mutex field offsets (docs/design.md)");
 _Static_assert(offsetof(struct shmq_sem_shm, value) == 0 &&
                offsetof(struct shmq_sem_shm, waiters) == 4 &&
-               offsetof(struct shmq_sem_shm, magic) == 8,
+               offsetof(struct shmq_sem_shm, magic) == 8 &&
+               offsetof(struct shmq_sem_shm, reserved) == 12,
                "semaphore field offsets (docs/design.md)");
 _Static_assert(offsetof(struct shmq_event_shm, seq) == 0 &&
                offsetof(struct shmq_event_shm, waiters) == 4 &&
-               offsetof(struct shmq_event_shm, magic) == 8,
+               offsetof(struct shmq_event_shm, magic) == 8 &&
+               offsetof(struct shmq_event_shm, reserved) == 12,
                "event field offsets (docs/design.md)");
-_Static_assert(sizeof(shmq_atomic32) == 4 && sizeof(shmq_atomic64) == 8,
-               "atomics are plain words");
+_Static_assert(SHMQ_MUTEX_TID_MASK == 0x3fffffffu &&
+               SHMQ_MUTEX_WAITERS == 0x80000000u &&
+               SHMQ_MUTEX_NOTREC == SHMQ_MUTEX_TID_MASK,
+               "mutex word: tid in bits 0..29, WAITERS bit 31");
+_Static_assert(sizeof(shmq_atomic32) == 4 && sizeof(shmq_atomic64) == 8 &&
+               _Alignof(shmq_atomic32) == 4 && _Alignof(shmq_atomic64) == 8,
+               "atomics are plain, naturally aligned words");
 
-/* ---- Classic mutual-exclusion algorithms (src/algo.c) -------------------
+/* ---- Classic mutual-exclusion algorithms (src/sync_algo.c) --------------
  * One struct serves all five algorithms: a header line, a line of shared
  * words, then one cache line per process so that a process spinning on its
  * own view never shares a line with another process's writes to its slot.
@@ -166,7 +174,8 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * these to give back), and above them a generation that each take of the
  * line bumps, so that a finder who copied a line and judged it dead cannot
  * settle the next owner of the line (its CAS expects the exact word it
- * saw). */
+ * saw). Bits 0..5 the state, 6 HOLDS_ATTACH, 7 HOLDS_ROLE, 8..31 the
+ * generation (mod 2^24). */
 #define SHMQ_PEER_FREE 0u
 #define SHMQ_PEER_ACTIVE 1u
 #define SHMQ_PEER_DEAD 2u /* found dead; settled once HOLDS_* are clear */
@@ -176,6 +185,32 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
 #define SHMQ_PEER_HOLDS_ROLE 0x80u   /* one of hdr.writers/readers */
 #define SHMQ_PEER_HOLDS (SHMQ_PEER_HOLDS_ATTACH | SHMQ_PEER_HOLDS_ROLE)
 #define SHMQ_PEER_GEN 0x100u
+#define SHMQ_PEER_GEN_MASK (~(SHMQ_PEER_GEN - 1u))
+
+/* Word w's generation in state st, holding nothing. */
+static inline uint32_t shmq__peer_word(uint32_t w, uint32_t st)
+{
+	return (w & SHMQ_PEER_GEN_MASK) | st;
+}
+
+/* The word of a line taken after word w: the next generation, ACTIVE. */
+static inline uint32_t shmq__peer_taken(uint32_t w)
+{
+	return shmq__peer_word(w + SHMQ_PEER_GEN, SHMQ_PEER_ACTIVE);
+}
+
+/* Word w marked DEAD: its generation and what it holds kept. */
+static inline uint32_t shmq__peer_as_dead(uint32_t w)
+{
+	return (w & ~SHMQ_PEER_STATE_MASK) | SHMQ_PEER_DEAD;
+}
+
+/* Whether w and v are the same state of the same generation (whatever
+ * HOLDS_* each has). */
+static inline int shmq__peer_same(uint32_t w, uint32_t v)
+{
+	return (w & ~SHMQ_PEER_HOLDS) == (v & ~SHMQ_PEER_HOLDS);
+}
 
 /* attached: the high bit closes the channel to new peers while the last
  * one removes its name. */
@@ -220,14 +255,20 @@ struct shmq_chan_hdr {
 	uint8_t pad4[64 - 24];
 };
 
+/* role, pid and start are the owner's identity: written (relaxed) by the
+ * owner before its release of ACTIVE, read (relaxed) by whoever judges the
+ * line after an acquire load of state. A joiner may rewrite them while a
+ * finder reads them: the finder acts on its copy only through a CAS that
+ * expects the state word (generation included) it loaded first, so a copy
+ * of another generation is never used. */
 struct shmq_chan_peer {
 	shmq_atomic32 state;  /* owner: ACTIVE after its lock byte is held,
 	                         HOLDS_* as it counts, FREE at close;
 	                         finders: ACTIVE -> DEAD, clear HOLDS_* */
-	uint32_t role;        /* owner, before ACTIVE (release); all read */
-	uint32_t pid;         /* owner, before ACTIVE */
-	uint32_t reserved;
-	uint64_t start;       /* owner's start time (ticks since boot) */
+	shmq_atomic32 role;   /* owner, before ACTIVE; all read */
+	shmq_atomic32 pid;    /* owner, before ACTIVE; finders read */
+	uint32_t reserved;    /* zero */
+	shmq_atomic64 start;  /* owner's start time (ticks since boot) */
 	shmq_atomic64 cursor; /* broadcast reader: next position it reads */
 	shmq_atomic64 msgs;   /* owner: messages it sent or received so far */
 	shmq_atomic64 lost;   /* owner (broadcast reader): messages it missed */
@@ -237,12 +278,49 @@ struct shmq_chan_peer {
 /* spsc ring record: an 8-byte header word, then the payload padded to 8
  * bytes. The word (written last, release) is: bits 32..63 the payload
  * length (PAD: the bytes skipped to the ring's end), bit 31 PAD, bits 1..30
- * the record's position / 8, bit 0 set (so never 0). 0 means "not
- * written yet": the writer zeroes the word after each record before it
- * publishes the record. */
+ * the record's position / 8 (mod 2^30), bit 0 set (so never 0). 0 means
+ * "not written yet": the writer zeroes the word after each record before
+ * it publishes the record. */
 struct shmq_chan_rec {
-	uint64_t word;
+	shmq_atomic64 word; /* the writer (release); the reader (acquire) */
 };
+
+#define SHMQ_REC_PAD (UINT64_C(1) << 31)
+#define SHMQ_REC_TAG_MASK UINT64_C(0x7fffffff) /* bits 0..30 */
+
+/* The bits 0..30 of the header of the record at position pos. */
+static inline uint64_t shmq__rec_tag(uint64_t pos)
+{
+	return (((pos >> 3) & 0x3fffffffu) << 1) | 1u;
+}
+
+/* Header of a message of len bytes at position pos. */
+static inline uint64_t shmq__rec_word(uint64_t len, uint64_t pos)
+{
+	return len << 32 | shmq__rec_tag(pos);
+}
+
+/* Header of a PAD at position pos that skips `skip` bytes after itself. */
+static inline uint64_t shmq__rec_pad_word(uint64_t skip, uint64_t pos)
+{
+	return skip << 32 | SHMQ_REC_PAD | shmq__rec_tag(pos);
+}
+
+static inline uint64_t shmq__rec_len(uint64_t w)
+{
+	return w >> 32;
+}
+
+static inline int shmq__rec_is_pad(uint64_t w)
+{
+	return (w & SHMQ_REC_PAD) != 0;
+}
+
+/* Whether header w was written for position pos. */
+static inline int shmq__rec_at(uint64_t w, uint64_t pos)
+{
+	return (w & SHMQ_REC_TAG_MASK) == shmq__rec_tag(pos);
+}
 
 /* mpmc/broadcast slot header, then msg_size bytes, to slot_size. */
 struct shmq_chan_slot {
@@ -259,19 +337,110 @@ struct shmq_chan_slot {
 #define SHMQ_SLOT_WRITING 1u /* a writer (peer) fills it */
 #define SHMQ_SLOT_FULL 2u    /* ready for the reader of `position` */
 #define SHMQ_SLOT_READING 3u /* a reader (peer) copies it out */
+#define SHMQ_SLOT_SEQ_MASK ((UINT64_C(1) << 56) - 1)
 
-_Static_assert(sizeof(struct shmq_chan_hdr) == 320, "channel header size");
+static inline uint64_t shmq__slot_word(uint64_t seq, uint32_t st,
+                                       uint32_t peer)
+{
+	return (seq & SHMQ_SLOT_SEQ_MASK) << 8 | (uint64_t)(st & 3u) << 6 |
+	       (peer & 63u);
+}
+
+static inline uint64_t shmq__slot_seq(uint64_t w)
+{
+	return w >> 8;
+}
+
+static inline uint32_t shmq__slot_state(uint64_t w)
+{
+	return (uint32_t)(w >> 6) & 3u;
+}
+
+static inline uint32_t shmq__slot_peer(uint64_t w)
+{
+	return (uint32_t)w & 63u;
+}
+
+/* broadcast slot word, a seqlock: odd while the writer fills the slot with
+ * message p, even once p is whole in it. */
+static inline uint64_t shmq__bcast_filling(uint64_t p)
+{
+	return 2 * p + 1;
+}
+
+static inline uint64_t shmq__bcast_filled(uint64_t p)
+{
+	return 2 * p + 2;
+}
+
+/* The whole object (docs/design.md section 10). */
+_Static_assert(SHMQ_CHAN_HDR_SIZE == 4096 && SHMQ_CHAN_PEERS_OFF == 4096 &&
+               SHMQ_CHAN_RING_OFF == 8192 && SHMQ_CHAN_MAX_PEERS == 64,
+               "channel object: header page, 64 peer lines, ring at 8192");
+_Static_assert(sizeof(struct shmq_chan_hdr) == 320 &&
+               sizeof(struct shmq_chan_hdr) <= SHMQ_CHAN_HDR_SIZE,
+               "channel header is 320 bytes, in its page");
+/* Header line 0, the identity (docs/design.md 10.1). */
+_Static_assert(offsetof(struct shmq_chan_hdr, magic) == 0 &&
+               offsetof(struct shmq_chan_hdr, version) == 8 &&
+               offsetof(struct shmq_chan_hdr, layout_hash) == 12 &&
+               offsetof(struct shmq_chan_hdr, kind) == 16 &&
+               offsetof(struct shmq_chan_hdr, policy) == 20 &&
+               offsetof(struct shmq_chan_hdr, object_size) == 24 &&
+               offsetof(struct shmq_chan_hdr, capacity) == 32 &&
+               offsetof(struct shmq_chan_hdr, msg_size) == 40 &&
+               offsetof(struct shmq_chan_hdr, slot_size) == 44 &&
+               offsetof(struct shmq_chan_hdr, ring_off) == 48 &&
+               offsetof(struct shmq_chan_hdr, max_peers) == 56 &&
+               offsetof(struct shmq_chan_hdr, flags) == 60 &&
+               offsetof(struct shmq_chan_hdr, spin_ns) == 64,
+               "channel identity offsets (docs/design.md)");
+/* Header line 2, the counters. */
 _Static_assert(offsetof(struct shmq_chan_hdr, sent) == 128 &&
-               offsetof(struct shmq_chan_hdr, tail) == 192 &&
+               offsetof(struct shmq_chan_hdr, received) == 136 &&
+               offsetof(struct shmq_chan_hdr, lost) == 144 &&
+               offsetof(struct shmq_chan_hdr, recovered) == 152 &&
+               offsetof(struct shmq_chan_hdr, writers) == 160 &&
+               offsetof(struct shmq_chan_hdr, readers) == 164 &&
+               offsetof(struct shmq_chan_hdr, writers_ever) == 168 &&
+               offsetof(struct shmq_chan_hdr, readers_ever) == 172 &&
+               offsetof(struct shmq_chan_hdr, attached) == 176 &&
+               offsetof(struct shmq_chan_hdr, dead_writers) == 180 &&
+               offsetof(struct shmq_chan_hdr, dead_readers) == 184 &&
+               offsetof(struct shmq_chan_hdr, last_dead_pid) == 188,
+               "channel counter offsets (docs/design.md)");
+/* Header lines 3 and 4: the writers' and the readers' index apart. */
+_Static_assert(offsetof(struct shmq_chan_hdr, tail) == 192 &&
                offsetof(struct shmq_chan_hdr, data_ev) == 200 &&
                offsetof(struct shmq_chan_hdr, head) == 256 &&
                offsetof(struct shmq_chan_hdr, space_ev) == 264,
-               "channel header offsets (docs/design.md)");
+               "channel index offsets (docs/design.md)");
+/* A peer line (docs/design.md 10.2). */
 _Static_assert(sizeof(struct shmq_chan_peer) == 64, "a peer is one line");
+_Static_assert(offsetof(struct shmq_chan_peer, state) == 0 &&
+               offsetof(struct shmq_chan_peer, role) == 4 &&
+               offsetof(struct shmq_chan_peer, pid) == 8 &&
+               offsetof(struct shmq_chan_peer, reserved) == 12 &&
+               offsetof(struct shmq_chan_peer, start) == 16 &&
+               offsetof(struct shmq_chan_peer, cursor) == 24 &&
+               offsetof(struct shmq_chan_peer, msgs) == 32 &&
+               offsetof(struct shmq_chan_peer, lost) == 40,
+               "peer line offsets (docs/design.md)");
 _Static_assert(SHMQ_CHAN_PEERS_OFF + SHMQ_CHAN_MAX_PEERS *
                sizeof(struct shmq_chan_peer) <= SHMQ_CHAN_RING_OFF,
                "the peer table fits before the ring");
-_Static_assert(sizeof(struct shmq_chan_rec) == 8, "record header");
-_Static_assert(sizeof(struct shmq_chan_slot) == 16, "slot header");
+_Static_assert(SHMQ_PEER_STATE_MASK == 0x3f && SHMQ_PEER_HOLDS == 0xc0 &&
+               SHMQ_PEER_GEN_MASK == 0xffffff00u,
+               "peer state word: state 0..5, HOLDS_ 6..7, generation 8..31");
+/* The ring (docs/design.md 10.4-10.6). */
+_Static_assert(sizeof(struct shmq_chan_rec) == 8 &&
+               offsetof(struct shmq_chan_rec, word) == 0, "record header");
+_Static_assert(sizeof(struct shmq_chan_slot) == 16 &&
+               offsetof(struct shmq_chan_slot, word) == 0 &&
+               offsetof(struct shmq_chan_slot, len) == 8 &&
+               offsetof(struct shmq_chan_slot, reserved) == 12,
+               "slot header");
+_Static_assert(SHMQ_CHAN_MAX_PEERS <= 64,
+               "an mpmc slot word names its holder in 6 bits");
 
 #endif

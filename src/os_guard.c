@@ -105,13 +105,16 @@ int shmq__guard_install(void)
 	/* acquire: pairs with the release below; prev is set once we see 2 */
 	if (shmq_load(&state, SHMQ_ACQUIRE) == 2)
 		return 0;
+	/* acquire: pairs with the release of 0 by a failed install */
 	if (shmq_cas(&state, &s, 1, SHMQ_ACQUIRE)) {
 		int rc = install();
-		/* release: prev before 2; a failure lets the next one retry */
+		/* release: prev before 2 (pairs with the acquire loads); a
+		 * failure lets the next one retry */
 		shmq_store(&state, rc < 0 ? 0 : 2, SHMQ_RELEASE);
 		return rc;
 	}
 	/* Another thread installs it now: a few system calls' wait. */
+	/* acquire: pairs with the installer's release of 2 */
 	while ((s = shmq_load(&state, SHMQ_ACQUIRE)) == 1)
 		shmq_cpu_relax();
 	return s == 2 ? 0 : shmq__guard_install();

@@ -75,7 +75,8 @@ static uint32_t peek(const struct algo_ctx *c, unsigned j)
 	return shmq_load(flag_of(c, j), SHMQ_ACQUIRE);
 }
 
-/* Release store to our own flag (rule B); nothing announced, no fence. */
+/* Release store to our own flag (rule B; pairs with the acquire load in
+ * peek()); nothing announced, no fence. */
 static void set_flag(const struct algo_ctx *c, uint32_t v)
 {
 	shmq_store(flag_of(c, c->me), v, SHMQ_RELEASE);
@@ -87,7 +88,7 @@ static void set_flag(const struct algo_ctx *c, uint32_t v)
 static void announce(const struct algo_ctx *c, uint32_t v)
 {
 	set_flag(c, v);
-	shmq_fence_seq_cst();
+	shmq_fence_seq_cst(); /* pairs with the same fence of the others */
 }
 
 /* ---- Dekker -------------------------------------------------------------
@@ -150,7 +151,7 @@ static void peterson_level(const struct algo_ctx *c, uint32_t level,
 	 * before we read the levels, pairs with the first fence of a process
 	 * whose level we read. */
 	shmq_store(victim, c->me, SHMQ_RELEASE);
-	shmq_fence_seq_cst();
+	shmq_fence_seq_cst(); /* pairs with the fences in announce() */
 	/* acquire: pairs with the release victim store of a later entrant */
 	while (others_at_or_above(c, level) &&
 	       shmq_load(victim, SHMQ_ACQUIRE) == c->me)
@@ -297,12 +298,15 @@ static int bakery_lock(const struct algo_ctx *c)
 	 * our choosing as 0 after its own ticket fence had its ticket seen by
 	 * bakery_max() below (pairs with the ticket fence) */
 	shmq_store(&my->choosing, 1, SHMQ_RELEASE);
-	shmq_fence_seq_cst();
+	shmq_fence_seq_cst(); /* pairs with the others' ticket fence */
 	max = bakery_max(c);
 	if (max >= SHMQ_ALGO_TICKET_MAX) {
+		/* release: pairs with the acquire load in bakery_wait() */
 		shmq_store(&my->choosing, 0, SHMQ_RELEASE);
 		return -EOVERFLOW;
 	}
+	/* release: pairs with the acquire ticket loads in bakery_max() and
+	 * bakery_wait() */
 	shmq_store(&my->ticket, max + 1, SHMQ_RELEASE);
 	/* release: pairs with the acquire load of choosing in bakery_wait():
 	 * whoever sees us done choosing sees our ticket */

@@ -66,6 +66,8 @@ SHMQ_API int shmq_sem_post(shmq_sem *s)
 		 * acquire CAS in try_wait. */
 	} while (!shmq_cas(&x->value, &v, v + 1, SHMQ_SEQ_CST));
 	SHMQ_CRASH_POINT("sem.post.counted"); /* before the wake */
+	/* seq_cst: the other half of the Dekker pair with the waiter's
+	 * increment of waiters in sem wait */
 	if (shmq_load(&x->waiters, SHMQ_SEQ_CST) > 0)
 		shmq_futex_wake(&x->value, 1);
 	return 0;
@@ -161,6 +163,8 @@ SHMQ_API int shmq_event_signal(shmq_event *e)
 	 * with the waiter's increment of waiters */
 	shmq_add(&x->seq, 1, SHMQ_SEQ_CST);
 	SHMQ_CRASH_POINT("event.signal.counted"); /* before the wake */
+	/* seq_cst: the other half of the Dekker pair with the waiter's
+	 * increment of waiters in shmq_event_wait() */
 	if (shmq_load(&x->waiters, SHMQ_SEQ_CST) == 0)
 		return 0;
 	int n = shmq_futex_wake(&x->seq, INT_MAX);
@@ -182,6 +186,8 @@ SHMQ_API int shmq_event_wait_timed(shmq_event *e, uint32_t seen,
 	}
 	/* seq_cst: the Dekker pair with the signaler's seq increment */
 	shmq_add(&x->waiters, 1, SHMQ_SEQ_CST);
+	/* seq_cst: the waiter's half of the Dekker pair; pairs with the
+	 * signaler's seq_cst increment of seq */
 	while (shmq_load(&x->seq, SHMQ_SEQ_CST) == seen) {
 		rc = sleep_slice(&x->seq, seen, deadline);
 		if (rc == -ETIMEDOUT)
@@ -204,9 +210,12 @@ SHMQ_API int shmq_event_wait(shmq_event *e, uint32_t seen)
  * sleep_on). With nobody asleep this is a load, no system call. */
 void shmq__event_notify(struct shmq_event_shm *ev)
 {
+	/* pairs with the heavy fence in sleep_on() */
 	shmq_fence_light(shmq__asym());
 	if (shmq_load(&ev->waiters, SHMQ_RELAXED) == 0)
 		return;
+	/* release: pairs with the sleeper's acquire load of seq in
+	 * sleep_on() */
 	shmq_add(&ev->seq, 1, SHMQ_RELEASE);
 	shmq_futex_wake(&ev->seq, INT_MAX);
 }

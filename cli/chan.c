@@ -186,8 +186,8 @@ int cli_chan_fail_after(int err, const char *name, const char *verb,
 		                 "memfd (its peers hold locks on the object's "
 		                 "fd); use a plain name, e.g. posix:NAME", name);
 	}
-	return cli_failf("%s%s", shmq_strerror_r(err, name, 0, line,
-	                                         sizeof(line)), done);
+	return cli_failf("%s%s", cli_explain(err, name, 0, line, sizeof(line)),
+	                 done);
 }
 
 int cli_chan_fail(int err, const char *name)
@@ -227,7 +227,7 @@ static int open_fail(int err, const struct cli_chan_args *a,
 	case -EACCES:
 		return cli_failf("%s; a channel's readers and writers both need "
 		                 "read and write access (each writes its place "
-		                 "in the peer table)", shmq_strerror_r(err, name,
+		                 "in the peer table)", cli_explain(err, name,
 		                 0, line, sizeof(line)));
 	case -ENOENT:
 		if (a->create)

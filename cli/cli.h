@@ -48,7 +48,12 @@ void cli_print_help(const struct cli_cmd *cmd, FILE *f);
  * cmd NULL: the usage of shmq itself. */
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Prints "shmq: " and the library's line for err about object; returns 1. */
+/* shmq_explain()'s line for err about object, then this tool's options or
+ * commands for the fix it names ("; with this tool: --any-owner"). The
+ * library speaks of its API only: the tool's words are added here. */
+char *cli_explain(int err, const char *object, size_t size, char *buf,
+                  size_t len);
+/* Prints "shmq: " and cli_explain()'s line; returns 1. */
 int cli_fail(int err, const char *object, size_t size);
 /* Prints "shmq: " and a message of our own; returns 1. */
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

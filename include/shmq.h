@@ -3,7 +3,7 @@
  *
  * This header is the whole public API. Every function returns 0 (or a count)
  * on success and a negative errno, or one of the SHMQ_E* codes below, on
- * failure. shmq_strerror() explains a code; shmq_strerror_r() explains it for
+ * failure. shmq_strerror() explains a code; shmq_explain() explains it for
  * one object, with the live facts (limits, owner, mode) and the fix.
  *
  * Objects are named by locators, one scheme for every family:
@@ -43,42 +43,82 @@ const char *shmq_version(void);
 
 /* ---- Errors ------------------------------------------------------------ */
 
-/* Our own codes, below every errno value. */
+/*
+ * Our own codes, below every errno value: XX(NAME, N, sentence) gives
+ * SHMQ_NAME = -(SHMQ_EBASE + N). The one list of them: shmq_strerror() and
+ * shmq_err_name() are generated from it (as libuv's UV_ERRNO_MAP).
+ */
 #define SHMQ_EBASE 4096
-#define SHMQ_ELOCATOR (-(SHMQ_EBASE + 1))  /* malformed locator */
-#define SHMQ_ESIZEMAX (-(SHMQ_EBASE + 2))  /* size above SHMMAX/SHMALL */
-#define SHMQ_ESIZEMIN (-(SHMQ_EBASE + 3))  /* size zero or below SHMMIN */
-#define SHMQ_ENOHUGE (-(SHMQ_EBASE + 4))   /* huge pages not available */
-#define SHMQ_ESMALL (-(SHMQ_EBASE + 5))    /* object smaller than asked */
-#define SHMQ_EFAMILY (-(SHMQ_EBASE + 6))   /* not possible for this family */
-#define SHMQ_EOWNER (-(SHMQ_EBASE + 12))   /* owned by another user */
-#define SHMQ_ELAST (-(SHMQ_EBASE + 13)) /* SHMQ_ETRUNCATED, below */
+#define SHMQ_ERRNO_MAP(XX)                                                    \
+	XX(ELOCATOR, 1, "malformed locator (sysv:key=0x7b, sysv:id=N, "       \
+	   "sysv:ftok=PATH:PROJ, sysv:private, sysv-sem:..., sysv-msg:..., "  \
+	   "posix:NAME, posix-sem:NAME, memfd:NAME, memfd:fd=N)")             \
+	XX(ESIZEMAX, 2, "size above the system limit (kernel.shmmax or "     \
+	   "kernel.shmall; SEMMSL in kernel.sem for a semaphore set)")        \
+	XX(ESIZEMIN, 3, "size is zero or below the system minimum (SHMMIN)")  \
+	XX(ENOHUGE, 4, "huge pages are not available; reserve them with "     \
+	   "sysctl vm.nr_hugepages")                                          \
+	XX(ESMALL, 5, "the existing object is smaller than the size asked")   \
+	XX(EFAMILY, 6, "operation not possible for this family of object")    \
+	XX(EPEERDEAD, 7, "a peer died without closing the channel")           \
+	XX(ELOST, 8, "messages were overwritten before this reader got them " \
+	   "(lost)")                                                          \
+	XX(EVERSION, 9, "the object was made by another format version of "   \
+	   "shmq")                                                            \
+	XX(ENOTCHAN, 10, "the object is not a shmq channel")                  \
+	XX(EPEERS, 11, "every peer slot of the channel is taken (64 at "      \
+	   "most)")                                                           \
+	XX(EOWNER, 12, "the object belongs to another user (it may have "     \
+	   "taken the name first); not attached")                             \
+	XX(ETRUNCATED, 13, "the object was truncated by another process")
 
-/* A static explanation of err (negative errno or SHMQ_E*). Never NULL. */
+enum {
+#define SHMQ_XX_(name, n, text) SHMQ_##name = -(SHMQ_EBASE + (n)),
+	SHMQ_ERRNO_MAP(SHMQ_XX_)
+#undef SHMQ_XX_
+#define SHMQ_XX_(name, n, text) +1
+	/* The lowest code: the rows are numbered 1.. without a gap. */
+	SHMQ_ELAST = -(SHMQ_EBASE + (0 SHMQ_ERRNO_MAP(SHMQ_XX_)))
+#undef SHMQ_XX_
+};
+
+/* A static sentence for err (negative errno or SHMQ_E*); "unknown error"
+ * for a code that is neither. Never NULL. */
 const char *shmq_strerror(int err);
 
-/* The symbolic name of err: "ENOENT", "SHMQ_ELOCATOR". Never NULL. */
+/* The symbolic name of err: "ENOENT", "SHMQ_ELOCATOR"; "OK" for 0,
+ * "EUNKNOWN" for an unknown code. Never NULL. */
 const char *shmq_err_name(int err);
+
+/* The sentence of shmq_strerror() copied into buf, truncated to len bytes
+ * (NUL included); "unknown error N" for an unknown code. Pure: no I/O, no
+ * shared state. Returns buf. */
+char *shmq_strerror_r(int err, char *buf, size_t len);
 
 /*
  * Writes one line that names the object, says what is wrong and what to do:
  *   "posix:cam0: permission denied (mode 0600, owner uid 1000); run as that
- *    user or recreate with --mode"
- * It reads live facts (limits from /proc/sys/kernel/shm*, free space of
- * /dev/shm, huge page reserve, the object's owner and mode). object may be
- * NULL. size is the size that was asked for, or 0. Returns buf.
+ *    user (or root), or have the owner recreate it with a wider mode"
+ * Unlike shmq_strerror_r() it does I/O to quote live facts: the object's
+ * owner and mode (it stats object), limits from /proc/sys/kernel, the free
+ * space of /dev/shm, the huge page reserve. The fix is said in terms of this
+ * API (a flag, a call), not of any tool. object may be NULL; size is the
+ * size that was asked for (a message's length for -EMSGSIZE), or 0.
+ * Truncated to len bytes, NUL included. Returns buf.
  */
-char *shmq_strerror_r(int err, const char *object, size_t size, char *buf,
-                      size_t len);
+char *shmq_explain(int err, const char *object, size_t size, char *buf,
+                   size_t len);
 
 /* ---- Locators ---------------------------------------------------------- */
 
+/* What a locator names (its prefix: shmq_family_name()). */
 enum {
-	SHMQ_FAMILY_SYSV = 1,
-	SHMQ_FAMILY_POSIX = 2,
-	SHMQ_FAMILY_MEMFD = 3,
-	/* 4..6: System V semaphore sets and message queues, POSIX named
-	 * semaphores; see below. */
+	SHMQ_FAMILY_SYSV = 1,      /* System V segment */
+	SHMQ_FAMILY_POSIX = 2,     /* POSIX object, /dev/shm/NAME */
+	SHMQ_FAMILY_MEMFD = 3,     /* memfd */
+	SHMQ_FAMILY_SYSV_SEM = 4,  /* System V semaphore set */
+	SHMQ_FAMILY_SYSV_MSG = 5,  /* System V message queue */
+	SHMQ_FAMILY_POSIX_SEM = 6, /* POSIX named semaphore, /dev/shm/sem.NAME */
 };
 
 /* How a locator names its object. */
@@ -173,14 +213,14 @@ int shmq_seg_close(shmq_seg *seg);
  * Removes the object's name: shm_unlink for POSIX, IPC_RMID for System V
  * (the segment is "marked for removal" and goes when the last process
  * detaches). Memfd objects have no name, and the other families are not
- * segments: -SHMQ_EFAMILY (shmq_unlink removes any of them).
+ * segments: SHMQ_EFAMILY (shmq_unlink removes any of them).
  */
 int shmq_seg_unlink(const char *locator);
 
 /* Removes any named object by locator, whatever its family: segments as
  * shmq_seg_unlink, semaphore sets and message queues (IPC_RMID: gone at
  * once, waiters get -EIDRM), POSIX named semaphores (the name goes; who has
- * it open keeps it). Memfds: -SHMQ_EFAMILY. */
+ * it open keeps it). Memfds: SHMQ_EFAMILY. */
 int shmq_unlink(const char *locator);
 
 void *shmq_seg_addr(const shmq_seg *seg);
@@ -388,12 +428,6 @@ int shmq_algo_unlock(void *mem, unsigned me); /* -EINVAL as lock */
  * operation on an object removed meanwhile gives -EIDRM. Deadlines are
  * absolute CLOCK_MONOTONIC times, as for the other _timed calls.
  */
-enum {
-	SHMQ_FAMILY_SYSV_SEM = 4,
-	SHMQ_FAMILY_SYSV_MSG = 5,
-	SHMQ_FAMILY_POSIX_SEM = 6, /* /dev/shm/sem.NAME (sem_open), listed */
-};
-
 typedef struct shmq_semset shmq_semset; /* opaque */
 
 /* Creates nsems semaphores, all 0 (flags: SHMQ_SEG_OPEN_OK; mode 0 = 0600).
@@ -490,12 +524,6 @@ enum {
 	SHMQ_READER = 2,
 };
 
-#define SHMQ_EPEERDEAD (-(SHMQ_EBASE + 7)) /* the peer died without closing */
-#define SHMQ_ELOST (-(SHMQ_EBASE + 8))     /* broadcast: messages missed */
-#define SHMQ_EVERSION (-(SHMQ_EBASE + 9))  /* another format version */
-#define SHMQ_ENOTCHAN (-(SHMQ_EBASE + 10)) /* not a shmq channel */
-#define SHMQ_EPEERS (-(SHMQ_EBASE + 11))   /* every peer slot is taken */
-#define SHMQ_ETRUNCATED (-(SHMQ_EBASE + 13)) /* another process shrank it */
 
 /* Flags of struct shmq_chan_opts. */
 #define SHMQ_CHAN_CREATE (1u << 0)  /* open: create it if missing (race free) */

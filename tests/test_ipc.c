@@ -226,7 +226,7 @@ TEST(ipc_semset_refuses_bad_arguments)
 
 	char line[256];
 	snprintf(too_many, sizeof(too_many), "%llu", (unsigned long long)msl);
-	shmq_strerror_r(SHMQ_ESIZEMAX, loc, msl + 1, line, sizeof(line));
+	shmq_explain(SHMQ_ESIZEMAX, loc, msl + 1, line, sizeof(line));
 	CHECK_HAS(line, "SEMMSL");
 	CHECK_HAS(line, too_many);
 }
@@ -520,7 +520,7 @@ TEST(ipc_msgq_short_buffer_gives_e2big_and_keeps_the_message)
 	         -E2BIG);
 	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL), 100);
 	CHECK(!memcmp(buf, msg, sizeof(msg)));
-	shmq_strerror_r(-E2BIG, loc, 10, line, sizeof(line));
+	shmq_explain(-E2BIG, loc, 10, line, sizeof(line));
 	CHECK_HAS(line, "10-byte buffer");
 	CHECK_HAS(line, "stays queued");
 	CHECK_EQ(shmq_msgq_close(q), 0);
@@ -539,7 +539,7 @@ TEST(ipc_msgq_message_above_msgmax_is_emsgsize)
 	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1, 0, NULL), -EMSGSIZE);
 	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1, SHMQ_MSGQ_NOWAIT, NULL),
 	         -EMSGSIZE);
-	shmq_strerror_r(-EMSGSIZE, loc, max + 1, line, sizeof(line));
+	shmq_explain(-EMSGSIZE, loc, max + 1, line, sizeof(line));
 	snprintf(want, sizeof(want), "(%zu bytes)", max);
 	CHECK_HAS(line, "kernel.msgmax");
 	CHECK_HAS(line, want);
@@ -568,7 +568,7 @@ TEST(ipc_msgq_message_above_queue_capacity_is_emsgsize_not_a_hang)
 	/* The kernel would wait forever for 200 bytes of space. */
 	CHECK_RC(shmq_msgq_send(q, 1, big, sizeof(big), 0, NULL), -EMSGSIZE);
 	CHECK_RC(shmq_msgq_send(q, 1, big, 100, 0, NULL), 0);
-	shmq_strerror_r(-EMSGSIZE, loc, sizeof(big), line, sizeof(line));
+	shmq_explain(-EMSGSIZE, loc, sizeof(big), line, sizeof(line));
 	CHECK_HAS(line, "capacity");
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
@@ -789,6 +789,6 @@ TEST(ipc_segment_calls_refuse_semaphores_and_queues)
 	CHECK_RC(shmq_seg_set(sl, (uid_t)-1, (gid_t)-1, 0600), SHMQ_EFAMILY);
 	CHECK(semget(t_key(1), 0, 0) < 0);
 	char line[512];
-	shmq_strerror_r(SHMQ_EFAMILY, sl, 0, line, sizeof(line));
+	shmq_explain(SHMQ_EFAMILY, sl, 0, line, sizeof(line));
 	CHECK_HAS(line, "semaphore set, not a segment");
 }

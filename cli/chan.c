@@ -309,7 +309,7 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 
 /* The dead peer of role: its line stays (alive = dead) until reused; the
  * channel also keeps the pid of the last peer found dead. */
-static pid_t dead_peer(const shmq_chan *ch, int role)
+static pid_t dead_peer(shmq_chan *ch, int role)
 {
 	struct shmq_chan_info in;
 	pid_t pid;
@@ -321,7 +321,7 @@ static pid_t dead_peer(const shmq_chan *ch, int role)
 	return in.last_dead_pid;
 }
 
-int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
+int cli_chan_peer_died(shmq_chan *ch, const char *name, int role,
                        const char *verb, uint64_t msgs)
 {
 	const char *what = role == SHMQ_WRITER ? "writer" : "reader";

@@ -173,7 +173,7 @@ const char *cli_chan_policy(int policy);
 
 /* The line for SHMQ_EPEERDEAD: "NAME: writer pid P died; MSGS messages
  * VERB", the pid left out when it cannot be told. Returns CLI_ERR. */
-int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
+int cli_chan_peer_died(shmq_chan *ch, const char *name, int role,
                        const char *verb, uint64_t msgs);
 
 /* Messages, bytes and time, for --stats. */

@@ -232,7 +232,7 @@ const char *shmq_seg_locator(const shmq_seg *seg);/* canonical locator */
 
 /* Changes owner and mode (IPC_SET; fchown/fchmod). uid/gid -1: unchanged;
  * mode -1: unchanged. */
-int shmq_seg_set(const char *locator, uid_t uid, gid_t gid, int mode);
+int shmq_seg_setperm(const char *locator, uid_t uid, gid_t gid, int mode);
 
 /* ---- Status and listing ------------------------------------------------ */
 
@@ -275,7 +275,8 @@ struct shmq_stat {
 	int huge;           /* backed by huge pages */
 	int orphan;         /* no live attacher/mapper, creator dead */
 	int stale;          /* shmq object whose every participant is dead */
-	char kind[16];      /* "raw"; later kinds name shmq objects */
+	char kind[16];      /* "channel" (a shmq channel), "posix-sem", or
+	                       "raw" for any other object */
 	/* System V semaphore sets and message queues (0 for the others): */
 	uint64_t nsems;     /* sysv-sem: semaphores in the set */
 	uint64_t qnum;      /* sysv-msg: messages queued */
@@ -360,8 +361,8 @@ typedef struct shmq_sem {
 	_Alignas(8) unsigned char opaque[16];
 } shmq_sem;
 
-int shmq_sem_init(shmq_sem *s, uint32_t value);
-int shmq_sem_post(shmq_sem *s);          /* -EOVERFLOW at UINT32_MAX-1 */
+int shmq_sem_init(shmq_sem *s, uint32_t value); /* 0..INT32_MAX */
+int shmq_sem_post(shmq_sem *s);          /* -EOVERFLOW: at INT32_MAX */
 int shmq_sem_wait(shmq_sem *s);
 int shmq_sem_try_wait(shmq_sem *s);      /* -EAGAIN when zero */
 int shmq_sem_wait_timed(shmq_sem *s, const struct timespec *deadline);
@@ -439,10 +440,10 @@ int shmq_semset_open(shmq_semset **set, const char *locator);
 int shmq_semset_close(shmq_semset *set);      /* the set stays */
 int shmq_semset_unlink(const char *locator);  /* IPC_RMID */
 int shmq_semset_count(const shmq_semset *set);/* number of semaphores */
-int shmq_semset_get(const shmq_semset *set, unsigned num); /* value >= 0 */
+int shmq_semset_getval(const shmq_semset *set, unsigned num); /* >= 0 */
 /* SETVAL: 0..32767 (SEMVMX), else -ERANGE. It also clears every process's
  * undo record for that semaphore, as semctl(2) does. */
-int shmq_semset_set(shmq_semset *set, unsigned num, int value);
+int shmq_semset_setval(shmq_semset *set, unsigned num, int value);
 /* Adds delta (-32767..32767) to semaphore num (negative: waits until it
  * can; 0: waits until it is 0). SEM_UNDO is always on, so a process that
  * dies gives its units back, and units it added are taken away again when
@@ -499,7 +500,7 @@ const char *shmq_msgq_locator(const shmq_msgq *q);   /* canonical */
  *                        it never waits, a reader that falls behind gets
  *                        SHMQ_ELOST and the count it missed)
  * A dead peer never blocks the others: a blocked call notices within
- * ~100 ms. A reader whose writers all died gets SHMQ_EPEERDEAD once the ring
+ * ~50 ms. A reader whose writers all died gets SHMQ_EPEERDEAD once the ring
  * is drained; after all writers closed normally it gets -EPIPE (end of
  * stream). A header that no longer validates gives -EBADMSG.
  * A peer that shrinks the object (ftruncate) gives SHMQ_ETRUNCATED, never
@@ -567,6 +568,8 @@ int shmq_chan_open(shmq_chan **ch, const char *locator, int role,
 /* Detaches. The last process to close removes the object unless it was
  * created with SHMQ_CHAN_PERSIST. */
 int shmq_chan_close(shmq_chan *ch);
+/* Removes a channel's name (peers attached keep it until they close).
+ * An object that is not a shmq channel is left in place: SHMQ_ENOTCHAN. */
 int shmq_chan_unlink(const char *locator);
 
 /* Copies a message in. 0, -EMSGSIZE (larger than the channel takes),
@@ -627,8 +630,13 @@ struct shmq_chan_info {
 	struct shmq_chan_peer_info peers[SHMQ_CHAN_MAX_PEERS];
 };
 
-int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info);
-/* The same for a channel by locator, without attaching (read-only). */
+/* The channel's counters and peers, through an attached handle. Not a pure
+ * read: a peer it finds dead is settled as a blocked call would settle it
+ * (its role count given back, its line marked dead, dead_writers or
+ * dead_readers counted), and the report shows the state after that. */
+int shmq_chan_info(shmq_chan *ch, struct shmq_chan_info *info);
+/* The same for a channel by locator, without attaching: read-only, it
+ * reports a dead peer as dead but settles nothing. */
 int shmq_chan_stat(const char *locator, struct shmq_chan_info *info);
 
 #ifdef __cplusplus

@@ -279,7 +279,13 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	return rc;
 }
 
+/* Only a channel's name goes: another object given here by mistake (a
+ * segment, a channel's name reused) stays. Between the check and the
+ * unlink another process could swap the object: the check catches
+ * mistakes, it is no lock. */
 SHMQ_API int shmq_chan_unlink(const char *locator)
 {
-	return shmq_seg_unlink(locator);
+	uint32_t theirs[2], ours[2];
+	int rc = shmq__chan_format(locator, theirs, ours);
+	return rc < 0 ? rc : shmq_seg_unlink(locator);
 }

@@ -239,7 +239,8 @@ uint64_t shmq__msgq_qbytes(int id);
  * every participant dead), 0 otherwise. Reads only. */
 int shmq__chan_probe(int dirfd, const char *path, int *stale);
 /* chan_info.c: the format version and layout hash a channel's header
- * claims (read-only), and ours: 0, or -errno / SHMQ_ENOTCHAN. */
+ * claims (read-only, whoever owns it), and ours: 0, or -errno /
+ * SHMQ_ENOTCHAN (not a channel: no channel magic). */
 int shmq__chan_format(const char *locator, uint32_t theirs[2],
                       uint32_t ours[2]);
 

@@ -147,7 +147,8 @@ SHMQ_API int shmq_seg_unlink(const char *locator)
 	return rc < 0 ? rc : shmq_unlink(locator);
 }
 
-SHMQ_API int shmq_seg_set(const char *locator, uid_t uid, gid_t gid, int mode)
+SHMQ_API int shmq_seg_setperm(const char *locator, uid_t uid, gid_t gid,
+                              int mode)
 {
 	struct shmq_locator loc;
 	if (mode > 0777)

@@ -317,7 +317,7 @@ static void permission_denied_names_mode_and_owner(const char *loc)
 	CHECK_HAS(msg, owner);
 
 	/* 0604: others may read, not write. */
-	CHECK_EQ(shmq_seg_set(loc, (uid_t)-1, (gid_t)-1, 0604), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, (uid_t)-1, (gid_t)-1, 0604), 0);
 	CHECK_EQ(open_as_nobody(loc, SHMQ_SEG_RDONLY, msg, sizeof(msg)), 0);
 	CHECK_EQ(open_as_nobody(loc, 0, msg, sizeof(msg)), -EACCES);
 	CHECK_HAS(msg, "0604");

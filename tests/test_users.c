@@ -185,7 +185,7 @@ TEST(users_posix_name_squatted_by_another_uid_is_refused_naming_owner)
 static void give_to_root(void *loc, struct outcome *out)
 {
 	plant_seg(loc, out);
-	CHECK_EQ(shmq_seg_set(loc, 0, (gid_t)-1, -1), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, 0, (gid_t)-1, -1), 0);
 }
 
 TEST(users_sysv_key_squatted_by_another_uid_is_refused_even_if_given_away)
@@ -283,7 +283,7 @@ static void user_trusts_root_not_others(const char *loc)
 	struct outcome *out = as_user(NOBODY, open_it, (void *)loc, 0);
 	CHECK_EQ(out->rc, 0); /* root's */
 	done(out);
-	CHECK_EQ(shmq_seg_set(loc, OTHER, OTHER, -1), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, OTHER, OTHER, -1), 0);
 	out = as_user(NOBODY, open_it, (void *)loc, 0);
 	CHECK_EQ(out->rc, SHMQ_EOWNER); /* another user's */
 	CHECK_HAS(out->msg, "owner uid 65533");

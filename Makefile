@@ -53,8 +53,10 @@ $(B)/libshmq.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libshmq.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^
+# src/libshmq.map: exactly the public functions are exported, versioned.
+$(B)/libshmq.so: $(LIB_OBJ) src/libshmq.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libshmq.map \
+	  -o $@ $(LIB_OBJ)
 
 $(B)/shmq: $(CLI_OBJ) $(B)/libshmq.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libshmq.a -lm

@@ -33,13 +33,27 @@
 extern "C" {
 #endif
 
+/* The version this header belongs to. */
 #define SHMQ_VERSION_MAJOR 0
-#define SHMQ_VERSION_MINOR 1
+#define SHMQ_VERSION_MINOR 2
 #define SHMQ_VERSION_PATCH 0
-#define SHMQ_VERSION_STRING "0.1.0"
+#define SHMQ_VERSION_STRING "0.2.0"
+#define SHMQ_VERSION_NUMBER                                                   \
+	((SHMQ_VERSION_MAJOR << 16) | (SHMQ_VERSION_MINOR << 8) |             \
+	 SHMQ_VERSION_PATCH)
 
-/* The library's version string, e.g. "0.1.0". */
+/* The version of the library loaded at run time: "0.2.0", and as
+ * SHMQ_VERSION_NUMBER makes it (0x000200). */
 const char *shmq_version(void);
+unsigned shmq_version_number(void);
+
+/* 0 when the library loaded at run time serves a program built against
+ * major.minor: the same major and, while the major is 0, the same minor;
+ * from 1.0 on, a minor at least as new. Else SHMQ_EVERSION. A program
+ * calls SHMQ_VERSION_CHECK() once at start. */
+int shmq_version_check(unsigned major, unsigned minor);
+#define SHMQ_VERSION_CHECK()                                                  \
+	shmq_version_check(SHMQ_VERSION_MAJOR, SHMQ_VERSION_MINOR)
 
 /* ---- Errors ------------------------------------------------------------ */
 
@@ -63,8 +77,8 @@ const char *shmq_version(void);
 	XX(EPEERDEAD, 7, "a peer died without closing the channel")           \
 	XX(ELOST, 8, "messages were overwritten before this reader got them " \
 	   "(lost)")                                                          \
-	XX(EVERSION, 9, "the object was made by another format version of "   \
-	   "shmq")                                                            \
+	XX(EVERSION, 9, "another version of shmq: the object's format, or "   \
+	   "the library a program was built against")                         \
 	XX(ENOTCHAN, 10, "the object is not a shmq channel")                  \
 	XX(EPEERS, 11, "every peer slot of the channel is taken (64 at "      \
 	   "most)")                                                           \
@@ -178,6 +192,8 @@ struct shmq_seg_opts {
 	unsigned flags;/* SHMQ_SEG_* */
 	void *addr;    /* attach address, exactly (or rounded with
 	                  SHMQ_SEG_RND); NULL lets the kernel choose */
+	uint64_t reserved[4]; /* must be zero (else -EINVAL): initialise the
+	                         struct with = {...} and fields can be added */
 };
 
 /*
@@ -284,6 +300,7 @@ struct shmq_stat {
 	                       (msg_qbytes); 0 unknown (needs read access) */
 	pid_t lspid, lrpid; /* sysv-msg: last msgsnd, last msgrcv; 0 none */
 	int lspid_alive, lrpid_alive; /* SHMQ_PID_* */
+	uint64_t reserved[8];         /* zeroed, for fields to come */
 };
 
 /* Status of the object a locator names. */
@@ -320,6 +337,7 @@ struct shmq_limits {
 	uint64_t msgmax; /* largest message, bytes */
 	uint64_t msgmnb; /* default capacity of a new queue, bytes */
 	uint64_t msgmni; /* number of queues */
+	uint64_t reserved[8]; /* zeroed, for fields to come */
 };
 
 int shmq_limits_get(struct shmq_limits *lim);
@@ -547,6 +565,8 @@ struct shmq_chan_opts {
 	                      on try_: the library paces its polls of a full
 	                      ring, still notices a dead peer within 50 ms and
 	                      still keeps a _timed deadline. */
+	uint64_t reserved[4]; /* must be zero (else -EINVAL), as in
+	                         struct shmq_seg_opts */
 };
 
 typedef struct shmq_chan shmq_chan; /* opaque: one process's attachment */
@@ -628,6 +648,7 @@ struct shmq_chan_info {
 	pid_t last_dead_pid;                  /* the last peer found dead */
 	unsigned npeers;
 	struct shmq_chan_peer_info peers[SHMQ_CHAN_MAX_PEERS];
+	uint64_t reserved[8];                 /* zeroed, for fields to come */
 };
 
 /* The channel's counters and peers, through an attached handle. Not a pure

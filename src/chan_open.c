@@ -160,6 +160,13 @@ static int check_role(int role)
 	return role == SHMQ_WRITER || role == SHMQ_READER ? 0 : -EINVAL;
 }
 
+/* The checks every opts gets, create or open (NULL: the defaults). */
+static int check_opts(const struct shmq_chan_opts *o)
+{
+	return !o || shmq__all_zero(o->reserved, sizeof(o->reserved))
+	       ? 0 : -EINVAL;
+}
+
 static struct shmq_chan *chan_new(const struct shmq_chan_opts *o)
 {
 	struct shmq_chan *ch = calloc(1, sizeof(*ch));
@@ -202,7 +209,7 @@ SHMQ_API int shmq_chan_create(shmq_chan **out, const char *locator, int role,
 {
 	static const struct shmq_chan_opts none = {.spin_ns = -1};
 	const struct shmq_chan_opts *o = opts ? opts : &none;
-	if (!out || !locator || check_role(role) < 0)
+	if (!out || !locator || check_role(role) < 0 || check_opts(o) < 0)
 		return -EINVAL;
 	*out = NULL;
 	struct shmq_chan *ch = chan_new(o);
@@ -237,7 +244,7 @@ SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
                             const struct shmq_chan_opts *opts)
 {
 	int rc = -ENOENT;
-	if (!out || !locator || check_role(role) < 0)
+	if (!out || !locator || check_role(role) < 0 || check_opts(opts) < 0)
 		return -EINVAL;
 	*out = NULL;
 	struct shmq_chan *ch = chan_new(opts);

@@ -19,6 +19,8 @@ static int check_opts(const struct shmq_seg_opts *o)
 		return -EINVAL; /* one huge page size */
 	if (o->mode & ~0777u)
 		return -EINVAL;
+	if (!shmq__all_zero(o->reserved, sizeof(o->reserved)))
+		return -EINVAL;
 	return 0;
 }
 

@@ -165,12 +165,3 @@ TEST(explain_for_shmmax_quotes_the_live_limit)
 	CHECK_HAS(buf, lim);
 	CHECK_HAS(buf, "123456789");
 }
-
-TEST(version_matches_header)
-{
-	CHECK(!strcmp(shmq_version(), SHMQ_VERSION_STRING));
-	char v[32];
-	snprintf(v, sizeof(v), "%d.%d.%d", SHMQ_VERSION_MAJOR,
-		 SHMQ_VERSION_MINOR, SHMQ_VERSION_PATCH);
-	CHECK(!strcmp(v, SHMQ_VERSION_STRING));
-}

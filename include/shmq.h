@@ -163,7 +163,8 @@ struct shmq_locator {
 int shmq_locator_parse(const char *text, struct shmq_locator *loc);
 
 /* Canonical text: "sysv:key=0x0000007b", "sysv:id=5", "posix:cam0",
- * "memfd:fd=5". Returns the length, or -ENAMETOOLONG if len is too small. */
+ * "memfd:fd=5". Returns the length, -ENAMETOOLONG if len is too small, or
+ * SHMQ_ELOCATOR for a family and form that make no locator. */
 int shmq_locator_format(const struct shmq_locator *loc, char *buf, size_t len);
 
 /* The ftok(3) key of path and proj (1..255). */

@@ -75,8 +75,10 @@ $(B)/libshmq.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libshmq.so: $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^
+# src/libshmq.map: exactly the public functions are exported, versioned.
+$(B)/libshmq.so: $(LIB_OBJ) src/libshmq.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libshmq.map \
+	  -o $@ $(LIB_OBJ)
 
 # The benchmark core behind `shmq bench` (bench/bench.h): its own archive,
 # which the tool links.

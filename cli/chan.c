@@ -186,8 +186,8 @@ int cli_chan_fail_after(int err, const char *name, const char *verb,
 		                 "memfd (its peers hold locks on the object's "
 		                 "fd); use a plain name, e.g. posix:NAME", name);
 	}
-	return cli_failf("%s%s", shmq_strerror_r(err, name, 0, line,
-	                                         sizeof(line)), done);
+	return cli_failf("%s%s", cli_explain(err, name, 0, line, sizeof(line)),
+	                 done);
 }
 
 int cli_chan_fail(int err, const char *name)
@@ -227,7 +227,7 @@ static int open_fail(int err, const struct cli_chan_args *a,
 	case -EACCES:
 		return cli_failf("%s; a channel's readers and writers both need "
 		                 "read and write access (each writes its place "
-		                 "in the peer table)", shmq_strerror_r(err, name,
+		                 "in the peer table)", cli_explain(err, name,
 		                 0, line, sizeof(line)));
 	case -ENOENT:
 		if (a->create)
@@ -309,7 +309,7 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 
 /* The dead peer of role: its line stays (alive = dead) until reused; the
  * channel also keeps the pid of the last peer found dead. */
-static pid_t dead_peer(const shmq_chan *ch, int role)
+static pid_t dead_peer(shmq_chan *ch, int role)
 {
 	struct shmq_chan_info in;
 	pid_t pid;
@@ -321,7 +321,7 @@ static pid_t dead_peer(const shmq_chan *ch, int role)
 	return in.last_dead_pid;
 }
 
-int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
+int cli_chan_peer_died(shmq_chan *ch, const char *name, int role,
                        const char *verb, uint64_t msgs)
 {
 	const char *what = role == SHMQ_WRITER ? "writer" : "reader";

@@ -48,7 +48,12 @@ void cli_print_help(const struct cli_cmd *cmd, FILE *f);
  * cmd NULL: the usage of shmq itself. */
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Prints "shmq: " and the library's line for err about object; returns 1. */
+/* shmq_explain()'s line for err about object, then this tool's options or
+ * commands for the fix it names ("; with this tool: --any-owner"). The
+ * library speaks of its API only: the tool's words are added here. */
+char *cli_explain(int err, const char *object, size_t size, char *buf,
+                  size_t len);
+/* Prints "shmq: " and cli_explain()'s line; returns 1. */
 int cli_fail(int err, const char *object, size_t size);
 /* Prints "shmq: " and a message of our own; returns 1. */
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -168,7 +173,7 @@ const char *cli_chan_policy(int policy);
 
 /* The line for SHMQ_EPEERDEAD: "NAME: writer pid P died; MSGS messages
  * VERB", the pid left out when it cannot be told. Returns CLI_ERR. */
-int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
+int cli_chan_peer_died(shmq_chan *ch, const char *name, int role,
                        const char *verb, uint64_t msgs);
 
 /* Messages, bytes and time, for --stats. */

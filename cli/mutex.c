@@ -257,7 +257,7 @@ static int init_sysv(struct bench *b)
 	err = shmq_semset_create(&b->set, "sysv-sem:private", 1, 0600, 0);
 	if (err < 0)
 		return cli_fail(err, "sysv-sem:private", 0);
-	err = shmq_semset_set(b->set, 0, 1);
+	err = shmq_semset_setval(b->set, 0, 1);
 	if (err < 0)
 		return cli_fail(err, shmq_semset_locator(b->set), 0);
 	return CLI_OK;

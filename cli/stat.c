@@ -131,7 +131,7 @@ static void print_channel(const struct shmq_stat *st)
 
 	if (err < 0) {
 		field("channel", "unreadable: %s",
-		      shmq_strerror_r(err, NULL, 0, why, sizeof(why)));
+		      cli_explain(err, NULL, 0, why, sizeof(why)));
 		return;
 	}
 	field("type", "%s", cli_chan_kind(in.kind));

@@ -76,12 +76,68 @@ int cli_operands(const struct cli_cmd *cmd, int argc, char **argv, int n,
 	return CLI_OK;
 }
 
+/* The family object names, or 0. */
+static int family_of(const char *object)
+{
+	struct shmq_locator loc;
+
+	return object && shmq_locator_parse(object, &loc) == 0 ? loc.family : 0;
+}
+
+/* This tool's options and commands for the fix shmq_explain() says in the
+ * API's terms, written to buf; "" when it has none. */
+static void tool_fix(int err, const char *object, char *buf, size_t len)
+{
+	const char *o = object ? object : "NAME";
+	int family = family_of(object);
+	int memory = family == SHMQ_FAMILY_SYSV ||
+	             family == SHMQ_FAMILY_POSIX || family == SHMQ_FAMILY_MEMFD;
+
+	buf[0] = '\0';
+	switch (err) {
+	case -EACCES: snprintf(buf, len, "--mode"); break;
+	case -ENOENT: snprintf(buf, len, "shmq ls"); break;
+	case -EEXIST: case SHMQ_EVERSION: case SHMQ_ETRUNCATED:
+		snprintf(buf, len, "shmq rm %s", o); break;
+	case SHMQ_EOWNER:
+		snprintf(buf, len, "shmq rm %s, or --any-owner", o); break;
+	case SHMQ_EPEERS: snprintf(buf, len, "shmq stat %s", o); break;
+	case SHMQ_ESIZEMIN: snprintf(buf, len, "--size"); break;
+	case -ENOSPC:
+		snprintf(buf, len, "%s", family == SHMQ_FAMILY_SYSV
+		         ? "shmq rm --orphans" : "shmq ls, shmq rm"); break;
+	case -EMSGSIZE:
+		if (family != SHMQ_FAMILY_SYSV_MSG)
+			snprintf(buf, len, "--capacity (spsc) or --msg-size "
+			                   "(mpmc, broadcast)");
+		break;
+	case SHMQ_EFAMILY:
+		if (family && !memory)
+			snprintf(buf, len, "shmq ls, stat and rm work on it");
+		break;
+	}
+}
+
+char *cli_explain(int err, const char *object, size_t size, char *buf,
+                  size_t len)
+{
+	char fix[SHMQ_LOCATOR_MAX + 64];
+	size_t n;
+
+	shmq_explain(err, object, size, buf, len);
+	tool_fix(err, object, fix, sizeof(fix));
+	n = strlen(buf);
+	if (fix[0] && n + 1 < len)
+		snprintf(buf + n, len - n, "; with this tool: %s", fix);
+	return buf;
+}
+
 int cli_fail(int err, const char *object, size_t size)
 {
 	char line[1024];
 
-	shmq_strerror_r(err, object, size, line, sizeof(line));
-	fprintf(stderr, "shmq: %s\n", line);
+	fprintf(stderr, "shmq: %s\n", cli_explain(err, object, size, line,
+	                                          sizeof(line)));
 	return CLI_ERR;
 }
 

@@ -26,7 +26,7 @@ static int fail(int err, const char *name)
 {
 	char msg[512];
 	fprintf(stderr, "posix_prodcons: %s\n",
-	        shmq_strerror_r(err, name, 0, msg, sizeof(msg)));
+	        shmq_explain(err, name, 0, msg, sizeof(msg)));
 	return 1;
 }
 

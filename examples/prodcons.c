@@ -27,7 +27,7 @@ static int fail(int err, const char *name)
 {
 	char msg[512];
 	fprintf(stderr, "prodcons: %s\n",
-	        shmq_strerror_r(err, name, 0, msg, sizeof(msg)));
+	        shmq_explain(err, name, 0, msg, sizeof(msg)));
 	return 1;
 }
 

@@ -17,7 +17,7 @@ static void die(int err, const char *object)
 {
 	char msg[512];
 	fprintf(stderr, "segments: %s\n",
-	        shmq_strerror_r(err, object, 0, msg, sizeof(msg)));
+	        shmq_explain(err, object, 0, msg, sizeof(msg)));
 	exit(1);
 }
 

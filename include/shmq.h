@@ -3,7 +3,7 @@
  *
  * This header is the whole public API. Every function returns 0 (or a count)
  * on success and a negative errno, or one of the SHMQ_E* codes below, on
- * failure. shmq_strerror() explains a code; shmq_strerror_r() explains it for
+ * failure. shmq_strerror() explains a code; shmq_explain() explains it for
  * one object, with the live facts (limits, owner, mode) and the fix.
  *
  * Objects are named by locators, one scheme for every family:
@@ -33,52 +33,106 @@
 extern "C" {
 #endif
 
+/* The version this header belongs to. */
 #define SHMQ_VERSION_MAJOR 0
-#define SHMQ_VERSION_MINOR 1
+#define SHMQ_VERSION_MINOR 2
 #define SHMQ_VERSION_PATCH 0
-#define SHMQ_VERSION_STRING "0.1.0"
+#define SHMQ_VERSION_STRING "0.2.0"
+#define SHMQ_VERSION_NUMBER                                                   \
+	((SHMQ_VERSION_MAJOR << 16) | (SHMQ_VERSION_MINOR << 8) |             \
+	 SHMQ_VERSION_PATCH)
 
-/* The library's version string, e.g. "0.1.0". */
+/* The version of the library loaded at run time: "0.2.0", and as
+ * SHMQ_VERSION_NUMBER makes it (0x000200). */
 const char *shmq_version(void);
+unsigned shmq_version_number(void);
+
+/* 0 when the library loaded at run time serves a program built against
+ * major.minor: the same major and, while the major is 0, the same minor;
+ * from 1.0 on, a minor at least as new. Else SHMQ_EVERSION. A program
+ * calls SHMQ_VERSION_CHECK() once at start. */
+int shmq_version_check(unsigned major, unsigned minor);
+#define SHMQ_VERSION_CHECK()                                                  \
+	shmq_version_check(SHMQ_VERSION_MAJOR, SHMQ_VERSION_MINOR)
 
 /* ---- Errors ------------------------------------------------------------ */
 
-/* Our own codes, below every errno value. */
+/*
+ * Our own codes, below every errno value: XX(NAME, N, sentence) gives
+ * SHMQ_NAME = -(SHMQ_EBASE + N). The one list of them: shmq_strerror() and
+ * shmq_err_name() are generated from it (as libuv's UV_ERRNO_MAP).
+ */
 #define SHMQ_EBASE 4096
-#define SHMQ_ELOCATOR (-(SHMQ_EBASE + 1))  /* malformed locator */
-#define SHMQ_ESIZEMAX (-(SHMQ_EBASE + 2))  /* size above SHMMAX/SHMALL */
-#define SHMQ_ESIZEMIN (-(SHMQ_EBASE + 3))  /* size zero or below SHMMIN */
-#define SHMQ_ENOHUGE (-(SHMQ_EBASE + 4))   /* huge pages not available */
-#define SHMQ_ESMALL (-(SHMQ_EBASE + 5))    /* object smaller than asked */
-#define SHMQ_EFAMILY (-(SHMQ_EBASE + 6))   /* not possible for this family */
-#define SHMQ_EOWNER (-(SHMQ_EBASE + 12))   /* owned by another user */
-#define SHMQ_ELAST (-(SHMQ_EBASE + 13)) /* SHMQ_ETRUNCATED, below */
+#define SHMQ_ERRNO_MAP(XX)                                                    \
+	XX(ELOCATOR, 1, "malformed locator (sysv:key=0x7b, sysv:id=N, "       \
+	   "sysv:ftok=PATH:PROJ, sysv:private, sysv-sem:..., sysv-msg:..., "  \
+	   "posix:NAME, posix-sem:NAME, memfd:NAME, memfd:fd=N)")             \
+	XX(ESIZEMAX, 2, "size above the system limit (kernel.shmmax or "     \
+	   "kernel.shmall; SEMMSL in kernel.sem for a semaphore set)")        \
+	XX(ESIZEMIN, 3, "size is zero or below the system minimum (SHMMIN)")  \
+	XX(ENOHUGE, 4, "huge pages are not available; reserve them with "     \
+	   "sysctl vm.nr_hugepages")                                          \
+	XX(ESMALL, 5, "the existing object is smaller than the size asked")   \
+	XX(EFAMILY, 6, "operation not possible for this family of object")    \
+	XX(EPEERDEAD, 7, "a peer died without closing the channel")           \
+	XX(ELOST, 8, "messages were overwritten before this reader got them " \
+	   "(lost)")                                                          \
+	XX(EVERSION, 9, "another version of shmq: the object's format, or "   \
+	   "the library a program was built against")                         \
+	XX(ENOTCHAN, 10, "the object is not a shmq channel")                  \
+	XX(EPEERS, 11, "every peer slot of the channel is taken (64 at "      \
+	   "most)")                                                           \
+	XX(EOWNER, 12, "the object belongs to another user (it may have "     \
+	   "taken the name first); not attached")                             \
+	XX(ETRUNCATED, 13, "the object was truncated by another process")
 
-/* A static explanation of err (negative errno or SHMQ_E*). Never NULL. */
+enum {
+#define SHMQ_XX_(name, n, text) SHMQ_##name = -(SHMQ_EBASE + (n)),
+	SHMQ_ERRNO_MAP(SHMQ_XX_)
+#undef SHMQ_XX_
+#define SHMQ_XX_(name, n, text) +1
+	/* The lowest code: the rows are numbered 1.. without a gap. */
+	SHMQ_ELAST = -(SHMQ_EBASE + (0 SHMQ_ERRNO_MAP(SHMQ_XX_)))
+#undef SHMQ_XX_
+};
+
+/* A static sentence for err (negative errno or SHMQ_E*); "unknown error"
+ * for a code that is neither. Never NULL. */
 const char *shmq_strerror(int err);
 
-/* The symbolic name of err: "ENOENT", "SHMQ_ELOCATOR". Never NULL. */
+/* The symbolic name of err: "ENOENT", "SHMQ_ELOCATOR"; "OK" for 0,
+ * "EUNKNOWN" for an unknown code. Never NULL. */
 const char *shmq_err_name(int err);
+
+/* The sentence of shmq_strerror() copied into buf, truncated to len bytes
+ * (NUL included); "unknown error N" for an unknown code. Pure: no I/O, no
+ * shared state. Returns buf. */
+char *shmq_strerror_r(int err, char *buf, size_t len);
 
 /*
  * Writes one line that names the object, says what is wrong and what to do:
  *   "posix:cam0: permission denied (mode 0600, owner uid 1000); run as that
- *    user or recreate with --mode"
- * It reads live facts (limits from /proc/sys/kernel/shm*, free space of
- * /dev/shm, huge page reserve, the object's owner and mode). object may be
- * NULL. size is the size that was asked for, or 0. Returns buf.
+ *    user (or root), or have the owner recreate it with a wider mode"
+ * Unlike shmq_strerror_r() it does I/O to quote live facts: the object's
+ * owner and mode (it stats object), limits from /proc/sys/kernel, the free
+ * space of /dev/shm, the huge page reserve. The fix is said in terms of this
+ * API (a flag, a call), not of any tool. object may be NULL; size is the
+ * size that was asked for (a message's length for -EMSGSIZE), or 0.
+ * Truncated to len bytes, NUL included. Returns buf.
  */
-char *shmq_strerror_r(int err, const char *object, size_t size, char *buf,
-                      size_t len);
+char *shmq_explain(int err, const char *object, size_t size, char *buf,
+                   size_t len);
 
 /* ---- Locators ---------------------------------------------------------- */
 
+/* What a locator names (its prefix: shmq_family_name()). */
 enum {
-	SHMQ_FAMILY_SYSV = 1,
-	SHMQ_FAMILY_POSIX = 2,
-	SHMQ_FAMILY_MEMFD = 3,
-	/* 4..6: System V semaphore sets and message queues, POSIX named
-	 * semaphores; see below. */
+	SHMQ_FAMILY_SYSV = 1,      /* System V segment */
+	SHMQ_FAMILY_POSIX = 2,     /* POSIX object, /dev/shm/NAME */
+	SHMQ_FAMILY_MEMFD = 3,     /* memfd */
+	SHMQ_FAMILY_SYSV_SEM = 4,  /* System V semaphore set */
+	SHMQ_FAMILY_SYSV_MSG = 5,  /* System V message queue */
+	SHMQ_FAMILY_POSIX_SEM = 6, /* POSIX named semaphore, /dev/shm/sem.NAME */
 };
 
 /* How a locator names its object. */
@@ -109,7 +163,8 @@ struct shmq_locator {
 int shmq_locator_parse(const char *text, struct shmq_locator *loc);
 
 /* Canonical text: "sysv:key=0x0000007b", "sysv:id=5", "posix:cam0",
- * "memfd:fd=5". Returns the length, or -ENAMETOOLONG if len is too small. */
+ * "memfd:fd=5". Returns the length, -ENAMETOOLONG if len is too small, or
+ * SHMQ_ELOCATOR for a family and form that make no locator. */
 int shmq_locator_format(const struct shmq_locator *loc, char *buf, size_t len);
 
 /* The ftok(3) key of path and proj (1..255). */
@@ -138,6 +193,8 @@ struct shmq_seg_opts {
 	unsigned flags;/* SHMQ_SEG_* */
 	void *addr;    /* attach address, exactly (or rounded with
 	                  SHMQ_SEG_RND); NULL lets the kernel choose */
+	uint64_t reserved[4]; /* must be zero (else -EINVAL): initialise the
+	                         struct with = {...} and fields can be added */
 };
 
 /*
@@ -173,14 +230,14 @@ int shmq_seg_close(shmq_seg *seg);
  * Removes the object's name: shm_unlink for POSIX, IPC_RMID for System V
  * (the segment is "marked for removal" and goes when the last process
  * detaches). Memfd objects have no name, and the other families are not
- * segments: -SHMQ_EFAMILY (shmq_unlink removes any of them).
+ * segments: SHMQ_EFAMILY (shmq_unlink removes any of them).
  */
 int shmq_seg_unlink(const char *locator);
 
 /* Removes any named object by locator, whatever its family: segments as
  * shmq_seg_unlink, semaphore sets and message queues (IPC_RMID: gone at
  * once, waiters get -EIDRM), POSIX named semaphores (the name goes; who has
- * it open keeps it). Memfds: -SHMQ_EFAMILY. */
+ * it open keeps it). Memfds: SHMQ_EFAMILY. */
 int shmq_unlink(const char *locator);
 
 void *shmq_seg_addr(const shmq_seg *seg);
@@ -192,7 +249,7 @@ const char *shmq_seg_locator(const shmq_seg *seg);/* canonical locator */
 
 /* Changes owner and mode (IPC_SET; fchown/fchmod). uid/gid -1: unchanged;
  * mode -1: unchanged. */
-int shmq_seg_set(const char *locator, uid_t uid, gid_t gid, int mode);
+int shmq_seg_setperm(const char *locator, uid_t uid, gid_t gid, int mode);
 
 /* ---- Status and listing ------------------------------------------------ */
 
@@ -235,7 +292,8 @@ struct shmq_stat {
 	int huge;           /* backed by huge pages */
 	int orphan;         /* no live attacher/mapper, creator dead */
 	int stale;          /* shmq object whose every participant is dead */
-	char kind[16];      /* "raw"; later kinds name shmq objects */
+	char kind[16];      /* "channel" (a shmq channel), "posix-sem", or
+	                       "raw" for any other object */
 	/* System V semaphore sets and message queues (0 for the others): */
 	uint64_t nsems;     /* sysv-sem: semaphores in the set */
 	uint64_t qnum;      /* sysv-msg: messages queued */
@@ -243,6 +301,7 @@ struct shmq_stat {
 	                       (msg_qbytes); 0 unknown (needs read access) */
 	pid_t lspid, lrpid; /* sysv-msg: last msgsnd, last msgrcv; 0 none */
 	int lspid_alive, lrpid_alive; /* SHMQ_PID_* */
+	uint64_t reserved[8];         /* zeroed, for fields to come */
 };
 
 /* Status of the object a locator names. */
@@ -279,6 +338,7 @@ struct shmq_limits {
 	uint64_t msgmax; /* largest message, bytes */
 	uint64_t msgmnb; /* default capacity of a new queue, bytes */
 	uint64_t msgmni; /* number of queues */
+	uint64_t reserved[8]; /* zeroed, for fields to come */
 };
 
 int shmq_limits_get(struct shmq_limits *lim);
@@ -320,8 +380,8 @@ typedef struct shmq_sem {
 	_Alignas(8) unsigned char opaque[16];
 } shmq_sem;
 
-int shmq_sem_init(shmq_sem *s, uint32_t value);
-int shmq_sem_post(shmq_sem *s);          /* -EOVERFLOW at UINT32_MAX-1 */
+int shmq_sem_init(shmq_sem *s, uint32_t value); /* 0..INT32_MAX */
+int shmq_sem_post(shmq_sem *s);          /* -EOVERFLOW: at INT32_MAX */
 int shmq_sem_wait(shmq_sem *s);
 int shmq_sem_try_wait(shmq_sem *s);      /* -EAGAIN when zero */
 int shmq_sem_wait_timed(shmq_sem *s, const struct timespec *deadline);
@@ -388,12 +448,6 @@ int shmq_algo_unlock(void *mem, unsigned me); /* -EINVAL as lock */
  * operation on an object removed meanwhile gives -EIDRM. Deadlines are
  * absolute CLOCK_MONOTONIC times, as for the other _timed calls.
  */
-enum {
-	SHMQ_FAMILY_SYSV_SEM = 4,
-	SHMQ_FAMILY_SYSV_MSG = 5,
-	SHMQ_FAMILY_POSIX_SEM = 6, /* /dev/shm/sem.NAME (sem_open), listed */
-};
-
 typedef struct shmq_semset shmq_semset; /* opaque */
 
 /* Creates nsems semaphores, all 0 (flags: SHMQ_SEG_OPEN_OK; mode 0 = 0600).
@@ -405,10 +459,10 @@ int shmq_semset_open(shmq_semset **set, const char *locator);
 int shmq_semset_close(shmq_semset *set);      /* the set stays */
 int shmq_semset_unlink(const char *locator);  /* IPC_RMID */
 int shmq_semset_count(const shmq_semset *set);/* number of semaphores */
-int shmq_semset_get(const shmq_semset *set, unsigned num); /* value >= 0 */
+int shmq_semset_getval(const shmq_semset *set, unsigned num); /* >= 0 */
 /* SETVAL: 0..32767 (SEMVMX), else -ERANGE. It also clears every process's
  * undo record for that semaphore, as semctl(2) does. */
-int shmq_semset_set(shmq_semset *set, unsigned num, int value);
+int shmq_semset_setval(shmq_semset *set, unsigned num, int value);
 /* Adds delta (-32767..32767) to semaphore num (negative: waits until it
  * can; 0: waits until it is 0). SEM_UNDO is always on, so a process that
  * dies gives its units back, and units it added are taken away again when
@@ -465,7 +519,7 @@ const char *shmq_msgq_locator(const shmq_msgq *q);   /* canonical */
  *                        it never waits, a reader that falls behind gets
  *                        SHMQ_ELOST and the count it missed)
  * A dead peer never blocks the others: a blocked call notices within
- * ~100 ms. A reader whose writers all died gets SHMQ_EPEERDEAD once the ring
+ * ~50 ms. A reader whose writers all died gets SHMQ_EPEERDEAD once the ring
  * is drained; after all writers closed normally it gets -EPIPE (end of
  * stream). A header that no longer validates gives -EBADMSG.
  * A peer that shrinks the object (ftruncate) gives SHMQ_ETRUNCATED, never
@@ -490,12 +544,6 @@ enum {
 	SHMQ_READER = 2,
 };
 
-#define SHMQ_EPEERDEAD (-(SHMQ_EBASE + 7)) /* the peer died without closing */
-#define SHMQ_ELOST (-(SHMQ_EBASE + 8))     /* broadcast: messages missed */
-#define SHMQ_EVERSION (-(SHMQ_EBASE + 9))  /* another format version */
-#define SHMQ_ENOTCHAN (-(SHMQ_EBASE + 10)) /* not a shmq channel */
-#define SHMQ_EPEERS (-(SHMQ_EBASE + 11))   /* every peer slot is taken */
-#define SHMQ_ETRUNCATED (-(SHMQ_EBASE + 13)) /* another process shrank it */
 
 /* Flags of struct shmq_chan_opts. */
 #define SHMQ_CHAN_CREATE (1u << 0)  /* open: create it if missing (race free) */
@@ -518,6 +566,8 @@ struct shmq_chan_opts {
 	                      on try_: the library paces its polls of a full
 	                      ring, still notices a dead peer within 50 ms and
 	                      still keeps a _timed deadline. */
+	uint64_t reserved[4]; /* must be zero (else -EINVAL), as in
+	                         struct shmq_seg_opts */
 };
 
 typedef struct shmq_chan shmq_chan; /* opaque: one process's attachment */
@@ -539,6 +589,8 @@ int shmq_chan_open(shmq_chan **ch, const char *locator, int role,
 /* Detaches. The last process to close removes the object unless it was
  * created with SHMQ_CHAN_PERSIST. */
 int shmq_chan_close(shmq_chan *ch);
+/* Removes a channel's name (peers attached keep it until they close).
+ * An object that is not a shmq channel is left in place: SHMQ_ENOTCHAN. */
 int shmq_chan_unlink(const char *locator);
 
 /* Copies a message in. 0, -EMSGSIZE (larger than the channel takes),
@@ -597,10 +649,16 @@ struct shmq_chan_info {
 	pid_t last_dead_pid;                  /* the last peer found dead */
 	unsigned npeers;
 	struct shmq_chan_peer_info peers[SHMQ_CHAN_MAX_PEERS];
+	uint64_t reserved[8];                 /* zeroed, for fields to come */
 };
 
-int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info);
-/* The same for a channel by locator, without attaching (read-only). */
+/* The channel's counters and peers, through an attached handle. Not a pure
+ * read: a peer it finds dead is settled as a blocked call would settle it
+ * (its role count given back, its line marked dead, dead_writers or
+ * dead_readers counted), and the report shows the state after that. */
+int shmq_chan_info(shmq_chan *ch, struct shmq_chan_info *info);
+/* The same for a channel by locator, without attaching: read-only, it
+ * reports a dead peer as dead but settles nothing. */
 int shmq_chan_stat(const char *locator, struct shmq_chan_info *info);
 
 #ifdef __cplusplus

@@ -73,16 +73,16 @@ static void fill(struct shmq_chan *ch, int settle, struct shmq_chan_info *in)
 	ch->ops->depth(ch, in);
 }
 
-SHMQ_API int shmq_chan_info(const shmq_chan *ch, struct shmq_chan_info *info)
+/* Not const: an attached handle settles the dead peers it finds. */
+SHMQ_API int shmq_chan_info(shmq_chan *ch, struct shmq_chan_info *info)
 {
 	if (!ch || !info)
 		return -EINVAL;
-	struct shmq_chan *c = (struct shmq_chan *)ch;
-	if (c->broken)
-		return c->broken;
-	shmq__chan_enter(c);
-	fill(c, 1, info);
-	return (int)shmq__chan_leave(c, 0);
+	if (ch->broken)
+		return ch->broken;
+	shmq__chan_enter(ch);
+	fill(ch, 1, info);
+	return (int)shmq__chan_leave(ch, 0);
 }
 
 /* A read-only look: the identity, then the report. */
@@ -98,12 +98,15 @@ static int look(struct shmq_chan *ch, struct shmq_chan_info *info)
 int shmq__chan_format(const char *locator, uint32_t theirs[2],
                       uint32_t ours[2])
 {
-	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY};
+	/* Reading the header of another user's object is harmless: copied
+	 * with pread, never trusted. */
+	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY |
+	                                    SHMQ_SEG_ANY_OWNER};
 	struct shmq_chan_hdr h;
 	shmq_seg *seg;
 	int rc = shmq_seg_open(&seg, locator, &ro);
-	if (rc < 0)
-		return rc;
+	if (rc < 0) /* an empty object (SHMQ_ESMALL) is no channel either */
+		return rc == SHMQ_ESMALL ? SHMQ_ENOTCHAN : rc;
 	if (shmq_seg_size(seg) < sizeof(h))
 		rc = SHMQ_ENOTCHAN;
 	else if (pread(shmq_seg_fd(seg), &h, sizeof(h), 0) != (ssize_t)sizeof(h))

@@ -129,6 +129,13 @@ static int check_role(int role)
 	return role == SHMQ_WRITER || role == SHMQ_READER ? 0 : -EINVAL;
 }
 
+/* The checks every opts gets, create or open (NULL: the defaults). */
+static int check_opts(const struct shmq_chan_opts *o)
+{
+	return !o || shmq__all_zero(o->reserved, sizeof(o->reserved))
+	       ? 0 : -EINVAL;
+}
+
 static struct shmq_chan *chan_new(const struct shmq_chan_opts *o)
 {
 	struct shmq_chan *ch = calloc(1, sizeof(*ch));
@@ -171,7 +178,7 @@ SHMQ_API int shmq_chan_create(shmq_chan **out, const char *locator, int role,
 {
 	static const struct shmq_chan_opts none = {.spin_ns = -1};
 	const struct shmq_chan_opts *o = opts ? opts : &none;
-	if (!out || !locator || check_role(role) < 0)
+	if (!out || !locator || check_role(role) < 0 || check_opts(o) < 0)
 		return -EINVAL;
 	*out = NULL;
 	struct shmq_chan *ch = chan_new(o);
@@ -206,7 +213,7 @@ SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
                             const struct shmq_chan_opts *opts)
 {
 	int rc = -ENOENT;
-	if (!out || !locator || check_role(role) < 0)
+	if (!out || !locator || check_role(role) < 0 || check_opts(opts) < 0)
 		return -EINVAL;
 	*out = NULL;
 	struct shmq_chan *ch = chan_new(opts);
@@ -248,7 +255,13 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	return rc;
 }
 
+/* Only a channel's name goes: another object given here by mistake (a
+ * segment, a channel's name reused) stays. Between the check and the
+ * unlink another process could swap the object: the check catches
+ * mistakes, it is no lock. */
 SHMQ_API int shmq_chan_unlink(const char *locator)
 {
-	return shmq_seg_unlink(locator);
+	uint32_t theirs[2], ours[2];
+	int rc = shmq__chan_format(locator, theirs, ours);
+	return rc < 0 ? rc : shmq_seg_unlink(locator);
 }

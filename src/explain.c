@@ -1,5 +1,7 @@
-/* shmq_strerror_r: the per-object explanations, which carry the live facts
- * (stat, limits) and the fix. The top layer: it may call any other. */
+/* shmq_explain: the per-object explanations, which carry the live facts
+ * (stat, limits) and the fix, said in this API's terms (flags, calls): a
+ * tool adds its own option names (the shmq tool: cli_fail). The top layer:
+ * it may call any other. */
 #include "internal.h"
 
 #include <errno.h>
@@ -35,8 +37,8 @@ static void explain_access(char *buf, size_t len, size_t *at,
 	int known = object && shmq_stat(object, &st) == 0;
 	if (err == -EACCES && known)
 		add(buf, len, at, "permission denied (mode %04o, owner uid %u); "
-		    "run as that user (or root), or have the owner widen it "
-		    "with --mode", st.mode, (unsigned)st.uid);
+		    "run as that user (or root), or have the owner recreate "
+		    "it with a wider mode", st.mode, (unsigned)st.uid);
 	else if (err == -EACCES)
 		add(buf, len, at, "permission denied; run as the object's owner");
 	else if (known)
@@ -72,9 +74,9 @@ static void explain_owner(char *buf, size_t len, size_t *at,
 	}
 	add(buf, len, at, ", not to this user (uid %u) or root, so it was not "
 	    "attached: someone may have taken the name first. Remove it if "
-	    "it should not be there (shmq rm %s, as its owner or root), or, "
-	    "if you trust that user, open it with SHMQ_SEG_ANY_OWNER "
-	    "(shmq: --any-owner)", (unsigned)geteuid(), object ? object : "");
+	    "it should not be there (shmq_unlink(), as its owner or root), "
+	    "or, if you trust that user, open it with SHMQ_ANY_OWNER",
+	    (unsigned)geteuid());
 }
 
 /* -EEXIST: and whose it is, when it is not ours: a squatted name. */
@@ -83,7 +85,7 @@ static void explain_exists(char *buf, size_t len, size_t *at,
 {
 	struct shmq_stat st;
 	add(buf, len, at, "already exists; open it, pick another name, or "
-	    "remove it first: shmq rm %s", object ? object : "");
+	    "remove it first (shmq_unlink())");
 	if (object && shmq_stat(object, &st) == 0 &&
 	    (st.uid != geteuid() || st.cuid != geteuid())) {
 		add(buf, len, at, " (it belongs to another user: ");
@@ -134,7 +136,8 @@ static void explain_family(char *buf, size_t len, size_t *at,
 		add(buf, len, at, "%s", shmq_strerror(SHMQ_EFAMILY));
 	else if (what_not_memory(loc.family))
 		add(buf, len, at, "this names %s, not a segment: it cannot be "
-		    "mapped or dumped; shmq ls, stat and rm work on it%s",
+		    "mapped; shmq_list(), shmq_stat() and shmq_unlink() work "
+		    "on it%s",
 		    what_not_memory(loc.family), loc.by == SHMQ_BY_ID ?
 		    ", and an id names an existing one: open it, do not "
 		    "create it" : "");
@@ -197,21 +200,24 @@ static void explain_nospc(char *buf, size_t len, size_t *at,
 	if (family == SHMQ_FAMILY_SYSV_SEM) {
 		add(buf, len, at, "no space for a semaphore set (kernel.sem: "
 		    "SEMMNI = %llu sets, SEMMNS = %llu semaphores in all); "
-		    "remove unused sets (shmq ls, shmq rm) or raise kernel.sem",
+		    "remove unused sets (shmq_list() finds them, "
+		    "shmq_unlink() removes them) or raise kernel.sem",
 		    (unsigned long long)l.semmni, (unsigned long long)l.semmns);
 		return;
 	}
 	if (family == SHMQ_FAMILY_SYSV_MSG) {
 		add(buf, len, at, "no space for a message queue (kernel.msgmni "
-		    "= %llu queues); remove unused queues (shmq ls, shmq rm) "
-		    "or raise kernel.msgmni", (unsigned long long)l.msgmni);
+		    "= %llu queues); remove unused queues (shmq_list() finds "
+		    "them, shmq_unlink() removes them) or raise kernel.msgmni",
+		    (unsigned long long)l.msgmni);
 		return;
 	}
 	if (family == SHMQ_FAMILY_SYSV) {
 		add(buf, len, at, "no space for a System V segment "
 		    "(kernel.shmall = %llu pages, kernel.shmmni = %llu "
-		    "segments); remove unused segments (shmq rm --orphans) "
-		    "or raise kernel.shmall", (unsigned long long)l.shmall,
+		    "segments); remove unused segments (shmq_list() marks "
+		    "orphans, shmq_unlink() removes them) or raise "
+		    "kernel.shmall", (unsigned long long)l.shmall,
 		    (unsigned long long)l.shmmni);
 		return;
 	}
@@ -223,8 +229,9 @@ static void explain_nospc(char *buf, size_t len, size_t *at,
 	    (unsigned long long)total);
 	if (size)
 		add(buf, len, at, ", %zu asked", size);
-	add(buf, len, at, "); remove unused objects (shmq ls, shmq rm) or "
-	                  "enlarge it: mount -o remount,size=SIZE /dev/shm");
+	add(buf, len, at, "); remove unused objects (shmq_list() finds them, "
+	    "shmq_unlink() removes them) or enlarge it: mount -o "
+	    "remount,size=SIZE /dev/shm");
 	if (total == (uint64_t)64 << 20)
 		add(buf, len, at, " (64 MiB is Docker's default /dev/shm: "
 		                  "start the container with --shm-size=SIZE)");
@@ -256,8 +263,9 @@ static void explain_msgsize(char *buf, size_t len, size_t *at,
 		if (object && shmq_chan_stat(object, &in) == 0)
 			add(buf, len, at, " (%llu bytes)",
 			    (unsigned long long)in.msg_size);
-		add(buf, len, at, "; send less, or make the channel with a "
-		    "larger --capacity (spsc) or --msg-size (mpmc, broadcast)");
+		add(buf, len, at, "; send less, or recreate the channel with "
+		    "a larger capacity (spsc) or msg_size (mpmc, broadcast) in "
+		    "struct shmq_chan_opts");
 		return;
 	}
 	shmq_limits_get(&l);
@@ -284,8 +292,8 @@ static void explain_version(char *buf, size_t len, size_t *at,
 	}
 	add(buf, len, at, "made by channel format %u (layout %08x); this "
 	    "shmq (%s) reads format %u (layout %08x): use the shmq that made "
-	    "it, or remove it (shmq rm %s) and create it again",
-	    theirs[0], theirs[1], shmq_version(), ours[0], ours[1], object);
+	    "it, or remove it (shmq_unlink()) and create it again",
+	    theirs[0], theirs[1], shmq_version(), ours[0], ours[1]);
 }
 
 static void explain_huge(char *buf, size_t len, size_t *at)
@@ -301,8 +309,8 @@ static void explain_huge(char *buf, size_t len, size_t *at)
 	    (unsigned long long)l.huge_1g_free);
 }
 
-SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
-                               char *buf, size_t len)
+SHMQ_API char *shmq_explain(int err, const char *object, size_t size,
+                            char *buf, size_t len)
 {
 	size_t at = 0;
 	if (!buf || !len)
@@ -320,8 +328,8 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 			add(buf, len, &at, "the ftok path does not exist; ftok "
 			    "needs an existing file that both sides can see");
 		else
-			add(buf, len, &at, "no such object; check the name with: "
-			                   "shmq ls");
+			add(buf, len, &at, "no such object; check the name "
+			                   "(shmq_list() lists them all)");
 		break;
 	case SHMQ_ELOCATOR:
 		explain_locator(buf, len, &at, object);
@@ -337,9 +345,8 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		break;
 	case SHMQ_EPEERS:
 		add(buf, len, &at, "all %d peer places of the channel are "
-		    "taken by live processes; close some (shmq stat %s lists "
-		    "them) or use another channel", SHMQ_CHAN_MAX_PEERS,
-		    object ? object : "NAME");
+		    "taken by live processes; close some (shmq_chan_stat() "
+		    "lists them) or use another channel", SHMQ_CHAN_MAX_PEERS);
 		break;
 	case -ENOSPC:
 		explain_nospc(buf, len, &at, object, size);
@@ -349,7 +356,7 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 		break;
 	case SHMQ_ESIZEMIN:
 		add(buf, len, &at, "size must be at least 1 byte "
-		                   "(SHMMIN is 1); give --size");
+		                   "(SHMMIN is 1); give a size");
 		break;
 	case SHMQ_ENOHUGE:
 		explain_huge(buf, len, &at);
@@ -379,9 +386,9 @@ SHMQ_API char *shmq_strerror_r(int err, const char *object, size_t size,
 	case SHMQ_ETRUNCATED:
 		add(buf, len, &at, "the object was truncated by another process "
 		    "(a peer with write access shrank it) while in use; close "
-		    "it and remove it (shmq rm %s), then create it again; give "
-		    "write access only to trusted peers, or use a memfd channel "
-		    "(sealed against shrinking)", object ? object : "NAME");
+		    "it and remove it (shmq_unlink()), then create it again; "
+		    "give write access only to trusted peers, or use a memfd "
+		    "channel (sealed against shrinking)");
 		break;
 	case -E2BIG:
 		add(buf, len, &at, "the message is longer than the %zu-byte "

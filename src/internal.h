@@ -33,6 +33,9 @@ int shmq__time_left(const struct timespec *deadline, struct timespec *left);
 /* util_size.c */
 size_t shmq__huge_size(unsigned flags); /* page size for these flags */
 size_t shmq__round_up(size_t n, size_t unit);
+/* 1 if the n bytes at p are all zero: the reserved words of an opts
+ * struct, which must be (-EINVAL otherwise) so that fields can come. */
+int shmq__all_zero(const void *p, size_t n);
 
 /* util_crash.c: named crash points, for the crash tests only. Built with
  * SHMQ_TEST_HOOKS (the sanitized test build), SHMQ_CRASH_POINT("area.step")
@@ -239,7 +242,8 @@ uint64_t shmq__msgq_qbytes(int id);
  * every participant dead), 0 otherwise. Reads only. */
 int shmq__chan_probe(int dirfd, const char *path, int *stale);
 /* chan_info.c: the format version and layout hash a channel's header
- * claims (read-only), and ours: 0, or -errno / SHMQ_ENOTCHAN. */
+ * claims (read-only, whoever owns it), and ours: 0, or -errno /
+ * SHMQ_ENOTCHAN (not a channel: no channel magic). */
 int shmq__chan_format(const char *locator, uint32_t theirs[2],
                       uint32_t ours[2]);
 

@@ -19,6 +19,8 @@ static int check_opts(const struct shmq_seg_opts *o)
 		return -EINVAL; /* one huge page size */
 	if (o->mode & ~0777u)
 		return -EINVAL;
+	if (!shmq__all_zero(o->reserved, sizeof(o->reserved)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -147,7 +149,8 @@ SHMQ_API int shmq_seg_unlink(const char *locator)
 	return rc < 0 ? rc : shmq_unlink(locator);
 }
 
-SHMQ_API int shmq_seg_set(const char *locator, uid_t uid, gid_t gid, int mode)
+SHMQ_API int shmq_seg_setperm(const char *locator, uid_t uid, gid_t gid,
+                              int mode)
 {
 	struct shmq_locator loc;
 	if (mode > 0777)

@@ -139,7 +139,7 @@ SHMQ_API int shmq_semset_count(const shmq_semset *set)
 	return (int)ds.sem_nsems;
 }
 
-SHMQ_API int shmq_semset_get(const shmq_semset *set, unsigned num)
+SHMQ_API int shmq_semset_getval(const shmq_semset *set, unsigned num)
 {
 	if (!set || num >= set->nsems)
 		return -EINVAL;
@@ -147,7 +147,7 @@ SHMQ_API int shmq_semset_get(const shmq_semset *set, unsigned num)
 	return v < 0 ? op_errno() : v;
 }
 
-SHMQ_API int shmq_semset_set(shmq_semset *set, unsigned num, int value)
+SHMQ_API int shmq_semset_setval(shmq_semset *set, unsigned num, int value)
 {
 	if (!set || num >= set->nsems)
 		return -EINVAL;

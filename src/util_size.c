@@ -1,4 +1,5 @@
-/* Sizes: rounding, and the page size a segment's flags ask for. */
+/* Sizes: rounding, the page size a segment's flags ask for, and the check
+ * that an opts struct's reserved bytes are zero. */
 #include "internal.h"
 
 #include <unistd.h>
@@ -15,4 +16,13 @@ size_t shmq__huge_size(unsigned flags)
 size_t shmq__round_up(size_t n, size_t unit)
 {
 	return (n + unit - 1) / unit * unit;
+}
+
+int shmq__all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
 }

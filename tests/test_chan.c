@@ -491,6 +491,47 @@ TEST(last_close_removes_the_object_and_persist_keeps_it)
 	CHECK_EQ(shmq_chan_unlink(loc), 0);
 }
 
+TEST(chan_unlink_refuses_an_object_that_is_not_a_channel)
+{
+	char loc[128], sysv[64];
+	struct shmq_seg_opts so = {.size = 4096};
+	struct shmq_stat st;
+	shmq_seg *seg;
+	t_posix_loc(loc, sizeof(loc), "plain");
+	t_sysv_loc(sysv, sizeof(sysv), 1);
+	/* A plain POSIX segment, and a System V one: both stay. */
+	CHECK_EQ(shmq_seg_create(&seg, loc, &so), 0);
+	memset(shmq_seg_addr(seg), 0x5a, 4096);
+	CHECK_EQ(shmq_seg_close(seg), 0);
+	CHECK_EQ(shmq_chan_unlink(loc), SHMQ_ENOTCHAN);
+	CHECK_EQ(shmq_stat(loc, &st), 0);
+	CHECK_EQ(st.size, 4096);
+	CHECK_EQ(shmq_seg_create(&seg, sysv, &so), 0);
+	CHECK_EQ(shmq_chan_unlink(shmq_seg_locator(seg)), SHMQ_ENOTCHAN);
+	CHECK_EQ(shmq_stat(shmq_seg_locator(seg), &st), 0);
+	CHECK_EQ(st.removed, 0);
+	CHECK_EQ(shmq_seg_unlink(shmq_seg_locator(seg)), 0);
+	CHECK_EQ(shmq_seg_close(seg), 0);
+	CHECK_EQ(shmq_seg_unlink(loc), 0);
+	/* An empty object (no header at all) stays too. */
+	char path[160];
+	snprintf(path, sizeof(path), "/dev/shm/%s", loc + 6);
+	int fd = open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_EQ(shmq_chan_unlink(loc), SHMQ_ENOTCHAN);
+	CHECK(access(path, F_OK) == 0);
+	CHECK_EQ(unlink(path), 0);
+	/* A channel's name goes; then there is nothing to remove. */
+	struct shmq_chan_opts o = {.flags = SHMQ_CHAN_PERSIST, .spin_ns = -1};
+	shmq_chan *r;
+	CHECK_EQ(shmq_chan_create(&r, loc, SHMQ_READER, &o), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK_EQ(shmq_chan_unlink(loc), 0);
+	CHECK_EQ(shmq_stat(loc, &st), -ENOENT);
+	CHECK_EQ(shmq_chan_unlink(loc), -ENOENT);
+}
+
 TEST(channel_whose_every_peer_was_killed_is_stale)
 {
 	char loc[128];

@@ -252,6 +252,8 @@ static void chan_case(int kind, int policy)
 	/* A scribbled CLOSING bit makes an honest open help remove the name:
 	 * a peer that can write can have the channel removed. */
 	int rc = shmq_chan_unlink(loc);
+	if (rc == SHMQ_ENOTCHAN) /* its magic scribbled on: no channel now */
+		rc = shmq_unlink(loc);
 	CHECK(rc == 0 || rc == -ENOENT);
 	munmap(b, sizeof(*b));
 }

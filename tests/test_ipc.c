@@ -135,15 +135,15 @@ TEST(ipc_semset_create_open_close_unlink)
 	CHECK_EQ(ds.sem_perm.mode & 0777, 0640);
 	CHECK_EQ(ds.sem_nsems, 3);
 	for (unsigned i = 0; i < 3; i++)
-		CHECK_EQ(shmq_semset_get(a, i), 0);
+		CHECK_EQ(shmq_semset_getval(a, i), 0);
 
 	/* Exclusive unless asked; open-ok opens the same set. */
 	CHECK_RC(shmq_semset_create(&b, loc, 3, 0, 0), -EEXIST);
 	CHECK(b == NULL);
 	CHECK_RC(shmq_semset_create(&b, loc, 2, 0, SHMQ_SEG_OPEN_OK), 0);
 	CHECK_EQ(shmq_semset_count(b), 3);
-	CHECK_EQ(shmq_semset_set(b, 2, 7), 0);
-	CHECK_EQ(shmq_semset_get(a, 2), 7);
+	CHECK_EQ(shmq_semset_setval(b, 2, 7), 0);
+	CHECK_EQ(shmq_semset_getval(a, 2), 7);
 	CHECK_EQ(shmq_semset_close(b), 0);
 	CHECK_RC(shmq_semset_create(&b, loc, 4, 0, SHMQ_SEG_OPEN_OK),
 	         SHMQ_ESMALL);
@@ -152,7 +152,7 @@ TEST(ipc_semset_create_open_close_unlink)
 	snprintf(byid, sizeof(byid), "sysv-sem:id=%d", id);
 	CHECK_RC(shmq_semset_open(&b, byid), 0);
 	CHECK(!strcmp(shmq_semset_locator(b), byid));
-	CHECK_EQ(shmq_semset_get(b, 2), 7);
+	CHECK_EQ(shmq_semset_getval(b, 2), 7);
 	CHECK_EQ(shmq_semset_close(b), 0);
 	CHECK_RC(shmq_semset_open(&b, loc), 0);
 	CHECK_EQ(shmq_semset_id(b), id);
@@ -164,8 +164,8 @@ TEST(ipc_semset_create_open_close_unlink)
 	CHECK_RC(shmq_semset_open(&a, byid), -ENOENT);
 	CHECK(a == NULL);
 	/* Handles on the removed set say so. */
-	CHECK_RC(shmq_semset_get(b, 0), -EIDRM);
-	CHECK_RC(shmq_semset_set(b, 0, 1), -EIDRM);
+	CHECK_RC(shmq_semset_getval(b, 0), -EIDRM);
+	CHECK_RC(shmq_semset_setval(b, 0, 1), -EIDRM);
 	CHECK_RC(shmq_semset_count(b), -EIDRM);
 	CHECK_RC(shmq_semset_op(b, 0, 1, 0, NULL), -EIDRM);
 	CHECK_EQ(shmq_semset_close(b), 0);
@@ -209,24 +209,24 @@ TEST(ipc_semset_refuses_bad_arguments)
 	CHECK(semget(t_key(1), 0, 0) < 0); /* nothing made by any of it */
 
 	CHECK_RC(shmq_semset_create(&s, loc, 2, 0, 0), 0);
-	CHECK_RC(shmq_semset_get(s, 2), -EINVAL);
-	CHECK_RC(shmq_semset_set(s, 2, 1), -EINVAL);
+	CHECK_RC(shmq_semset_getval(s, 2), -EINVAL);
+	CHECK_RC(shmq_semset_setval(s, 2, 1), -EINVAL);
 	CHECK_RC(shmq_semset_op(s, 2, 1, 0, NULL), -EINVAL);
-	CHECK_RC(shmq_semset_set(s, 0, -1), -ERANGE);
-	CHECK_RC(shmq_semset_set(s, 0, 32768), -ERANGE);
+	CHECK_RC(shmq_semset_setval(s, 0, -1), -ERANGE);
+	CHECK_RC(shmq_semset_setval(s, 0, 32768), -ERANGE);
 	CHECK_RC(shmq_semset_op(s, 0, 40000, 0, NULL), -ERANGE);
 	CHECK_RC(shmq_semset_op(s, 0, 1, 1u << 5, NULL), -EINVAL);
 	CHECK_RC(shmq_semset_op(s, 0, -1, 0,
 	                        &(struct timespec){0, 1000000000L}), -EINVAL);
 	/* The value would pass SEMVMX. */
-	CHECK_EQ(shmq_semset_set(s, 1, 32767), 0);
+	CHECK_EQ(shmq_semset_setval(s, 1, 32767), 0);
 	CHECK_RC(shmq_semset_op(s, 1, 1, 0, NULL), -ERANGE);
-	CHECK_EQ(shmq_semset_get(s, 1), 32767);
+	CHECK_EQ(shmq_semset_getval(s, 1), 32767);
 	CHECK_EQ(shmq_semset_close(s), 0);
 
 	char line[256];
 	snprintf(too_many, sizeof(too_many), "%llu", (unsigned long long)msl);
-	shmq_strerror_r(SHMQ_ESIZEMAX, loc, msl + 1, line, sizeof(line));
+	shmq_explain(SHMQ_ESIZEMAX, loc, msl + 1, line, sizeof(line));
 	CHECK_HAS(line, "SEMMSL");
 	CHECK_HAS(line, too_many);
 }
@@ -240,7 +240,7 @@ TEST(ipc_semset_nowait_gives_eagain_instead_of_waiting)
 	CHECK_RC(shmq_semset_op(s, 0, -1, SHMQ_SEMSET_NOWAIT, NULL), -EAGAIN);
 	CHECK_EQ(shmq_semset_op(s, 0, 2, 0, NULL), 0);
 	CHECK_EQ(shmq_semset_op(s, 0, -2, SHMQ_SEMSET_NOWAIT, NULL), 0);
-	CHECK_EQ(shmq_semset_get(s, 0), 0);
+	CHECK_EQ(shmq_semset_getval(s, 0), 0);
 	/* 0 waits for zero: satisfied now. */
 	CHECK_EQ(shmq_semset_op(s, 0, 0, SHMQ_SEMSET_NOWAIT, NULL), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
@@ -253,7 +253,7 @@ TEST(ipc_semset_undo_gives_back_the_units_of_a_killed_holder)
 	int took[2];
 
 	s = one_sem(loc, sizeof(loc));
-	CHECK_EQ(shmq_semset_set(s, 0, 1), 0); /* a lock, free */
+	CHECK_EQ(shmq_semset_setval(s, 0, 1), 0); /* a lock, free */
 	CHECK(pipe(took) == 0);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
@@ -268,14 +268,14 @@ TEST(ipc_semset_undo_gives_back_the_units_of_a_killed_holder)
 	}
 	close(took[1]);
 	hear(took[0]);
-	CHECK_EQ(shmq_semset_get(s, 0), 0);
+	CHECK_EQ(shmq_semset_getval(s, 0), 0);
 	CHECK_RC(shmq_semset_op(s, 0, -1, SHMQ_SEMSET_NOWAIT, NULL), -EAGAIN);
 	CHECK_EQ(kill(pid, SIGKILL), 0);
 	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
 	/* The kernel undid the dead holder's -1 as it exited. */
 	struct timespec dl = shmq_deadline(5000);
 	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), 0);
-	CHECK_EQ(shmq_semset_get(s, 0), 0);
+	CHECK_EQ(shmq_semset_getval(s, 0), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
 
@@ -289,12 +289,12 @@ TEST(ipc_semset_units_a_process_added_go_when_it_exits)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		CHECK_RC(shmq_semset_op(s, 0, 3, 0, NULL), 0);
-		CHECK_EQ(shmq_semset_get(s, 0), 3);
+		CHECK_EQ(shmq_semset_getval(s, 0), 3);
 		_exit(0);
 	}
 	CHECK_EQ(t_wait(pid), 0);
 	/* SEM_UNDO: not a signal to another process (shmq.h says so). */
-	CHECK_EQ(shmq_semset_get(s, 0), 0);
+	CHECK_EQ(shmq_semset_getval(s, 0), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
 
@@ -337,7 +337,7 @@ TEST(ipc_semset_deadline_times_out_within_a_bound)
 	/* A deadline already past still tries once. */
 	dl = shmq_deadline(-10);
 	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), -ETIMEDOUT);
-	CHECK_EQ(shmq_semset_set(s, 0, 1), 0);
+	CHECK_EQ(shmq_semset_setval(s, 0, 1), 0);
 	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
@@ -520,7 +520,7 @@ TEST(ipc_msgq_short_buffer_gives_e2big_and_keeps_the_message)
 	         -E2BIG);
 	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL), 100);
 	CHECK(!memcmp(buf, msg, sizeof(msg)));
-	shmq_strerror_r(-E2BIG, loc, 10, line, sizeof(line));
+	shmq_explain(-E2BIG, loc, 10, line, sizeof(line));
 	CHECK_HAS(line, "10-byte buffer");
 	CHECK_HAS(line, "stays queued");
 	CHECK_EQ(shmq_msgq_close(q), 0);
@@ -539,7 +539,7 @@ TEST(ipc_msgq_message_above_msgmax_is_emsgsize)
 	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1, 0, NULL), -EMSGSIZE);
 	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1, SHMQ_MSGQ_NOWAIT, NULL),
 	         -EMSGSIZE);
-	shmq_strerror_r(-EMSGSIZE, loc, max + 1, line, sizeof(line));
+	shmq_explain(-EMSGSIZE, loc, max + 1, line, sizeof(line));
 	snprintf(want, sizeof(want), "(%zu bytes)", max);
 	CHECK_HAS(line, "kernel.msgmax");
 	CHECK_HAS(line, want);
@@ -568,7 +568,7 @@ TEST(ipc_msgq_message_above_queue_capacity_is_emsgsize_not_a_hang)
 	/* The kernel would wait forever for 200 bytes of space. */
 	CHECK_RC(shmq_msgq_send(q, 1, big, sizeof(big), 0, NULL), -EMSGSIZE);
 	CHECK_RC(shmq_msgq_send(q, 1, big, 100, 0, NULL), 0);
-	shmq_strerror_r(-EMSGSIZE, loc, sizeof(big), line, sizeof(line));
+	shmq_explain(-EMSGSIZE, loc, sizeof(big), line, sizeof(line));
 	CHECK_HAS(line, "capacity");
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
@@ -786,9 +786,9 @@ TEST(ipc_segment_calls_refuse_semaphores_and_queues)
 	snprintf(pl, sizeof(pl), "posix-sem:%s", t_name(name, sizeof(name), "x"));
 	CHECK_RC(shmq_seg_create(&seg, pl, &o), SHMQ_EFAMILY);
 	CHECK_RC(shmq_seg_open(&seg, sl, NULL), SHMQ_EFAMILY);
-	CHECK_RC(shmq_seg_set(sl, (uid_t)-1, (gid_t)-1, 0600), SHMQ_EFAMILY);
+	CHECK_RC(shmq_seg_setperm(sl, (uid_t)-1, (gid_t)-1, 0600), SHMQ_EFAMILY);
 	CHECK(semget(t_key(1), 0, 0) < 0);
 	char line[512];
-	shmq_strerror_r(SHMQ_EFAMILY, sl, 0, line, sizeof(line));
+	shmq_explain(SHMQ_EFAMILY, sl, 0, line, sizeof(line));
 	CHECK_HAS(line, "semaphore set, not a segment");
 }

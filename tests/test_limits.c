@@ -67,7 +67,7 @@ static void shmmax_body(void)
 	CHECK_EQ(create_rc(t_sysv_loc(msg, sizeof(msg), 1), 2 * MiB, 0),
 		 SHMQ_ESIZEMAX);
 	CHECK(shmget(t_key(1), 0, 0) < 0);
-	shmq_strerror_r(SHMQ_ESIZEMAX, "sysv:private", 2 * MiB, msg,
+	shmq_explain(SHMQ_ESIZEMAX, "sysv:private", 2 * MiB, msg,
 			sizeof(msg));
 	CHECK_HAS(msg, "sysv:private");
 	CHECK_HAS(msg, "shmmax");
@@ -90,7 +90,7 @@ static void shmall_body(void)
 	write_file("/proc/sys/kernel/shmall", "16");
 	long pg = sysconf(_SC_PAGESIZE);
 	CHECK_EQ(create_rc("sysv:private", (size_t)(17 * pg), 0), SHMQ_ESIZEMAX);
-	shmq_strerror_r(SHMQ_ESIZEMAX, "sysv:private", (size_t)(17 * pg), msg,
+	shmq_explain(SHMQ_ESIZEMAX, "sysv:private", (size_t)(17 * pg), msg,
 			sizeof(msg));
 	CHECK_HAS(msg, "shmall");
 }
@@ -115,7 +115,7 @@ static void full_tmpfs_body(void)
 	/* Larger than the whole tmpfs: ENOSPC here, never SIGBUS later. */
 	int rc = create_rc(t_posix_loc(loc, sizeof(loc), "big"), 4 * MiB, 0);
 	CHECK_EQ(rc, -ENOSPC);
-	shmq_strerror_r(rc, loc, 4 * MiB, msg, sizeof(msg));
+	shmq_explain(rc, loc, 4 * MiB, msg, sizeof(msg));
 	CHECK_HAS(msg, "/dev/shm");
 
 	/* It fits, then the next one does not: the first is really backed. */
@@ -178,7 +178,7 @@ TEST(huge_2m_without_reserve_is_enohuge_naming_nr_hugepages)
 			   SHMQ_SEG_HUGE_2M);
 	CHECK_EQ(rc, SHMQ_ENOHUGE);
 	CHECK(shmget(t_key(1), 0, 0) < 0);
-	shmq_strerror_r(rc, loc, 2 * MiB, msg, sizeof(msg));
+	shmq_explain(rc, loc, 2 * MiB, msg, sizeof(msg));
 	CHECK_HAS(msg, loc);
 	CHECK_HAS(msg, "vm.nr_hugepages");
 	CHECK_HAS(shmq_strerror(rc), "nr_hugepages");
@@ -289,7 +289,7 @@ static int open_as_nobody(const char *loc, unsigned flags, char *msg,
 		if (rc == 0)
 			shmq_seg_close(s);
 		int n = snprintf(out, sizeof(out), "%d ", rc);
-		shmq_strerror_r(rc, loc, 0, out + n, sizeof(out) - (size_t)n);
+		shmq_explain(rc, loc, 0, out + n, sizeof(out) - (size_t)n);
 		CHECK(write(fds[1], out, strlen(out)) > 0);
 		_exit(0);
 	}
@@ -317,7 +317,7 @@ static void permission_denied_names_mode_and_owner(const char *loc)
 	CHECK_HAS(msg, owner);
 
 	/* 0604: others may read, not write. */
-	CHECK_EQ(shmq_seg_set(loc, (uid_t)-1, (gid_t)-1, 0604), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, (uid_t)-1, (gid_t)-1, 0604), 0);
 	CHECK_EQ(open_as_nobody(loc, SHMQ_SEG_RDONLY, msg, sizeof(msg)), 0);
 	CHECK_EQ(open_as_nobody(loc, 0, msg, sizeof(msg)), -EACCES);
 	CHECK_HAS(msg, "0604");
@@ -352,7 +352,7 @@ static int unlink_as_nobody(const char *loc, char *msg, size_t len)
 		CHECK(setuid(65534) == 0);
 		int rc = shmq_seg_unlink(loc);
 		int n = snprintf(out, sizeof(out), "%d ", rc);
-		shmq_strerror_r(rc, loc, 0, out + n, sizeof(out) - (size_t)n);
+		shmq_explain(rc, loc, 0, out + n, sizeof(out) - (size_t)n);
 		CHECK(write(fds[1], out, strlen(out)) > 0);
 		_exit(0);
 	}

@@ -297,11 +297,11 @@ TEST(locator_refuses_malformed_ipc_locators_and_says_why)
 			t_fail(__FILE__, __LINE__, "SHMQ_ELOCATOR",
 			       "\"%s\" gave %d (%s)", bad[i].text, rc,
 			       shmq_err_name(rc));
-		shmq_strerror_r(rc, bad[i].text, 0, line, sizeof(line));
+		shmq_explain(rc, bad[i].text, 0, line, sizeof(line));
 		CHECK_HAS(line, bad[i].text);
 		CHECK_HAS(line, bad[i].why);
 	}
-	shmq_strerror_r(SHMQ_ELOCATOR, "x:y", 0, line, sizeof(line));
+	shmq_explain(SHMQ_ELOCATOR, "x:y", 0, line, sizeof(line));
 	CHECK_HAS(line, "sysv-sem:");
 	CHECK_HAS(line, "posix-sem:NAME");
 }

@@ -363,25 +363,25 @@ TEST(seg_set_changes_mode_of_every_family)
 	char loc[128];
 	struct shmq_stat st;
 	shmq_seg *s = create_ok(t_sysv_loc(loc, sizeof(loc), 1), SZ, 0, 0);
-	CHECK_EQ(shmq_seg_set(loc, (uid_t)-1, (gid_t)-1, 0640), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, (uid_t)-1, (gid_t)-1, 0640), 0);
 	CHECK_EQ(sysv_mode(shmq_seg_id(s)), 0640);
 	CHECK_EQ(shmq_stat(loc, &st), 0);
 	CHECK_EQ(st.mode, 0640);
 	/* -1 leaves the mode alone. */
-	CHECK_EQ(shmq_seg_set(loc, (uid_t)-1, (gid_t)-1, -1), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, (uid_t)-1, (gid_t)-1, -1), 0);
 	CHECK_EQ(sysv_mode(shmq_seg_id(s)), 0640);
-	CHECK_EQ(shmq_seg_set(loc, (uid_t)-1, (gid_t)-1, 01777), -EINVAL);
+	CHECK_EQ(shmq_seg_setperm(loc, (uid_t)-1, (gid_t)-1, 01777), -EINVAL);
 	CHECK_EQ(shmq_seg_close(s), 0);
 	CHECK_EQ(shmq_seg_unlink(loc), 0);
 
 	s = create_ok(t_posix_loc(loc, sizeof(loc), "set"), SZ, 0, 0);
-	CHECK_EQ(shmq_seg_set(loc, (uid_t)-1, (gid_t)-1, 0604), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, (uid_t)-1, (gid_t)-1, 0604), 0);
 	CHECK_EQ(fd_mode(shmq_seg_fd(s)), 0604);
 	CHECK_EQ(shmq_seg_close(s), 0);
 	CHECK_EQ(shmq_seg_unlink(loc), 0);
 
 	s = create_ok("memfd:set", SZ, 0, 0);
-	CHECK_EQ(shmq_seg_set(shmq_seg_locator(s), (uid_t)-1, (gid_t)-1, 0660),
+	CHECK_EQ(shmq_seg_setperm(shmq_seg_locator(s), (uid_t)-1, (gid_t)-1, 0660),
 		 0);
 	CHECK_EQ(fd_mode(shmq_seg_fd(s)), 0660);
 	CHECK_EQ(shmq_seg_close(s), 0);
@@ -393,7 +393,7 @@ TEST(seg_set_changes_owner)
 	struct shmq_stat st;
 	t_need_root("changing the owner");
 	shmq_seg *s = create_ok(t_sysv_loc(loc, sizeof(loc), 1), SZ, 0, 0);
-	CHECK_EQ(shmq_seg_set(loc, 65534, 65534, -1), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, 65534, 65534, -1), 0);
 	CHECK_EQ(shmq_stat(loc, &st), 0);
 	CHECK_EQ(st.uid, 65534);
 	CHECK_EQ(st.gid, 65534);
@@ -403,7 +403,7 @@ TEST(seg_set_changes_owner)
 	CHECK_EQ(shmq_seg_unlink(loc), 0);
 
 	s = create_ok(t_posix_loc(loc, sizeof(loc), "own"), SZ, 0, 0);
-	CHECK_EQ(shmq_seg_set(loc, 65534, (gid_t)-1, -1), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, 65534, (gid_t)-1, -1), 0);
 	CHECK_EQ(shmq_stat(loc, &st), 0);
 	CHECK_EQ(st.uid, 65534);
 	CHECK_EQ(st.gid, getgid());
@@ -786,7 +786,7 @@ TEST(posix_calls_refuse_a_symlink_planted_in_dev_shm)
 	CHECK(shmq_seg_open(&s, loc, NULL) < 0);
 	struct shmq_seg_opts o = {.size = 4096, .flags = SHMQ_SEG_OPEN_OK};
 	CHECK(shmq_seg_create(&s, loc, &o) < 0);
-	CHECK(shmq_seg_set(loc, (uid_t)-1, (gid_t)-1, 0666) < 0);
+	CHECK(shmq_seg_setperm(loc, (uid_t)-1, (gid_t)-1, 0666) < 0);
 	CHECK(stat(target, &sb) == 0);
 	CHECK_EQ(sb.st_mode & 0777, 0600); /* the target was not widened */
 	CHECK(shmq_stat(loc, &(struct shmq_stat){0}) < 0);

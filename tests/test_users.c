@@ -72,7 +72,7 @@ static void done(struct outcome *out)
 static void explain(struct outcome *out, int rc, const char *loc, size_t size)
 {
 	out->rc = rc;
-	shmq_strerror_r(rc, loc, size, out->msg, sizeof(out->msg));
+	shmq_explain(rc, loc, size, out->msg, sizeof(out->msg));
 }
 
 static int seg_create_rc(const char *loc, size_t size, unsigned mode,
@@ -102,7 +102,7 @@ static int seg_open_rc(const char *loc, unsigned flags)
 
 static void msg_of(int rc, const char *loc, char *buf, size_t len)
 {
-	shmq_strerror_r(rc, loc, 0, buf, len);
+	shmq_explain(rc, loc, 0, buf, len);
 }
 
 /* ---- A name another user took first -------------------------------------- */
@@ -139,7 +139,7 @@ static void squatted_segment_is_refused(const char *loc, const char *owner)
 	CHECK_HAS(msg, owner);
 	CHECK_HAS(msg, "mode 0666");
 	CHECK_HAS(msg, "not attached");
-	CHECK_HAS(msg, "--any-owner");
+	CHECK_HAS(msg, "SHMQ_ANY_OWNER");
 	CHECK_HAS(shmq_err_name(SHMQ_EOWNER), "SHMQ_EOWNER");
 
 	/* Looking trusts nothing: the tool dumps anyone's object. */
@@ -185,7 +185,7 @@ TEST(users_posix_name_squatted_by_another_uid_is_refused_naming_owner)
 static void give_to_root(void *loc, struct outcome *out)
 {
 	plant_seg(loc, out);
-	CHECK_EQ(shmq_seg_set(loc, 0, (gid_t)-1, -1), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, 0, (gid_t)-1, -1), 0);
 }
 
 TEST(users_sysv_key_squatted_by_another_uid_is_refused_even_if_given_away)
@@ -283,7 +283,7 @@ static void user_trusts_root_not_others(const char *loc)
 	struct outcome *out = as_user(NOBODY, open_it, (void *)loc, 0);
 	CHECK_EQ(out->rc, 0); /* root's */
 	done(out);
-	CHECK_EQ(shmq_seg_set(loc, OTHER, OTHER, -1), 0);
+	CHECK_EQ(shmq_seg_setperm(loc, OTHER, OTHER, -1), 0);
 	out = as_user(NOBODY, open_it, (void *)loc, 0);
 	CHECK_EQ(out->rc, SHMQ_EOWNER); /* another user's */
 	CHECK_HAS(out->msg, "owner uid 65533");
@@ -446,7 +446,7 @@ TEST(limits_chan_65th_peer_is_epeers_and_a_freed_place_is_reused)
 	CHECK_EQ(out->rc, SHMQ_EPEERS);
 	CHECK_EQ(out->byte, 1);
 	CHECK_HAS(out->msg, "all 64 peer places");
-	CHECK_HAS(out->msg, "shmq stat");
+	CHECK_HAS(out->msg, "shmq_chan_stat()");
 	done(out);
 	CHECK_EQ(getpid(), me);
 	/* The refusals took nothing: counts as they were. */
@@ -476,10 +476,10 @@ TEST(limits_chan_message_larger_than_the_channel_is_emsgsize_naming_both)
 		CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, NULL), 0);
 		CHECK_EQ(shmq_chan_send(w, big, 101), -EMSGSIZE);
 		CHECK_EQ(shmq_chan_send(w, big, 100), 0);
-		shmq_strerror_r(-EMSGSIZE, loc, 101, msg, sizeof(msg));
+		shmq_explain(-EMSGSIZE, loc, 101, msg, sizeof(msg));
 		CHECK_HAS(msg, "101 bytes");
 		CHECK_HAS(msg, "(100 bytes)");
-		CHECK_HAS(msg, "--msg-size");
+		CHECK_HAS(msg, "msg_size");
 		CHECK_EQ(shmq_chan_close(w), 0);
 		CHECK_EQ(shmq_chan_close(r), 0);
 	}
@@ -542,7 +542,7 @@ static void small_tmpfs_body(void)
 	o.capacity = 0;
 	o.flags = SHMQ_CHAN_CREATE;
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_READER, &o), -ENOSPC);
-	shmq_strerror_r(-ENOSPC, loc, 2 * MiB, msg, sizeof(msg));
+	shmq_explain(-ENOSPC, loc, 2 * MiB, msg, sizeof(msg));
 	CHECK_HAS(msg, "no space left in /dev/shm");
 	CHECK_HAS(msg, "of 1048576");
 	CHECK_HAS(msg, "2097152 asked");
@@ -570,7 +570,7 @@ static void docker_body(void)
 	private_dev_shm("size=64m,mode=1777");
 	t_posix_loc(loc, sizeof(loc), "docker");
 	CHECK_EQ(seg_create_rc(loc, 65 * MiB, 0, 0), -ENOSPC);
-	shmq_strerror_r(-ENOSPC, loc, 65 * MiB, msg, sizeof(msg));
+	shmq_explain(-ENOSPC, loc, 65 * MiB, msg, sizeof(msg));
 	CHECK_HAS(msg, "of 67108864");
 	CHECK_HAS(msg, "Docker");
 	CHECK_HAS(msg, "--shm-size");
@@ -623,7 +623,7 @@ static void nomem_body(void)
 	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_WRITER, &o), -ENOMEM);
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_READER, &o), -ENOMEM);
 	CHECK(ch == NULL);
-	shmq_strerror_r(-ENOMEM, loc, BIG, msg, sizeof(msg));
+	shmq_explain(-ENOMEM, loc, BIG, msg, sizeof(msg));
 	CHECK_HAS(msg, "134217728 bytes");
 	CHECK_HAS(msg, "RLIMIT_AS, ulimit -v");
 	struct stat sb;
@@ -665,7 +665,7 @@ static void shmmni_body(void)
 	CHECK_EQ(seg_create_rc(t_sysv_loc(loc, sizeof(loc), 1), 4096, 0, 0),
 	         -ENOSPC);
 	CHECK(shmget(t_key(1), 0, 0) < 0);
-	shmq_strerror_r(-ENOSPC, loc, 4096, msg, sizeof(msg));
+	shmq_explain(-ENOSPC, loc, 4096, msg, sizeof(msg));
 	CHECK_HAS(msg, "kernel.shmmni = 2 segments");
 }
 

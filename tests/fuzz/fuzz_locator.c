@@ -8,7 +8,7 @@
  * - parse returns 0, SHMQ_ELOCATOR with the reason, or ftok's -errno;
  * - a parsed locator formats, and its canonical text parses back to the
  *   same locator (and formats to the same text);
- * - the error line for the text (shmq_strerror_r) fits and ends.
+ * - the error line for the text (shmq_explain) fits and ends.
  *
  *   make fuzz      build build/fuzz/fuzz_locator (clang) and run it on
  *                  tests/fuzz/corpus/locator for FUZZ_TIME seconds
@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    text, rc);
 	if (shmq_locator_parse(text, &loc) != rc)
 		die("the public parse disagrees", text, rc);
-	shmq_strerror_r(rc ? rc : -ENOENT, text, 0, line, sizeof(line));
+	shmq_explain(rc ? rc : -ENOENT, text, 0, line, sizeof(line));
 	if (strnlen(line, sizeof(line)) >= sizeof(line))
 		die("the error line is not terminated", text, rc);
 	return 0;

@@ -11,7 +11,7 @@
  *                       1x1), blocking
  * Geometry: the library's defaults, grown so that a ring holds 4 messages
  * (spsc), or fewer slots for big messages (mpmc, broadcast: up to 8 MiB).
- * Both sides open each channel with SHMQ_CHAN_CREATE; the last close
+ * Both sides create each channel with SHMQ_OPEN_OK; the last close
  * removes it, and teardown removes what a dead process left.
  */
 #include "bench.h"
@@ -31,7 +31,7 @@ static void chan_opts(const struct bench_link *l, int kind, int64_t spin,
 {
 	memset(o, 0, sizeof(*o));
 	o->kind = kind;
-	o->flags = SHMQ_CHAN_CREATE;
+	o->flags = SHMQ_OPEN_OK;
 	o->spin_ns = spin;
 	o->policy = SHMQ_POLICY_BLOCK;
 	if (kind == SHMQ_CHAN_SPSC) {
@@ -54,7 +54,7 @@ static int open_dir(struct bench_end *e, int dir, int role,
 	char loc[80];
 	shmq_chan *ch = NULL;
 	snprintf(loc, sizeof(loc), "posix:%s", e->l->name[dir]);
-	int rc = shmq_chan_open(&ch, loc, role, o);
+	int rc = shmq_chan_create(&ch, loc, role, o);
 	*h = ch;
 	return rc;
 }

@@ -123,7 +123,7 @@ static int check_range(const char *loc, uint64_t size, uint64_t off,
 static int dump(const char *loc, uint64_t off, uint64_t len, int have_len)
 {
 	/* Showing bytes trusts none of them: anyone's object may be dumped. */
-	struct shmq_seg_opts so = { 0, 0, SHMQ_SEG_RDONLY | SHMQ_SEG_ANY_OWNER,
+	struct shmq_seg_opts so = { 0, 0, SHMQ_SEG_RDONLY | SHMQ_ANY_OWNER,
 	                            NULL };
 	shmq_seg *seg;
 	int rc;

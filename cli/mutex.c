@@ -252,9 +252,10 @@ static int init_pthread(pthread_mutex_t *m)
 /* A private set of one semaphore at 1. */
 static int init_sysv(struct bench *b)
 {
+	struct shmq_semset_opts so = {.nsems = 1, .mode = 0600};
 	int err;
 
-	err = shmq_semset_create(&b->set, "sysv-sem:private", 1, 0600, 0);
+	err = shmq_semset_create(&b->set, "sysv-sem:private", &so);
 	if (err < 0)
 		return cli_fail(err, "sysv-sem:private", 0);
 	err = shmq_semset_set(b->set, 0, 1);

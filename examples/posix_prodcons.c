@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 {
 	struct shmq_chan_opts o = {
 		.kind = SHMQ_CHAN_SPSC, .capacity = 65536, .spin_ns = -1,
-		.flags = SHMQ_CHAN_CREATE | SHMQ_CHAN_PERSIST,
+		.flags = SHMQ_OPEN_OK | SHMQ_CHAN_PERSIST,
 	};
 	int producing = argc >= 3 && argc <= 4 && !strcmp(argv[1], "produce");
 	char *end = "";
@@ -100,8 +100,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(loc, sizeof(loc), "posix:%s", argv[2]);
-	int rc = shmq_chan_open(&ch, loc, producing ? SHMQ_WRITER : SHMQ_READER,
-	                        &o);
+	int rc = shmq_chan_create(&ch, loc,
+	                          producing ? SHMQ_WRITER : SHMQ_READER, &o);
 	if (rc < 0)
 		return fail(rc, loc);
 	if (producing)

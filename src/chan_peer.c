@@ -333,7 +333,7 @@ static void detach(struct shmq_chan *ch)
 		if ((v & ~SHMQ_CHAN_CLOSING) == 0)
 			return; /* scribbled to 0: nothing of ours to take off */
 		int last = (v & ~SHMQ_CHAN_CLOSING) == 1 && ch->named &&
-		           !(ch->chan_flags & SHMQ_CHAN_PERSIST);
+		           !(ch->chan_flags & SHMQ__CHAN_HDR_PERSIST);
 		uint32_t next = last ? SHMQ_CHAN_CLOSING : v - 1;
 		if (shmq_cas(&h->attached, &v, next, SHMQ_ACQ_REL)) {
 			if (last) {

@@ -73,7 +73,7 @@ static void explain_owner(char *buf, size_t len, size_t *at,
 	add(buf, len, at, ", not to this user (uid %u) or root, so it was not "
 	    "attached: someone may have taken the name first. Remove it if "
 	    "it should not be there (shmq rm %s, as its owner or root), or, "
-	    "if you trust that user, open it with SHMQ_SEG_ANY_OWNER "
+	    "if you trust that user, open it with SHMQ_ANY_OWNER "
 	    "(shmq: --any-owner)", (unsigned)geteuid(), object ? object : "");
 }
 

@@ -181,43 +181,75 @@ static int msg_get(void *arg, key_t key, int flags)
 	return id < 0 ? shmq__neg_errno() : id;
 }
 
+struct msg_make {
+	struct shmq__ipc *h;
+	unsigned flags; /* SHMQ_ANY_OWNER */
+};
+
+/* A new queue is empty: nothing to set up. One that existed must be ours,
+ * unless any owner will do (IPC_STAT, which needs read access, tells). */
 static int msg_use(void *arg, int id, int created)
 {
-	(void)created; /* a new queue is empty: nothing to set up */
-	((struct shmq__ipc *)arg)->id = id;
+	const struct msg_make *m = arg;
+	struct msqid_ds ds;
+	if (!created && !(m->flags & SHMQ_ANY_OWNER)) {
+		if (msgctl(id, IPC_STAT, &ds) < 0)
+			return errno == EINVAL ? -ENOENT : shmq__neg_errno();
+		int rc = shmq__owner_check_sysv(m->flags, &ds.msg_perm);
+		if (rc < 0)
+			return rc;
+	}
+	m->h->id = id;
 	return 0;
 }
 
-SHMQ_API int shmq_msgq_create(shmq_msgq **q, const char *locator,
-                              unsigned mode, unsigned flags)
+static const struct shmq_msgq_opts no_opts; /* mode 0600, no flags */
+
+/* A new handle for locator, if opts are ones we know. */
+static int msgq_new(struct shmq__ipc **h, const char *locator,
+                    const struct shmq_msgq_opts *o, struct shmq_locator *loc)
 {
+	*h = NULL;
+	int rc = shmq__ipc_opts_check(o->mode, o->flags, o->reserved);
+	return rc < 0 ? rc : shmq__ipc_new(h, sizeof(shmq_msgq), locator,
+	                                   SHMQ_FAMILY_SYSV_MSG, loc);
+}
+
+SHMQ_API int shmq_msgq_create(shmq_msgq **q, const char *locator,
+                              const struct shmq_msgq_opts *opts)
+{
+	const struct shmq_msgq_opts *o = opts ? opts : &no_opts;
 	struct shmq_locator loc;
-	struct shmq__ipc *h = NULL;
-	int rc = -EINVAL;
+	struct shmq__ipc *h;
 	if (!q)
 		return -EINVAL;
-	if (!(flags & ~SHMQ_SEG_OPEN_OK) && !(mode & ~0777u))
-		rc = shmq__ipc_new(&h, sizeof(shmq_msgq), locator,
-		                   SHMQ_FAMILY_SYSV_MSG, &loc);
+	int rc = msgq_new(&h, locator, o, &loc);
 	if (rc == 0) {
+		struct msg_make arg = {h, o->flags};
 		struct shmq__sysv_make m = {SHMQ_FAMILY_SYSV_MSG, msg_get,
-		                            msg_use, h};
-		rc = shmq__sysv_make(&m, &loc, mode, flags & SHMQ_SEG_OPEN_OK);
+		                            msg_use, &arg};
+		rc = shmq__sysv_make(&m, &loc, o->mode, o->flags & SHMQ_OPEN_OK);
 	}
 	*q = shmq__ipc_done(h, &loc, rc);
 	return rc;
 }
 
-SHMQ_API int shmq_msgq_open(shmq_msgq **q, const char *locator)
+SHMQ_API int shmq_msgq_open(shmq_msgq **q, const char *locator,
+                            const struct shmq_msgq_opts *opts)
 {
+	const struct shmq_msgq_opts *o = opts ? opts : &no_opts;
 	struct shmq_locator loc;
 	struct shmq__ipc *h;
+	int id;
 	if (!q)
 		return -EINVAL;
-	int rc = shmq__ipc_new(&h, sizeof(shmq_msgq), locator,
-	                       SHMQ_FAMILY_SYSV_MSG, &loc);
+	int rc = msgq_new(&h, locator, o, &loc);
 	if (rc == 0)
-		rc = shmq__sysv_resolve(&loc, &h->id);
+		rc = shmq__sysv_resolve(&loc, &id);
+	if (rc == 0) {
+		struct msg_make arg = {h, o->flags};
+		rc = msg_use(&arg, id, 0);
+	}
 	*q = shmq__ipc_done(h, &loc, rc);
 	return rc;
 }

@@ -16,3 +16,11 @@ size_t shmq__round_up(size_t n, size_t unit)
 {
 	return (n + unit - 1) / unit * unit;
 }
+
+int shmq__zeroed(const uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i])
+			return 0;
+	return 1;
+}

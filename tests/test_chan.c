@@ -533,10 +533,10 @@ TEST(racing_open_or_create_ends_on_one_channel)
 			close(go[1]);
 			CHECK_EQ(read(go[0], &c, 1), 0); /* all start at once */
 			struct shmq_chan_opts o = {.kind = SHMQ_CHAN_MPMC,
-			                           .flags = SHMQ_CHAN_CREATE,
+			                           .flags = SHMQ_OPEN_OK,
 			                           .spin_ns = -1};
 			shmq_chan *w;
-			CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, &o), 0);
+			CHECK_EQ(shmq_chan_create(&w, loc, SHMQ_WRITER, &o), 0);
 			CHECK_EQ(shmq_chan_send(w, &i, sizeof(i)), 0);
 			CHECK(write(done[1], "d", 1) == 1);
 			/* stay until the parent has read all */

@@ -105,7 +105,8 @@ static void hear(int fd)
 static shmq_semset *one_sem(char *loc, size_t len)
 {
 	shmq_semset *s;
-	CHECK_RC(shmq_semset_create(&s, sem_loc(loc, len, 1), 1, 0, 0), 0);
+	CHECK_RC(shmq_semset_create(&s, sem_loc(loc, len, 1), T_SEM(1, 0, 0)),
+	         0);
 	return s;
 }
 
@@ -113,7 +114,7 @@ static shmq_semset *one_sem(char *loc, size_t len)
 static shmq_msgq *new_queue(char *loc, size_t len)
 {
 	shmq_msgq *q;
-	CHECK_RC(shmq_msgq_create(&q, msg_loc(loc, len, 1), 0, 0), 0);
+	CHECK_RC(shmq_msgq_create(&q, msg_loc(loc, len, 1), NULL), 0);
 	return q;
 }
 
@@ -125,8 +126,8 @@ TEST(ipc_semset_create_open_close_unlink)
 	struct semid_ds ds;
 	shmq_semset *a, *b;
 
-	CHECK_RC(shmq_semset_create(&a, sem_loc(loc, sizeof(loc), 1), 3, 0640,
-	                            0), 0);
+	CHECK_RC(shmq_semset_create(&a, sem_loc(loc, sizeof(loc), 1),
+	                            T_SEM(3, 0640, 0)), 0);
 	CHECK(!strcmp(shmq_semset_locator(a), loc));
 	CHECK_EQ(shmq_semset_count(a), 3);
 	int id = semget(t_key(1), 0, 0);
@@ -138,30 +139,30 @@ TEST(ipc_semset_create_open_close_unlink)
 		CHECK_EQ(shmq_semset_get(a, i), 0);
 
 	/* Exclusive unless asked; open-ok opens the same set. */
-	CHECK_RC(shmq_semset_create(&b, loc, 3, 0, 0), -EEXIST);
+	CHECK_RC(shmq_semset_create(&b, loc, T_SEM(3, 0, 0)), -EEXIST);
 	CHECK(b == NULL);
-	CHECK_RC(shmq_semset_create(&b, loc, 2, 0, SHMQ_SEG_OPEN_OK), 0);
+	CHECK_RC(shmq_semset_create(&b, loc, T_SEM(2, 0, SHMQ_OPEN_OK)), 0);
 	CHECK_EQ(shmq_semset_count(b), 3);
 	CHECK_EQ(shmq_semset_set(b, 2, 7), 0);
 	CHECK_EQ(shmq_semset_get(a, 2), 7);
 	CHECK_EQ(shmq_semset_close(b), 0);
-	CHECK_RC(shmq_semset_create(&b, loc, 4, 0, SHMQ_SEG_OPEN_OK),
+	CHECK_RC(shmq_semset_create(&b, loc, T_SEM(4, 0, SHMQ_OPEN_OK)),
 	         SHMQ_ESMALL);
 
 	/* Open by key and by id. */
 	snprintf(byid, sizeof(byid), "sysv-sem:id=%d", id);
-	CHECK_RC(shmq_semset_open(&b, byid), 0);
+	CHECK_RC(shmq_semset_open(&b, byid, NULL), 0);
 	CHECK(!strcmp(shmq_semset_locator(b), byid));
 	CHECK_EQ(shmq_semset_get(b, 2), 7);
 	CHECK_EQ(shmq_semset_close(b), 0);
-	CHECK_RC(shmq_semset_open(&b, loc), 0);
+	CHECK_RC(shmq_semset_open(&b, loc, NULL), 0);
 	CHECK_EQ(shmq_semset_id(b), id);
 
 	CHECK_RC(shmq_semset_unlink(loc), 0);
 	CHECK(semget(t_key(1), 0, 0) < 0 && errno == ENOENT);
 	CHECK_RC(shmq_semset_unlink(loc), -ENOENT);
 	CHECK_EQ(shmq_semset_close(a), 0);
-	CHECK_RC(shmq_semset_open(&a, byid), -ENOENT);
+	CHECK_RC(shmq_semset_open(&a, byid, NULL), -ENOENT);
 	CHECK(a == NULL);
 	/* Handles on the removed set say so. */
 	CHECK_RC(shmq_semset_get(b, 0), -EIDRM);
@@ -176,13 +177,14 @@ TEST(ipc_semset_private_is_named_by_id)
 	shmq_semset *s;
 	char want[64];
 
-	CHECK_RC(shmq_semset_create(&s, "sysv-sem:private", 1, 0, 0), 0);
+	CHECK_RC(shmq_semset_create(&s, "sysv-sem:private", T_SEM(1, 0, 0)), 0);
 	int id = shmq_semset_id(s);
 	snprintf(want, sizeof(want), "sysv-sem:id=%d", id);
 	CHECK(!strcmp(shmq_semset_locator(s), want));
 	CHECK_EQ(semctl(id, 0, GETVAL), 0);
 	shmq_semset *none;
-	CHECK_RC(shmq_semset_open(&none, "sysv-sem:private"), SHMQ_EFAMILY);
+	CHECK_RC(shmq_semset_open(&none, "sysv-sem:private", NULL),
+	         SHMQ_EFAMILY);
 	CHECK(none == NULL);
 	CHECK_RC(shmq_unlink(want), 0);
 	CHECK(semctl(id, 0, GETVAL) < 0);
@@ -196,19 +198,26 @@ TEST(ipc_semset_refuses_bad_arguments)
 	uint64_t msl = kernel_limit("/proc/sys/kernel/sem");
 
 	sem_loc(loc, sizeof(loc), 1);
-	CHECK_RC(shmq_semset_create(&s, loc, 0, 0, 0), -EINVAL);
-	CHECK_RC(shmq_semset_create(&s, loc, (unsigned)msl + 1, 0, 0),
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(0, 0, 0)), -EINVAL);
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM((unsigned)msl + 1, 0, 0)),
 	         SHMQ_ESIZEMAX);
-	CHECK_RC(shmq_semset_create(&s, loc, 1, 01000, 0), -EINVAL);
-	CHECK_RC(shmq_semset_create(&s, loc, 1, 0, 1u << 9), -EINVAL);
-	CHECK_RC(shmq_semset_create(&s, "sysv-sem:id=1", 1, 0, 0), SHMQ_EFAMILY);
-	CHECK_RC(shmq_semset_create(&s, "sysv:key=0x7b", 1, 0, 0), SHMQ_EFAMILY);
-	CHECK_RC(shmq_semset_create(&s, "sysv-sem:key=zz", 1, 0, 0),
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(1, 01000, 0)), -EINVAL);
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(1, 0, 1u << 9)), -EINVAL);
+	/* Reserved words must be zero, to mean something later. */
+	struct shmq_semset_opts so = {.nsems = 1, .reserved[3] = 1};
+	CHECK_RC(shmq_semset_create(&s, loc, &so), -EINVAL);
+	CHECK_RC(shmq_semset_open(&s, loc, &so), -EINVAL);
+	CHECK_RC(shmq_semset_create(&s, loc, NULL), -EINVAL);
+	CHECK_RC(shmq_semset_create(&s, "sysv-sem:id=1", T_SEM(1, 0, 0)),
+	         SHMQ_EFAMILY);
+	CHECK_RC(shmq_semset_create(&s, "sysv:key=0x7b", T_SEM(1, 0, 0)),
+	         SHMQ_EFAMILY);
+	CHECK_RC(shmq_semset_create(&s, "sysv-sem:key=zz", T_SEM(1, 0, 0)),
 	         SHMQ_ELOCATOR);
 	CHECK_RC(shmq_semset_unlink("sysv-msg:key=0x7b"), SHMQ_EFAMILY);
 	CHECK(semget(t_key(1), 0, 0) < 0); /* nothing made by any of it */
 
-	CHECK_RC(shmq_semset_create(&s, loc, 2, 0, 0), 0);
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(2, 0, 0)), 0);
 	CHECK_RC(shmq_semset_get(s, 2), -EINVAL);
 	CHECK_RC(shmq_semset_set(s, 2, 1), -EINVAL);
 	CHECK_RC(shmq_semset_op(s, 2, 1, 0, NULL), -EINVAL);
@@ -260,7 +269,7 @@ TEST(ipc_semset_undo_gives_back_the_units_of_a_killed_holder)
 	if (pid == 0) {
 		shmq_semset *c;
 		close(took[0]);
-		CHECK_RC(shmq_semset_open(&c, loc), 0);
+		CHECK_RC(shmq_semset_open(&c, loc, NULL), 0);
 		CHECK_RC(shmq_semset_op(c, 0, -1, 0, NULL), 0);
 		say(took[1]);
 		pause(); /* holds the unit until killed */
@@ -374,18 +383,18 @@ TEST(ipc_msgq_create_open_close_unlink)
 	shmq_msgq *a, *b;
 	char buf[8];
 
-	CHECK_RC(shmq_msgq_create(&a, msg_loc(loc, sizeof(loc), 1), 0, 0), 0);
+	CHECK_RC(shmq_msgq_create(&a, msg_loc(loc, sizeof(loc), 1), NULL), 0);
 	CHECK(!strcmp(shmq_msgq_locator(a), loc));
 	int id = msgget(t_key(1), 0);
 	CHECK_EQ(shmq_msgq_id(a), id);
 	CHECK_EQ(msgctl(id, IPC_STAT, &ds), 0);
 	CHECK_EQ(ds.msg_perm.mode & 0777, 0600); /* the default */
-	CHECK_RC(shmq_msgq_create(&b, loc, 0, 0), -EEXIST);
-	CHECK_RC(shmq_msgq_create(&b, loc, 0644, SHMQ_SEG_OPEN_OK), 0);
+	CHECK_RC(shmq_msgq_create(&b, loc, NULL), -EEXIST);
+	CHECK_RC(shmq_msgq_create(&b, loc, T_MSGQ(0644, SHMQ_OPEN_OK)), 0);
 	CHECK_EQ(shmq_msgq_id(b), id);
 	CHECK_EQ(shmq_msgq_close(b), 0);
 	snprintf(byid, sizeof(byid), "sysv-msg:id=%d", id);
-	CHECK_RC(shmq_msgq_open(&b, byid), 0);
+	CHECK_RC(shmq_msgq_open(&b, byid, NULL), 0);
 	CHECK(!strcmp(shmq_msgq_locator(b), byid));
 	CHECK_EQ(shmq_msgq_send(a, 5, "abc", 3, 0, NULL), 0);
 	long type = 0;
@@ -396,14 +405,18 @@ TEST(ipc_msgq_create_open_close_unlink)
 
 	CHECK_RC(shmq_msgq_unlink(byid), 0);
 	CHECK(msgget(t_key(1), 0) < 0 && errno == ENOENT);
-	CHECK_RC(shmq_msgq_open(&b, loc), -ENOENT);
+	CHECK_RC(shmq_msgq_open(&b, loc, NULL), -ENOENT);
 	CHECK_RC(shmq_msgq_send(a, 1, "x", 1, 0, NULL), -EIDRM);
 	CHECK_RC(shmq_msgq_recv(a, 0, buf, sizeof(buf), NULL, 0, NULL),
 	         -EIDRM);
 	CHECK_EQ(shmq_msgq_close(a), 0);
-	CHECK_RC(shmq_msgq_create(&a, "sysv-msg:id=1", 0, 0), SHMQ_EFAMILY);
-	CHECK_RC(shmq_msgq_create(&a, "posix:q", 0, 0), SHMQ_EFAMILY);
-	CHECK_RC(shmq_msgq_create(&a, loc, 0, 1u << 4), -EINVAL);
+	CHECK_RC(shmq_msgq_create(&a, "sysv-msg:id=1", NULL), SHMQ_EFAMILY);
+	CHECK_RC(shmq_msgq_create(&a, "posix:q", NULL), SHMQ_EFAMILY);
+	CHECK_RC(shmq_msgq_create(&a, loc, T_MSGQ(0, 1u << 4)), -EINVAL);
+	struct shmq_msgq_opts mo = {.reserved[0] = 1};
+	CHECK_RC(shmq_msgq_create(&a, loc, &mo), -EINVAL);
+	CHECK_RC(shmq_msgq_open(&a, loc, &mo), -EINVAL);
+	CHECK(msgget(t_key(1), 0) < 0); /* nothing made by any of it */
 }
 
 TEST(ipc_msgq_private_is_named_by_id_and_removed_by_shmq_unlink)
@@ -411,7 +424,7 @@ TEST(ipc_msgq_private_is_named_by_id_and_removed_by_shmq_unlink)
 	shmq_msgq *q;
 	char want[64];
 
-	CHECK_RC(shmq_msgq_create(&q, "sysv-msg:private", 0, 0), 0);
+	CHECK_RC(shmq_msgq_create(&q, "sysv-msg:private", NULL), 0);
 	snprintf(want, sizeof(want), "sysv-msg:id=%d", shmq_msgq_id(q));
 	CHECK(!strcmp(shmq_msgq_locator(q), want));
 	CHECK_RC(shmq_unlink(want), 0);
@@ -431,7 +444,7 @@ TEST(ipc_msgq_carries_messages_between_two_processes)
 	if (pid == 0) {
 		shmq_msgq *c;
 		char in[64];
-		CHECK_RC(shmq_msgq_open(&c, loc), 0);
+		CHECK_RC(shmq_msgq_open(&c, loc, NULL), 0);
 		/* Blocks in the kernel until the parent sends. */
 		ssize_t n = shmq_msgq_recv(c, 1, in, sizeof(in), NULL, 0, NULL);
 		CHECK(n > 0);
@@ -676,9 +689,10 @@ TEST(ipc_list_and_stat_show_sem_msg_and_posix_sem_families)
 	shmq_msgq *q;
 	struct shmq_stat st;
 
-	CHECK_RC(shmq_semset_create(&s, sem_loc(sl, sizeof(sl), 1), 4, 0640, 0),
-	         0);
-	CHECK_RC(shmq_msgq_create(&q, msg_loc(ml, sizeof(ml), 2), 0604, 0), 0);
+	CHECK_RC(shmq_semset_create(&s, sem_loc(sl, sizeof(sl), 1),
+	                            T_SEM(4, 0640, 0)), 0);
+	CHECK_RC(shmq_msgq_create(&q, msg_loc(ml, sizeof(ml), 2),
+	                          T_MSGQ(0604, 0)), 0);
 	CHECK_RC(shmq_msgq_send(q, 1, "twelve bytes", 12, 0, NULL), 0);
 	CHECK_RC(shmq_msgq_send(q, 1, "three", 5, 0, NULL), 0);
 	t_name(name, sizeof(name), "psem");

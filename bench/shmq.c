@@ -116,7 +116,7 @@ static ssize_t chan_recv(struct bench_end *e, const void **msg)
 static int zerocopy_send(struct bench_end *e, const void *msg)
 {
 	void *p;
-	int rc = shmq_chan_reserve(e->txh, e->size, &p, NULL);
+	int rc = shmq_chan_reserve(e->txh, e->size, &p);
 	if (rc < 0)
 		return rc;
 	memcpy(p, msg, e->size);
@@ -125,7 +125,7 @@ static int zerocopy_send(struct bench_end *e, const void *msg)
 
 static ssize_t zerocopy_recv(struct bench_end *e, const void **msg)
 {
-	return eof_is_0(shmq_chan_peek(e->rxh, msg, NULL));
+	return eof_is_0(shmq_chan_peek(e->rxh, msg));
 }
 
 static int zerocopy_done(struct bench_end *e)

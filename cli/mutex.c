@@ -174,8 +174,8 @@ LOCK_FN(mutex_lock, shmq_mutex_lock(l))
 LOCK_FN(mutex_unlock, shmq_mutex_unlock(l))
 LOCK_FN(sem_lock, shmq_sem_wait(l))
 LOCK_FN(sem_unlock, shmq_sem_post(l))
-LOCK_FN(sysv_lock, shmq_semset_op(l, 0, -1, 0, NULL))
-LOCK_FN(sysv_unlock, shmq_semset_op(l, 0, 1, 0, NULL))
+LOCK_FN(sysv_lock, shmq_semset_op(l, 0, -1))
+LOCK_FN(sysv_unlock, shmq_semset_op(l, 0, 1))
 /* A robust mutex's EOWNERDEAD is an error here too: it means a child died
  * holding it, and the count can no longer be exact. */
 LOCK_FN(pthread_lock, -pthread_mutex_lock(l))

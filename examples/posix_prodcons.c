@@ -53,7 +53,7 @@ static int produce(shmq_chan *ch, uint64_t total, uint64_t *sum)
 		unsigned char *p;
 		if (len > total - sent)
 			len = (size_t)(total - sent);
-		int rc = shmq_chan_reserve(ch, len, (void **)&p, NULL);
+		int rc = shmq_chan_reserve(ch, len, (void **)&p);
 		if (rc < 0)
 			return rc;
 		for (size_t i = 0; i < len; i++)
@@ -71,7 +71,7 @@ static int consume(shmq_chan *ch, uint64_t *bytes, uint64_t *sum)
 {
 	const void *p;
 	ssize_t n;
-	while ((n = shmq_chan_peek(ch, &p, NULL)) >= 0) {
+	while ((n = shmq_chan_peek(ch, &p)) >= 0) {
 		*sum = fnv1a(*sum, p, (size_t)n);
 		*bytes += (uint64_t)n;
 		int rc = shmq_chan_release(ch);

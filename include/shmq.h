@@ -441,12 +441,14 @@ int shmq_semset_set(shmq_semset *set, unsigned num, int value);
  * can; 0: waits until it is 0). SEM_UNDO is always on, so a process that
  * dies gives its units back, and units it added are taken away again when
  * it exits: use a set as a lock or a pool of resources that each process
- * takes and returns, not to signal another process. deadline NULL: no
- * limit. Returns 0, -EAGAIN (SHMQ_SEMSET_NOWAIT), -ETIMEDOUT, -EIDRM,
- * -EINVAL (num out of range), -ERANGE (the value would pass 32767). */
-#define SHMQ_SEMSET_NOWAIT (1u << 0)
-int shmq_semset_op(shmq_semset *set, unsigned num, int delta, unsigned flags,
-                   const struct timespec *deadline);
+ * takes and returns, not to signal another process. Returns 0, -EIDRM,
+ * -EINVAL (num out of range), -ERANGE (the value would pass 32767);
+ * try_op: -EAGAIN when it would wait; op_timed: -ETIMEDOUT (deadline NULL:
+ * no limit). */
+int shmq_semset_op(shmq_semset *set, unsigned num, int delta);
+int shmq_semset_try_op(shmq_semset *set, unsigned num, int delta);
+int shmq_semset_op_timed(shmq_semset *set, unsigned num, int delta,
+                         const struct timespec *deadline);
 int shmq_semset_id(const shmq_semset *set);              /* semid */
 const char *shmq_semset_locator(const shmq_semset *set); /* canonical */
 
@@ -468,22 +470,28 @@ int shmq_msgq_open(shmq_msgq **q, const char *locator,
                    const struct shmq_msgq_opts *opts);
 int shmq_msgq_close(shmq_msgq *q);
 int shmq_msgq_unlink(const char *locator);
-/* type > 0. Returns 0, -EAGAIN (SHMQ_MSGQ_NOWAIT and the queue is full),
- * -ETIMEDOUT, -EIDRM, -EMSGSIZE (len above kernel.msgmax, or above the
- * queue's capacity, so it could never fit). The kernel has no timed send or
- * receive: with a deadline the call polls with IPC_NOWAIT and sleeps 50 us
- * doubling up to 2 ms between tries, so it notices space or a message up to
- * 2 ms late; without one it blocks in the kernel and wakes at once. */
-#define SHMQ_MSGQ_NOWAIT (1u << 0)
-int shmq_msgq_send(shmq_msgq *q, long type, const void *buf, size_t len,
-                   unsigned flags, const struct timespec *deadline);
+/* type > 0. Returns 0, -EIDRM, -EMSGSIZE (len above kernel.msgmax, or
+ * above the queue's capacity, so it could never fit); try_send: -EAGAIN
+ * (full); send_timed: -ETIMEDOUT (deadline NULL: no limit). The kernel has
+ * no timed send or receive: with a deadline the call polls with IPC_NOWAIT
+ * and sleeps 50 us doubling up to 2 ms between tries, so it notices space
+ * or a message up to 2 ms late; without one it blocks in the kernel and
+ * wakes at once. */
+int shmq_msgq_send(shmq_msgq *q, long type, const void *buf, size_t len);
+int shmq_msgq_try_send(shmq_msgq *q, long type, const void *buf, size_t len);
+int shmq_msgq_send_timed(shmq_msgq *q, long type, const void *buf,
+                         size_t len, const struct timespec *deadline);
 /* type as msgrcv(2): 0 any, > 0 that type, < 0 lowest <= |type|. Returns the
  * message length and its type in *got_type (may be NULL); -E2BIG when the
- * message is longer than len (it stays queued); -EAGAIN (SHMQ_MSGQ_NOWAIT
- * and no such message), -ETIMEDOUT, -EIDRM. */
+ * message is longer than len (it stays queued); -EIDRM; try_recv: -EAGAIN
+ * (no such message); recv_timed: -ETIMEDOUT. */
 ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf, size_t len,
-                       long *got_type, unsigned flags,
-                       const struct timespec *deadline);
+                       long *got_type);
+ssize_t shmq_msgq_try_recv(shmq_msgq *q, long type, void *buf, size_t len,
+                           long *got_type);
+ssize_t shmq_msgq_recv_timed(shmq_msgq *q, long type, void *buf, size_t len,
+                             long *got_type,
+                             const struct timespec *deadline);
 int shmq_msgq_id(const shmq_msgq *q);                /* msqid */
 const char *shmq_msgq_locator(const shmq_msgq *q);   /* canonical */
 
@@ -597,14 +605,21 @@ ssize_t shmq_chan_try_recv(shmq_chan *ch, void *buf, size_t len);
 ssize_t shmq_chan_recv_timed(shmq_chan *ch, void *buf, size_t len,
                              const struct timespec *deadline);
 
-/* Zero copy. reserve gives room for len bytes in the ring; commit
- * publishes the first `len` of them (<= reserved). peek gives the next
- * message in place; release frees it. deadline NULL: wait forever. */
-int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr,
-                      const struct timespec *deadline);
+/* Zero copy. reserve gives room for len bytes in the ring (errors as
+ * send); commit publishes the first `len` of them (<= reserved). peek gives
+ * the next message in place and returns its length (errors as recv);
+ * release frees it. As send and recv: the plain call waits forever, try_
+ * never waits (-EAGAIN: full, empty), _timed waits until the deadline
+ * (-ETIMEDOUT; NULL: forever). */
+int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr);
+int shmq_chan_try_reserve(shmq_chan *ch, size_t len, void **ptr);
+int shmq_chan_reserve_timed(shmq_chan *ch, size_t len, void **ptr,
+                            const struct timespec *deadline);
 int shmq_chan_commit(shmq_chan *ch, size_t len);
-ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
-                       const struct timespec *deadline);
+ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr);
+ssize_t shmq_chan_try_peek(shmq_chan *ch, const void **ptr);
+ssize_t shmq_chan_peek_timed(shmq_chan *ch, const void **ptr,
+                             const struct timespec *deadline);
 int shmq_chan_release(shmq_chan *ch);
 
 /* Messages this reader missed (broadcast, overwrite policy), in total. */

@@ -104,11 +104,10 @@ static int nap(const struct timespec *deadline, long *ns)
 }
 
 /* The first try never blocks, so a message the queue can never hold gives
- * -EMSGSIZE rather than an endless wait. */
+ * -EMSGSIZE rather than an endless wait. nowait: that try only. */
 static ssize_t run(struct xfer *x, ssize_t (*attempt)(struct xfer *, int),
-                   unsigned flags, const struct timespec *deadline)
+                   const struct timespec *deadline, int nowait)
 {
-	int nowait = (flags & SHMQ_MSGQ_NOWAIT) != 0;
 	long ns = NAP_MIN_NS;
 	for (int first = 1;; first = 0) {
 		ssize_t rc = attempt(x, first || nowait || deadline);
@@ -122,18 +121,17 @@ static ssize_t run(struct xfer *x, ssize_t (*attempt)(struct xfer *, int),
 }
 
 static int check_call(const shmq_msgq *q, const void *buf, size_t len,
-                      unsigned flags, const struct timespec *deadline)
+                      const struct timespec *deadline)
 {
-	if (!q || (!buf && len) || (flags & ~SHMQ_MSGQ_NOWAIT))
+	if (!q || (!buf && len))
 		return -EINVAL;
 	return shmq__deadline_check(deadline);
 }
 
-SHMQ_API int shmq_msgq_send(shmq_msgq *q, long type, const void *buf,
-                            size_t len, unsigned flags,
-                            const struct timespec *deadline)
+static int send_as(shmq_msgq *q, long type, const void *buf, size_t len,
+                   const struct timespec *deadline, int nowait)
 {
-	int rc = check_call(q, buf, len, flags, deadline);
+	int rc = check_call(q, buf, len, deadline);
 	if (rc < 0 || type <= 0)
 		return rc < 0 ? rc : -EINVAL;
 	if (len > INT_MAX) /* kernel.msgmax is an int */
@@ -145,16 +143,34 @@ SHMQ_API int shmq_msgq_send(shmq_msgq *q, long type, const void *buf,
 	x.m->type = type;
 	if (len)
 		memcpy(x.m->text, buf, len);
-	rc = (int)run(&x, try_send, flags, deadline);
+	rc = (int)run(&x, try_send, deadline, nowait);
 	free(x.m);
 	return rc;
 }
 
-SHMQ_API ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf,
-                                size_t len, long *got_type, unsigned flags,
-                                const struct timespec *deadline)
+SHMQ_API int shmq_msgq_send(shmq_msgq *q, long type, const void *buf,
+                            size_t len)
 {
-	int rc = check_call(q, buf, len, flags, deadline);
+	return send_as(q, type, buf, len, NULL, 0);
+}
+
+SHMQ_API int shmq_msgq_try_send(shmq_msgq *q, long type, const void *buf,
+                                size_t len)
+{
+	return send_as(q, type, buf, len, NULL, 1);
+}
+
+SHMQ_API int shmq_msgq_send_timed(shmq_msgq *q, long type, const void *buf,
+                                  size_t len, const struct timespec *deadline)
+{
+	return send_as(q, type, buf, len, deadline, 0);
+}
+
+static ssize_t recv_as(shmq_msgq *q, long type, void *buf, size_t len,
+                       long *got_type, const struct timespec *deadline,
+                       int nowait)
+{
+	int rc = check_call(q, buf, len, deadline);
 	if (rc < 0 || type == LONG_MIN) /* no |type| */
 		return rc < 0 ? rc : -EINVAL;
 	if (len > INT_MAX) /* no message is longer than kernel.msgmax */
@@ -163,7 +179,7 @@ SHMQ_API ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf,
 	                 0};
 	if (!x.m)
 		return -ENOMEM;
-	ssize_t n = run(&x, try_recv, flags, deadline);
+	ssize_t n = run(&x, try_recv, deadline, nowait);
 	if (n >= 0) {
 		if (n)
 			memcpy(buf, x.m->text, (size_t)n);
@@ -172,6 +188,25 @@ SHMQ_API ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf,
 	}
 	free(x.m);
 	return n;
+}
+
+SHMQ_API ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf,
+                                size_t len, long *got_type)
+{
+	return recv_as(q, type, buf, len, got_type, NULL, 0);
+}
+
+SHMQ_API ssize_t shmq_msgq_try_recv(shmq_msgq *q, long type, void *buf,
+                                    size_t len, long *got_type)
+{
+	return recv_as(q, type, buf, len, got_type, NULL, 1);
+}
+
+SHMQ_API ssize_t shmq_msgq_recv_timed(shmq_msgq *q, long type, void *buf,
+                                      size_t len, long *got_type,
+                                      const struct timespec *deadline)
+{
+	return recv_as(q, type, buf, len, got_type, deadline, 0);
 }
 
 static int msg_get(void *arg, key_t key, int flags)
@@ -228,7 +263,8 @@ SHMQ_API int shmq_msgq_create(shmq_msgq **q, const char *locator,
 		struct msg_make arg = {h, o->flags};
 		struct shmq__sysv_make m = {SHMQ_FAMILY_SYSV_MSG, msg_get,
 		                            msg_use, &arg};
-		rc = shmq__sysv_make(&m, &loc, o->mode, o->flags & SHMQ_OPEN_OK);
+		rc = shmq__sysv_make(&m, &loc, o->mode,
+		                     o->flags & SHMQ_OPEN_OK);
 	}
 	*q = shmq__ipc_done(h, &loc, rc);
 	return rc;

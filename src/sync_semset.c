@@ -173,17 +173,16 @@ SHMQ_API int shmq_semset_set(shmq_semset *set, unsigned num, int value)
 }
 
 /*
- * One semop, SEM_UNDO always. semtimedop takes a relative timeout and the
- * kernel measures it on CLOCK_MONOTONIC; after EINTR it is recomputed from
- * the absolute deadline, so a signal never stretches the wait. A deadline
- * already past still makes one attempt (a zero timeout).
+ * One semop, SEM_UNDO always; nowait: IPC_NOWAIT. semtimedop takes a
+ * relative timeout and the kernel measures it on CLOCK_MONOTONIC; after
+ * EINTR it is recomputed from the absolute deadline, so a signal never
+ * stretches the wait. A deadline already past still makes one attempt (a
+ * zero timeout).
  */
-SHMQ_API int shmq_semset_op(shmq_semset *set, unsigned num, int delta,
-                            unsigned flags, const struct timespec *deadline)
+static int semset_op(shmq_semset *set, unsigned num, int delta,
+                     const struct timespec *deadline, int nowait)
 {
-	int nowait = (flags & SHMQ_SEMSET_NOWAIT) != 0;
-	if (!set || num >= set->nsems || (flags & ~SHMQ_SEMSET_NOWAIT) ||
-	    shmq__deadline_check(deadline) < 0)
+	if (!set || num >= set->nsems || shmq__deadline_check(deadline) < 0)
 		return -EINVAL;
 	if (delta < -SEMVMX || delta > SEMVMX)
 		return -ERANGE;
@@ -191,7 +190,7 @@ SHMQ_API int shmq_semset_op(shmq_semset *set, unsigned num, int delta,
 	                    SEM_UNDO | (nowait ? IPC_NOWAIT : 0)};
 	for (;;) {
 		struct timespec left, *timeout = NULL;
-		if (deadline && !nowait) {
+		if (deadline) {
 			shmq__time_left(deadline, &left);
 			timeout = &left;
 		}
@@ -203,6 +202,22 @@ SHMQ_API int shmq_semset_op(shmq_semset *set, unsigned num, int delta,
 			return nowait ? -EAGAIN : -ETIMEDOUT;
 		return op_errno();
 	}
+}
+
+SHMQ_API int shmq_semset_op(shmq_semset *set, unsigned num, int delta)
+{
+	return semset_op(set, num, delta, NULL, 0);
+}
+
+SHMQ_API int shmq_semset_try_op(shmq_semset *set, unsigned num, int delta)
+{
+	return semset_op(set, num, delta, NULL, 1);
+}
+
+SHMQ_API int shmq_semset_op_timed(shmq_semset *set, unsigned num, int delta,
+                                  const struct timespec *deadline)
+{
+	return semset_op(set, num, delta, deadline, 0);
 }
 
 SHMQ_API int shmq_semset_id(const shmq_semset *set)

@@ -1518,7 +1518,7 @@ static void make_ipc(char *sl, char *ml, char *pl, size_t len)
 	CHECK_EQ(shmq_semset_create(&s, sl, T_SEM(3, 0640, 0)), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 	CHECK_EQ(shmq_msgq_create(&q, ml, NULL), 0);
-	CHECK_EQ(shmq_msgq_send(q, 1, "hello", 5, 0, NULL), 0);
+	CHECK_EQ(shmq_msgq_send(q, 1, "hello", 5), 0);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 	t_name(name, sizeof(name), "psem");
 	snprintf(slash, sizeof(slash), "/%s", name);

@@ -168,7 +168,7 @@ TEST(ipc_semset_create_open_close_unlink)
 	CHECK_RC(shmq_semset_get(b, 0), -EIDRM);
 	CHECK_RC(shmq_semset_set(b, 0, 1), -EIDRM);
 	CHECK_RC(shmq_semset_count(b), -EIDRM);
-	CHECK_RC(shmq_semset_op(b, 0, 1, 0, NULL), -EIDRM);
+	CHECK_RC(shmq_semset_op(b, 0, 1), -EIDRM);
 	CHECK_EQ(shmq_semset_close(b), 0);
 }
 
@@ -220,16 +220,16 @@ TEST(ipc_semset_refuses_bad_arguments)
 	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(2, 0, 0)), 0);
 	CHECK_RC(shmq_semset_get(s, 2), -EINVAL);
 	CHECK_RC(shmq_semset_set(s, 2, 1), -EINVAL);
-	CHECK_RC(shmq_semset_op(s, 2, 1, 0, NULL), -EINVAL);
+	CHECK_RC(shmq_semset_op(s, 2, 1), -EINVAL);
 	CHECK_RC(shmq_semset_set(s, 0, -1), -ERANGE);
 	CHECK_RC(shmq_semset_set(s, 0, 32768), -ERANGE);
-	CHECK_RC(shmq_semset_op(s, 0, 40000, 0, NULL), -ERANGE);
-	CHECK_RC(shmq_semset_op(s, 0, 1, 1u << 5, NULL), -EINVAL);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0,
-	                        &(struct timespec){0, 1000000000L}), -EINVAL);
+	CHECK_RC(shmq_semset_op(s, 0, 40000), -ERANGE);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1,
+	                              &(struct timespec){0, 1000000000L}),
+	         -EINVAL);
 	/* The value would pass SEMVMX. */
 	CHECK_EQ(shmq_semset_set(s, 1, 32767), 0);
-	CHECK_RC(shmq_semset_op(s, 1, 1, 0, NULL), -ERANGE);
+	CHECK_RC(shmq_semset_op(s, 1, 1), -ERANGE);
 	CHECK_EQ(shmq_semset_get(s, 1), 32767);
 	CHECK_EQ(shmq_semset_close(s), 0);
 
@@ -246,12 +246,12 @@ TEST(ipc_semset_nowait_gives_eagain_instead_of_waiting)
 	shmq_semset *s;
 
 	s = one_sem(loc, sizeof(loc));
-	CHECK_RC(shmq_semset_op(s, 0, -1, SHMQ_SEMSET_NOWAIT, NULL), -EAGAIN);
-	CHECK_EQ(shmq_semset_op(s, 0, 2, 0, NULL), 0);
-	CHECK_EQ(shmq_semset_op(s, 0, -2, SHMQ_SEMSET_NOWAIT, NULL), 0);
+	CHECK_RC(shmq_semset_try_op(s, 0, -1), -EAGAIN);
+	CHECK_EQ(shmq_semset_op(s, 0, 2), 0);
+	CHECK_EQ(shmq_semset_try_op(s, 0, -2), 0);
 	CHECK_EQ(shmq_semset_get(s, 0), 0);
 	/* 0 waits for zero: satisfied now. */
-	CHECK_EQ(shmq_semset_op(s, 0, 0, SHMQ_SEMSET_NOWAIT, NULL), 0);
+	CHECK_EQ(shmq_semset_try_op(s, 0, 0), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
 
@@ -270,7 +270,7 @@ TEST(ipc_semset_undo_gives_back_the_units_of_a_killed_holder)
 		shmq_semset *c;
 		close(took[0]);
 		CHECK_RC(shmq_semset_open(&c, loc, NULL), 0);
-		CHECK_RC(shmq_semset_op(c, 0, -1, 0, NULL), 0);
+		CHECK_RC(shmq_semset_op(c, 0, -1), 0);
 		say(took[1]);
 		pause(); /* holds the unit until killed */
 		_exit(1);
@@ -278,12 +278,12 @@ TEST(ipc_semset_undo_gives_back_the_units_of_a_killed_holder)
 	close(took[1]);
 	hear(took[0]);
 	CHECK_EQ(shmq_semset_get(s, 0), 0);
-	CHECK_RC(shmq_semset_op(s, 0, -1, SHMQ_SEMSET_NOWAIT, NULL), -EAGAIN);
+	CHECK_RC(shmq_semset_try_op(s, 0, -1), -EAGAIN);
 	CHECK_EQ(kill(pid, SIGKILL), 0);
 	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
 	/* The kernel undid the dead holder's -1 as it exited. */
 	struct timespec dl = shmq_deadline(5000);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), 0);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), 0);
 	CHECK_EQ(shmq_semset_get(s, 0), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
@@ -297,7 +297,7 @@ TEST(ipc_semset_units_a_process_added_go_when_it_exits)
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		CHECK_RC(shmq_semset_op(s, 0, 3, 0, NULL), 0);
+		CHECK_RC(shmq_semset_op(s, 0, 3), 0);
 		CHECK_EQ(shmq_semset_get(s, 0), 3);
 		_exit(0);
 	}
@@ -322,13 +322,13 @@ TEST(ipc_semset_waiter_wakes_when_another_process_adds)
 		/* Add only once the parent sleeps in semop (GETNCNT). */
 		while (semctl(shmq_semset_id(s), 0, GETNCNT) == 0)
 			sched_yield();
-		CHECK_RC(shmq_semset_op(s, 0, 1, 0, NULL), 0);
+		CHECK_RC(shmq_semset_op(s, 0, 1), 0);
 		hear(done[0]); /* stay, so exit's undo comes after the take */
 		_exit(0);
 	}
 	close(done[0]);
 	struct timespec dl = shmq_deadline(10000);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), 0);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), 0);
 	say(done[1]);
 	CHECK_EQ(t_wait(pid), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
@@ -341,13 +341,13 @@ TEST(ipc_semset_deadline_times_out_within_a_bound)
 
 	s = one_sem(loc, sizeof(loc));
 	struct timespec dl = shmq_deadline(200);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), -ETIMEDOUT);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), -ETIMEDOUT);
 	check_deadline_kept(dl);
 	/* A deadline already past still tries once. */
 	dl = shmq_deadline(-10);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), -ETIMEDOUT);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), -ETIMEDOUT);
 	CHECK_EQ(shmq_semset_set(s, 0, 1), 0);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), 0);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
 
@@ -367,7 +367,7 @@ TEST(ipc_semset_signals_do_not_stretch_or_cut_the_deadline)
 	CHECK_EQ(sigaction(SIGALRM, &sa, NULL), 0);
 	CHECK_EQ(setitimer(ITIMER_REAL, &every, NULL), 0); /* EINTR often */
 	struct timespec dl = shmq_deadline(300);
-	int rc = shmq_semset_op(s, 0, -1, 0, &dl);
+	int rc = shmq_semset_op_timed(s, 0, -1, &dl);
 	CHECK_EQ(setitimer(ITIMER_REAL, &off, NULL), 0);
 	CHECK_RC(rc, -ETIMEDOUT);
 	check_deadline_kept(dl);
@@ -396,9 +396,9 @@ TEST(ipc_msgq_create_open_close_unlink)
 	snprintf(byid, sizeof(byid), "sysv-msg:id=%d", id);
 	CHECK_RC(shmq_msgq_open(&b, byid, NULL), 0);
 	CHECK(!strcmp(shmq_msgq_locator(b), byid));
-	CHECK_EQ(shmq_msgq_send(a, 5, "abc", 3, 0, NULL), 0);
+	CHECK_EQ(shmq_msgq_send(a, 5, "abc", 3), 0);
 	long type = 0;
-	CHECK_EQ(shmq_msgq_recv(b, 0, buf, sizeof(buf), &type, 0, NULL), 3);
+	CHECK_EQ(shmq_msgq_recv(b, 0, buf, sizeof(buf), &type), 3);
 	CHECK(!memcmp(buf, "abc", 3));
 	CHECK_EQ(type, 5);
 	CHECK_EQ(shmq_msgq_close(b), 0);
@@ -406,8 +406,8 @@ TEST(ipc_msgq_create_open_close_unlink)
 	CHECK_RC(shmq_msgq_unlink(byid), 0);
 	CHECK(msgget(t_key(1), 0) < 0 && errno == ENOENT);
 	CHECK_RC(shmq_msgq_open(&b, loc, NULL), -ENOENT);
-	CHECK_RC(shmq_msgq_send(a, 1, "x", 1, 0, NULL), -EIDRM);
-	CHECK_RC(shmq_msgq_recv(a, 0, buf, sizeof(buf), NULL, 0, NULL),
+	CHECK_RC(shmq_msgq_send(a, 1, "x", 1), -EIDRM);
+	CHECK_RC(shmq_msgq_recv(a, 0, buf, sizeof(buf), NULL),
 	         -EIDRM);
 	CHECK_EQ(shmq_msgq_close(a), 0);
 	CHECK_RC(shmq_msgq_create(&a, "sysv-msg:id=1", NULL), SHMQ_EFAMILY);
@@ -428,7 +428,7 @@ TEST(ipc_msgq_private_is_named_by_id_and_removed_by_shmq_unlink)
 	snprintf(want, sizeof(want), "sysv-msg:id=%d", shmq_msgq_id(q));
 	CHECK(!strcmp(shmq_msgq_locator(q), want));
 	CHECK_RC(shmq_unlink(want), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, "x", 1, SHMQ_MSGQ_NOWAIT, NULL), -EIDRM);
+	CHECK_RC(shmq_msgq_try_send(q, 1, "x", 1), -EIDRM);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
 
@@ -446,17 +446,17 @@ TEST(ipc_msgq_carries_messages_between_two_processes)
 		char in[64];
 		CHECK_RC(shmq_msgq_open(&c, loc, NULL), 0);
 		/* Blocks in the kernel until the parent sends. */
-		ssize_t n = shmq_msgq_recv(c, 1, in, sizeof(in), NULL, 0, NULL);
+		ssize_t n = shmq_msgq_recv(c, 1, in, sizeof(in), NULL);
 		CHECK(n > 0);
 		for (ssize_t i = 0; i < n; i++)
 			in[i] = (char)(in[i] - 'a' + 'A');
-		CHECK_RC(shmq_msgq_send(c, 2, in, (size_t)n, 0, NULL), 0);
+		CHECK_RC(shmq_msgq_send(c, 2, in, (size_t)n), 0);
 		CHECK_EQ(shmq_msgq_close(c), 0);
 		_exit(0);
 	}
-	CHECK_RC(shmq_msgq_send(q, 1, "hello", 5, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, "hello", 5), 0);
 	struct timespec dl = shmq_deadline(10000);
-	CHECK_EQ(shmq_msgq_recv(q, 2, buf, sizeof(buf), &type, 0, &dl), 5);
+	CHECK_EQ(shmq_msgq_recv_timed(q, 2, buf, sizeof(buf), &type, &dl), 5);
 	CHECK(!memcmp(buf, "HELLO", 5));
 	CHECK_EQ(type, 2);
 	CHECK_EQ(t_wait(pid), 0);
@@ -476,13 +476,13 @@ TEST(ipc_msgq_timed_recv_gets_a_message_sent_while_it_waits)
 	if (pid == 0) {
 		close(go[1]);
 		hear(go[0]);
-		CHECK_RC(shmq_msgq_send(q, 9, "late", 4, 0, NULL), 0);
+		CHECK_RC(shmq_msgq_send(q, 9, "late", 4), 0);
 		_exit(0);
 	}
 	close(go[0]);
 	say(go[1]);
 	struct timespec dl = shmq_deadline(10000);
-	CHECK_EQ(shmq_msgq_recv(q, 9, buf, sizeof(buf), NULL, 0, &dl), 4);
+	CHECK_EQ(shmq_msgq_recv_timed(q, 9, buf, sizeof(buf), NULL, &dl), 4);
 	CHECK(!memcmp(buf, "late", 4));
 	CHECK(ns_between(mono_now(), dl) > 0); /* well before the deadline */
 	CHECK_EQ(t_wait(pid), 0);
@@ -496,26 +496,25 @@ TEST(ipc_msgq_recv_selects_by_type)
 	long type;
 
 	q = new_queue(loc, sizeof(loc));
-	CHECK_RC(shmq_msgq_send(q, 3, "c", 1, 0, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, "a", 1, 0, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 2, "b", 1, 0, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 4, "d", 1, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 3, "c", 1), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, "a", 1), 0);
+	CHECK_RC(shmq_msgq_send(q, 2, "b", 1), 0);
+	CHECK_RC(shmq_msgq_send(q, 4, "d", 1), 0);
 	/* That type; the lowest type <= |type|; the oldest of any type. */
-	CHECK_EQ(shmq_msgq_recv(q, 2, buf, sizeof(buf), &type, 0, NULL), 1);
+	CHECK_EQ(shmq_msgq_recv(q, 2, buf, sizeof(buf), &type), 1);
 	CHECK(buf[0] == 'b' && type == 2);
-	CHECK_EQ(shmq_msgq_recv(q, -3, buf, sizeof(buf), &type, 0, NULL), 1);
+	CHECK_EQ(shmq_msgq_recv(q, -3, buf, sizeof(buf), &type), 1);
 	CHECK(buf[0] == 'a' && type == 1);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), &type, 0, NULL), 1);
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), &type), 1);
 	CHECK(buf[0] == 'c' && type == 3);
-	CHECK_RC(shmq_msgq_recv(q, 2, buf, sizeof(buf), NULL, SHMQ_MSGQ_NOWAIT,
-	                        NULL), -EAGAIN);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), &type, 0, NULL), 1);
+	CHECK_RC(shmq_msgq_try_recv(q, 2, buf, sizeof(buf), NULL), -EAGAIN);
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), &type), 1);
 	CHECK(buf[0] == 'd' && type == 4);
 	/* Types start at 1; an empty message is a message. */
-	CHECK_RC(shmq_msgq_send(q, 0, "x", 1, 0, NULL), -EINVAL);
-	CHECK_RC(shmq_msgq_send(q, -1, "x", 1, 0, NULL), -EINVAL);
-	CHECK_RC(shmq_msgq_send(q, 7, NULL, 0, 0, NULL), 0);
-	CHECK_EQ(shmq_msgq_recv(q, 7, buf, sizeof(buf), &type, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 0, "x", 1), -EINVAL);
+	CHECK_RC(shmq_msgq_send(q, -1, "x", 1), -EINVAL);
+	CHECK_RC(shmq_msgq_send(q, 7, NULL, 0), 0);
+	CHECK_EQ(shmq_msgq_recv(q, 7, buf, sizeof(buf), &type), 0);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
 
@@ -527,11 +526,11 @@ TEST(ipc_msgq_short_buffer_gives_e2big_and_keeps_the_message)
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (char)i;
 	q = new_queue(loc, sizeof(loc));
-	CHECK_RC(shmq_msgq_send(q, 1, msg, sizeof(msg), 0, NULL), 0);
-	CHECK_RC(shmq_msgq_recv(q, 0, buf, 10, NULL, 0, NULL), -E2BIG);
-	CHECK_RC(shmq_msgq_recv(q, 0, buf, 99, NULL, SHMQ_MSGQ_NOWAIT, NULL),
+	CHECK_RC(shmq_msgq_send(q, 1, msg, sizeof(msg)), 0);
+	CHECK_RC(shmq_msgq_recv(q, 0, buf, 10, NULL), -E2BIG);
+	CHECK_RC(shmq_msgq_try_recv(q, 0, buf, 99, NULL),
 	         -E2BIG);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL), 100);
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL), 100);
 	CHECK(!memcmp(buf, msg, sizeof(msg)));
 	shmq_strerror_r(-E2BIG, loc, 10, line, sizeof(line));
 	CHECK_HAS(line, "10-byte buffer");
@@ -549,8 +548,8 @@ TEST(ipc_msgq_message_above_msgmax_is_emsgsize)
 
 	CHECK(big && back);
 	q = new_queue(loc, sizeof(loc));
-	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1, 0, NULL), -EMSGSIZE);
-	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1, SHMQ_MSGQ_NOWAIT, NULL),
+	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1), -EMSGSIZE);
+	CHECK_RC(shmq_msgq_try_send(q, 1, big, max + 1),
 	         -EMSGSIZE);
 	shmq_strerror_r(-EMSGSIZE, loc, max + 1, line, sizeof(line));
 	snprintf(want, sizeof(want), "(%zu bytes)", max);
@@ -558,8 +557,8 @@ TEST(ipc_msgq_message_above_msgmax_is_emsgsize)
 	CHECK_HAS(line, want);
 	if (max <= mnb) { /* exactly msgmax fits an empty queue */
 		big[max - 1] = 'z';
-		CHECK_RC(shmq_msgq_send(q, 1, big, max, 0, NULL), 0);
-		CHECK_EQ(shmq_msgq_recv(q, 1, back, max + 1, NULL, 0, NULL),
+		CHECK_RC(shmq_msgq_send(q, 1, big, max), 0);
+		CHECK_EQ(shmq_msgq_recv(q, 1, back, max + 1, NULL),
 		         (long long)max);
 		CHECK(back[max - 1] == 'z');
 	}
@@ -579,8 +578,8 @@ TEST(ipc_msgq_message_above_queue_capacity_is_emsgsize_not_a_hang)
 	ds.msg_qbytes = 100; /* lowering needs no privilege */
 	CHECK_EQ(msgctl(shmq_msgq_id(q), IPC_SET, &ds), 0);
 	/* The kernel would wait forever for 200 bytes of space. */
-	CHECK_RC(shmq_msgq_send(q, 1, big, sizeof(big), 0, NULL), -EMSGSIZE);
-	CHECK_RC(shmq_msgq_send(q, 1, big, 100, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, big, sizeof(big)), -EMSGSIZE);
+	CHECK_RC(shmq_msgq_send(q, 1, big, 100), 0);
 	shmq_strerror_r(-EMSGSIZE, loc, sizeof(big), line, sizeof(line));
 	CHECK_HAS(line, "capacity");
 	CHECK_EQ(shmq_msgq_close(q), 0);
@@ -591,7 +590,7 @@ static int fill(shmq_msgq *q, size_t len)
 {
 	static char m[1024];
 	int n = 0, rc;
-	while ((rc = shmq_msgq_send(q, 1, m, len, SHMQ_MSGQ_NOWAIT, NULL)) == 0)
+	while ((rc = shmq_msgq_try_send(q, 1, m, len)) == 0)
 		n++;
 	CHECK_RC(rc, -EAGAIN);
 	return n;
@@ -604,15 +603,14 @@ TEST(ipc_msgq_nowait_on_full_and_empty_gives_eagain)
 	shmq_msgq *q;
 
 	q = new_queue(loc, sizeof(loc));
-	CHECK_RC(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, SHMQ_MSGQ_NOWAIT,
-	                        NULL), -EAGAIN);
+	CHECK_RC(shmq_msgq_try_recv(q, 0, buf, sizeof(buf), NULL), -EAGAIN);
 	int n = fill(q, 1024);
 	CHECK_EQ(msgctl(shmq_msgq_id(q), IPC_STAT, &ds), 0);
 	CHECK_EQ(n, ds.msg_qbytes / 1024);
 	CHECK_EQ(ds.msg_qnum, n);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL), 1024);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, 1024, SHMQ_MSGQ_NOWAIT, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, 1024, SHMQ_MSGQ_NOWAIT, NULL),
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL), 1024);
+	CHECK_RC(shmq_msgq_try_send(q, 1, buf, 1024), 0);
+	CHECK_RC(shmq_msgq_try_send(q, 1, buf, 1024),
 	         -EAGAIN);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
@@ -624,20 +622,20 @@ TEST(ipc_msgq_deadlines_time_out_within_a_bound)
 
 	q = new_queue(loc, sizeof(loc));
 	struct timespec dl = shmq_deadline(200);
-	CHECK_RC(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, &dl),
+	CHECK_RC(shmq_msgq_recv_timed(q, 0, buf, sizeof(buf), NULL, &dl),
 	         -ETIMEDOUT);
 	check_deadline_kept(dl);
 	fill(q, sizeof(buf));
 	dl = shmq_deadline(200);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, sizeof(buf), 0, &dl), -ETIMEDOUT);
+	CHECK_RC(shmq_msgq_send_timed(q, 1, buf, sizeof(buf), &dl), -ETIMEDOUT);
 	check_deadline_kept(dl);
 	/* Past deadlines try once: a message there is still received. */
 	dl = shmq_deadline(-10);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, &dl), 1024);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, sizeof(buf), 0, &dl), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, sizeof(buf), 0, &dl), -ETIMEDOUT);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, 1, 0,
-	                        &(struct timespec){0, -1}), -EINVAL);
+	CHECK_EQ(shmq_msgq_recv_timed(q, 0, buf, sizeof(buf), NULL, &dl), 1024);
+	CHECK_RC(shmq_msgq_send_timed(q, 1, buf, sizeof(buf), &dl), 0);
+	CHECK_RC(shmq_msgq_send_timed(q, 1, buf, sizeof(buf), &dl), -ETIMEDOUT);
+	CHECK_RC(shmq_msgq_send_timed(q, 1, buf, 1, &(struct timespec){0, -1}),
+	         -EINVAL);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
 
@@ -652,7 +650,7 @@ TEST(ipc_msgq_waiters_get_eidrm_when_the_queue_goes)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		/* Asleep in msgrcv when the queue is removed. */
-		CHECK_RC(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL),
+		CHECK_RC(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL),
 		         -EIDRM);
 		_exit(0);
 	}
@@ -693,8 +691,8 @@ TEST(ipc_list_and_stat_show_sem_msg_and_posix_sem_families)
 	                            T_SEM(4, 0640, 0)), 0);
 	CHECK_RC(shmq_msgq_create(&q, msg_loc(ml, sizeof(ml), 2),
 	                          T_MSGQ(0604, 0)), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, "twelve bytes", 12, 0, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, "three", 5, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, "twelve bytes", 12), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, "three", 5), 0);
 	t_name(name, sizeof(name), "psem");
 	snprintf(sem_name, sizeof(sem_name), "/%s", name);
 	sem_t *ps = sem_open(sem_name, O_CREAT | O_EXCL, 0600, 1);
@@ -771,7 +769,7 @@ TEST(ipc_stat_tells_a_dead_sender_from_a_live_receiver)
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		CHECK_RC(shmq_msgq_send(q, 1, "bye", 3, 0, NULL), 0);
+		CHECK_RC(shmq_msgq_send(q, 1, "bye", 3), 0);
 		_exit(0);
 	}
 	CHECK_EQ(t_wait(pid), 0);
@@ -780,7 +778,7 @@ TEST(ipc_stat_tells_a_dead_sender_from_a_live_receiver)
 	CHECK_EQ(st.lspid_alive, SHMQ_PID_DEAD);
 	CHECK_EQ(st.lpid, pid);
 	CHECK_EQ(st.cpid, 0); /* the kernel records no creator */
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL), 3);
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL), 3);
 	CHECK_RC(shmq_stat(loc, &st), 0);
 	CHECK_EQ(st.lrpid, getpid());
 	CHECK_EQ(st.lrpid_alive, SHMQ_PID_ALIVE);

@@ -11,7 +11,7 @@
  *                       1x1), blocking
  * Geometry: the library's defaults, grown so that a ring holds 4 messages
  * (spsc), or fewer slots for big messages (mpmc, broadcast: up to 8 MiB).
- * Both sides open each channel with SHMQ_CHAN_CREATE; the last close
+ * Both sides create each channel with SHMQ_OPEN_OK; the last close
  * removes it, and teardown removes what a dead process left.
  */
 #include "bench.h"
@@ -30,7 +30,7 @@ static void chan_opts(const struct bench_link *l, int kind, int64_t spin,
 {
 	memset(o, 0, sizeof(*o));
 	o->kind = kind;
-	o->flags = SHMQ_CHAN_CREATE;
+	o->flags = SHMQ_OPEN_OK;
 	o->spin_ns = spin;
 	o->policy = SHMQ_POLICY_BLOCK;
 	if (kind == SHMQ_CHAN_SPSC) {
@@ -53,7 +53,7 @@ static int open_dir(struct bench_end *e, int dir, int role,
 	char loc[80];
 	shmq_chan *ch = NULL;
 	snprintf(loc, sizeof(loc), "posix:%s", e->l->name[dir]);
-	int rc = shmq_chan_open(&ch, loc, role, o);
+	int rc = shmq_chan_create(&ch, loc, role, o);
 	*h = ch;
 	return rc;
 }
@@ -115,7 +115,7 @@ static ssize_t chan_recv(struct bench_end *e, const void **msg)
 static int zerocopy_send(struct bench_end *e, const void *msg)
 {
 	void *p;
-	int rc = shmq_chan_reserve(e->txh, e->size, &p, NULL);
+	int rc = shmq_chan_reserve(e->txh, e->size, &p);
 	if (rc < 0)
 		return rc;
 	memcpy(p, msg, e->size);
@@ -124,7 +124,7 @@ static int zerocopy_send(struct bench_end *e, const void *msg)
 
 static ssize_t zerocopy_recv(struct bench_end *e, const void **msg)
 {
-	return eof_is_0(shmq_chan_peek(e->rxh, msg, NULL));
+	return eof_is_0(shmq_chan_peek(e->rxh, msg));
 }
 
 static int zerocopy_done(struct bench_end *e)

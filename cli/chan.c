@@ -96,7 +96,7 @@ static int chan_option(const struct cli_cmd *cmd, struct cli_chan_args *a,
 	case 'c': a->create = 1; return CLI_OK;
 	case 'b': a->binary = 1; return CLI_OK;
 	case 's': a->stats = 1; return CLI_OK;
-	case 'A': a->o.flags |= SHMQ_CHAN_ANY_OWNER; return CLI_OK;
+	case 'A': a->o.flags |= SHMQ_ANY_OWNER; return CLI_OK;
 	case 'p':
 		a->given |= CLI_GIVEN_PERSIST;
 		a->o.flags |= SHMQ_CHAN_PERSIST;
@@ -291,9 +291,12 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 		return cli_fail(err, name, 0);
 	if (loc.family != SHMQ_FAMILY_POSIX && loc.family != SHMQ_FAMILY_MEMFD)
 		return cli_chan_fail(SHMQ_EFAMILY, name);
-	if (a->create)
-		o.flags |= SHMQ_CHAN_CREATE;
-	err = shmq_chan_open(ch, name, role, &o);
+	if (a->create) {
+		o.flags |= SHMQ_OPEN_OK;
+		err = shmq_chan_create(ch, name, role, &o);
+	} else {
+		err = shmq_chan_open(ch, name, role, &o);
+	}
 	if (err < 0)
 		return open_fail(err, a, name, role);
 	err = shmq_chan_info(*ch, &in);

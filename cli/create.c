@@ -54,10 +54,10 @@ static const char *apply(struct create_args *a, int o, const char *arg)
 		a->excl = 1;
 		return NULL;
 	case 'A':
-		a->o.flags |= SHMQ_SEG_ANY_OWNER;
+		a->o.flags |= SHMQ_ANY_OWNER;
 		return NULL;
 	}
-	a->o.flags |= SHMQ_SEG_OPEN_OK;
+	a->o.flags |= SHMQ_OPEN_OK;
 	return NULL;
 }
 
@@ -93,11 +93,11 @@ static int parse_args(const struct cli_cmd *cmd, int argc, char **argv,
 		return CLI_USAGE;
 	if (!a->have_size)
 		return cli_usage_error(cmd, "missing --size N");
-	if (a->excl && (a->o.flags & SHMQ_SEG_OPEN_OK))
+	if (a->excl && (a->o.flags & SHMQ_OPEN_OK))
 		return cli_usage_error(cmd, "--excl and --or-open contradict "
 		                       "each other");
-	if ((a->o.flags & SHMQ_SEG_ANY_OWNER) &&
-	    !(a->o.flags & SHMQ_SEG_OPEN_OK))
+	if ((a->o.flags & SHMQ_ANY_OWNER) &&
+	    !(a->o.flags & SHMQ_OPEN_OK))
 		return cli_usage_error(cmd, "--any-owner applies to an existing "
 		                       "object: add --or-open");
 	return PROCEED;

@@ -124,7 +124,7 @@ static int dump(const char *loc, uint64_t off, uint64_t len, int have_len)
 {
 	/* Showing bytes trusts none of them: anyone's object may be dumped. */
 	struct shmq_seg_opts so = { .flags = SHMQ_SEG_RDONLY |
-	                                     SHMQ_SEG_ANY_OWNER };
+	                                     SHMQ_ANY_OWNER };
 	shmq_seg *seg;
 	int rc;
 

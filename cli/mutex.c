@@ -174,8 +174,8 @@ LOCK_FN(mutex_lock, shmq_mutex_lock(l))
 LOCK_FN(mutex_unlock, shmq_mutex_unlock(l))
 LOCK_FN(sem_lock, shmq_sem_wait(l))
 LOCK_FN(sem_unlock, shmq_sem_post(l))
-LOCK_FN(sysv_lock, shmq_semset_op(l, 0, -1, 0, NULL))
-LOCK_FN(sysv_unlock, shmq_semset_op(l, 0, 1, 0, NULL))
+LOCK_FN(sysv_lock, shmq_semset_op(l, 0, -1))
+LOCK_FN(sysv_unlock, shmq_semset_op(l, 0, 1))
 /* A robust mutex's EOWNERDEAD is an error here too: it means a child died
  * holding it, and the count can no longer be exact. */
 LOCK_FN(pthread_lock, -pthread_mutex_lock(l))
@@ -252,9 +252,10 @@ static int init_pthread(pthread_mutex_t *m)
 /* A private set of one semaphore at 1. */
 static int init_sysv(struct bench *b)
 {
+	struct shmq_semset_opts so = {.nsems = 1, .mode = 0600};
 	int err;
 
-	err = shmq_semset_create(&b->set, "sysv-sem:private", 1, 0600, 0);
+	err = shmq_semset_create(&b->set, "sysv-sem:private", &so);
 	if (err < 0)
 		return cli_fail(err, "sysv-sem:private", 0);
 	err = shmq_semset_setval(b->set, 0, 1);

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 {
 	struct shmq_chan_opts o = {
 		.kind = SHMQ_CHAN_SPSC, .capacity = 16384, .spin_ns = -1,
-		.flags = SHMQ_CHAN_CREATE | SHMQ_CHAN_PERSIST,
+		.flags = SHMQ_OPEN_OK | SHMQ_CHAN_PERSIST,
 	};
 	shmq_chan *ch;
 	if (argc != 3 || (strcmp(argv[1], "send") && strcmp(argv[1], "recv"))) {
@@ -70,8 +70,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int sending = !strcmp(argv[1], "send");
-	int rc = shmq_chan_open(&ch, argv[2], sending ? SHMQ_WRITER : SHMQ_READER,
-	                        &o);
+	int rc = shmq_chan_create(&ch, argv[2],
+	                          sending ? SHMQ_WRITER : SHMQ_READER, &o);
 	if (rc < 0)
 		return fail(rc, argv[2]);
 	rc = sending ? send_lines(ch) : recv_lines(ch);

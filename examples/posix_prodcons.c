@@ -53,7 +53,7 @@ static int produce(shmq_chan *ch, uint64_t total, uint64_t *sum)
 		unsigned char *p;
 		if (len > total - sent)
 			len = (size_t)(total - sent);
-		int rc = shmq_chan_reserve(ch, len, (void **)&p, NULL);
+		int rc = shmq_chan_reserve(ch, len, (void **)&p);
 		if (rc < 0)
 			return rc;
 		for (size_t i = 0; i < len; i++)
@@ -71,7 +71,7 @@ static int consume(shmq_chan *ch, uint64_t *bytes, uint64_t *sum)
 {
 	const void *p;
 	ssize_t n;
-	while ((n = shmq_chan_peek(ch, &p, NULL)) >= 0) {
+	while ((n = shmq_chan_peek(ch, &p)) >= 0) {
 		*sum = fnv1a(*sum, p, (size_t)n);
 		*bytes += (uint64_t)n;
 		int rc = shmq_chan_release(ch);
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 {
 	struct shmq_chan_opts o = {
 		.kind = SHMQ_CHAN_SPSC, .capacity = 65536, .spin_ns = -1,
-		.flags = SHMQ_CHAN_CREATE | SHMQ_CHAN_PERSIST,
+		.flags = SHMQ_OPEN_OK | SHMQ_CHAN_PERSIST,
 	};
 	int producing = argc >= 3 && argc <= 4 && !strcmp(argv[1], "produce");
 	char *end = "";
@@ -100,8 +100,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(loc, sizeof(loc), "posix:%s", argv[2]);
-	int rc = shmq_chan_open(&ch, loc, producing ? SHMQ_WRITER : SHMQ_READER,
-	                        &o);
+	int rc = shmq_chan_create(&ch, loc,
+	                          producing ? SHMQ_WRITER : SHMQ_READER, &o);
 	if (rc < 0)
 		return fail(rc, loc);
 	if (producing)

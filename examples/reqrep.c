@@ -89,7 +89,7 @@ static int ask(shmq_chan *req, shmq_chan *rep, uint64_t count)
 int main(int argc, char **argv)
 {
 	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SPSC, .capacity = 4096,
-	                           .flags = SHMQ_CHAN_CREATE, .spin_ns = -1};
+	                           .flags = SHMQ_OPEN_OK, .spin_ns = -1};
 	char req_name[SHMQ_NAME_MAX], rep_name[SHMQ_NAME_MAX];
 	shmq_chan *req, *rep;
 	int server = argc == 3 && !strcmp(argv[1], "server");
@@ -103,12 +103,12 @@ int main(int argc, char **argv)
 	snprintf(req_name, sizeof(req_name), "%s-req", argv[2]);
 	snprintf(rep_name, sizeof(rep_name), "%s-rep", argv[2]);
 	/* Whoever comes first creates both; the last to close removes them. */
-	int rc = shmq_chan_open(&req, req_name, server ? SHMQ_READER : SHMQ_WRITER,
-	                        &o);
+	int rc = shmq_chan_create(&req, req_name,
+	                          server ? SHMQ_READER : SHMQ_WRITER, &o);
 	if (rc < 0)
 		return fail(rc, req_name);
-	if ((rc = shmq_chan_open(&rep, rep_name,
-	                         server ? SHMQ_WRITER : SHMQ_READER, &o)) < 0) {
+	if ((rc = shmq_chan_create(&rep, rep_name,
+	                           server ? SHMQ_WRITER : SHMQ_READER, &o)) < 0) {
 		shmq_chan_close(req);
 		return fail(rc, rep_name);
 	}

@@ -174,18 +174,35 @@ int shmq_ftok(const char *path, int proj, int32_t *key);
  * "posix-sem", ...); NULL for an unknown family. */
 const char *shmq_family_name(int family);
 
+/* ---- Create and open: one rule for every object ------------------------
+ *
+ * Segments, channels, semaphore sets and message queues alike:
+ *   shmq_X_create(&h, locator, [role,] &opts)  a new object, exclusively
+ *                 (-EEXIST if the name is taken), unless opts.flags has
+ *                 SHMQ_OPEN_OK: then an existing object is opened instead
+ *                 (race free open-or-create);
+ *   shmq_X_open(&h, locator, [role,] opts)     an existing object, never
+ *                 creates (-ENOENT); opts may be NULL.
+ * An object that another user owns is SHMQ_EOWNER on open (and on create
+ * with SHMQ_OPEN_OK that finds one) unless SHMQ_ANY_OWNER: someone else
+ * may have taken the name first (see shmq_seg_open). Every opts struct
+ * ends with reserved fields that must be zero (else -EINVAL): zero the
+ * whole struct ({0} or a designated initializer). Flags from bit 8 belong
+ * to one kind of object (SHMQ_SEG_*, SHMQ_CHAN_*).
+ */
+#define SHMQ_OPEN_OK (1u << 0)   /* create: open the object if it exists */
+#define SHMQ_ANY_OWNER (1u << 1) /* accept an object another user owns */
+
 /* ---- Segments ---------------------------------------------------------- */
 
 typedef struct shmq_seg shmq_seg; /* opaque: one attachment of a segment */
 
-/* Flags of struct shmq_seg_opts. */
-#define SHMQ_SEG_OPEN_OK (1u << 0) /* create: open the object if it exists */
-#define SHMQ_SEG_RDONLY (1u << 1)  /* attach read-only (SHM_RDONLY/PROT_READ) */
-#define SHMQ_SEG_HUGE_2M (1u << 2) /* 2 MiB huge pages (sysv, memfd) */
-#define SHMQ_SEG_HUGE_1G (1u << 3) /* 1 GiB huge pages (sysv, memfd) */
-#define SHMQ_SEG_RND (1u << 4)     /* sysv: round addr down to SHMLBA */
-#define SHMQ_SEG_NOSEAL (1u << 5)  /* memfd: leave the size unsealed */
-#define SHMQ_SEG_ANY_OWNER (1u << 6) /* open: attach another user's object */
+/* Flags of struct shmq_seg_opts, with SHMQ_OPEN_OK and SHMQ_ANY_OWNER. */
+#define SHMQ_SEG_RDONLY (1u << 8)   /* attach read-only (SHM_RDONLY, mmap) */
+#define SHMQ_SEG_HUGE_2M (1u << 9)  /* 2 MiB huge pages (sysv, memfd) */
+#define SHMQ_SEG_HUGE_1G (1u << 10) /* 1 GiB huge pages (sysv, memfd) */
+#define SHMQ_SEG_RND (1u << 11)     /* sysv: round addr down to SHMLBA */
+#define SHMQ_SEG_NOSEAL (1u << 12)  /* memfd: leave the size unsealed */
 
 struct shmq_seg_opts {
 	size_t size;   /* create: bytes (>0). open: 0, or the least size needed */
@@ -199,7 +216,7 @@ struct shmq_seg_opts {
 
 /*
  * Creates a new object and attaches it. Creation is exclusive unless
- * SHMQ_SEG_OPEN_OK is set (IPC_CREAT without IPC_EXCL, O_CREAT without
+ * SHMQ_OPEN_OK is set (IPC_CREAT without IPC_EXCL, O_CREAT without
  * O_EXCL). The mode is applied exactly, whatever the umask. POSIX objects are
  * backed with posix_fallocate, so a full /dev/shm fails here with -ENOSPC
  * and never raises SIGBUS later. A failed create leaves nothing behind.
@@ -209,7 +226,7 @@ int shmq_seg_create(shmq_seg **seg, const char *locator,
 
 /* Attaches an existing object. opts may be NULL (read-write, whole object).
  *
- * Owner check: open, and create with SHMQ_SEG_OPEN_OK when the object
+ * Owner check: open, and create with SHMQ_OPEN_OK when the object
  * exists, refuse a POSIX object or System V segment that belongs to another
  * user with SHMQ_EOWNER, after the kernel's own permission check (-EACCES
  * comes first). It belongs to us if its owner (and, for System V, also its
@@ -217,7 +234,7 @@ int shmq_seg_create(shmq_seg **seg, const char *locator,
  * control of it) is our effective uid or root. Root's objects are trusted
  * because root can read and write ours anyway; root itself gets no
  * exemption, since a privileged process is the one a squatter targets.
- * SHMQ_SEG_ANY_OWNER skips the check, for an object you know another user
+ * SHMQ_ANY_OWNER skips the check, for an object you know another user
  * made (a group-shared 0660 segment). Memfds have no name to squat and are
  * not checked. */
 int shmq_seg_open(shmq_seg **seg, const char *locator,
@@ -442,20 +459,31 @@ int shmq_algo_unlock(void *mem, unsigned me); /* -EINVAL as lock */
  * named with the same locators as segments but their own prefixes:
  * sysv-sem:key=0x7b, sysv-sem:id=N, sysv-sem:ftok=PATH:PROJ, sysv-sem:private
  * and sysv-msg:... . Both show in shmq_list (family SHMQ_FAMILY_SYSV_SEM,
- * SHMQ_FAMILY_SYSV_MSG), and shmq_stat and shmq_unlink take them. Create is
- * exclusive unless SHMQ_SEG_OPEN_OK; a private object is named
- * sysv-sem:id=N / sysv-msg:id=N afterwards (see the _locator calls). An
+ * SHMQ_FAMILY_SYSV_MSG), and shmq_stat and shmq_unlink take them. Create and
+ * open follow the rule above (SHMQ_OPEN_OK; SHMQ_ANY_OWNER, else the owner
+ * and the creator are checked as for a System V segment); a private object
+ * is named sysv-sem:id=N / sysv-msg:id=N afterwards (see _locator). An
  * operation on an object removed meanwhile gives -EIDRM. Deadlines are
  * absolute CLOCK_MONOTONIC times, as for the other _timed calls.
  */
 typedef struct shmq_semset shmq_semset; /* opaque */
 
-/* Creates nsems semaphores, all 0 (flags: SHMQ_SEG_OPEN_OK; mode 0 = 0600).
- * nsems 0: -EINVAL; above SEMMSL (kernel.sem): SHMQ_ESIZEMAX. With
- * SHMQ_SEG_OPEN_OK, an existing set with fewer than nsems: SHMQ_ESMALL. */
-int shmq_semset_create(shmq_semset **set, const char *locator, unsigned nsems,
-                       unsigned mode, unsigned flags);
-int shmq_semset_open(shmq_semset **set, const char *locator);
+struct shmq_semset_opts {
+	unsigned nsems;  /* create: semaphores (>0). open: 0, or the least
+	                    number needed (SHMQ_ESMALL) */
+	unsigned mode;   /* create: permission bits; 0 means 0600 */
+	unsigned flags;  /* SHMQ_OPEN_OK, SHMQ_ANY_OWNER */
+	uint64_t reserved[4]; /* zero */
+};
+
+/* Creates opts->nsems semaphores, all 0. nsems 0: -EINVAL; above SEMMSL
+ * (kernel.sem): SHMQ_ESIZEMAX. With SHMQ_OPEN_OK, an existing set with
+ * fewer than nsems: SHMQ_ESMALL. */
+int shmq_semset_create(shmq_semset **set, const char *locator,
+                       const struct shmq_semset_opts *opts);
+/* Opens an existing set (opts may be NULL). Needs read access (-EACCES). */
+int shmq_semset_open(shmq_semset **set, const char *locator,
+                     const struct shmq_semset_opts *opts);
 int shmq_semset_close(shmq_semset *set);      /* the set stays */
 int shmq_semset_unlink(const char *locator);  /* IPC_RMID */
 int shmq_semset_count(const shmq_semset *set);/* number of semaphores */
@@ -467,39 +495,57 @@ int shmq_semset_setval(shmq_semset *set, unsigned num, int value);
  * can; 0: waits until it is 0). SEM_UNDO is always on, so a process that
  * dies gives its units back, and units it added are taken away again when
  * it exits: use a set as a lock or a pool of resources that each process
- * takes and returns, not to signal another process. deadline NULL: no
- * limit. Returns 0, -EAGAIN (SHMQ_SEMSET_NOWAIT), -ETIMEDOUT, -EIDRM,
- * -EINVAL (num out of range), -ERANGE (the value would pass 32767). */
-#define SHMQ_SEMSET_NOWAIT (1u << 0)
-int shmq_semset_op(shmq_semset *set, unsigned num, int delta, unsigned flags,
-                   const struct timespec *deadline);
+ * takes and returns, not to signal another process. Returns 0, -EIDRM,
+ * -EINVAL (num out of range), -ERANGE (the value would pass 32767);
+ * try_op: -EAGAIN when it would wait; op_timed: -ETIMEDOUT (deadline NULL:
+ * no limit). */
+int shmq_semset_op(shmq_semset *set, unsigned num, int delta);
+int shmq_semset_try_op(shmq_semset *set, unsigned num, int delta);
+int shmq_semset_op_timed(shmq_semset *set, unsigned num, int delta,
+                         const struct timespec *deadline);
 int shmq_semset_id(const shmq_semset *set);              /* semid */
 const char *shmq_semset_locator(const shmq_semset *set); /* canonical */
 
 typedef struct shmq_msgq shmq_msgq; /* opaque */
 
-/* Creates an empty queue (flags: SHMQ_SEG_OPEN_OK; mode 0 = 0600). */
-int shmq_msgq_create(shmq_msgq **q, const char *locator, unsigned mode,
-                     unsigned flags);
-int shmq_msgq_open(shmq_msgq **q, const char *locator);
+struct shmq_msgq_opts {
+	unsigned mode;   /* create: permission bits; 0 means 0600 */
+	unsigned flags;  /* SHMQ_OPEN_OK, SHMQ_ANY_OWNER */
+	uint64_t reserved[4]; /* zero */
+};
+
+/* Creates an empty queue (opts may be NULL: mode 0600). */
+int shmq_msgq_create(shmq_msgq **q, const char *locator,
+                     const struct shmq_msgq_opts *opts);
+/* Opens an existing queue (opts may be NULL). The owner check reads the
+ * queue's owner (IPC_STAT): without read access, -EACCES unless
+ * SHMQ_ANY_OWNER (a queue others may only write to). */
+int shmq_msgq_open(shmq_msgq **q, const char *locator,
+                   const struct shmq_msgq_opts *opts);
 int shmq_msgq_close(shmq_msgq *q);
 int shmq_msgq_unlink(const char *locator);
-/* type > 0. Returns 0, -EAGAIN (SHMQ_MSGQ_NOWAIT and the queue is full),
- * -ETIMEDOUT, -EIDRM, -EMSGSIZE (len above kernel.msgmax, or above the
- * queue's capacity, so it could never fit). The kernel has no timed send or
- * receive: with a deadline the call polls with IPC_NOWAIT and sleeps 50 us
- * doubling up to 2 ms between tries, so it notices space or a message up to
- * 2 ms late; without one it blocks in the kernel and wakes at once. */
-#define SHMQ_MSGQ_NOWAIT (1u << 0)
-int shmq_msgq_send(shmq_msgq *q, long type, const void *buf, size_t len,
-                   unsigned flags, const struct timespec *deadline);
+/* type > 0. Returns 0, -EIDRM, -EMSGSIZE (len above kernel.msgmax, or
+ * above the queue's capacity, so it could never fit); try_send: -EAGAIN
+ * (full); send_timed: -ETIMEDOUT (deadline NULL: no limit). The kernel has
+ * no timed send or receive: with a deadline the call polls with IPC_NOWAIT
+ * and sleeps 50 us doubling up to 2 ms between tries, so it notices space
+ * or a message up to 2 ms late; without one it blocks in the kernel and
+ * wakes at once. */
+int shmq_msgq_send(shmq_msgq *q, long type, const void *buf, size_t len);
+int shmq_msgq_try_send(shmq_msgq *q, long type, const void *buf, size_t len);
+int shmq_msgq_send_timed(shmq_msgq *q, long type, const void *buf,
+                         size_t len, const struct timespec *deadline);
 /* type as msgrcv(2): 0 any, > 0 that type, < 0 lowest <= |type|. Returns the
  * message length and its type in *got_type (may be NULL); -E2BIG when the
- * message is longer than len (it stays queued); -EAGAIN (SHMQ_MSGQ_NOWAIT
- * and no such message), -ETIMEDOUT, -EIDRM. */
+ * message is longer than len (it stays queued); -EIDRM; try_recv: -EAGAIN
+ * (no such message); recv_timed: -ETIMEDOUT. */
 ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf, size_t len,
-                       long *got_type, unsigned flags,
-                       const struct timespec *deadline);
+                       long *got_type);
+ssize_t shmq_msgq_try_recv(shmq_msgq *q, long type, void *buf, size_t len,
+                           long *got_type);
+ssize_t shmq_msgq_recv_timed(shmq_msgq *q, long type, void *buf, size_t len,
+                             long *got_type,
+                             const struct timespec *deadline);
 int shmq_msgq_id(const shmq_msgq *q);                /* msqid */
 const char *shmq_msgq_locator(const shmq_msgq *q);   /* canonical */
 
@@ -545,11 +591,8 @@ enum {
 };
 
 
-/* Flags of struct shmq_chan_opts. */
-#define SHMQ_CHAN_CREATE (1u << 0)  /* open: create it if missing (race free) */
-#define SHMQ_CHAN_PERSIST (1u << 1) /* the last close does not unlink */
-#define SHMQ_CHAN_ANY_OWNER (1u << 2) /* open: join another user's channel
-                                         (see shmq_seg_open: SHMQ_EOWNER) */
+/* Flags of struct shmq_chan_opts, with SHMQ_OPEN_OK and SHMQ_ANY_OWNER. */
+#define SHMQ_CHAN_PERSIST (1u << 8) /* the last close does not unlink */
 
 #define SHMQ_CHAN_MAX_PEERS 64
 
@@ -559,7 +602,7 @@ struct shmq_chan_opts {
 	size_t msg_size;   /* create: mpmc/broadcast largest message (0: 4096) */
 	int policy;        /* create: broadcast SHMQ_POLICY_* */
 	unsigned mode;     /* create: permission bits (0: 0600) */
-	unsigned flags;    /* SHMQ_CHAN_* */
+	unsigned flags;    /* SHMQ_OPEN_OK, SHMQ_ANY_OWNER, SHMQ_CHAN_* */
 	int64_t spin_ns;   /* spin before sleeping; -1: the channel's default
 	                      (50 us); 0: sleep at once. To busy-wait, give a
 	                      long budget (e.g. an hour) rather than looping
@@ -572,18 +615,20 @@ struct shmq_chan_opts {
 
 typedef struct shmq_chan shmq_chan; /* opaque: one process's attachment */
 
-/* Creates a channel (exclusively) and attaches as role. The object appears
- * under its name only once initialised. */
+/* Creates a channel (exclusively: -EEXIST) and attaches as role (opts may
+ * be NULL). The object appears under its name only once initialised. With
+ * SHMQ_OPEN_OK an existing channel is joined instead: two processes
+ * starting together end up on one channel, whatever the order (the
+ * geometry of the one that exists wins). -ENOSPC, -ENOMEM: as
+ * shmq_seg_create. */
 int shmq_chan_create(shmq_chan **ch, const char *locator, int role,
                      const struct shmq_chan_opts *opts);
-/* Attaches to an existing channel as role (opts may be NULL); with
- * SHMQ_CHAN_CREATE creates it if missing: two processes starting together
- * end up on one channel, whatever the order. Every peer, reader or writer,
- * writes its line of the peer table, so both need read and write access
- * (-EACCES otherwise). A channel another user owns is SHMQ_EOWNER unless
- * SHMQ_CHAN_ANY_OWNER (the rule of shmq_seg_open). -ENOSPC, -ENOMEM: as
- * shmq_seg_create. SHMQ_EPEERS: all SHMQ_CHAN_MAX_PEERS lines are taken by
- * live peers. */
+/* Attaches to an existing channel as role (opts may be NULL; only flags
+ * and spin_ns count); never creates (-ENOENT). Every peer, reader or
+ * writer, writes its line of the peer table, so both need read and write
+ * access (-EACCES otherwise). A channel another user owns is SHMQ_EOWNER
+ * unless SHMQ_ANY_OWNER (the rule of shmq_seg_open). SHMQ_EPEERS: all
+ * SHMQ_CHAN_MAX_PEERS lines are taken by live peers. */
 int shmq_chan_open(shmq_chan **ch, const char *locator, int role,
                    const struct shmq_chan_opts *opts);
 /* Detaches. The last process to close removes the object unless it was
@@ -612,14 +657,21 @@ ssize_t shmq_chan_try_recv(shmq_chan *ch, void *buf, size_t len);
 ssize_t shmq_chan_recv_timed(shmq_chan *ch, void *buf, size_t len,
                              const struct timespec *deadline);
 
-/* Zero copy. reserve gives room for len bytes in the ring; commit
- * publishes the first `len` of them (<= reserved). peek gives the next
- * message in place; release frees it. deadline NULL: wait forever. */
-int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr,
-                      const struct timespec *deadline);
+/* Zero copy. reserve gives room for len bytes in the ring (errors as
+ * send); commit publishes the first `len` of them (<= reserved). peek gives
+ * the next message in place and returns its length (errors as recv);
+ * release frees it. As send and recv: the plain call waits forever, try_
+ * never waits (-EAGAIN: full, empty), _timed waits until the deadline
+ * (-ETIMEDOUT; NULL: forever). */
+int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr);
+int shmq_chan_try_reserve(shmq_chan *ch, size_t len, void **ptr);
+int shmq_chan_reserve_timed(shmq_chan *ch, size_t len, void **ptr,
+                            const struct timespec *deadline);
 int shmq_chan_commit(shmq_chan *ch, size_t len);
-ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
-                       const struct timespec *deadline);
+ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr);
+ssize_t shmq_chan_try_peek(shmq_chan *ch, const void **ptr);
+ssize_t shmq_chan_peek_timed(shmq_chan *ch, const void **ptr,
+                             const struct timespec *deadline);
 int shmq_chan_release(shmq_chan *ch);
 
 /* Messages this reader missed (broadcast, overwrite policy), in total. */

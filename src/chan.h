@@ -13,6 +13,10 @@
 /* The largest ring, in bytes, of every kind. */
 #define SHMQ__CHAN_MAX_RING (UINT64_C(1) << 40)
 
+/* The header's flags word (layout.h): a bit of the format, which keeps its
+ * value whatever the API's SHMQ_CHAN_PERSIST is. */
+#define SHMQ__CHAN_HDR_PERSIST (1u << 1)
+
 struct shmq_chan;
 
 /* What the creator asks of the object: the identity line's fields. */

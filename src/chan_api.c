@@ -84,8 +84,8 @@ SHMQ_API ssize_t shmq_chan_recv_timed(shmq_chan *ch, void *buf, size_t len,
 	return recv_as(ch, buf, len, deadline, 0);
 }
 
-SHMQ_API int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr,
-                               const struct timespec *deadline)
+static int reserve_as(shmq_chan *ch, size_t len, void **ptr,
+                      const struct timespec *deadline, int try_)
 {
 	int rc = usable(ch, SHMQ_WRITER);
 	if (rc < 0)
@@ -93,12 +93,28 @@ SHMQ_API int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr,
 	if (!ptr)
 		return -EINVAL;
 	shmq__chan_enter(ch);
-	rc = ch->ops->reserve(ch, len, ptr, deadline, 0);
+	rc = ch->ops->reserve(ch, len, ptr, deadline, try_);
 	if ((rc = (int)shmq__chan_leave(ch, rc)) < 0)
 		return rc;
 	ch->busy = 1;
 	ch->op_len = len;
 	return 0;
+}
+
+SHMQ_API int shmq_chan_reserve(shmq_chan *ch, size_t len, void **ptr)
+{
+	return reserve_as(ch, len, ptr, NULL, 0);
+}
+
+SHMQ_API int shmq_chan_try_reserve(shmq_chan *ch, size_t len, void **ptr)
+{
+	return reserve_as(ch, len, ptr, NULL, 1);
+}
+
+SHMQ_API int shmq_chan_reserve_timed(shmq_chan *ch, size_t len, void **ptr,
+                                     const struct timespec *deadline)
+{
+	return reserve_as(ch, len, ptr, deadline, 0);
 }
 
 SHMQ_API int shmq_chan_commit(shmq_chan *ch, size_t len)
@@ -112,8 +128,8 @@ SHMQ_API int shmq_chan_commit(shmq_chan *ch, size_t len)
 	return (int)shmq__chan_leave(ch, ch->ops->commit(ch, len));
 }
 
-SHMQ_API ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
-                                const struct timespec *deadline)
+static ssize_t peek_as(shmq_chan *ch, const void **ptr,
+                       const struct timespec *deadline, int try_)
 {
 	int rc = usable(ch, SHMQ_READER);
 	if (rc < 0)
@@ -121,10 +137,26 @@ SHMQ_API ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr,
 	if (!ptr)
 		return -EINVAL;
 	shmq__chan_enter(ch);
-	ssize_t n = ch->ops->peek(ch, ptr, SIZE_MAX, deadline, 0);
+	ssize_t n = ch->ops->peek(ch, ptr, SIZE_MAX, deadline, try_);
 	if ((n = shmq__chan_leave(ch, n)) >= 0)
 		ch->busy = 1;
 	return n;
+}
+
+SHMQ_API ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr)
+{
+	return peek_as(ch, ptr, NULL, 0);
+}
+
+SHMQ_API ssize_t shmq_chan_try_peek(shmq_chan *ch, const void **ptr)
+{
+	return peek_as(ch, ptr, NULL, 1);
+}
+
+SHMQ_API ssize_t shmq_chan_peek_timed(shmq_chan *ch, const void **ptr,
+                                      const struct timespec *deadline)
+{
+	return peek_as(ch, ptr, deadline, 0);
 }
 
 SHMQ_API int shmq_chan_release(shmq_chan *ch)

@@ -101,7 +101,7 @@ int shmq__chan_format(const char *locator, uint32_t theirs[2],
 	/* Reading the header of another user's object is harmless: copied
 	 * with pread, never trusted. */
 	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY |
-	                                    SHMQ_SEG_ANY_OWNER};
+	                                    SHMQ_ANY_OWNER};
 	struct shmq_chan_hdr h;
 	shmq_seg *seg;
 	int rc = shmq_seg_open(&seg, locator, &ro);
@@ -125,7 +125,7 @@ SHMQ_API int shmq_chan_stat(const char *locator, struct shmq_chan_info *info)
 {
 	/* A look that trusts nothing it reads: anyone's channel will do. */
 	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY |
-	                                    SHMQ_SEG_ANY_OWNER};
+	                                    SHMQ_ANY_OWNER};
 	struct shmq_chan ch;
 	if (!locator || !info)
 		return -EINVAL;
@@ -176,7 +176,7 @@ int shmq__chan_probe(int dirfd, const char *name, int *stale)
 	/* Stale: nobody left alive, and either it was not meant to persist,
 	 * or someone died attached to it. */
 	*stale = is_chan && !alive && !unknown &&
-	         (!(h.flags & SHMQ_CHAN_PERSIST) ||
+	         (!(h.flags & SHMQ__CHAN_HDR_PERSIST) ||
 	          (shmq_load(&h.attached, SHMQ_RELAXED) & ~SHMQ_CHAN_CLOSING));
 	return is_chan;
 }

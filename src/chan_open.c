@@ -27,7 +27,7 @@ static int plan(const struct shmq_chan_opts *o,
 	memset(g, 0, sizeof(*g));
 	g->kind = o->kind ? (uint32_t)o->kind : SHMQ_CHAN_SPSC;
 	g->policy = (uint32_t)o->policy;
-	g->flags = o->flags & SHMQ_CHAN_PERSIST;
+	g->flags = o->flags & SHMQ_CHAN_PERSIST ? SHMQ__CHAN_HDR_PERSIST : 0;
 	g->spin_ns = o->spin_ns >= 0 ? o->spin_ns : DEFAULT_SPIN_NS;
 	const struct shmq_chan_ops *k = shmq__chan_ops_of(g->kind);
 	if (!k || g->policy > SHMQ_POLICY_OVERWRITE ||
@@ -132,7 +132,7 @@ static int check_role(int role)
 /* The checks every opts gets, create or open (NULL: the defaults). */
 static int check_opts(const struct shmq_chan_opts *o)
 {
-	return !o || shmq__all_zero(o->reserved, sizeof(o->reserved))
+	return shmq__all_zero(o->reserved, sizeof(o->reserved))
 	       ? 0 : -EINVAL;
 }
 
@@ -142,7 +142,7 @@ static struct shmq_chan *chan_new(const struct shmq_chan_opts *o)
 	if (ch) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		ch->me = -1;
-		ch->spin_ns = o && o->spin_ns >= 0 ? o->spin_ns : -1;
+		ch->spin_ns = o->spin_ns >= 0 ? o->spin_ns : -1;
 		ch->ncpu = n > 0 ? (uint32_t)n : 1;
 	}
 	return ch;
@@ -173,32 +173,24 @@ static int create_object(struct shmq_chan *ch, const char *locator,
 	return shmq__seg_create_init(&ch->seg, locator, &so, init_object, &g);
 }
 
-SHMQ_API int shmq_chan_create(shmq_chan **out, const char *locator, int role,
-                              const struct shmq_chan_opts *opts)
+/* Makes the object and joins it; on failure nothing of ours is left. */
+static int create_new(struct shmq_chan *ch, const char *locator, int role,
+                      const struct shmq_chan_opts *o)
 {
-	static const struct shmq_chan_opts none = {.spin_ns = -1};
-	const struct shmq_chan_opts *o = opts ? opts : &none;
-	if (!out || !locator || check_role(role) < 0 || check_opts(o) < 0)
-		return -EINVAL;
-	*out = NULL;
-	struct shmq_chan *ch = chan_new(o);
-	if (!ch)
-		return -ENOMEM;
 	int rc = create_object(ch, locator, o);
 	if (rc == 0 && (rc = start_handle(ch, role)) < 0)
 		shmq_seg_unlink(shmq_seg_locator(ch->seg)); /* ours: undo */
-	if (rc < 0)
-		return chan_fail(ch, rc);
-	*out = ch;
-	return 0;
+	if (rc < 0 && ch->seg) {
+		shmq_seg_close(ch->seg);
+		ch->seg = NULL;
+	}
+	return rc;
 }
 
 static int open_existing(struct shmq_chan *ch, const char *locator, int role,
                          const struct shmq_chan_opts *o)
 {
-	struct shmq_seg_opts so = {0};
-	if (o && (o->flags & SHMQ_CHAN_ANY_OWNER))
-		so.flags = SHMQ_SEG_ANY_OWNER;
+	struct shmq_seg_opts so = {.flags = o->flags & SHMQ_ANY_OWNER};
 	int rc = shmq_seg_open(&ch->seg, locator, &so);
 	if (rc < 0)
 		return rc;
@@ -209,36 +201,59 @@ static int open_existing(struct shmq_chan *ch, const char *locator, int role,
 	return rc;
 }
 
-SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
-                            const struct shmq_chan_opts *opts)
+/* Open, else create: linkat makes one creator win, the loser opens what
+ * the winner made; a channel that is being removed is retried. */
+static int open_or_create(struct shmq_chan *ch, const char *locator,
+                          int role, const struct shmq_chan_opts *o)
 {
 	int rc = -ENOENT;
-	if (!out || !locator || check_role(role) < 0 || check_opts(opts) < 0)
+	for (int tries = 0; tries < 16 && rc == -ENOENT; tries++) {
+		rc = open_existing(ch, locator, role, o);
+		if (rc == -ENOENT &&
+		    (rc = create_new(ch, locator, role, o)) == -EEXIST)
+			rc = -ENOENT; /* lost the race: open it */
+	}
+	return rc;
+}
+
+/* create and open: the one rule (SHMQ_OPEN_OK, SHMQ_ANY_OWNER). */
+static int attach(shmq_chan **out, const char *locator, int role,
+                  const struct shmq_chan_opts *opts, int create)
+{
+	static const struct shmq_chan_opts none = {.spin_ns = -1};
+	const struct shmq_chan_opts *o = opts ? opts : &none;
+	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	struct shmq_chan *ch = chan_new(opts);
+	if (!locator || check_role(role) < 0 || check_opts(o) < 0 ||
+	    (o->flags & ~(SHMQ_OPEN_OK | SHMQ_ANY_OWNER | SHMQ_CHAN_PERSIST)))
+		return -EINVAL;
+	struct shmq_chan *ch = chan_new(o);
 	if (!ch)
 		return -ENOMEM;
-	/* Open, else create: linkat makes one creator win, the loser opens
-	 * what the winner made; a channel that is being removed is retried. */
-	for (int tries = 0; tries < 16 && rc == -ENOENT; tries++) {
-		rc = open_existing(ch, locator, role, opts);
-		if (rc == -ENOENT && opts && (opts->flags & SHMQ_CHAN_CREATE)) {
-			rc = create_object(ch, locator, opts);
-			if (rc == 0 && (rc = start_handle(ch, role)) < 0)
-				shmq_seg_unlink(locator);
-			if (rc == -EEXIST)
-				rc = -ENOENT; /* lost the race: open it */
-			else if (rc < 0 && ch->seg) {
-				shmq_seg_close(ch->seg);
-				ch->seg = NULL;
-			}
-		}
-	}
+	int rc;
+	if (!create)
+		rc = open_existing(ch, locator, role, o);
+	else if (o->flags & SHMQ_OPEN_OK)
+		rc = open_or_create(ch, locator, role, o);
+	else
+		rc = create_new(ch, locator, role, o);
 	if (rc < 0)
 		return chan_fail(ch, rc);
 	*out = ch;
 	return 0;
+}
+
+SHMQ_API int shmq_chan_create(shmq_chan **out, const char *locator, int role,
+                              const struct shmq_chan_opts *opts)
+{
+	return attach(out, locator, role, opts, 1);
+}
+
+SHMQ_API int shmq_chan_open(shmq_chan **out, const char *locator, int role,
+                            const struct shmq_chan_opts *opts)
+{
+	return attach(out, locator, role, opts, 0);
 }
 
 SHMQ_API int shmq_chan_close(shmq_chan *ch)

@@ -403,7 +403,7 @@ static void detach(struct shmq_chan *ch)
 		if ((v & ~SHMQ_CHAN_CLOSING) == 0)
 			return; /* scribbled to 0: nothing of ours to take off */
 		int last = (v & ~SHMQ_CHAN_CLOSING) == 1 && ch->named &&
-		           !(ch->chan_flags & SHMQ_CHAN_PERSIST);
+		           !(ch->chan_flags & SHMQ__CHAN_HDR_PERSIST);
 		uint32_t next = last ? SHMQ_CHAN_CLOSING : v - 1;
 		/* acq_rel: pairs with the CAS in attach_count() (see there);
 		 * release, as count_down() */

@@ -5,6 +5,7 @@
 #include "shmq.h"
 
 #include <stdint.h>
+#include <sys/ipc.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -104,9 +105,12 @@ int shmq__asym_setup(void);
 int shmq__asym(void);
 
 /* os_owner.c: 0 if an object owned by uid may be attached (ours or root's,
- * or SHMQ_SEG_ANY_OWNER in flags), else SHMQ_EOWNER: another user may have
+ * or SHMQ_ANY_OWNER in flags), else SHMQ_EOWNER: another user may have
  * taken the name first. */
 int shmq__owner_check(unsigned flags, uid_t uid);
+/* The same for a System V object: its owner and its creator (who can give
+ * it to us with IPC_SET and keep control of it) must both pass. */
+int shmq__owner_check_sysv(unsigned flags, const struct ipc_perm *perm);
 
 /* ==== ipc: locators and the kernel's objects (POSIX, memfd, System V)
  * ==== */
@@ -178,6 +182,10 @@ union shmq__semun {
 	struct semid_ds *buf;
 	unsigned short *array;
 };
+/* -EINVAL unless the mode, flags (SHMQ_OPEN_OK, SHMQ_ANY_OWNER) and
+ * reserved words of a semaphore set's or queue's opts are ones we know. */
+int shmq__ipc_opts_check(unsigned mode, unsigned flags,
+                         const uint64_t reserved[4]);
 /* Parses locator, which must be of family (else SHMQ_EFAMILY). */
 int shmq__sysv_parse(const char *locator, int family,
                      struct shmq_locator *loc);

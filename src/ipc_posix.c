@@ -266,7 +266,7 @@ int shmq__fd_create(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	/* Open-or-create: retry while the object comes and goes under us. */
 	for (int tries = 0; tries < 8; tries++) {
 		int rc = posix_create_new(s, o);
-		if (rc != -EEXIST || !(o->flags & SHMQ_SEG_OPEN_OK))
+		if (rc != -EEXIST || !(o->flags & SHMQ_OPEN_OK))
 			return rc;
 		rc = posix_open(s, o);
 		if (rc != -ENOENT)

@@ -98,9 +98,7 @@ static int64_t segsz(int id, unsigned flags)
 	struct shmid_ds ds;
 	if (shmctl(id, IPC_STAT, &ds) < 0)
 		return errno == EINVAL ? -ENOENT : shmq__neg_errno();
-	int rc = shmq__owner_check(flags, ds.shm_perm.uid);
-	if (rc == 0)
-		rc = shmq__owner_check(flags, ds.shm_perm.cuid);
+	int rc = shmq__owner_check_sysv(flags, &ds.shm_perm);
 	return rc < 0 ? rc : (int64_t)ds.shm_segsz;
 }
 
@@ -142,7 +140,7 @@ int shmq__sysv_create(struct shmq_seg *s, const struct shmq_seg_opts *o)
 	if (rc < 0)
 		return rc;
 	return shmq__sysv_make(&m, &s->loc, o->mode,
-	                       o->flags & SHMQ_SEG_OPEN_OK);
+	                       o->flags & SHMQ_OPEN_OK);
 }
 
 int shmq__sysv_open(struct shmq_seg *s, const struct shmq_seg_opts *o)

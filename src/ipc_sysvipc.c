@@ -74,6 +74,15 @@ int shmq__sysv_make(const struct shmq__sysv_make *m,
 	return -EAGAIN;
 }
 
+int shmq__ipc_opts_check(unsigned mode, unsigned flags,
+                         const uint64_t reserved[4])
+{
+	if ((flags & ~(SHMQ_OPEN_OK | SHMQ_ANY_OWNER)) || (mode & ~0777u) ||
+	    !shmq__all_zero(reserved, 4 * sizeof(*reserved)))
+		return -EINVAL;
+	return 0;
+}
+
 int shmq__ipc_new(struct shmq__ipc **h, size_t size, const char *locator,
                   int family, struct shmq_locator *loc)
 {

@@ -8,8 +8,8 @@
 
 #define HUGE_FLAGS (SHMQ_SEG_HUGE_2M | SHMQ_SEG_HUGE_1G)
 #define ALL_FLAGS                                                            \
-	(SHMQ_SEG_OPEN_OK | SHMQ_SEG_RDONLY | HUGE_FLAGS | SHMQ_SEG_RND |     \
-	 SHMQ_SEG_NOSEAL | SHMQ_SEG_ANY_OWNER)
+	(SHMQ_OPEN_OK | SHMQ_SEG_RDONLY | HUGE_FLAGS | SHMQ_SEG_RND |     \
+	 SHMQ_SEG_NOSEAL | SHMQ_ANY_OWNER)
 
 static int check_opts(const struct shmq_seg_opts *o)
 {
@@ -121,7 +121,7 @@ SHMQ_API int shmq_seg_open(shmq_seg **seg, const char *locator,
 	int rc = seg_new(&s, locator, &o);
 	if (rc < 0)
 		return rc;
-	if (o.flags & (HUGE_FLAGS | SHMQ_SEG_OPEN_OK | SHMQ_SEG_NOSEAL))
+	if (o.flags & (HUGE_FLAGS | SHMQ_OPEN_OK | SHMQ_SEG_NOSEAL))
 		rc = -EINVAL; /* creation flags */
 	else if (s->loc.by == SHMQ_BY_PRIVATE || (s->loc.by == SHMQ_BY_NAME &&
 	                                          s->loc.family == SHMQ_FAMILY_MEMFD))

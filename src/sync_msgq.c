@@ -104,11 +104,10 @@ static int nap(const struct timespec *deadline, long *ns)
 }
 
 /* The first try never blocks, so a message the queue can never hold gives
- * -EMSGSIZE rather than an endless wait. */
+ * -EMSGSIZE rather than an endless wait. nowait: that try only. */
 static ssize_t run(struct xfer *x, ssize_t (*attempt)(struct xfer *, int),
-                   unsigned flags, const struct timespec *deadline)
+                   const struct timespec *deadline, int nowait)
 {
-	int nowait = (flags & SHMQ_MSGQ_NOWAIT) != 0;
 	long ns = NAP_MIN_NS;
 	for (int first = 1;; first = 0) {
 		ssize_t rc = attempt(x, first || nowait || deadline);
@@ -122,18 +121,17 @@ static ssize_t run(struct xfer *x, ssize_t (*attempt)(struct xfer *, int),
 }
 
 static int check_call(const shmq_msgq *q, const void *buf, size_t len,
-                      unsigned flags, const struct timespec *deadline)
+                      const struct timespec *deadline)
 {
-	if (!q || (!buf && len) || (flags & ~SHMQ_MSGQ_NOWAIT))
+	if (!q || (!buf && len))
 		return -EINVAL;
 	return shmq__deadline_check(deadline);
 }
 
-SHMQ_API int shmq_msgq_send(shmq_msgq *q, long type, const void *buf,
-                            size_t len, unsigned flags,
-                            const struct timespec *deadline)
+static int send_as(shmq_msgq *q, long type, const void *buf, size_t len,
+                   const struct timespec *deadline, int nowait)
 {
-	int rc = check_call(q, buf, len, flags, deadline);
+	int rc = check_call(q, buf, len, deadline);
 	if (rc < 0 || type <= 0)
 		return rc < 0 ? rc : -EINVAL;
 	if (len > INT_MAX) /* kernel.msgmax is an int */
@@ -145,16 +143,34 @@ SHMQ_API int shmq_msgq_send(shmq_msgq *q, long type, const void *buf,
 	x.m->type = type;
 	if (len)
 		memcpy(x.m->text, buf, len);
-	rc = (int)run(&x, try_send, flags, deadline);
+	rc = (int)run(&x, try_send, deadline, nowait);
 	free(x.m);
 	return rc;
 }
 
-SHMQ_API ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf,
-                                size_t len, long *got_type, unsigned flags,
-                                const struct timespec *deadline)
+SHMQ_API int shmq_msgq_send(shmq_msgq *q, long type, const void *buf,
+                            size_t len)
 {
-	int rc = check_call(q, buf, len, flags, deadline);
+	return send_as(q, type, buf, len, NULL, 0);
+}
+
+SHMQ_API int shmq_msgq_try_send(shmq_msgq *q, long type, const void *buf,
+                                size_t len)
+{
+	return send_as(q, type, buf, len, NULL, 1);
+}
+
+SHMQ_API int shmq_msgq_send_timed(shmq_msgq *q, long type, const void *buf,
+                                  size_t len, const struct timespec *deadline)
+{
+	return send_as(q, type, buf, len, deadline, 0);
+}
+
+static ssize_t recv_as(shmq_msgq *q, long type, void *buf, size_t len,
+                       long *got_type, const struct timespec *deadline,
+                       int nowait)
+{
+	int rc = check_call(q, buf, len, deadline);
 	if (rc < 0 || type == LONG_MIN) /* no |type| */
 		return rc < 0 ? rc : -EINVAL;
 	if (len > INT_MAX) /* no message is longer than kernel.msgmax */
@@ -163,7 +179,7 @@ SHMQ_API ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf,
 	                 0};
 	if (!x.m)
 		return -ENOMEM;
-	ssize_t n = run(&x, try_recv, flags, deadline);
+	ssize_t n = run(&x, try_recv, deadline, nowait);
 	if (n >= 0) {
 		if (n)
 			memcpy(buf, x.m->text, (size_t)n);
@@ -174,6 +190,25 @@ SHMQ_API ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf,
 	return n;
 }
 
+SHMQ_API ssize_t shmq_msgq_recv(shmq_msgq *q, long type, void *buf,
+                                size_t len, long *got_type)
+{
+	return recv_as(q, type, buf, len, got_type, NULL, 0);
+}
+
+SHMQ_API ssize_t shmq_msgq_try_recv(shmq_msgq *q, long type, void *buf,
+                                    size_t len, long *got_type)
+{
+	return recv_as(q, type, buf, len, got_type, NULL, 1);
+}
+
+SHMQ_API ssize_t shmq_msgq_recv_timed(shmq_msgq *q, long type, void *buf,
+                                      size_t len, long *got_type,
+                                      const struct timespec *deadline)
+{
+	return recv_as(q, type, buf, len, got_type, deadline, 0);
+}
+
 static int msg_get(void *arg, key_t key, int flags)
 {
 	(void)arg;
@@ -181,43 +216,76 @@ static int msg_get(void *arg, key_t key, int flags)
 	return id < 0 ? shmq__neg_errno() : id;
 }
 
+struct msg_make {
+	struct shmq__ipc *h;
+	unsigned flags; /* SHMQ_ANY_OWNER */
+};
+
+/* A new queue is empty: nothing to set up. One that existed must be ours,
+ * unless any owner will do (IPC_STAT, which needs read access, tells). */
 static int msg_use(void *arg, int id, int created)
 {
-	(void)created; /* a new queue is empty: nothing to set up */
-	((struct shmq__ipc *)arg)->id = id;
+	const struct msg_make *m = arg;
+	struct msqid_ds ds;
+	if (!created && !(m->flags & SHMQ_ANY_OWNER)) {
+		if (msgctl(id, IPC_STAT, &ds) < 0)
+			return errno == EINVAL ? -ENOENT : shmq__neg_errno();
+		int rc = shmq__owner_check_sysv(m->flags, &ds.msg_perm);
+		if (rc < 0)
+			return rc;
+	}
+	m->h->id = id;
 	return 0;
 }
 
-SHMQ_API int shmq_msgq_create(shmq_msgq **q, const char *locator,
-                              unsigned mode, unsigned flags)
+static const struct shmq_msgq_opts no_opts; /* mode 0600, no flags */
+
+/* A new handle for locator, if opts are ones we know. */
+static int msgq_new(struct shmq__ipc **h, const char *locator,
+                    const struct shmq_msgq_opts *o, struct shmq_locator *loc)
 {
+	*h = NULL;
+	int rc = shmq__ipc_opts_check(o->mode, o->flags, o->reserved);
+	return rc < 0 ? rc : shmq__ipc_new(h, sizeof(shmq_msgq), locator,
+	                                   SHMQ_FAMILY_SYSV_MSG, loc);
+}
+
+SHMQ_API int shmq_msgq_create(shmq_msgq **q, const char *locator,
+                              const struct shmq_msgq_opts *opts)
+{
+	const struct shmq_msgq_opts *o = opts ? opts : &no_opts;
 	struct shmq_locator loc;
-	struct shmq__ipc *h = NULL;
-	int rc = -EINVAL;
+	struct shmq__ipc *h;
 	if (!q)
 		return -EINVAL;
-	if (!(flags & ~SHMQ_SEG_OPEN_OK) && !(mode & ~0777u))
-		rc = shmq__ipc_new(&h, sizeof(shmq_msgq), locator,
-		                   SHMQ_FAMILY_SYSV_MSG, &loc);
+	int rc = msgq_new(&h, locator, o, &loc);
 	if (rc == 0) {
+		struct msg_make arg = {h, o->flags};
 		struct shmq__sysv_make m = {SHMQ_FAMILY_SYSV_MSG, msg_get,
-		                            msg_use, h};
-		rc = shmq__sysv_make(&m, &loc, mode, flags & SHMQ_SEG_OPEN_OK);
+		                            msg_use, &arg};
+		rc = shmq__sysv_make(&m, &loc, o->mode,
+		                     o->flags & SHMQ_OPEN_OK);
 	}
 	*q = shmq__ipc_done(h, &loc, rc);
 	return rc;
 }
 
-SHMQ_API int shmq_msgq_open(shmq_msgq **q, const char *locator)
+SHMQ_API int shmq_msgq_open(shmq_msgq **q, const char *locator,
+                            const struct shmq_msgq_opts *opts)
 {
+	const struct shmq_msgq_opts *o = opts ? opts : &no_opts;
 	struct shmq_locator loc;
 	struct shmq__ipc *h;
+	int id;
 	if (!q)
 		return -EINVAL;
-	int rc = shmq__ipc_new(&h, sizeof(shmq_msgq), locator,
-	                       SHMQ_FAMILY_SYSV_MSG, &loc);
+	int rc = msgq_new(&h, locator, o, &loc);
 	if (rc == 0)
-		rc = shmq__sysv_resolve(&loc, &h->id);
+		rc = shmq__sysv_resolve(&loc, &id);
+	if (rc == 0) {
+		struct msg_make arg = {h, o->flags};
+		rc = msg_use(&arg, id, 0);
+	}
 	*q = shmq__ipc_done(h, &loc, rc);
 	return rc;
 }

@@ -21,18 +21,21 @@ static int op_errno(void)
 	return errno == EINVAL ? -EIDRM : shmq__neg_errno();
 }
 
-/* The number of semaphores in set id, or a negative errno. */
-static int nsems_of(int id)
+/* The number of semaphores in set id, or a negative errno: SHMQ_EOWNER
+ * when another user owns or created it, unless flags take any owner. */
+static int nsems_of(int id, unsigned flags)
 {
 	struct semid_ds ds;
 	if (semctl(id, 0, IPC_STAT, (union shmq__semun){.buf = &ds}) < 0)
 		return errno == EINVAL ? -ENOENT : shmq__neg_errno();
-	return (int)ds.sem_nsems;
+	int rc = shmq__owner_check_sysv(flags, &ds.sem_perm);
+	return rc < 0 ? rc : (int)ds.sem_nsems;
 }
 
 struct sem_make {
 	struct shmq_semset *set;
-	unsigned nsems;
+	unsigned nsems; /* at least this many */
+	unsigned flags; /* SHMQ_ANY_OWNER */
 };
 
 static int sem_get(void *arg, key_t key, int flags)
@@ -47,7 +50,7 @@ static int sem_get(void *arg, key_t key, int flags)
 static int sem_use(void *arg, int id, int created)
 {
 	struct sem_make *m = arg;
-	int n = created ? (int)m->nsems : nsems_of(id);
+	int n = created ? (int)m->nsems : nsems_of(id, m->flags);
 	if (n < 0)
 		return n;
 	if ((unsigned)n < m->nsems)
@@ -74,43 +77,53 @@ static int semmsl(void)
 	return (int)l.semmsl;
 }
 
+/* A new handle for locator, if opts are ones we know. */
+static int sem_new(struct shmq__ipc **h, const char *locator,
+                   const struct shmq_semset_opts *o, struct shmq_locator *loc)
+{
+	*h = NULL;
+	int rc = shmq__ipc_opts_check(o->mode, o->flags, o->reserved);
+	return rc < 0 ? rc : shmq__ipc_new(h, sizeof(shmq_semset), locator,
+	                                   SHMQ_FAMILY_SYSV_SEM, loc);
+}
+
 SHMQ_API int shmq_semset_create(shmq_semset **set, const char *locator,
-                                unsigned nsems, unsigned mode,
-                                unsigned flags)
+                                const struct shmq_semset_opts *opts)
 {
 	struct shmq_locator loc;
 	struct shmq__ipc *h = NULL;
-	int rc = -EINVAL;
-	if (!set)
+	if (!set || !opts || !opts->nsems)
 		return -EINVAL;
-	if (!(flags & ~SHMQ_SEG_OPEN_OK) && !(mode & ~0777u) && nsems)
-		rc = shmq__ipc_new(&h, sizeof(shmq_semset), locator,
-		                   SHMQ_FAMILY_SYSV_SEM, &loc);
-	if (rc == 0 && nsems > (unsigned)semmsl()) {
+	int rc = sem_new(&h, locator, opts, &loc);
+	if (rc == 0 && opts->nsems > (unsigned)semmsl()) {
 		rc = SHMQ_ESIZEMAX;
 	} else if (rc == 0) {
-		struct sem_make arg = {(shmq_semset *)h, nsems};
+		struct sem_make arg = {(shmq_semset *)h, opts->nsems,
+		                       opts->flags};
 		struct shmq__sysv_make m = {SHMQ_FAMILY_SYSV_SEM, sem_get,
 		                            sem_use, &arg};
-		rc = shmq__sysv_make(&m, &loc, mode, flags & SHMQ_SEG_OPEN_OK);
+		rc = shmq__sysv_make(&m, &loc, opts->mode,
+		                     opts->flags & SHMQ_OPEN_OK);
 	}
 	*set = shmq__ipc_done(h, &loc, rc);
 	return rc;
 }
 
-SHMQ_API int shmq_semset_open(shmq_semset **set, const char *locator)
+SHMQ_API int shmq_semset_open(shmq_semset **set, const char *locator,
+                              const struct shmq_semset_opts *opts)
 {
+	static const struct shmq_semset_opts none;
+	const struct shmq_semset_opts *o = opts ? opts : &none;
 	struct shmq_locator loc;
 	struct shmq__ipc *h;
-	int id, rc;
+	int id;
 	if (!set)
 		return -EINVAL;
-	rc = shmq__ipc_new(&h, sizeof(shmq_semset), locator,
-	                   SHMQ_FAMILY_SYSV_SEM, &loc);
+	int rc = sem_new(&h, locator, o, &loc);
 	if (rc == 0)
 		rc = shmq__sysv_resolve(&loc, &id);
 	if (rc == 0) {
-		struct sem_make arg = {(shmq_semset *)h, 0};
+		struct sem_make arg = {(shmq_semset *)h, o->nsems, o->flags};
 		rc = sem_use(&arg, id, 0);
 	}
 	*set = shmq__ipc_done(h, &loc, rc);
@@ -160,17 +173,16 @@ SHMQ_API int shmq_semset_setval(shmq_semset *set, unsigned num, int value)
 }
 
 /*
- * One semop, SEM_UNDO always. semtimedop takes a relative timeout and the
- * kernel measures it on CLOCK_MONOTONIC; after EINTR it is recomputed from
- * the absolute deadline, so a signal never stretches the wait. A deadline
- * already past still makes one attempt (a zero timeout).
+ * One semop, SEM_UNDO always; nowait: IPC_NOWAIT. semtimedop takes a
+ * relative timeout and the kernel measures it on CLOCK_MONOTONIC; after
+ * EINTR it is recomputed from the absolute deadline, so a signal never
+ * stretches the wait. A deadline already past still makes one attempt (a
+ * zero timeout).
  */
-SHMQ_API int shmq_semset_op(shmq_semset *set, unsigned num, int delta,
-                            unsigned flags, const struct timespec *deadline)
+static int semset_op(shmq_semset *set, unsigned num, int delta,
+                     const struct timespec *deadline, int nowait)
 {
-	int nowait = (flags & SHMQ_SEMSET_NOWAIT) != 0;
-	if (!set || num >= set->nsems || (flags & ~SHMQ_SEMSET_NOWAIT) ||
-	    shmq__deadline_check(deadline) < 0)
+	if (!set || num >= set->nsems || shmq__deadline_check(deadline) < 0)
 		return -EINVAL;
 	if (delta < -SEMVMX || delta > SEMVMX)
 		return -ERANGE;
@@ -178,7 +190,7 @@ SHMQ_API int shmq_semset_op(shmq_semset *set, unsigned num, int delta,
 	                    SEM_UNDO | (nowait ? IPC_NOWAIT : 0)};
 	for (;;) {
 		struct timespec left, *timeout = NULL;
-		if (deadline && !nowait) {
+		if (deadline) {
 			shmq__time_left(deadline, &left);
 			timeout = &left;
 		}
@@ -190,6 +202,22 @@ SHMQ_API int shmq_semset_op(shmq_semset *set, unsigned num, int delta,
 			return nowait ? -EAGAIN : -ETIMEDOUT;
 		return op_errno();
 	}
+}
+
+SHMQ_API int shmq_semset_op(shmq_semset *set, unsigned num, int delta)
+{
+	return semset_op(set, num, delta, NULL, 0);
+}
+
+SHMQ_API int shmq_semset_try_op(shmq_semset *set, unsigned num, int delta)
+{
+	return semset_op(set, num, delta, NULL, 1);
+}
+
+SHMQ_API int shmq_semset_op_timed(shmq_semset *set, unsigned num, int delta,
+                                  const struct timespec *deadline)
+{
+	return semset_op(set, num, delta, deadline, 0);
 }
 
 SHMQ_API int shmq_semset_id(const shmq_semset *set)

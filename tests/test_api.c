@@ -212,8 +212,8 @@ TEST(api_opts_with_reserved_bytes_set_are_einval_and_make_nothing)
 		struct shmq_chan_opts co = {.spin_ns = -1};
 		co.reserved[i] = (uint64_t)1 << 63;
 		CHECK_EQ(shmq_chan_create(&c, ch, SHMQ_READER, &co), -EINVAL);
-		co.flags = SHMQ_CHAN_CREATE;
-		CHECK_EQ(shmq_chan_open(&c, ch, SHMQ_READER, &co), -EINVAL);
+		co.flags = SHMQ_OPEN_OK;
+		CHECK_EQ(shmq_chan_create(&c, ch, SHMQ_READER, &co), -EINVAL);
 		CHECK_EQ(shmq_stat(ch, &st), -ENOENT);
 	}
 	/* Open checks them too, on an object that exists. */

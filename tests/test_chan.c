@@ -136,18 +136,77 @@ TEST(zero_copy_reserve_commit_peek_release)
 	t_posix_loc(loc, sizeof(loc), "zc");
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
 	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
-	CHECK_EQ(shmq_chan_reserve(w, 100, &p, NULL), 0);
+	CHECK_EQ(shmq_chan_reserve(w, 100, &p), 0);
 	CHECK_EQ(shmq_chan_send(w, "x", 1), -EBUSY); /* one open reserve */
 	memcpy(p, "hello", 5);
 	CHECK_EQ(shmq_chan_try_recv(r, (char[8]){0}, 8), -EAGAIN); /* not yet */
 	CHECK_EQ(shmq_chan_commit(w, 200), -EINVAL); /* more than reserved */
 	CHECK_EQ(shmq_chan_commit(w, 5), 0);
-	CHECK_EQ(shmq_chan_peek(r, &q, NULL), 5);
+	CHECK_EQ(shmq_chan_peek(r, &q), 5);
 	CHECK(memcmp(q, "hello", 5) == 0);
 	CHECK_EQ(shmq_chan_release(r), 0);
 	CHECK_EQ(shmq_chan_release(r), -EINVAL);
 	CHECK_EQ(shmq_chan_close(w), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+/* The waiting convention of reserve and peek, as of send and recv: try_
+ * never waits (-EAGAIN on a full or empty ring, not -ETIMEDOUT), _timed
+ * waits until its deadline (the peer is alive, just silent), then
+ * -ETIMEDOUT; once there is room or a message, each takes it at once. */
+static void zero_copy_waits(int kind)
+{
+	char loc[128];
+	void *p;
+	const void *q;
+	int rc, n = 0;
+	t_posix_loc(loc, sizeof(loc), "zw");
+	shmq_chan *r = make(loc, kind, kind == SHMQ_CHAN_SPSC ? 64 : 2, 8, 0,
+	                    SHMQ_READER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+	CHECK_EQ(shmq_chan_try_peek(r, &q), -EAGAIN);
+	struct timespec dl = shmq_deadline(50);
+	int64_t t0 = now_ms();
+	CHECK_EQ(shmq_chan_peek_timed(r, &q, &dl), -ETIMEDOUT);
+	CHECK(now_ms() - t0 >= 49 && now_ms() - t0 < 1000);
+
+	while ((rc = shmq_chan_try_reserve(w, 8, &p)) == 0 && n < 100) {
+		memset(p, n++, 8);
+		CHECK_EQ(shmq_chan_commit(w, 8), 0);
+	}
+	CHECK_EQ(rc, -EAGAIN); /* full */
+	CHECK(n > 0);
+	dl = shmq_deadline(50);
+	t0 = now_ms();
+	CHECK_EQ(shmq_chan_reserve_timed(w, 8, &p, &dl), -ETIMEDOUT);
+	CHECK(now_ms() - t0 >= 49 && now_ms() - t0 < 1000);
+
+	CHECK_EQ(shmq_chan_try_peek(r, &q), 8);
+	CHECK_EQ(((const char *)q)[7], 0);
+	CHECK_EQ(shmq_chan_release(r), 0);
+	dl = shmq_deadline(10000);
+	CHECK_EQ(shmq_chan_peek_timed(r, &q, &dl), 8);
+	CHECK_EQ(((const char *)q)[7], n > 1 ? 1 : 0);
+	CHECK_EQ(shmq_chan_release(r), 0);
+	CHECK_EQ(shmq_chan_try_reserve(w, 8, &p), 0); /* room again */
+	CHECK_EQ(shmq_chan_commit(w, 8), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+TEST(zero_copy_try_says_eagain_and_timed_keeps_its_deadline_spsc)
+{
+	zero_copy_waits(SHMQ_CHAN_SPSC);
+}
+
+TEST(zero_copy_try_says_eagain_and_timed_keeps_its_deadline_mpmc)
+{
+	zero_copy_waits(SHMQ_CHAN_MPMC);
+}
+
+TEST(zero_copy_try_says_eagain_and_timed_keeps_its_deadline_broadcast)
+{
+	zero_copy_waits(SHMQ_CHAN_BROADCAST);
 }
 
 /* Readers that record which messages they got, in shared memory. */
@@ -574,10 +633,10 @@ TEST(racing_open_or_create_ends_on_one_channel)
 			close(go[1]);
 			CHECK_EQ(read(go[0], &c, 1), 0); /* all start at once */
 			struct shmq_chan_opts o = {.kind = SHMQ_CHAN_MPMC,
-			                           .flags = SHMQ_CHAN_CREATE,
+			                           .flags = SHMQ_OPEN_OK,
 			                           .spin_ns = -1};
 			shmq_chan *w;
-			CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, &o), 0);
+			CHECK_EQ(shmq_chan_create(&w, loc, SHMQ_WRITER, &o), 0);
 			CHECK_EQ(shmq_chan_send(w, &i, sizeof(i)), 0);
 			CHECK(write(done[1], "d", 1) == 1);
 			/* stay until the parent has read all */
@@ -722,7 +781,7 @@ TEST(mpmc_writer_killed_inside_a_reserve_blocks_nobody)
 	if (pid == 0) { /* claims the next slot, then dies holding it */
 		void *p;
 		shmq_chan *dying = t_chan_attach(loc, SHMQ_WRITER);
-		CHECK_EQ(shmq_chan_reserve(dying, 10, &p, NULL), 0);
+		CHECK_EQ(shmq_chan_reserve(dying, 10, &p), 0);
 		CHECK(write(fds[1], "r", 1) == 1);
 		for (;;)
 			pause();

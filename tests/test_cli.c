@@ -1515,10 +1515,10 @@ static void make_ipc(char *sl, char *ml, char *pl, size_t len)
 
 	snprintf(sl, len, "sysv-sem:key=0x%08x", (unsigned)t_key(1));
 	snprintf(ml, len, "sysv-msg:key=0x%08x", (unsigned)t_key(2));
-	CHECK_EQ(shmq_semset_create(&s, sl, 3, 0640, 0), 0);
+	CHECK_EQ(shmq_semset_create(&s, sl, T_SEM(3, 0640, 0)), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
-	CHECK_EQ(shmq_msgq_create(&q, ml, 0, 0), 0);
-	CHECK_EQ(shmq_msgq_send(q, 1, "hello", 5, 0, NULL), 0);
+	CHECK_EQ(shmq_msgq_create(&q, ml, NULL), 0);
+	CHECK_EQ(shmq_msgq_send(q, 1, "hello", 5), 0);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 	t_name(name, sizeof(name), "psem");
 	snprintf(slash, sizeof(slash), "/%s", name);

@@ -158,8 +158,8 @@ static void s_create(const char *at)
 	CHECK_EQ(strstr(run.out, loc + 6) != NULL, named);
 	if (!r) {
 		struct shmq_chan_opts o = opts(SHMQ_CHAN_SPSC, 4096, 0);
-		o.flags = SHMQ_CHAN_CREATE;
-		CHECK_EQ(shmq_chan_open(&r, loc, SHMQ_READER, &o), 0);
+		o.flags = SHMQ_OPEN_OK;
+		CHECK_EQ(shmq_chan_create(&r, loc, SHMQ_READER, &o), 0);
 	}
 	CHECK_EQ(info_of(r).kind, SHMQ_CHAN_SPSC);
 	flows(loc, r, 7);

@@ -105,7 +105,8 @@ static void hear(int fd)
 static shmq_semset *one_sem(char *loc, size_t len)
 {
 	shmq_semset *s;
-	CHECK_RC(shmq_semset_create(&s, sem_loc(loc, len, 1), 1, 0, 0), 0);
+	CHECK_RC(shmq_semset_create(&s, sem_loc(loc, len, 1), T_SEM(1, 0, 0)),
+	         0);
 	return s;
 }
 
@@ -113,7 +114,7 @@ static shmq_semset *one_sem(char *loc, size_t len)
 static shmq_msgq *new_queue(char *loc, size_t len)
 {
 	shmq_msgq *q;
-	CHECK_RC(shmq_msgq_create(&q, msg_loc(loc, len, 1), 0, 0), 0);
+	CHECK_RC(shmq_msgq_create(&q, msg_loc(loc, len, 1), NULL), 0);
 	return q;
 }
 
@@ -125,8 +126,8 @@ TEST(ipc_semset_create_open_close_unlink)
 	struct semid_ds ds;
 	shmq_semset *a, *b;
 
-	CHECK_RC(shmq_semset_create(&a, sem_loc(loc, sizeof(loc), 1), 3, 0640,
-	                            0), 0);
+	CHECK_RC(shmq_semset_create(&a, sem_loc(loc, sizeof(loc), 1),
+	                            T_SEM(3, 0640, 0)), 0);
 	CHECK(!strcmp(shmq_semset_locator(a), loc));
 	CHECK_EQ(shmq_semset_count(a), 3);
 	int id = semget(t_key(1), 0, 0);
@@ -138,36 +139,36 @@ TEST(ipc_semset_create_open_close_unlink)
 		CHECK_EQ(shmq_semset_getval(a, i), 0);
 
 	/* Exclusive unless asked; open-ok opens the same set. */
-	CHECK_RC(shmq_semset_create(&b, loc, 3, 0, 0), -EEXIST);
+	CHECK_RC(shmq_semset_create(&b, loc, T_SEM(3, 0, 0)), -EEXIST);
 	CHECK(b == NULL);
-	CHECK_RC(shmq_semset_create(&b, loc, 2, 0, SHMQ_SEG_OPEN_OK), 0);
+	CHECK_RC(shmq_semset_create(&b, loc, T_SEM(2, 0, SHMQ_OPEN_OK)), 0);
 	CHECK_EQ(shmq_semset_count(b), 3);
 	CHECK_EQ(shmq_semset_setval(b, 2, 7), 0);
 	CHECK_EQ(shmq_semset_getval(a, 2), 7);
 	CHECK_EQ(shmq_semset_close(b), 0);
-	CHECK_RC(shmq_semset_create(&b, loc, 4, 0, SHMQ_SEG_OPEN_OK),
+	CHECK_RC(shmq_semset_create(&b, loc, T_SEM(4, 0, SHMQ_OPEN_OK)),
 	         SHMQ_ESMALL);
 
 	/* Open by key and by id. */
 	snprintf(byid, sizeof(byid), "sysv-sem:id=%d", id);
-	CHECK_RC(shmq_semset_open(&b, byid), 0);
+	CHECK_RC(shmq_semset_open(&b, byid, NULL), 0);
 	CHECK(!strcmp(shmq_semset_locator(b), byid));
 	CHECK_EQ(shmq_semset_getval(b, 2), 7);
 	CHECK_EQ(shmq_semset_close(b), 0);
-	CHECK_RC(shmq_semset_open(&b, loc), 0);
+	CHECK_RC(shmq_semset_open(&b, loc, NULL), 0);
 	CHECK_EQ(shmq_semset_id(b), id);
 
 	CHECK_RC(shmq_semset_unlink(loc), 0);
 	CHECK(semget(t_key(1), 0, 0) < 0 && errno == ENOENT);
 	CHECK_RC(shmq_semset_unlink(loc), -ENOENT);
 	CHECK_EQ(shmq_semset_close(a), 0);
-	CHECK_RC(shmq_semset_open(&a, byid), -ENOENT);
+	CHECK_RC(shmq_semset_open(&a, byid, NULL), -ENOENT);
 	CHECK(a == NULL);
 	/* Handles on the removed set say so. */
 	CHECK_RC(shmq_semset_getval(b, 0), -EIDRM);
 	CHECK_RC(shmq_semset_setval(b, 0, 1), -EIDRM);
 	CHECK_RC(shmq_semset_count(b), -EIDRM);
-	CHECK_RC(shmq_semset_op(b, 0, 1, 0, NULL), -EIDRM);
+	CHECK_RC(shmq_semset_op(b, 0, 1), -EIDRM);
 	CHECK_EQ(shmq_semset_close(b), 0);
 }
 
@@ -176,13 +177,14 @@ TEST(ipc_semset_private_is_named_by_id)
 	shmq_semset *s;
 	char want[64];
 
-	CHECK_RC(shmq_semset_create(&s, "sysv-sem:private", 1, 0, 0), 0);
+	CHECK_RC(shmq_semset_create(&s, "sysv-sem:private", T_SEM(1, 0, 0)), 0);
 	int id = shmq_semset_id(s);
 	snprintf(want, sizeof(want), "sysv-sem:id=%d", id);
 	CHECK(!strcmp(shmq_semset_locator(s), want));
 	CHECK_EQ(semctl(id, 0, GETVAL), 0);
 	shmq_semset *none;
-	CHECK_RC(shmq_semset_open(&none, "sysv-sem:private"), SHMQ_EFAMILY);
+	CHECK_RC(shmq_semset_open(&none, "sysv-sem:private", NULL),
+	         SHMQ_EFAMILY);
 	CHECK(none == NULL);
 	CHECK_RC(shmq_unlink(want), 0);
 	CHECK(semctl(id, 0, GETVAL) < 0);
@@ -196,31 +198,38 @@ TEST(ipc_semset_refuses_bad_arguments)
 	uint64_t msl = kernel_limit("/proc/sys/kernel/sem");
 
 	sem_loc(loc, sizeof(loc), 1);
-	CHECK_RC(shmq_semset_create(&s, loc, 0, 0, 0), -EINVAL);
-	CHECK_RC(shmq_semset_create(&s, loc, (unsigned)msl + 1, 0, 0),
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(0, 0, 0)), -EINVAL);
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM((unsigned)msl + 1, 0, 0)),
 	         SHMQ_ESIZEMAX);
-	CHECK_RC(shmq_semset_create(&s, loc, 1, 01000, 0), -EINVAL);
-	CHECK_RC(shmq_semset_create(&s, loc, 1, 0, 1u << 9), -EINVAL);
-	CHECK_RC(shmq_semset_create(&s, "sysv-sem:id=1", 1, 0, 0), SHMQ_EFAMILY);
-	CHECK_RC(shmq_semset_create(&s, "sysv:key=0x7b", 1, 0, 0), SHMQ_EFAMILY);
-	CHECK_RC(shmq_semset_create(&s, "sysv-sem:key=zz", 1, 0, 0),
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(1, 01000, 0)), -EINVAL);
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(1, 0, 1u << 9)), -EINVAL);
+	/* Reserved words must be zero, to mean something later. */
+	struct shmq_semset_opts so = {.nsems = 1, .reserved[3] = 1};
+	CHECK_RC(shmq_semset_create(&s, loc, &so), -EINVAL);
+	CHECK_RC(shmq_semset_open(&s, loc, &so), -EINVAL);
+	CHECK_RC(shmq_semset_create(&s, loc, NULL), -EINVAL);
+	CHECK_RC(shmq_semset_create(&s, "sysv-sem:id=1", T_SEM(1, 0, 0)),
+	         SHMQ_EFAMILY);
+	CHECK_RC(shmq_semset_create(&s, "sysv:key=0x7b", T_SEM(1, 0, 0)),
+	         SHMQ_EFAMILY);
+	CHECK_RC(shmq_semset_create(&s, "sysv-sem:key=zz", T_SEM(1, 0, 0)),
 	         SHMQ_ELOCATOR);
 	CHECK_RC(shmq_semset_unlink("sysv-msg:key=0x7b"), SHMQ_EFAMILY);
 	CHECK(semget(t_key(1), 0, 0) < 0); /* nothing made by any of it */
 
-	CHECK_RC(shmq_semset_create(&s, loc, 2, 0, 0), 0);
+	CHECK_RC(shmq_semset_create(&s, loc, T_SEM(2, 0, 0)), 0);
 	CHECK_RC(shmq_semset_getval(s, 2), -EINVAL);
 	CHECK_RC(shmq_semset_setval(s, 2, 1), -EINVAL);
-	CHECK_RC(shmq_semset_op(s, 2, 1, 0, NULL), -EINVAL);
+	CHECK_RC(shmq_semset_op(s, 2, 1), -EINVAL);
 	CHECK_RC(shmq_semset_setval(s, 0, -1), -ERANGE);
 	CHECK_RC(shmq_semset_setval(s, 0, 32768), -ERANGE);
-	CHECK_RC(shmq_semset_op(s, 0, 40000, 0, NULL), -ERANGE);
-	CHECK_RC(shmq_semset_op(s, 0, 1, 1u << 5, NULL), -EINVAL);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0,
-	                        &(struct timespec){0, 1000000000L}), -EINVAL);
+	CHECK_RC(shmq_semset_op(s, 0, 40000), -ERANGE);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1,
+	                              &(struct timespec){0, 1000000000L}),
+	         -EINVAL);
 	/* The value would pass SEMVMX. */
 	CHECK_EQ(shmq_semset_setval(s, 1, 32767), 0);
-	CHECK_RC(shmq_semset_op(s, 1, 1, 0, NULL), -ERANGE);
+	CHECK_RC(shmq_semset_op(s, 1, 1), -ERANGE);
 	CHECK_EQ(shmq_semset_getval(s, 1), 32767);
 	CHECK_EQ(shmq_semset_close(s), 0);
 
@@ -237,12 +246,12 @@ TEST(ipc_semset_nowait_gives_eagain_instead_of_waiting)
 	shmq_semset *s;
 
 	s = one_sem(loc, sizeof(loc));
-	CHECK_RC(shmq_semset_op(s, 0, -1, SHMQ_SEMSET_NOWAIT, NULL), -EAGAIN);
-	CHECK_EQ(shmq_semset_op(s, 0, 2, 0, NULL), 0);
-	CHECK_EQ(shmq_semset_op(s, 0, -2, SHMQ_SEMSET_NOWAIT, NULL), 0);
+	CHECK_RC(shmq_semset_try_op(s, 0, -1), -EAGAIN);
+	CHECK_EQ(shmq_semset_op(s, 0, 2), 0);
+	CHECK_EQ(shmq_semset_try_op(s, 0, -2), 0);
 	CHECK_EQ(shmq_semset_getval(s, 0), 0);
 	/* 0 waits for zero: satisfied now. */
-	CHECK_EQ(shmq_semset_op(s, 0, 0, SHMQ_SEMSET_NOWAIT, NULL), 0);
+	CHECK_EQ(shmq_semset_try_op(s, 0, 0), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
 
@@ -260,8 +269,8 @@ TEST(ipc_semset_undo_gives_back_the_units_of_a_killed_holder)
 	if (pid == 0) {
 		shmq_semset *c;
 		close(took[0]);
-		CHECK_RC(shmq_semset_open(&c, loc), 0);
-		CHECK_RC(shmq_semset_op(c, 0, -1, 0, NULL), 0);
+		CHECK_RC(shmq_semset_open(&c, loc, NULL), 0);
+		CHECK_RC(shmq_semset_op(c, 0, -1), 0);
 		say(took[1]);
 		pause(); /* holds the unit until killed */
 		_exit(1);
@@ -269,12 +278,12 @@ TEST(ipc_semset_undo_gives_back_the_units_of_a_killed_holder)
 	close(took[1]);
 	hear(took[0]);
 	CHECK_EQ(shmq_semset_getval(s, 0), 0);
-	CHECK_RC(shmq_semset_op(s, 0, -1, SHMQ_SEMSET_NOWAIT, NULL), -EAGAIN);
+	CHECK_RC(shmq_semset_try_op(s, 0, -1), -EAGAIN);
 	CHECK_EQ(kill(pid, SIGKILL), 0);
 	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
 	/* The kernel undid the dead holder's -1 as it exited. */
 	struct timespec dl = shmq_deadline(5000);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), 0);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), 0);
 	CHECK_EQ(shmq_semset_getval(s, 0), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
@@ -288,7 +297,7 @@ TEST(ipc_semset_units_a_process_added_go_when_it_exits)
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		CHECK_RC(shmq_semset_op(s, 0, 3, 0, NULL), 0);
+		CHECK_RC(shmq_semset_op(s, 0, 3), 0);
 		CHECK_EQ(shmq_semset_getval(s, 0), 3);
 		_exit(0);
 	}
@@ -313,13 +322,13 @@ TEST(ipc_semset_waiter_wakes_when_another_process_adds)
 		/* Add only once the parent sleeps in semop (GETNCNT). */
 		while (semctl(shmq_semset_id(s), 0, GETNCNT) == 0)
 			sched_yield();
-		CHECK_RC(shmq_semset_op(s, 0, 1, 0, NULL), 0);
+		CHECK_RC(shmq_semset_op(s, 0, 1), 0);
 		hear(done[0]); /* stay, so exit's undo comes after the take */
 		_exit(0);
 	}
 	close(done[0]);
 	struct timespec dl = shmq_deadline(10000);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), 0);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), 0);
 	say(done[1]);
 	CHECK_EQ(t_wait(pid), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
@@ -332,13 +341,13 @@ TEST(ipc_semset_deadline_times_out_within_a_bound)
 
 	s = one_sem(loc, sizeof(loc));
 	struct timespec dl = shmq_deadline(200);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), -ETIMEDOUT);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), -ETIMEDOUT);
 	check_deadline_kept(dl);
 	/* A deadline already past still tries once. */
 	dl = shmq_deadline(-10);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), -ETIMEDOUT);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), -ETIMEDOUT);
 	CHECK_EQ(shmq_semset_setval(s, 0, 1), 0);
-	CHECK_RC(shmq_semset_op(s, 0, -1, 0, &dl), 0);
+	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
 
@@ -358,7 +367,7 @@ TEST(ipc_semset_signals_do_not_stretch_or_cut_the_deadline)
 	CHECK_EQ(sigaction(SIGALRM, &sa, NULL), 0);
 	CHECK_EQ(setitimer(ITIMER_REAL, &every, NULL), 0); /* EINTR often */
 	struct timespec dl = shmq_deadline(300);
-	int rc = shmq_semset_op(s, 0, -1, 0, &dl);
+	int rc = shmq_semset_op_timed(s, 0, -1, &dl);
 	CHECK_EQ(setitimer(ITIMER_REAL, &off, NULL), 0);
 	CHECK_RC(rc, -ETIMEDOUT);
 	check_deadline_kept(dl);
@@ -374,36 +383,40 @@ TEST(ipc_msgq_create_open_close_unlink)
 	shmq_msgq *a, *b;
 	char buf[8];
 
-	CHECK_RC(shmq_msgq_create(&a, msg_loc(loc, sizeof(loc), 1), 0, 0), 0);
+	CHECK_RC(shmq_msgq_create(&a, msg_loc(loc, sizeof(loc), 1), NULL), 0);
 	CHECK(!strcmp(shmq_msgq_locator(a), loc));
 	int id = msgget(t_key(1), 0);
 	CHECK_EQ(shmq_msgq_id(a), id);
 	CHECK_EQ(msgctl(id, IPC_STAT, &ds), 0);
 	CHECK_EQ(ds.msg_perm.mode & 0777, 0600); /* the default */
-	CHECK_RC(shmq_msgq_create(&b, loc, 0, 0), -EEXIST);
-	CHECK_RC(shmq_msgq_create(&b, loc, 0644, SHMQ_SEG_OPEN_OK), 0);
+	CHECK_RC(shmq_msgq_create(&b, loc, NULL), -EEXIST);
+	CHECK_RC(shmq_msgq_create(&b, loc, T_MSGQ(0644, SHMQ_OPEN_OK)), 0);
 	CHECK_EQ(shmq_msgq_id(b), id);
 	CHECK_EQ(shmq_msgq_close(b), 0);
 	snprintf(byid, sizeof(byid), "sysv-msg:id=%d", id);
-	CHECK_RC(shmq_msgq_open(&b, byid), 0);
+	CHECK_RC(shmq_msgq_open(&b, byid, NULL), 0);
 	CHECK(!strcmp(shmq_msgq_locator(b), byid));
-	CHECK_EQ(shmq_msgq_send(a, 5, "abc", 3, 0, NULL), 0);
+	CHECK_EQ(shmq_msgq_send(a, 5, "abc", 3), 0);
 	long type = 0;
-	CHECK_EQ(shmq_msgq_recv(b, 0, buf, sizeof(buf), &type, 0, NULL), 3);
+	CHECK_EQ(shmq_msgq_recv(b, 0, buf, sizeof(buf), &type), 3);
 	CHECK(!memcmp(buf, "abc", 3));
 	CHECK_EQ(type, 5);
 	CHECK_EQ(shmq_msgq_close(b), 0);
 
 	CHECK_RC(shmq_msgq_unlink(byid), 0);
 	CHECK(msgget(t_key(1), 0) < 0 && errno == ENOENT);
-	CHECK_RC(shmq_msgq_open(&b, loc), -ENOENT);
-	CHECK_RC(shmq_msgq_send(a, 1, "x", 1, 0, NULL), -EIDRM);
-	CHECK_RC(shmq_msgq_recv(a, 0, buf, sizeof(buf), NULL, 0, NULL),
+	CHECK_RC(shmq_msgq_open(&b, loc, NULL), -ENOENT);
+	CHECK_RC(shmq_msgq_send(a, 1, "x", 1), -EIDRM);
+	CHECK_RC(shmq_msgq_recv(a, 0, buf, sizeof(buf), NULL),
 	         -EIDRM);
 	CHECK_EQ(shmq_msgq_close(a), 0);
-	CHECK_RC(shmq_msgq_create(&a, "sysv-msg:id=1", 0, 0), SHMQ_EFAMILY);
-	CHECK_RC(shmq_msgq_create(&a, "posix:q", 0, 0), SHMQ_EFAMILY);
-	CHECK_RC(shmq_msgq_create(&a, loc, 0, 1u << 4), -EINVAL);
+	CHECK_RC(shmq_msgq_create(&a, "sysv-msg:id=1", NULL), SHMQ_EFAMILY);
+	CHECK_RC(shmq_msgq_create(&a, "posix:q", NULL), SHMQ_EFAMILY);
+	CHECK_RC(shmq_msgq_create(&a, loc, T_MSGQ(0, 1u << 4)), -EINVAL);
+	struct shmq_msgq_opts mo = {.reserved[0] = 1};
+	CHECK_RC(shmq_msgq_create(&a, loc, &mo), -EINVAL);
+	CHECK_RC(shmq_msgq_open(&a, loc, &mo), -EINVAL);
+	CHECK(msgget(t_key(1), 0) < 0); /* nothing made by any of it */
 }
 
 TEST(ipc_msgq_private_is_named_by_id_and_removed_by_shmq_unlink)
@@ -411,11 +424,11 @@ TEST(ipc_msgq_private_is_named_by_id_and_removed_by_shmq_unlink)
 	shmq_msgq *q;
 	char want[64];
 
-	CHECK_RC(shmq_msgq_create(&q, "sysv-msg:private", 0, 0), 0);
+	CHECK_RC(shmq_msgq_create(&q, "sysv-msg:private", NULL), 0);
 	snprintf(want, sizeof(want), "sysv-msg:id=%d", shmq_msgq_id(q));
 	CHECK(!strcmp(shmq_msgq_locator(q), want));
 	CHECK_RC(shmq_unlink(want), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, "x", 1, SHMQ_MSGQ_NOWAIT, NULL), -EIDRM);
+	CHECK_RC(shmq_msgq_try_send(q, 1, "x", 1), -EIDRM);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
 
@@ -431,19 +444,19 @@ TEST(ipc_msgq_carries_messages_between_two_processes)
 	if (pid == 0) {
 		shmq_msgq *c;
 		char in[64];
-		CHECK_RC(shmq_msgq_open(&c, loc), 0);
+		CHECK_RC(shmq_msgq_open(&c, loc, NULL), 0);
 		/* Blocks in the kernel until the parent sends. */
-		ssize_t n = shmq_msgq_recv(c, 1, in, sizeof(in), NULL, 0, NULL);
+		ssize_t n = shmq_msgq_recv(c, 1, in, sizeof(in), NULL);
 		CHECK(n > 0);
 		for (ssize_t i = 0; i < n; i++)
 			in[i] = (char)(in[i] - 'a' + 'A');
-		CHECK_RC(shmq_msgq_send(c, 2, in, (size_t)n, 0, NULL), 0);
+		CHECK_RC(shmq_msgq_send(c, 2, in, (size_t)n), 0);
 		CHECK_EQ(shmq_msgq_close(c), 0);
 		_exit(0);
 	}
-	CHECK_RC(shmq_msgq_send(q, 1, "hello", 5, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, "hello", 5), 0);
 	struct timespec dl = shmq_deadline(10000);
-	CHECK_EQ(shmq_msgq_recv(q, 2, buf, sizeof(buf), &type, 0, &dl), 5);
+	CHECK_EQ(shmq_msgq_recv_timed(q, 2, buf, sizeof(buf), &type, &dl), 5);
 	CHECK(!memcmp(buf, "HELLO", 5));
 	CHECK_EQ(type, 2);
 	CHECK_EQ(t_wait(pid), 0);
@@ -463,13 +476,13 @@ TEST(ipc_msgq_timed_recv_gets_a_message_sent_while_it_waits)
 	if (pid == 0) {
 		close(go[1]);
 		hear(go[0]);
-		CHECK_RC(shmq_msgq_send(q, 9, "late", 4, 0, NULL), 0);
+		CHECK_RC(shmq_msgq_send(q, 9, "late", 4), 0);
 		_exit(0);
 	}
 	close(go[0]);
 	say(go[1]);
 	struct timespec dl = shmq_deadline(10000);
-	CHECK_EQ(shmq_msgq_recv(q, 9, buf, sizeof(buf), NULL, 0, &dl), 4);
+	CHECK_EQ(shmq_msgq_recv_timed(q, 9, buf, sizeof(buf), NULL, &dl), 4);
 	CHECK(!memcmp(buf, "late", 4));
 	CHECK(ns_between(mono_now(), dl) > 0); /* well before the deadline */
 	CHECK_EQ(t_wait(pid), 0);
@@ -483,26 +496,25 @@ TEST(ipc_msgq_recv_selects_by_type)
 	long type;
 
 	q = new_queue(loc, sizeof(loc));
-	CHECK_RC(shmq_msgq_send(q, 3, "c", 1, 0, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, "a", 1, 0, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 2, "b", 1, 0, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 4, "d", 1, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 3, "c", 1), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, "a", 1), 0);
+	CHECK_RC(shmq_msgq_send(q, 2, "b", 1), 0);
+	CHECK_RC(shmq_msgq_send(q, 4, "d", 1), 0);
 	/* That type; the lowest type <= |type|; the oldest of any type. */
-	CHECK_EQ(shmq_msgq_recv(q, 2, buf, sizeof(buf), &type, 0, NULL), 1);
+	CHECK_EQ(shmq_msgq_recv(q, 2, buf, sizeof(buf), &type), 1);
 	CHECK(buf[0] == 'b' && type == 2);
-	CHECK_EQ(shmq_msgq_recv(q, -3, buf, sizeof(buf), &type, 0, NULL), 1);
+	CHECK_EQ(shmq_msgq_recv(q, -3, buf, sizeof(buf), &type), 1);
 	CHECK(buf[0] == 'a' && type == 1);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), &type, 0, NULL), 1);
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), &type), 1);
 	CHECK(buf[0] == 'c' && type == 3);
-	CHECK_RC(shmq_msgq_recv(q, 2, buf, sizeof(buf), NULL, SHMQ_MSGQ_NOWAIT,
-	                        NULL), -EAGAIN);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), &type, 0, NULL), 1);
+	CHECK_RC(shmq_msgq_try_recv(q, 2, buf, sizeof(buf), NULL), -EAGAIN);
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), &type), 1);
 	CHECK(buf[0] == 'd' && type == 4);
 	/* Types start at 1; an empty message is a message. */
-	CHECK_RC(shmq_msgq_send(q, 0, "x", 1, 0, NULL), -EINVAL);
-	CHECK_RC(shmq_msgq_send(q, -1, "x", 1, 0, NULL), -EINVAL);
-	CHECK_RC(shmq_msgq_send(q, 7, NULL, 0, 0, NULL), 0);
-	CHECK_EQ(shmq_msgq_recv(q, 7, buf, sizeof(buf), &type, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 0, "x", 1), -EINVAL);
+	CHECK_RC(shmq_msgq_send(q, -1, "x", 1), -EINVAL);
+	CHECK_RC(shmq_msgq_send(q, 7, NULL, 0), 0);
+	CHECK_EQ(shmq_msgq_recv(q, 7, buf, sizeof(buf), &type), 0);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
 
@@ -514,11 +526,11 @@ TEST(ipc_msgq_short_buffer_gives_e2big_and_keeps_the_message)
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (char)i;
 	q = new_queue(loc, sizeof(loc));
-	CHECK_RC(shmq_msgq_send(q, 1, msg, sizeof(msg), 0, NULL), 0);
-	CHECK_RC(shmq_msgq_recv(q, 0, buf, 10, NULL, 0, NULL), -E2BIG);
-	CHECK_RC(shmq_msgq_recv(q, 0, buf, 99, NULL, SHMQ_MSGQ_NOWAIT, NULL),
+	CHECK_RC(shmq_msgq_send(q, 1, msg, sizeof(msg)), 0);
+	CHECK_RC(shmq_msgq_recv(q, 0, buf, 10, NULL), -E2BIG);
+	CHECK_RC(shmq_msgq_try_recv(q, 0, buf, 99, NULL),
 	         -E2BIG);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL), 100);
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL), 100);
 	CHECK(!memcmp(buf, msg, sizeof(msg)));
 	shmq_explain(-E2BIG, loc, 10, line, sizeof(line));
 	CHECK_HAS(line, "10-byte buffer");
@@ -536,8 +548,8 @@ TEST(ipc_msgq_message_above_msgmax_is_emsgsize)
 
 	CHECK(big && back);
 	q = new_queue(loc, sizeof(loc));
-	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1, 0, NULL), -EMSGSIZE);
-	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1, SHMQ_MSGQ_NOWAIT, NULL),
+	CHECK_RC(shmq_msgq_send(q, 1, big, max + 1), -EMSGSIZE);
+	CHECK_RC(shmq_msgq_try_send(q, 1, big, max + 1),
 	         -EMSGSIZE);
 	shmq_explain(-EMSGSIZE, loc, max + 1, line, sizeof(line));
 	snprintf(want, sizeof(want), "(%zu bytes)", max);
@@ -545,8 +557,8 @@ TEST(ipc_msgq_message_above_msgmax_is_emsgsize)
 	CHECK_HAS(line, want);
 	if (max <= mnb) { /* exactly msgmax fits an empty queue */
 		big[max - 1] = 'z';
-		CHECK_RC(shmq_msgq_send(q, 1, big, max, 0, NULL), 0);
-		CHECK_EQ(shmq_msgq_recv(q, 1, back, max + 1, NULL, 0, NULL),
+		CHECK_RC(shmq_msgq_send(q, 1, big, max), 0);
+		CHECK_EQ(shmq_msgq_recv(q, 1, back, max + 1, NULL),
 		         (long long)max);
 		CHECK(back[max - 1] == 'z');
 	}
@@ -566,8 +578,8 @@ TEST(ipc_msgq_message_above_queue_capacity_is_emsgsize_not_a_hang)
 	ds.msg_qbytes = 100; /* lowering needs no privilege */
 	CHECK_EQ(msgctl(shmq_msgq_id(q), IPC_SET, &ds), 0);
 	/* The kernel would wait forever for 200 bytes of space. */
-	CHECK_RC(shmq_msgq_send(q, 1, big, sizeof(big), 0, NULL), -EMSGSIZE);
-	CHECK_RC(shmq_msgq_send(q, 1, big, 100, 0, NULL), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, big, sizeof(big)), -EMSGSIZE);
+	CHECK_RC(shmq_msgq_send(q, 1, big, 100), 0);
 	shmq_explain(-EMSGSIZE, loc, sizeof(big), line, sizeof(line));
 	CHECK_HAS(line, "capacity");
 	CHECK_EQ(shmq_msgq_close(q), 0);
@@ -578,7 +590,7 @@ static int fill(shmq_msgq *q, size_t len)
 {
 	static char m[1024];
 	int n = 0, rc;
-	while ((rc = shmq_msgq_send(q, 1, m, len, SHMQ_MSGQ_NOWAIT, NULL)) == 0)
+	while ((rc = shmq_msgq_try_send(q, 1, m, len)) == 0)
 		n++;
 	CHECK_RC(rc, -EAGAIN);
 	return n;
@@ -591,15 +603,14 @@ TEST(ipc_msgq_nowait_on_full_and_empty_gives_eagain)
 	shmq_msgq *q;
 
 	q = new_queue(loc, sizeof(loc));
-	CHECK_RC(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, SHMQ_MSGQ_NOWAIT,
-	                        NULL), -EAGAIN);
+	CHECK_RC(shmq_msgq_try_recv(q, 0, buf, sizeof(buf), NULL), -EAGAIN);
 	int n = fill(q, 1024);
 	CHECK_EQ(msgctl(shmq_msgq_id(q), IPC_STAT, &ds), 0);
 	CHECK_EQ(n, ds.msg_qbytes / 1024);
 	CHECK_EQ(ds.msg_qnum, n);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL), 1024);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, 1024, SHMQ_MSGQ_NOWAIT, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, 1024, SHMQ_MSGQ_NOWAIT, NULL),
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL), 1024);
+	CHECK_RC(shmq_msgq_try_send(q, 1, buf, 1024), 0);
+	CHECK_RC(shmq_msgq_try_send(q, 1, buf, 1024),
 	         -EAGAIN);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
@@ -611,20 +622,20 @@ TEST(ipc_msgq_deadlines_time_out_within_a_bound)
 
 	q = new_queue(loc, sizeof(loc));
 	struct timespec dl = shmq_deadline(200);
-	CHECK_RC(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, &dl),
+	CHECK_RC(shmq_msgq_recv_timed(q, 0, buf, sizeof(buf), NULL, &dl),
 	         -ETIMEDOUT);
 	check_deadline_kept(dl);
 	fill(q, sizeof(buf));
 	dl = shmq_deadline(200);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, sizeof(buf), 0, &dl), -ETIMEDOUT);
+	CHECK_RC(shmq_msgq_send_timed(q, 1, buf, sizeof(buf), &dl), -ETIMEDOUT);
 	check_deadline_kept(dl);
 	/* Past deadlines try once: a message there is still received. */
 	dl = shmq_deadline(-10);
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, &dl), 1024);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, sizeof(buf), 0, &dl), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, sizeof(buf), 0, &dl), -ETIMEDOUT);
-	CHECK_RC(shmq_msgq_send(q, 1, buf, 1, 0,
-	                        &(struct timespec){0, -1}), -EINVAL);
+	CHECK_EQ(shmq_msgq_recv_timed(q, 0, buf, sizeof(buf), NULL, &dl), 1024);
+	CHECK_RC(shmq_msgq_send_timed(q, 1, buf, sizeof(buf), &dl), 0);
+	CHECK_RC(shmq_msgq_send_timed(q, 1, buf, sizeof(buf), &dl), -ETIMEDOUT);
+	CHECK_RC(shmq_msgq_send_timed(q, 1, buf, 1, &(struct timespec){0, -1}),
+	         -EINVAL);
 	CHECK_EQ(shmq_msgq_close(q), 0);
 }
 
@@ -639,7 +650,7 @@ TEST(ipc_msgq_waiters_get_eidrm_when_the_queue_goes)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		/* Asleep in msgrcv when the queue is removed. */
-		CHECK_RC(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL),
+		CHECK_RC(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL),
 		         -EIDRM);
 		_exit(0);
 	}
@@ -676,11 +687,12 @@ TEST(ipc_list_and_stat_show_sem_msg_and_posix_sem_families)
 	shmq_msgq *q;
 	struct shmq_stat st;
 
-	CHECK_RC(shmq_semset_create(&s, sem_loc(sl, sizeof(sl), 1), 4, 0640, 0),
-	         0);
-	CHECK_RC(shmq_msgq_create(&q, msg_loc(ml, sizeof(ml), 2), 0604, 0), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, "twelve bytes", 12, 0, NULL), 0);
-	CHECK_RC(shmq_msgq_send(q, 1, "three", 5, 0, NULL), 0);
+	CHECK_RC(shmq_semset_create(&s, sem_loc(sl, sizeof(sl), 1),
+	                            T_SEM(4, 0640, 0)), 0);
+	CHECK_RC(shmq_msgq_create(&q, msg_loc(ml, sizeof(ml), 2),
+	                          T_MSGQ(0604, 0)), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, "twelve bytes", 12), 0);
+	CHECK_RC(shmq_msgq_send(q, 1, "three", 5), 0);
 	t_name(name, sizeof(name), "psem");
 	snprintf(sem_name, sizeof(sem_name), "/%s", name);
 	sem_t *ps = sem_open(sem_name, O_CREAT | O_EXCL, 0600, 1);
@@ -757,7 +769,7 @@ TEST(ipc_stat_tells_a_dead_sender_from_a_live_receiver)
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		CHECK_RC(shmq_msgq_send(q, 1, "bye", 3, 0, NULL), 0);
+		CHECK_RC(shmq_msgq_send(q, 1, "bye", 3), 0);
 		_exit(0);
 	}
 	CHECK_EQ(t_wait(pid), 0);
@@ -766,7 +778,7 @@ TEST(ipc_stat_tells_a_dead_sender_from_a_live_receiver)
 	CHECK_EQ(st.lspid_alive, SHMQ_PID_DEAD);
 	CHECK_EQ(st.lpid, pid);
 	CHECK_EQ(st.cpid, 0); /* the kernel records no creator */
-	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL, 0, NULL), 3);
+	CHECK_EQ(shmq_msgq_recv(q, 0, buf, sizeof(buf), NULL), 3);
 	CHECK_RC(shmq_stat(loc, &st), 0);
 	CHECK_EQ(st.lrpid, getpid());
 	CHECK_EQ(st.lrpid_alive, SHMQ_PID_ALIVE);

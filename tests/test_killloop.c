@@ -967,7 +967,7 @@ TEST(mpmc_slot_of_a_dead_writer_is_taken_back_when_its_line_is_reused)
 			void *p;
 			CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, NULL), 0);
 			if (k == 0) /* dies with the slot WRITING */
-				CHECK_EQ(shmq_chan_reserve(w, 8, &p, NULL), 0);
+				CHECK_EQ(shmq_chan_reserve(w, 8, &p), 0);
 			else
 				CHECK_EQ(shmq_chan_send(w, "after", 5), 0);
 			CHECK(write(fds[1], "s", 1) == 1);

@@ -220,7 +220,7 @@ TEST(memfd_open_refuses_closed_fd_and_non_memfd)
 	unlink(path);
 }
 
-/* ---- Exclusive create and SHMQ_SEG_OPEN_OK ------------------------------ */
+/* ---- Exclusive create and SHMQ_OPEN_OK ------------------------------ */
 
 static void exclusive_then_open_ok(const char *loc)
 {
@@ -229,7 +229,7 @@ static void exclusive_then_open_ok(const char *loc)
 	CHECK_EQ(shmq_seg_create(&b, loc, &o), -EEXIST);
 	CHECK(b == NULL);
 	strcpy(shmq_seg_addr(a), "first");
-	o.flags = SHMQ_SEG_OPEN_OK;
+	o.flags = SHMQ_OPEN_OK;
 	CHECK_EQ(shmq_seg_create(&b, loc, &o), 0);
 	/* Opened, not recreated: the first one's bytes are there. */
 	CHECK(!strcmp(shmq_seg_addr(b), "first"));
@@ -722,7 +722,7 @@ static void race_rounds(int sysv, unsigned flags, uid_t uid)
 		else
 			t_posix_loc(loc, sizeof(loc), tag);
 		create_race(loc, flags, 8, &made, &found, uid);
-		if (flags & SHMQ_SEG_OPEN_OK) {
+		if (flags & SHMQ_OPEN_OK) {
 			CHECK_EQ(made, 8);
 		} else {
 			CHECK_EQ(made, 1);
@@ -739,7 +739,7 @@ TEST(posix_racing_exclusive_creates_make_exactly_one)
 
 TEST(posix_racing_open_ok_creates_all_get_the_whole_object)
 {
-	race_rounds(0, SHMQ_SEG_OPEN_OK, (uid_t)-1);
+	race_rounds(0, SHMQ_OPEN_OK, (uid_t)-1);
 }
 
 TEST(sysv_racing_exclusive_creates_make_exactly_one)
@@ -749,7 +749,7 @@ TEST(sysv_racing_exclusive_creates_make_exactly_one)
 
 TEST(sysv_racing_open_ok_creates_all_get_the_whole_object)
 {
-	race_rounds(1, SHMQ_SEG_OPEN_OK, (uid_t)-1);
+	race_rounds(1, SHMQ_OPEN_OK, (uid_t)-1);
 }
 
 /* Without root, a half-made object (mode 0 until sized) must not make a
@@ -757,13 +757,13 @@ TEST(sysv_racing_open_ok_creates_all_get_the_whole_object)
 TEST(posix_racing_open_ok_creates_succeed_without_root)
 {
 	t_need_root("switching the racers to another user");
-	race_rounds(0, SHMQ_SEG_OPEN_OK, 65534);
+	race_rounds(0, SHMQ_OPEN_OK, 65534);
 }
 
 TEST(sysv_racing_open_ok_creates_succeed_without_root)
 {
 	t_need_root("switching the racers to another user");
-	race_rounds(1, SHMQ_SEG_OPEN_OK, 65534);
+	race_rounds(1, SHMQ_OPEN_OK, 65534);
 }
 
 TEST(posix_calls_refuse_a_symlink_planted_in_dev_shm)
@@ -784,7 +784,7 @@ TEST(posix_calls_refuse_a_symlink_planted_in_dev_shm)
 	snprintf(loc, sizeof(loc), "posix:%s", name);
 
 	CHECK(shmq_seg_open(&s, loc, NULL) < 0);
-	struct shmq_seg_opts o = {.size = 4096, .flags = SHMQ_SEG_OPEN_OK};
+	struct shmq_seg_opts o = {.size = 4096, .flags = SHMQ_OPEN_OK};
 	CHECK(shmq_seg_create(&s, loc, &o) < 0);
 	CHECK(shmq_seg_setperm(loc, (uid_t)-1, (gid_t)-1, 0666) < 0);
 	CHECK(stat(target, &sb) == 0);

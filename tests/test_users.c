@@ -22,6 +22,7 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/msg.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -131,7 +132,7 @@ static void squatted_segment_is_refused(const char *loc, const char *owner)
 	CHECK_HAS(msg, "uid 65534");
 	CHECK_HAS(msg, "0666");
 
-	CHECK_EQ(seg_create_rc(loc, 4096, 0, SHMQ_SEG_OPEN_OK), SHMQ_EOWNER);
+	CHECK_EQ(seg_create_rc(loc, 4096, 0, SHMQ_OPEN_OK), SHMQ_EOWNER);
 	CHECK_EQ(seg_open_rc(loc, 0), SHMQ_EOWNER);
 	CHECK_EQ(seg_open_rc(loc, SHMQ_SEG_RDONLY), SHMQ_EOWNER);
 	msg_of(SHMQ_EOWNER, loc, msg, sizeof(msg));
@@ -160,11 +161,11 @@ static void squatted_segment_is_refused(const char *loc, const char *owner)
 	CHECK_EQ(r->status, 0);
 	free(r);
 
-	struct shmq_seg_opts o = {.flags = SHMQ_SEG_ANY_OWNER};
+	struct shmq_seg_opts o = {.flags = SHMQ_ANY_OWNER};
 	CHECK_EQ(shmq_seg_open(&s, loc, &o), 0);
 	CHECK(!strcmp(shmq_seg_addr(s), "planted"));
 	CHECK_EQ(shmq_seg_close(s), 0);
-	o.flags |= SHMQ_SEG_OPEN_OK;
+	o.flags |= SHMQ_OPEN_OK;
 	o.size = 4096;
 	CHECK_EQ(shmq_seg_create(&s, loc, &o), 0);
 	CHECK_EQ(shmq_seg_close(s), 0);
@@ -205,8 +206,89 @@ TEST(users_sysv_key_squatted_by_another_uid_is_refused_even_if_given_away)
 	char msg[2048];
 	msg_of(SHMQ_EOWNER, loc, msg, sizeof(msg));
 	CHECK_HAS(msg, "creator uid 65534");
-	CHECK_EQ(seg_open_rc(loc, SHMQ_SEG_ANY_OWNER), 0);
+	CHECK_EQ(seg_open_rc(loc, SHMQ_ANY_OWNER), 0);
 	CHECK_EQ(shmq_seg_unlink(loc), 0);
+}
+
+/* The squatter's semaphore set (2 semaphores) and message queue, 0666,
+ * the queue handed to root with IPC_SET (it stays the creator). */
+static void plant_ipc(void *locs, struct outcome *out)
+{
+	char (*loc)[64] = locs;
+	shmq_semset *s;
+	shmq_msgq *q;
+	struct msqid_ds ds;
+	CHECK_EQ(shmq_semset_create(&s, loc[0], T_SEM(2, 0666, 0)), 0);
+	CHECK_EQ(shmq_msgq_create(&q, loc[1], T_MSGQ(0666, 0)), 0);
+	CHECK_EQ(msgctl(shmq_msgq_id(q), IPC_STAT, &ds), 0);
+	ds.msg_perm.uid = 0;
+	CHECK_EQ(msgctl(shmq_msgq_id(q), IPC_SET, &ds), 0);
+	CHECK_EQ(shmq_semset_close(s), 0);
+	CHECK_EQ(shmq_msgq_close(q), 0);
+	out->rc = 0;
+}
+
+/* Another user opens root's set and queue: root's objects are trusted. */
+static void open_roots(void *locs, struct outcome *out)
+{
+	char (*loc)[64] = locs;
+	shmq_semset *s;
+	shmq_msgq *q;
+	out->rc = shmq_semset_open(&s, loc[0], NULL);
+	if (out->rc == 0)
+		out->rc = shmq_semset_close(s);
+	if (out->rc == 0 && (out->rc = shmq_msgq_open(&q, loc[1], NULL)) == 0)
+		out->rc = shmq_msgq_close(q);
+}
+
+TEST(users_sysv_sem_and_msg_keys_squatted_by_another_uid_are_refused)
+{
+	char loc[2][64];
+	shmq_semset *s = (shmq_semset *)loc;
+	shmq_msgq *q = (shmq_msgq *)loc;
+	t_need_root("running the squatter as another uid");
+	snprintf(loc[0], sizeof(loc[0]), "sysv-sem:key=0x%08x",
+	         (unsigned)t_key(1));
+	snprintf(loc[1], sizeof(loc[1]), "sysv-msg:key=0x%08x",
+	         (unsigned)t_key(2));
+	done(as_user(NOBODY, plant_ipc, loc, 0));
+
+	/* The rule of segments: exclusive create fails, open and
+	 * open-or-create refuse another user's object (the mode would let
+	 * us in), also when it was given to root: its creator keeps it. */
+	CHECK_EQ(shmq_semset_create(&s, loc[0], T_SEM(1, 0, 0)), -EEXIST);
+	CHECK_EQ(shmq_semset_create(&s, loc[0], T_SEM(1, 0, SHMQ_OPEN_OK)),
+	         SHMQ_EOWNER);
+	CHECK(s == NULL);
+	CHECK_EQ(shmq_semset_open(&s, loc[0], NULL), SHMQ_EOWNER);
+	CHECK(s == NULL);
+	CHECK_EQ(shmq_msgq_create(&q, loc[1], T_MSGQ(0, SHMQ_OPEN_OK)),
+	         SHMQ_EOWNER);
+	CHECK(q == NULL);
+	CHECK_EQ(shmq_msgq_open(&q, loc[1], NULL), SHMQ_EOWNER);
+	CHECK(q == NULL);
+
+	/* Only the explicit opt-in takes them. */
+	CHECK_EQ(shmq_semset_open(&s, loc[0], T_SEM(2, 0, SHMQ_ANY_OWNER)), 0);
+	CHECK_EQ(shmq_semset_count(s), 2);
+	CHECK_EQ(shmq_semset_close(s), 0);
+	CHECK_EQ(shmq_msgq_create(&q, loc[1],
+	                          T_MSGQ(0, SHMQ_OPEN_OK | SHMQ_ANY_OWNER)), 0);
+	CHECK_EQ(shmq_msgq_id(q), msgget(t_key(2), 0));
+	CHECK_EQ(shmq_msgq_close(q), 0);
+	CHECK_EQ(shmq_unlink(loc[0]), 0);
+	CHECK_EQ(shmq_unlink(loc[1]), 0);
+
+	/* Root's own set and queue are anyone's to open. */
+	CHECK_EQ(shmq_semset_create(&s, loc[0], T_SEM(1, 0666, 0)), 0);
+	CHECK_EQ(shmq_msgq_create(&q, loc[1], T_MSGQ(0666, 0)), 0);
+	struct outcome *o = as_user(NOBODY, open_roots, loc, 0);
+	CHECK_EQ(o->rc, 0);
+	done(o);
+	CHECK_EQ(shmq_semset_close(s), 0);
+	CHECK_EQ(shmq_msgq_close(q), 0);
+	CHECK_EQ(shmq_unlink(loc[0]), 0);
+	CHECK_EQ(shmq_unlink(loc[1]), 0);
 }
 
 /* The squatter's channel: a real one, 0666, kept after it closes. */
@@ -225,7 +307,7 @@ static void plant_chan(void *loc, struct outcome *out)
 TEST(users_channel_name_squatted_by_another_uid_is_refused_unless_asked)
 {
 	char loc[128], msg[2048];
-	struct shmq_chan_opts o = {.flags = SHMQ_CHAN_CREATE, .spin_ns = -1};
+	struct shmq_chan_opts o = {.flags = SHMQ_OPEN_OK, .spin_ns = -1};
 	struct shmq_chan_info in;
 	struct t_run *r = malloc(sizeof(*r));
 	shmq_chan *ch = (shmq_chan *)r;
@@ -236,7 +318,7 @@ TEST(users_channel_name_squatted_by_another_uid_is_refused_unless_asked)
 
 	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_READER, NULL), -EEXIST);
 	CHECK(ch == NULL);
-	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_READER, &o), SHMQ_EOWNER);
+	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_READER, &o), SHMQ_EOWNER);
 	CHECK(ch == NULL);
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), SHMQ_EOWNER);
 	msg_of(SHMQ_EOWNER, loc, msg, sizeof(msg));
@@ -263,7 +345,7 @@ TEST(users_channel_name_squatted_by_another_uid_is_refused_unless_asked)
 	CHECK_EQ(r->status, 0);
 	CHECK_HAS(r->out, "channel");
 
-	o.flags = SHMQ_CHAN_ANY_OWNER;
+	o.flags = SHMQ_ANY_OWNER;
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_READER, &o), 0);
 	CHECK_EQ(shmq_chan_close(ch), 0);
 	CHECK_EQ(shmq_chan_unlink(loc), 0);
@@ -540,8 +622,8 @@ static void small_tmpfs_body(void)
 	CHECK(ch == NULL);
 	o.kind = SHMQ_CHAN_MPMC; /* 1024 slots of 4 KiB */
 	o.capacity = 0;
-	o.flags = SHMQ_CHAN_CREATE;
-	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_READER, &o), -ENOSPC);
+	o.flags = SHMQ_OPEN_OK;
+	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_READER, &o), -ENOSPC);
 	shmq_explain(-ENOSPC, loc, 2 * MiB, msg, sizeof(msg));
 	CHECK_HAS(msg, "no space left in /dev/shm");
 	CHECK_HAS(msg, "of 1048576");
@@ -550,7 +632,7 @@ static void small_tmpfs_body(void)
 	/* What fits is whole: every page of a channel that was made. */
 	o.kind = SHMQ_CHAN_SPSC;
 	o.capacity = 256 * 1024;
-	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, &o), 0);
+	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_WRITER, &o), 0);
 	static char fill[4096];
 	while (shmq_chan_try_send(ch, fill, sizeof(fill)) == 0)
 		;
@@ -618,10 +700,10 @@ static void nomem_body(void)
 	         -ENOMEM);
 	CHECK(shmget(t_key(1), 0, 0) < 0); /* the segment it made is gone */
 	CHECK_EQ(seg_open_rc(existing, 0), -ENOMEM);
-	struct shmq_chan_opts o = {.capacity = BIG, .spin_ns = -1,
-	                           .flags = SHMQ_CHAN_CREATE};
+	struct shmq_chan_opts o = {.capacity = BIG, .spin_ns = -1};
 	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_WRITER, &o), -ENOMEM);
-	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_READER, &o), -ENOMEM);
+	o.flags = SHMQ_OPEN_OK;
+	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_READER, &o), -ENOMEM);
 	CHECK(ch == NULL);
 	shmq_explain(-ENOMEM, loc, BIG, msg, sizeof(msg));
 	CHECK_HAS(msg, "134217728 bytes");

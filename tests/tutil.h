@@ -53,6 +53,11 @@ long t_blocked_in(pid_t pid);
  * test otherwise). */
 shmq_chan *t_chan_attach(const char *loc, int role);
 
+/* Options of a new semaphore set or message queue, for one call. */
+#define T_SEM(n, m, f)                                                       \
+	(&(struct shmq_semset_opts){.nsems = (n), .mode = (m), .flags = (f)})
+#define T_MSGQ(m, f) (&(struct shmq_msgq_opts){.mode = (m), .flags = (f)})
+
 /* Whether a program is on $PATH. */
 int t_have_program(const char *name);
 /* Runs python3 -c SCRIPT ARGS... with stdin_data on its stdin; a non-zero

@@ -92,7 +92,7 @@ static ssize_t peek_checked(shmq_chan *r, const struct timespec *deadline)
 {
 	const void *p;
 	char copy[1024];
-	ssize_t n = shmq_chan_peek(r, &p, deadline);
+	ssize_t n = shmq_chan_peek_timed(r, &p, deadline);
 	if (n < 0)
 		return n;
 	const char *ring = (const char *)r->ring;
@@ -140,7 +140,7 @@ static void write_some(shmq_chan *w)
 	void *p;
 	shmq_chan_try_send(w, msg, 5);
 	shmq_chan_send_timed(w, msg, sizeof(msg), &past);
-	if (shmq_chan_reserve(w, 16, &p, &past) == 0) {
+	if (shmq_chan_reserve_timed(w, 16, &p, &past) == 0) {
 		memcpy(p, msg, 16);
 		shmq_chan_commit(w, 9);
 	}

@@ -35,6 +35,8 @@ int __wrap_shmq_seg_create(shmq_seg **seg, const char *locator,
                            const struct shmq_seg_opts *opts);
 int __wrap_shmq_seg_open(shmq_seg **seg, const char *locator,
                          const struct shmq_seg_opts *opts);
+int __wrap_shmq_chan_create(shmq_chan **ch, const char *locator, int role,
+                            const struct shmq_chan_opts *opts);
 int __wrap_shmq_chan_open(shmq_chan **ch, const char *locator, int role,
                           const struct shmq_chan_opts *opts);
 int __wrap_shmq_chan_stat(const char *locator, struct shmq_chan_info *info);
@@ -44,7 +46,7 @@ int __wrap_shmq_list(unsigned flags,
                      void *arg);
 int __wrap_shmq_unlink(const char *locator);
 int __wrap_shmq_semset_create(shmq_semset **set, const char *locator,
-                              unsigned nsems, unsigned mode, unsigned flags);
+                              const struct shmq_semset_opts *opts);
 int __wrap_bench_run_all(const struct bench_cfg *cfg,
                          struct bench_results *res);
 FILE *__real_fopen(const char *path, const char *mode);
@@ -73,6 +75,13 @@ int __wrap_shmq_seg_open(shmq_seg **seg, const char *locator,
                          const struct shmq_seg_opts *opts)
 {
 	(void)seg, (void)locator, (void)opts;
+	return answer;
+}
+
+int __wrap_shmq_chan_create(shmq_chan **ch, const char *locator, int role,
+                            const struct shmq_chan_opts *opts)
+{
+	(void)ch, (void)locator, (void)role, (void)opts;
 	return answer;
 }
 
@@ -139,9 +148,9 @@ int __wrap_shmq_unlink(const char *locator)
 }
 
 int __wrap_shmq_semset_create(shmq_semset **set, const char *locator,
-                              unsigned nsems, unsigned mode, unsigned flags)
+                              const struct shmq_semset_opts *opts)
 {
-	(void)set, (void)locator, (void)nsems, (void)mode, (void)flags;
+	(void)set, (void)locator, (void)opts;
 	return answer;
 }
 

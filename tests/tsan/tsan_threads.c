@@ -203,7 +203,7 @@ static void *writer(void *p)
 			CHECK(shmq_chan_send(ch, &m, len) == 0);
 		} else {
 			void *buf;
-			CHECK(shmq_chan_reserve(ch, len, &buf, NULL) == 0);
+			CHECK(shmq_chan_reserve(ch, len, &buf) == 0);
 			fill(buf, a->id, seq);
 			CHECK(shmq_chan_commit(ch, len) == 0);
 		}
@@ -232,7 +232,7 @@ static void *reader(void *p)
 			len = shmq_chan_recv(ch, &m, sizeof(m));
 		} else {
 			const void *v;
-			len = shmq_chan_peek(ch, &v, NULL);
+			len = shmq_chan_peek(ch, &v);
 			mp = v;
 		}
 		if (len == -EPIPE)
@@ -336,7 +336,7 @@ static int run_commit_close_race(void)
 	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-race", (int)getpid());
 	int ok = shmq_chan_create(&w, loc, SHMQ_WRITER, &o) == 0 &&
 	         shmq_chan_open(&r, loc, SHMQ_READER, NULL) == 0 &&
-	         shmq_chan_reserve(w, 8, &buf, NULL) == 0;
+	         shmq_chan_reserve(w, 8, &buf) == 0;
 	ssize_t n = -1;
 	if (ok) {
 		memcpy(buf, "message", 8);

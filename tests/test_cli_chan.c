@@ -11,6 +11,7 @@
  */
 #include "shmq.h"
 #include "test.h"
+#include "cli_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHMQ(r, ...) t_shmq((r), NULL, __VA_ARGS__, (char *)NULL)
 /* argv of the tool under test, for proc_start. */
 #define TOOL(...) ((char *[]){ (char *)t_shmq_bin(), __VA_ARGS__, NULL })
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- Processes with pipes on stdin, stdout and stderr ------------------- */
 
@@ -250,14 +248,6 @@ static void check_sequence(const char *text, unsigned count)
 	struct seq s = { 1 };
 
 	CHECK_EQ(each_line(text, in_sequence, &s), count);
-}
-
-static int posix_exists(const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "/dev/shm/%s", name);
-	return access(path, F_OK) == 0;
 }
 
 /* The number after `key` in text, or -1. */

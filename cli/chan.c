@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -325,20 +326,23 @@ int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
                        const char *verb, uint64_t msgs)
 {
 	const char *what = role == SHMQ_WRITER ? "writer" : "reader";
+	/* A writer that fails or is stopped leaves without closing too (see
+	 * send's help): to its readers it is a writer that died. */
+	const char *how = role == SHMQ_WRITER ? "died or was interrupted "
+	                  "before ending the stream" : "died";
 	unsigned long long n = msgs;
 	pid_t pid = dead_peer(ch, role);
 
 	if (pid)
-		return cli_failf("%s: %s pid %d died; %llu messages %s", name,
-		                 what, (int)pid, n, verb);
-	return cli_failf("%s: a %s died without closing; %llu messages %s",
-	                 name, what, n, verb);
+		return cli_failf("%s: %s pid %d %s; %llu messages %s", name,
+		                 what, (int)pid, how, n, verb);
+	return cli_failf("%s: a %s %s (without closing); %llu messages %s",
+	                 name, what, how, n, verb);
 }
 
-/* ---- Rates ------------------------------------------------------------- */
+/* ---- Time -------------------------------------------------------------- */
 
 #define SECOND 1000000000
-#define TICK_EVERY 64 /* messages between looks at the clock */
 
 int64_t cli_now_ns(void)
 {
@@ -347,6 +351,69 @@ int64_t cli_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (int64_t)t.tv_sec * SECOND + t.tv_nsec;
 }
+
+static struct timespec ts_of(int64_t ns)
+{
+	return (struct timespec){ (time_t)(ns / SECOND), (long)(ns % SECOND) };
+}
+
+const struct timespec *cli_earliest(const struct timespec *a,
+                                    const struct timespec *b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec) ? a : b;
+}
+
+/* ---- Signals ------------------------------------------------------------ */
+
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+void cli_chan_catch_stop(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop; /* no SA_RESTART: a blocked read returns */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	cli_stop_signals(&set);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1)
+			sigaction(sig, &sa, NULL);
+}
+
+int cli_chan_stopped(void)
+{
+	return stop_sig;
+}
+
+const struct timespec *cli_chan_until(const struct timespec *dl,
+                                      struct timespec *ts)
+{
+	*ts = ts_of(cli_now_ns() + CLI_STOP_POLL_MS * 1000000LL);
+	return cli_earliest(dl, ts);
+}
+
+int cli_chan_stop(const char *name, const char *verb, uint64_t msgs)
+{
+	int sig = stop_sig;
+
+	cli_failf("%s: interrupted by SIG%s; %llu messages %s", name,
+	          sigabbrev_np(sig), (unsigned long long)msgs, verb);
+	return cli_die_of(sig);
+}
+
+/* ---- Rates ------------------------------------------------------------- */
+
+#define TICK_EVERY 64 /* messages between looks at the clock */
 
 void cli_rate_init(struct cli_rate *r, int stats)
 {
@@ -371,8 +438,7 @@ const struct timespec *cli_rate_deadline(const struct cli_rate *r,
 {
 	if (!r->next)
 		return NULL;
-	ts->tv_sec = (time_t)(r->next / SECOND);
-	ts->tv_nsec = (long)(r->next % SECOND);
+	*ts = ts_of(r->next);
 	return ts;
 }
 

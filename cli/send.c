@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,9 +22,13 @@ const struct cli_cmd cli_send = {
 	"an error. It waits while the channel is full, and closes it at the\n"
 	"end of stdin: readers then see the end of the stream. The last\n"
 	"process to close a channel removes it, unless --persist.\n"
-	"If send fails part way (a line too long, a read error) while readers\n"
-	"are attached, it exits without closing, so that they see the writer\n"
-	"die (recv exits 1) and never take a cut stream for a whole one.\n\n"
+	"If send fails part way (a line too long, a read error) or a signal\n"
+	"stops it (SIGINT, SIGTERM, SIGHUP) while readers are attached, it\n"
+	"exits without closing, so that they see the writer die (recv exits\n"
+	"1) and never take a cut stream for a whole one. Stopped by such a\n"
+	"signal, it dies of it (exit status 128 + its number); with no reader\n"
+	"attached it closes the channel first, so that one it made and nobody\n"
+	"else holds is removed.\n\n"
 	"  --binary          send the bytes of stdin as they come, not lines\n"
 	"  --readers N       wait until N readers are attached before the\n"
 	"                    first message (broadcast readers see messages\n"
@@ -48,16 +53,18 @@ struct tx {
 static shmq_chan *volatile abandoned;
 
 /* One message. While the channel is full it waits, with the progress line
- * (if any) ticking. */
+ * (if any) ticking. -EINTR: a signal stops us. */
 static int tx_send(struct tx *t, const void *p, size_t n)
 {
-	struct timespec ts;
+	struct timespec ts, ts_stop;
 	int rc = shmq_chan_try_send(t->ch, p, n);
 
 	while (rc == -EAGAIN) {
-		rc = shmq_chan_send_timed(t->ch, p, n,
-		                          cli_rate_deadline(&t->rate, &ts));
+		rc = shmq_chan_send_timed(t->ch, p, n, cli_chan_until(
+		        cli_rate_deadline(&t->rate, &ts), &ts_stop));
 		if (rc == -ETIMEDOUT) {
+			if (cli_chan_stopped())
+				return -EINTR;
 			cli_rate_tick(&t->rate, t->name, "sent");
 			rc = -EAGAIN;
 		}
@@ -69,6 +76,8 @@ static int tx_send(struct tx *t, const void *p, size_t n)
 
 static int send_fail(struct tx *t, int err)
 {
+	if (err == -EINTR)
+		return CLI_STOP;
 	if (err == SHMQ_EPEERDEAD)
 		return cli_chan_peer_died(t->ch, t->name, SHMQ_READER, "sent",
 		                          t->rate.msgs);
@@ -77,17 +86,31 @@ static int send_fail(struct tx *t, int err)
 
 static int read_fail(void)
 {
+	if (errno == EINTR)
+		return CLI_STOP;
 	return cli_failf("cannot read stdin: %s", strerror(errno));
 }
 
-/* read(2) that retries on EINTR. */
+/* read(2) of stdin; -1 with errno EINTR once a signal stops us. It waits
+ * in poll(2) slices first: a signal caught just before a read would not
+ * interrupt it. */
 static ssize_t read_in(void *buf, size_t len)
 {
+	struct pollfd in = { STDIN_FILENO, POLLIN, 0 };
 	ssize_t n;
+	int ready;
 
-	while ((n = read(STDIN_FILENO, buf, len)) < 0 && errno == EINTR)
-		;
-	return n;
+	for (;;) {
+		if (cli_chan_stopped()) {
+			errno = EINTR;
+			return -1;
+		}
+		ready = poll(&in, 1, CLI_STOP_POLL_MS);
+		if (ready == 0 || (ready < 0 && errno == EINTR))
+			continue;
+		if ((n = read(STDIN_FILENO, buf, len)) >= 0 || errno != EINTR)
+			return n;
+	}
 }
 
 /* A line too long for the channel, of which n bytes are read (all of it if
@@ -207,6 +230,8 @@ static int wait_readers(struct tx *t, unsigned want)
 		 * them (a dead reader, a full ring). */
 		if (in.readers >= want || in.readers_ever >= want)
 			return CLI_OK;
+		if (cli_chan_stopped())
+			return CLI_STOP;
 		nanosleep(&poll, NULL);
 	}
 }
@@ -225,6 +250,8 @@ static int finish(struct tx *t, int rc, int stats)
 	}
 	if (stats)
 		cli_rate_print(&t->rate, t->name, "sent");
+	if (rc == CLI_STOP)
+		return cli_chan_stop(t->name, "sent", t->rate.msgs);
 	return rc;
 }
 
@@ -263,6 +290,7 @@ static int run_send(const struct cli_cmd *cmd, int argc, char **argv)
 		return rc;
 	memset(&t, 0, sizeof(t));
 	t.name = argv[optind];
+	cli_chan_catch_stop();
 	if ((rc = cli_chan_open(&a, t.name, SHMQ_WRITER, &t.ch)) != CLI_OK)
 		return rc;
 	t.max = shmq_chan_max_msg(t.ch);

@@ -12,6 +12,7 @@
 #include "shmq.h"
 #include "test.h"
 #include "cli_util.h"
+#include "tutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -575,8 +576,9 @@ TEST(cli_chan_writer_killed_mid_stream_reader_says_so_fast)
 	s.status = t_wait(s.pid);
 	CHECK_EQ(s.status, 128 + SIGKILL);
 	CHECK(s.off < len); /* it died mid-stream */
-	snprintf(want, sizeof(want), "writer pid %d died; %u messages "
-	         "received", (int)s.pid, got);
+	snprintf(want, sizeof(want), "writer pid %d died or was interrupted "
+	         "before ending the stream; %u messages received", (int)s.pid,
+	         got);
 	check_one_line(r.status, r.e.p, want);
 	check_sequence(r.o.p, got); /* a gap-free prefix */
 	printf("  note: the reader reported the killed writer %.1f ms after "
@@ -631,11 +633,103 @@ TEST(cli_chan_send_that_fails_mid_stream_is_seen_as_a_dead_writer)
 	check_one_line(s.status, s.e.p, "line 2 is longer than the channel's "
 	               "largest message (48 bytes)");
 	/* The reader must not take the cut stream for a whole one. */
-	snprintf(want, sizeof(want), "writer pid %d died; 1 messages received",
-	         (int)s.pid);
+	snprintf(want, sizeof(want), "writer pid %d died or was interrupted "
+	         "before ending the stream; 1 messages received", (int)s.pid);
 	check_one_line(r.status, r.e.p, want);
 	CHECK(!strcmp(r.o.p, "first\n"));
 	CHECK(!posix_exists(name));
+	free(in);
+	proc_free(&r);
+	proc_free(&s);
+}
+
+/* ---- Signals -------------------------------------------------------------- */
+
+/* Waits until n peers of role are attached to channel name and the tool
+ * pid sleeps in a system call: it waits. (It catches its stop signals
+ * from before it attaches.) */
+static void await_waiting(pid_t pid, const char *name, int role, unsigned n)
+{
+	const struct timespec pause = { 0, 1000000 };
+	struct shmq_chan_info in;
+
+	while (shmq_chan_stat(name, &in) != 0 ||
+	       (role == SHMQ_WRITER ? in.writers : in.readers) < n ||
+	       t_blocked_in(pid) < 0)
+		nanosleep(&pause, NULL);
+}
+
+/* p was stopped by sig: it said so, died of it, and left nothing. */
+static void check_stopped(struct proc *p, int sig, const char *name,
+                          const char *what)
+{
+	char want[160];
+
+	proc_run((struct proc *[]){ p }, 1);
+	check_status(p, 128 + sig);
+	snprintf(want, sizeof(want), "shmq: %s: interrupted by SIG%s; %s\n",
+	         name, sigabbrev_np(sig), what);
+	CHECK(!strcmp(p->e.p, want));
+	CHECK(!posix_exists(name));
+	proc_free(p);
+}
+
+TEST(cli_chan_a_stopped_recv_removes_the_channel_it_made)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	char name[64];
+	struct proc r;
+
+	t_name(name, sizeof(name), "rsig");
+	for (size_t i = 0; i < NELEM(sigs); i++) {
+		proc_start(&r, NULL, 0, 0, TOOL("recv", name, "--create"));
+		await_waiting(r.pid, name, SHMQ_READER, 1);
+		CHECK_EQ(kill(r.pid, sigs[i]), 0);
+		check_stopped(&r, sigs[i], name, "0 messages received");
+	}
+}
+
+TEST(cli_chan_a_stopped_send_removes_the_channel_it_made)
+{
+	char name[64];
+	struct proc s;
+
+	t_name(name, sizeof(name), "ssig");
+	/* Waiting for its reader. */
+	proc_start(&s, "", 0, 1, TOOL("send", name, "--create", "--readers",
+	           "1"));
+	await_waiting(s.pid, name, SHMQ_WRITER, 1);
+	CHECK_EQ(kill(s.pid, SIGINT), 0);
+	check_stopped(&s, SIGINT, name, "0 messages sent");
+	/* Waiting for input on stdin, which stays open. */
+	proc_start(&s, "", 0, 1, TOOL("send", name, "--create", "--readers",
+	           "0"));
+	await_waiting(s.pid, name, SHMQ_WRITER, 1);
+	CHECK_EQ(kill(s.pid, SIGTERM), 0);
+	check_stopped(&s, SIGTERM, name, "0 messages sent");
+}
+
+TEST(cli_chan_a_stopped_writer_is_not_an_end_of_stream)
+{
+	char name[64], want[160];
+	struct proc r, s;
+	size_t len;
+	char *in = lines("", 1, 2000000, &len);
+
+	t_name(name, sizeof(name), "wsig");
+	start_pair(&r, &s, name, "4K", in, len, 1);
+	while (!strchr(r.o.p, '\n')) /* both attached, data flowing */
+		CHECK(proc_pump((struct proc *[]){ &r, &s }, 2, 1000) > 0);
+	CHECK_EQ(kill(s.pid, SIGINT), 0);
+	proc_run((struct proc *[]){ &r, &s }, 2);
+	check_status(&s, 128 + SIGINT);
+	CHECK_HAS(s.e.p, "interrupted by SIGINT; ");
+	CHECK(s.off < len); /* stopped mid-stream */
+	snprintf(want, sizeof(want), "writer pid %d died or was interrupted "
+	         "before ending the stream; ", (int)s.pid);
+	check_one_line(r.status, r.e.p, want);
+	check_sequence(r.o.p, (unsigned)number_after(r.e.p, "stream; "));
+	CHECK(!posix_exists(name)); /* the reader's close removed it */
 	free(in);
 	proc_free(&r);
 	proc_free(&s);

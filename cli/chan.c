@@ -1,5 +1,6 @@
-/* Channels in the tool: the options, opening and errors that send and recv
- * share, their --stats line, and the channel fields of ls and stat. */
+/* Channels in the tool: the options, opening, stop signals and errors that
+ * send and recv share, their --stats line, and the channel fields of ls
+ * and stat. */
 #include "cli.h"
 
 #include <errno.h>
@@ -164,6 +165,74 @@ int cli_chan_parse(const struct cli_cmd *cmd, int argc, char **argv,
 	return chan_check(cmd, a) == CLI_OK ? CLI_CHAN_PROCEED : CLI_USAGE;
 }
 
+/* ---- Time -------------------------------------------------------------- */
+
+#define SECOND 1000000000
+
+int64_t cli_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * SECOND + t.tv_nsec;
+}
+
+static struct timespec ts_of(int64_t ns)
+{
+	return (struct timespec){ (time_t)(ns / SECOND), (long)(ns % SECOND) };
+}
+
+const struct timespec *cli_earliest(const struct timespec *a,
+                                    const struct timespec *b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec) ? a : b;
+}
+
+/* ---- Signals ------------------------------------------------------------ */
+
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static void catch_stop(const sigset_t *set)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop; /* no SA_RESTART: a blocked read returns */
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(set, sig) == 1)
+			sigaction(sig, &sa, NULL);
+}
+
+int cli_chan_stopped(void)
+{
+	return stop_sig;
+}
+
+const struct timespec *cli_chan_until(const struct timespec *dl,
+                                      struct timespec *ts)
+{
+	*ts = ts_of(cli_now_ns() + CLI_STOP_POLL_MS * 1000000LL);
+	return cli_earliest(dl, ts);
+}
+
+int cli_chan_stop(const char *name, const char *verb, uint64_t msgs)
+{
+	int sig = stop_sig;
+
+	cli_failf("%s: interrupted by SIG%s; %llu messages %s", name,
+	          sigabbrev_np(sig), (unsigned long long)msgs, verb);
+	return cli_die_of(sig);
+}
+
 /* ---- Opening and errors --------------------------------------------------- */
 
 int cli_chan_fail_after(int err, const char *name, const char *verb,
@@ -285,6 +354,7 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 	struct shmq_chan_opts o = a->o;
 	struct shmq_chan_info in;
 	struct shmq_locator loc;
+	sigset_t stop, old;
 	int err;
 
 	err = shmq_locator_parse(name, &loc);
@@ -294,7 +364,15 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 		return cli_chan_fail(SHMQ_EFAMILY, name);
 	if (a->create)
 		o.flags |= SHMQ_CHAN_CREATE;
+	/* A stop signal before the handlers are in place would kill us
+	 * holding what we made: it waits (blocked) until they are. */
+	sigemptyset(&stop);
+	cli_stop_signals(&stop);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	err = shmq_chan_open(ch, name, role, &o);
+	if (err == 0)
+		catch_stop(&stop);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (err < 0)
 		return open_fail(err, a, name, role);
 	err = shmq_chan_info(*ch, &in);
@@ -338,77 +416,6 @@ int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
 		                 what, (int)pid, how, n, verb);
 	return cli_failf("%s: a %s %s (without closing); %llu messages %s",
 	                 name, what, how, n, verb);
-}
-
-/* ---- Time -------------------------------------------------------------- */
-
-#define SECOND 1000000000
-
-int64_t cli_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * SECOND + t.tv_nsec;
-}
-
-static struct timespec ts_of(int64_t ns)
-{
-	return (struct timespec){ (time_t)(ns / SECOND), (long)(ns % SECOND) };
-}
-
-const struct timespec *cli_earliest(const struct timespec *a,
-                                    const struct timespec *b)
-{
-	if (!a || !b)
-		return a ? a : b;
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec) ? a : b;
-}
-
-/* ---- Signals ------------------------------------------------------------ */
-
-static volatile sig_atomic_t stop_sig;
-
-static void on_stop(int sig)
-{
-	stop_sig = sig;
-}
-
-void cli_chan_catch_stop(void)
-{
-	struct sigaction sa;
-	sigset_t set;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop; /* no SA_RESTART: a blocked read returns */
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&set);
-	cli_stop_signals(&set);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sigismember(&set, sig) == 1)
-			sigaction(sig, &sa, NULL);
-}
-
-int cli_chan_stopped(void)
-{
-	return stop_sig;
-}
-
-const struct timespec *cli_chan_until(const struct timespec *dl,
-                                      struct timespec *ts)
-{
-	*ts = ts_of(cli_now_ns() + CLI_STOP_POLL_MS * 1000000LL);
-	return cli_earliest(dl, ts);
-}
-
-int cli_chan_stop(const char *name, const char *verb, uint64_t msgs)
-{
-	int sig = stop_sig;
-
-	cli_failf("%s: interrupted by SIG%s; %llu messages %s", name,
-	          sigabbrev_np(sig), (unsigned long long)msgs, verb);
-	return cli_die_of(sig);
 }
 
 /* ---- Rates ------------------------------------------------------------- */

@@ -155,8 +155,8 @@ int cli_chan_parse(const struct cli_cmd *cmd, int argc, char **argv,
                    const struct option *opts, struct cli_chan_args *a,
                    cli_chan_own_fn own, void *ctx);
 /* Opens (or with --create makes) channel name as role, and checks that an
- * existing one matches the geometry asked. CLI_OK, or CLI_ERR after the
- * error line. */
+ * existing one matches the geometry asked; from then on the stop signals
+ * are caught (cli_chan_stopped). CLI_OK, or CLI_ERR after the error line. */
 int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
                   shmq_chan **ch);
 /* One error line for err from a channel call on name; returns CLI_ERR. */
@@ -178,14 +178,13 @@ int cli_chan_peer_died(const shmq_chan *ch, const char *name, int role,
 
 /*
  * A termination signal (cli_stop_signals) stops send and recv, but first
- * they let go of the channel: cli_chan_catch_stop() makes those signals
+ * they let go of the channel: once cli_chan_open() holds it, those signals
  * set a flag instead of killing, and interrupt a blocked read or write
  * (no SA_RESTART). The library's waits go on after EINTR, so the commands
  * wait in slices (cli_chan_until) and look at the flag after each.
  */
 #define CLI_STOP 3 /* a caught signal stopped the command; nothing printed */
 #define CLI_STOP_POLL_MS 100 /* a caught signal is acted on within this */
-void cli_chan_catch_stop(void);
 /* The signal caught, or 0. */
 int cli_chan_stopped(void);
 /* The earlier of two deadlines (NULL: none). */

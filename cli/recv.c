@@ -248,7 +248,6 @@ static int run_recv(const struct cli_cmd *cmd, int argc, char **argv)
 		return rc;
 	r.name = argv[optind];
 	r.binary = a.binary;
-	cli_chan_catch_stop();
 	if ((rc = cli_chan_open(&a, r.name, SHMQ_READER, &r.ch)) != CLI_OK)
 		return rc;
 	r.max = shmq_chan_max_msg(r.ch);

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,16 @@ static int proc_pump(struct proc *const *ps, size_t n, int ms)
 			drain(&p->err, &p->e);
 	}
 	return open_;
+}
+
+/* Pumps the pipes of r and of a process s that outlives it, until r has
+ * closed its stdout and stderr, then reaps r. */
+static void proc_run_first(struct proc *r, struct proc *s)
+{
+	while (r->out >= 0 || r->err >= 0)
+		proc_pump((struct proc *[]){ r, s }, 2, 1000);
+	proc_close_in(r);
+	r->status = t_wait(r->pid);
 }
 
 /* Pumps until every pipe of the n processes is closed, then reaps them. */
@@ -772,12 +783,102 @@ TEST(cli_chan_recv_count_stops_after_n_messages)
 	t_name(name, sizeof(name), "count");
 	proc_start(&r, NULL, 0, 0, TOOL("recv", name, "--create", "--count",
 	           "3"));
-	proc_start(&s, in, len, 0, TOOL("send", name, "--create", "--readers",
+	proc_start(&s, in, len, 1, TOOL("send", name, "--create", "--readers",
 	           "1"));
+	proc_run_first(&r, &s);
+	check_status(&r, 0);
+	CHECK(!strcmp(r.o.p, "1\n2\n3\n"));
+	/* The writer ends after its reader: its close would drop 7 messages
+	 * nobody read, which it says, as a pipe's writer gets EPIPE. */
+	proc_close_in(&s);
+	proc_run((struct proc *[]){ &s }, 1);
+	check_one_line(s.status, s.e.p, "no reader is attached and 7 messages "
+	               "were not read (start a reader first, or keep them with "
+	               "--persist); 10 messages sent");
+	CHECK(!posix_exists(name));
+	free(in);
+	proc_free(&r);
+	proc_free(&s);
+}
+
+/* ---- A named pipe's writer: never drops data silently --------------------- */
+
+TEST(cli_chan_send_waits_for_its_first_reader)
+{
+	char name[64];
+	struct proc r, s;
+	struct shmq_chan_info in;
+	struct t_run t;
+
+	t_name(name, sizeof(name), "pipe");
+	proc_start(&s, "hi\n", 3, 0, TOOL("send", name, "--create"));
+	await_waiting(s.pid, name, SHMQ_WRITER, 1);
+	CHECK_EQ(waitpid(s.pid, NULL, WNOHANG), 0); /* still there */
+	CHECK_EQ(shmq_chan_stat(name, &in), 0);
+	CHECK_EQ(in.sent + in.depth_msgs, 0); /* nothing sent yet */
+	proc_start(&r, NULL, 0, 0, TOOL("recv", name));
 	proc_run((struct proc *[]){ &r, &s }, 2);
 	check_status(&r, 0);
 	check_status(&s, 0);
-	CHECK(!strcmp(r.o.p, "1\n2\n3\n"));
+	CHECK(!strcmp(r.o.p, "hi\n"));
+	CHECK(!posix_exists(name));
+	proc_free(&r);
+	proc_free(&s);
+	/* Told not to wait, with nobody to read: exit 1, never 0. */
+	t_shmq(&t, "hi\n", "send", name, "--create", "--readers", "0",
+	       (char *)NULL);
+	check_one_line(t.status, t.err, "no reader is attached and 1 messages "
+	               "were not read");
+	CHECK(!posix_exists(name));
+	/* No message, nothing to drop: no wait. */
+	t_shmq(&t, "", "send", name, "--create", (char *)NULL);
+	CHECK_EQ(t.status, 0);
+	CHECK(!posix_exists(name));
+	/* Kept with --persist: nothing dropped. */
+	t_shmq(&t, "hi\n", "send", name, "--create", "--readers", "0",
+	       "--persist", (char *)NULL);
+	CHECK_EQ(t.status, 0);
+	CHECK_EQ(shmq_chan_stat(name, &in), 0);
+	CHECK_EQ(in.depth_msgs, 1);
+	SHMQ(&t, "rm", name);
+	CHECK_EQ(t.status, 0);
+}
+
+TEST(cli_chan_send_fails_once_every_reader_closed)
+{
+	char name[64];
+	struct proc r, s;
+	size_t len;
+	char *in = lines("", 1, 2000000, &len);
+
+	t_name(name, sizeof(name), "epipe");
+	/* The reader leaves after 5 lines; the writer fills the 4K ring,
+	 * then finds nobody to make room, as a pipe's writer gets EPIPE. */
+	proc_start(&r, NULL, 0, 0, TOOL("recv", name, "--create", "--capacity",
+	           "4K", "--count", "5"));
+	proc_start(&s, in, len, 1, TOOL("send", name, "--create", "--capacity",
+	           "4K"));
+	proc_run((struct proc *[]){ &r, &s }, 2);
+	check_status(&r, 0);
+	check_sequence(r.o.p, 5);
+	check_one_line(s.status, s.e.p, "no reader is attached and ");
+	CHECK_HAS(s.e.p, " messages were not read");
+	CHECK(!posix_exists(name));
+	proc_free(&r);
+	proc_free(&s);
+	/* broadcast keeps no depth without readers: the writer that
+	 * outlives them says its last messages went to none. */
+#define BC "--create", "--kind", "broadcast"
+	proc_start(&r, NULL, 0, 0, TOOL("recv", name, BC, "--count", "1"));
+	proc_start(&s, "1\n2\n", 4, 1, TOOL("send", name, BC));
+#undef BC
+	proc_run_first(&r, &s);
+	check_status(&r, 0);
+	proc_close_in(&s);
+	proc_run((struct proc *[]){ &s }, 1);
+	check_one_line(s.status, s.e.p, "no reader is attached: what was sent "
+	               "after the last one closed was read by none; 2 messages "
+	               "sent");
 	CHECK(!posix_exists(name));
 	free(in);
 	proc_free(&r);
@@ -1009,12 +1110,16 @@ TEST(cli_chan_line_longer_than_the_largest_message_names_the_limit)
 
 	t_name(name, sizeof(name), "long");
 	t_shmq(&r, "ok\n0123456789abcdef0\n", "send", name, "--create",
-	       "--kind", "mpmc", "--msg-size", "16", (char *)NULL);
+	       "--kind", "mpmc", "--msg-size", "16", "--readers", "0",
+	       (char *)NULL);
 	check_one_line(r.status, r.err, "line 2 is longer than the channel's "
 	               "largest message (16 bytes); use --binary");
 	/* A line of exactly 16 bytes, newline included, fits. */
 	t_shmq(&r, "0123456789abcde\n", "send", name, "--create", "--kind",
-	       "mpmc", "--msg-size", "16", (char *)NULL);
+	       "mpmc", "--msg-size", "16", "--readers", "0", "--persist",
+	       (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	SHMQ(&r, "rm", name);
 	CHECK_EQ(r.status, 0);
 	CHECK(!posix_exists(name));
 }

@@ -44,6 +44,13 @@ TEST(cli_key_prints_the_ftok_key_and_warns)
 	SHMQ(&r, "key", path, "65");
 	check_ok(&r);
 	CHECK_STREQ(r.out, want);
+	/* The number forms of every key: 0x hex, 0 octal. */
+	SHMQ(&r, "key", path, "0x41");
+	check_ok(&r);
+	CHECK_STREQ(r.out, want);
+	SHMQ(&r, "key", path, "0101");
+	check_ok(&r);
+	CHECK_STREQ(r.out, want);
 	snprintf(want, sizeof(want), "0x%08x\n", (unsigned)ftok(path, 255));
 	SHMQ(&r, "key", path, "255");
 	check_ok(&r);
@@ -52,7 +59,8 @@ TEST(cli_key_prints_the_ftok_key_and_warns)
 
 TEST(cli_key_rejects_bad_proj_and_missing_path)
 {
-	static const char *const bad[] = { "0", "256", "ab", "", "1x" };
+	static const char *const bad[] = { "0", "256", "ab", "", "1x",
+		                           "0x100", "08", "0x", "-1", "a:b" };
 	struct t_run r;
 	size_t i;
 
@@ -72,12 +80,12 @@ TEST(cli_create_by_ftok_uses_the_key_that_key_prints)
 	int32_t key;
 
 	ftok_file(path, sizeof(path));
-	key = (int32_t)ftok(path, 7);
-	snprintf(loc, sizeof(loc), "sysv:ftok=%s:7", path);
+	key = (int32_t)ftok(path, 0x34);
+	snprintf(loc, sizeof(loc), "sysv:ftok=%s:0x34", path);
 	if (sysv_exists(key))
 		t_skip("the ftok key of a fresh file collides with a segment");
 	SHMQ(&r, "create", loc, "--size", "10");
-	SHMQ(&k, "key", path, "7");
+	SHMQ(&k, "key", path, "0x34");
 	/* Not a t_key: remove it before any check can end the test. */
 	SHMQ(&rm, "rm", loc);
 	if (sysv_exists(key))

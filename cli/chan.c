@@ -348,6 +348,30 @@ static int check_fits(const struct cli_chan_args *a, const char *name,
 	return CLI_OK;
 }
 
+/* A size given on the command line that the channel does not have
+ * exactly (rounded up, or an existing channel's larger one): a note on
+ * stderr, so that nobody is surprised (stat shows it too). */
+static void note_size(const char *name, const char *opt, size_t asked,
+                      uint64_t has, const char *unit)
+{
+	if (has != asked)
+		fprintf(stderr, "shmq: note: %s: --%s %zu asked, the channel has "
+		        "%" PRIu64 " (%s)\n", name, opt, asked, has, unit);
+}
+
+static void note_sizes(const struct cli_chan_args *a, const char *name,
+                       const struct shmq_chan_info *in)
+{
+	if (a->given & CLI_GIVEN_CAPACITY)
+		note_size(name, "capacity", a->o.capacity, in->capacity,
+		          in->kind == SHMQ_CHAN_SPSC
+		          ? "ring bytes: a power of two, at least 64"
+		          : "message slots: a power of two");
+	if (a->given & CLI_GIVEN_MSG_SIZE)
+		note_size(name, "msg-size", a->o.msg_size, in->msg_size,
+		          "largest message");
+}
+
 int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
                   shmq_chan **ch)
 {
@@ -381,6 +405,7 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 		*ch = NULL;
 		return err < 0 ? cli_chan_fail(err, name) : CLI_ERR;
 	}
+	note_sizes(a, name, &in);
 	return CLI_OK;
 }
 

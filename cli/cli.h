@@ -126,7 +126,8 @@ struct cli_chan_args {
 	"                    broadcast (one writer; every reader gets every\n"  \
 	"                    message from when it joins)\n"                     \
 	"  --capacity SIZE   spsc: ring bytes; others: message slots; rounded\n" \
-	"                    up to a power of two (default 1M bytes, 1024 slots)\n" \
+	"                    up to a power of two (spsc: at least 64), which a\n" \
+	"                    note on stderr says (default 1M bytes, 1024 slots)\n" \
 	"  --msg-size SIZE   mpmc, broadcast: largest message (default 4K)\n"    \
 	"  --policy POLICY   broadcast: block (the writer waits for the slowest\n" \
 	"                    reader; the default) or overwrite (it never waits;\n" \

@@ -1124,6 +1124,39 @@ TEST(cli_chan_line_longer_than_the_largest_message_names_the_limit)
 	CHECK(!posix_exists(name));
 }
 
+TEST(cli_chan_a_rounded_capacity_is_noted)
+{
+	struct t_run r;
+	struct shmq_chan_info in;
+	char name[64], want[192];
+
+	t_name(name, sizeof(name), "round");
+	/* No reader to wait for: no message. */
+	t_shmq(&r, "", "send", name, "--create", "--capacity", "3", "--persist",
+	       (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	snprintf(want, sizeof(want), "shmq: note: %s: --capacity 3 asked, the "
+	         "channel has 64 (ring bytes: a power of two, at least 64)\n",
+	         name);
+	CHECK(!strcmp(r.err, want));
+	CHECK_EQ(shmq_chan_stat(name, &in), 0);
+	CHECK_EQ(in.capacity, 64);
+	SHMQ(&r, "rm", name);
+	CHECK_EQ(r.status, 0);
+	t_shmq(&r, "", "send", name, "--create", "--kind", "mpmc",
+	       "--capacity", "5", "--msg-size", "17", (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	snprintf(want, sizeof(want), "shmq: note: %s: --capacity 5 asked, the "
+	         "channel has 8 (message slots: a power of two)\n", name);
+	CHECK(!strcmp(r.err, want)); /* and nothing of --msg-size: kept */
+	/* What is given exactly is not noted. */
+	t_shmq(&r, "", "send", name, "--create", "--capacity", "64",
+	       (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	CHECK_EQ(strlen(r.err), 0);
+	CHECK(!posix_exists(name));
+}
+
 /* ---- The object's life, ls, stat, rm ---------------------------------------- */
 
 TEST(cli_chan_persist_keeps_the_channel_and_rm_removes_it)

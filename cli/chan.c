@@ -1,9 +1,11 @@
-/* Channels in the tool: the options, opening and errors that send and recv
- * share, their --stats line, and the channel fields of ls and stat. */
+/* Channels in the tool: the options, opening, stop signals and errors that
+ * send and recv share, their --stats line, and the channel fields of ls
+ * and stat. */
 #include "cli.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,6 +165,74 @@ int cli_chan_parse(const struct cli_cmd *cmd, int argc, char **argv,
 	return chan_check(cmd, a) == CLI_OK ? CLI_CHAN_PROCEED : CLI_USAGE;
 }
 
+/* ---- Time -------------------------------------------------------------- */
+
+#define SECOND 1000000000
+
+int64_t cli_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * SECOND + t.tv_nsec;
+}
+
+static struct timespec ts_of(int64_t ns)
+{
+	return (struct timespec){ (time_t)(ns / SECOND), (long)(ns % SECOND) };
+}
+
+const struct timespec *cli_earliest(const struct timespec *a,
+                                    const struct timespec *b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec) ? a : b;
+}
+
+/* ---- Signals ------------------------------------------------------------ */
+
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static void catch_stop(const sigset_t *set)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop; /* no SA_RESTART: a blocked read returns */
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(set, sig) == 1)
+			sigaction(sig, &sa, NULL);
+}
+
+int cli_chan_stopped(void)
+{
+	return stop_sig;
+}
+
+const struct timespec *cli_chan_until(const struct timespec *dl,
+                                      struct timespec *ts)
+{
+	*ts = ts_of(cli_now_ns() + CLI_STOP_POLL_MS * 1000000LL);
+	return cli_earliest(dl, ts);
+}
+
+int cli_chan_stop(const char *name, const char *verb, uint64_t msgs)
+{
+	int sig = stop_sig;
+
+	cli_failf("%s: interrupted by SIG%s; %llu messages %s", name,
+	          sigabbrev_np(sig), (unsigned long long)msgs, verb);
+	return cli_die_of(sig);
+}
+
 /* ---- Opening and errors --------------------------------------------------- */
 
 int cli_chan_fail_after(int err, const char *name, const char *verb,
@@ -278,12 +348,37 @@ static int check_fits(const struct cli_chan_args *a, const char *name,
 	return CLI_OK;
 }
 
+/* A size given on the command line that the channel does not have
+ * exactly (rounded up, or an existing channel's larger one): a note on
+ * stderr, so that nobody is surprised (stat shows it too). */
+static void note_size(const char *name, const char *opt, size_t asked,
+                      uint64_t has, const char *unit)
+{
+	if (has != asked)
+		fprintf(stderr, "shmq: note: %s: --%s %zu asked, the channel has "
+		        "%" PRIu64 " (%s)\n", name, opt, asked, has, unit);
+}
+
+static void note_sizes(const struct cli_chan_args *a, const char *name,
+                       const struct shmq_chan_info *in)
+{
+	if (a->given & CLI_GIVEN_CAPACITY)
+		note_size(name, "capacity", a->o.capacity, in->capacity,
+		          in->kind == SHMQ_CHAN_SPSC
+		          ? "ring bytes: a power of two, at least 64"
+		          : "message slots: a power of two");
+	if (a->given & CLI_GIVEN_MSG_SIZE)
+		note_size(name, "msg-size", a->o.msg_size, in->msg_size,
+		          "largest message");
+}
+
 int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
                   shmq_chan **ch)
 {
 	struct shmq_chan_opts o = a->o;
 	struct shmq_chan_info in;
 	struct shmq_locator loc;
+	sigset_t stop, old;
 	int err;
 
 	err = shmq_locator_parse(name, &loc);
@@ -291,12 +386,20 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 		return cli_fail(err, name, 0);
 	if (loc.family != SHMQ_FAMILY_POSIX && loc.family != SHMQ_FAMILY_MEMFD)
 		return cli_chan_fail(SHMQ_EFAMILY, name);
+	/* A stop signal before the handlers are in place would kill us
+	 * holding what we made: it waits (blocked) until they are. */
+	sigemptyset(&stop);
+	cli_stop_signals(&stop);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	if (a->create) {
 		o.flags |= SHMQ_OPEN_OK;
 		err = shmq_chan_create(ch, name, role, &o);
 	} else {
 		err = shmq_chan_open(ch, name, role, &o);
 	}
+	if (err == 0)
+		catch_stop(&stop);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (err < 0)
 		return open_fail(err, a, name, role);
 	err = shmq_chan_info(*ch, &in);
@@ -305,6 +408,7 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 		*ch = NULL;
 		return err < 0 ? cli_chan_fail(err, name) : CLI_ERR;
 	}
+	note_sizes(a, name, &in);
 	return CLI_OK;
 }
 
@@ -328,28 +432,23 @@ int cli_chan_peer_died(shmq_chan *ch, const char *name, int role,
                        const char *verb, uint64_t msgs)
 {
 	const char *what = role == SHMQ_WRITER ? "writer" : "reader";
+	/* A writer that fails or is stopped leaves without closing too (see
+	 * send's help): to its readers it is a writer that died. */
+	const char *how = role == SHMQ_WRITER ? "died or was interrupted "
+	                  "before ending the stream" : "died";
 	unsigned long long n = msgs;
 	pid_t pid = dead_peer(ch, role);
 
 	if (pid)
-		return cli_failf("%s: %s pid %d died; %llu messages %s", name,
-		                 what, (int)pid, n, verb);
-	return cli_failf("%s: a %s died without closing; %llu messages %s",
-	                 name, what, n, verb);
+		return cli_failf("%s: %s pid %d %s; %llu messages %s", name,
+		                 what, (int)pid, how, n, verb);
+	return cli_failf("%s: a %s %s (without closing); %llu messages %s",
+	                 name, what, how, n, verb);
 }
 
 /* ---- Rates ------------------------------------------------------------- */
 
-#define SECOND 1000000000
 #define TICK_EVERY 64 /* messages between looks at the clock */
-
-int64_t cli_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * SECOND + t.tv_nsec;
-}
 
 void cli_rate_init(struct cli_rate *r, int stats)
 {
@@ -374,8 +473,7 @@ const struct timespec *cli_rate_deadline(const struct cli_rate *r,
 {
 	if (!r->next)
 		return NULL;
-	ts->tv_sec = (time_t)(r->next / SECOND);
-	ts->tv_nsec = (long)(r->next % SECOND);
+	*ts = ts_of(r->next);
 	return ts;
 }
 

@@ -3,6 +3,7 @@
 #define SHMQ_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -57,6 +58,9 @@ char *cli_explain(int err, const char *object, size_t size, char *buf,
 int cli_fail(int err, const char *object, size_t size);
 /* Prints "shmq: " and a message of our own; returns 1. */
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Adds to set the termination signals a user sends (SIGINT, SIGTERM,
+ * SIGHUP) that are not ignored: nohup keeps SIGHUP off. */
+void cli_stop_signals(sigset_t *set);
 /* After a signal stopped a run and everything is removed: dies of it, so
  * that the shell sees why. Returns 128 + sig only if the signal does not
  * kill. */
@@ -127,7 +131,8 @@ struct cli_chan_args {
 	"                    broadcast (one writer; every reader gets every\n"  \
 	"                    message from when it joins)\n"                     \
 	"  --capacity SIZE   spsc: ring bytes; others: message slots; rounded\n" \
-	"                    up to a power of two (default 1M bytes, 1024 slots)\n" \
+	"                    up to a power of two (spsc: at least 64), which a\n" \
+	"                    note on stderr says (default 1M bytes, 1024 slots)\n" \
 	"  --msg-size SIZE   mpmc, broadcast: largest message (default 4K)\n"    \
 	"  --policy POLICY   broadcast: block (the writer waits for the slowest\n" \
 	"                    reader; the default) or overwrite (it never waits;\n" \
@@ -156,8 +161,8 @@ int cli_chan_parse(const struct cli_cmd *cmd, int argc, char **argv,
                    const struct option *opts, struct cli_chan_args *a,
                    cli_chan_own_fn own, void *ctx);
 /* Opens (or with --create makes) channel name as role, and checks that an
- * existing one matches the geometry asked. CLI_OK, or CLI_ERR after the
- * error line. */
+ * existing one matches the geometry asked; from then on the stop signals
+ * are caught (cli_chan_stopped). CLI_OK, or CLI_ERR after the error line. */
 int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
                   shmq_chan **ch);
 /* One error line for err from a channel call on name; returns CLI_ERR. */
@@ -171,10 +176,34 @@ int cli_chan_fail_after(int err, const char *name, const char *verb,
 const char *cli_chan_kind(int kind);
 const char *cli_chan_policy(int policy);
 
-/* The line for SHMQ_EPEERDEAD: "NAME: writer pid P died; MSGS messages
- * VERB", the pid left out when it cannot be told. Returns CLI_ERR. */
+/* The line for SHMQ_EPEERDEAD: "NAME: writer pid P died or was
+ * interrupted before ending the stream; MSGS messages VERB" ("reader pid P
+ * died; ..."), the pid left out when it cannot be told. Returns CLI_ERR. */
 int cli_chan_peer_died(shmq_chan *ch, const char *name, int role,
                        const char *verb, uint64_t msgs);
+
+/*
+ * A termination signal (cli_stop_signals) stops send and recv, but first
+ * they let go of the channel: once cli_chan_open() holds it, those signals
+ * set a flag instead of killing, and interrupt a blocked read or write
+ * (no SA_RESTART). The library's waits go on after EINTR, so the commands
+ * wait in slices (cli_chan_until) and look at the flag after each.
+ */
+#define CLI_STOP 3 /* a caught signal stopped the command; nothing printed */
+#define CLI_STOP_POLL_MS 100 /* a caught signal is acted on within this */
+/* The signal caught, or 0. */
+int cli_chan_stopped(void);
+/* The earlier of two deadlines (NULL: none). */
+const struct timespec *cli_earliest(const struct timespec *a,
+                                    const struct timespec *b);
+/* The deadline of one wait: dl (NULL: none), but at most
+ * CLI_STOP_POLL_MS from now (in *ts), so that a caught signal is acted on. */
+const struct timespec *cli_chan_until(const struct timespec *dl,
+                                      struct timespec *ts);
+/* After CLI_STOP, with the channel let go of: "NAME: interrupted by
+ * SIGINT; MSGS messages VERB" on stderr, then dies of the signal.
+ * Returns 128 + sig only if the signal does not kill. */
+int cli_chan_stop(const char *name, const char *verb, uint64_t msgs);
 
 /* Messages, bytes and time, for --stats. */
 struct cli_rate {

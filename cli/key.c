@@ -1,10 +1,9 @@
 /* shmq key: the System V key ftok(3) gives for a path and a project id. */
 #include "cli.h"
 
-#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 
 static int run_key(const struct cli_cmd *cmd, int argc, char **argv);
@@ -13,30 +12,13 @@ const struct cli_cmd cli_key = {
 	"key",
 	"key PATH PROJ",
 	"Prints the ftok(3) key of PATH and PROJ as 0x%08x, the key that\n"
-	"sysv:ftok=PATH:PROJ names. PROJ is 1..255 or a single character\n"
-	"(digits are read as a number).\n\n"
+	"sysv:ftok=PATH:PROJ names. PROJ takes the forms it takes there:\n"
+	"1..255 in decimal, 0x hex or 0 octal, or a single character other\n"
+	"than ':' (a single digit is a number).\n\n"
 	"ftok keys can collide: a key keeps only 8 bits of PROJ, 16 bits of\n"
 	"the inode and 8 bits of the device of PATH.\n",
 	run_key,
 };
-
-static const char *parse_proj(const char *text, int *proj)
-{
-	long n;
-	char *end;
-
-	if (text[0] && !text[1] && !isdigit((unsigned char)text[0])) {
-		*proj = (unsigned char)text[0];
-		return NULL;
-	}
-	if (!isdigit((unsigned char)text[0]))
-		return "expected 1..255 or a single character";
-	n = strtol(text, &end, 10);
-	if (*end || n < 1 || n > 255)
-		return "expected 1..255 or a single character";
-	*proj = (int)n;
-	return NULL;
-}
 
 static void warn_collision(int32_t key)
 {
@@ -59,9 +41,10 @@ static int run_key(const struct cli_cmd *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *why;
-	int32_t key;
-	int proj, o, err;
+	char text[PATH_MAX + 64], line[PATH_MAX + 256];
+	struct shmq_locator loc;
+	const char *path, *proj;
+	int o, err;
 
 	while ((o = cli_getopt(cmd, argc, argv, opts)) >= 0)
 		;
@@ -69,17 +52,23 @@ static int run_key(const struct cli_cmd *cmd, int argc, char **argv)
 		return cli_opt_exit(o);
 	if (cli_operands(cmd, argc, argv, 2, "PATH and PROJ"))
 		return CLI_USAGE;
-	why = parse_proj(argv[optind + 1], &proj);
-	if (why)
-		return cli_usage_error(cmd, "invalid PROJ '%s': %s",
-		                       argv[optind + 1], why);
-	err = shmq_ftok(argv[optind], proj, &key);
-	if (err < 0) {
-		char loc[PATH_MAX + 32];
-		snprintf(loc, sizeof(loc), "sysv:ftok=%s:%d", argv[optind], proj);
-		return cli_fail(err, loc, 0);
-	}
-	printf("0x%08" PRIx32 "\n", (uint32_t)key);
-	warn_collision(key);
+	path = argv[optind];
+	proj = argv[optind + 1];
+	/* The key is the one of the locator: one parser, one set of rules
+	 * for PROJ. It splits at the last ':', so PROJ cannot hold one. */
+	if (strchr(proj, ':'))
+		return cli_usage_error(cmd, "invalid PROJ '%s': it cannot hold "
+		                       "':' (sysv:ftok=PATH:PROJ)", proj);
+	if ((size_t)snprintf(text, sizeof(text), "sysv:ftok=%s:%s", path,
+	                     proj) >= sizeof(text))
+		return cli_fail(-ENAMETOOLONG, path, 0);
+	err = shmq_locator_parse(text, &loc);
+	if (err == SHMQ_ELOCATOR) /* the reason names PATH or PROJ */
+		return cli_usage_error(cmd, "%s", shmq_explain(err, text, 0,
+		                       line, sizeof(line)));
+	if (err < 0)
+		return cli_fail(err, text, 0);
+	printf("0x%08" PRIx32 "\n", (uint32_t)loc.key);
+	warn_collision(loc.key);
 	return CLI_OK;
 }

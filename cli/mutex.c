@@ -501,19 +501,12 @@ static int reap(struct bench *b)
 /* ---- The parent's waits ------------------------------------------------- */
 
 /* The signals the parent waits for, blocked while it runs: SIGCHLD, and
- * the termination signals that are not ignored (nohup keeps SIGHUP off). */
+ * the termination signals (cli_stop_signals). */
 static void block_signals(struct bench *b)
 {
-	static const int stop[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction sa;
-	size_t i;
-
 	sigemptyset(&b->watch);
 	sigaddset(&b->watch, SIGCHLD);
-	for (i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
-		if (sigaction(stop[i], NULL, &sa) == 0 &&
-		    sa.sa_handler != SIG_IGN)
-			sigaddset(&b->watch, stop[i]);
+	cli_stop_signals(&b->watch);
 	/* An inherited SIG_IGN would reap our children for us. */
 	signal(SIGCHLD, SIG_DFL);
 	sigprocmask(SIG_BLOCK, &b->watch, &b->oldmask);

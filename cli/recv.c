@@ -24,11 +24,14 @@ const struct cli_cmd cli_recv = {
 	"Exit status 0 at the end of the stream (every writer closed, the\n"
 	"channel drained, and at least --writers writers attached over its\n"
 	"life) or after --count messages. Exit 1, with one line on stderr,\n"
-	"when a writer died without closing (\"writer pid P died; N messages\n"
-	"received\": what came before is all there), on --timeout, or when\n"
-	"the channel is corrupted. A broadcast reader that the writer lapped\n"
-	"(--policy overwrite) goes on and says at the end how many messages it\n"
-	"lost.\n\n"
+	"when a writer left without closing (\"writer pid P died or was\n"
+	"interrupted before ending the stream; N messages received\": what came\n"
+	"before is all there), on --timeout, or when the channel is\n"
+	"corrupted. A broadcast reader that the writer lapped (--policy\n"
+	"overwrite) goes on and says at the end how many messages it lost.\n"
+	"SIGINT, SIGTERM or SIGHUP stops recv: it closes the channel (the\n"
+	"last process to close it removes it) and dies of the signal (exit\n"
+	"status 128 + its number).\n\n"
 	"  --binary          write the messages' bytes exactly\n"
 	"  --count N         stop after N messages\n"
 	"  --timeout SEC     give up (exit 1) when no message came for SEC\n"
@@ -57,6 +60,8 @@ struct rx {
 
 static int output_fail(void)
 {
+	if (cli_chan_stopped())
+		return CLI_STOP; /* the signal interrupted the write */
 	return cli_failf("cannot write the output: %s", strerror(errno));
 }
 
@@ -68,36 +73,30 @@ static int enough_writers(const struct rx *r)
 	return shmq_chan_info(r->ch, &in) < 0 || in.writers_ever >= r->writers;
 }
 
-static const struct timespec *earliest(const struct timespec *a,
-                                       const struct timespec *b)
-{
-	if (!a || !b)
-		return a ? a : b;
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec) ? a : b;
-}
-
 /* Waits for the next message: the idle timeout counts from here, the
  * progress line ticks, and an end of stream with too few writers is
- * waited out (a writer may still come). */
+ * waited out (a writer may still come). -EINTR: a signal stops us. */
 static ssize_t rx_wait(struct rx *r)
 {
 	const struct timespec poll = { 0, WRITERS_POLL_NS };
 	int64_t idle = r->timeout_ns ? cli_now_ns() + r->timeout_ns : 0;
-	struct timespec ts_idle, ts_tick;
+	struct timespec ts_idle, ts_tick, ts_stop;
 	const struct timespec *dl;
 	ssize_t n;
 
 	ts_idle.tv_sec = (time_t)(idle / SECOND);
 	ts_idle.tv_nsec = (long)(idle % SECOND);
 	for (;;) {
-		dl = earliest(idle ? &ts_idle : NULL,
-		              cli_rate_deadline(&r->rate, &ts_tick));
-		n = shmq_chan_recv_timed(r->ch, r->buf, r->max, dl);
+		dl = cli_earliest(idle ? &ts_idle : NULL,
+		                  cli_rate_deadline(&r->rate, &ts_tick));
+		n = shmq_chan_recv_timed(r->ch, r->buf, r->max,
+		                         cli_chan_until(dl, &ts_stop));
 		if (n == -EPIPE && !enough_writers(r))
 			nanosleep(&poll, NULL);
 		else if (n != -ETIMEDOUT)
 			return n;
+		if (cli_chan_stopped())
+			return -EINTR;
 		if (idle && cli_now_ns() >= idle)
 			return -ETIMEDOUT;
 		cli_rate_tick(&r->rate, r->name, "received");
@@ -134,6 +133,8 @@ static int rx_loop(struct rx *r)
 	int rc;
 
 	for (;;) {
+		if (cli_chan_stopped())
+			return CLI_STOP;
 		n = shmq_chan_try_recv(r->ch, r->buf, r->max);
 		if (n == -EAGAIN || (n == -EPIPE && !enough_writers(r))) {
 			/* Nothing now: what we wrote goes out before we wait. */
@@ -148,6 +149,8 @@ static int rx_loop(struct rx *r)
 				return CLI_OK;
 		} else if (n == -EPIPE) {
 			return CLI_OK;
+		} else if (n == -EINTR) {
+			return CLI_STOP;
 		} else if (n != SHMQ_ELOST) { /* lost: counted, go on */
 			return rx_fail(r, n);
 		}
@@ -169,6 +172,8 @@ static int finish(struct rx *r, int rc, int stats)
 		        (unsigned long long)r->rate.lost);
 	if (stats)
 		cli_rate_print(&r->rate, r->name, "received");
+	if (rc == CLI_STOP)
+		return cli_chan_stop(r->name, "received", r->rate.msgs);
 	return rc;
 }
 

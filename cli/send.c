@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,13 +22,24 @@ const struct cli_cmd cli_send = {
 	"an error. It waits while the channel is full, and closes it at the\n"
 	"end of stdin: readers then see the end of the stream. The last\n"
 	"process to close a channel removes it, unless --persist.\n"
-	"If send fails part way (a line too long, a read error) while readers\n"
-	"are attached, it exits without closing, so that they see the writer\n"
-	"die (recv exits 1) and never take a cut stream for a whole one.\n\n"
+	"Like a named pipe's writer, send never drops data silently: it waits\n"
+	"for its first reader before the first message (--readers), and when\n"
+	"no reader is attached any more while the channel is full, or at the\n"
+	"end with messages unread that its close would remove (no reader, no\n"
+	"other writer attached, no --persist), it exits 1 saying how many\n"
+	"messages were not read.\n"
+	"If send fails part way (a line too long, a read error) or a signal\n"
+	"stops it (SIGINT, SIGTERM, SIGHUP) while readers are attached, it\n"
+	"exits without closing, so that they see the writer die (recv exits\n"
+	"1) and never take a cut stream for a whole one. Stopped by such a\n"
+	"signal, it dies of it (exit status 128 + its number); with no reader\n"
+	"attached it closes the channel first, so that one it made and nobody\n"
+	"else holds is removed.\n\n"
 	"  --binary          send the bytes of stdin as they come, not lines\n"
 	"  --readers N       wait until N readers are attached before the\n"
-	"                    first message (broadcast readers see messages\n"
-	"                    from when they join)\n"
+	"                    first message (default 1; 0: do not wait;\n"
+	"                    broadcast readers see messages from when they\n"
+	"                    join)\n"
 	CLI_CHAN_HELP,
 	run_send,
 };
@@ -38,7 +50,9 @@ const struct cli_cmd cli_send = {
 struct tx {
 	shmq_chan *ch;
 	const char *name;
-	size_t max; /* the channel's largest message */
+	size_t max;       /* the channel's largest message */
+	unsigned readers; /* to wait for before the first message */
+	int started;      /* they came: the first message may go */
 	struct cli_rate rate;
 };
 
@@ -47,17 +61,58 @@ struct tx {
  * leak. volatile: the store must not be optimised away. */
 static shmq_chan *volatile abandoned;
 
-/* One message. While the channel is full it waits, with the progress line
- * (if any) ticking. */
+/* Waits until t->readers readers are attached: 0, -EINTR when a signal
+ * stops us, or a channel error. */
+static int wait_readers(struct tx *t)
+{
+	const struct timespec poll = { 0, READERS_POLL_NS };
+	struct shmq_chan_info in;
+	int err;
+
+	for (;;) {
+		if ((err = shmq_chan_info(t->ch, &in)) < 0)
+			return err;
+		/* Readers that came and already went count too: waiting for
+		 * them cannot help, and the sends will say what became of
+		 * them (a dead reader, a full ring). */
+		if (in.readers >= t->readers || in.readers_ever >= t->readers)
+			return 0;
+		if (cli_chan_stopped())
+			return -EINTR;
+		nanosleep(&poll, NULL);
+	}
+}
+
+/* The channel is full: -EPIPE when no reader is attached any more, as a
+ * pipe's writer gets EPIPE, else 0 (someone may still read). */
+static int readers_gone(struct tx *t)
+{
+	struct shmq_chan_info in;
+
+	return shmq_chan_info(t->ch, &in) == 0 && in.readers_ever &&
+	       !in.readers ? -EPIPE : 0;
+}
+
+/* One message; the first waits for the readers. While the channel is full
+ * it waits, with the progress line (if any) ticking. -EINTR: a signal
+ * stops us. */
 static int tx_send(struct tx *t, const void *p, size_t n)
 {
-	struct timespec ts;
-	int rc = shmq_chan_try_send(t->ch, p, n);
+	struct timespec ts, ts_stop;
+	int rc;
 
+	if (!t->started && (rc = wait_readers(t)) < 0)
+		return rc;
+	t->started = 1;
+	rc = shmq_chan_try_send(t->ch, p, n);
 	while (rc == -EAGAIN) {
-		rc = shmq_chan_send_timed(t->ch, p, n,
-		                          cli_rate_deadline(&t->rate, &ts));
+		rc = shmq_chan_send_timed(t->ch, p, n, cli_chan_until(
+		        cli_rate_deadline(&t->rate, &ts), &ts_stop));
 		if (rc == -ETIMEDOUT) {
+			if (cli_chan_stopped())
+				return -EINTR;
+			if ((rc = readers_gone(t)) < 0)
+				return rc;
 			cli_rate_tick(&t->rate, t->name, "sent");
 			rc = -EAGAIN;
 		}
@@ -67,8 +122,24 @@ static int tx_send(struct tx *t, const void *p, size_t n)
 	return rc;
 }
 
+/* No reader is attached and msgs messages are unread: exit 1, not 0. */
+static int unread_fail(struct tx *t, uint64_t msgs)
+{
+	return cli_failf("%s: no reader is attached and %llu messages were not "
+	                 "read (start a reader first, or keep them with "
+	                 "--persist); %llu messages sent", t->name,
+	                 (unsigned long long)msgs,
+	                 (unsigned long long)t->rate.msgs);
+}
+
 static int send_fail(struct tx *t, int err)
 {
+	struct shmq_chan_info in;
+
+	if (err == -EINTR)
+		return CLI_STOP;
+	if (err == -EPIPE && shmq_chan_info(t->ch, &in) == 0)
+		return unread_fail(t, in.depth_msgs);
 	if (err == SHMQ_EPEERDEAD)
 		return cli_chan_peer_died(t->ch, t->name, SHMQ_READER, "sent",
 		                          t->rate.msgs);
@@ -77,17 +148,31 @@ static int send_fail(struct tx *t, int err)
 
 static int read_fail(void)
 {
+	if (errno == EINTR)
+		return CLI_STOP;
 	return cli_failf("cannot read stdin: %s", strerror(errno));
 }
 
-/* read(2) that retries on EINTR. */
+/* read(2) of stdin; -1 with errno EINTR once a signal stops us. It waits
+ * in poll(2) slices first: a signal caught just before a read would not
+ * interrupt it. */
 static ssize_t read_in(void *buf, size_t len)
 {
+	struct pollfd in = { STDIN_FILENO, POLLIN, 0 };
 	ssize_t n;
+	int ready;
 
-	while ((n = read(STDIN_FILENO, buf, len)) < 0 && errno == EINTR)
-		;
-	return n;
+	for (;;) {
+		if (cli_chan_stopped()) {
+			errno = EINTR;
+			return -1;
+		}
+		ready = poll(&in, 1, CLI_STOP_POLL_MS);
+		if (ready == 0 || (ready < 0 && errno == EINTR))
+			continue;
+		if ((n = read(STDIN_FILENO, buf, len)) >= 0 || errno != EINTR)
+			return n;
+	}
 }
 
 /* A line too long for the channel, of which n bytes are read (all of it if
@@ -189,43 +274,58 @@ static int send_chunks(struct tx *t)
 	return rc;
 }
 
-static int wait_readers(struct tx *t, unsigned want)
+/* At the end: would our close remove messages nobody read? It would with
+ * no reader and no other writer attached, unless the channel persists. A
+ * broadcast channel keeps no depth without readers: what was sent after
+ * the last one left went to none. */
+static int check_unread(struct tx *t, int persist)
 {
-	const struct timespec poll = { 0, READERS_POLL_NS };
 	struct shmq_chan_info in;
-	int err;
 
-	for (;;) {
-		if ((err = shmq_chan_info(t->ch, &in)) < 0)
-			return cli_chan_fail(err, t->name);
-		if (in.kind == SHMQ_CHAN_SPSC && want > 1)
-			return cli_failf("%s: a spsc channel takes one reader; "
-			                 "--readers %u would wait forever", t->name,
-			                 want);
-		/* Readers that came and already went count too: waiting for
-		 * them cannot help, and the sends will say what became of
-		 * them (a dead reader, a full ring). */
-		if (in.readers >= want || in.readers_ever >= want)
-			return CLI_OK;
-		nanosleep(&poll, NULL);
-	}
+	if (persist || shmq_chan_info(t->ch, &in) < 0 || in.readers ||
+	    in.writers > 1 || !t->rate.msgs)
+		return CLI_OK;
+	if (in.kind == SHMQ_CHAN_BROADCAST)
+		return cli_failf("%s: no reader is attached: what was sent after "
+		                 "the last one closed was read by none; %llu "
+		                 "messages sent", t->name,
+		                 (unsigned long long)t->rate.msgs);
+	return in.depth_msgs ? unread_fail(t, in.depth_msgs) : CLI_OK;
 }
 
 /* Closes the channel, or after a failure with readers attached leaves it
  * for them to see the writer die. */
-static int finish(struct tx *t, int rc, int stats)
+static int finish(struct tx *t, int rc, const struct cli_chan_args *a)
 {
 	struct shmq_chan_info in;
 	int err;
 
+	if (rc == CLI_OK)
+		rc = check_unread(t, a->o.flags & SHMQ_CHAN_PERSIST);
 	if (rc != CLI_OK && shmq_chan_info(t->ch, &in) == 0 && in.readers) {
 		abandoned = t->ch;
 	} else if ((err = shmq_chan_close(t->ch)) < 0 && rc == CLI_OK) {
 		rc = cli_chan_fail(err, t->name);
 	}
-	if (stats)
+	if (a->stats)
 		cli_rate_print(&t->rate, t->name, "sent");
+	if (rc == CLI_STOP)
+		return cli_chan_stop(t->name, "sent", t->rate.msgs);
 	return rc;
+}
+
+/* A spsc channel takes one reader: waiting for more would never end. */
+static int check_readers(const struct tx *t)
+{
+	struct shmq_chan_info in;
+	int err;
+
+	if ((err = shmq_chan_info(t->ch, &in)) < 0)
+		return cli_chan_fail(err, t->name);
+	if (in.kind == SHMQ_CHAN_SPSC && t->readers > 1)
+		return cli_failf("%s: a spsc channel takes one reader; --readers "
+		                 "%u would wait forever", t->name, t->readers);
+	return CLI_OK;
 }
 
 /* --readers N */
@@ -255,20 +355,20 @@ static int run_send(const struct cli_cmd *cmd, int argc, char **argv)
 	};
 	struct cli_chan_args a;
 	struct tx t;
-	unsigned readers = 0;
 	int rc;
 
-	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &readers);
+	memset(&t, 0, sizeof(t));
+	t.readers = 1;
+	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &t.readers);
 	if (rc != CLI_CHAN_PROCEED)
 		return rc;
-	memset(&t, 0, sizeof(t));
 	t.name = argv[optind];
 	if ((rc = cli_chan_open(&a, t.name, SHMQ_WRITER, &t.ch)) != CLI_OK)
 		return rc;
 	t.max = shmq_chan_max_msg(t.ch);
 	cli_rate_init(&t.rate, a.stats);
-	rc = wait_readers(&t, readers);
+	rc = check_readers(&t);
 	if (rc == CLI_OK)
 		rc = a.binary ? send_chunks(&t) : send_lines(&t);
-	return finish(&t, rc, a.stats);
+	return finish(&t, rc, &a);
 }

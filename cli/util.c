@@ -153,6 +153,17 @@ int cli_failf(const char *fmt, ...)
 	return CLI_ERR;
 }
 
+void cli_stop_signals(sigset_t *set)
+{
+	static const int stop[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+		if (sigaction(stop[i], NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_IGN)
+			sigaddset(set, stop[i]);
+}
+
 int cli_die_of(int sig)
 {
 	sigset_t one;

@@ -11,23 +11,23 @@
  */
 #include "shmq.h"
 #include "test.h"
+#include "cli_util.h"
+#include "tutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SHMQ(r, ...) t_shmq((r), NULL, __VA_ARGS__, (char *)NULL)
 /* argv of the tool under test, for proc_start. */
 #define TOOL(...) ((char *[]){ (char *)t_shmq_bin(), __VA_ARGS__, NULL })
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- Processes with pipes on stdin, stdout and stderr ------------------- */
 
@@ -165,6 +165,16 @@ static int proc_pump(struct proc *const *ps, size_t n, int ms)
 	return open_;
 }
 
+/* Pumps the pipes of r and of a process s that outlives it, until r has
+ * closed its stdout and stderr, then reaps r. */
+static void proc_run_first(struct proc *r, struct proc *s)
+{
+	while (r->out >= 0 || r->err >= 0)
+		proc_pump((struct proc *[]){ r, s }, 2, 1000);
+	proc_close_in(r);
+	r->status = t_wait(r->pid);
+}
+
 /* Pumps until every pipe of the n processes is closed, then reaps them. */
 static void proc_run(struct proc *const *ps, size_t n)
 {
@@ -250,14 +260,6 @@ static void check_sequence(const char *text, unsigned count)
 	struct seq s = { 1 };
 
 	CHECK_EQ(each_line(text, in_sequence, &s), count);
-}
-
-static int posix_exists(const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "/dev/shm/%s", name);
-	return access(path, F_OK) == 0;
 }
 
 /* The number after `key` in text, or -1. */
@@ -585,8 +587,9 @@ TEST(cli_chan_writer_killed_mid_stream_reader_says_so_fast)
 	s.status = t_wait(s.pid);
 	CHECK_EQ(s.status, 128 + SIGKILL);
 	CHECK(s.off < len); /* it died mid-stream */
-	snprintf(want, sizeof(want), "writer pid %d died; %u messages "
-	         "received", (int)s.pid, got);
+	snprintf(want, sizeof(want), "writer pid %d died or was interrupted "
+	         "before ending the stream; %u messages received", (int)s.pid,
+	         got);
 	check_one_line(r.status, r.e.p, want);
 	check_sequence(r.o.p, got); /* a gap-free prefix */
 	printf("  note: the reader reported the killed writer %.1f ms after "
@@ -641,11 +644,103 @@ TEST(cli_chan_send_that_fails_mid_stream_is_seen_as_a_dead_writer)
 	check_one_line(s.status, s.e.p, "line 2 is longer than the channel's "
 	               "largest message (48 bytes)");
 	/* The reader must not take the cut stream for a whole one. */
-	snprintf(want, sizeof(want), "writer pid %d died; 1 messages received",
-	         (int)s.pid);
+	snprintf(want, sizeof(want), "writer pid %d died or was interrupted "
+	         "before ending the stream; 1 messages received", (int)s.pid);
 	check_one_line(r.status, r.e.p, want);
 	CHECK(!strcmp(r.o.p, "first\n"));
 	CHECK(!posix_exists(name));
+	free(in);
+	proc_free(&r);
+	proc_free(&s);
+}
+
+/* ---- Signals -------------------------------------------------------------- */
+
+/* Waits until n peers of role are attached to channel name and the tool
+ * pid sleeps in a system call: it waits. (It catches its stop signals
+ * from before it attaches.) */
+static void await_waiting(pid_t pid, const char *name, int role, unsigned n)
+{
+	const struct timespec pause = { 0, 1000000 };
+	struct shmq_chan_info in;
+
+	while (shmq_chan_stat(name, &in) != 0 ||
+	       (role == SHMQ_WRITER ? in.writers : in.readers) < n ||
+	       t_blocked_in(pid) < 0)
+		nanosleep(&pause, NULL);
+}
+
+/* p was stopped by sig: it said so, died of it, and left nothing. */
+static void check_stopped(struct proc *p, int sig, const char *name,
+                          const char *what)
+{
+	char want[160];
+
+	proc_run((struct proc *[]){ p }, 1);
+	check_status(p, 128 + sig);
+	snprintf(want, sizeof(want), "shmq: %s: interrupted by SIG%s; %s\n",
+	         name, sigabbrev_np(sig), what);
+	CHECK(!strcmp(p->e.p, want));
+	CHECK(!posix_exists(name));
+	proc_free(p);
+}
+
+TEST(cli_chan_a_stopped_recv_removes_the_channel_it_made)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	char name[64];
+	struct proc r;
+
+	t_name(name, sizeof(name), "rsig");
+	for (size_t i = 0; i < NELEM(sigs); i++) {
+		proc_start(&r, NULL, 0, 0, TOOL("recv", name, "--create"));
+		await_waiting(r.pid, name, SHMQ_READER, 1);
+		CHECK_EQ(kill(r.pid, sigs[i]), 0);
+		check_stopped(&r, sigs[i], name, "0 messages received");
+	}
+}
+
+TEST(cli_chan_a_stopped_send_removes_the_channel_it_made)
+{
+	char name[64];
+	struct proc s;
+
+	t_name(name, sizeof(name), "ssig");
+	/* Waiting for its reader. */
+	proc_start(&s, "", 0, 1, TOOL("send", name, "--create", "--readers",
+	           "1"));
+	await_waiting(s.pid, name, SHMQ_WRITER, 1);
+	CHECK_EQ(kill(s.pid, SIGINT), 0);
+	check_stopped(&s, SIGINT, name, "0 messages sent");
+	/* Waiting for input on stdin, which stays open. */
+	proc_start(&s, "", 0, 1, TOOL("send", name, "--create", "--readers",
+	           "0"));
+	await_waiting(s.pid, name, SHMQ_WRITER, 1);
+	CHECK_EQ(kill(s.pid, SIGTERM), 0);
+	check_stopped(&s, SIGTERM, name, "0 messages sent");
+}
+
+TEST(cli_chan_a_stopped_writer_is_not_an_end_of_stream)
+{
+	char name[64], want[160];
+	struct proc r, s;
+	size_t len;
+	char *in = lines("", 1, 2000000, &len);
+
+	t_name(name, sizeof(name), "wsig");
+	start_pair(&r, &s, name, "4K", in, len, 1);
+	while (!strchr(r.o.p, '\n')) /* both attached, data flowing */
+		CHECK(proc_pump((struct proc *[]){ &r, &s }, 2, 1000) > 0);
+	CHECK_EQ(kill(s.pid, SIGINT), 0);
+	proc_run((struct proc *[]){ &r, &s }, 2);
+	check_status(&s, 128 + SIGINT);
+	CHECK_HAS(s.e.p, "interrupted by SIGINT; ");
+	CHECK(s.off < len); /* stopped mid-stream */
+	snprintf(want, sizeof(want), "writer pid %d died or was interrupted "
+	         "before ending the stream; ", (int)s.pid);
+	check_one_line(r.status, r.e.p, want);
+	check_sequence(r.o.p, (unsigned)number_after(r.e.p, "stream; "));
+	CHECK(!posix_exists(name)); /* the reader's close removed it */
 	free(in);
 	proc_free(&r);
 	proc_free(&s);
@@ -688,12 +783,102 @@ TEST(cli_chan_recv_count_stops_after_n_messages)
 	t_name(name, sizeof(name), "count");
 	proc_start(&r, NULL, 0, 0, TOOL("recv", name, "--create", "--count",
 	           "3"));
-	proc_start(&s, in, len, 0, TOOL("send", name, "--create", "--readers",
+	proc_start(&s, in, len, 1, TOOL("send", name, "--create", "--readers",
 	           "1"));
+	proc_run_first(&r, &s);
+	check_status(&r, 0);
+	CHECK(!strcmp(r.o.p, "1\n2\n3\n"));
+	/* The writer ends after its reader: its close would drop 7 messages
+	 * nobody read, which it says, as a pipe's writer gets EPIPE. */
+	proc_close_in(&s);
+	proc_run((struct proc *[]){ &s }, 1);
+	check_one_line(s.status, s.e.p, "no reader is attached and 7 messages "
+	               "were not read (start a reader first, or keep them with "
+	               "--persist); 10 messages sent");
+	CHECK(!posix_exists(name));
+	free(in);
+	proc_free(&r);
+	proc_free(&s);
+}
+
+/* ---- A named pipe's writer: never drops data silently --------------------- */
+
+TEST(cli_chan_send_waits_for_its_first_reader)
+{
+	char name[64];
+	struct proc r, s;
+	struct shmq_chan_info in;
+	struct t_run t;
+
+	t_name(name, sizeof(name), "pipe");
+	proc_start(&s, "hi\n", 3, 0, TOOL("send", name, "--create"));
+	await_waiting(s.pid, name, SHMQ_WRITER, 1);
+	CHECK_EQ(waitpid(s.pid, NULL, WNOHANG), 0); /* still there */
+	CHECK_EQ(shmq_chan_stat(name, &in), 0);
+	CHECK_EQ(in.sent + in.depth_msgs, 0); /* nothing sent yet */
+	proc_start(&r, NULL, 0, 0, TOOL("recv", name));
 	proc_run((struct proc *[]){ &r, &s }, 2);
 	check_status(&r, 0);
 	check_status(&s, 0);
-	CHECK(!strcmp(r.o.p, "1\n2\n3\n"));
+	CHECK(!strcmp(r.o.p, "hi\n"));
+	CHECK(!posix_exists(name));
+	proc_free(&r);
+	proc_free(&s);
+	/* Told not to wait, with nobody to read: exit 1, never 0. */
+	t_shmq(&t, "hi\n", "send", name, "--create", "--readers", "0",
+	       (char *)NULL);
+	check_one_line(t.status, t.err, "no reader is attached and 1 messages "
+	               "were not read");
+	CHECK(!posix_exists(name));
+	/* No message, nothing to drop: no wait. */
+	t_shmq(&t, "", "send", name, "--create", (char *)NULL);
+	CHECK_EQ(t.status, 0);
+	CHECK(!posix_exists(name));
+	/* Kept with --persist: nothing dropped. */
+	t_shmq(&t, "hi\n", "send", name, "--create", "--readers", "0",
+	       "--persist", (char *)NULL);
+	CHECK_EQ(t.status, 0);
+	CHECK_EQ(shmq_chan_stat(name, &in), 0);
+	CHECK_EQ(in.depth_msgs, 1);
+	SHMQ(&t, "rm", name);
+	CHECK_EQ(t.status, 0);
+}
+
+TEST(cli_chan_send_fails_once_every_reader_closed)
+{
+	char name[64];
+	struct proc r, s;
+	size_t len;
+	char *in = lines("", 1, 2000000, &len);
+
+	t_name(name, sizeof(name), "epipe");
+	/* The reader leaves after 5 lines; the writer fills the 4K ring,
+	 * then finds nobody to make room, as a pipe's writer gets EPIPE. */
+	proc_start(&r, NULL, 0, 0, TOOL("recv", name, "--create", "--capacity",
+	           "4K", "--count", "5"));
+	proc_start(&s, in, len, 1, TOOL("send", name, "--create", "--capacity",
+	           "4K"));
+	proc_run((struct proc *[]){ &r, &s }, 2);
+	check_status(&r, 0);
+	check_sequence(r.o.p, 5);
+	check_one_line(s.status, s.e.p, "no reader is attached and ");
+	CHECK_HAS(s.e.p, " messages were not read");
+	CHECK(!posix_exists(name));
+	proc_free(&r);
+	proc_free(&s);
+	/* broadcast keeps no depth without readers: the writer that
+	 * outlives them says its last messages went to none. */
+#define BC "--create", "--kind", "broadcast"
+	proc_start(&r, NULL, 0, 0, TOOL("recv", name, BC, "--count", "1"));
+	proc_start(&s, "1\n2\n", 4, 1, TOOL("send", name, BC));
+#undef BC
+	proc_run_first(&r, &s);
+	check_status(&r, 0);
+	proc_close_in(&s);
+	proc_run((struct proc *[]){ &s }, 1);
+	check_one_line(s.status, s.e.p, "no reader is attached: what was sent "
+	               "after the last one closed was read by none; 2 messages "
+	               "sent");
 	CHECK(!posix_exists(name));
 	free(in);
 	proc_free(&r);
@@ -925,13 +1110,50 @@ TEST(cli_chan_line_longer_than_the_largest_message_names_the_limit)
 
 	t_name(name, sizeof(name), "long");
 	t_shmq(&r, "ok\n0123456789abcdef0\n", "send", name, "--create",
-	       "--kind", "mpmc", "--msg-size", "16", (char *)NULL);
+	       "--kind", "mpmc", "--msg-size", "16", "--readers", "0",
+	       (char *)NULL);
 	check_one_line(r.status, r.err, "line 2 is longer than the channel's "
 	               "largest message (16 bytes); use --binary");
 	/* A line of exactly 16 bytes, newline included, fits. */
 	t_shmq(&r, "0123456789abcde\n", "send", name, "--create", "--kind",
-	       "mpmc", "--msg-size", "16", (char *)NULL);
+	       "mpmc", "--msg-size", "16", "--readers", "0", "--persist",
+	       (char *)NULL);
 	CHECK_EQ(r.status, 0);
+	SHMQ(&r, "rm", name);
+	CHECK_EQ(r.status, 0);
+	CHECK(!posix_exists(name));
+}
+
+TEST(cli_chan_a_rounded_capacity_is_noted)
+{
+	struct t_run r;
+	struct shmq_chan_info in;
+	char name[64], want[192];
+
+	t_name(name, sizeof(name), "round");
+	/* No reader to wait for: no message. */
+	t_shmq(&r, "", "send", name, "--create", "--capacity", "3", "--persist",
+	       (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	snprintf(want, sizeof(want), "shmq: note: %s: --capacity 3 asked, the "
+	         "channel has 64 (ring bytes: a power of two, at least 64)\n",
+	         name);
+	CHECK(!strcmp(r.err, want));
+	CHECK_EQ(shmq_chan_stat(name, &in), 0);
+	CHECK_EQ(in.capacity, 64);
+	SHMQ(&r, "rm", name);
+	CHECK_EQ(r.status, 0);
+	t_shmq(&r, "", "send", name, "--create", "--kind", "mpmc",
+	       "--capacity", "5", "--msg-size", "17", (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	snprintf(want, sizeof(want), "shmq: note: %s: --capacity 5 asked, the "
+	         "channel has 8 (message slots: a power of two)\n", name);
+	CHECK(!strcmp(r.err, want)); /* and nothing of --msg-size: kept */
+	/* What is given exactly is not noted. */
+	t_shmq(&r, "", "send", name, "--create", "--capacity", "64",
+	       (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	CHECK_EQ(strlen(r.err), 0);
 	CHECK(!posix_exists(name));
 }
 

@@ -33,7 +33,7 @@ EX_BIN    := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 SONAME  := libshmq.so.0
 
-.PHONY: all demo test install uninstall clean help deps bench
+.PHONY: all demo test install install-man uninstall clean help deps bench
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmq.a $(B)/libshmq.so $(B)/shmq $(EX_BIN)
@@ -93,7 +93,7 @@ test: deps all $(B)/tests/shmq-tests $(B)/tests/shmq $(if $(T),,fuzz tsan model-
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(B)/tests/shmq-tests $(T)
 
-install: all
+install: all install-man
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0644 $(B)/libshmq.a $(DESTDIR)$(PREFIX)/lib/
@@ -103,9 +103,16 @@ install: all
 	install -m 0755 $(B)/shmq $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*SHMQ_VERSION_STRING "\(.*\)"/\1/p' include/shmq.h)|' \
 	  shmq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shmq.pc
-	for m in $(wildcard man/*.[0-9]); do \
+
+# The pages, and a one-line link page for every function a NAME section
+# lists (man shmq_chan_send opens shmq_chan(3)). Needs no build: the docs
+# test runs it into a scratch DESTDIR.
+MAN_PAGES := $(wildcard man/*.[0-9])
+install-man:
+	for m in $(MAN_PAGES); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	scripts/man-links.sh $(DESTDIR)$(PREFIX)/share/man $(MAN_PAGES)
 
 clean:
 	rm -rf $(B)

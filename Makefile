@@ -276,8 +276,8 @@ fuzz-long:
 # ---- end fuzz ----
 
 # ---- check-long ----
-# The long versions of the reliability suite (README, "Guarantees and
-# limits"): every test with SHMQ_LONG=1 (kill loops of 10,000 kills each,
+# The long versions of the reliability suite (docs/guarantees.md: the
+# promises): every test with SHMQ_LONG=1 (kill loops of 10,000 kills each,
 # hostile peers 10 s each), every fuzz target 60 s, the tool under valgrind
 # memcheck, and the Spin models in full. About 15 minutes on 2 CPUs.
 .PHONY: check-long

@@ -127,6 +127,7 @@ help:
 	@echo "make check-tsan  thread tests under ThreadSanitizer (make test runs them too)"
 	@echo "make check-valgrind | check-model | check-hooks | fuzz-long   parts of check-long"
 	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
+	@echo "make install-man  the man pages and a link page per function (man shmq_chan_send)"
 	@echo "make deps       install missing build dependencies (apt-get as root)"
 	@echo "make clean      remove build/"
 

@@ -47,7 +47,7 @@ EX_BIN    := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 SONAME  := libshmq.so.0
 
-.PHONY: all demo test install uninstall clean help deps bench
+.PHONY: all demo test install install-man uninstall clean help deps bench
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmq.a $(B)/libshmq.so $(B)/shmq $(EX_BIN)
@@ -130,7 +130,7 @@ test: deps all check-hooks check-layers $(B)/tests/shmq-tests $(B)/tests/shmq \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(B)/tests/shmq-tests $(T)
 
-install: all
+install: all install-man
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0644 $(B)/libshmq.a $(DESTDIR)$(PREFIX)/lib/
@@ -140,9 +140,16 @@ install: all
 	install -m 0755 $(B)/shmq $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*SHMQ_VERSION_STRING "\(.*\)"/\1/p' include/shmq.h)|' \
 	  shmq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shmq.pc
-	for m in $(wildcard man/*.[0-9]); do \
+
+# The pages, and a one-line link page for every function a NAME section
+# lists (man shmq_chan_send opens shmq_chan(3)). Needs no build: the docs
+# test runs it into a scratch DESTDIR.
+MAN_PAGES := $(wildcard man/*.[0-9])
+install-man:
+	for m in $(MAN_PAGES); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	scripts/man-links.sh $(DESTDIR)$(PREFIX)/share/man $(MAN_PAGES)
 
 clean:
 	rm -rf $(B)
@@ -158,6 +165,7 @@ help:
 	@echo "make check-layers  no library object calls into a higher layer (src/layers.txt; make test runs it)"
 	@echo "make check-valgrind | check-model | check-hooks | fuzz-long   parts of check-long"
 	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
+	@echo "make install-man  the man pages and a link page per function (man shmq_chan_send)"
 	@echo "make deps       install missing build dependencies (apt-get as root)"
 	@echo "make clean      remove build/"
 
@@ -306,8 +314,8 @@ fuzz-long:
 # ---- end fuzz ----
 
 # ---- check-long ----
-# The long versions of the reliability suite (README, "Guarantees and
-# limits"): every test with SHMQ_LONG=1 (kill loops of 10,000 kills each,
+# The long versions of the reliability suite (docs/guarantees.md: the
+# promises): every test with SHMQ_LONG=1 (kill loops of 10,000 kills each,
 # hostile peers 10 s each), every fuzz target 60 s, the tool under valgrind
 # memcheck, and the Spin models in full. About 15 minutes on 2 CPUs.
 .PHONY: check-long

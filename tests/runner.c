@@ -60,6 +60,8 @@ static pid_t t_self;
  */
 struct t_report {
 	atomic_int taken;
+	atomic_int failed; /* some process of the test failed: a skip after
+	                      that is a failure, whoever reported first */
 	char msg[T_MSG_MAX];
 };
 static struct t_report *t_rep;
@@ -107,6 +109,9 @@ void t_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 		vsnprintf(detail, sizeof(detail), fmt, ap);
 		va_end(ap);
 	}
+	/* release: pairs with the runner's acquire load after the reap */
+	if (t_rep)
+		atomic_store_explicit(&t_rep->failed, 1, memory_order_release);
 	if (!t_rep) /* outside the runner (a re-exec'd helper): say it here */
 		fprintf(stderr, "%s:%d: %s%s%s%s\n", file, line, expr,
 			*detail ? " (" : "", detail, *detail ? ")" : "");
@@ -586,12 +591,14 @@ static int t_run_one(const struct t_test *t)
 	/* acquire: pairs with the release store in t_report(). */
 	int have = atomic_load_explicit(&t_rep->taken, memory_order_acquire) == 2;
 	const char *msg = have ? t_rep->msg : "";
+	/* acquire: pairs with the release store in t_fail() */
+	int failed = atomic_load_explicit(&t_rep->failed, memory_order_acquire);
 
 	if (!done) {
 		printf("FAIL %s: timeout after %ds%s%s\n", t->name, t->timeout_s,
 		       have ? "; first failure: " : "", msg);
 		res = T_FAIL;
-	} else if (WIFEXITED(st) && WEXITSTATUS(st) == T_SKIP_CODE) {
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) == T_SKIP_CODE && !failed) {
 		printf("SKIP %s: %s\n", t->name, have ? msg : "(no reason given)");
 		res = T_SKIPPED;
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !have) {

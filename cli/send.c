@@ -23,7 +23,8 @@ const struct cli_cmd cli_send = {
 	"end of stdin: readers then see the end of the stream. The last\n"
 	"process to close a channel removes it, unless --persist.\n"
 	"Like a named pipe's writer, send never drops data silently: it waits\n"
-	"for its first reader before the first message (--readers), and when\n"
+	"for its first reader before the first message (--readers; given, also\n"
+	"before it closes an empty input), and when\n"
 	"no reader is attached any more while the channel is full, or at the\n"
 	"end with messages unread that its close would remove (no reader, no\n"
 	"other writer attached, no --persist), it exits 1 saying how many\n"
@@ -52,6 +53,7 @@ struct tx {
 	const char *name;
 	size_t max;       /* the channel's largest message */
 	unsigned readers; /* to wait for before the first message */
+	int readers_set;  /* --readers given: an empty input waits too */
 	int started;      /* they came: the first message may go */
 	struct cli_rate rate;
 };
@@ -300,6 +302,11 @@ static int finish(struct tx *t, int rc, const struct cli_chan_args *a)
 	struct shmq_chan_info in;
 	int err;
 
+	/* With --readers an empty stream is a stream: its readers see it
+	 * end, not a channel our close removed before they came. */
+	if (rc == CLI_OK && !t->started && t->readers_set &&
+	    (err = wait_readers(t)) < 0)
+		rc = err == -EINTR ? CLI_STOP : cli_chan_fail(err, t->name);
 	if (rc == CLI_OK)
 		rc = check_unread(t, a->o.flags & SHMQ_CHAN_PERSIST);
 	if (rc != CLI_OK && shmq_chan_info(t->ch, &in) == 0 && in.readers) {
@@ -330,8 +337,9 @@ static int check_readers(const struct tx *t)
 
 /* --readers N */
 static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
-                      void *readers)
+                      void *tx)
 {
+	struct tx *t = tx;
 	const char *why;
 	uint64_t n;
 
@@ -342,7 +350,8 @@ static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
 	if (why)
 		return cli_usage_error(cmd, "invalid --readers '%s': %s", arg,
 		                       why);
-	*(unsigned *)readers = (unsigned)n;
+	t->readers = (unsigned)n;
+	t->readers_set = 1;
 	return CLI_OK;
 }
 
@@ -359,7 +368,7 @@ static int run_send(const struct cli_cmd *cmd, int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	t.readers = 1;
-	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &t.readers);
+	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &t);
 	if (rc != CLI_CHAN_PROCEED)
 		return rc;
 	t.name = argv[optind];

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/wait.h>
@@ -405,6 +406,30 @@ TEST(cli_chan_lines_end_in_a_newline_and_binary_is_exact)
 	round_trip(name, "", 0, &r); /* empty input: a clean, empty stream */
 	CHECK_EQ(strlen(r.out), 0);
 	CHECK(!posix_exists(name));
+}
+
+/* With --readers an empty input waits for its reader before the close,
+ * so a reader that comes later sees the stream end. Without the wait the
+ * close removed the channel first: the reader (no --create) found none,
+ * or one made by `recv --create` waited for ever. */
+TEST(cli_chan_empty_send_waits_for_its_reader_then_ends_the_stream)
+{
+	struct proc r, s;
+	char name[64];
+
+	t_name(name, sizeof(name), "empty");
+	proc_start(&s, "", 0, 0,
+	           TOOL("send", name, "--create", "--readers", "1"));
+	while (!posix_exists(name)) /* waits for the create, not for time */
+		sched_yield();
+	proc_start(&r, NULL, 0, 0, TOOL("recv", name));
+	proc_run((struct proc *[]){ &r, &s }, 2);
+	check_status(&r, 0);
+	check_status(&s, 0);
+	CHECK_EQ(strlen(r.o.p), 0);
+	CHECK(!posix_exists(name));
+	proc_free(&r);
+	proc_free(&s);
 }
 
 struct mpmc_check {

@@ -123,12 +123,19 @@ check-layers: $(LIB_OBJ)
 	@scripts/layers.sh src/layers.txt $(LIB_OBJ)
 
 # T=pattern runs only the tests whose name contains pattern.
+# Without T= the parts (fuzz runs, TSan, models) run first and count in
+# the runner's closing line (scripts/part.sh).
 test: deps all check-hooks check-layers $(B)/tests/shmq-tests $(B)/tests/shmq \
-      $(if $(T),,fuzz tsan model-quick)
-	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
+      $(if $(T),,parts)
+	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) $(if $(T),,SHMQ_PARTS=$(B)/parts) \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(B)/tests/shmq-tests $(T)
+
+.PHONY: parts
+parts:
+	@rm -rf $(B)/parts && mkdir -p $(B)/parts
+	@SHMQ_PARTS=$(CURDIR)/$(B)/parts $(MAKE) --no-print-directory fuzz tsan model-quick
 
 install: all install-man
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
@@ -158,7 +165,8 @@ help:
 	@echo "make            build build/libshmq.a, build/libshmq.so, build/shmq, examples"
 	@echo "make demo       build and run the demo (segments in both families, shmq ls, 1 GiB through a channel)"
 	@echo "make bench      the full shmq bench: bench/results/latest.{txt,json,svg} (BENCH_ARGS=--quick ...)"
-	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed'"
+	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed, N skipped'"
+	@echo "                a skip for want of a package fails it (SHMQ_ALLOW_SKIP=1 accepts)"
 	@echo "                T=pattern runs only matching tests"
 	@echo "make check-long the long reliability suite: kill loops x10,000, fuzz 60 s/target, valgrind, Spin models"
 	@echo "make check-tsan  thread tests under ThreadSanitizer (make test runs them too)"
@@ -170,9 +178,10 @@ help:
 	@echo "make clean      remove build/"
 
 # libFuzzer targets (clang): tests/fuzz/fuzz_*.c, listed with their
-# corpora in the fuzz block below. Built from the library sources, not the
-# gcc objects. `make test` runs each for FUZZ_TIME seconds (not with T=);
-# without a clang that links -fsanitize=fuzzer it says so and skips.
+# corpora in the fuzz block below. `make test` runs each for FUZZ_TIME
+# seconds (not with T=); without a clang that links -fsanitize=fuzzer it
+# records a skip (scripts/part.sh), which fails the run unless
+# SHMQ_ALLOW_SKIP=1.
 FUZZ_CC   ?= clang
 FUZZ_TIME ?= 10
 comma     := ,
@@ -183,8 +192,9 @@ fuzz:
 	@mkdir -p $(B)/fuzz
 	@echo 'int LLVMFuzzerTestOneInput(void){return 0;}' > $(B)/fuzz/probe.c
 	@if $(FUZZ_CC) $(FUZZ_SAN) $(B)/fuzz/probe.c -o $(B)/fuzz/probe >/dev/null 2>&1; \
-	then $(MAKE) --no-print-directory fuzz-run; \
-	else echo "fuzz: SKIP: $(FUZZ_CC) cannot build -fsanitize=fuzzer (apt-get install clang libclang-rt-14-dev)"; fi
+	then scripts/part.sh run fuzz $(MAKE) --no-print-directory fuzz-run; \
+	else scripts/part.sh skip-dep fuzz "clang libclang-rt-14-dev" \
+	  "$(FUZZ_CC) cannot build -fsanitize=fuzzer: the fuzz runs"; fi
 
 # Peer-library rows of `shmq bench` (bench/peers/): build/bench/peer-boost,
 # peer-zmq, peer-iceoryx. bench/peers/deps.sh installs their Debian packages
@@ -250,8 +260,9 @@ tsan:
 	@echo 'int main(void){return 0;}' > $(B)/tsan/probe.c
 	@if $(TSAN_CC) $(TSAN) $(B)/tsan/probe.c -o $(B)/tsan/probe >/dev/null 2>&1 \
 	  && $(B)/tsan/probe >/dev/null 2>&1; \
-	then $(MAKE) --no-print-directory check-tsan; \
-	else echo "tsan: SKIP: $(TSAN_CC) cannot build or run -fsanitize=thread (apt-get install clang)"; fi
+	then scripts/part.sh run tsan $(MAKE) --no-print-directory check-tsan; \
+	else scripts/part.sh skip-dep tsan clang \
+	  "$(TSAN_CC) cannot build or run -fsanitize=thread: the thread tests"; fi
 
 check-tsan: $(TSAN_BIN)
 	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
@@ -265,8 +276,9 @@ check-valgrind: all
 # `make test` runs the quick subset (~15 s) when spin is there.
 .PHONY: model-quick
 model-quick:
-	@if command -v spin >/dev/null 2>&1; then tests/model/run.sh quick $(B)/model; \
-	else echo "model: SKIP: spin not installed (apt-get install spin)"; fi
+	@if command -v spin >/dev/null 2>&1; \
+	then scripts/part.sh run model tests/model/run.sh quick $(B)/model; \
+	else scripts/part.sh skip-dep model spin "spin is not installed: the protocol models"; fi
 
 # MODEL=quick: the short subset.
 check-model:
@@ -290,12 +302,22 @@ FUZZ_CLI_WRAP  := shmq_seg_create shmq_seg_open shmq_chan_create \
 FUZZ_EXTRA_cli := -Icli $(filter-out cli/main.c,$(CLI_SRC)) $(BENCH_SRC) -lm \
   $(FUZZ_CLI_WRAP:%=-Wl,--wrap=%)
 
-$(FUZZ_BINS): $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/guard.c \
-              tests/fuzz/guard.h $(LIB_SRC) $(HDRS)
+# The library, tool and bench objects are built once for all targets,
+# instrumented for coverage (fuzzer-no-link); each target links them.
+FUZZ_CFLAGS = $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) -O1 -g -Iinclude
+FUZZ_OBJ := $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
+$(B)/fuzz/obj/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) -O1 -g $(FUZZ_SAN) -Iinclude -Isrc \
-	  -o $@ $< $(LIB_SRC) $(FUZZ_EXTRA_$*)
-$(B)/fuzz/fuzz_cli: $(CLI_SRC) $(BENCH_SRC)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(SRC_INC) $(DEPFLAGS) \
+	  $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_SAN)) -c $< -o $@
+$(B)/fuzz/obj/cli/%.o $(B)/fuzz/obj/bench/%.o: SRC_INC :=
+FUZZ_EXTRA_cli := $(FUZZ_EXTRA_cli:%.c=$(B)/fuzz/obj/%.o)
+
+$(FUZZ_BINS): $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/guard.c \
+              tests/fuzz/guard.h $(FUZZ_OBJ) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc $(FUZZ_SAN) -o $@ $< $(FUZZ_OBJ) $(FUZZ_EXTRA_$*)
+$(B)/fuzz/fuzz_cli: $(filter $(B)/fuzz/obj/%.o,$(FUZZ_EXTRA_cli))
 
 fuzz-run: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do d=$(B)/fuzz/$$t; mkdir -p $$d/corpus; \
@@ -307,6 +329,22 @@ fuzz-run: $(FUZZ_BINS)
 	  else tail -n 40 $$d/log; echo "fuzz: $$t: FAILED: reproducer" $$(ls \
 	    $$d/crash-* $$d/timeout-* $$d/leak-* $$d/oom-* 2>/dev/null); exit 1; fi; \
 	done
+
+# The same targets around a plain main (tests/fuzz/replay.c), built with
+# the suite's compiler and sanitizers on the test objects: the tests
+# fuzz_corpus_T replay tests/fuzz/corpus/T on every machine, clang or not.
+REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/replay/fuzz_%)
+REPLAY_EXTRA_chan_header := $(FUZZ_GUARD)
+REPLAY_EXTRA_chan_ring   := $(FUZZ_GUARD)
+REPLAY_EXTRA_cli := -Icli $(filter-out $(B)/san/cli/main.o,$(SCLI_OBJ)) \
+  $(SBENCH_OBJ) -lm $(FUZZ_CLI_WRAP:%=-Wl,--wrap=%)
+$(REPLAY_BINS): $(B)/replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
+                tests/fuzz/guard.c $(SLIB_OBJ) $(HDRS) $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ $< tests/fuzz/replay.c $(SLIB_OBJ) \
+	  $(REPLAY_EXTRA_$*)
+$(B)/replay/fuzz_cli: $(SCLI_OBJ) $(SBENCH_OBJ)
+test: $(REPLAY_BINS)
 
 .PHONY: fuzz-long
 fuzz-long:

@@ -38,6 +38,7 @@
 #define T_FAIL_CODE 1
 #define T_KEY_BASE 0x5e000000u
 #define T_MSG_MAX 4096
+#define T_DEP_MAX 128
 
 struct t_test {
 	const char *name;
@@ -63,6 +64,7 @@ struct t_report {
 	atomic_int failed; /* some process of the test failed: a skip after
 	                      that is a failure, whoever reported first */
 	char msg[T_MSG_MAX];
+	char dep[T_DEP_MAX]; /* t_skip_dep: the missing packages */
 };
 static struct t_report *t_rep;
 
@@ -129,6 +131,15 @@ void t_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 void t_skip(const char *why)
 {
 	t_report("%s", why);
+	_exit(T_SKIP_CODE);
+}
+
+void t_skip_dep(const char *pkgs, const char *why)
+{
+	/* before the report: the runner reads dep after taken == 2 */
+	if (t_rep && !atomic_load_explicit(&t_rep->taken, memory_order_relaxed))
+		snprintf(t_rep->dep, sizeof(t_rep->dep), "%s", pkgs);
+	t_report("%s (needs %s)", why, pkgs);
 	_exit(T_SKIP_CODE);
 }
 
@@ -560,6 +571,37 @@ static void t_dump_group(pid_t pgid)
 	closedir(d);
 }
 
+/* What skipped for want of a package scripts/deps.sh installs: the
+ * packages (a set) and who skipped, for the closing verdict. */
+static char t_dep_pkgs[512], t_dep_who[1024];
+static int t_dep_n;
+
+/* Adds package w to the set unless it is there. */
+static void t_dep_add_word(const char *w)
+{
+	size_t used = strlen(t_dep_pkgs), n = strlen(w);
+	for (const char *p = t_dep_pkgs; (p = strstr(p, w)); p++)
+		if ((p == t_dep_pkgs || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
+			return;
+	if (used + n + 2 < sizeof(t_dep_pkgs))
+		snprintf(t_dep_pkgs + used, sizeof(t_dep_pkgs) - used, "%s%s",
+		         used ? " " : "", w);
+}
+
+static void t_dep_note(const char *who, const char *pkgs)
+{
+	size_t used = strlen(t_dep_who);
+	char words[T_DEP_MAX], *save = NULL;
+	snprintf(words, sizeof(words), "%s", pkgs);
+	for (char *w = strtok_r(words, " ", &save); w;
+	     w = strtok_r(NULL, " ", &save))
+		t_dep_add_word(w);
+	if (t_dep_n++ < 8 && used + 2 < sizeof(t_dep_who))
+		snprintf(t_dep_who + used, sizeof(t_dep_who) - used, "%s%s",
+		         used ? ", " : "", who);
+}
+
 static int t_run_one(const struct t_test *t)
 {
 	double t0 = t_now();
@@ -600,6 +642,8 @@ static int t_run_one(const struct t_test *t)
 		res = T_FAIL;
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == T_SKIP_CODE && !failed) {
 		printf("SKIP %s: %s\n", t->name, have ? msg : "(no reason given)");
+		if (have && t_rep->dep[0])
+			t_dep_note(t->name, t_rep->dep);
 		res = T_SKIPPED;
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !have) {
 		printf("ok %s (%.2fs)\n", t->name, t_now() - t0);
@@ -727,6 +771,75 @@ static int t_leftovers(const struct t_objs *snap)
 	return n;
 }
 
+/*
+ * The parts `make test` ran before the runner (the fuzz runs, TSan, the
+ * Spin models: the Makefile's target parts, scripts/part.sh): each left
+ * $SHMQ_PARTS/NAME, "pass", "fail REASON", "skip REASON" or
+ * "skip-dep PKGS: REASON". They count in the closing line like tests.
+ */
+static void t_parts(int *npass, int *nfail, int *nskip)
+{
+	const char *dir = getenv("SHMQ_PARTS");
+	struct dirent **ents;
+	int n;
+
+	if (!dir || !*dir)
+		return;
+	if ((n = scandir(dir, &ents, NULL, alphasort)) < 0) {
+		printf("FAIL parts: %s: %s (make test's parts did not run)\n",
+		       dir, strerror(errno));
+		++*nfail;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[4096], line[T_MSG_MAX] = "", pkgs[T_DEP_MAX];
+		const char *nm = ents[i]->d_name;
+		snprintf(path, sizeof(path), "%s/%s", dir, nm);
+		if (*nm != '.' && t_slurp(path, line, sizeof(line)) >= 0) {
+			line[strcspn(line, "\n")] = '\0';
+			if (!strcmp(line, "pass")) {
+				printf("ok %s (part)\n", nm);
+				++*npass;
+			} else if (!strncmp(line, "skip-dep ", 9)) {
+				const char *why = strstr(line, ": ");
+				snprintf(pkgs, sizeof(pkgs), "%.*s",
+				         why ? (int)(why - line - 9) : 0, line + 9);
+				printf("SKIP %s: %s (needs %s)\n", nm,
+				       why ? why + 2 : "", pkgs);
+				t_dep_note(nm, pkgs);
+				++*nskip;
+			} else if (!strncmp(line, "skip ", 5)) {
+				printf("SKIP %s: %s\n", nm, line + 5);
+				++*nskip;
+			} else {
+				printf("FAIL %s: %s\n", nm, !strncmp(line, "fail ", 5)
+				       ? line + 5 : "no result (see its output above)");
+				++*nfail;
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/* Something scripts/deps.sh could have installed did not run: a failure,
+ * unless the developer said SHMQ_ALLOW_SKIP=1. */
+static int t_dep_verdict(void)
+{
+	const char *allow = getenv("SHMQ_ALLOW_SKIP");
+	if (!t_dep_n)
+		return 0;
+	printf("%s %d part%s skipped for want of packages that scripts/deps.sh "
+	       "installs (%s%s): %s\n"
+	       "  install them: sudo apt-get install -y %s (make test does it "
+	       "when run as root)\n"
+	       "  or accept the skips: SHMQ_ALLOW_SKIP=1 make test\n",
+	       allow && !strcmp(allow, "1") ? "note:" : "FAIL", t_dep_n,
+	       t_dep_n > 1 ? "s" : "", t_dep_who, t_dep_n > 8 ? ", ..." : "",
+	       t_dep_pkgs, t_dep_pkgs);
+	return !(allow && !strcmp(allow, "1"));
+}
+
 static void t_usage(FILE *f)
 {
 	fprintf(f, "usage: shmq-tests [--list] [PATTERN]\n"
@@ -793,11 +906,12 @@ int main(int argc, char **argv)
 	}
 	if (t_leftovers(&snap))
 		nfail++;
+	t_parts(&npass, &nfail, &nskip);
+	nfail += t_dep_verdict();
 	t_objs_free(&snap);
 	munmap(t_rep, sizeof(*t_rep));
 	free(t_tests);
 	free(t_pids);
-	printf("%d skipped\n", nskip);
-	printf("%d passed, %d failed\n", npass, nfail);
+	printf("%d passed, %d failed, %d skipped\n", npass, nfail, nskip);
 	return nfail ? 1 : 0;
 }

@@ -48,8 +48,13 @@ void t_fail(const char *file, int line, const char *expr, const char *fmt,
 			       t_h_ ? t_h_ : "(null)");                       \
 	} while (0)
 
-/* Ends the test as skipped, with the reason printed. */
+/* Ends the test as skipped, with the reason printed: for what no package
+ * can fix (not root, a kernel without a feature). */
 void t_skip(const char *why) __attribute__((noreturn));
+/* Ends the test as skipped because Debian packages pkgs (space-separated)
+ * are missing, which scripts/deps.sh installs: the run then fails unless
+ * SHMQ_ALLOW_SKIP=1. */
+void t_skip_dep(const char *pkgs, const char *why) __attribute__((noreturn));
 
 /* Unique names for this test process; the runner removes them afterwards.
  * t_name gives "shmqt-<pid>-<tag>" (a POSIX object or named semaphore), t_key

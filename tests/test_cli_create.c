@@ -277,7 +277,7 @@ TEST(cli_ipcs_shows_the_segment_create_made)
 	int id, got_id;
 
 	if (!t_have_program("ipcs"))
-		t_skip("ipcs is not installed (util-linux)");
+		t_skip_dep("util-linux", "ipcs is not installed");
 	create(t_sysv_loc(s, sizeof(s), 1), "12345", "0640");
 	id = shmget(t_key(1), 0, 0);
 	CHECK_EQ(t_exec(&r, NULL, ipcs), 0);

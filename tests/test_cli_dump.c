@@ -135,7 +135,7 @@ TEST(cli_dump_matches_hexdump_c)
 	size_t i;
 
 	if (!t_have_program("hexdump"))
-		t_skip("hexdump is not installed (bsdextrautils)");
+		t_skip_dep("bsdextrautils", "hexdump is not installed");
 	create(t_posix_loc(p, sizeof(p), "hex"), "200", NULL);
 	fill_pattern(bare(p));
 	for (i = 0; i < NELEM(ranges); i++)

@@ -68,7 +68,8 @@ TEST(cli_stat_json_is_one_object_with_every_field)
 	CHECK_HAS(r.out, "\"size\": 100,");
 	CHECK_HAS(r.out, "\"nattch\": 0,");
 	CHECK_HAS(r.out, "\"kind\": \"raw\"");
-	if (t_have_program("python3")) {
+	int python = t_have_program("python3");
+	if (python) {
 		t_python(&py, r.out, json_fields_py, s, (char *)NULL);
 		snprintf(want, sizeof(want), "sysv 100 0640 0 raw 0x%08x None\n",
 		         (unsigned)t_key(1));
@@ -78,10 +79,10 @@ TEST(cli_stat_json_is_one_object_with_every_field)
 	check_ok(&r);
 	CHECK_HAS(r.out, "\"family\": \"posix\"");
 	CHECK_HAS(r.out, "\"key\": null");
-	if (t_have_program("python3")) {
-		t_python(&py, r.out, json_fields_py, p, (char *)NULL);
-		CHECK_HAS(py.out, "posix 300 0604 ");
-	}
+	if (!python)
+		t_skip_dep("python3", "the JSON was checked by substring only");
+	t_python(&py, r.out, json_fields_py, p, (char *)NULL);
+	CHECK_HAS(py.out, "posix 300 0604 ");
 }
 
 TEST(cli_stat_and_rm_report_marked_for_removal)
@@ -142,8 +143,6 @@ TEST(cli_stat_shows_semaphore_sets_queues_and_posix_semaphores)
 	SHMQ(&r, "stat", pl, "--json");
 	check_ok(&r);
 	CHECK_HAS(r.out, "\"family\": \"posix-sem\"");
-	if (t_have_program("python3")) {
-		t_python(&py, r.out, json_fields_py, pl, (char *)NULL);
-		CHECK_HAS(py.out, "posix-sem ");
-	}
+	t_python(&py, r.out, json_fields_py, pl, (char *)NULL);
+	CHECK_HAS(py.out, "posix-sem ");
 }

@@ -144,7 +144,7 @@ TEST(list_finds_python_shared_memory_object)
 {
 	char loc[128], name[64];
 	if (python_make(t_name(name, sizeof(name), "py")) < 0)
-		t_skip("python3 not found: cannot make a multiprocessing."
+		t_skip_dep("python3", "cannot make a multiprocessing."
 		       "shared_memory object");
 	snprintf(loc, sizeof(loc), "posix:%s", name);
 	struct want w[NWANT] = {

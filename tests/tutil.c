@@ -157,6 +157,8 @@ void t_python(struct t_run *r, const char *stdin_data, const char *script,
 		n++;
 	va_end(ap);
 	argv[n] = NULL;
+	if (!t_have_program("python3"))
+		t_skip_dep("python3", "a check in python did not run");
 	if (t_exec(r, stdin_data, argv) != 0)
 		t_fail(__FILE__, __LINE__, "python3 script", "status %d: %s",
 		       r->status, r->err);

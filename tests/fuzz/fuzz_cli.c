@@ -104,7 +104,7 @@ static int found(struct shmq_stat *st)
 	if (!object)
 		return answer;
 	memset(st, 0, sizeof(*st));
-	st->family = object % 6 + 1;
+	st->family = (int)(object % 6 + 1);
 	snprintf(st->name, sizeof(st->name), "%s", object_name);
 	snprintf(st->locator, sizeof(st->locator), "%s:%s",
 	         shmq_family_name(st->family), object_name);
@@ -112,7 +112,7 @@ static int found(struct shmq_stat *st)
 	st->id = object & 1 ? -1 : (int)object;
 	st->size = st->mapped_size = (uint64_t)object << 12;
 	st->mode = object & 0777;
-	st->nattch = object & 2 ? -1 : object & 3;
+	st->nattch = object & 2 ? -1 : (int)(object & 3);
 	st->nattch_partial = object & 4;
 	st->cpid = st->lpid = object & 8 ? 1 : 0;
 	st->cpid_alive = (int)(object >> 4 & 3) - 1;

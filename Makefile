@@ -168,10 +168,11 @@ help:
 	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed, N skipped'"
 	@echo "                a skip for want of a package fails it (SHMQ_ALLOW_SKIP=1 accepts)"
 	@echo "                T=pattern runs only matching tests"
-	@echo "make check-long the long reliability suite: kill loops x10,000, fuzz 60 s/target, valgrind, Spin models"
+	@echo "make check-long the long reliability suite: kill loops x10,000, fuzz 60 s/target, valgrind, Spin models, mutants"
 	@echo "make check-tsan  thread tests under ThreadSanitizer (make test runs them too)"
 	@echo "make check-layers  no library object calls into a higher layer (src/layers.txt; make test runs it)"
-	@echo "make check-valgrind | check-model | check-hooks | fuzz-long   parts of check-long"
+	@echo "make check-mutants  each small bug of tests/mutants.txt caught by its test (scripts/mutate.sh)"
+	@echo "make check-valgrind | check-model | check-hooks | fuzz-long | check-mutants   parts of check-long"
 	@echo "make install    install library, header, shmq.pc, tool, man pages (PREFIX, DESTDIR)"
 	@echo "make install-man  the man pages and a link page per function (man shmq_chan_send)"
 	@echo "make deps       install missing build dependencies (apt-get as root)"
@@ -355,14 +356,22 @@ fuzz-long:
 # The long versions of the reliability suite (docs/guarantees.md: the
 # promises): every test with SHMQ_LONG=1 (kill loops of 10,000 kills each,
 # hostile peers 10 s each), every fuzz target 60 s, the tool under valgrind
-# memcheck, and the Spin models in full. About 15 minutes on 2 CPUs.
+# memcheck, the Spin models in full, and the mutation check. About 20
+# minutes on 2 CPUs.
 .PHONY: check-long
 check-long:
 	@SHMQ_LONG=1 $(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory fuzz-long
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-model
+	@$(MAKE) --no-print-directory check-mutants
 	@echo "check-long: PASS"
+
+# Every mutant of tests/mutants.txt must be killed by its test, in a
+# scratch copy of the tree (scripts/mutate.sh). MUTANTS=name... runs some.
+.PHONY: check-mutants
+check-mutants: all
+	@scripts/mutate.sh $(MUTANTS)
 
 # What each object was built from (-MMD -MP): headers changed rebuild only
 # the objects that include them.

@@ -255,41 +255,59 @@ TEST(mpmc_two_writers_two_readers_deliver_each_message_exactly_once)
 		CHECK_EQ(seen[i], 1);
 }
 
-static void bcast_reader(const char *loc, int ready_fd, uint64_t n,
+/* A broadcast reader. BLOCK (lost_out NULL): it gets messages 0..n-1, each
+ * exactly as sent, in order, and never SHMQ_ELOST: the writer waited for
+ * it. OVERWRITE: it may miss messages, but counts every one it missed (got
+ * plus lost is n), and each it gets is whole, exactly as sent, in order.
+ * `slow` makes it slower than the writer, so a writer that does not wait
+ * for it laps it. */
+static void bcast_reader(const char *loc, int ready_fd, uint64_t n, int slow,
                          uint64_t *lost_out)
 {
-	char buf[512];
-	uint64_t num, want = 0, lost_seen = 0;
+	char buf[512], sent[512];
+	uint64_t num, want = 0, got_n = 0, lost_seen = 0;
 	ssize_t got;
 	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	CHECK(write(ready_fd, "r", 1) == 1);
-	for (;;) {
-		got = shmq_chan_recv(r, buf, sizeof(buf));
-		if (got == SHMQ_ELOST) {
+	while ((got = shmq_chan_recv(r, buf, sizeof(buf))) != -EPIPE) {
+		if (got == SHMQ_ELOST && lost_out) {
 			uint64_t l = shmq_chan_lost(r);
 			CHECK(l > lost_seen);
 			lost_seen = l;
 			continue;
 		}
 		if (got < 0)
-			break;
-		CHECK(msg_ok(buf, (size_t)got, &num)); /* never torn */
-		CHECK(num >= want);                    /* in order */
+			t_fail(__FILE__, __LINE__, "recv", "message %llu of %llu: "
+			       "%s", (unsigned long long)want,
+			       (unsigned long long)n, shmq_strerror((int)got));
+		CHECK(msg_ok(buf, (size_t)got, &num));
+		if (lost_out ? num < want : num != want)
+			t_fail(__FILE__, __LINE__, "order", "got message %llu, "
+			       "want %llu", (unsigned long long)num,
+			       (unsigned long long)want);
+		CHECK(num < n);
+		size_t len = make_msg(sent, 256, num);
+		CHECK_EQ(got, len);
+		CHECK(memcmp(buf, sent, len) == 0);
 		want = num + 1;
-		if (lost_out) /* a slow reader, so the writer laps it */
+		got_n++;
+		if (slow)
 			for (volatile int k = 0; k < 3000; k++)
 				;
 	}
-	CHECK_EQ(got, -EPIPE);
-	CHECK(lost_out || want == n); /* BLOCK: every one, no gap */
+	CHECK_EQ(want, n); /* the last one is never lost: nothing laps it */
+	CHECK_EQ(got_n + shmq_chan_lost(r), n);
 	if (lost_out)
 		*lost_out = shmq_chan_lost(r);
+	else
+		CHECK_EQ(shmq_chan_lost(r), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
 }
 
-static void broadcast_run(int policy, uint64_t *lost)
+/* Two readers in before the first message, 16 slots, n messages; reader 1
+ * is slow (both, with OVERWRITE). */
+static void broadcast_run(int policy, uint64_t n, uint64_t *lost)
 {
-	enum { N = 30000 };
 	char loc[128], c;
 	int fds[2];
 	CHECK(pipe(fds) == 0);
@@ -301,7 +319,8 @@ static void broadcast_run(int policy, uint64_t *lost)
 		pids[i] = fork();
 		if (pids[i] == 0) {
 			close(fds[0]);
-			bcast_reader(loc, fds[1], N, lost ? &lost[i] : NULL);
+			bcast_reader(loc, fds[1], n, lost || i == 1,
+			             lost ? &lost[i] : NULL);
 			_exit(0);
 		}
 	}
@@ -309,16 +328,18 @@ static void broadcast_run(int policy, uint64_t *lost)
 	for (int i = 0; i < 2; i++) /* both readers joined: they see all */
 		CHECK_EQ(read(fds[0], &c, 1), 1);
 	char buf[512];
-	for (uint64_t i = 0; i < N; i++)
+	for (uint64_t i = 0; i < n; i++)
 		CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 256, i)), 0);
 	CHECK_EQ(shmq_chan_close(w), 0);
 	for (int i = 0; i < 2; i++)
 		CHECK_EQ(t_wait(pids[i]), 0);
 }
 
+/* A slow reader holds the writer back: a writer that did not wait would
+ * lap it within a few messages (SHMQ_ELOST, a gap). */
 TEST(broadcast_block_gives_every_reader_every_message_in_order)
 {
-	broadcast_run(SHMQ_POLICY_BLOCK, NULL);
+	broadcast_run(SHMQ_POLICY_BLOCK, 10000, NULL);
 }
 
 /* A writer that starts once it sees a reader counted (shmq send
@@ -358,9 +379,10 @@ TEST(broadcast_overwrite_never_waits_and_counts_what_readers_missed)
 	                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(lost != MAP_FAILED);
 	/* 16 slots, 30000 messages, readers that are not faster than the
-	 * writer: the writer laps them; they must say so, never hand out a
-	 * torn message (bcast_reader checks every byte). */
-	broadcast_run(SHMQ_POLICY_OVERWRITE, lost);
+	 * writer: the writer laps them; they must count every message they
+	 * missed, never hand out a torn one (bcast_reader checks every
+	 * byte). */
+	broadcast_run(SHMQ_POLICY_OVERWRITE, 30000, lost);
 	CHECK(lost[0] > 0);
 	CHECK(lost[1] > 0);
 }

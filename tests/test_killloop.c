@@ -13,7 +13,7 @@
  *   - the message a writer was sending when it died (the last it logged) may
  *     or may not be delivered, but never torn.
  * 200 kills per loop in `make test`, 10,000 with SHMQ_LONG=1; in the mpmc
- * loop one in 20 is aimed at a crash point inside a slot claim, so slots
+ * loop one in 50 is aimed at a crash point inside a slot claim, so slots
  * surely need taking back (`recovered`). Each loop prints one line of
  * figures on stdout.
  */
@@ -257,16 +257,21 @@ struct child {
 	int ready;
 };
 
+struct aim {
+	int role;          /* of the kid armed */
+	const char *point; /* SHMQ_CRASH_POINT name */
+};
+
 struct loop {
 	const char *name, *loc;
 	int kind;
 	unsigned nw, nr;  /* killable writers and readers alive at once */
 	int honest;       /* broadcast: one reader that is never killed */
 	int kill_writers, kill_readers;
-	/* Crash points (NULL-terminated; NULL: none) that every AIM_EVERY-th
-	 * kill of a writer or reader is aimed at, so that some kills surely
-	 * land there. */
-	const char *const *aim_w, *const *aim_r;
+	/* Crash points that every AIM_EVERY-th kill is aimed at, in turn, so
+	 * that some kills surely land there (naim 0: none). */
+	const struct aim *aim;
+	unsigned naim;
 	uint64_t armed, aimed; /* kids armed; kids that died at their point */
 	struct wbook *w;
 	struct rbook *r;
@@ -494,24 +499,17 @@ static void await_crash(struct loop *L, struct child *c)
 	L->aimed++;
 }
 
-#define AIM_EVERY 20
+/* One kill in AIM_EVERY: each costs the survivors up to a poll tick
+ * (50 ms) before they find the dead claimer. */
+#define AIM_EVERY 50
 
-/* The crash point the replacement of kill `it` is armed at (a random one
- * of its role's, at its 1st to 16th pass), or NULL. The last kill's
- * replacement is never armed: it lives to the end. */
-static const char *aim(struct loop *L, int role, int it, int iters,
-                       char *buf, size_t len)
+/* What kill `it` aims at: the next point in turn, or NULL. The last
+ * kill's replacement is never armed: it lives to the end. */
+static const struct aim *aim_of(struct loop *L, int it, int iters)
 {
-	const char *const *pts = role == SHMQ_WRITER ? L->aim_w : L->aim_r;
-	size_t n = 0;
-	if (!pts || it % AIM_EVERY != AIM_EVERY - 1 || it + 1 >= iters)
+	if (!L->naim || it % AIM_EVERY != AIM_EVERY - 1 || it + 1 >= iters)
 		return NULL;
-	while (pts[n])
-		n++;
-	snprintf(buf, len, "%s:%u", pts[(size_t)rand_r(&L->seed) % n],
-	         1 + (unsigned)rand_r(&L->seed) % 16);
-	L->armed++;
-	return buf;
+	return &L->aim[L->armed % L->naim];
 }
 
 /* Checks the books: what each message's fate may be. */
@@ -662,16 +660,19 @@ static void run_chan_loop(struct loop *L, int iters)
 	struct child *armed = NULL;
 	for (int it = 0; it < iters; it++) {
 		struct child *v = armed;
+		const struct aim *aim = aim_of(L, it, iters);
 		char at[64];
 		if (armed) {
 			await_crash(L, v); /* the kill aimed at a point */
 		} else {
+			/* A kid of the role aimed at, if any. */
 			do {
 				v = &L->kids[first_killable +
 				             (unsigned)rand_r(&L->seed) %
 				             (nk - first_killable)];
-			} while (v->role == SHMQ_WRITER ? !L->kill_writers
-			                                 : !L->kill_readers);
+			} while (aim ? v->role != aim->role
+			             : v->role == SHMQ_WRITER ? !L->kill_writers
+			                                      : !L->kill_readers);
 			/* Random point: after 0..47 more messages of its own
 			 * (0: it may still be joining), then a random spin. */
 			uint64_t target = v->reports +
@@ -681,9 +682,14 @@ static void run_chan_loop(struct loop *L, int iters)
 			random_spin(&L->seed, 20000);
 			kill_kid(L, v);
 		}
-		const char *point = aim(L, v->role, it, iters, at, sizeof(at));
-		spawn(L, v, v->role, 0, 0, point);
-		armed = point ? v : NULL;
+		/* Its replacement dies at the point, at its 1st to 16th
+		 * pass: the next kill. */
+		if (aim)
+			snprintf(at, sizeof(at), "%s:%u", aim->point,
+			         1 + (unsigned)rand_r(&L->seed) % 16);
+		L->armed += aim != NULL;
+		spawn(L, v, v->role, 0, 0, aim ? at : NULL);
+		armed = aim ? v : NULL;
 	}
 	/* The end: the writers go (killed: their last message may be
 	 * missing, as any), one more sends 100 and one END per reader. */
@@ -721,8 +727,8 @@ static void run_chan_loop(struct loop *L, int iters)
 	/* Each kill aimed inside a claim left a slot claimed by the dead,
 	 * which the others had to take back (once) to get past it. */
 	CHECK_EQ(L->aimed, L->armed);
-	if (L->aim_w || L->aim_r) {
-		CHECK(L->aimed > 0);
+	if (L->naim) {
+		CHECK(L->aimed >= L->naim); /* each point at least once */
 		CHECK(info.recovered >= L->aimed);
 	}
 	if (L->kind != SHMQ_CHAN_BROADCAST)
@@ -769,15 +775,16 @@ TEST_TIMEOUT(killloop_mpmc_2_writers_2_readers_killed_exactly_once, 900)
 	char loc[128];
 	create_chan(loc, sizeof(loc), "kmpmc", SHMQ_CHAN_MPMC, 8,
 	            HDR + MAXPAY + 4);
-	/* A quarter of the kills inside a claim: a slot left WRITING or
-	 * READING by the dead, which someone must take back. */
-	static const char *const in_claim_w[] = {"mpmc.claim.write",
-	                                         "mpmc.commit.payload", NULL};
-	static const char *const in_claim_r[] = {"mpmc.claim.read", NULL};
+	/* Some kills inside a claim: a slot left WRITING or READING by the
+	 * dead, which the others must take back to get past it. */
+	static const struct aim in_claim[] = {
+		{SHMQ_WRITER, "mpmc.claim.write"},
+		{SHMQ_WRITER, "mpmc.commit.payload"},
+		{SHMQ_READER, "mpmc.claim.read"},
+	};
 	struct loop L = {.name = "mpmc", .loc = loc, .kind = SHMQ_CHAN_MPMC,
 	                 .nw = 2, .nr = 2, .kill_writers = 1,
-	                 .kill_readers = 1, .aim_w = in_claim_w,
-	                 .aim_r = in_claim_r};
+	                 .kill_readers = 1, .aim = in_claim, .naim = 3};
 	run_chan_loop(&L, iterations());
 }
 

@@ -299,12 +299,12 @@ TEST(example_posix_prodcons_checksums_match)
 	struct pair pp;
 	struct t_run p;
 	pid_t pid;
-	pair_init(&pp, "posix_prodcons", "pp", "produce", "8388608", "consume",
+	pair_init(&pp, "posix_prodcons", "pp", "produce", "4194304", "consume",
 	          NULL);
 	struct t_run *c = exec_bg(&pid, pp.b);
 	t_exec(&p, NULL, pp.a);
 	CHECK_EQ(t_wait(pid), 0);
-	check_checksums(&p, c, 8388608);
+	check_checksums(&p, c, 4194304);
 	check_gone(pp.name);
 }
 

@@ -3,6 +3,7 @@
  * message by message. Names come from t_posix_loc so the runner removes
  * whatever a failing test leaves.
  */
+#include "layout.h"
 #include "shmq.h"
 #include "test.h"
 #include "tutil.h"
@@ -255,41 +256,59 @@ TEST(mpmc_two_writers_two_readers_deliver_each_message_exactly_once)
 		CHECK_EQ(seen[i], 1);
 }
 
-static void bcast_reader(const char *loc, int ready_fd, uint64_t n,
+/* A broadcast reader. BLOCK (lost_out NULL): it gets messages 0..n-1, each
+ * exactly as sent, in order, and never SHMQ_ELOST: the writer waited for
+ * it. OVERWRITE: it may miss messages, but counts every one it missed (got
+ * plus lost is n), and each it gets is whole, exactly as sent, in order.
+ * `slow` makes it slower than the writer, so a writer that does not wait
+ * for it laps it. */
+static void bcast_reader(const char *loc, int ready_fd, uint64_t n, int slow,
                          uint64_t *lost_out)
 {
-	char buf[512];
-	uint64_t num, want = 0, lost_seen = 0;
+	char buf[512], sent[512];
+	uint64_t num, want = 0, got_n = 0, lost_seen = 0;
 	ssize_t got;
 	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	CHECK(write(ready_fd, "r", 1) == 1);
-	for (;;) {
-		got = shmq_chan_recv(r, buf, sizeof(buf));
-		if (got == SHMQ_ELOST) {
+	while ((got = shmq_chan_recv(r, buf, sizeof(buf))) != -EPIPE) {
+		if (got == SHMQ_ELOST && lost_out) {
 			uint64_t l = shmq_chan_lost(r);
 			CHECK(l > lost_seen);
 			lost_seen = l;
 			continue;
 		}
 		if (got < 0)
-			break;
-		CHECK(msg_ok(buf, (size_t)got, &num)); /* never torn */
-		CHECK(num >= want);                    /* in order */
+			t_fail(__FILE__, __LINE__, "recv", "message %llu of %llu: "
+			       "%s", (unsigned long long)want,
+			       (unsigned long long)n, shmq_strerror((int)got));
+		CHECK(msg_ok(buf, (size_t)got, &num));
+		if (lost_out ? num < want : num != want)
+			t_fail(__FILE__, __LINE__, "order", "got message %llu, "
+			       "want %llu", (unsigned long long)num,
+			       (unsigned long long)want);
+		CHECK(num < n);
+		size_t len = make_msg(sent, 256, num);
+		CHECK_EQ(got, len);
+		CHECK(memcmp(buf, sent, len) == 0);
 		want = num + 1;
-		if (lost_out) /* a slow reader, so the writer laps it */
+		got_n++;
+		if (slow)
 			for (volatile int k = 0; k < 3000; k++)
 				;
 	}
-	CHECK_EQ(got, -EPIPE);
-	CHECK(lost_out || want == n); /* BLOCK: every one, no gap */
+	CHECK_EQ(want, n); /* the last one is never lost: nothing laps it */
+	CHECK_EQ(got_n + shmq_chan_lost(r), n);
 	if (lost_out)
 		*lost_out = shmq_chan_lost(r);
+	else
+		CHECK_EQ(shmq_chan_lost(r), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
 }
 
-static void broadcast_run(int policy, uint64_t *lost)
+/* Two readers in before the first message, 16 slots, n messages; reader 1
+ * is slow (both, with OVERWRITE). */
+static void broadcast_run(int policy, uint64_t n, uint64_t *lost)
 {
-	enum { N = 30000 };
 	char loc[128], c;
 	int fds[2];
 	CHECK(pipe(fds) == 0);
@@ -301,7 +320,8 @@ static void broadcast_run(int policy, uint64_t *lost)
 		pids[i] = fork();
 		if (pids[i] == 0) {
 			close(fds[0]);
-			bcast_reader(loc, fds[1], N, lost ? &lost[i] : NULL);
+			bcast_reader(loc, fds[1], n, lost || i == 1,
+			             lost ? &lost[i] : NULL);
 			_exit(0);
 		}
 	}
@@ -309,16 +329,18 @@ static void broadcast_run(int policy, uint64_t *lost)
 	for (int i = 0; i < 2; i++) /* both readers joined: they see all */
 		CHECK_EQ(read(fds[0], &c, 1), 1);
 	char buf[512];
-	for (uint64_t i = 0; i < N; i++)
+	for (uint64_t i = 0; i < n; i++)
 		CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 256, i)), 0);
 	CHECK_EQ(shmq_chan_close(w), 0);
 	for (int i = 0; i < 2; i++)
 		CHECK_EQ(t_wait(pids[i]), 0);
 }
 
+/* A slow reader holds the writer back: a writer that did not wait would
+ * lap it within a few messages (SHMQ_ELOST, a gap). */
 TEST(broadcast_block_gives_every_reader_every_message_in_order)
 {
-	broadcast_run(SHMQ_POLICY_BLOCK, NULL);
+	broadcast_run(SHMQ_POLICY_BLOCK, 5000, NULL);
 }
 
 /* A writer that starts once it sees a reader counted (shmq send
@@ -358,9 +380,10 @@ TEST(broadcast_overwrite_never_waits_and_counts_what_readers_missed)
 	                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(lost != MAP_FAILED);
 	/* 16 slots, 30000 messages, readers that are not faster than the
-	 * writer: the writer laps them; they must say so, never hand out a
-	 * torn message (bcast_reader checks every byte). */
-	broadcast_run(SHMQ_POLICY_OVERWRITE, lost);
+	 * writer: the writer laps them; they must count every message they
+	 * missed, never hand out a torn one (bcast_reader checks every
+	 * byte). */
+	broadcast_run(SHMQ_POLICY_OVERWRITE, 30000, lost);
 	CHECK(lost[0] > 0);
 	CHECK(lost[1] > 0);
 }
@@ -494,38 +517,99 @@ TEST_TIMEOUT(reader_blocked_10s_under_timed_wakes_at_its_deadline, 40)
 	CHECK_EQ(shmq_chan_close(r), 0);
 }
 
-TEST(reader_exits_with_ebadmsg_when_a_peer_scribbles_on_the_object)
+/* A peer with write access plants one header word at the reader's position
+ * of a 4096-byte spsc ring (messages up to 4080 bytes). */
+struct planted {
+	const char *what;
+	uint64_t at;     /* the reader's position, a multiple of 64 */
+	int pad;         /* a PAD record (len: the bytes it skips) */
+	uint64_t len;
+	uint64_t tag_at; /* the position its tag names, after `at` */
+};
+
+static const struct planted planted[] = {
+	{"a length past the largest message", 0, 0, 4081, 0},
+	{"a wild length", 0, 0, 0xffffffff, 0},
+	{"a record that runs past the ring's end", 4032, 0, 100, 0},
+	{"the tag of the record a lap ahead", 64, 0, 8, 4096},
+	{"a PAD at the ring's start", 0, 1, 4088, 0},
+	{"a PAD that does not reach the ring's end", 4032, 1, 8, 0},
+};
+
+/* Each planted word is one a writer never makes: every read call refuses
+ * it with -EBADMSG (not -EMSGSIZE, not a message), at once, and leaves the
+ * reader where it was: a real record put there instead comes through. */
+static void plant(const struct planted *c)
 {
-	char loc[128], path[160], buf[64];
+	char loc[128], buf[512] = {0};
+	const void *q;
 	t_posix_loc(loc, sizeof(loc), "h");
-	snprintf(path, sizeof(path), "/dev/shm/%s", loc + 6);
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER); /* alive */
+	for (uint64_t k = 0; k < c->at / 64; k++) { /* 64-byte records */
+		CHECK_EQ(shmq_chan_send(w, buf, 56), 0);
+		CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 56);
+	}
+	shmq_seg *s;
+	CHECK_EQ(shmq_seg_open(&s, loc, NULL), 0);
+	unsigned char *rec = (unsigned char *)shmq_seg_addr(s) +
+	                     SHMQ_CHAN_RING_OFF + c->at;
+	uint64_t tag = c->at + c->tag_at;
+	__atomic_store_n((uint64_t *)(void *)rec,
+	                 c->pad ? shmq__rec_pad_word(c->len, tag)
+	                        : shmq__rec_word(c->len, tag),
+	                 __ATOMIC_RELEASE);
+	struct timespec dl = shmq_deadline(5000);
+	ssize_t got = shmq_chan_try_recv(r, buf, sizeof(buf));
+	if (got != -EBADMSG)
+		t_fail(__FILE__, __LINE__, "try_recv", "%s: %s, not -EBADMSG",
+		       c->what, got < 0 ? shmq_strerror((int)got) : "a message");
+	CHECK_EQ(shmq_chan_recv_timed(r, buf, sizeof(buf), &dl), -EBADMSG);
+	CHECK_EQ(shmq_chan_peek(r, &q), -EBADMSG);
+	/* A real record in its place: the reader had not moved. */
+	memcpy(rec + 8, "hello", 5);
+	__atomic_store_n((uint64_t *)(void *)rec, shmq__rec_word(5, c->at),
+	                 __ATOMIC_RELEASE);
+	CHECK_EQ(shmq_chan_try_recv(r, buf, sizeof(buf)), 5);
+	CHECK(memcmp(buf, "hello", 5) == 0);
+	CHECK_EQ(shmq_seg_close(s), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+/* The identity line is read-only after create: a reader waiting on a
+ * channel whose capacity a peer changed finds it at its next poll tick
+ * (50 ms): -EBADMSG, though its writer is alive. Put back, it works. */
+static void scribble_identity(void)
+{
+	char loc[128], buf[64];
+	t_posix_loc(loc, sizeof(loc), "hid");
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
 	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
-	pid_t pid = fork();
-	if (pid == 0) { /* a hostile peer with write access */
-		int fd = open(path, O_RDWR);
-		CHECK(fd >= 0);
-		struct stat sb;
-		CHECK(fstat(fd, &sb) == 0);
-		unsigned char *p = mmap(NULL, (size_t)sb.st_size,
-		                        PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		CHECK(p != MAP_FAILED);
-		unsigned seed = 1;
-		for (;;)
-			p[(unsigned)rand_r(&seed) % (unsigned)sb.st_size] =
-				(unsigned char)rand_r(&seed);
-	}
+	shmq_seg *s;
+	CHECK_EQ(shmq_seg_open(&s, loc, NULL), 0);
+	uint64_t *cap = (uint64_t *)((char *)shmq_seg_addr(s) + 32);
+	*cap = 8192; /* another power of two: a ring past the object */
+	struct timespec dl = shmq_deadline(2000);
 	int64_t t0 = now_ms();
-	ssize_t n;
-	do /* garbage may look like a message or a lost one for a while */
-		n = shmq_chan_recv(r, buf, sizeof(buf));
-	while (n >= 0 || n == -EMSGSIZE);
-	CHECK(kill(pid, SIGKILL) == 0);
-	t_wait(pid);
-	CHECK(n == -EBADMSG || n == SHMQ_EPEERDEAD || n == -EPIPE);
+	CHECK_EQ(shmq_chan_recv_timed(r, buf, sizeof(buf), &dl), -EBADMSG);
 	CHECK(now_ms() - t0 < 1000);
-	shmq_chan_close(w);
-	shmq_chan_close(r);
+	*cap = 4096;
+	CHECK_EQ(shmq_chan_send(w, "back", 4), 0);
+	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 4);
+	CHECK(memcmp(buf, "back", 4) == 0);
+	CHECK_EQ(shmq_seg_close(s), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+/* What a peer with write access can plant, each with the one outcome the
+ * reader must give. */
+TEST(spsc_reader_gets_ebadmsg_for_what_no_writer_could_have_written)
+{
+	for (size_t i = 0; i < sizeof(planted) / sizeof(planted[0]); i++)
+		plant(&planted[i]);
+	scribble_identity();
 }
 
 TEST(last_close_removes_the_object_and_persist_keeps_it)

@@ -1,20 +1,26 @@
 /*
  * The examples (examples/, built into $SHMQ_BUILD/examples) run as real
- * processes, the way their top comments say, and keep their promises: chat
- * delivers every line once and in order, also to a receiver that comes
- * late, and reports a sender that died; reqrep gets every reply; prodcons's
- * consumers get every item once; posix_prodcons's two checksums agree. Each
- * run leaves nothing in /dev/shm.
+ * processes, the way their top comments say, and keep their promises, each
+ * checked on its exact output: chat delivers every line once and in order
+ * (byte for byte), also to a receiver that comes late, and reports a sender
+ * that died; reqrep gets every reply, each to its own request; prodcons's
+ * consumers take every item exactly once; posix_prodcons's consumer gets
+ * the producer's byte stream exactly (its checksum, recomputed here);
+ * segments shows what the child wrote in both families. Each run leaves
+ * nothing behind.
  */
+#include "shmq.h"
 #include "test.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 static char *example(char *buf, size_t len, const char *name)
@@ -74,8 +80,9 @@ static void check_same(const char *got, const char *want)
 		i++;
 	if (got[i] || want[i])
 		t_fail(__FILE__, __LINE__, "check_same", "output differs at "
-		       "byte %zu of %zu (got %zu bytes)", i, strlen(want),
-		       strlen(got));
+		       "byte %zu of %zu (got %zu bytes): \"%.60s\", want "
+		       "\"%.60s\"", i, strlen(want), strlen(got), got + i,
+		       want + i);
 }
 
 /* n numbered lines of varied lengths, so records land at every offset of
@@ -103,6 +110,9 @@ TEST(example_chat_delivers_every_line_in_order)
 	CHECK_EQ(t_wait(pid), 0);
 	CHECK_EQ(r->status, 0);
 	check_same(r->out, text);
+	check_same(r->err, "");
+	check_same(s.out, "");
+	check_same(s.err, "");
 	check_gone(chat.name);
 	free(text);
 }
@@ -118,6 +128,7 @@ TEST(example_chat_keeps_lines_for_a_receiver_that_comes_later)
 	CHECK_EQ(access(path, F_OK), 0);
 	CHECK_EQ(t_exec(&r, NULL, chat.b), 0);
 	check_same(r.out, text);
+	check_same(r.err, "");
 	check_gone(chat.name);
 	free(text);
 }
@@ -150,10 +161,11 @@ static size_t read_until(int fd, char *buf, size_t len, size_t have,
 	return have;
 }
 
+/* Every line, then exactly the error line of a dead peer. */
 TEST(example_chat_receiver_reports_a_sender_that_died)
 {
 	struct pair chat;
-	char *text = numbered_lines(10), got[4096];
+	char *text = numbered_lines(10), got[4096], want[4096], why[512];
 	size_t len = strlen(text);
 	int in[2], out[2];
 	pair_init(&chat, "chat", "dead", "send", NULL, "recv", NULL);
@@ -168,12 +180,26 @@ TEST(example_chat_receiver_reports_a_sender_that_died)
 	CHECK_EQ(t_wait(tx), 128 + SIGKILL);
 	read_until(out[0], got, sizeof(got), len, sizeof(got));
 	CHECK_EQ(t_wait(rx), 1);
-	CHECK(strncmp(got, text, len) == 0);
-	CHECK_HAS(got + len, "died"); /* its error line, after every line */
+	snprintf(want, sizeof(want), "%schat: %s\n", text,
+	         shmq_explain(SHMQ_EPEERDEAD, chat.name, 0, why, sizeof(why)));
+	check_same(got, want);
+	CHECK_HAS(got + len, "died");
 	close(in[1]);
 	close(out[0]);
 	check_gone(chat.name);
 	free(text);
+}
+
+/* out is exactly one line: head, a number, tail. */
+static void check_line(const char *out, const char *head, const char *tail)
+{
+	size_t h = strlen(head), t = strlen(tail), n = strlen(out);
+	char *end;
+	if (n < h + t || strncmp(out, head, h) || strcmp(out + n - t, tail))
+		t_fail(__FILE__, __LINE__, "check_line", "\"%s\" is not "
+		       "\"%s<number>%s\"", out, head, tail);
+	strtod(out + h, &end);
+	CHECK(end > out + h && end == out + n - t);
 }
 
 TEST(example_reqrep_answers_every_request)
@@ -189,55 +215,83 @@ TEST(example_reqrep_answers_every_request)
 		CHECK_EQ(t_wait(pid), 0);
 		c = client_first ? bg : &fg;
 		s = client_first ? &fg : bg;
+		/* The client checks that reply i is request i's square. */
 		CHECK_EQ(c->status, 0);
 		CHECK_EQ(s->status, 0);
-		CHECK_HAS(c->out, "client: 2000 replies ok");
-		CHECK_HAS(s->out, "server: answered 2000 requests");
+		check_same(s->out, "server: answered 2000 requests\n");
+		check_line(c->out, "client: 2000 replies ok, ",
+		           " us per round trip\n");
+		check_same(c->err, "");
+		check_same(s->err, "");
 		check_gone(strcat(strcpy(req, rr.name), "-req"));
 		check_gone(strcat(strcpy(rep, rr.name), "-rep"));
 	}
 }
 
+/* Each item is ticked in a table by the consumer that took it: every one
+ * exactly once (a duplicate and a loss cannot cancel out). */
 TEST(example_prodcons_consumers_get_every_item_once)
 {
-	char bin[256], name[64], want[128];
+	char bin[256], name[64];
 	char *argv[] = {example(bin, sizeof(bin), "prodcons"),
 	                (char *)t_name(name, sizeof(name), "pc"), "4", "3",
 	                "25000", NULL};
 	unsigned long long n = 4 * 25000, taken = 0;
 	struct t_run r;
-	CHECK_EQ(t_exec(&r, NULL, argv), 0);
-	snprintf(want, sizeof(want), "total %llu items, sum %llu: ok", n,
-	         n * (n + 1) / 2);
-	CHECK_HAS(r.out, want);
+	t_exec(&r, NULL, argv);
+	check_same(r.err, "");
 	/* "consumers took A B C items": three consumers, n in all */
-	CHECK_HAS(r.out, "consumers took ");
-	char *p = strstr(r.out, "took ") + 5, *end;
+	CHECK(strncmp(r.out, "consumers took ", 15) == 0);
+	char *p = r.out + 15, *end;
 	int consumers = 0;
 	for (unsigned long long v; v = strtoull(p, &end, 10), end != p; p = end) {
 		taken += v;
 		consumers++;
 	}
-	CHECK(strncmp(p, " items\n", 7) == 0);
 	CHECK_EQ(consumers, 3);
 	CHECK_EQ(taken, n);
+	check_same(p, " items\ntotal 100000 of 100000 items, 0 taken twice, "
+	              "0 never: ok\n");
+	CHECK_EQ(r.status, 0);
 	check_gone(name);
 }
 
-/* "produced N bytes, checksum X" and "consumed N bytes, checksum X". */
+/* The FNV-1a checksum of the stream the producer makes (its generator,
+ * in its messages of 1..4096 bytes). */
+static uint64_t stream_checksum(uint64_t total)
+{
+	uint64_t rng = UINT64_C(0x9e3779b97f4a7c15);
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (uint64_t sent = 0; sent < total;) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		uint64_t len = 1 + rng % 4096;
+		if (len > total - sent)
+			len = total - sent;
+		for (uint64_t i = 0; i < len; i++) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			h = (h ^ (unsigned char)rng) * UINT64_C(0x100000001b3);
+		}
+		sent += len;
+	}
+	return h;
+}
+
+/* Both print the count and the checksum of exactly that stream. */
 static void check_checksums(const struct t_run *p, const struct t_run *c,
                             unsigned long long bytes)
 {
-	unsigned long long pn, pc, cn, cc;
+	char want[128];
+	unsigned long long sum = stream_checksum(bytes);
 	CHECK_EQ(p->status, 0);
 	CHECK_EQ(c->status, 0);
-	CHECK_EQ(sscanf(p->out, "produced %llu bytes, checksum %llx", &pn,
-	                &pc), 2);
-	CHECK_EQ(sscanf(c->out, "consumed %llu bytes, checksum %llx", &cn,
-	                &cc), 2);
-	CHECK_EQ(pn, bytes);
-	CHECK_EQ(cn, bytes);
-	CHECK(pc == cc);
+	snprintf(want, sizeof(want), "produced %llu bytes, checksum %016llx\n",
+	         bytes, sum);
+	check_same(p->out, want);
+	snprintf(want, sizeof(want), "consumed %llu bytes, checksum %016llx\n",
+	         bytes, sum);
+	check_same(c->out, want);
+	check_same(p->err, "");
+	check_same(c->err, "");
 }
 
 TEST(example_posix_prodcons_checksums_match)
@@ -245,12 +299,12 @@ TEST(example_posix_prodcons_checksums_match)
 	struct pair pp;
 	struct t_run p;
 	pid_t pid;
-	pair_init(&pp, "posix_prodcons", "pp", "produce", "8388608", "consume",
+	pair_init(&pp, "posix_prodcons", "pp", "produce", "4194304", "consume",
 	          NULL);
 	struct t_run *c = exec_bg(&pid, pp.b);
 	t_exec(&p, NULL, pp.a);
 	CHECK_EQ(t_wait(pid), 0);
-	check_checksums(&p, c, 8388608);
+	check_checksums(&p, c, 4194304);
 	check_gone(pp.name);
 }
 
@@ -264,4 +318,119 @@ TEST(example_posix_prodcons_consumer_may_come_after_the_producer)
 	t_exec(&c, NULL, pp.b);
 	check_checksums(&p, &c, 40000);
 	check_gone(pp.name);
+}
+
+/* Splits a copy of line at spaces into at most max fields. */
+static int fields(const char *line, char *copy, size_t len, char **f, int max)
+{
+	int n = 0;
+	char *save = NULL;
+	snprintf(copy, len, "%s", line);
+	for (char *t = strtok_r(copy, " ", &save); t && n < max;
+	     t = strtok_r(NULL, " ", &save))
+		f[n++] = t;
+	return n;
+}
+
+/* The `shmq ls` row of ours among the others (NULL-terminated lines from
+ * the header on): the one whose field `col` is `key`, exactly once. */
+static void ls_row(char **lines, int col, const char *key, char **f,
+                   char *copy, size_t len)
+{
+	static char tmp[512];
+	char *g[16];
+	int found = 0;
+	for (int i = 1; lines[i]; i++) {
+		if (fields(lines[i], tmp, sizeof(tmp), g, 16) != 11 ||
+		    strcmp(g[col], key))
+			continue;
+		if (found++ == 0)
+			fields(lines[i], copy, len, f, 16);
+	}
+	if (found != 1)
+		t_fail(__FILE__, __LINE__, "ls_row", "%d rows of %s in \"%s\"",
+		       found, key, lines[0]);
+}
+
+/* The example's two objects are gone; if not, they are removed (nothing
+ * is left behind even when the test fails) and the test fails. */
+static void check_segments_gone(int id, const char *posix)
+{
+	struct shmid_ds ds;
+	char path[320];
+	snprintf(path, sizeof(path), "/dev/shm/%s", posix);
+	int sysv_left = shmctl(id, IPC_STAT, &ds) == 0;
+	int posix_left = access(path, F_OK) == 0;
+	if (sysv_left)
+		shmctl(id, IPC_RMID, NULL);
+	if (posix_left)
+		unlink(path);
+	if (sysv_left || posix_left)
+		t_fail(__FILE__, __LINE__, "gone", "left behind:%s%s",
+		       sysv_left ? " the sysv segment" : "",
+		       posix_left ? " the posix object" : "");
+}
+
+/* The parent creates a System V and a POSIX segment, its child writes a
+ * line into each, the parent prints both back, `shmq ls` lists both (made
+ * by the parent, mode 0600, 4096 bytes, attached once: the parent's), and
+ * both are removed. */
+TEST(example_segments_shares_both_families_and_removes_them)
+{
+	static struct t_run r;
+	char bin[256], posix[64], want[512], copy[512], *f[16], *lines[256];
+	int id, pid, cpid, at = 0, n = 0;
+	char *argv[] = {example(bin, sizeof(bin), "segments"),
+	                (char *)t_shmq_bin(), NULL};
+	t_exec(&r, NULL, argv);
+	if (sscanf(r.out, "created sysv:id=%d and posix:shmq-demo-%d\n%n", &id,
+	           &pid, &at) != 2 || !at)
+		t_fail(__FILE__, __LINE__, "created", "status %d, out \"%.200s\""
+		       ", err \"%.200s\"", r.status, r.out, r.err);
+	snprintf(posix, sizeof(posix), "shmq-demo-%d", pid);
+	check_segments_gone(id, posix);
+	CHECK_EQ(r.status, 0);
+	check_same(r.err, "");
+	/* What the child wrote, read back by the parent. */
+	CHECK_EQ(sscanf(r.out + at, "read: hello from pid %d", &cpid), 1);
+	CHECK(cpid > 0 && cpid != pid);
+	snprintf(want, sizeof(want), "read: hello from pid %d via sysv:id=%d\n"
+	         "read: hello from pid %d via posix:%s\n", cpid, id, cpid, posix);
+	snprintf(copy, sizeof(copy), "%.*s", (int)strlen(want), r.out + at);
+	check_same(copy, want);
+	at += (int)strlen(want);
+	/* Then the tool's table (its header, ours among any other rows),
+	 * then the last line. */
+	const char *last = "\nremoved both\n";
+	CHECK(strlen(r.out + at) > strlen(last));
+	check_same(r.out + strlen(r.out) - strlen(last), last);
+	r.out[strlen(r.out) - strlen(last)] = '\0';
+	char *save = NULL;
+	for (char *l = strtok_r(r.out + at, "\n", &save); l && n < 255;
+	     l = strtok_r(NULL, "\n", &save))
+		lines[n++] = l;
+	lines[n] = NULL;
+	CHECK(n >= 3);
+	CHECK_EQ(fields(lines[0], copy, sizeof(copy), f, 16), 11);
+	snprintf(want, sizeof(want), "%s %s %s %s %s %s %s %s %s %s %s", f[0],
+	         f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10]);
+	check_same(want, "FAMILY KIND KEY/NAME ID OWNER MODE SIZE ATTACHED "
+	                 "CPID LPID FLAGS");
+	struct passwd *pw = getpwuid(geteuid());
+	CHECK(pw != NULL);
+	char sid[32], spid[32];
+	snprintf(sid, sizeof(sid), "%d", id);
+	snprintf(spid, sizeof(spid), "%d", pid);
+	ls_row(lines, 3, sid, f, copy, sizeof(copy));
+	const char *sysv_row[] = {"sysv", "raw", "0x00000000", sid, pw->pw_name,
+	                          "0600", "4096", "1", spid, NULL, "-"};
+	for (int i = 0; i < 11; i++) /* LPID: the last to attach, the tool */
+		if (sysv_row[i])
+			check_same(f[i], sysv_row[i]);
+	CHECK(atoi(f[9]) > 0);
+	ls_row(lines, 2, posix, f, copy, sizeof(copy));
+	const char *posix_row[] = {"posix", "raw", posix, "-", pw->pw_name,
+	                           "0600", "4096", "1", "-", "-", "-"};
+	for (int i = 0; i < 11; i++)
+		check_same(f[i], posix_row[i]);
 }

@@ -12,8 +12,10 @@
  *     flight at death" (docs/design.md, "Deaths in flight");
  *   - the message a writer was sending when it died (the last it logged) may
  *     or may not be delivered, but never torn.
- * 200 kills per loop in `make test`, 10,000 with SHMQ_LONG=1. Each loop
- * prints one line of figures on stdout.
+ * 200 kills per loop in `make test`, 10,000 with SHMQ_LONG=1; in the mpmc
+ * loop one in 50 is aimed at a crash point inside a slot claim, so slots
+ * surely need taking back (`recovered`). Each loop prints one line of
+ * figures on stdout.
  */
 #include "shmq.h"
 #include "test.h"
@@ -255,12 +257,22 @@ struct child {
 	int ready;
 };
 
+struct aim {
+	int role;          /* of the kid armed */
+	const char *point; /* SHMQ_CRASH_POINT name */
+};
+
 struct loop {
 	const char *name, *loc;
 	int kind;
 	unsigned nw, nr;  /* killable writers and readers alive at once */
 	int honest;       /* broadcast: one reader that is never killed */
 	int kill_writers, kill_readers;
+	/* Crash points that every AIM_EVERY-th kill is aimed at, in turn, so
+	 * that some kills surely land there (naim 0: none). */
+	const struct aim *aim;
+	unsigned naim;
+	uint64_t armed, aimed; /* kids armed; kids that died at their point */
 	struct wbook *w;
 	struct rbook *r;
 	uint32_t nids, maxids;
@@ -425,8 +437,9 @@ static void pump(struct loop *L)
 	}
 }
 
+/* `at`: the child kills itself at that crash point (SHMQ_CRASH_AT). */
 static void spawn(struct loop *L, struct child *c, int role, uint64_t count,
-                  unsigned ends)
+                  unsigned ends, const char *at)
 {
 	CHECK(L->nids < L->maxids);
 	c->id = L->nids++;
@@ -442,16 +455,17 @@ static void spawn(struct loop *L, struct child *c, int role, uint64_t count,
 	if (c->pid == 0) {
 		close(L->fd);
 		my_lane = l;
+		if (at)
+			CHECK_EQ(setenv("SHMQ_CRASH_AT", at, 1), 0);
 		if (role == SHMQ_WRITER)
 			writer_main(L->loc, c->id, count, ends);
 		reader_main(L->loc, c->id);
 	}
 }
 
-static void kill_kid(struct loop *L, struct child *c)
+/* Books the death of kid c, reaped with status st (t_wait's). */
+static void buried(struct loop *L, struct child *c, int st)
 {
-	CHECK(kill(c->pid, SIGKILL) == 0);
-	int st = t_wait(c->pid);
 	/* Only killed: a child that failed reported it and exited 2 or 3. */
 	CHECK_EQ(st, 128 + SIGKILL);
 	c->pid = 0;
@@ -463,6 +477,39 @@ static void kill_kid(struct loop *L, struct child *c)
 		L->r[c->id].killed = 1;
 		L->rkills++;
 	}
+}
+
+static void kill_kid(struct loop *L, struct child *c)
+{
+	CHECK(kill(c->pid, SIGKILL) == 0);
+	buried(L, c, t_wait(c->pid));
+}
+
+/* An armed kid kills itself at its crash point: wait for that, taking
+ * the reports meanwhile (a kid that never gets there stops the loop's
+ * progress, which fails it). */
+static void await_crash(struct loop *L, struct child *c)
+{
+	int st;
+	pid_t p;
+	while ((p = waitpid(c->pid, &st, WNOHANG)) == 0)
+		pump(L);
+	CHECK_EQ(p, c->pid);
+	buried(L, c, WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+	L->aimed++;
+}
+
+/* One kill in AIM_EVERY: each costs the survivors up to a poll tick
+ * (50 ms) before they find the dead claimer. */
+#define AIM_EVERY 50
+
+/* What kill `it` aims at: the next point in turn, or NULL. The last
+ * kill's replacement is never armed: it lives to the end. */
+static const struct aim *aim_of(struct loop *L, int it, int iters)
+{
+	if (!L->naim || it % AIM_EVERY != AIM_EVERY - 1 || it + 1 >= iters)
+		return NULL;
+	return &L->aim[L->armed % L->naim];
 }
 
 /* Checks the books: what each message's fate may be. */
@@ -597,7 +644,7 @@ static void run_chan_loop(struct loop *L, int iters)
 	loop_setup(L, iters);
 	unsigned nk = 0;
 	if (L->honest) { /* in before any message */
-		spawn(L, &L->kids[nk], SHMQ_READER, 0, 0);
+		spawn(L, &L->kids[nk], SHMQ_READER, 0, 0, NULL);
 		L->r[L->kids[nk].id].honest = 1;
 		L->nkids = nk + 1;
 		while (!L->kids[nk].ready)
@@ -606,26 +653,43 @@ static void run_chan_loop(struct loop *L, int iters)
 	}
 	unsigned first_killable = nk;
 	for (unsigned i = 0; i < L->nr; i++, nk++)
-		spawn(L, &L->kids[nk], SHMQ_READER, 0, 0);
+		spawn(L, &L->kids[nk], SHMQ_READER, 0, 0, NULL);
 	for (unsigned i = 0; i < L->nw; i++, nk++)
-		spawn(L, &L->kids[nk], SHMQ_WRITER, 0, 0);
+		spawn(L, &L->kids[nk], SHMQ_WRITER, 0, 0, NULL);
 	L->nkids = nk;
+	struct child *armed = NULL;
 	for (int it = 0; it < iters; it++) {
-		struct child *v;
-		do {
-			v = &L->kids[first_killable + (unsigned)rand_r(&L->seed) %
-			             (nk - first_killable)];
-		} while (v->role == SHMQ_WRITER ? !L->kill_writers
-		                                 : !L->kill_readers);
-		/* Random point: after 0..47 more messages of its own (0: it
-		 * may still be joining), then a random spin. */
-		uint64_t target = v->reports + (unsigned)rand_r(&L->seed) % 48;
-		while (v->reports < target)
-			pump(L);
-		random_spin(&L->seed, 20000);
-		int role = v->role;
-		kill_kid(L, v);
-		spawn(L, v, role, 0, 0);
+		struct child *v = armed;
+		const struct aim *aim = aim_of(L, it, iters);
+		char at[64];
+		if (armed) {
+			await_crash(L, v); /* the kill aimed at a point */
+		} else {
+			/* A kid of the role aimed at, if any. */
+			do {
+				v = &L->kids[first_killable +
+				             (unsigned)rand_r(&L->seed) %
+				             (nk - first_killable)];
+			} while (aim ? v->role != aim->role
+			             : v->role == SHMQ_WRITER ? !L->kill_writers
+			                                      : !L->kill_readers);
+			/* Random point: after 0..47 more messages of its own
+			 * (0: it may still be joining), then a random spin. */
+			uint64_t target = v->reports +
+			                  (unsigned)rand_r(&L->seed) % 48;
+			while (v->reports < target)
+				pump(L);
+			random_spin(&L->seed, 20000);
+			kill_kid(L, v);
+		}
+		/* Its replacement dies at the point, at its 1st to 16th
+		 * pass: the next kill. */
+		if (aim)
+			snprintf(at, sizeof(at), "%s:%u", aim->point,
+			         1 + (unsigned)rand_r(&L->seed) % 16);
+		L->armed += aim != NULL;
+		spawn(L, v, v->role, 0, 0, aim ? at : NULL);
+		armed = aim ? v : NULL;
 	}
 	/* The end: the writers go (killed: their last message may be
 	 * missing, as any), one more sends 100 and one END per reader. */
@@ -633,9 +697,14 @@ static void run_chan_loop(struct loop *L, int iters)
 		if (L->kids[i].role == SHMQ_WRITER)
 			kill_kid(L, &L->kids[i]);
 	unsigned readers = nk - L->nw;
+	/* Every reader in first: a broadcast reader that joined after the
+	 * last messages would wait for more forever. */
+	for (unsigned i = 0; i < nk; i++)
+		while (L->kids[i].role == SHMQ_READER && !L->kids[i].ready)
+			pump(L);
 	for (unsigned i = first_killable; i < nk; i++)
 		if (L->kids[i].role == SHMQ_WRITER) {
-			spawn(L, &L->kids[i], SHMQ_WRITER, 100, readers);
+			spawn(L, &L->kids[i], SHMQ_WRITER, 100, readers, NULL);
 			break;
 		}
 	/* Every reader and the last writer say DONE. */
@@ -655,15 +724,23 @@ static void run_chan_loop(struct loop *L, int iters)
 	struct shmq_chan_info info;
 	CHECK_EQ(shmq_chan_stat(L->loc, &info), 0);
 	CHECK(info.recovered <= L->wkills + L->rkills);
+	/* Each kill aimed inside a claim left a slot claimed by the dead,
+	 * which the others had to take back (once) to get past it. */
+	CHECK_EQ(L->aimed, L->armed);
+	if (L->naim) {
+		CHECK(L->aimed >= L->naim); /* each point at least once */
+		CHECK(info.recovered >= L->aimed);
+	}
 	if (L->kind != SHMQ_CHAN_BROADCAST)
 		CHECK_EQ(info.lost, 0);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	printf("killloop %s: %d iterations, kills %llu writers %llu readers, "
-	       "%llu msgs delivered, in flight at death %llu, dying writers' "
-	       "last msg delivered %llu, recovered slots %llu, lost while "
-	       "joining %llu, %.1f s\n",
+	printf("killloop %s: %d iterations, kills %llu writers %llu readers "
+	       "(%llu at a crash point), %llu msgs delivered, in flight at "
+	       "death %llu, dying writers' last msg delivered %llu, "
+	       "recovered slots %llu, lost while joining %llu, %.1f s\n",
 	       L->name, iters, (unsigned long long)L->wkills,
-	       (unsigned long long)L->rkills, (unsigned long long)L->msgs,
+	       (unsigned long long)L->rkills, (unsigned long long)L->aimed,
+	       (unsigned long long)L->msgs,
 	       (unsigned long long)inflight, (unsigned long long)maybe_got,
 	       (unsigned long long)info.recovered,
 	       (unsigned long long)info.lost,
@@ -698,9 +775,16 @@ TEST_TIMEOUT(killloop_mpmc_2_writers_2_readers_killed_exactly_once, 900)
 	char loc[128];
 	create_chan(loc, sizeof(loc), "kmpmc", SHMQ_CHAN_MPMC, 8,
 	            HDR + MAXPAY + 4);
+	/* Some kills inside a claim: a slot left WRITING or READING by the
+	 * dead, which the others must take back to get past it. */
+	static const struct aim in_claim[] = {
+		{SHMQ_WRITER, "mpmc.claim.write"},
+		{SHMQ_WRITER, "mpmc.commit.payload"},
+		{SHMQ_READER, "mpmc.claim.read"},
+	};
 	struct loop L = {.name = "mpmc", .loc = loc, .kind = SHMQ_CHAN_MPMC,
 	                 .nw = 2, .nr = 2, .kill_writers = 1,
-	                 .kill_readers = 1};
+	                 .kill_readers = 1, .aim = in_claim, .naim = 3};
 	run_chan_loop(&L, iterations());
 }
 

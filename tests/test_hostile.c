@@ -83,6 +83,10 @@ struct peer_stats {
 	_Atomic uint64_t ok, calm_ok;
 	uint64_t kind_ok[3], kind_calm[3]; /* sync: sections, sem, event */
 	uint64_t calls, reopens, repairs;
+	/* the call under way and when it began: the judge fails a call that
+	 * outlasts its deadline by SLACK_NS even if it never returns */
+	const char *_Atomic in_call;
+	_Atomic int64_t call_t0;
 	int64_t max_ns;   /* the longest call */
 	int code[NCODES]; /* the errors seen, and how often */
 	uint64_t times[NCODES];
@@ -161,10 +165,20 @@ static void expect_in(const char *file, int line, const char *call, long rc,
 /* Calm (no scribbler, a fresh object): data, or a timeout. */
 #define CALM(call, rc, ...) EXPECT_(1, call, rc, __VA_ARGS__)
 
+/* A call begins: returns the time. */
+static int64_t begin(struct peer_stats *s, const char *call)
+{
+	int64_t t0 = mono();
+	atomic_store(&s->call_t0, t0);
+	atomic_store(&s->in_call, call);
+	return t0;
+}
+
 /* A call that began at t0 has ended: it kept its deadline (plus slack). */
 static void timed(struct peer_stats *s, const char *call, int64_t t0, long rc)
 {
 	int64_t ns = mono() - t0;
+	atomic_store(&s->in_call, NULL);
 	s->calls++;
 	s->max_ns = ns > s->max_ns ? ns : s->max_ns;
 	if (ns > CALL_NS + SLACK_NS)
@@ -367,20 +381,32 @@ static void await(struct board *b, unsigned n, const char *const *who,
 		if (gone)
 			t_fail(__FILE__, __LINE__, "a peer ended early",
 			       "pid %d, status %d", (int)gone, st);
-		for (unsigned i = 0; i < n; i++)
-			done &= atomic_load(calm ? &b->st[i].calm_ok
-			                         : &b->st[i].ok) >= need;
+		for (unsigned i = 0; i < n; i++) {
+			struct peer_stats *s = &b->st[i];
+			const char *call = atomic_load(&s->in_call);
+			int64_t late = mono() - atomic_load(&s->call_t0);
+			if (call && late > CALL_NS + SLACK_NS)
+				t_fail(__FILE__, __LINE__, call, "%s: no return "
+				       "after %lld ms", who[i],
+				       (long long)(late / 1000000));
+			done &= atomic_load(calm ? &s->calm_ok : &s->ok) >= need;
+		}
 		if (done)
 			return;
 		if (mono() - t0 > pl.cap_ns) {
+			uint64_t got[HONEST];
+			for (unsigned i = 0; i < n; i++)
+				got[i] = atomic_load(calm ? &b->st[i].calm_ok
+				                          : &b->st[i].ok);
 			print_stats(b, n, who);
 			t_fail(__FILE__, __LINE__, "progress", "in %lld s%s: "
-			       "%llu bursts of %llu asked, and each peer must "
-			       "make %llu successful operations",
+			       "%llu bursts (%llu asked); the slowest peer made "
+			       "%llu successful operations (%llu asked)",
 			       (long long)(pl.cap_ns / 1000000000),
 			       calm ? " once calm" : "",
 			       (unsigned long long)atomic_load(&b->bursts),
 			       (unsigned long long)bursts,
+			       (unsigned long long)least(got, n),
 			       (unsigned long long)need);
 		}
 		struct timespec poll = {0, 10000000};
@@ -444,7 +470,7 @@ static void peer_close(struct chan_peer *p)
 {
 	if (!p->ch)
 		return;
-	int64_t t0 = mono();
+	int64_t t0 = begin(p->s, "shmq_chan_close");
 	int rc = shmq_chan_close(p->ch);
 	timed(p->s, "shmq_chan_close", t0, rc);
 	EXPECT("shmq_chan_close", rc, 0);
@@ -480,11 +506,11 @@ static int make_anew(struct board *b, struct peer_stats *s, const char *loc,
 {
 	if (!atomic_compare_exchange_strong(&b->epoch, &e, e + 1))
 		return 0; /* someone else is at it */
-	int64_t t0 = mono();
+	int64_t t0 = begin(s, "shmq_unlink");
 	int rc = shmq_unlink(loc);
 	timed(s, "shmq_unlink", t0, rc);
 	EXPECT("shmq_unlink", rc, 0, -ENOENT);
-	t0 = mono();
+	t0 = begin(s, "shmq_chan_create");
 	rc = shmq_chan_create(ch, loc, role, o);
 	timed(s, "shmq_chan_create", t0, rc);
 	EXPECT("shmq_chan_create", rc, 0);
@@ -510,9 +536,9 @@ static int chan_write(struct chan_peer *p)
 	struct peer_stats *s = p->s;
 	size_t len = 1 + s->calls % 200;
 	struct timespec dl = after(CALL_NS);
-	int64_t t0 = mono();
 	const char *call = s->calls % 2 ? "shmq_chan_send_timed"
 	                                : "shmq_chan_reserve_timed";
+	int64_t t0 = begin(s, call);
 	void *at = NULL;
 	int rc = s->calls % 2
 	         ? shmq_chan_send_timed(p->ch, p->buf, len, &dl)
@@ -547,9 +573,9 @@ static int chan_read(struct chan_peer *p)
 {
 	struct peer_stats *s = p->s;
 	struct timespec dl = after(CALL_NS);
-	int64_t t0 = mono();
 	const char *call = s->calls % 2 ? "shmq_chan_recv_timed"
 	                                : "shmq_chan_peek_timed";
+	int64_t t0 = begin(s, call);
 	const void *at = NULL;
 	ssize_t n = s->calls % 2
 	            ? shmq_chan_recv_timed(p->ch, p->buf, p->max, &dl)
@@ -610,7 +636,7 @@ static void chan_peer(struct chan_peer *p)
 			peer_close(p);
 		int rc = 0;
 		if (!p->ch) {
-			int64_t t0 = mono();
+			int64_t t0 = begin(p->s, "shmq_chan_open");
 			rc = shmq_chan_open(&p->ch, p->loc, p->role, NULL);
 			timed(p->s, "shmq_chan_open", t0, rc);
 			uint32_t calm = atomic_load(&p->b->calm);
@@ -962,7 +988,7 @@ static int section(struct board *b, struct peer_stats *s, struct sync_area *a,
 	if (!sync_enter(b))
 		return 0;
 	struct timespec dl = after(CALL_NS);
-	int64_t t0 = mono();
+	int64_t t0 = begin(s, "shmq_mutex_lock_timed");
 	int rc = shmq_mutex_lock_timed(&a->m, &dl);
 	timed(s, "shmq_mutex_lock_timed", t0, rc);
 	if (calm)
@@ -980,7 +1006,7 @@ static int section(struct board *b, struct peer_stats *s, struct sync_area *a,
 		uint64_t v = *d;
 		sched_yield();
 		*d = v + 1;
-		t0 = mono();
+		t0 = begin(s, "shmq_mutex_unlock");
 		rc = shmq_mutex_unlock(&a->m);
 		timed(s, "shmq_mutex_unlock", t0, rc);
 		EXPECT("shmq_mutex_unlock", rc, 0); /* nobody wrote it since */
@@ -993,13 +1019,13 @@ static int section(struct board *b, struct peer_stats *s, struct sync_area *a,
 static int sem_pair(struct peer_stats *s, struct sync_area *a, int calm)
 {
 	struct timespec dl = after(CALL_NS);
-	int64_t t0 = mono();
+	int64_t t0 = begin(s, "shmq_sem_post");
 	int rc = shmq_sem_post(&a->s);
 	timed(s, "shmq_sem_post", t0, rc);
 	if (calm)
 		CALM("shmq_sem_post", rc, 0);
 	EXPECT("shmq_sem_post", rc, 0, -EINVAL, -EOVERFLOW);
-	t0 = mono();
+	t0 = begin(s, "shmq_sem_wait_timed");
 	rc = shmq_sem_wait_timed(&a->s, &dl);
 	timed(s, "shmq_sem_wait_timed", t0, rc);
 	if (calm) /* another peer's wait may take our unit */
@@ -1013,13 +1039,13 @@ static int event_pair(struct peer_stats *s, struct sync_area *a, int calm)
 {
 	struct timespec dl = after(CALL_NS);
 	uint32_t seen = shmq_event_seq(&a->e);
-	int64_t t0 = mono();
+	int64_t t0 = begin(s, "shmq_event_signal");
 	int rc = shmq_event_signal(&a->e);
 	timed(s, "shmq_event_signal", t0, rc);
 	if (calm)
 		CALM("shmq_event_signal", rc, 0);
 	EXPECT("shmq_event_signal", rc, 0, -EINVAL);
-	t0 = mono();
+	t0 = begin(s, "shmq_event_wait_timed");
 	rc = shmq_event_wait_timed(&a->e, seen, &dl);
 	timed(s, "shmq_event_wait_timed", t0, rc);
 	if (calm) /* our own signal moved it */

@@ -103,6 +103,9 @@ while IFS="$tab" read -r name file from to test; do
 		res=NOBUILD fail=1 # a mutant that does not compile proves nothing
 	else
 		res=killed
+		# the test that failed, or the make step (check-tsan: FAIL)
+		by=$(sed -n 's/^FAIL \([^:]*\):.*/\1/p; s/^\([a-z-]*\): FAIL.*/\1/p' "$log" | head -n 1)
+		[ -n "$by" ] && test="$test -> $by"
 	fi
 	printf '%-28s %-8s %s (%ss)\n' "$name" "$res" "$test" $(( $(date +%s) - t0 ))
 	[ "$res" = killed ] || tail -n 15 "$log" | sed 's/^/    /'

@@ -572,34 +572,34 @@ static void t_dump_group(pid_t pgid)
 }
 
 /* What skipped for want of a package scripts/deps.sh installs: the
- * packages (a set) and who skipped, for the closing verdict. */
-static char t_dep_pkgs[512], t_dep_who[1024];
-static int t_dep_n;
+ * packages (a set), the tests and the parts that skipped, for the
+ * closing verdict. */
+static char t_dep_pkgs[512], t_dep_parts[256];
+static int t_dep_tests;
 
-/* Adds package w to the set unless it is there. */
-static void t_dep_add_word(const char *w)
+/* Adds word w to the space-separated set unless it is there. */
+static void t_set_add(char *set, size_t len, const char *w)
 {
-	size_t used = strlen(t_dep_pkgs), n = strlen(w);
-	for (const char *p = t_dep_pkgs; (p = strstr(p, w)); p++)
-		if ((p == t_dep_pkgs || p[-1] == ' ') &&
-		    (p[n] == ' ' || p[n] == '\0'))
+	size_t used = strlen(set), n = strlen(w);
+	for (const char *p = set; (p = strstr(p, w)); p++)
+		if ((p == set || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
 			return;
-	if (used + n + 2 < sizeof(t_dep_pkgs))
-		snprintf(t_dep_pkgs + used, sizeof(t_dep_pkgs) - used, "%s%s",
-		         used ? " " : "", w);
+	if (used + n + 2 < len)
+		snprintf(set + used, len - used, "%s%s", used ? " " : "", w);
 }
 
-static void t_dep_note(const char *who, const char *pkgs)
+/* part: the name of a part that skipped, or NULL for a test. */
+static void t_dep_note(const char *part, const char *pkgs)
 {
-	size_t used = strlen(t_dep_who);
 	char words[T_DEP_MAX], *save = NULL;
 	snprintf(words, sizeof(words), "%s", pkgs);
 	for (char *w = strtok_r(words, " ", &save); w;
 	     w = strtok_r(NULL, " ", &save))
-		t_dep_add_word(w);
-	if (t_dep_n++ < 8 && used + 2 < sizeof(t_dep_who))
-		snprintf(t_dep_who + used, sizeof(t_dep_who) - used, "%s%s",
-		         used ? ", " : "", who);
+		t_set_add(t_dep_pkgs, sizeof(t_dep_pkgs), w);
+	if (part)
+		t_set_add(t_dep_parts, sizeof(t_dep_parts), part);
+	else
+		t_dep_tests++;
 }
 
 static int t_run_one(const struct t_test *t)
@@ -643,7 +643,7 @@ static int t_run_one(const struct t_test *t)
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == T_SKIP_CODE && !failed) {
 		printf("SKIP %s: %s\n", t->name, have ? msg : "(no reason given)");
 		if (have && t_rep->dep[0])
-			t_dep_note(t->name, t_rep->dep);
+			t_dep_note(NULL, t_rep->dep);
 		res = T_SKIPPED;
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !have) {
 		printf("ok %s (%.2fs)\n", t->name, t_now() - t0);
@@ -827,17 +827,17 @@ static void t_parts(int *npass, int *nfail, int *nskip)
 static int t_dep_verdict(void)
 {
 	const char *allow = getenv("SHMQ_ALLOW_SKIP");
-	if (!t_dep_n)
+	int ok = allow && !strcmp(allow, "1");
+	if (!t_dep_tests && !*t_dep_parts)
 		return 0;
-	printf("%s %d part%s skipped for want of packages that scripts/deps.sh "
-	       "installs (%s%s): %s\n"
+	printf("%s skipped for want of packages that scripts/deps.sh installs: "
+	       "%d test%s%s%s\n"
 	       "  install them: sudo apt-get install -y %s (make test does it "
 	       "when run as root)\n"
 	       "  or accept the skips: SHMQ_ALLOW_SKIP=1 make test\n",
-	       allow && !strcmp(allow, "1") ? "note:" : "FAIL", t_dep_n,
-	       t_dep_n > 1 ? "s" : "", t_dep_who, t_dep_n > 8 ? ", ..." : "",
-	       t_dep_pkgs, t_dep_pkgs);
-	return !(allow && !strcmp(allow, "1"));
+	       ok ? "note:" : "FAIL", t_dep_tests, t_dep_tests == 1 ? "" : "s",
+	       *t_dep_parts ? " and the parts " : "", t_dep_parts, t_dep_pkgs);
+	return !ok;
 }
 
 static void t_usage(FILE *f)

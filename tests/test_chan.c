@@ -505,8 +505,7 @@ TEST(busy_spinning_peers_learn_of_a_kill_and_keep_their_deadline)
  * 10 s with SHMQ_LONG=1 (make check-long). */
 TEST_TIMEOUT(reader_blocked_under_timed_wakes_at_its_deadline, 40)
 {
-	const char *l = getenv("SHMQ_LONG");
-	int64_t ms = l && !strcmp(l, "1") ? 10000 : 2000;
+	int64_t ms = t_long() ? 10000 : 2000;
 	char loc[128], buf[64];
 	t_posix_loc(loc, sizeof(loc), "t");
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);

@@ -68,8 +68,7 @@ struct plan {
 
 static struct plan plan(void)
 {
-	const char *l = getenv("SHMQ_LONG");
-	if (l && *l && *l != '0')
+	if (t_long())
 		return (struct plan){10000000000LL, 40000000000LL, 2000, 3000,
 		                     3000};
 	return (struct plan){0, 20000000000LL, 150, 300, 1000};

@@ -139,15 +139,9 @@ static void pause_briefly(void)
 	nanosleep(&d, NULL);
 }
 
-static int long_run(void)
-{
-	const char *s = getenv("SHMQ_LONG");
-	return s && !strcmp(s, "1");
-}
-
 static int iterations(void)
 {
-	return long_run() ? 10000 : 200;
+	return t_long() ? 10000 : 200;
 }
 
 /* Busy-waits a random while: lands a kill anywhere in a loop body. */

@@ -710,11 +710,13 @@ static void create_race(const char *loc, unsigned flags, int n, int *made,
 	}
 }
 
-/* uid -1: the racers keep ours; else they switch to it first. */
+/* uid -1: the racers keep ours; else they switch to it first. 20 rounds
+ * of 8 racers, 200 with SHMQ_LONG=1. */
 static void race_rounds(int sysv, unsigned flags, uid_t uid)
 {
 	char loc[128], tag[16];
-	for (int round = 0; round < 50; round++) {
+	int rounds = t_long() ? 200 : 20;
+	for (int round = 0; round < rounds; round++) {
 		int made, found;
 		snprintf(tag, sizeof(tag), "race%d", round);
 		if (sysv)

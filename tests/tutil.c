@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -132,6 +133,12 @@ void t_forbid_syscalls(void)
 	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
 	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
 	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+}
+
+int t_long(void)
+{
+	const char *s = getenv("SHMQ_LONG");
+	return s && !strcmp(s, "1");
 }
 
 int t_have_program(const char *name)

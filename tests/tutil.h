@@ -58,6 +58,9 @@ shmq_chan *t_chan_attach(const char *loc, int role);
 	(&(struct shmq_semset_opts){.nsems = (n), .mode = (m), .flags = (f)})
 #define T_MSGQ(m, f) (&(struct shmq_msgq_opts){.mode = (m), .flags = (f)})
 
+/* SHMQ_LONG=1 (make check-long): run the long version of a test. */
+int t_long(void);
+
 /* Whether a program is on $PATH. */
 int t_have_program(const char *name);
 /* Runs python3 -c SCRIPT ARGS... with stdin_data on its stdin; a non-zero

@@ -887,6 +887,23 @@ TEST(hostile_spsc_record_with_a_wild_length_gives_ebadmsg)
 	plant_done(&t);
 }
 
+/* mpmc and broadcast: slot s, published for the reader's position, gets
+ * wild lengths, each refused; then, repaired, it is delivered. */
+static void wild_slot_lengths(struct planted *t, struct shmq_chan_slot *s)
+{
+	uint32_t slot = t->hdr->slot_size;
+	const uint32_t wild[] = {(uint32_t)t->max + 1, slot, slot + 1,
+	                         0x80000000u, 0xffffffffu};
+	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
+		shmq_store(&s->len, wild[i], SHMQ_RELEASE);
+		refused(t, wild[i]);
+	}
+	memcpy(s + 1, "again", 5);
+	shmq_store(&s->len, 5, SHMQ_RELEASE);
+	delivered(t, 5, "again");
+	plant_done(t);
+}
+
 /* mpmc: a FULL slot word for the reader's position, with a wild length. */
 TEST(hostile_mpmc_slot_with_a_wild_length_gives_ebadmsg)
 {
@@ -902,16 +919,7 @@ TEST(hostile_mpmc_slot_with_a_wild_length_gives_ebadmsg)
 	s = (struct shmq_chan_slot *)(t.ring + 2 * slot);
 	shmq_store(&s->word, shmq__slot_word(2, SHMQ_SLOT_FULL, 0),
 	           SHMQ_RELEASE);
-	const uint32_t wild[] = {(uint32_t)t.max + 1, slot, slot + 1,
-	                         0x80000000u, 0xffffffffu};
-	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
-		shmq_store(&s->len, wild[i], SHMQ_RELEASE);
-		refused(&t, wild[i]);
-	}
-	memcpy(s + 1, "again", 5);
-	shmq_store(&s->len, 5, SHMQ_RELEASE);
-	delivered(&t, 5, "again");
-	plant_done(&t);
+	wild_slot_lengths(&t, s);
 }
 
 /* broadcast: a slot the seqlock says is whole, tail past it, a wild
@@ -930,16 +938,7 @@ TEST(hostile_broadcast_slot_with_a_wild_length_gives_ebadmsg)
 	s = (struct shmq_chan_slot *)(t.ring + 2 * slot);
 	shmq_store(&s->word, shmq__bcast_filled(2), SHMQ_RELEASE);
 	shmq_store(&t.hdr->tail, 3, SHMQ_RELEASE);
-	const uint32_t wild[] = {(uint32_t)t.max + 1, slot, slot + 1,
-	                         0x80000000u, 0xffffffffu};
-	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++) {
-		shmq_store(&s->len, wild[i], SHMQ_RELEASE);
-		refused(&t, wild[i]);
-	}
-	memcpy(s + 1, "again", 5);
-	shmq_store(&s->len, 5, SHMQ_RELEASE);
-	delivered(&t, 5, "again");
-	plant_done(&t);
+	wild_slot_lengths(&t, s);
 }
 
 /* ---- Mutex, semaphore, event --------------------------------------------- */

@@ -106,6 +106,8 @@ struct shmq_chan {
 	uint64_t op_seq; /* bcast peek: the slot's seqlock value */
 	uint64_t msgs;   /* our messages, mirrored into our peer line */
 	int64_t next_look_ns; /* mpmc: when a slot's holder may be asked again */
+	int64_t next_tick_ns; /* when a wait on this handle ticks next (0:
+	                         not yet set), kept across calls */
 	uint32_t readers_seen; /* bcast writer: readers_ever when `other` was
 	                          last computed */
 	char locator[SHMQ_LOCATOR_MAX];

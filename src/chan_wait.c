@@ -47,6 +47,34 @@ static int tick(struct shmq_chan *ch, struct shmq_event_shm *ev)
 	return 0;
 }
 
+/* A tick when one is due on this handle: 1 ticked, 0 not due, or the
+ * tick's error. The schedule outlives a call, so a caller that loops on
+ * deadlines shorter than POLL_MS is ticked too. */
+static int tick_if_due(struct shmq_chan *ch, struct shmq_event_shm *ev,
+                       int64_t now)
+{
+	int due = ch->next_tick_ns && now >= ch->next_tick_ns, rc;
+	if (!ch->next_tick_ns || due)
+		ch->next_tick_ns = now + POLL_MS * 1000000LL;
+	if (!due)
+		return 0;
+	return (rc = tick(ch, ev)) < 0 ? rc : 1;
+}
+
+/* After a futex wait: a tick if due, then, at the deadline, one last look
+ * (the tick may have settled the peer we wait for). */
+static int after_sleep(struct shmq_chan *ch, struct shmq_event_shm *ev,
+                       int (*check)(struct shmq_chan *ch, void *arg),
+                       void *arg, const struct timespec *deadline, int rc)
+{
+	if (rc == -ETIMEDOUT && (rc = tick_if_due(ch, ev, shmq__now_ns())) < 0)
+		return rc;
+	if (!shmq_deadline_passed(deadline))
+		return -EAGAIN;
+	rc = check(ch, arg);
+	return rc == -EAGAIN ? -ETIMEDOUT : rc;
+}
+
 static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
                     int (*check)(struct shmq_chan *ch, void *arg), void *arg,
                     const struct timespec *deadline)
@@ -60,14 +88,17 @@ static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
 		 * either the notifier sees us or we see what it published */
 		shmq_fence_heavy(shmq__asym_setup());
 		int rc = check(ch, arg);
-		if (rc == -EAGAIN) {
+		if (rc == -EAGAIN &&
+		    (rc = tick_if_due(ch, ev, shmq__now_ns())) == 0) {
+			/* until the next tick (rounded up) or the deadline */
 			struct timespec dl;
-			shmq__poll_deadline(&dl, POLL_MS, deadline);
+			shmq__poll_deadline(&dl, (ch->next_tick_ns -
+			                          shmq__now_ns() + 999999) / 1000000,
+			                    deadline);
 			rc = shmq_futex_wait(&ev->seq, seen, &dl);
-			rc = rc == -ETIMEDOUT ? (shmq_deadline_passed(deadline)
-			                         ? -ETIMEDOUT : tick(ch, ev))
-			                      : 0;
-			rc = rc == 0 ? -EAGAIN : rc;
+			rc = after_sleep(ch, ev, check, arg, deadline, rc);
+		} else if (rc == 1) {
+			rc = -EAGAIN; /* ticked: look again before sleeping */
 		}
 		shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
 		if (rc != -EAGAIN)
@@ -88,7 +119,6 @@ static int spin(struct shmq_chan *ch, struct shmq_event_shm *ev,
 {
 	int64_t now = shmq__now_ns(), until = now + ch->spin_ns, next = now;
 	int64_t pace = ev == &ch->hdr->space_ev ? SPACE_POLL_NS : 0;
-	int64_t tick_at = now + POLL_MS * 1000000LL;
 	/* relaxed: a hint (a scribbled count costs a yield, nothing more) */
 	uint32_t peers = shmq_load(&ch->hdr->attached, SHMQ_RELAXED) &
 	                 ~SHMQ_CHAN_CLOSING;
@@ -108,11 +138,8 @@ static int spin(struct shmq_chan *ch, struct shmq_event_shm *ev,
 			yield_at = now + YIELD_NS;
 			sched_yield();
 		}
-		if (rc == -EAGAIN && now >= tick_at) {
-			tick_at = now + POLL_MS * 1000000LL;
-			rc = tick(ch, ev);
-			rc = rc == 0 ? -EAGAIN : rc;
-		}
+		if (rc == -EAGAIN && (rc = tick_if_due(ch, ev, now)) >= 0)
+			rc = -EAGAIN;
 		if (rc != -EAGAIN)
 			return rc;
 	}

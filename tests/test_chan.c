@@ -501,6 +501,50 @@ TEST(busy_spinning_peers_learn_of_a_kill_and_keep_their_deadline)
 	close(fds[0]);
 }
 
+/* A reader that loops on deadlines shorter than the 50 ms poll tick
+ * (20 ms), asleep or spinning through them, still learns of a killed
+ * writer: the tick schedule outlives each call. Without that, every call
+ * timed out before its tick and the death was never seen. */
+static void short_deadlines_see_a_death(int64_t spin_ns)
+{
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SPSC, .capacity = 4096,
+	                           .spin_ns = spin_ns};
+	char loc[128], buf[64], c;
+	int fds[2];
+	shmq_chan *r;
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, sizeof(loc), spin_ns ? "spin" : "sleep");
+	CHECK_EQ(shmq_chan_create(&r, loc, SHMQ_READER, &o), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) { /* attached, silent, until killed */
+		t_chan_attach(loc, SHMQ_WRITER);
+		CHECK(write(fds[1], "w", 1) == 1);
+		for (;;)
+			pause();
+	}
+	CHECK(read(fds[0], &c, 1) == 1);
+	CHECK_EQ(kill(pid, SIGKILL), 0);
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	int64_t t0 = now_ms();
+	ssize_t n;
+	do {
+		struct timespec dl = shmq_deadline(20);
+		n = shmq_chan_recv_timed(r, buf, sizeof(buf), &dl);
+	} while (n == -ETIMEDOUT && now_ms() - t0 < 2000);
+	CHECK_EQ(n, SHMQ_EPEERDEAD);
+	CHECK(now_ms() - t0 < 500); /* a tick is 50 ms; slack for a busy CI */
+	CHECK_EQ(shmq_chan_close(r), 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+TEST(reader_looping_on_deadlines_shorter_than_a_tick_learns_of_a_death)
+{
+	short_deadlines_see_a_death(0);          /* asleep on the futex */
+	short_deadlines_see_a_death(100000000);  /* spinning through them */
+}
+
 /* Through many 50 ms poll ticks, none wakes it early or late: 2 s, and
  * 10 s with SHMQ_LONG=1 (make check-long). */
 TEST_TIMEOUT(reader_blocked_under_timed_wakes_at_its_deadline, 40)

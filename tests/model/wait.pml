@@ -2,22 +2,23 @@
  * The waiting path every channel kind uses, for Spin: included by
  * spsc.pml, mpmc.pml and bcast.pml.
  *
- * shmq__chan_wait() (chan_wait.c): check(); if -EAGAIN, sleep_on(): load
- * the event's seq (acquire), waiters + 1, heavy fence, check() again,
- * shmq_futex_wait(seq, seen) while it is still -EAGAIN, waiters - 1, and
- * again. shmq__event_notify() (sync_sem.c): light fence, nothing if
- * waiters is 0, else seq + 1 (release) and wake all. The fences make the
- * waiters/check pair against the publish/waiters pair a Dekker pair, which
- * Spin's interleavings (sequentially consistent) give for free.
+ * shmq__chan_wait() (chan_wait.c): the kind's check; if -EAGAIN,
+ * sleep_on(): load the event's seq (acquire), waiters + 1, heavy fence,
+ * the check again, shmq_futex_wait(seq, seen) while it is still -EAGAIN,
+ * waiters - 1, and again. shmq__event_notify() (sync_sem.c): light fence,
+ * nothing if waiters is 0, else seq + 1 (release) and wake all. The
+ * fences make "waiters + 1, then check" against "publish, then load
+ * waiters" a Dekker pair, which Spin's interleavings (sequentially
+ * consistent) give for free.
  *
- * Left out, on purpose: the spin phase of shmq__chan_wait() (its checks
- * change nothing a peer reads: a failed one is a no-op, a good one returns
- * as the first check would have) and the 50 ms poll tick of sleep_on()
- * (the futex timeout). So a wakeup the code loses is a sleep forever here,
- * which the progress check reports; in the code it is a 50 ms stall. A
- * death is the one thing the tick is for: each model settles a dead peer
- * at once and notifies both events, as settle_rest() does when a tick finds
- * it.
+ * Left out: the spin phase of shmq__chan_wait() (more runs of the same
+ * check before the process counts itself a waiter: they can only return
+ * sooner or help others on, as the first check does; they cannot make a
+ * sleeper miss a wakeup) and the 50 ms futex timeout of sleep_on() (the
+ * poll tick). So a wakeup the code loses is a sleep forever here, which the
+ * progress check reports; in the code it is a 50 ms stall. A death is what
+ * the tick is for: each model settles a dead peer at once and notifies both
+ * events, as settle_rest() does when a tick finds it.
  *
  * A process that waits declares WAIT_LOCALS; its check sets rc. CHECK
  * appears once in CHAN_WAIT, so a check may hold labels.
@@ -31,13 +32,10 @@
 #ifndef WAIT_MUTANT
 #define WAIT_MUTANT 0
 #endif
-#ifndef SPIN
-#define SPIN 0
-#endif
 
 #define OK 0
 #define AGAIN 1 /* -EAGAIN */
-#define END 2   /* -EPIPE, SHMQ_EPEERDEAD, SHMQ_ELOST: a return, not data */
+#define END 2   /* -EPIPE or SHMQ_EPEERDEAD: the end, no message */
 
 #define DATA_EV 0  /* hdr->data_ev: writers notify, readers wait */
 #define SPACE_EV 1 /* hdr->space_ev: readers notify, writers wait */
@@ -109,16 +107,7 @@ byte ev_i; /* NOTIFY's loop index, 0 between steps */
 #endif
 
 /* shmq__chan_wait(ev, check): the first check, then sleep_on()'s rounds.
- * CHECK is written once (it may hold labels): wphase says which round.
- * -DSPIN=1: the spin phase only (spin_ns without end, a busy-wait
- * channel): check until it is not -EAGAIN. */
-#if SPIN
-#define CHAN_WAIT(e, CHECK)                                                 \
-	do                                                                  \
-	:: CHECK;                                                           \
-	   if :: rc != AGAIN -> break :: else -> skip fi                    \
-	od
-#else
+ * CHECK is written once (it may hold labels): wphase says which round. */
 #define CHAN_WAIT(e, CHECK)                                                 \
 	wphase = 0;                                                         \
 	do                                                                  \
@@ -128,4 +117,3 @@ byte ev_i; /* NOTIFY's loop index, 0 between steps */
 	   if :: rc != AGAIN -> break :: else -> skip fi                    \
 	od;                                                                 \
 	wphase = 0
-#endif

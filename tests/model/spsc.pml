@@ -8,23 +8,34 @@
  * not fit before the ring's end is preceded by a PAD record filling it.
  * The reader polls the header word at its own position and publishes head
  * after each record; the writer reads head only when its cached copy says
- * the ring is full.
+ * the ring is full. Both wait as the code does (wait.pml: sleep_on() and
+ * shmq__event_notify() on data_ev and space_ev).
+ *
+ * Mirrors (chan_spsc.c): spsc_reserve() with room() and wait_room(),
+ * publish(), spsc_commit(); data() with header(), spsc_peek(),
+ * spsc_release() and publish_head(); the copies of send_as() and
+ * recv_as() (chan_api.c) as word-by-word plain stores and loads.
  *
  * Each Promela statement is one memory access (Spin runs the processes
- * interleaved, sequentially consistent); docs/design.md, "What the model
- * checks", maps each to its C line and memory order.
+ * interleaved, sequentially consistent); docs/design.md, "What the models
+ * check", maps each to its C line and memory order.
  *
- * Checked (assert + Spin's invalid-end-state check): every message arrives
+ * Safety (assert + Spin's invalid-end-state check): every message arrives
  * once, in order, with all its payload words (none read before it is
  * published, none overwritten before it is read); the word at the
  * reader's position is always 0 or a header for exactly that position; a
- * PAD fills exactly the rest of the ring; nobody waits forever. Message
+ * PAD fills exactly the rest of the ring; nobody sleeps forever. Message
  * lengths are chosen by Spin: every mix of 1..LMAX words.
+ * Progress (-DPROGRESS, pan -a -f): under weak fairness both peers finish,
+ * so no peer sleeps or loops forever while the other has published a
+ * message or made room.
  *
  * -DN=words -DM=messages -DLMAX=max payload words (<= N - 2: a record and
  * its terminator fit). -DMUTANT=1: no terminator; -DMUTANT=2: the header
  * is stored before the payload; -DMUTANT=3: room() does not count the
- * terminator word. Each must fail.
+ * terminator word; -DMUTANT=4: publish() does not notify data_ev;
+ * -DMUTANT=5: publish_head() does not notify space_ev. Each must fail (4
+ * and 5 the progress check), as must wait.pml's WAIT_MUTANTs.
  */
 #ifndef N
 #define N 4
@@ -39,6 +50,9 @@
 #define MUTANT 0
 #endif
 
+#define NPROC 2 /* writer, reader */
+#include "wait.pml"
+
 /* Word contents: 0; a payload word DATA(m); a header HDR(len, pad, pos)
  * (the code's len << 32 | PAD_BIT | TAG(pos)). */
 #define HBASE 1000000
@@ -52,7 +66,7 @@
 int ring[N];
 int head; /* reader writes (release), writer reads (acquire) */
 int tail; /* writer writes (release); for shmq ls, not read here */
-bool wdone; /* ghost: the writer is through */
+bool wdone, rdone; /* ghosts: the writer, the reader is through */
 
 #if MUTANT == 3
 #define TERM 0 /* room() forgets the terminator word: wrong */
@@ -60,36 +74,54 @@ bool wdone; /* ghost: the writer is through */
 #define TERM 1
 #endif
 
-/* room(): wait until want words are free, reading head only when the
- * cached copy says full; blocking stands for the wait (futex/spin). */
-#define WAIT_ROOM(want)                                                     \
-	do                                                                  \
-	:: N - (pos - other) >= (want) -> break                             \
-	:: else -> other = head; /* acquire */                              \
-		if                                                          \
-		:: N - (pos - other) >= (want) -> break                     \
-		:: else -> (head != other) /* sleep until head moves */     \
-		fi                                                          \
-	od
+/* room() (chan_spsc.c): room for want words? head is read (acquire) only
+ * when the cached copy says full. wait_room() waits on space_ev for it. */
+#define ROOM(want)                                                          \
+	if                                                                  \
+	:: N - (pos - other) >= (want) -> rc = OK                           \
+	:: else -> atomic { other = head; /* acquire */                     \
+		rc = (N - (pos - other) >= (want) -> OK : AGAIN) }          \
+	fi
+#define WAIT_ROOM(want) CHAN_WAIT(SPACE_EV, ROOM(want))
 
-/* publish(): terminator (relaxed), header (release), tail (release). */
+/* publish() (chan_spsc.c): terminator (relaxed), header (release), tail
+ * (release), shmq__event_notify(data_ev). */
 #if MUTANT == 1
 #define TERMINATE(bytes) skip
 #else
 #define TERMINATE(bytes) ring[(pos + (bytes)) % N] = 0
 #endif
+#if MUTANT == 4
+#define WAKE_READER skip /* publish() without its notify: wrong */
+#else
+#define WAKE_READER NOTIFY(DATA_EV)
+#endif
 #define PUBLISH(bytes, w)                                                   \
 	TERMINATE(bytes);                                                   \
 	ring[pos % N] = (w);                                                \
 	pos = pos + (bytes);                                                \
-	tail = pos
+	tail = pos;                                                         \
+	WAKE_READER
+
+#if MUTANT == 5
+#define WAKE_WRITER skip /* publish_head() without its notify: wrong */
+#else
+#define WAKE_WRITER NOTIFY(SPACE_EV)
+#endif
+/* publish_head(): head (release), shmq__event_notify(space_ev). */
+#define PUBLISH_HEAD head = pos; WAKE_WRITER
+
+/* data() with header(): the word at our position (acquire); 0 is nothing
+ * yet (the end of stream is not modelled: the reader knows M). */
+#define DATA_AT atomic { w = ring[pos % N]; rc = (w == 0 -> AGAIN : OK) }
 
 active proctype writer()
 {
 	int pos = 0, other = 0, need, to_end, ln, i;
 	byte m = 0;
+	WAIT_LOCALS;
 	do
-	:: m < M ->
+	:: m < M -> /* send_as(): spsc_reserve(), the copy, spsc_commit() */
 		if /* Spin picks each message's length */
 		:: ln = 1
 #if LMAX >= 2
@@ -119,8 +151,9 @@ active proctype writer()
 #if MUTANT == 2
 		pos = pos + need;
 		tail = pos;
+		WAKE_READER;
 #else
-		PUBLISH(need, HDR(ln, 0, pos));
+		PUBLISH(need, HDR(ln, 0, pos)); /* spsc_commit() */
 #endif
 		m++
 	:: else -> break
@@ -132,36 +165,39 @@ active proctype reader()
 {
 	int pos = 0, w, ln, i;
 	byte m = 0;
+	WAIT_LOCALS;
 	do
-	:: m < M ->
-		w = ring[pos % N]; /* acquire: the header at our position */
+	:: m < M -> /* recv_as(): spsc_peek(), the copy, spsc_release() */
+		CHAN_WAIT(DATA_EV, DATA_AT);
+		assert(IS_HDR(w));       /* never a stale payload word */
+		assert(H_TAG(w) == pos); /* a header for this position */
+		ln = H_LEN(w);
 		if
-		:: w == 0 -> (ring[pos % N] != 0) /* sleep until published */
+		:: H_PAD(w) -> /* spsc_peek() goes round */
+			assert(ln == N - pos % N - 1);
+			pos = pos + 1 + ln;
+			PUBLISH_HEAD
 		:: else ->
-			assert(IS_HDR(w));       /* never a stale payload word */
-			assert(H_TAG(w) == pos); /* a header for this position */
-			ln = H_LEN(w);
-			if
-			:: H_PAD(w) ->
-				assert(ln == N - pos % N - 1);
-				pos = pos + 1 + ln;
-				head = pos /* release */
-			:: else ->
-				assert(ln >= 1 && ln <= LMAX &&
-				       pos % N + 1 + ln <= N);
-				i = 0;
-				do /* the payload (memcpy out), word by word */
-				:: i < ln ->
-					assert(ring[(pos + 1 + i) % N] == DATA(m));
-					i++
-				:: else -> break
-				od;
-				pos = pos + 1 + ln;
-				head = pos; /* release: done with the bytes */
-				m++
-			fi
-		fi
+			assert(ln >= 1 && ln <= LMAX &&
+			       pos % N + 1 + ln <= N);
+			i = 0;
+			do /* the payload (memcpy out), word by word */
+			:: i < ln ->
+				assert(ring[(pos + 1 + i) % N] == DATA(m));
+				i++
+			:: else -> break
+			od;
+			pos = pos + 1 + ln; /* spsc_release() */
+			PUBLISH_HEAD;
+			m++
+		fi;
+		w = 0
 	:: else -> break
 	od;
-	wdone -> assert(head == tail) /* all read: nothing left behind */
+	wdone -> assert(head == tail); /* all read: nothing left behind */
+	rdone = 1
 }
+
+#ifdef PROGRESS
+ltl progress { <> (wdone && rdone) }
+#endif

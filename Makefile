@@ -240,7 +240,8 @@ check-hooks: $(B)/libshmq.a $(B)/libshmq.so
 #                     processes); suppressions in tests/tsan/suppressions.txt;
 #                     ~3 s, so `make test` runs it too (target tsan)
 # make check-valgrind the plain build/shmq under valgrind memcheck
-# make check-model    Spin models of the spsc and mpmc publish protocols
+# make check-model    Spin models of the spsc, mpmc and broadcast protocols and
+#                     their waits: safety, progress, mutants (tests/model/run.sh)
 TSAN_CC   ?= clang
 TSAN      := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_OBJ  := $(LIB_SRC:%.c=$(B)/tsan/%.o)

@@ -15,7 +15,7 @@ B       := build
 # newer compiler warns but builds.
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wconversion -Wformat=2
-STRICT_GOALS := test check-% fuzz% tsan model-quick
+STRICT_GOALS := test test-build parts check-% fuzz% tsan model-quick
 WERROR  ?= $(if $(filter $(STRICT_GOALS),$(MAKECMDGOALS)),-Werror)
 CSTD    := -std=c11 -D_GNU_SOURCE
 CFLAGS  ?= -O2 -g
@@ -123,16 +123,21 @@ check-layers: $(LIB_OBJ)
 	@scripts/layers.sh src/layers.txt $(LIB_OBJ)
 
 # T=pattern runs only the tests whose name contains pattern.
-# Without T= the parts (fuzz runs, TSan, models) run first and count in
-# the runner's closing line (scripts/part.sh).
-test: deps all check-hooks check-layers $(B)/tests/shmq-tests $(B)/tests/shmq \
-      $(if $(T),,parts)
+# The build in parallel (one job per CPU); then, without T=, the parts
+# (fuzz runs, TSan, models), which count in the runner's closing line
+# (scripts/part.sh); then the tests, one at a time.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+PAR   := -j$(NPROC) --output-sync=target
+test: deps
+	@$(MAKE) --no-print-directory $(PAR) test-build
+	@$(if $(T),:,$(MAKE) --no-print-directory parts)
 	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) $(if $(T),,SHMQ_PARTS=$(B)/parts) \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(B)/tests/shmq-tests $(T)
 
-.PHONY: parts
+.PHONY: test-build parts
+test-build: all check-hooks check-layers $(B)/tests/shmq-tests $(B)/tests/shmq
 parts:
 	@rm -rf $(B)/parts && mkdir -p $(B)/parts
 	@SHMQ_PARTS=$(CURDIR)/$(B)/parts $(MAKE) --no-print-directory fuzz tsan model-quick
@@ -193,7 +198,7 @@ fuzz:
 	@mkdir -p $(B)/fuzz
 	@echo 'int LLVMFuzzerTestOneInput(void){return 0;}' > $(B)/fuzz/probe.c
 	@if $(FUZZ_CC) $(FUZZ_SAN) $(B)/fuzz/probe.c -o $(B)/fuzz/probe >/dev/null 2>&1; \
-	then scripts/part.sh run fuzz $(MAKE) --no-print-directory fuzz-run; \
+	then scripts/part.sh run fuzz $(MAKE) --no-print-directory $(PAR) fuzz-run; \
 	else scripts/part.sh skip-dep fuzz "clang libclang-rt-14-dev" \
 	  "$(FUZZ_CC) cannot build -fsanitize=fuzzer: the fuzz runs"; fi
 
@@ -262,7 +267,7 @@ tsan:
 	@echo 'int main(void){return 0;}' > $(B)/tsan/probe.c
 	@if $(TSAN_CC) $(TSAN) $(B)/tsan/probe.c -o $(B)/tsan/probe >/dev/null 2>&1 \
 	  && $(B)/tsan/probe >/dev/null 2>&1; \
-	then scripts/part.sh run tsan $(MAKE) --no-print-directory check-tsan; \
+	then scripts/part.sh run tsan $(MAKE) --no-print-directory $(PAR) check-tsan; \
 	else scripts/part.sh skip-dep tsan clang \
 	  "$(TSAN_CC) cannot build or run -fsanitize=thread: the thread tests"; fi
 
@@ -346,7 +351,7 @@ $(REPLAY_BINS): $(B)/replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ $< tests/fuzz/replay.c $(SLIB_OBJ) \
 	  $(REPLAY_EXTRA_$*)
 $(B)/replay/fuzz_cli: $(SCLI_OBJ) $(SBENCH_OBJ)
-test: $(REPLAY_BINS)
+test-build: $(REPLAY_BINS)
 
 .PHONY: fuzz-long
 fuzz-long:

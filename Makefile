@@ -362,7 +362,7 @@ fuzz-long:
 # The long versions of the reliability suite (docs/guarantees.md: the
 # promises): every test with SHMQ_LONG=1 (kill loops of 10,000 kills each,
 # hostile peers 10 s each), every fuzz target 60 s, the tool under valgrind
-# memcheck, the Spin models in full, and the mutation check. About 20
+# memcheck, the Spin models in full, and the mutation check. About 25
 # minutes on 2 CPUs.
 .PHONY: check-long
 check-long:

@@ -713,6 +713,91 @@ int shmq_chan_info(shmq_chan *ch, struct shmq_chan_info *info);
  * reports a dead peer as dead but settles nothing. */
 int shmq_chan_stat(const char *locator, struct shmq_chan_info *info);
 
+/* ---- Channels in an event loop ----------------------------------------- */
+
+/*
+ * A file descriptor for one channel end, for poll, epoll, select, libuv,
+ * asyncio...: it polls readable (POLLIN) when the end's next try_ call may
+ * not block. Reader: a message is there, the stream ended, or a writer died
+ * (the next shmq_chan_try_recv/try_peek returns the message or the error).
+ * Writer: there is room, or the readers died. The fd is the handle's: the
+ * same fd on every call, closed by shmq_chan_close (never close it
+ * yourself).
+ *
+ * Level-triggered as seen by the application: after a try_ call on this
+ * end returned -EAGAIN, the fd is not readable until the channel changes,
+ * and it becomes readable when it does (a message published between the
+ * -EAGAIN and the poll included: no lost wakeup). Drain until -EAGAIN, then
+ * poll: you never sleep with a message waiting. The fd may read readable
+ * with nothing to take (a spurious wakeup: the try_ call says -EAGAIN and
+ * re-arms); it starts readable. Read nothing from it: the try_ calls do.
+ *
+ * How: the fd is an eventfd of this process, made readable by a thread the
+ * first call starts (64 KiB of stack, all signals blocked but the faults),
+ * woken by the futex the peers already wake. It spins for the channel's
+ * budget (spin_ns) before it sleeps, so a reply often finds the loop
+ * awake; it ticks every 50 ms while armed, so a dead peer wakes the loop.
+ * Peers pay nothing while no fd is armed, and at most one wake per
+ * empty-to-non-empty (full-to-non-full) change while one is. Nothing is
+ * named anywhere; only processes that can map the channel can wake it.
+ * Errors: -EMFILE (RLIMIT_NOFILE reached), -EAGAIN (no thread could be
+ * started: RLIMIT_NPROC), -ENOMEM; the handle works as before without it.
+ * A fork child does not inherit the thread: use the fd in the process
+ * that asked for it.
+ *
+ *   int fd = shmq_chan_fd(ch), ep = epoll_create1(EPOLL_CLOEXEC);
+ *   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ch};
+ *   epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+ *   for (;;) {
+ *       struct epoll_event got[16];
+ *       int n = epoll_wait(ep, got, 16, -1);
+ *       for (int i = 0; i < n; i++) {
+ *           shmq_chan *c = got[i].data.ptr;
+ *           char buf[4096];
+ *           ssize_t len;
+ *           while ((len = shmq_chan_try_recv(c, buf, sizeof buf)) >= 0)
+ *               handle(buf, (size_t)len);
+ *           if (len != -EAGAIN)
+ *               return len; // -EPIPE: ended; SHMQ_EPEERDEAD...
+ *       }
+ *   }
+ */
+int shmq_chan_fd(shmq_chan *ch);
+
+/*
+ * A waitset: many channel ends, and other fds, waited on at once with a
+ * deadline, for C programs without an event loop of their own (a thin layer
+ * over epoll). Each member carries a pointer of yours (data). Not for use by
+ * two threads at once.
+ */
+typedef struct shmq_waitset shmq_waitset;
+
+struct shmq_ready {
+	shmq_chan *ch;   /* the ready channel end, or NULL for an fd */
+	int fd;          /* that fd (the channel's: shmq_chan_fd) */
+	uint32_t events; /* epoll events (EPOLLIN for a channel) */
+	void *data;      /* as added */
+};
+
+int shmq_waitset_create(shmq_waitset **ws);
+/* Closes the waitset; its channels and fds stay open. NULL is a no-op. */
+int shmq_waitset_close(shmq_waitset *ws);
+/* Adds a channel end (its fd is made with shmq_chan_fd: its errors), or an
+ * fd with the epoll events to wait for (EPOLLIN, EPOLLOUT...). -EEXIST: it
+ * is in already. */
+int shmq_waitset_add_chan(shmq_waitset *ws, shmq_chan *ch, void *data);
+int shmq_waitset_add_fd(shmq_waitset *ws, int fd, uint32_t events,
+                        void *data);
+/* Removes a member (before you close it). -ENOENT: not a member. */
+int shmq_waitset_remove_chan(shmq_waitset *ws, shmq_chan *ch);
+int shmq_waitset_remove_fd(shmq_waitset *ws, int fd);
+/* Waits until a member is ready or the absolute CLOCK_MONOTONIC deadline
+ * (NULL: forever) and fills up to max entries: their count (> 0),
+ * -ETIMEDOUT, -EINTR (a signal). A ready channel end's next try_ call may
+ * not block; as with the fd, it may still say -EAGAIN (then it re-arms). */
+int shmq_waitset_wait(shmq_waitset *ws, struct shmq_ready *ready, int max,
+                      const struct timespec *deadline);
+
 #ifdef __cplusplus
 }
 #endif

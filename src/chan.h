@@ -108,6 +108,7 @@ struct shmq_chan {
 	int64_t next_look_ns; /* mpmc: when a slot's holder may be asked again */
 	int64_t next_tick_ns; /* when a wait on this handle ticks next (0:
 	                         not yet set), kept across calls */
+	struct shmq__chan_fdw *fdw; /* shmq_chan_fd's, or NULL (chan_fd.c) */
 	uint32_t readers_seen; /* bcast writer: readers_ever when `other` was
 	                          last computed */
 	char locator[SHMQ_LOCATOR_MAX];
@@ -179,6 +180,9 @@ struct shmq__peer_id {
 struct shmq__peer_id shmq__chan_peer_id(const struct shmq_chan_peer *p);
 /* Whether peer i, whose owner was `id`, is dead; never writes. */
 int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq__peer_id *id);
+/* Whether any peer of `role` is dead (found so, or not yet settled);
+ * never writes, unlike shmq__chan_scan_peers. */
+int shmq__chan_any_dead(struct shmq_chan *ch, uint32_t role);
 /* One more message sent or received by us. */
 void shmq__chan_count(struct shmq_chan *ch);
 
@@ -190,8 +194,24 @@ void shmq__chan_count(struct shmq_chan *ch);
 int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
                     int (*check)(struct shmq_chan *ch, void *arg), void *arg,
                     const struct timespec *deadline, int try_);
+/* The poll tick of a wait on ev: re-validates the header and settles the
+ * dead among the peers ev's waiter waits for. 0 or the error. */
+int shmq__chan_tick(struct shmq_chan *ch, struct shmq_event_shm *ev);
 /* For a reader that found nothing: -EPIPE (all writers closed), the
  * SHMQ_EPEERDEAD (all died or some died and the rest closed), or -EAGAIN. */
 int shmq__chan_eof(struct shmq_chan *ch);
+
+/* chan_fd.c */
+struct shmq__chan_fdw;
+/* A try_ call on an end with an fd found nothing (check gave -EAGAIN):
+ * arms the fd, re-checking after the announce. check's result. */
+int shmq__chan_fd_arm(struct shmq_chan *ch,
+                      int (*check)(struct shmq_chan *ch, void *arg),
+                      void *arg);
+/* How many of the end's wakes only a poll tick found (the tests' lost
+ * wakeup count). */
+uint64_t shmq__chan_fd_late(const struct shmq_chan *ch);
+/* Stops the end's waiter thread and closes its fd (close). */
+void shmq__chan_fd_close(struct shmq_chan *ch);
 
 #endif

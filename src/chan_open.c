@@ -264,6 +264,7 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	 * what it was. Our lock byte goes with the fd. Leaving also clears
 	 * this thread's guard, should a jump out of a call have left it. */
 	shmq__chan_enter(ch);
+	shmq__chan_fd_close(ch); /* its thread reads the mapping */
 	shmq__chan_leave(ch, ch->broken ? 0 : shmq__chan_quit(ch));
 	int rc = shmq_seg_close(ch->seg);
 	free(ch);

@@ -215,6 +215,24 @@ unsigned shmq__chan_scan_peers(struct shmq_chan *ch, uint32_t role)
 	return alive;
 }
 
+int shmq__chan_any_dead(struct shmq_chan *ch, uint32_t role)
+{
+	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
+		struct shmq_chan_peer *p = &ch->peers[i];
+		/* acquire: as in shmq__chan_scan_peers() */
+		uint32_t v = shmq_load(&p->state, SHMQ_ACQUIRE);
+		struct shmq__peer_id id = shmq__chan_peer_id(p);
+		if ((int)i == ch->me || id.role != role)
+			continue;
+		if (SHMQ_PEER_STATE(v) == SHMQ_PEER_ACTIVE
+		        ? shmq__chan_peer_dead(ch->fd, i, &id)
+		        : SHMQ_PEER_STATE(v) == SHMQ_PEER_DEAD &&
+		                  (v & SHMQ_PEER_HOLDS))
+			return 1;
+	}
+	return 0;
+}
+
 /* Our line now holds a count: whoever settles it after our death gives
  * it back. */
 static void hold(struct shmq_chan *ch, uint32_t bit)

@@ -37,7 +37,7 @@ int shmq__chan_eof(struct shmq_chan *ch)
 }
 
 /* A poll tick: the header is still ours, and the peers we wait for live. */
-static int tick(struct shmq_chan *ch, struct shmq_event_shm *ev)
+int shmq__chan_tick(struct shmq_chan *ch, struct shmq_event_shm *ev)
 {
 	int rc = shmq__chan_revalidate(ch);
 	if (rc < 0)
@@ -58,7 +58,7 @@ static int tick_if_due(struct shmq_chan *ch, struct shmq_event_shm *ev,
 		ch->next_tick_ns = now + POLL_MS * 1000000LL;
 	if (!due)
 		return 0;
-	return (rc = tick(ch, ev)) < 0 ? rc : 1;
+	return (rc = shmq__chan_tick(ch, ev)) < 0 ? rc : 1;
 }
 
 /* After a futex wait: a tick if due, then, at the deadline, one last look
@@ -151,8 +151,10 @@ int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
                     const struct timespec *deadline, int try_)
 {
 	int rc = check(ch, arg);
-	if (rc != -EAGAIN || try_)
+	if (rc != -EAGAIN)
 		return rc;
+	if (try_) /* with an fd, arm it: readable again once this changes */
+		return ch->fdw ? shmq__chan_fd_arm(ch, check, arg) : rc;
 	if (ch->spin_ns > 0 &&
 	    (rc = spin(ch, ev, check, arg, deadline)) != -EAGAIN)
 		return rc;

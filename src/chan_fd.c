@@ -1,0 +1,276 @@
+/*
+ * Channels: a pollable fd per channel end (shmq_chan_fd).
+ *
+ * The fd is an eventfd of this process. A waiter thread of this process,
+ * started with the fd, makes it readable; nothing else can: the peers reach
+ * the thread only through the futex word they already wake (the event in
+ * the channel header), so a process without access to the channel cannot
+ * wake it, nothing is named in any filesystem or namespace, and a peer
+ * never learns or holds our fd. The handshake is the blocking path's
+ * (chan_wait.c, sleep_on) cut in two: the application's try_ call that
+ * finds nothing announces a waiter and re-checks (arm), and the thread
+ * sleeps on the event from there (watch), then writes the eventfd.
+ *
+ * States of the end (w->state, this process only):
+ *   FIRED  the eventfd is readable (or about to be: the thread writes it
+ *          before it stores FIRED); the next try_ call that finds nothing
+ *          arms again. An end starts FIRED: its first look is the
+ *          application's.
+ *   ARMED  a try_ call found nothing, announced itself in ev->waiters and
+ *          saw ev->seq == seen after the re-check; the thread watches for
+ *          seq to move (every notifier moves it while waiters > 0).
+ *   FIRING the thread is writing the eventfd: an arm waits for FIRED (so
+ *          it drains that write), flagging WAITED for a futex wake.
+ * See docs/design.md, "Channel fds", for the ordering argument.
+ */
+#include "chan.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+enum { FIRED = 0, ARMED = 1, FIRING = 2, WAITED = 4 };
+/* What ended a watch. */
+enum { MOVED, TICKED, STOPPED };
+
+#define POLL_MS 50 /* as chan_wait.c: liveness and header re-check */
+
+struct shmq__chan_fdw {
+	struct shmq_chan *ch;      /* its fields are set before the thread */
+	struct shmq_event_shm *ev; /* data_ev for a reader, space_ev writer */
+	uint32_t waits_for;        /* SHMQ_WRITER / SHMQ_READER */
+	int efd;
+	pthread_t thread;
+	shmq_atomic32 state;    /* FIRED/ARMED; the thread sleeps on it */
+	shmq_atomic32 stop;     /* close: the thread leaves */
+	shmq_atomic32 tick_due; /* the thread found a dead peer or a bad
+	                           header: the next arm ticks */
+	shmq_atomic32 seen;     /* ev->seq at arm */
+	shmq_atomic64 late;     /* wakes only a tick found (seq had moved):
+	                           lost wakeups, or a wake that raced the
+	                           timeout (tests) */
+	struct shmq__guard guard; /* the thread's own, on the same mapping */
+};
+
+/* Whether the thread must wake the application: a peer it waits for died,
+ * or the header no longer validates. Never writes shared memory: the
+ * application's tick settles (chan_wait.c), on its thread. */
+static int tick_finds(struct shmq__chan_fdw *w)
+{
+	return shmq__chan_revalidate(w->ch) < 0 ||
+	       shmq__chan_any_dead(w->ch, w->waits_for);
+}
+
+static int watch(struct shmq__chan_fdw *w)
+{
+	/* relaxed: stored before the release of ARMED that the thread
+	 * acquired */
+	uint32_t seen = shmq_load(&w->seen, SHMQ_RELAXED);
+	int64_t now = shmq__now_ns(), until = now + w->ch->spin_ns;
+	/* Spin first, as a blocking call does: the peer is often about to
+	 * act, and the application sleeps in its loop meanwhile. */
+	while (now < until) {
+		/* acquire: pairs with the notifier's release increment
+		 * (shmq__event_notify) */
+		if (shmq_load(&w->ev->seq, SHMQ_ACQUIRE) != seen)
+			return MOVED;
+		/* acquire: pairs with close's release of stop */
+		if (shmq_load(&w->stop, SHMQ_ACQUIRE))
+			return STOPPED;
+		shmq_cpu_relax();
+		now = shmq__now_ns();
+	}
+	for (;;) {
+		struct timespec dl;
+		shmq__poll_deadline(&dl, POLL_MS, NULL);
+		int rc = shmq_futex_wait(&w->ev->seq, seen, &dl);
+		if (shmq_load(&w->stop, SHMQ_ACQUIRE))
+			return STOPPED;
+		/* acquire: as in the spin */
+		if (shmq_load(&w->ev->seq, SHMQ_ACQUIRE) != seen) {
+			if (rc == -ETIMEDOUT) /* relaxed: a report */
+				shmq_add(&w->late, 1, SHMQ_RELAXED);
+			return MOVED;
+		}
+		if (rc == -ETIMEDOUT && tick_finds(w))
+			return TICKED;
+		if (shmq_load(&w->guard.hit, SHMQ_RELAXED))
+			return TICKED; /* zeros now: the application learns */
+	}
+}
+
+/* Makes the fd readable. An arm must never see ARMED once the eventfd is
+ * readable (it would leave it readable, armed: a busy loop), so FIRING
+ * is stored before the write, FIRED after it. */
+static void fire(struct shmq__chan_fdw *w)
+{
+	uint64_t one = 1;
+	/* seq_cst: before the write that wakes the application's poll */
+	shmq_store(&w->state, FIRING, SHMQ_SEQ_CST);
+	/* cannot fail but for an overflow after 2^64 - 2 wakes */
+	(void)!write(w->efd, &one, sizeof one);
+	/* release, after the write: pairs with arm's acquire load, so an
+	 * arm that sees FIRED drains this write */
+	if (shmq_xchg(&w->state, FIRED, SHMQ_RELEASE) & WAITED)
+		shmq_futex_wake(&w->state, 1);
+}
+
+/* The state once no fire is under way. */
+static uint32_t settled_state(struct shmq__chan_fdw *w)
+{
+	/* acquire: pairs with fire's release of FIRED after its write */
+	uint32_t s = shmq_load(&w->state, SHMQ_ACQUIRE);
+	while (s & (FIRING | WAITED)) {
+		/* relaxed: the acquire load after the wait orders */
+		if (s & WAITED || shmq_cas(&w->state, &s, s | WAITED,
+		                           SHMQ_RELAXED))
+			shmq_futex_wait(&w->state, FIRING | WAITED, NULL);
+		s = shmq_load(&w->state, SHMQ_ACQUIRE);
+	}
+	return s;
+}
+
+static void *waiter(void *arg)
+{
+	struct shmq__chan_fdw *w = arg;
+	shmq__guard_arm(&w->guard);
+	for (;;) {
+		/* acquire: pairs with arm's release of ARMED (seen before) */
+		uint32_t s = shmq_load(&w->state, SHMQ_ACQUIRE);
+		if (shmq_load(&w->stop, SHMQ_ACQUIRE))
+			break;
+		if (s != ARMED || shmq_load(&w->guard.hit, SHMQ_RELAXED)) {
+			shmq_futex_wait(&w->state, s, NULL);
+			continue;
+		}
+		int why = watch(w);
+		/* the announce arm made is ours to take back */
+		shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
+		if (why == STOPPED)
+			break;
+		if (why == TICKED)
+			/* release: the next arm's acquire exchange pairs */
+			shmq_store(&w->tick_due, 1, SHMQ_RELEASE);
+		fire(w);
+	}
+	shmq__guard_disarm(&w->guard);
+	return NULL;
+}
+
+/* A thread that takes none of the application's signals but the ones a
+ * fault raises on it (blocking those would kill the process). */
+static int start_thread(struct shmq__chan_fdw *w)
+{
+	sigset_t all, old;
+	pthread_attr_t at;
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
+	if (pthread_attr_init(&at))
+		return -ENOMEM;
+	pthread_attr_setstacksize(&at, 64 * 1024);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&w->thread, &at, waiter, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&at);
+	return -rc;
+}
+
+SHMQ_API int shmq_chan_fd(shmq_chan *ch)
+{
+	if (!ch)
+		return -EINVAL;
+	if (ch->fdw)
+		return ch->fdw->efd;
+	if (ch->broken)
+		return ch->broken;
+	struct shmq__chan_fdw *w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	w->ch = ch;
+	w->ev = ch->role == SHMQ_READER ? &ch->hdr->data_ev
+	                                 : &ch->hdr->space_ev;
+	w->waits_for = ch->role == SHMQ_READER ? SHMQ_WRITER : SHMQ_READER;
+	w->guard.lo = ch->guard.lo;
+	w->guard.hi = ch->guard.hi;
+	/* readable from the start (FIRED): the first look is the caller's */
+	w->efd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	int rc = w->efd < 0 ? -errno : start_thread(w);
+	if (rc < 0) {
+		if (w->efd >= 0)
+			close(w->efd);
+		free(w);
+		return rc;
+	}
+	ch->fdw = w;
+	return w->efd;
+}
+
+int shmq__chan_fd_arm(struct shmq_chan *ch,
+                      int (*check)(struct shmq_chan *ch, void *arg), void *arg)
+{
+	struct shmq__chan_fdw *w = ch->fdw;
+	int rc;
+	/* acquire: pairs with the thread's release of tick_due */
+	if (shmq_xchg(&w->tick_due, 0, SHMQ_ACQUIRE)) {
+		if ((rc = shmq__chan_tick(ch, w->ev)) < 0 ||
+		    (rc = check(ch, arg)) != -EAGAIN)
+			return rc;
+	}
+	/* ARMED: nothing moved seq since, or the thread is about to fire
+	 * (before its write): either way the fd is right as it is. */
+	if (settled_state(w) == ARMED)
+		return -EAGAIN;
+	/* The announce of sleep_on (chan_wait.c): acquire pairs with the
+	 * notifier's increment; the heavy fence orders our count before
+	 * our re-check (the Dekker pair with shmq__event_notify's light
+	 * fence), so either the notifier sees us and moves seq, or we see
+	 * what it published. */
+	uint32_t seen = shmq_load(&w->ev->seq, SHMQ_ACQUIRE);
+	shmq_add(&w->ev->waiters, 1, SHMQ_RELAXED);
+	shmq_fence_heavy(shmq__asym_setup());
+	if ((rc = check(ch, arg)) != -EAGAIN) {
+		shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
+		return rc; /* the fd stays readable: it is FIRED */
+	}
+	uint64_t n;
+	(void)!read(w->efd, &n, sizeof n); /* FIRED: the thread wrote it */
+	/* relaxed: published by the release of ARMED below */
+	shmq_store(&w->seen, seen, SHMQ_RELAXED);
+	/* release: pairs with the thread's acquire load of state */
+	shmq_store(&w->state, ARMED, SHMQ_RELEASE);
+	shmq_futex_wake(&w->state, 1);
+	return -EAGAIN;
+}
+
+uint64_t shmq__chan_fd_late(const struct shmq_chan *ch)
+{
+	/* relaxed: a report */
+	return ch->fdw ? shmq_load(&ch->fdw->late, SHMQ_RELAXED) : 0;
+}
+
+void shmq__chan_fd_close(struct shmq_chan *ch)
+{
+	struct shmq__chan_fdw *w = ch->fdw;
+	if (!w)
+		return;
+	/* release: pairs with the thread's acquire loads of stop */
+	shmq_store(&w->stop, 1, SHMQ_RELEASE);
+	shmq_futex_wake(&w->state, 1);
+	/* An armed thread may sleep on the shared word: move it (others
+	 * sleeping there wake, look and sleep again). */
+	if (shmq_load(&w->state, SHMQ_ACQUIRE) == ARMED && !ch->broken) {
+		shmq_add(&w->ev->seq, 1, SHMQ_RELEASE);
+		shmq_futex_wake(&w->ev->seq, INT_MAX);
+	}
+	pthread_join(w->thread, NULL);
+	close(w->efd);
+	free(w);
+	ch->fdw = NULL;
+}

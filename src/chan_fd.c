@@ -44,6 +44,7 @@ struct shmq__chan_fdw {
 	struct shmq_event_shm *ev; /* data_ev for a reader, space_ev writer */
 	uint32_t waits_for;        /* SHMQ_WRITER / SHMQ_READER */
 	int efd;
+	pid_t pid;                 /* the process the thread runs in */
 	pthread_t thread;
 	shmq_atomic32 state;    /* FIRED/ARMED; the thread sleeps on it */
 	shmq_atomic32 stop;     /* close: the thread leaves */
@@ -194,6 +195,7 @@ SHMQ_API int shmq_chan_fd(shmq_chan *ch)
 	if (!w)
 		return -ENOMEM;
 	w->ch = ch;
+	w->pid = getpid();
 	w->ev = ch->role == SHMQ_READER ? &ch->hdr->data_ev
 	                                 : &ch->hdr->space_ev;
 	w->waits_for = ch->role == SHMQ_READER ? SHMQ_WRITER : SHMQ_READER;
@@ -260,6 +262,12 @@ void shmq__chan_fd_close(struct shmq_chan *ch)
 	struct shmq__chan_fdw *w = ch->fdw;
 	if (!w)
 		return;
+	ch->fdw = NULL;
+	if (w->pid != getpid()) { /* a fork child: the thread is the parent's */
+		close(w->efd);
+		free(w);
+		return;
+	}
 	/* release: pairs with the thread's acquire loads of stop */
 	shmq_store(&w->stop, 1, SHMQ_RELEASE);
 	shmq_futex_wake(&w->state, 1);
@@ -272,5 +280,4 @@ void shmq__chan_fd_close(struct shmq_chan *ch)
 	pthread_join(w->thread, NULL);
 	close(w->efd);
 	free(w);
-	ch->fdw = NULL;
 }

@@ -8,8 +8,8 @@
 #include "shmq.h"
 #include "test.h"
 #include "cli_util.h"
+#include "tutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -94,22 +94,6 @@ static const char *sock_path(char *buf, size_t len, const char *tag)
 	return buf;
 }
 
-static void shm_names(char *buf, size_t len)
-{
-	struct dirent **v;
-	int n = scandir("/dev/shm", &v, NULL, alphasort);
-	size_t at = 0;
-	CHECK(n >= 0);
-	buf[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s/",
-		                       v[i]->d_name);
-		free(v[i]);
-	}
-	free(v);
-	CHECK(at < len);
-}
-
 TEST(cli_pass_serve_hands_stdin_to_recv_from_socket_byte_for_byte)
 {
 	static const char text[] = "alpha\n\nbeta gamma\nno newline";
@@ -117,7 +101,7 @@ TEST(cli_pass_serve_hands_stdin_to_recv_from_socket_byte_for_byte)
 	struct server s;
 	struct t_run r;
 	struct stat sb;
-	shm_names(before, sizeof(before));
+	t_shm_names(before, sizeof(before));
 	sock_path(path, sizeof(path), "serve");
 	serve(&s, 0, text, 0, TOOL("send", "--serve", path));
 	CHECK_EQ(lstat(path, &sb), 0);
@@ -128,7 +112,7 @@ TEST(cli_pass_serve_hands_stdin_to_recv_from_socket_byte_for_byte)
 	CHECK_STREQ(r.out, "alpha\n\nbeta gamma\nno newline\n");
 	CHECK_EQ(server_end(&s), 0);
 	CHECK_EQ(lstat(path, &sb), -1); /* removed at the end */
-	shm_names(after, sizeof(after));
+	t_shm_names(after, sizeof(after));
 	CHECK_STREQ(before, after); /* nothing was ever in /dev/shm */
 	/* --binary, a broadcast channel: the bytes exactly. */
 	serve(&s, 0, text, 0, TOOL("send", "--serve", path, "--binary",

@@ -43,23 +43,6 @@ static int nfds(void)
 	return n;
 }
 
-/* The names in /dev/shm, one string. */
-static void shm_names(char *buf, size_t len)
-{
-	struct dirent **v;
-	int n = scandir("/dev/shm", &v, NULL, alphasort);
-	size_t at = 0;
-	CHECK(n >= 0);
-	buf[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s/",
-		                       v[i]->d_name);
-		free(v[i]);
-	}
-	free(v);
-	CHECK(at < len);
-}
-
 static void socket_pair(int sv[2])
 {
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -191,24 +174,18 @@ static const char *sock_path(char *buf, size_t len, const char *tag)
 	return buf;
 }
 
-static int listen_at(const char *path)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(l >= 0);
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	CHECK_EQ(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	CHECK_EQ(listen(l, 4), 0);
-	return l;
-}
-
-static int connect_to(const char *path)
+/* A Unix stream socket listening at path, or connected to it. */
+static int unix_at(const char *path, int listening)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK(s >= 0);
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	CHECK_EQ(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (listening)
+		CHECK(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		      listen(s, 4) == 0);
+	else
+		CHECK_EQ(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
 	return s;
 }
 
@@ -248,9 +225,9 @@ TEST(pass_chan_reaches_an_exec_program_that_knows_only_the_socket_path)
 {
 	static const char *const msgs[] = {"one\n", "two two\n", "\n", "three"};
 	char path[128], shm_before[8192], shm_after[8192];
-	shm_names(shm_before, sizeof(shm_before));
+	t_shm_names(shm_before, sizeof(shm_before));
 	exec_path = sock_path(path, sizeof(path), "exec");
-	int l = listen_at(path);
+	int l = unix_at(path, 1);
 	/* Forked before the channel exists: nothing of it is inherited. */
 	pid_t pid = child(run_recv_tool, 0);
 	shmq_chan *ch = new_chan("pass-exec", SHMQ_CHAN_SPSC);
@@ -263,7 +240,7 @@ TEST(pass_chan_reaches_an_exec_program_that_knows_only_the_socket_path)
 	CHECK_EQ(t_wait(pid), 0);
 	close(l);
 	CHECK_EQ(unlink(path), 0);
-	shm_names(shm_after, sizeof(shm_after));
+	t_shm_names(shm_after, sizeof(shm_after));
 	CHECK_EQ(strcmp(shm_before, shm_after), 0); /* nothing in /dev/shm */
 }
 
@@ -420,7 +397,7 @@ static void serve_as_nobody(int unused)
 	CHECK_EQ(setuid(NOBODY), 0);
 	shmq_chan *ch = new_chan("pass-nobody", SHMQ_CHAN_SPSC);
 	CHECK_EQ(shmq_chan_send(ch, "from nobody", 11), 0);
-	int l = listen_at(path);
+	int l = unix_at(path, 1);
 	CHECK_EQ(write(ready[1], "r", 1), 1);
 	for (int i = 0; i < 2; i++) {
 		int conn = accept4(l, NULL, NULL, SOCK_CLOEXEC);
@@ -446,7 +423,7 @@ TEST(pass_receiver_refuses_a_sender_of_another_uid)
 	pid_t pid = child(serve_as_nobody, 0);
 	CHECK_EQ(read(ready[0], buf, 1), 1);
 	int before = nfds();
-	int s = connect_to(path);
+	int s = unix_at(path, 0);
 	memset(&peer, 0, sizeof(peer));
 	CHECK_EQ(shmq_chan_recv_fd(s, &ch, SHMQ_READER, NULL, &peer),
 	         SHMQ_EOWNER);
@@ -458,7 +435,7 @@ TEST(pass_receiver_refuses_a_sender_of_another_uid)
 	CHECK_EQ(nfds(), before);
 	/* The same sender, taken on purpose: it was the uid. */
 	struct shmq_chan_opts any = {.flags = SHMQ_ANY_OWNER, .spin_ns = -1};
-	s = connect_to(path);
+	s = unix_at(path, 0);
 	CHECK_EQ(shmq_chan_recv_fd(s, &ch, SHMQ_READER, &any, &peer), 0);
 	close(s);
 	CHECK_EQ(shmq_chan_recv(ch, buf, sizeof(buf)), 11);
@@ -599,7 +576,7 @@ TEST(pass_memfd_that_is_no_valid_channel_is_ebadmsg_and_never_mapped_writable)
 	 * object_size (24) */
 	static const size_t offs[] = {0, 32, 48, 24};
 	char shm_before[8192], shm_after[8192];
-	shm_names(shm_before, sizeof(shm_before));
+	t_shm_names(shm_before, sizeof(shm_before));
 	int fd = bad_memfd(0, 0);
 	CHECK_EQ(chan_recv_raw(&ok, sizeof(ok), &fd, 1), -EBADMSG);
 	close(fd);
@@ -608,7 +585,7 @@ TEST(pass_memfd_that_is_no_valid_channel_is_ebadmsg_and_never_mapped_writable)
 		CHECK_EQ(chan_recv_raw(&ok, sizeof(ok), &fd, 1), -EBADMSG);
 		close(fd);
 	}
-	shm_names(shm_after, sizeof(shm_after));
+	t_shm_names(shm_after, sizeof(shm_after));
 	CHECK_EQ(strcmp(shm_before, shm_after), 0);
 }
 

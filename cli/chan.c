@@ -99,6 +99,7 @@ static int chan_option(const struct cli_cmd *cmd, struct cli_chan_args *a,
 	case 'b': a->binary = 1; return CLI_OK;
 	case 's': a->stats = 1; return CLI_OK;
 	case 'A': a->o.flags |= SHMQ_ANY_OWNER; return CLI_OK;
+	case 'S': a->socket = arg; return CLI_OK;
 	case 'p':
 		a->given |= CLI_GIVEN_PERSIST;
 		a->o.flags |= SHMQ_CHAN_PERSIST;
@@ -129,8 +130,18 @@ static const char *first_given(unsigned given)
 static int chan_check(const struct cli_cmd *cmd, const struct cli_chan_args *a)
 {
 	int kind = a->o.kind ? a->o.kind : SHMQ_CHAN_SPSC;
+	int serve = a->socket && cmd == &cli_send;
 
-	if (a->given && !a->create)
+	if (a->socket && ((a->create && !serve) ||
+	                  (a->given & CLI_GIVEN_PERSIST) ||
+	                  (a->given && !serve)))
+		return cli_usage_error(cmd, "%s: the channel %s",
+		                       a->given ? first_given(a->given)
+		                                : "--create",
+		                       serve ? "--serve makes is a memfd: it "
+		                       "lives while a process holds it"
+		                       : "comes from the socket as it is");
+	if (a->given && !a->create && !serve)
 		return cli_usage_error(cmd, "%s describes a new channel: add "
 		                       "--create", first_given(a->given));
 	if ((a->given & CLI_GIVEN_POLICY) && kind != SHMQ_CHAN_BROADCAST)
@@ -160,7 +171,7 @@ int cli_chan_parse(const struct cli_cmd *cmd, int argc, char **argv,
 	}
 	if (o != CLI_OPT_END)
 		return cli_opt_exit(o);
-	if (cli_operands(cmd, argc, argv, 1, "NAME"))
+	if (cli_operands(cmd, argc, argv, a->socket ? 0 : 1, "NAME"))
 		return CLI_USAGE;
 	return chan_check(cmd, a) == CLI_OK ? CLI_CHAN_PROCEED : CLI_USAGE;
 }
@@ -372,13 +383,47 @@ static void note_sizes(const struct cli_chan_args *a, const char *name,
 		          "largest message");
 }
 
+int cli_chan_attach(int (*attach)(void *ctx, shmq_chan **ch), void *ctx,
+                    shmq_chan **ch)
+{
+	sigset_t stop, old;
+	int err;
+
+	/* A stop signal before the handlers are in place would kill us
+	 * holding what we made: it waits (blocked) until they are. */
+	sigemptyset(&stop);
+	cli_stop_signals(&stop);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	err = attach(ctx, ch);
+	if (err == 0)
+		catch_stop(&stop);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
+struct by_name {
+	const struct cli_chan_args *a;
+	const char *name;
+	int role;
+};
+
+static int attach_by_name(void *ctx, shmq_chan **ch)
+{
+	const struct by_name *b = ctx;
+	struct shmq_chan_opts o = b->a->o;
+
+	if (!b->a->create)
+		return shmq_chan_open(ch, b->name, b->role, &o);
+	o.flags |= SHMQ_OPEN_OK;
+	return shmq_chan_create(ch, b->name, b->role, &o);
+}
+
 int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
                   shmq_chan **ch)
 {
-	struct shmq_chan_opts o = a->o;
+	struct by_name b = { a, name, role };
 	struct shmq_chan_info in;
 	struct shmq_locator loc;
-	sigset_t stop, old;
 	int err;
 
 	err = shmq_locator_parse(name, &loc);
@@ -386,20 +431,7 @@ int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
 		return cli_fail(err, name, 0);
 	if (loc.family != SHMQ_FAMILY_POSIX && loc.family != SHMQ_FAMILY_MEMFD)
 		return cli_chan_fail(SHMQ_EFAMILY, name);
-	/* A stop signal before the handlers are in place would kill us
-	 * holding what we made: it waits (blocked) until they are. */
-	sigemptyset(&stop);
-	cli_stop_signals(&stop);
-	sigprocmask(SIG_BLOCK, &stop, &old);
-	if (a->create) {
-		o.flags |= SHMQ_OPEN_OK;
-		err = shmq_chan_create(ch, name, role, &o);
-	} else {
-		err = shmq_chan_open(ch, name, role, &o);
-	}
-	if (err == 0)
-		catch_stop(&stop);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	err = cli_chan_attach(attach_by_name, &b, ch);
 	if (err < 0)
 		return open_fail(err, a, name, role);
 	err = shmq_chan_info(*ch, &in);

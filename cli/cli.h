@@ -3,6 +3,7 @@
 #define SHMQ_CLI_H
 
 #include <getopt.h>
+#include <sys/types.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,6 +107,8 @@ struct cli_chan_args {
 	struct shmq_chan_opts o; /* geometry for --create */
 	unsigned given;          /* CLI_GIVEN_* */
 	int create, binary, stats;
+	const char *socket;      /* send --serve, recv --from-socket: PATH,
+	                            and no NAME */
 };
 
 /* The options send and recv share, for their getopt_long tables. */
@@ -165,6 +168,10 @@ int cli_chan_parse(const struct cli_cmd *cmd, int argc, char **argv,
  * are caught (cli_chan_stopped). CLI_OK, or CLI_ERR after the error line. */
 int cli_chan_open(const struct cli_chan_args *a, const char *name, int role,
                   shmq_chan **ch);
+/* Attaches through attach(ctx, ch) as cli_chan_open does: the stop
+ * signals are caught from the moment it succeeds (cli_chan_stopped). */
+int cli_chan_attach(int (*attach)(void *ctx, shmq_chan **ch), void *ctx,
+                    shmq_chan **ch);
 /* One error line for err from a channel call on name; returns CLI_ERR. */
 int cli_chan_fail(int err, const char *name);
 /* The same mid-stream: the line also says "MSGS messages VERB" ("sent",
@@ -204,6 +211,29 @@ const struct timespec *cli_chan_until(const struct timespec *dl,
  * SIGINT; MSGS messages VERB" on stderr, then dies of the signal.
  * Returns 128 + sig only if the signal does not kill. */
 int cli_chan_stop(const char *name, const char *verb, uint64_t msgs);
+
+/* ---- pass.c: send --serve and recv --from-socket ---- */
+
+/* A listening Unix socket that hands a channel to whoever connects. */
+struct cli_serve {
+	const char *path;
+	int fd;        /* listening, non-blocking; -1: not serving */
+	dev_t dev;     /* the socket file we made: removed at the end only */
+	ino_t ino;     /* if the path still names it */
+};
+/* Makes channel a->o as writer (a memfd: nothing in /dev/shm) and the
+ * socket at a->socket, mode a->o.mode (0: 0600). An existing socket that
+ * nobody listens at is replaced, anything else is refused. CLI_OK, or
+ * CLI_ERR after the error line (nothing left). */
+int cli_serve_open(const struct cli_chan_args *a, struct cli_serve *s,
+                   shmq_chan **ch);
+/* Hands ch to every caller waiting at the socket; never blocks. */
+void cli_serve_pending(struct cli_serve *s, shmq_chan *ch);
+/* Closes the socket and removes its file. */
+void cli_serve_close(struct cli_serve *s);
+/* Connects to a->socket and receives its channel as a reader. CLI_OK or
+ * CLI_ERR after the error line. */
+int cli_from_socket(const struct cli_chan_args *a, shmq_chan **ch);
 
 /* Messages, bytes and time, for --stats. */
 struct cli_rate {

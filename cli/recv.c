@@ -12,10 +12,10 @@ static int run_recv(const struct cli_cmd *cmd, int argc, char **argv);
 
 const struct cli_cmd cli_recv = {
 	"recv",
-	"recv NAME [--create] [--kind spsc|mpmc|broadcast] [--capacity SIZE] "
-	"[--msg-size SIZE] [--policy block|overwrite] [--mode OCTAL] "
-	"[--persist] [--any-owner] [--binary] [--count N] [--timeout SEC] "
-	"[--writers N] [--stats]",
+	"recv {NAME|--from-socket PATH} [--create] [--kind spsc|mpmc|broadcast] "
+	"[--capacity SIZE] [--msg-size SIZE] [--policy block|overwrite] "
+	"[--mode OCTAL] [--persist] [--any-owner] [--binary] [--count N] "
+	"[--timeout SEC] [--writers N] [--stats]",
 	"Writes the messages of channel NAME (a locator; a bare name is a\n"
 	"POSIX object in /dev/shm) to stdout: one line per message (a message\n"
 	"without a final newline gets one), or with --binary the bytes\n"
@@ -31,7 +31,12 @@ const struct cli_cmd cli_recv = {
 	"overwrite) goes on and says at the end how many messages it lost.\n"
 	"SIGINT, SIGTERM or SIGHUP stops recv: it closes the channel (the\n"
 	"last process to close it removes it) and dies of the signal (exit\n"
-	"status 128 + its number).\n\n"
+	"status 128 + its number).\n"
+	"With --from-socket PATH there is no NAME: recv connects to the Unix\n"
+	"socket PATH (shmq send --serve PATH), receives the channel over it\n"
+	"and reads it as above. A server running as another user is refused\n"
+	"unless --any-owner; the geometry options do not apply.\n\n"
+	"  --from-socket PATH  take the channel handed over the socket PATH\n"
 	"  --binary          write the messages' bytes exactly\n"
 	"  --count N         stop after N messages\n"
 	"  --timeout SEC     give up (exit 1) when no message came for SEC\n"
@@ -235,6 +240,7 @@ static int run_recv(const struct cli_cmd *cmd, int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "writers", required_argument, NULL, 'w' },
+		{ "from-socket", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_chan_args a;
@@ -246,9 +252,13 @@ static int run_recv(const struct cli_cmd *cmd, int argc, char **argv)
 	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &r);
 	if (rc != CLI_CHAN_PROCEED)
 		return rc;
-	r.name = argv[optind];
+	r.name = a.socket ? a.socket : argv[optind];
 	r.binary = a.binary;
-	if ((rc = cli_chan_open(&a, r.name, SHMQ_READER, &r.ch)) != CLI_OK)
+	if (a.socket)
+		rc = cli_from_socket(&a, &r.ch);
+	else
+		rc = cli_chan_open(&a, r.name, SHMQ_READER, &r.ch);
+	if (rc != CLI_OK)
 		return rc;
 	r.max = shmq_chan_max_msg(r.ch);
 	/* +1: an empty message still has a byte to point at */

@@ -12,9 +12,10 @@ static int run_send(const struct cli_cmd *cmd, int argc, char **argv);
 
 const struct cli_cmd cli_send = {
 	"send",
-	"send NAME [--create] [--kind spsc|mpmc|broadcast] [--capacity SIZE] "
-	"[--msg-size SIZE] [--policy block|overwrite] [--mode OCTAL] "
-	"[--persist] [--any-owner] [--binary] [--readers N] [--stats]",
+	"send {NAME|--serve PATH} [--create] [--kind spsc|mpmc|broadcast] "
+	"[--capacity SIZE] [--msg-size SIZE] [--policy block|overwrite] "
+	"[--mode OCTAL] [--persist] [--any-owner] [--binary] [--readers N] "
+	"[--stats]",
 	"Sends stdin into channel NAME (a locator; a bare name is a POSIX\n"
 	"object in /dev/shm): one message per line, its newline kept, or with\n"
 	"--binary the bytes exactly, in chunks of up to 64K (or the channel's\n"
@@ -35,7 +36,16 @@ const struct cli_cmd cli_send = {
 	"1) and never take a cut stream for a whole one. Stopped by such a\n"
 	"signal, it dies of it (exit status 128 + its number); with no reader\n"
 	"attached it closes the channel first, so that one it made and nobody\n"
-	"else holds is removed.\n\n"
+	"else holds is removed.\n"
+	"With --serve PATH there is no NAME: send makes an unnamed channel (a\n"
+	"memfd: nothing in /dev/shm, no name to squat or leave behind) with\n"
+	"the geometry options (no --create needed), listens at the Unix socket\n"
+	"PATH (mode 0600, or --mode), says so on stderr, and hands the\n"
+	"channel to each process that connects (shmq recv --from-socket\n"
+	"PATH). A socket left at PATH by a server that was killed is replaced;\n"
+	"any other file there is refused. PATH is removed at the end, also\n"
+	"when a signal stops send.\n\n"
+	"  --serve PATH      hand an unnamed channel over the socket PATH\n"
 	"  --binary          send the bytes of stdin as they come, not lines\n"
 	"  --readers N       wait until N readers are attached before the\n"
 	"                    first message (default 1; 0: do not wait;\n"
@@ -50,6 +60,7 @@ const struct cli_cmd cli_send = {
 
 struct tx {
 	shmq_chan *ch;
+	struct cli_serve serve; /* --serve: fd -1 otherwise */
 	const char *name;
 	size_t max;       /* the channel's largest message */
 	unsigned readers; /* to wait for before the first message */
@@ -72,6 +83,7 @@ static int wait_readers(struct tx *t)
 	int err;
 
 	for (;;) {
+		cli_serve_pending(&t->serve, t->ch);
 		if ((err = shmq_chan_info(t->ch, &in)) < 0)
 			return err;
 		/* Readers that came and already went count too: waiting for
@@ -113,6 +125,7 @@ static int tx_send(struct tx *t, const void *p, size_t n)
 		if (rc == -ETIMEDOUT) {
 			if (cli_chan_stopped())
 				return -EINTR;
+			cli_serve_pending(&t->serve, t->ch);
 			if ((rc = readers_gone(t)) < 0)
 				return rc;
 			cli_rate_tick(&t->rate, t->name, "sent");
@@ -157,10 +170,11 @@ static int read_fail(void)
 
 /* read(2) of stdin; -1 with errno EINTR once a signal stops us. It waits
  * in poll(2) slices first: a signal caught just before a read would not
- * interrupt it. */
-static ssize_t read_in(void *buf, size_t len)
+ * interrupt it. Callers at the --serve socket are served meanwhile. */
+static ssize_t read_in(struct tx *t, void *buf, size_t len)
 {
-	struct pollfd in = { STDIN_FILENO, POLLIN, 0 };
+	struct pollfd in[2] = { { STDIN_FILENO, POLLIN, 0 },
+		                { t->serve.fd, POLLIN, 0 } };
 	ssize_t n;
 	int ready;
 
@@ -169,7 +183,11 @@ static ssize_t read_in(void *buf, size_t len)
 			errno = EINTR;
 			return -1;
 		}
-		ready = poll(&in, 1, CLI_STOP_POLL_MS);
+		ready = poll(in, t->serve.fd >= 0 ? 2 : 1, CLI_STOP_POLL_MS);
+		if (ready > 0 && in[1].revents) {
+			cli_serve_pending(&t->serve, t->ch);
+			continue;
+		}
 		if (ready == 0 || (ready < 0 && errno == EINTR))
 			continue;
 		if ((n = read(STDIN_FILENO, buf, len)) >= 0 || errno != EINTR)
@@ -184,7 +202,7 @@ static int too_long(struct tx *t, size_t n, int whole)
 	char tmp[4096], *nl;
 	ssize_t got;
 
-	while (!whole && (got = read_in(tmp, sizeof(tmp))) > 0) {
+	while (!whole && (got = read_in(t, tmp, sizeof(tmp))) > 0) {
 		nl = memchr(tmp, '\n', (size_t)got);
 		n += nl ? (size_t)(nl - tmp) + 1 : (size_t)got;
 		whole = nl != NULL;
@@ -239,7 +257,7 @@ static int send_lines(struct tx *t)
 			}
 			buf = bigger;
 		}
-		n = read_in(buf + len, cap - len);
+		n = read_in(t, buf + len, cap - len);
 		if (n < 0) {
 			rc = read_fail();
 		} else if (n == 0) { /* the last line may lack its newline */
@@ -265,7 +283,7 @@ static int send_chunks(struct tx *t)
 
 	if (!buf)
 		return cli_failf("out of memory");
-	while ((n = read_in(buf, chunk)) > 0)
+	while ((n = read_in(t, buf, chunk)) > 0)
 		if ((err = tx_send(t, buf, (size_t)n)) < 0) {
 			rc = send_fail(t, err);
 			break;
@@ -307,6 +325,7 @@ static int finish(struct tx *t, int rc, const struct cli_chan_args *a)
 	if (rc == CLI_OK && !t->started && t->readers_set &&
 	    (err = wait_readers(t)) < 0)
 		rc = err == -EINTR ? CLI_STOP : cli_chan_fail(err, t->name);
+	cli_serve_close(&t->serve); /* nobody new from here on */
 	if (rc == CLI_OK)
 		rc = check_unread(t, a->o.flags & SHMQ_CHAN_PERSIST);
 	if (rc != CLI_OK && shmq_chan_info(t->ch, &in) == 0 && in.readers) {
@@ -360,6 +379,7 @@ static int run_send(const struct cli_cmd *cmd, int argc, char **argv)
 	static const struct option opts[] = {
 		CLI_CHAN_OPTIONS,
 		{ "readers", required_argument, NULL, 'r' },
+		{ "serve", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_chan_args a;
@@ -368,11 +388,16 @@ static int run_send(const struct cli_cmd *cmd, int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	t.readers = 1;
+	t.serve.fd = -1;
 	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &t);
 	if (rc != CLI_CHAN_PROCEED)
 		return rc;
-	t.name = argv[optind];
-	if ((rc = cli_chan_open(&a, t.name, SHMQ_WRITER, &t.ch)) != CLI_OK)
+	t.name = a.socket ? a.socket : argv[optind];
+	if (a.socket)
+		rc = cli_serve_open(&a, &t.serve, &t.ch);
+	else
+		rc = cli_chan_open(&a, t.name, SHMQ_WRITER, &t.ch);
+	if (rc != CLI_OK)
 		return rc;
 	t.max = shmq_chan_max_msg(t.ch);
 	cli_rate_init(&t.rate, a.stats);

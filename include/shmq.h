@@ -798,6 +798,96 @@ int shmq_waitset_remove_fd(shmq_waitset *ws, int fd);
 int shmq_waitset_wait(shmq_waitset *ws, struct shmq_ready *ready, int max,
                       const struct timespec *deadline);
 
+/* ---- Handing objects over a Unix socket -----------------------------------
+ *
+ * A name in /dev/shm can be squatted, guessed or left behind; a memfd handed
+ * over a connected AF_UNIX socket (SCM_RIGHTS) can be none of these. The
+ * sender writes one 32-byte frame (magic "SHMQPASS", format version, kind of
+ * object, SHMQ_PASS_* flags, size) with exactly one fd beside it; the
+ * receiver checks the frame, the fd (a memfd; for a channel, a header that
+ * validates, checked through a read-only mapping before anything is mapped
+ * writable) and who sent it, and attaches as shmq_seg_open or
+ * shmq_chan_open would. Each send hands a new open file description of the
+ * object, so the receiver's peer lock is its own: the liveness and recovery
+ * of channels hold as for any other peer. Only memfd objects are handed
+ * (SHMQ_EFAMILY otherwise: a named object is opened by its name).
+ *
+ * Who sent it: the kernel's SO_PEERCRED of sock, i.e. the process that made
+ * the connection (connect(2), or listen(2) for the client's end) or the
+ * socketpair(2), at that moment, whoever writes to the socket later. The
+ * receiver refuses (SHMQ_EOWNER, before it reads anything from the socket)
+ * a sender whose uid is neither its effective uid nor root, unless
+ * SHMQ_ANY_OWNER: the rule of shmq_seg_open. For another rule (exactly uid
+ * 998, a gid, a pid), read SO_PEERCRED with getsockopt(2) before the call
+ * (it does not change while the connection lives) and pass SHMQ_ANY_OWNER.
+ * peer, if not NULL, receives the sender's pid, uid and gid whenever the
+ * socket could tell them, refused or not (struct ucred of <sys/socket.h>,
+ * with _GNU_SOURCE).
+ *
+ * Read-only handover (SHMQ_PASS_RDONLY): a segment's receiver gets an fd
+ * opened O_RDONLY and maps it PROT_READ; a write through the mapping dies
+ * with SIGSEGV and mprotect(2) cannot make it writable (EACCES). A receiver
+ * of the same uid could still reopen /proc/self/fd/N for writing (the
+ * inode's mode lets it): SHMQ_PASS_SEAL closes that too, for every process
+ * and for good (F_SEAL_FUTURE_WRITE, Linux 5.1: only mappings made before
+ * the seal, the sender's, can write). A channel's readers write their peer
+ * line and the read index, so a channel cannot be handed read-only: for a
+ * spsc or broadcast channel SHMQ_PASS_RDONLY means readers only (a writer
+ * is refused, -EACCES) and the ring mapped PROT_READ in the receiver, so a
+ * bug that writes through a pointer from peek dies with SIGSEGV; it guards
+ * against mistakes, not against a hostile receiver, which holds a writable
+ * fd. mpmc readers mark the slots they take: -EOPNOTSUPP.
+ *
+ * A blocking socket waits for the frame: bound the wait with SO_RCVTIMEO
+ * (-EAGAIN); a non-blocking one gives -EAGAIN when nothing is there.
+ * Every fd received in a failed call is closed.
+ */
+struct ucred;
+
+/* Flags of shmq_seg_send_fd and shmq_chan_send_fd. */
+#define SHMQ_PASS_RDONLY (1u << 0) /* the receiver may only read (above) */
+#define SHMQ_PASS_SEAL (1u << 1)   /* segment: seal the memfd against every
+                                      new write first (F_SEAL_FUTURE_WRITE;
+                                      implies SHMQ_PASS_RDONLY) */
+
+/* Hands seg (a memfd segment) to the process at the other end of the
+ * connected Unix socket sock. 0; SHMQ_EFAMILY (not a memfd); -EINVAL (bad
+ * flags); -EACCES (SHMQ_PASS_RDONLY, and this process cannot reopen the
+ * memfd read-only: it holds another user's); -EOPNOTSUPP (SHMQ_PASS_SEAL
+ * on a kernel before 5.1); -EPERM (the memfd does not take that seal); the
+ * errno of sendmsg(2) (-EPIPE: the receiver is gone; no SIGPIPE). */
+int shmq_seg_send_fd(int sock, const shmq_seg *seg, unsigned flags);
+
+/* Receives a segment (or a channel's whole object) from sock and attaches
+ * it as shmq_seg_open does (opts may be NULL; its flags SHMQ_SEG_RDONLY,
+ * SHMQ_SEG_RND, SHMQ_ANY_OWNER: the sender's uid, above; size 0 maps what
+ * the sender uses). A read-only handover needs SHMQ_SEG_RDONLY, else
+ * -EACCES. Returns 0, SHMQ_EOWNER (sender refused: *peer says who), -EPIPE
+ * (the sender closed the connection without handing anything), -EBADMSG
+ * (not a shmq frame, a frame cut short, none or several fds, an fd that is
+ * not a memfd), SHMQ_EVERSION (a frame of another format version), -EAGAIN
+ * (SO_RCVTIMEO, or a non-blocking socket), or an error of shmq_seg_open. */
+int shmq_seg_recv_fd(int sock, shmq_seg **seg,
+                     const struct shmq_seg_opts *opts, struct ucred *peer);
+
+/* Hands channel ch (made as memfd:NAME) to the process at the other end of
+ * sock, which attaches with shmq_chan_recv_fd in the role it chooses; ch
+ * stays ours. flags: SHMQ_PASS_RDONLY (spsc, broadcast: readers only, the
+ * ring read-only). Errors as shmq_seg_send_fd, and -EINVAL for
+ * SHMQ_PASS_SEAL, -EOPNOTSUPP for SHMQ_PASS_RDONLY on mpmc. */
+int shmq_chan_send_fd(int sock, const shmq_chan *ch, unsigned flags);
+
+/* Receives a channel from sock and attaches it as role (opts may be NULL;
+ * only flags, SHMQ_ANY_OWNER for the sender's uid, and spin_ns count, as
+ * in shmq_chan_open). The header is checked through a read-only mapping
+ * first: an fd that is not a memfd, or whose header does not validate,
+ * gives -EBADMSG and is never mapped writable. Returns 0, the errors of
+ * shmq_seg_recv_fd, SHMQ_ENOTCHAN (the sender handed a segment), -EACCES
+ * (a writer of a channel handed to readers only, or a read-only fd),
+ * -EBUSY, SHMQ_EPEERS (as shmq_chan_open). */
+int shmq_chan_recv_fd(int sock, shmq_chan **ch, int role,
+                      const struct shmq_chan_opts *opts, struct ucred *peer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,6 +112,25 @@ int shmq__owner_check(unsigned flags, uid_t uid);
  * it to us with IPC_SET and keep control of it) must both pass. */
 int shmq__owner_check_sysv(unsigned flags, const struct ipc_perm *perm);
 
+/* os_pass.c: an fd handed over a Unix socket with the frame that says
+ * what it is (what the fd is, seg_pass.c and chan_pass.c check). */
+enum { SHMQ__PASS_SEG = 1, SHMQ__PASS_CHAN = 2 };
+struct shmq__pass {
+	uint32_t kind;  /* SHMQ__PASS_* */
+	uint32_t flags; /* SHMQ_PASS_* */
+	uint64_t size;  /* segment: the bytes the sender uses; channel: 0 */
+};
+/* Sends fd beside p's frame: 0 or a negative errno (-EPIPE: nobody at
+ * the other end; never SIGPIPE). */
+int shmq__pass_send(int sock, int fd, const struct shmq__pass *p);
+/* Refuses a sender whose uid fails shmq__owner_check(flags) (SHMQ_EOWNER,
+ * nothing read; *peer, if not NULL, is who it is), then receives one frame
+ * and its one fd (*fd, the caller's to close): 0, -EPIPE (closed before a
+ * frame), -EAGAIN, -EBADMSG (the frame or its fds are wrong: every fd
+ * received is closed), SHMQ_EVERSION. */
+int shmq__pass_recv(int sock, unsigned flags, struct ucred *peer, int *fd,
+                    struct shmq__pass *p);
+
 /* ==== ipc: locators and the kernel's objects (POSIX, memfd, System V)
  * ==== */
 
@@ -233,6 +252,19 @@ int shmq__seg_create_init(shmq_seg **seg, const char *locator,
 /* seg.c: parses a locator that must name a segment (sysv, posix,
  * memfd), else SHMQ_EFAMILY. */
 int shmq__seg_parse(const char *locator, struct shmq_locator *loc);
+
+/* seg_pass.c: a new open file description (close it) of the memfd that
+ * fd holds, with access acc (O_RDONLY, O_RDWR) and never more: the
+ * receiver of a handover locks on its own. -EBADF: not a memfd. */
+int shmq__memfd_reopen(int fd, int acc);
+/* seg_pass.c: 0 if fd holds a memfd, else -EBADMSG (a handover that is
+ * none). */
+int shmq__memfd_check(int fd);
+/* seg_pass.c: attaches the memfd fd received with p as opts asks (a
+ * shmq_seg_open of memfd:fd=N, never with more access than handed:
+ * -EACCES), and closes fd. -EBADMSG: fd is not a memfd. */
+int shmq__seg_adopt_fd(shmq_seg **seg, int fd, const struct shmq__pass *p,
+                       const struct shmq_seg_opts *opts);
 
 /* ==== sync: futex mutex, semaphore, event, the algorithms, System V
  * semaphore sets and message queues ==== */

@@ -276,7 +276,8 @@ static void check_usage(const struct t_run *r, const char *cmd,
 {
 	char want[64];
 
-	snprintf(want, sizeof(want), "usage: shmq %s NAME", cmd);
+	snprintf(want, sizeof(want), "usage: shmq %s {NAME|--%s PATH}", cmd,
+	         strcmp(cmd, "send") ? "from-socket" : "serve");
 	if (r->status != 2)
 		t_fail(__FILE__, __LINE__, "status == 2", "status %d, stderr: %s",
 		       r->status, r->err);

@@ -205,3 +205,19 @@ shmq_chan *t_chan_attach(const char *loc, int role)
 	CHECK_EQ(shmq_chan_open(&ch, loc, role, NULL), 0);
 	return ch;
 }
+
+void t_shm_names(char *buf, size_t len)
+{
+	struct dirent **v;
+	int n = scandir("/dev/shm", &v, NULL, alphasort);
+	size_t at = 0;
+	CHECK(n >= 0);
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s/",
+		                       v[i]->d_name);
+		free(v[i]);
+	}
+	free(v);
+	CHECK(at < len);
+}

@@ -69,4 +69,8 @@ struct t_run;
 void t_python(struct t_run *r, const char *stdin_data, const char *script,
               ...) __attribute__((sentinel));
 
+/* The names in /dev/shm, sorted, as one string in buf ("a/b/"): compare
+ * two to prove a test left nothing there. */
+void t_shm_names(char *buf, size_t len);
+
 #endif

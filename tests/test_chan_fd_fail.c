@@ -286,3 +286,195 @@ TEST(chan_fd_broadcast_reader_killed_wakes_the_writer_waiting_for_room)
 {
 	reader_death_wakes_writer(SHMQ_CHAN_BROADCAST);
 }
+
+/* ---- The fd limit --------------------------------------------------- */
+
+/* Lowers RLIMIT_NOFILE to the lowest free fd: no fd can be made. */
+static void no_fd_left(struct rlimit *was)
+{
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, was), 0);
+	int lowest = dup(0);
+	CHECK(lowest >= 0);
+	CHECK_EQ(close(lowest), 0);
+	struct rlimit lim = {(rlim_t)lowest, was->rlim_max};
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	CHECK_EQ(dup(0), -1);
+	CHECK_EQ(errno, EMFILE);
+}
+
+static int threads(void)
+{
+	struct stat st;
+	CHECK_EQ(stat("/proc/self/task", &st), 0);
+	return (int)st.st_nlink - 2;
+}
+
+/* In a child of the test (the limit stays there); its peer is another
+ * process, which asks for its fd at the limit too. */
+static void at_the_limit(void)
+{
+	char loc[128];
+	struct rlimit was;
+	shmq_waitset *ws;
+	t_posix_loc(loc, sizeof(loc), "emfile");
+	shmq_chan *rd = make(loc, SHMQ_CHAN_SPSC, SHMQ_READER, -1);
+	CHECK_EQ(shmq_waitset_create(&ws), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+		no_fd_left(&was);
+		CHECK_EQ(shmq_chan_fd(w), -EMFILE);
+		for (uint64_t v = 0; v < 1000; v++)
+			CHECK_EQ(shmq_chan_send(w, &v, sizeof(v)), 0);
+		CHECK_EQ(shmq_chan_close(w), 0);
+		_exit(0);
+	}
+	int before = threads();
+	no_fd_left(&was);
+	CHECK_EQ(shmq_chan_fd(rd), -EMFILE);
+	CHECK_EQ(shmq_waitset_add_chan(ws, rd, NULL), -EMFILE);
+	shmq_waitset *none = NULL;
+	CHECK_EQ(shmq_waitset_create(&none), -EMFILE);
+	CHECK(none == NULL);
+	CHECK_EQ(threads(), before); /* no waiter thread left behind */
+	/* The channel works without its fd: blocking and try_ calls. */
+	uint64_t v, next = 0;
+	ssize_t n;
+	while (next < 1000) {
+		CHECK_EQ(shmq_chan_recv(rd, &v, sizeof(v)), 8);
+		CHECK_EQ(v, next++);
+	}
+	while ((n = shmq_chan_try_recv(rd, &v, sizeof(v))) == -EAGAIN)
+		; /* the writer's close is on its way */
+	CHECK_EQ(n, -EPIPE);
+	CHECK_EQ(t_wait(pid), 0);
+	/* With the limit back, the same handle gets its fd. */
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &was), 0);
+	int fd = shmq_chan_fd(rd);
+	CHECK(fd >= 0);
+	CHECK_EQ(shmq_waitset_add_chan(ws, rd, NULL), 0);
+	CHECK(readable(fd, 0));
+	CHECK_EQ(shmq_chan_try_recv(rd, &v, sizeof(v)), -EPIPE);
+	CHECK_EQ(shmq_waitset_close(ws), 0);
+	CHECK_EQ(shmq_chan_close(rd), 0);
+}
+
+TEST(chan_fd_at_the_fd_limit_is_emfile_and_the_channel_works_without_it)
+{
+	t_in_child(at_the_limit);
+}
+
+/* ---- A handle closed with its fd armed ------------------------------- */
+
+/* The closer (a child) arms its fd, then closes the handle and polls the
+ * fd number it kept (the application's bug): the fd is gone (POLLNVAL, and
+ * out of its epoll set), and the closer took back its announce. Its peer,
+ * the parent, goes on with a new peer in the closer's role, and then
+ * sends or receives without a single system call: no wake is owed to
+ * anybody (a leftover announce would cost a futex call per message). */
+static void closed_while_armed(int kind, int closer)
+{
+	char loc[128], c;
+	int go[2], done[2];
+	int peer = closer == SHMQ_READER ? SHMQ_WRITER : SHMQ_READER;
+	t_posix_loc(loc, sizeof(loc), "closed");
+	shmq_chan *p = make(loc, kind, peer, 0);
+	struct shmq_event_shm *ev = closer == SHMQ_READER ? &p->hdr->data_ev
+	                                                  : &p->hdr->space_ev;
+	CHECK_EQ(pipe(go), 0);
+	CHECK_EQ(pipe(done), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *ch = t_chan_attach(loc, closer);
+		uint64_t v = 0;
+		int ep = epoll_on(ch), fd = shmq_chan_fd(ch), rc;
+		if (closer == SHMQ_READER) {
+			CHECK_EQ(shmq_chan_try_recv(ch, &v, sizeof(v)), -EAGAIN);
+		} else {
+			while ((rc = shmq_chan_try_send(ch, &v, sizeof(v))) == 0)
+				v++;
+			CHECK_EQ(rc, -EAGAIN);
+		}
+		CHECK(!woke(ep, ch, 0)); /* armed */
+		CHECK_EQ(write(done[1], "a", 1), 1);
+		CHECK_EQ(read(go[0], &c, 1), 1);
+		CHECK_EQ(shmq_chan_close(ch), 0);
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		CHECK_EQ(poll(&pf, 1, 0), 1);
+		CHECK_EQ(pf.revents, POLLNVAL);
+		struct epoll_event got;
+		CHECK_EQ(epoll_wait(ep, &got, 1, 0), 0);
+		CHECK_EQ(close(ep), 0);
+		_exit(0);
+	}
+	CHECK_EQ(read(done[0], &c, 1), 1);
+	/* relaxed: a count; the closer's announce is in it (it is armed) */
+	CHECK_EQ(shmq_load(&ev->waiters, SHMQ_RELAXED), 1);
+	CHECK_EQ(write(go[1], "c", 1), 1);
+	CHECK_EQ(t_wait(pid), 0);
+	uint32_t owed = shmq_load(&ev->waiters, SHMQ_RELAXED);
+	if (owed)
+		t_fail(__FILE__, __LINE__, "waiters == 0", "kind %d, the %s "
+		       "closed: %u announce(s) left", kind, closer == SHMQ_READER
+		       ? "reader" : "writer", owed);
+	/* A new peer in the closer's place: 100..199 go through (a new
+	 * writer adds 200..203 for the last step). */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *ch = t_chan_attach(loc, closer);
+		CHECK_EQ(write(done[1], "j", 1), 1);
+		for (uint64_t v = 100, got; v < 204; v++) {
+			if (closer == SHMQ_WRITER)
+				CHECK_EQ(shmq_chan_send(ch, &v, sizeof(v)), 0);
+			else if (v < 200)
+				CHECK_EQ(shmq_chan_recv(ch, &got, sizeof(got)), 8);
+			CHECK(closer == SHMQ_WRITER || v >= 200 || got == v);
+		}
+		CHECK_EQ(shmq_chan_close(ch), 0);
+		_exit(0);
+	}
+	CHECK_EQ(read(done[0], &c, 1), 1); /* joined: broadcast sees all */
+	uint64_t v = 100, got, left = 0;
+	while (v < 200) {
+		if (peer == SHMQ_WRITER) {
+			CHECK_EQ(shmq_chan_send(p, &v, sizeof(v)), 0);
+			v++;
+		} else { /* what the closer left (0, 1...), then the new */
+			CHECK_EQ(shmq_chan_recv(p, &got, sizeof(got)), 8);
+			CHECK_EQ(got, got < 100 ? left++ : v++);
+		}
+	}
+	CHECK_EQ(t_wait(pid), 0);
+	/* The peer's calls make no system call (SIGSYS: status 159). The
+	 * writer sends into a ring nobody reads; the reader takes 200..203.
+	 * The child's cursor moves, not ours: p is only closed after. */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+		t_forbid_syscalls();
+		for (v = 200; v < 204; v++)
+			bad |= peer == SHMQ_WRITER
+			               ? shmq_chan_try_send(p, &v, sizeof(v)) != 0
+			               : shmq_chan_try_recv(p, &got, sizeof(got)) != 8 ||
+			                         got != v;
+		syscall(SYS_exit_group, bad);
+	}
+	CHECK_EQ(t_wait(pid), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(close(go[i]), 0);
+		CHECK_EQ(close(done[i]), 0);
+	}
+	CHECK_EQ(shmq_chan_close(p), 0);
+}
+
+TEST(chan_fd_closed_with_its_fd_armed_costs_the_peer_nothing)
+{
+	for (int kind = SHMQ_CHAN_SPSC; kind <= SHMQ_CHAN_BROADCAST; kind++)
+		closed_while_armed(kind, SHMQ_READER);
+	closed_while_armed(SHMQ_CHAN_SPSC, SHMQ_WRITER);
+	closed_while_armed(SHMQ_CHAN_MPMC, SHMQ_WRITER);
+}

@@ -478,3 +478,130 @@ TEST(chan_fd_closed_with_its_fd_armed_costs_the_peer_nothing)
 	closed_while_armed(SHMQ_CHAN_SPSC, SHMQ_WRITER);
 	closed_while_armed(SHMQ_CHAN_MPMC, SHMQ_WRITER);
 }
+
+/* ---- The object shrunk under an armed fd ----------------------------- */
+
+/* Shrinks the POSIX object behind loc to `to` bytes, from a process that
+ * is no peer. */
+static void cut(const char *loc, off_t to)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/dev/shm/%s", strchr(loc, ':') + 1);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		CHECK(fd >= 0);
+		CHECK_EQ(ftruncate(fd, to), 0);
+		_exit(0);
+	}
+	CHECK_EQ(t_wait(pid), 0);
+}
+
+/* The end `role` (this process) arms its fd (nothing to read, or the ring
+ * full); its peer, another process, waits. The object is shrunk: the fd
+ * wakes within a second (its thread reads the mapping under its own SIGBUS
+ * guard: no signal), the next try_ call and every later one say
+ * SHMQ_ETRUNCATED, the fd stays readable and the same. The peer's handle,
+ * broken before it asked for an fd, gets the error from shmq_chan_fd. */
+static void shrunk_under_fd(int kind, int role, int half)
+{
+	char loc[128], c;
+	int go[2], done[2];
+	t_posix_loc(loc, sizeof(loc), "shrunk");
+	shmq_chan *ch = make(loc, kind, role, -1);
+	struct shmq_stat st;
+	CHECK_EQ(shmq_stat(loc, &st), 0);
+	int peer = role == SHMQ_READER ? SHMQ_WRITER : SHMQ_READER;
+	CHECK_EQ(pipe(go), 0);
+	CHECK_EQ(pipe(done), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *p = t_chan_attach(loc, peer);
+		uint64_t v = 0;
+		CHECK_EQ(write(done[1], "j", 1), 1);
+		CHECK_EQ(read(go[0], &c, 1), 1); /* after the cut */
+		if (half) /* may not fault: the header check finds it */
+			CHECK_EQ(shmq_chan_recv(p, &v, sizeof(v)) < 0, 1);
+		else if (peer == SHMQ_WRITER)
+			CHECK_EQ(shmq_chan_try_send(p, &v, sizeof(v)),
+			         SHMQ_ETRUNCATED);
+		else
+			CHECK_EQ(shmq_chan_try_recv(p, &v, sizeof(v)),
+			         SHMQ_ETRUNCATED);
+		if (!half)
+			CHECK_EQ(shmq_chan_fd(p), SHMQ_ETRUNCATED);
+		CHECK_EQ(shmq_chan_close(p), 0);
+		_exit(0);
+	}
+	CHECK_EQ(read(done[0], &c, 1), 1);
+	int ep = epoll_on(ch), fd = shmq_chan_fd(ch), rc;
+	uint64_t v = 0;
+	if (role == SHMQ_READER) {
+		CHECK_EQ(shmq_chan_try_recv(ch, &v, sizeof(v)), -EAGAIN);
+	} else {
+		while ((rc = shmq_chan_try_send(ch, &v, sizeof(v))) == 0)
+			v++;
+		CHECK_EQ(rc, -EAGAIN);
+	}
+	CHECK(!woke(ep, ch, 0)); /* armed */
+	cut(loc, half ? (off_t)st.size / 2 : 0);
+	int64_t t0 = now_ns();
+	CHECK(woke(ep, ch, 1000));
+	for (int again = 0; again < 2; again++) {
+		rc = role == SHMQ_READER
+		             ? (int)shmq_chan_try_recv(ch, &v, sizeof(v))
+		             : shmq_chan_try_send(ch, &v, sizeof(v));
+		if (rc != SHMQ_ETRUNCATED)
+			t_fail(__FILE__, __LINE__, "rc == SHMQ_ETRUNCATED",
+			       "kind %d, %s, cut to %s: call %d gave %d", kind,
+			       role == SHMQ_READER ? "reader" : "writer",
+			       half ? "half" : "0", again + 1, rc);
+	}
+	CHECK(now_ns() - t0 < 1000000000);
+	CHECK(readable(fd, 0));
+	CHECK_EQ(shmq_chan_fd(ch), fd);
+	CHECK_EQ(write(go[1], "g", 1), 1);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(close(ep), 0);
+	CHECK_EQ(shmq_chan_close(ch), 0);
+	int un = shmq_unlink(loc); /* shrunk: maybe no channel any more */
+	CHECK(un == 0 || un == -ENOENT);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(close(go[i]), 0);
+		CHECK_EQ(close(done[i]), 0);
+	}
+}
+
+TEST(chan_fd_armed_when_the_object_shrinks_wakes_with_etruncated)
+{
+	for (int half = 0; half < 2; half++) {
+		for (int kind = SHMQ_CHAN_SPSC; kind <= SHMQ_CHAN_BROADCAST;
+		     kind++)
+			shrunk_under_fd(kind, SHMQ_READER, half);
+		shrunk_under_fd(SHMQ_CHAN_SPSC, SHMQ_WRITER, half);
+		shrunk_under_fd(SHMQ_CHAN_MPMC, SHMQ_WRITER, half);
+	}
+}
+
+/* Closing a handle whose fd is armed right after the shrink (its thread
+ * may be in the middle of a look at the mapping) neither crashes nor
+ * hangs. */
+TEST(chan_fd_closed_right_after_the_object_shrinks_neither_crashes_nor_hangs)
+{
+	for (int r = 0; r < rounds(); r++) {
+		char loc[128];
+		uint64_t v;
+		t_posix_loc(loc, sizeof(loc), "shrunkc");
+		shmq_chan *ch = make(loc, r % 3 + 1, SHMQ_READER, r % 2 ? 0 : -1);
+		CHECK(shmq_chan_fd(ch) >= 0);
+		CHECK_EQ(shmq_chan_try_recv(ch, &v, sizeof(v)), -EAGAIN);
+		cut(loc, r % 2 ? 0 : 4096);
+		int64_t t0 = now_ns();
+		CHECK_EQ(shmq_chan_close(ch), 0);
+		CHECK(now_ns() - t0 < 1000000000);
+		int un = shmq_unlink(loc);
+		CHECK(un == 0 || un == -ENOENT);
+	}
+}

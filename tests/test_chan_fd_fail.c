@@ -605,3 +605,137 @@ TEST(chan_fd_closed_right_after_the_object_shrinks_neither_crashes_nor_hangs)
 		CHECK(un == 0 || un == -ENOENT);
 	}
 }
+
+/* ---- Waitsets -------------------------------------------------------- */
+
+TEST(waitset_refuses_bad_arguments_double_adds_and_unknown_members)
+{
+	char loc[128];
+	int p[2], tag;
+	shmq_waitset *ws;
+	t_posix_loc(loc, sizeof(loc), "wsbad");
+	shmq_chan *a = make(loc, SHMQ_CHAN_MPMC, SHMQ_READER, 0);
+	shmq_chan *b = t_chan_attach(loc, SHMQ_READER);
+	CHECK_EQ(pipe(p), 0);
+	CHECK_EQ(shmq_chan_fd(NULL), -EINVAL);
+	CHECK_EQ(shmq_waitset_create(NULL), -EINVAL);
+	CHECK_EQ(shmq_waitset_close(NULL), 0);
+	CHECK_EQ(shmq_waitset_create(&ws), 0);
+	CHECK_EQ(shmq_waitset_add_chan(ws, NULL, NULL), -EINVAL);
+	CHECK_EQ(shmq_waitset_add_fd(ws, -1, EPOLLIN, NULL), -EINVAL);
+	CHECK_EQ(shmq_waitset_add_fd(ws, p[0], 0, NULL), -EINVAL);
+	CHECK_EQ(shmq_waitset_add_chan(ws, a, &tag), 0);
+	CHECK_EQ(shmq_waitset_add_chan(ws, a, &tag), -EEXIST);
+	CHECK_EQ(shmq_waitset_add_fd(ws, p[0], EPOLLIN, &tag), 0);
+	CHECK_EQ(shmq_waitset_add_fd(ws, p[0], EPOLLIN, &tag), -EEXIST);
+	/* a's fd given as a plain fd: it is in already */
+	CHECK_EQ(shmq_waitset_add_fd(ws, shmq_chan_fd(a), EPOLLIN, &tag),
+	         -EEXIST);
+	CHECK_EQ(shmq_waitset_remove_chan(ws, b), -ENOENT);
+	CHECK_EQ(shmq_waitset_remove_fd(ws, p[1]), -ENOENT);
+	CHECK_EQ(shmq_waitset_remove_fd(ws, shmq_chan_fd(a)), -ENOENT);
+	CHECK_EQ(shmq_waitset_remove_chan(ws, a), 0);
+	CHECK_EQ(shmq_waitset_remove_chan(ws, a), -ENOENT);
+	CHECK_EQ(shmq_waitset_remove_fd(ws, p[0]), 0);
+	CHECK_EQ(shmq_waitset_remove_fd(ws, p[0]), -ENOENT);
+	CHECK_EQ(shmq_waitset_add_chan(ws, a, &tag), 0); /* back in */
+	struct shmq_ready r[4];
+	CHECK_EQ(shmq_waitset_wait(ws, r, 0, NULL), -EINVAL);
+	CHECK_EQ(shmq_waitset_wait(ws, NULL, 4, NULL), -EINVAL);
+	CHECK_EQ(shmq_waitset_close(ws), 0);
+	CHECK_EQ(close(p[0]), 0);
+	CHECK_EQ(close(p[1]), 0);
+	CHECK_EQ(shmq_chan_close(b), 0);
+	CHECK_EQ(shmq_chan_close(a), 0);
+}
+
+/* A reader end, a writer end and a pipe in one waitset. With nothing
+ * ready it waits until its deadline and says -ETIMEDOUT; once a peer
+ * process sends on the one channel, reads from the other (room) and
+ * writes the pipe, one wait reports all three, each with its own data. */
+TEST(waitset_waits_to_its_deadline_then_reports_channels_and_a_pipe)
+{
+	char la[128], lb[128], c;
+	int p[2], go[2], ta, tb, tp;
+	t_posix_loc(la, sizeof(la), "wsa");
+	t_posix_loc(lb, sizeof(lb), "wsb");
+	shmq_chan *a = make(la, SHMQ_CHAN_SPSC, SHMQ_READER, 0);
+	shmq_chan *b = make(lb, SHMQ_CHAN_MPMC, SHMQ_WRITER, 0);
+	CHECK_EQ(pipe(p), 0);
+	CHECK_EQ(pipe(go), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *wa = t_chan_attach(la, SHMQ_WRITER);
+		shmq_chan *rb = t_chan_attach(lb, SHMQ_READER);
+		uint64_t v = 7;
+		CHECK_EQ(write(p[1], "j", 1), 1);
+		CHECK_EQ(read(go[0], &c, 1), 1);
+		CHECK_EQ(shmq_chan_send(wa, &v, sizeof(v)), 0);
+		CHECK_EQ(shmq_chan_recv(rb, &v, sizeof(v)), 8);
+		CHECK_EQ(write(p[1], "p", 1), 1);
+		CHECK_EQ(read(go[0], &c, 1), 1);
+		CHECK_EQ(shmq_chan_close(rb), 0);
+		CHECK_EQ(shmq_chan_close(wa), 0);
+		_exit(0);
+	}
+	CHECK_EQ(read(p[0], &c, 1), 1); /* both joined */
+	shmq_waitset *ws;
+	struct shmq_ready r[8];
+	uint64_t v = 0;
+	CHECK_EQ(shmq_waitset_create(&ws), 0);
+	CHECK_EQ(shmq_waitset_add_chan(ws, a, &ta), 0);
+	CHECK_EQ(shmq_waitset_add_chan(ws, b, &tb), 0);
+	CHECK_EQ(shmq_waitset_add_fd(ws, p[0], EPOLLIN, &tp), 0);
+	/* Nothing ready: a empty, b full, the pipe empty (both armed). */
+	CHECK_EQ(shmq_chan_try_recv(a, &v, sizeof(v)), -EAGAIN);
+	int rc;
+	while ((rc = shmq_chan_try_send(b, &v, sizeof(v))) == 0)
+		;
+	CHECK_EQ(rc, -EAGAIN);
+	struct timespec dl = shmq_deadline(200);
+	int64_t t0 = now_ns();
+	CHECK_EQ(shmq_waitset_wait(ws, r, 8, &dl), -ETIMEDOUT);
+	int64_t dl_ns = (int64_t)dl.tv_sec * 1000000000 + dl.tv_nsec;
+	CHECK(now_ns() >= dl_ns);              /* not before its deadline */
+	CHECK(now_ns() - t0 < 2000000000LL);   /* and not much after */
+	CHECK_EQ(shmq_waitset_wait(ws, r, 8, &dl), -ETIMEDOUT); /* passed */
+	CHECK_EQ(write(go[1], "g", 1), 1);
+	/* All three ready before the wait that reports them. */
+	CHECK(readable(shmq_chan_fd(a), 5000));
+	CHECK(readable(shmq_chan_fd(b), 5000));
+	CHECK(readable(p[0], 5000));
+	dl = shmq_deadline(5000);
+	CHECK_EQ(shmq_waitset_wait(ws, r, 8, &dl), 3);
+	int seen = 0;
+	for (int i = 0; i < 3; i++) {
+		CHECK(r[i].events & EPOLLIN);
+		if (r[i].ch == a) {
+			CHECK(r[i].data == &ta && r[i].fd == shmq_chan_fd(a));
+			seen |= 1;
+		} else if (r[i].ch == b) {
+			CHECK(r[i].data == &tb && r[i].fd == shmq_chan_fd(b));
+			seen |= 2;
+		} else {
+			CHECK(r[i].ch == NULL);
+			CHECK(r[i].data == &tp && r[i].fd == p[0]);
+			seen |= 4;
+		}
+	}
+	CHECK_EQ(seen, 7);
+	/* What each said is there. */
+	CHECK_EQ(shmq_chan_try_recv(a, &v, sizeof(v)), 8);
+	CHECK_EQ(v, 7);
+	CHECK_EQ(shmq_chan_try_send(b, &v, sizeof(v)), 0);
+	CHECK_EQ(read(p[0], &c, 1), 1);
+	CHECK_EQ(c, 'p');
+	CHECK_EQ(write(go[1], "e", 1), 1);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_waitset_close(ws), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(close(p[i]), 0);
+		CHECK_EQ(close(go[i]), 0);
+	}
+	CHECK_EQ(shmq_chan_close(b), 0);
+	CHECK_EQ(shmq_chan_close(a), 0);
+}

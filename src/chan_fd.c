@@ -142,8 +142,14 @@ static void *waiter(void *arg)
 	for (;;) {
 		/* acquire: pairs with arm's release of ARMED (seen before) */
 		uint32_t s = shmq_load(&w->state, SHMQ_ACQUIRE);
-		if (shmq_load(&w->stop, SHMQ_ACQUIRE))
+		if (shmq_load(&w->stop, SHMQ_ACQUIRE)) {
+			/* closed armed before we watched: arm's announce is
+			 * still ours to take back (s may predate the ARMED
+			 * close saw; acquire: as above) */
+			if (shmq_load(&w->state, SHMQ_ACQUIRE) == ARMED)
+				shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
 			break;
+		}
 		if (s != ARMED || shmq_load(&w->guard.hit, SHMQ_RELAXED)) {
 			shmq_futex_wait(&w->state, s, NULL);
 			continue;

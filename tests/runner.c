@@ -8,7 +8,9 @@
  * Each test runs in a forked child that leads its own process group, so a
  * timeout or the end of the test kills every helper it started. After each
  * test the runner removes what the test's names point to (t_name, t_key;
- * POSIX semaphores sem.<t_name>), and at the end it compares /dev/shm and
+ * POSIX semaphores sem.<t_name>). A test whose process ends with an fd open
+ * that it did not have at its start fails, naming the fd (its
+ * /proc/self/fd link). At the end the runner compares /dev/shm and
  * the System V segments, semaphore sets and message queues with a snapshot
  * taken before the run: anything new is a failure.
  */
@@ -467,6 +469,63 @@ static double t_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- Fds a test leaves open -------------------------------------------- */
+
+struct t_fds {
+	int *fd;
+	size_t n;
+};
+
+/* The fds this process holds (/proc/self/fd), the listing's own left out. */
+static struct t_fds t_open_fds(void)
+{
+	struct t_fds s = {NULL, 0};
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	if (!d)
+		return s;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (end == e->d_name || *end || fd == dirfd(d))
+			continue;
+		s.fd = t_xrealloc(s.fd, (s.n + 1) * sizeof(*s.fd));
+		s.fd[s.n++] = (int)fd;
+	}
+	closedir(d);
+	return s;
+}
+
+/* Fails the test, naming each fd open now that was not before it ran (and
+ * what it points to): the test's leak, or the library's. */
+static void t_check_fds(const struct t_fds *before)
+{
+	struct t_fds after = t_open_fds();
+	char list[T_MSG_MAX / 2] = "";
+	size_t len = 0;
+	int leaked = 0;
+	for (size_t i = 0; i < after.n; i++) {
+		char link[64], target[256] = "?";
+		size_t k;
+		for (k = 0; k < before->n && before->fd[k] != after.fd[i]; k++)
+			;
+		if (k < before->n)
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", after.fd[i]);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		target[n > 0 ? n : 1] = '\0';
+		if (len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len,
+						"%s%d -> %s", leaked ? ", " : "",
+						after.fd[i], target);
+		leaked++;
+	}
+	free(after.fd);
+	if (leaked)
+		t_fail(__FILE__, __LINE__, "no fd left open", "%d fd%s the "
+		       "test opened: %s", leaked, leaked > 1 ? "s" : "", list);
+}
+
 static void t_child(const struct t_test *t)
 {
 	sigset_t none;
@@ -475,7 +534,10 @@ static void t_child(const struct t_test *t)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	t_self = getpid();
+	struct t_fds before = t_open_fds();
 	t->fn();
+	t_check_fds(&before);
+	free(before.fd);
 	exit(0); /* exit, not _exit: the leak check runs here */
 }
 

@@ -16,6 +16,13 @@
  * loop one in 50 is aimed at a crash point inside a slot claim, so slots
  * surely need taking back (`recovered`). Each loop prints one line of
  * figures on stdout.
+ *
+ * The epoll loops run the mpmc and broadcast loops again with readers that
+ * wait in an epoll loop on shmq_chan_fd (drain with try_recv to -EAGAIN,
+ * then epoll_wait) and writers that send with a deadline: a reader killed
+ * while its fd is armed (some kills must find it asleep in epoll_wait)
+ * never stalls a writer past its deadline, and every message is accounted
+ * for as above.
  */
 #include "shmq.h"
 #include "test.h"
@@ -29,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,9 +148,44 @@ static void pause_briefly(void)
 	nanosleep(&d, NULL);
 }
 
+/* Readers wait in epoll on their fd, writers send with a deadline (the
+ * epoll loops); set before the children are forked. */
+static int by_fd;
+/* A writer that waits this long for room is stalled: a dead reader is
+ * settled within a poll tick (50 ms). */
+#define SEND_DEADLINE_MS 5000
+
+static int send_msg(shmq_chan *w, const void *buf, size_t len)
+{
+	if (!by_fd)
+		return shmq_chan_send(w, buf, len);
+	struct timespec dl = shmq_deadline(SEND_DEADLINE_MS);
+	return shmq_chan_send_timed(w, buf, len, &dl);
+}
+
+/* Drains to -EAGAIN, then waits in epoll for the fd: the next message or
+ * error. A fd that does not wake in 10 s is -ETIMEDOUT. */
+static ssize_t recv_by_fd(shmq_chan *r, int ep, void *buf, size_t len)
+{
+	ssize_t n;
+	struct epoll_event ev;
+	while ((n = shmq_chan_try_recv(r, buf, len)) == -EAGAIN) {
+		int k = epoll_wait(ep, &ev, 1, 10000);
+		if (k != 1 || ev.data.ptr != r)
+			return k < 0 ? -errno : -ETIMEDOUT;
+	}
+	return n;
+}
+
 static int iterations(void)
 {
 	return t_long() ? 10000 : 200;
+}
+
+/* Each reader of an epoll loop starts a thread: fewer kills by default. */
+static int fd_iterations(void)
+{
+	return t_long() ? 10000 : 100;
 }
 
 /* Busy-waits a random while: lands a kill anywhere in a loop body. */
@@ -172,7 +216,7 @@ static void writer_main(const char *loc, uint32_t id, uint64_t count,
 		uint64_t seq = (uint64_t)id << 32 | n;
 		size_t len = msg_make(buf, seq, count && n >= count ? F_END : 0);
 		log_seq(seq);
-		while ((rc = shmq_chan_send(w, buf, len)) == SHMQ_EPEERDEAD)
+		while ((rc = send_msg(w, buf, len)) == SHMQ_EPEERDEAD)
 			pause_briefly(); /* the readers are being replaced */
 		if (rc < 0) {
 			report(id, R_ERROR, (uint64_t)(int64_t)rc);
@@ -191,14 +235,22 @@ static void reader_main(const char *loc, uint32_t id)
 	shmq_chan *r = NULL;
 	uint64_t seq, got = 0;
 	uint32_t flags;
-	int rc = shmq_chan_open(&r, loc, SHMQ_READER, NULL);
+	int ep = -1, rc = shmq_chan_open(&r, loc, SHMQ_READER, NULL);
+	if (rc >= 0 && by_fd) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = r};
+		if ((rc = shmq_chan_fd(r)) >= 0 &&
+		    ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+		     epoll_ctl(ep, EPOLL_CTL_ADD, rc, &ev) < 0))
+			rc = -errno;
+	}
 	if (rc < 0) {
 		report(id, R_ERROR, (uint64_t)(int64_t)rc);
 		_exit(2);
 	}
 	report(id, R_READY, 0);
 	for (;;) {
-		ssize_t n = shmq_chan_recv(r, buf, sizeof(buf));
+		ssize_t n = by_fd ? recv_by_fd(r, ep, buf, sizeof(buf))
+		                  : shmq_chan_recv(r, buf, sizeof(buf));
 		if (n == SHMQ_EPEERDEAD) { /* the writers are being replaced */
 			pause_briefly();
 			continue;
@@ -262,6 +314,7 @@ struct loop {
 	unsigned nw, nr;  /* killable writers and readers alive at once */
 	int honest;       /* broadcast: one reader that is never killed */
 	int kill_writers, kill_readers;
+	int by_fd;        /* readers in epoll loops, writers with deadlines */
 	/* Crash points that every AIM_EVERY-th kill is aimed at, in turn, so
 	 * that some kills surely land there (naim 0: none). */
 	const struct aim *aim;
@@ -277,6 +330,7 @@ struct loop {
 	uint64_t progress, idle_ms;
 	/* figures */
 	uint64_t wkills, rkills, msgs, ended;
+	uint64_t in_epoll; /* reader kills that found it in epoll_wait */
 	uint64_t last_global; /* spsc: deliveries in one increasing stream */
 	int have_global;
 	unsigned seed;
@@ -475,6 +529,10 @@ static void buried(struct loop *L, struct child *c, int st)
 
 static void kill_kid(struct loop *L, struct child *c)
 {
+	if (L->by_fd && c->role == SHMQ_READER) {
+		long nr = t_blocked_in(c->pid);
+		L->in_epoll += nr == SYS_epoll_wait || nr == SYS_epoll_pwait;
+	}
 	CHECK(kill(c->pid, SIGKILL) == 0);
 	buried(L, c, t_wait(c->pid));
 }
@@ -635,6 +693,7 @@ static void run_chan_loop(struct loop *L, int iters)
 {
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
+	by_fd = L->by_fd;
 	loop_setup(L, iters);
 	unsigned nk = 0;
 	if (L->honest) { /* in before any message */
@@ -740,6 +799,12 @@ static void run_chan_loop(struct loop *L, int iters)
 	       (unsigned long long)info.lost,
 	       (double)(b.tv_sec - a.tv_sec) +
 	               (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	if (L->by_fd) {
+		printf("killloop %s: %llu reader kills found it asleep in "
+		       "epoll_wait\n", L->name,
+		       (unsigned long long)L->in_epoll);
+		CHECK(L->in_epoll > 0);
+	}
 	fflush(stdout);
 	int keep;
 	CHECK(sscanf(L->loc, "memfd:fd=%d", &keep) == 1);
@@ -796,6 +861,38 @@ TEST_TIMEOUT(killloop_broadcast_block_readers_and_writer_killed, 900)
 	                 .kind = SHMQ_CHAN_BROADCAST, .nw = 1, .nr = 2,
 	                 .honest = 1, .kill_writers = 1, .kill_readers = 1};
 	run_chan_loop(&L, iterations());
+}
+
+/* Readers in epoll loops on their fd, killed and replaced (some inside a
+ * slot claim), two writers never killed that send with a deadline. */
+TEST_TIMEOUT(killloop_mpmc_epoll_readers_killed_never_stall_the_writers, 900)
+{
+	char loc[128];
+	create_chan(loc, sizeof(loc), "kfdm", SHMQ_CHAN_MPMC, 8,
+	            HDR + MAXPAY + 4);
+	static const struct aim in_claim[] = {
+		{SHMQ_READER, "mpmc.claim.read"},
+	};
+	struct loop L = {.name = "mpmc epoll", .loc = loc,
+	                 .kind = SHMQ_CHAN_MPMC, .nw = 2, .nr = 2,
+	                 .kill_readers = 1, .by_fd = 1, .aim = in_claim,
+	                 .naim = 1};
+	run_chan_loop(&L, fd_iterations());
+}
+
+/* BLOCK: the writer waits for the slowest live reader, so a dead one must
+ * be settled, not waited for, whether it died asleep in epoll_wait (its fd
+ * armed) or anywhere else. One reader never killed sees every message. */
+TEST_TIMEOUT(killloop_broadcast_epoll_readers_killed_never_stall_the_writer,
+             900)
+{
+	char loc[128];
+	create_chan(loc, sizeof(loc), "kfdb", SHMQ_CHAN_BROADCAST, 8,
+	            HDR + MAXPAY + 4);
+	struct loop L = {.name = "broadcast epoll", .loc = loc,
+	                 .kind = SHMQ_CHAN_BROADCAST, .nw = 1, .nr = 2,
+	                 .honest = 1, .kill_readers = 1, .by_fd = 1};
+	run_chan_loop(&L, fd_iterations());
 }
 
 /* ---- A writer that died between its record and tail ------------------- */

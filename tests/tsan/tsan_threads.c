@@ -9,7 +9,9 @@
  * (-Wl,--wrap=mmap) to hand every handle of the process the same mapping
  * of an object. Then every shared word is touched at one address by two
  * threads that TSan watches; payloads are plain memory, so a missing
- * release/acquire pair shows as a data race on them. Each case also checks
+ * release/acquire pair shows as a data race on them. The fd cases put one
+ * side in an epoll loop on shmq_chan_fd (its waiter thread is one more
+ * thread TSan watches) and close handles whose fd is armed. Each case also checks
  * the data itself (sequence numbers, bytes, sums). Built by `make
  * check-tsan`; exits 0 only when every case passed (TSan makes the exit
  * code non-zero when it reports a race).
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -301,6 +304,152 @@ static int run_chan(const char *what, int kind, size_t capacity,
 	return ok;
 }
 
+/* ---- Channel fds: one side in an epoll loop on shmq_chan_fd ---- */
+
+/* Waits in epoll for ch's fd: 0, or -1 when nothing came for 10 s. */
+static int fd_wait(int ep)
+{
+	struct epoll_event ev;
+	return epoll_wait(ep, &ev, 1, 10000) == 1 ? 0 : -1;
+}
+
+static int fd_epoll(shmq_chan *ch)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC), fd = shmq_chan_fd(ch);
+	struct epoll_event ev = {.events = EPOLLIN};
+	if (ep < 0 || fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -1;
+	return ep;
+}
+
+/* Reader by fd: drains with try_recv to -EAGAIN, then epoll_wait. */
+static void *fd_reader(void *p)
+{
+	struct role_arg *a = p;
+	struct chan_case *c = a->c;
+	shmq_chan *ch = attach(c, SHMQ_READER);
+	pthread_barrier_wait(&c->go);
+	CHECK(ch);
+	int ep = fd_epoll(ch);
+	CHECK(ep >= 0);
+	for (uint32_t next = 0;;) {
+		struct msg m;
+		ssize_t len = shmq_chan_try_recv(ch, &m, sizeof(m));
+		if (len == -EAGAIN) {
+			CHECK(fd_wait(ep) == 0);
+			continue;
+		}
+		if (len == -EPIPE)
+			break;
+		CHECK(len > 0 && intact(&m, (size_t)len, 1));
+		CHECK(m.seq == next++);
+		c->got[a->id]++;
+		c->sum[a->id] += m.seq;
+	}
+	close(ep);
+	CHECK(shmq_chan_close(ch) == 0);
+	return NULL;
+}
+
+/* Writer by fd: sends with try_send, waits in epoll for room. */
+static void *fd_writer(void *p)
+{
+	struct role_arg *a = p;
+	struct chan_case *c = a->c;
+	shmq_chan *ch = attach(c, SHMQ_WRITER);
+	pthread_barrier_wait(&c->go);
+	CHECK(ch);
+	int ep = fd_epoll(ch);
+	CHECK(ep >= 0);
+	struct msg m;
+	for (uint32_t seq = 0; seq < MSGS;) {
+		fill(&m, a->id, seq);
+		int rc = shmq_chan_try_send(ch, &m, msg_len(seq));
+		if (rc == -EAGAIN) {
+			CHECK(fd_wait(ep) == 0);
+			continue;
+		}
+		CHECK(rc == 0);
+		seq++;
+	}
+	close(ep);
+	CHECK(shmq_chan_close(ch) == 0);
+	return NULL;
+}
+
+/* One writer, one reader (spsc), one of them by fd, the other blocking. */
+static int run_fd(const char *what, int reader_by_fd, int64_t spin_ns)
+{
+	char loc[64];
+	pthread_t t[2];
+	struct role_arg a[2];
+	struct chan_case c = {.loc = loc, .kind = SHMQ_CHAN_SPSC,
+	                      .capacity = 1024, .spin_ns = spin_ns,
+	                      .writers = 1, .readers = 1};
+	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-fd%d-%d", (int)getpid(),
+	         reader_by_fd, (int)spin_ns);
+	struct shmq_chan_opts o = chan_opts(&c, SHMQ_CHAN_PERSIST);
+	shmq_chan *made;
+	if (shmq_chan_create(&made, loc, SHMQ_READER, &o) < 0 ||
+	    shmq_chan_close(made) < 0) {
+		fprintf(stderr, "%s: create failed\n", loc);
+		return 0;
+	}
+	pthread_barrier_init(&c.go, NULL, 2);
+	a[0] = (struct role_arg){&c, 0};
+	a[1] = (struct role_arg){&c, 0};
+	pthread_create(&t[0], NULL, reader_by_fd ? writer : fd_writer, &a[0]);
+	pthread_create(&t[1], NULL, reader_by_fd ? fd_reader : reader, &a[1]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&c.go);
+	shmq_chan_unlink(loc);
+	uint64_t per = (uint64_t)MSGS * (MSGS - 1) / 2;
+	int ok = !__atomic_load_n(&failed, __ATOMIC_SEQ_CST) &&
+	         c.got[0] == MSGS && c.sum[0] == per;
+	printf("%-22s %-5s %s: %llu messages received, seq sum %llu\n", what,
+	       spin_ns ? "spin" : "sleep", ok ? "ok" : "FAIL",
+	       (unsigned long long)c.got[0], (unsigned long long)c.sum[0]);
+	return ok;
+}
+
+/* Handles closed while their fd's thread is armed (it may be spinning,
+ * asleep on the event, or not yet watching), as a peer sends. */
+static int run_fd_close_armed(void)
+{
+	char loc[64];
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_MPMC, .capacity = 64,
+	                           .msg_size = 64, .spin_ns = 0,
+	                           .flags = SHMQ_CHAN_PERSIST};
+	shmq_chan *w;
+	int ok = 1;
+	uint64_t v = 0;
+	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-fdclose", (int)getpid());
+	if (shmq_chan_create(&w, loc, SHMQ_WRITER, &o) < 0)
+		return 0;
+	for (int i = 0; i < 200 && ok; i++) {
+		shmq_chan *r = NULL;
+		uint64_t got;
+		ok = shmq_chan_open(&r, loc, SHMQ_READER, &o) == 0 &&
+		     shmq_chan_fd(r) >= 0 &&
+		     shmq_chan_try_recv(r, &got, sizeof(got)) == -EAGAIN;
+		if (ok && i % 2) /* a message may race the close */
+			ok = shmq_chan_send(w, &v, sizeof(v)) == 0;
+		if (ok && i % 2)
+			ok = shmq_chan_recv(r, &got, sizeof(got)) == 8 &&
+			     got == v++;
+		if (ok && i % 4 == 1) /* armed again */
+			ok = shmq_chan_try_recv(r, &got, sizeof(got)) == -EAGAIN;
+		if (r)
+			ok &= shmq_chan_close(r) == 0;
+	}
+	shmq_chan_close(w);
+	shmq_chan_unlink(loc);
+	printf("%-28s %s: %llu messages\n", "fd: close while armed",
+	       ok ? "ok" : "FAIL", (unsigned long long)v);
+	return ok;
+}
+
 /* ---- mpmc: a writer that commits and closes while a reader looks ---- */
 
 /* clock_gettime is wrapped too: the mpmc reader reads the clock in
@@ -463,6 +612,13 @@ int main(void)
 	}
 
 	total++, pass += run_commit_close_race();
+
+	/* Channel fds: the reader by fd, then the writer by fd. */
+	for (int64_t spin = 20000; spin >= 0; spin -= 20000) {
+		total++, pass += run_fd("fd: spsc reader epoll", 1, spin);
+		total++, pass += run_fd("fd: spsc writer epoll", 0, spin);
+	}
+	total++, pass += run_fd_close_armed();
 
 	if (shmq_mutex_init(&L.mutex) < 0 || shmq_sem_init(&L.sem, 1) < 0 ||
 	    shmq_event_init(&L.ev) < 0) {

@@ -54,7 +54,6 @@ struct shmq__chan_fdw {
 	shmq_atomic64 late;     /* wakes only a tick found (seq had moved):
 	                           lost wakeups, or a wake that raced the
 	                           timeout (tests) */
-	struct shmq__guard guard; /* the thread's own, on the same mapping */
 };
 
 /* Whether the thread must wake the application: a peer it waits for died,
@@ -99,7 +98,7 @@ static int watch(struct shmq__chan_fdw *w)
 		}
 		if (rc == -ETIMEDOUT && tick_finds(w))
 			return TICKED;
-		if (shmq_load(&w->guard.hit, SHMQ_RELAXED))
+		if (shmq_load(&w->ch->guard.hit, SHMQ_RELAXED))
 			return TICKED; /* zeros now: the application learns */
 	}
 }
@@ -138,7 +137,10 @@ static uint32_t settled_state(struct shmq__chan_fdw *w)
 static void *waiter(void *arg)
 {
 	struct shmq__chan_fdw *w = arg;
-	shmq__guard_arm(&w->guard);
+	/* The handle's own guard: a fault here marks it hit, so the
+	 * application's next call returns SHMQ_ETRUNCATED even if that call
+	 * only meets the zeros the handler left (a send would go into them). */
+	shmq__guard_arm(&w->ch->guard);
 	for (;;) {
 		/* acquire: pairs with arm's release of ARMED (seen before) */
 		uint32_t s = shmq_load(&w->state, SHMQ_ACQUIRE);
@@ -150,7 +152,7 @@ static void *waiter(void *arg)
 				shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
 			break;
 		}
-		if (s != ARMED || shmq_load(&w->guard.hit, SHMQ_RELAXED)) {
+		if (s != ARMED || shmq_load(&w->ch->guard.hit, SHMQ_RELAXED)) {
 			shmq_futex_wait(&w->state, s, NULL);
 			continue;
 		}
@@ -164,7 +166,7 @@ static void *waiter(void *arg)
 			shmq_store(&w->tick_due, 1, SHMQ_RELEASE);
 		fire(w);
 	}
-	shmq__guard_disarm(&w->guard);
+	shmq__guard_disarm(&w->ch->guard);
 	return NULL;
 }
 
@@ -205,8 +207,6 @@ SHMQ_API int shmq_chan_fd(shmq_chan *ch)
 	w->ev = ch->role == SHMQ_READER ? &ch->hdr->data_ev
 	                                 : &ch->hdr->space_ev;
 	w->waits_for = ch->role == SHMQ_READER ? SHMQ_WRITER : SHMQ_READER;
-	w->guard.lo = ch->guard.lo;
-	w->guard.hi = ch->guard.hi;
 	/* readable from the start (FIRED): the first look is the caller's */
 	w->efd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
 	int rc = w->efd < 0 ? -errno : start_thread(w);

@@ -69,12 +69,16 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	/* BUS_ADRERR: an access past the end of the object behind a
 	 * mapping, which is what a peer's ftruncate causes. */
-	if (g && si->si_code == BUS_ADRERR && at >= g->lo && at < g->hi &&
-	    zero_fill(g) == 0) {
-		/* relaxed: read on this thread after a signal fence */
-		shmq_store(&g->hit, 1, SHMQ_RELAXED);
-		errno = saved;
-		return;
+	if (g && si->si_code == BUS_ADRERR && at >= g->lo && at < g->hi) {
+		/* Before the zeros: a channel's fd thread shares the guard
+		 * with the application's thread, which must not see the
+		 * zeros and miss the hit. seq_cst: the store is before the
+		 * mmap call that makes the zeros visible. */
+		shmq_store(&g->hit, 1, SHMQ_SEQ_CST);
+		if (zero_fill(g) == 0) {
+			errno = saved;
+			return;
+		}
 	}
 	errno = saved;
 	/* Not ours. If the application's handler jumps out of our call, our

@@ -668,6 +668,9 @@ int shmq_chan_try_reserve(shmq_chan *ch, size_t len, void **ptr);
 int shmq_chan_reserve_timed(shmq_chan *ch, size_t len, void **ptr,
                             const struct timespec *deadline);
 int shmq_chan_commit(shmq_chan *ch, size_t len);
+/* Gives back an open reserve instead of committing it: no reader ever sees
+ * it (an error path, an exception). -EINVAL: no reserve is open. */
+int shmq_chan_abandon(shmq_chan *ch);
 ssize_t shmq_chan_peek(shmq_chan *ch, const void **ptr);
 ssize_t shmq_chan_try_peek(shmq_chan *ch, const void **ptr);
 ssize_t shmq_chan_peek_timed(shmq_chan *ch, const void **ptr,

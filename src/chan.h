@@ -37,6 +37,9 @@ struct shmq_chan_ops {
 	ssize_t (*peek)(struct shmq_chan *ch, const void **ptr, size_t max,
 	                const struct timespec *deadline, int try_);
 	int (*release)(struct shmq_chan *ch);
+	/* Gives back an open reserve: readers never see it (NULL: nothing
+	 * shared to undo, the kind publishes only at commit). */
+	void (*abandon)(struct shmq_chan *ch);
 	/* Messages and bytes queued, into info whose counters are filled. */
 	void (*depth)(struct shmq_chan *ch, struct shmq_chan_info *info);
 	/* Create: capacity asked (0: this default), rounded to a power of

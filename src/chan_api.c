@@ -128,6 +128,20 @@ SHMQ_API int shmq_chan_commit(shmq_chan *ch, size_t len)
 	return (int)shmq__chan_leave(ch, ch->ops->commit(ch, len));
 }
 
+SHMQ_API int shmq_chan_abandon(shmq_chan *ch)
+{
+	if (!ch || ch->role != SHMQ_WRITER || !ch->busy)
+		return -EINVAL;
+	ch->busy = 0;
+	if (ch->broken)
+		return ch->broken;
+	if (!ch->ops->abandon)
+		return 0;
+	shmq__chan_enter(ch);
+	ch->ops->abandon(ch);
+	return (int)shmq__chan_leave(ch, 0);
+}
+
 static ssize_t peek_as(shmq_chan *ch, const void **ptr,
                        const struct timespec *deadline, int try_)
 {

@@ -69,22 +69,39 @@ static int help_on(struct shmq_chan *ch, shmq_atomic64 *idx, uint64_t pos,
 	return shmq_load(idx, SHMQ_RELAXED) == pos ? -EBADMSG : 0;
 }
 
+/* Frees a claimed slot (word w) for position p + N: 1 done, 0 it moved. */
+static int free_slot(struct shmq_chan *ch, struct shmq_chan_slot *s,
+                     uint64_t w)
+{
+	uint64_t next = shmq__slot_word(shmq__slot_seq(w) + ch->capacity,
+	                                SHMQ_SLOT_EMPTY, 0);
+	/* acq_rel: as the CAS it undoes (a claim, acquire) and the store
+	 * it stands in for (commit/release, release): pairs with the next
+	 * claimer's acquire load of the word */
+	if (!shmq_cas(&s->word, &w, next, SHMQ_ACQ_REL))
+		return 0;
+	shmq__event_notify(&ch->hdr->space_ev);
+	return 1;
+}
+
 /* Takes back a slot whose holder died. WRITING: the message never came,
  * skip it. READING: the reader took it and died, free it for the next
  * round. Either way the slot ends EMPTY for position p + N. */
 static void recover(struct shmq_chan *ch, struct shmq_chan_slot *s,
                     uint64_t w)
 {
-	uint64_t next = shmq__slot_word(shmq__slot_seq(w) + ch->capacity,
-	                                SHMQ_SLOT_EMPTY, 0);
 	SHMQ_CRASH_POINT("mpmc.recover"); /* the recoverer dies */
-	/* acq_rel: as the CAS it undoes (a claim, acquire) and the store
-	 * it stands in for (commit/release, release): pairs with the next
-	 * claimer's acquire load of the word */
-	if (shmq_cas(&s->word, &w, next, SHMQ_ACQ_REL)) {
+	if (free_slot(ch, s, w))
 		shmq_add(&ch->hdr->recovered, 1, SHMQ_RELAXED);
-		shmq__event_notify(&ch->hdr->space_ev);
-	}
+}
+
+/* A reserve given back: the slot is skipped, as a dead writer's is, but
+ * nobody died and nothing is counted. */
+static void mpmc_abandon(struct shmq_chan *ch)
+{
+	free_slot(ch, shmq__slot(ch, ch->op_pos),
+	          shmq__slot_word(ch->op_pos, SHMQ_SLOT_WRITING,
+	                          (uint32_t)ch->me));
 }
 
 /* A slot names its holder by peer line only: before a line is reused, its
@@ -333,6 +350,7 @@ static void mpmc_init(void *ring, const struct shmq__chan_geometry *g)
 const struct shmq_chan_ops shmq__mpmc_ops = {
 	.reserve = mpmc_reserve,
 	.commit = mpmc_commit,
+	.abandon = mpmc_abandon,
 	.peek = mpmc_peek,
 	.release = mpmc_release,
 	.depth = mpmc_depth,

@@ -6,8 +6,10 @@
  * that died; reqrep gets every reply, each to its own request; prodcons's
  * consumers take every item exactly once; posix_prodcons's consumer gets
  * the producer's byte stream exactly (its checksum, recomputed here);
- * segments shows what the child wrote in both families. Each run leaves
- * nothing behind.
+ * segments shows what the child wrote in both families; epoll_loop takes
+ * both channels' streams to their end (count and sum of each) and reports
+ * producers killed mid-stream; libuv_loop takes its stream to the end.
+ * Each run leaves nothing behind.
  */
 #include "shmq.h"
 #include "test.h"

@@ -91,7 +91,17 @@ $(B)/shmq: $(CLI_OBJ) $(B)/libshmq-bench.a $(B)/libshmq.a
 
 $(B)/examples/%: examples/%.c $(B)/libshmq.a $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libshmq.a
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libshmq.a $(EX_LIBS)
+
+# examples/libuv_loop.c needs libuv (Debian: libuv1-dev, which
+# scripts/deps.sh wants for make test): built only where it links.
+UV_LIBS := $(shell pkg-config --libs libuv 2>/dev/null || { printf \
+  '\043include <uv.h>\nint main(void){return !uv_version();}\n' | \
+  $(CC) -x c - -luv -o /dev/null 2>/dev/null && echo -luv; })
+$(B)/examples/libuv_loop: EX_LIBS := $(UV_LIBS)
+ifeq ($(UV_LIBS),)
+EX_BIN := $(filter-out $(B)/examples/libuv_loop,$(EX_BIN))
+endif
 
 # Sanitized builds used by the tests: the runner and the tool it executes.
 $(B)/tests/shmq: $(SCLI_OBJ) $(SBENCH_OBJ) $(SLIB_OBJ)

@@ -18,7 +18,8 @@ if have cc; then
 fi
 # Wanted by make test, not by the build: clang with its fuzzer and TSan
 # runtimes (the fuzz runs, the thread tests), spin (the protocol models),
-# python3 (the JSON checks of the tool's tests). Installed as root; else
+# python3 (the JSON checks of the tool's tests), libuv (examples/libuv_loop.c,
+# built only where it links; its test skips without it). Installed as root; else
 # the command is printed, and make test fails naming what it could not
 # run unless SHMQ_ALLOW_SKIP=1.
 want=""
@@ -29,8 +30,12 @@ fi
 [ -n "${t:-}" ] && rm -rf "$t"
 have spin || want="$want spin"
 have python3 || want="$want python3"
+if have cc && ! printf '#include <uv.h>\nint main(void){return !uv_version();}\n' |
+	cc -x c - -luv -o /dev/null 2>/dev/null; then
+	want="$want libuv1-dev"
+fi
 if [ -n "$want" ] && [ "$(id -u)" = 0 ] && have apt-get; then
-	echo "deps: installing$want (make test's fuzz runs, TSan, models, JSON checks)"
+	echo "deps: installing$want (make test's fuzz runs, TSan, models, JSON checks, libuv example)"
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq $want >/dev/null; } ||
 		echo "deps: could not install$want; make test will name what it skipped" >&2

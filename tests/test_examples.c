@@ -6,8 +6,10 @@
  * that died; reqrep gets every reply, each to its own request; prodcons's
  * consumers take every item exactly once; posix_prodcons's consumer gets
  * the producer's byte stream exactly (its checksum, recomputed here);
- * segments shows what the child wrote in both families. Each run leaves
- * nothing behind.
+ * segments shows what the child wrote in both families; epoll_loop takes
+ * both channels' streams to their end (count and sum of each) and reports
+ * producers killed mid-stream; libuv_loop takes its stream to the end.
+ * Each run leaves nothing behind.
  */
 #include "shmq.h"
 #include "test.h"
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *example(char *buf, size_t len, const char *name)
@@ -433,4 +436,121 @@ TEST(example_segments_shares_both_families_and_removes_them)
 	                           "0600", "4096", "1", "-", "-", "-"};
 	for (int i = 0; i < 11; i++)
 		check_same(f[i], posix_row[i]);
+}
+
+/* ---- Event loops -------------------------------------------------------- */
+
+/* epoll_loop's line for channel i: count, sum, how it ended. */
+static void check_source_line(const char *line, int i, unsigned long long n,
+                              const char *how)
+{
+	char want[640];
+	snprintf(want, sizeof(want), "channel %d: %llu messages, sum %llu, %s\n",
+	         i, n, n * (n + 1) / 2, how);
+	check_same(line, want);
+}
+
+/* Two producers, 20000 and 40000 numbers: each channel brings every one
+ * (the count and the sum of 1..n), then its end, and the timer ticked. */
+TEST(example_epoll_loop_takes_both_streams_to_their_end)
+{
+	char bin[256], name[64], want[512], loc[80];
+	char *argv[] = {example(bin, sizeof(bin), "epoll_loop"),
+	                (char *)t_name(name, sizeof(name), "ep"), "20000", NULL};
+	struct t_run r;
+	CHECK_EQ(t_exec(&r, NULL, argv), 0);
+	snprintf(want, sizeof(want),
+	         "channel 1: 20000 messages, sum 200010000, then the end of "
+	         "the stream (-EPIPE)\n"
+	         "channel 2: 40000 messages, sum 800020000, then the end of "
+	         "the stream (-EPIPE)\n"
+	         "timer: fired; both producers exited with 0\n");
+	check_same(r.out, want);
+	check_same(r.err, "");
+	for (int i = 1; i <= 2; i++)
+		check_gone((snprintf(loc, sizeof(loc), "%s-%d", name, i), loc));
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* The writer of loc once it has joined and its reader has taken messages
+ * (within 10 s). */
+static pid_t running_writer(const char *loc)
+{
+	struct shmq_chan_info in;
+	int64_t until = now_ns() + 10 * 1000000000LL;
+	while (now_ns() < until) {
+		if (shmq_chan_stat(loc, &in) == 0 && in.writers == 1 &&
+		    in.received > 0)
+			for (unsigned i = 0; i < in.npeers; i++)
+				if (in.peers[i].role == SHMQ_WRITER)
+					return in.peers[i].pid;
+		usleep(1000); /* polls the state, orders nothing */
+	}
+	t_fail(__FILE__, __LINE__, "running_writer", "%s: no writer at work "
+	       "within 10 s", loc);
+}
+
+/* Both producers killed mid-stream: the loop is woken for each (its 50 ms
+ * tick finds the writer dead), reports what it took (every number up to
+ * the last it got: count and sum agree) and the dead peer, and fails. */
+TEST(example_epoll_loop_reports_producers_that_died)
+{
+	char bin[256], name[64], loc[2][80], how[512], *line[4];
+	char *argv[] = {example(bin, sizeof(bin), "epoll_loop"),
+	                (char *)t_name(name, sizeof(name), "epd"), "90000000",
+	                NULL};
+	unsigned long long n;
+	pid_t pid, w[2];
+	struct t_run *r = exec_bg(&pid, argv);
+	for (int i = 0; i < 2; i++)
+		snprintf(loc[i], sizeof(loc[i]), "%s-%d", name, i + 1);
+	for (int i = 0; i < 2; i++)
+		w[i] = running_writer(loc[i]);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(kill(w[i], SIGKILL), 0);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(r->status, 1);
+	check_same(r->err, "");
+	line[0] = r->out;
+	for (int i = 1; i < 4; i++) {
+		char *nl = strchr(line[i - 1], '\n');
+		CHECK(nl != NULL);
+		line[i] = nl + 1;
+	}
+	check_same(line[3], "");
+	for (int i = 0; i < 2; i++) {
+		char copy[640];
+		snprintf(copy, sizeof(copy), "%.*s", (int)(line[i + 1] - line[i]),
+		         line[i]);
+		CHECK_EQ(sscanf(copy, "channel %*d: %llu messages", &n), 1);
+		CHECK(n > 0 && n < 90000000ULL * (unsigned)(i + 1));
+		check_source_line(copy, i + 1, n, shmq_explain(SHMQ_EPEERDEAD,
+		                  loc[i], 0, how, sizeof(how)));
+	}
+	check_same(line[2], "timer: fired; both producers exited but not both "
+	                    "well\n");
+	for (int i = 0; i < 2; i++)
+		check_gone(loc[i]);
+}
+
+TEST(example_libuv_loop_takes_the_stream_to_its_end)
+{
+	char bin[256], name[64];
+	char *argv[] = {example(bin, sizeof(bin), "libuv_loop"),
+	                (char *)t_name(name, sizeof(name), "uv"), "30000", NULL};
+	struct t_run r;
+	if (access(bin, X_OK) != 0)
+		t_skip_dep("libuv1-dev", "examples/libuv_loop was not built "
+		           "(no libuv)");
+	CHECK_EQ(t_exec(&r, NULL, argv), 0);
+	check_same(r.out, "30000 messages, sum 450015000, then the end of the "
+	                  "stream (-EPIPE)\n");
+	check_same(r.err, "");
+	check_gone(name);
 }

@@ -211,6 +211,9 @@ struct shmq__chan_fdw;
 int shmq__chan_fd_arm(struct shmq_chan *ch,
                       int (*check)(struct shmq_chan *ch, void *arg),
                       void *arg);
+/* The handle broke (ch->broken): its fd, if any, polls readable for good,
+ * since every later call returns at once. */
+void shmq__chan_fd_broken(struct shmq_chan *ch);
 /* How many of the end's wakes only a poll tick found (the tests' lost
  * wakeup count). */
 uint64_t shmq__chan_fd_late(const struct shmq_chan *ch);

@@ -115,9 +115,11 @@ ssize_t shmq__chan_failed(struct shmq_chan *ch, ssize_t rc, int hit)
 	 * mapped and reads zeros, which the ring code finds malformed. */
 	if (rc == -EBADMSG && size_check(ch) == SHMQ_ETRUNCATED)
 		rc = SHMQ_ETRUNCATED;
-	if (hit || rc == SHMQ_ETRUNCATED)
-		rc = ch->broken = SHMQ_ETRUNCATED;
-	return rc;
+	if ((hit || rc == SHMQ_ETRUNCATED) && !ch->broken) {
+		ch->broken = SHMQ_ETRUNCATED;
+		shmq__chan_fd_broken(ch); /* every later call fails at once */
+	}
+	return hit ? SHMQ_ETRUNCATED : rc;
 }
 
 /* The size first: a shrunk object's header may be gone. */

@@ -21,6 +21,9 @@
  *          seq to move (every notifier moves it while waiters > 0).
  *   FIRING the thread is writing the eventfd: an arm waits for FIRED (so
  *          it drains that write), flagging WAITED for a futex wake.
+ *   UNSURE a cheap arm's watch ended without seq moving: the thread made
+ *          the membarrier the arm skipped and fired, keeping the announce;
+ *          the next arm checks again and re-arms without a fence.
  * See docs/design.md, "Channel fds", for the ordering argument.
  */
 #include "chan.h"
@@ -33,9 +36,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum { FIRED = 0, ARMED = 1, FIRING = 2, WAITED = 4 };
+enum { FIRED = 0, ARMED = 1, FIRING = 2, WAITED = 4, UNSURE = 8 };
 /* What ended a watch. */
-enum { MOVED, TICKED, STOPPED };
+enum { MOVED, TICKED, STOPPED, UNCONFIRMED };
 
 #define POLL_MS 50 /* as chan_wait.c: liveness and header re-check */
 
@@ -51,6 +54,8 @@ struct shmq__chan_fdw {
 	shmq_atomic32 tick_due; /* the thread found a dead peer or a bad
 	                           header: the next arm ticks */
 	shmq_atomic32 seen;     /* ev->seq at arm */
+	shmq_atomic32 cheap;    /* the arm made no membarrier: the thread
+	                           owes one (the arm's release publishes) */
 	shmq_atomic64 late;     /* wakes only a tick found (seq had moved):
 	                           lost wakeups, or a wake that raced the
 	                           timeout (tests) */
@@ -84,6 +89,16 @@ static int watch(struct shmq__chan_fdw *w)
 		shmq_cpu_relax();
 		now = shmq__now_ns();
 	}
+	/* relaxed: published with seen */
+	if (shmq_load(&w->cheap, SHMQ_RELAXED)) {
+		/* The heavy half of the arm's Dekker pair, late: after it, a
+		 * notifier that missed the announce has its message visible
+		 * to the application's next check, which UNSURE asks for. */
+		shmq_fence_heavy(1);
+		/* acquire: as in the spin */
+		return shmq_load(&w->ev->seq, SHMQ_ACQUIRE) != seen
+		       ? MOVED : UNCONFIRMED;
+	}
 	for (;;) {
 		struct timespec dl;
 		shmq__poll_deadline(&dl, POLL_MS, NULL);
@@ -103,10 +118,11 @@ static int watch(struct shmq__chan_fdw *w)
 	}
 }
 
-/* Makes the fd readable. An arm must never see ARMED once the eventfd is
- * readable (it would leave it readable, armed: a busy loop), so FIRING
- * is stored before the write, FIRED after it. */
-static void fire(struct shmq__chan_fdw *w)
+/* Makes the fd readable, ending in state `to` (FIRED, UNSURE). An arm
+ * must never see ARMED once the eventfd is readable (it would leave it
+ * readable, armed: a busy loop), so FIRING is stored before the write,
+ * `to` after it. */
+static void fire(struct shmq__chan_fdw *w, uint32_t to)
 {
 	uint64_t one = 1;
 	/* seq_cst: before the write that wakes the application's poll */
@@ -115,7 +131,7 @@ static void fire(struct shmq__chan_fdw *w)
 	(void)!write(w->efd, &one, sizeof one);
 	/* release, after the write: pairs with arm's acquire load, so an
 	 * arm that sees FIRED drains this write */
-	if (shmq_xchg(&w->state, FIRED, SHMQ_RELEASE) & WAITED)
+	if (shmq_xchg(&w->state, to, SHMQ_RELEASE) & WAITED)
 		shmq_futex_wake(&w->state, 1);
 }
 
@@ -148,7 +164,8 @@ static void *waiter(void *arg)
 			/* closed armed before we watched: arm's announce is
 			 * still ours to take back (s may predate the ARMED
 			 * close saw; acquire: as above) */
-			if (shmq_load(&w->state, SHMQ_ACQUIRE) == ARMED)
+			s = shmq_load(&w->state, SHMQ_ACQUIRE);
+			if (s == ARMED || s == UNSURE)
 				shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
 			break;
 		}
@@ -157,6 +174,10 @@ static void *waiter(void *arg)
 			continue;
 		}
 		int why = watch(w);
+		if (why == UNCONFIRMED) {
+			fire(w, UNSURE); /* the announce stays */
+			continue;
+		}
 		/* the announce arm made is ours to take back */
 		shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
 		if (why == STOPPED)
@@ -164,7 +185,7 @@ static void *waiter(void *arg)
 		if (why == TICKED)
 			/* release: the next arm's acquire exchange pairs */
 			shmq_store(&w->tick_due, 1, SHMQ_RELEASE);
-		fire(w);
+		fire(w, FIRED);
 	}
 	shmq__guard_disarm(&w->ch->guard);
 	return NULL;
@@ -220,6 +241,35 @@ SHMQ_API int shmq_chan_fd(shmq_chan *ch)
 	return w->efd;
 }
 
+/* Drains the eventfd (the thread's last write) and hands the watch over. */
+static int rearm(struct shmq__chan_fdw *w)
+{
+	uint64_t n;
+	(void)!read(w->efd, &n, sizeof n);
+	/* release: pairs with the thread's acquire load of state */
+	shmq_store(&w->state, ARMED, SHMQ_RELEASE);
+	shmq_futex_wake(&w->state, 1);
+	return -EAGAIN;
+}
+
+/* UNSURE: the thread made its membarrier after our announce (which it
+ * still holds) and before UNSURE, which we acquired: a check now is the
+ * other half of the Dekker pair. Nothing: watch on, with the same seen. */
+static int confirm(struct shmq__chan_fdw *w,
+                   int (*check)(struct shmq_chan *ch, void *arg), void *arg)
+{
+	int rc = check(w->ch, arg);
+	if (rc != -EAGAIN) {
+		shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
+		/* relaxed: the thread only waits for ARMED */
+		shmq_store(&w->state, FIRED, SHMQ_RELAXED);
+		return rc; /* the eventfd stays readable, as FIRED says */
+	}
+	/* relaxed: published by the release of ARMED */
+	shmq_store(&w->cheap, 0, SHMQ_RELAXED);
+	return rearm(w);
+}
+
 int shmq__chan_fd_arm(struct shmq_chan *ch,
                       int (*check)(struct shmq_chan *ch, void *arg), void *arg)
 {
@@ -233,28 +283,41 @@ int shmq__chan_fd_arm(struct shmq_chan *ch,
 	}
 	/* ARMED: nothing moved seq since, or the thread is about to fire
 	 * (before its write): either way the fd is right as it is. */
-	if (settled_state(w) == ARMED)
+	uint32_t st = settled_state(w);
+	if (st == ARMED)
 		return -EAGAIN;
+	if (st == UNSURE)
+		return confirm(w, check, arg);
 	/* The announce of sleep_on (chan_wait.c): acquire pairs with the
-	 * notifier's increment; the heavy fence orders our count before
-	 * our re-check (the Dekker pair with shmq__event_notify's light
-	 * fence), so either the notifier sees us and moves seq, or we see
-	 * what it published. */
+	 * notifier's increment; the fence orders our count before our
+	 * re-check (the Dekker pair with shmq__event_notify's light fence),
+	 * so either the notifier sees us and moves seq, or we see what it
+	 * published. With a spin budget and the asymmetric fences, the
+	 * fence is a plain one and the membarrier the thread's, after its
+	 * spin (watch, confirm): a membarrier costs tens of microseconds on
+	 * a VM, and the answer usually moves seq while the thread spins. */
+	int asym = shmq__asym_setup(), cheap = asym && ch->spin_ns > 0;
 	uint32_t seen = shmq_load(&w->ev->seq, SHMQ_ACQUIRE);
 	shmq_add(&w->ev->waiters, 1, SHMQ_RELAXED);
-	shmq_fence_heavy(shmq__asym_setup());
+	if (cheap)
+		shmq_fence_seq_cst();
+	else
+		shmq_fence_heavy(asym);
 	if ((rc = check(ch, arg)) != -EAGAIN) {
 		shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
 		return rc; /* the fd stays readable: it is FIRED */
 	}
-	uint64_t n;
-	(void)!read(w->efd, &n, sizeof n); /* FIRED: the thread wrote it */
-	/* relaxed: published by the release of ARMED below */
+	/* relaxed: published by the release of ARMED in rearm() */
 	shmq_store(&w->seen, seen, SHMQ_RELAXED);
-	/* release: pairs with the thread's acquire load of state */
-	shmq_store(&w->state, ARMED, SHMQ_RELEASE);
-	shmq_futex_wake(&w->state, 1);
-	return -EAGAIN;
+	shmq_store(&w->cheap, (uint32_t)cheap, SHMQ_RELAXED);
+	return rearm(w);
+}
+
+void shmq__chan_fd_broken(struct shmq_chan *ch)
+{
+	uint64_t one = 1;
+	if (ch->fdw) /* never armed again: readable for good */
+		(void)!write(ch->fdw->efd, &one, sizeof one);
 }
 
 uint64_t shmq__chan_fd_late(const struct shmq_chan *ch)

@@ -124,9 +124,10 @@ TEST(chan_fd_polls_readable_exactly_when_a_try_would_not_block)
  * recv), so answers land while the parent is still arming: in its
  * try_recv that finds nothing. With `by_fd` the child waits in an epoll
  * loop too, draining to -EAGAIN. */
-static void echo(const char *ping, const char *pong, int trips, int by_fd)
+static void echo(const char *ping, const char *pong, int trips, int by_fd,
+                 int64_t spin)
 {
-	shmq_chan *in = attach(ping, SHMQ_READER, by_fd ? 0 : 1000000000);
+	shmq_chan *in = attach(ping, SHMQ_READER, by_fd ? spin : 1000000000);
 	shmq_chan *out = attach(pong, SHMQ_WRITER, 0);
 	int ep = by_fd ? epoll_on(in) : -1;
 	uint64_t next = 0, v;
@@ -148,18 +149,18 @@ static void echo(const char *ping, const char *pong, int trips, int by_fd)
 	CHECK_EQ(shmq_chan_close(out), 0);
 }
 
-static void round_trips(int by_fd)
+static void round_trips(int by_fd, int64_t spin)
 {
 	char ping[128], pong[128];
 	int trips = t_long() ? 20000 : 2000;
 	t_posix_loc(ping, sizeof(ping), "ping");
 	t_posix_loc(pong, sizeof(pong), "pong");
 	shmq_chan *out = make(ping, SHMQ_CHAN_SPSC, SHMQ_WRITER, 0);
-	shmq_chan *in = make(pong, SHMQ_CHAN_SPSC, SHMQ_READER, 0);
+	shmq_chan *in = make(pong, SHMQ_CHAN_SPSC, SHMQ_READER, spin);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		echo(ping, pong, trips, by_fd);
+		echo(ping, pong, trips, by_fd, spin);
 		_exit(0);
 	}
 	int ep = epoll_on(in);
@@ -185,10 +186,47 @@ static void round_trips(int by_fd)
 
 TEST(chan_fd_round_trips_through_epoll_never_wait_for_the_tick)
 {
-	round_trips(0);
+	round_trips(0, 0);
 }
 
 TEST(chan_fd_round_trips_with_both_ends_in_epoll_loops)
 {
-	round_trips(1);
+	round_trips(1, 0);
+}
+
+/* With a spin budget the arm is cheap (no membarrier: the waiter thread
+ * makes it after its spin, then wakes the loop to look again): the same
+ * exchange, every answer on time. */
+TEST(chan_fd_round_trips_with_a_spin_budget_arm_cheaply)
+{
+	round_trips(1, 20000);
+}
+
+/* A cheap arm that nothing answers: the thread's spin ends, it makes the
+ * membarrier and wakes the loop once (spurious: -EAGAIN, the announce
+ * kept), then sleeps; a message much later still wakes the loop, and the
+ * announce is given back exactly once. */
+TEST(chan_fd_unanswered_cheap_arm_confirms_then_sleeps)
+{
+	char loc[128];
+	uint64_t v = 5;
+	t_posix_loc(loc, sizeof(loc), "unsure");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, SHMQ_READER, 20000);
+	shmq_chan *w = attach(loc, SHMQ_WRITER, 0);
+	int fd = shmq_chan_fd(r);
+	CHECK(readable(fd, 0)); /* it starts readable */
+	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), -EAGAIN); /* cheap */
+	/* relaxed: a count; ours is in it */
+	CHECK_EQ(shmq_load(&r->hdr->data_ev.waiters, SHMQ_RELAXED), 1);
+	CHECK(readable(fd, 5000)); /* after the 20 us spin: look again */
+	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), -EAGAIN); /* confirm */
+	CHECK_EQ(shmq_load(&r->hdr->data_ev.waiters, SHMQ_RELAXED), 1);
+	CHECK(!readable(fd, 200)); /* confirmed: asleep, no more wakes */
+	CHECK_EQ(shmq_chan_send(w, &v, sizeof v), 0);
+	CHECK(readable(fd, 5000));
+	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), 8);
+	CHECK_EQ(shmq_load(&r->hdr->data_ev.waiters, SHMQ_RELAXED), 0);
+	CHECK_EQ(shmq__chan_fd_late(r), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
 }

@@ -328,6 +328,7 @@ static void broadcast_run(int policy, uint64_t n, uint64_t *lost)
 	close(fds[1]);
 	for (int i = 0; i < 2; i++) /* both readers joined: they see all */
 		CHECK_EQ(read(fds[0], &c, 1), 1);
+	close(fds[0]);
 	char buf[512];
 	for (uint64_t i = 0; i < n; i++)
 		CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 256, i)), 0);
@@ -424,6 +425,7 @@ TEST(reader_learns_of_a_killed_writer_within_100ms_with_a_gap_free_prefix)
 		want++;
 	}
 	CHECK_EQ(read(fds[0], &c, 1), 1);
+	close(fds[0]);
 	CHECK(kill(pid, SIGKILL) == 0);
 	int64_t t0 = now_ms();
 	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
@@ -458,6 +460,7 @@ TEST(writer_blocked_on_a_killed_reader_gets_peerdead_within_100ms)
 	}
 	close(fds[1]);
 	CHECK_EQ(read(fds[0], &c, 1), 1);
+	close(fds[0]);
 	char buf[100] = {0};
 	while (shmq_chan_try_send(w, buf, sizeof(buf)) == 0)
 		; /* fill the ring */
@@ -777,9 +780,11 @@ TEST(racing_open_or_create_ends_on_one_channel)
 	}
 	close(go[0]);
 	close(go[1]); /* go */
+	close(done[1]);
 	char c;
 	for (int i = 0; i < P; i++)
 		CHECK_EQ(read(done[0], &c, 1), 1);
+	close(done[0]);
 	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	int got = 0, v;
 	while (shmq_chan_try_recv(r, &v, sizeof(v)) == sizeof(v))
@@ -917,7 +922,9 @@ TEST(mpmc_writer_killed_inside_a_reserve_blocks_nobody)
 		for (;;)
 			pause();
 	}
+	close(fds[1]);
 	CHECK_EQ(read(fds[0], &c, 1), 1);
+	close(fds[0]);
 	CHECK(kill(pid, SIGKILL) == 0);
 	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
 	/* The survivors go on past the dead writer's slot. */

@@ -8,7 +8,6 @@
 #include "tutil.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,15 +35,6 @@ static shmq_chan *attach(const char *loc, int role, int64_t spin)
 	return ch;
 }
 
-/* Whether fd polls readable within ms. */
-static int readable(int fd, int ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	int n = poll(&p, 1, ms);
-	CHECK(n >= 0);
-	return n == 1 && (p.revents & POLLIN);
-}
-
 /* Waits in epoll on ch's fd, then drains it: the messages taken (each an
  * 8-byte number, checked against *next), or the error that ended it. */
 static ssize_t drain(int ep, shmq_chan *ch, uint64_t *next)
@@ -63,15 +53,6 @@ static ssize_t drain(int ep, shmq_chan *ch, uint64_t *next)
 	return len == -EAGAIN ? taken : len;
 }
 
-static int epoll_on(shmq_chan *ch)
-{
-	int ep = epoll_create1(EPOLL_CLOEXEC), fd = shmq_chan_fd(ch);
-	CHECK(ep >= 0 && fd >= 0);
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ch};
-	CHECK_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
-	return ep;
-}
-
 TEST(chan_fd_polls_readable_exactly_when_a_try_would_not_block)
 {
 	char loc[128];
@@ -82,19 +63,19 @@ TEST(chan_fd_polls_readable_exactly_when_a_try_would_not_block)
 	int fd = shmq_chan_fd(r);
 	CHECK(fd >= 0);
 	CHECK_EQ(shmq_chan_fd(r), fd); /* the handle's one fd */
-	CHECK(readable(fd, 0));        /* it starts readable: look first */
+	CHECK(t_readable(fd, 0));      /* it starts readable: look first */
 	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), -EAGAIN);
-	CHECK(!readable(fd, 0)); /* armed: nothing changed */
+	CHECK(!t_readable(fd, 0)); /* armed: nothing changed */
 	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), -EAGAIN);
-	CHECK(!readable(fd, 100));
+	CHECK(!t_readable(fd, 100));
 	CHECK_EQ(shmq_chan_send(w, &v, sizeof v), 0);
-	CHECK(readable(fd, 5000));
-	CHECK(readable(fd, 0)); /* level: stays readable until drained */
+	CHECK(t_readable(fd, 5000));
+	CHECK(t_readable(fd, 0)); /* level: stays readable until drained */
 	v = 0;
 	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), 8);
 	CHECK_EQ(v, 7);
 	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), -EAGAIN);
-	CHECK(!readable(fd, 0));
+	CHECK(!t_readable(fd, 0));
 
 	/* A writer's fd: readable while there is room. */
 	int wfd = shmq_chan_fd(w);
@@ -104,16 +85,16 @@ TEST(chan_fd_polls_readable_exactly_when_a_try_would_not_block)
 	while (shmq_chan_try_send(w, big, sizeof big) == 0)
 		sent++;
 	CHECK(sent >= 3);
-	CHECK(!readable(wfd, 0)); /* full: armed by the -EAGAIN */
-	CHECK(readable(fd, 5000));
+	CHECK(!t_readable(wfd, 0)); /* full: armed by the -EAGAIN */
+	CHECK(t_readable(fd, 5000));
 	CHECK_EQ(shmq_chan_try_recv(r, big, sizeof big), 1000);
-	CHECK(readable(wfd, 5000)); /* room again */
+	CHECK(t_readable(wfd, 5000)); /* room again */
 	CHECK_EQ(shmq_chan_try_send(w, big, sizeof big), 0);
 	CHECK_EQ(shmq_chan_close(w), 0);
 	/* The writer closed: the reader's fd wakes for the end of stream. */
 	for (int i = 0; i < sent; i++)
 		CHECK_EQ(shmq_chan_try_recv(r, big, sizeof big), 1000);
-	CHECK(readable(fd, 5000));
+	CHECK(t_readable(fd, 5000));
 	CHECK_EQ(shmq_chan_try_recv(r, big, sizeof big), -EPIPE);
 	CHECK_EQ(shmq_chan_close(r), 0);
 }
@@ -129,7 +110,7 @@ static void echo(const char *ping, const char *pong, int trips, int by_fd,
 {
 	shmq_chan *in = attach(ping, SHMQ_READER, by_fd ? spin : 1000000000);
 	shmq_chan *out = attach(pong, SHMQ_WRITER, 0);
-	int ep = by_fd ? epoll_on(in) : -1;
+	int ep = by_fd ? t_epoll_on(in) : -1;
 	uint64_t next = 0, v;
 	while (next < (uint64_t)trips) {
 		uint64_t from = next;
@@ -163,7 +144,7 @@ static void round_trips(int by_fd, int64_t spin)
 		echo(ping, pong, trips, by_fd, spin);
 		_exit(0);
 	}
-	int ep = epoll_on(in);
+	int ep = t_epoll_on(in);
 	struct epoll_event got;
 	uint64_t v, back;
 	for (v = 0; v < (uint64_t)trips; v++) {
@@ -214,16 +195,16 @@ TEST(chan_fd_unanswered_cheap_arm_confirms_then_sleeps)
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, SHMQ_READER, 20000);
 	shmq_chan *w = attach(loc, SHMQ_WRITER, 0);
 	int fd = shmq_chan_fd(r);
-	CHECK(readable(fd, 0)); /* it starts readable */
+	CHECK(t_readable(fd, 0)); /* it starts readable */
 	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), -EAGAIN); /* cheap */
 	/* relaxed: a count; ours is in it */
 	CHECK_EQ(shmq_load(&r->hdr->data_ev.waiters, SHMQ_RELAXED), 1);
-	CHECK(readable(fd, 5000)); /* after the 20 us spin: look again */
+	CHECK(t_readable(fd, 5000)); /* after the 20 us spin: look again */
 	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), -EAGAIN); /* confirm */
 	CHECK_EQ(shmq_load(&r->hdr->data_ev.waiters, SHMQ_RELAXED), 1);
-	CHECK(!readable(fd, 200)); /* confirmed: asleep, no more wakes */
+	CHECK(!t_readable(fd, 200)); /* confirmed: asleep, no more wakes */
 	CHECK_EQ(shmq_chan_send(w, &v, sizeof v), 0);
-	CHECK(readable(fd, 5000));
+	CHECK(t_readable(fd, 5000));
 	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), 8);
 	CHECK_EQ(shmq_load(&r->hdr->data_ev.waiters, SHMQ_RELAXED), 0);
 	CHECK_EQ(shmq__chan_fd_late(r), 0);

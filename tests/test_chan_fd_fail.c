@@ -12,7 +12,6 @@
 #include "tutil.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -31,13 +30,6 @@
 #define WAKE_BOUND_MS 2000
 #define BOUND_NS (WAKE_BOUND_MS * 1000000LL)
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* Slots (mpmc, broadcast) or ring bytes (spsc): a few dozen messages. */
 static size_t small_ring(int kind)
 {
@@ -53,16 +45,6 @@ static shmq_chan *make(const char *loc, int kind, int role, int64_t spin)
 	return ch;
 }
 
-/* An epoll set with ch's fd, ch as its data. */
-static int epoll_on(shmq_chan *ch)
-{
-	int ep = epoll_create1(EPOLL_CLOEXEC), fd = shmq_chan_fd(ch);
-	CHECK(ep >= 0 && fd >= 0);
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ch};
-	CHECK_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
-	return ep;
-}
-
 /* Waits up to ms for ch's fd: 1 if epoll_wait returned it. */
 static int woke(int ep, shmq_chan *ch, int ms)
 {
@@ -73,12 +55,19 @@ static int woke(int ep, shmq_chan *ch, int ms)
 	return n;
 }
 
-static int readable(int fd, int ms)
+/* Arms ch's fd as `role`'s end: a reader finds nothing,
+ * a writer fills the ring. */
+static void arm(shmq_chan *ch, int role)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	int n = poll(&p, 1, ms);
-	CHECK(n >= 0);
-	return n == 1 && (p.revents & POLLIN);
+	uint64_t v = 0;
+	int rc;
+	if (role == SHMQ_READER) {
+		CHECK_EQ(shmq_chan_try_recv(ch, &v, sizeof(v)), -EAGAIN);
+	} else {
+		while ((rc = shmq_chan_try_send(ch, &v, sizeof(v))) == 0)
+			v++;
+		CHECK_EQ(rc, -EAGAIN);
+	}
 }
 
 static void *shared_page(void)
@@ -131,7 +120,7 @@ static void writer_death_wakes_reader(int kind)
 		t_posix_loc(loc, sizeof(loc), "wdead");
 		/* half the rounds sleep at once, half spin first */
 		shmq_chan *rd = make(loc, kind, SHMQ_READER, r % 2 ? 0 : -1);
-		int ep = epoll_on(rd), fd = shmq_chan_fd(rd);
+		int ep = t_epoll_on(rd), fd = shmq_chan_fd(rd);
 		*sent = 0;
 		pid_t pid = fork();
 		CHECK(pid >= 0);
@@ -143,7 +132,7 @@ static void writer_death_wakes_reader(int kind)
 		ssize_t n;
 		for (;;) {
 			CHECK(woke(ep, rd, killed ? WAKE_BOUND_MS : 10000));
-			CHECK(!killed || now_ns() - killed < BOUND_NS);
+			CHECK(!killed || t_now_ns() - killed < BOUND_NS);
 			uint64_t v;
 			while ((n = shmq_chan_try_recv(rd, &v, sizeof(v))) == 8)
 				CHECK_EQ(v, next++);
@@ -153,12 +142,12 @@ static void writer_death_wakes_reader(int kind)
 				spin_a_while(&seed);
 				CHECK_EQ(kill(pid, SIGKILL), 0);
 				CHECK_EQ(t_wait(pid), 128 + SIGKILL);
-				killed = now_ns();
+				killed = t_now_ns();
 			}
 		}
 		CHECK_EQ(n, SHMQ_EPEERDEAD);
 		CHECK(killed); /* never before the writer died */
-		int64_t took = now_ns() - killed;
+		int64_t took = t_now_ns() - killed;
 		CHECK(took < BOUND_NS);
 		worst = took > worst ? took : worst;
 		/* acquire: pairs with the writer's release */
@@ -169,7 +158,7 @@ static void writer_death_wakes_reader(int kind)
 			       (unsigned long long)next, (unsigned long long)s);
 		CHECK_EQ(shmq_chan_try_recv(rd, &next, sizeof(next)),
 		         SHMQ_EPEERDEAD);
-		CHECK(readable(fd, 0)); /* level: the error stands */
+		CHECK(t_readable(fd, 0)); /* level: the error stands */
 		CHECK_EQ(close(ep), 0);
 		CHECK_EQ(shmq_chan_close(rd), 0);
 	}
@@ -223,7 +212,7 @@ static void reader_death_wakes_writer(int kind)
 		int ready[2];
 		t_posix_loc(loc, sizeof(loc), "rdead");
 		shmq_chan *w = make(loc, kind, SHMQ_WRITER, r % 2 ? 0 : -1);
-		int ep = epoll_on(w);
+		int ep = t_epoll_on(w);
 		CHECK_EQ(pipe(ready), 0);
 		pid_t pid = fork();
 		CHECK(pid >= 0);
@@ -236,7 +225,7 @@ static void reader_death_wakes_writer(int kind)
 		int rc;
 		for (;;) {
 			CHECK(woke(ep, w, killed ? WAKE_BOUND_MS : 10000));
-			CHECK(!killed || now_ns() - killed < BOUND_NS);
+			CHECK(!killed || t_now_ns() - killed < BOUND_NS);
 			while ((rc = shmq_chan_try_send(w, &v, sizeof(v))) == 0) {
 				v++;
 				after += killed != 0;
@@ -248,11 +237,11 @@ static void reader_death_wakes_writer(int kind)
 			if (!killed && v >= target) { /* full and armed */
 				CHECK_EQ(kill(pid, SIGKILL), 0);
 				CHECK_EQ(t_wait(pid), 128 + SIGKILL);
-				killed = now_ns();
+				killed = t_now_ns();
 			}
 		}
 		CHECK(killed);
-		int64_t took = now_ns() - killed;
+		int64_t took = t_now_ns() - killed;
 		CHECK(took < BOUND_NS);
 		worst = took > worst ? took : worst;
 		if (kind == SHMQ_CHAN_BROADCAST) {
@@ -261,7 +250,7 @@ static void reader_death_wakes_writer(int kind)
 			CHECK_EQ(rc, SHMQ_EPEERDEAD);
 			CHECK_EQ(shmq_chan_try_send(w, &v, sizeof(v)),
 			         SHMQ_EPEERDEAD);
-			CHECK(readable(shmq_chan_fd(w), 0));
+			CHECK(t_readable(shmq_chan_fd(w), 0));
 		}
 		CHECK_EQ(close(ep), 0);
 		CHECK_EQ(close(ready[0]), 0);
@@ -354,7 +343,7 @@ static void at_the_limit(void)
 	int fd = shmq_chan_fd(rd);
 	CHECK(fd >= 0);
 	CHECK_EQ(shmq_waitset_add_chan(ws, rd, NULL), 0);
-	CHECK(readable(fd, 0));
+	CHECK(t_readable(fd, 0));
 	CHECK_EQ(shmq_chan_try_recv(rd, &v, sizeof(v)), -EPIPE);
 	CHECK_EQ(shmq_waitset_close(ws), 0);
 	CHECK_EQ(shmq_chan_close(rd), 0);
@@ -388,15 +377,8 @@ static void closed_while_armed(int kind, int closer)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		shmq_chan *ch = t_chan_attach(loc, closer);
-		uint64_t v = 0;
-		int ep = epoll_on(ch), fd = shmq_chan_fd(ch), rc;
-		if (closer == SHMQ_READER) {
-			CHECK_EQ(shmq_chan_try_recv(ch, &v, sizeof(v)), -EAGAIN);
-		} else {
-			while ((rc = shmq_chan_try_send(ch, &v, sizeof(v))) == 0)
-				v++;
-			CHECK_EQ(rc, -EAGAIN);
-		}
+		int ep = t_epoll_on(ch), fd = shmq_chan_fd(ch);
+		arm(ch, closer);
 		CHECK_EQ(write(done[1], "a", 1), 1);
 		CHECK_EQ(read(go[0], &c, 1), 1);
 		CHECK_EQ(shmq_chan_close(ch), 0);
@@ -480,23 +462,6 @@ TEST(chan_fd_closed_with_its_fd_armed_costs_the_peer_nothing)
 
 /* ---- The object shrunk under an armed fd ----------------------------- */
 
-/* Shrinks the POSIX object behind loc to `to` bytes, from a process that
- * is no peer. */
-static void cut(const char *loc, off_t to)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "/dev/shm/%s", strchr(loc, ':') + 1);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		CHECK(fd >= 0);
-		CHECK_EQ(ftruncate(fd, to), 0);
-		_exit(0);
-	}
-	CHECK_EQ(t_wait(pid), 0);
-}
-
 /* The end `role` (this process) arms its fd (nothing to read, or the ring
  * full); its peer, another process, waits. The object is shrunk: the fd
  * wakes within a second (its thread reads the mapping under its own SIGBUS
@@ -535,17 +500,11 @@ static void shrunk_under_fd(int kind, int role, int half)
 		_exit(0);
 	}
 	CHECK_EQ(read(done[0], &c, 1), 1);
-	int ep = epoll_on(ch), fd = shmq_chan_fd(ch), rc;
+	int ep = t_epoll_on(ch), fd = shmq_chan_fd(ch), rc;
 	uint64_t v = 0;
-	if (role == SHMQ_READER) {
-		CHECK_EQ(shmq_chan_try_recv(ch, &v, sizeof(v)), -EAGAIN);
-	} else {
-		while ((rc = shmq_chan_try_send(ch, &v, sizeof(v))) == 0)
-			v++;
-		CHECK_EQ(rc, -EAGAIN);
-	}
-	cut(loc, half ? (off_t)st.size / 2 : 0);
-	int64_t t0 = now_ns();
+	arm(ch, role);
+	t_cut(loc, half ? (off_t)st.size / 2 : 0, NULL);
+	int64_t t0 = t_now_ns();
 	/* A wake may be spurious (the waiter thread's confirmation of a
 	 * cheap arm): its try_ call says -EAGAIN and re-arms. */
 	do {
@@ -553,7 +512,7 @@ static void shrunk_under_fd(int kind, int role, int half)
 		rc = role == SHMQ_READER
 		             ? (int)shmq_chan_try_recv(ch, &v, sizeof(v))
 		             : shmq_chan_try_send(ch, &v, sizeof(v));
-	} while (rc == -EAGAIN && now_ns() - t0 < 1000000000);
+	} while (rc == -EAGAIN && t_now_ns() - t0 < 1000000000);
 	for (int again = 0; again < 2; again++) {
 		if (again)
 			rc = role == SHMQ_READER
@@ -565,8 +524,8 @@ static void shrunk_under_fd(int kind, int role, int half)
 			       role == SHMQ_READER ? "reader" : "writer",
 			       half ? "half" : "0", again + 1, rc);
 	}
-	CHECK(now_ns() - t0 < 1000000000);
-	CHECK(readable(fd, 0));
+	CHECK(t_now_ns() - t0 < 1000000000);
+	CHECK(t_readable(fd, 0));
 	CHECK_EQ(shmq_chan_fd(ch), fd);
 	CHECK_EQ(write(go[1], "g", 1), 1);
 	CHECK_EQ(t_wait(pid), 0);
@@ -603,10 +562,10 @@ TEST(chan_fd_closed_right_after_the_object_shrinks_neither_crashes_nor_hangs)
 		shmq_chan *ch = make(loc, r % 3 + 1, SHMQ_READER, r % 2 ? 0 : -1);
 		CHECK(shmq_chan_fd(ch) >= 0);
 		CHECK_EQ(shmq_chan_try_recv(ch, &v, sizeof(v)), -EAGAIN);
-		cut(loc, r % 2 ? 0 : 4096);
-		int64_t t0 = now_ns();
+		t_cut(loc, r % 2 ? 0 : 4096, NULL);
+		int64_t t0 = t_now_ns();
 		CHECK_EQ(shmq_chan_close(ch), 0);
-		CHECK(now_ns() - t0 < 1000000000);
+		CHECK(t_now_ns() - t0 < 1000000000);
 		int un = shmq_unlink(loc);
 		CHECK(un == 0 || un == -ENOENT);
 	}
@@ -700,17 +659,17 @@ TEST(waitset_waits_to_its_deadline_then_reports_channels_and_a_pipe)
 		;
 	CHECK_EQ(rc, -EAGAIN);
 	struct timespec dl = shmq_deadline(200);
-	int64_t t0 = now_ns();
+	int64_t t0 = t_now_ns();
 	CHECK_EQ(shmq_waitset_wait(ws, r, 8, &dl), -ETIMEDOUT);
 	int64_t dl_ns = (int64_t)dl.tv_sec * 1000000000 + dl.tv_nsec;
-	CHECK(now_ns() >= dl_ns);              /* not before its deadline */
-	CHECK(now_ns() - t0 < 2000000000LL);   /* and not much after */
+	CHECK(t_now_ns() >= dl_ns);              /* not before its deadline */
+	CHECK(t_now_ns() - t0 < 2000000000LL);   /* and not much after */
 	CHECK_EQ(shmq_waitset_wait(ws, r, 8, &dl), -ETIMEDOUT); /* passed */
 	CHECK_EQ(write(go[1], "g", 1), 1);
 	/* All three ready before the wait that reports them. */
-	CHECK(readable(shmq_chan_fd(a), 5000));
-	CHECK(readable(shmq_chan_fd(b), 5000));
-	CHECK(readable(p[0], 5000));
+	CHECK(t_readable(shmq_chan_fd(a), 5000));
+	CHECK(t_readable(shmq_chan_fd(b), 5000));
+	CHECK(t_readable(p[0], 5000));
 	dl = shmq_deadline(5000);
 	CHECK_EQ(shmq_waitset_wait(ws, r, 8, &dl), 3);
 	int seen = 0;

@@ -153,6 +153,7 @@ TEST(cli_ls_all_adds_memfds_held_by_processes)
 	check_ok(&r);
 	CHECK_HAS(r.out, "\"family\": \"memfd\"");
 	CHECK_HAS(r.out, name);
+	close(ready[0]);
 	close(go[1]);
 	CHECK_EQ(t_wait(pid), 0);
 }

@@ -87,13 +87,6 @@ static int server_end(struct server *s)
 
 #define TOOL(...) ((char *[]){ (char *)t_shmq_bin(), __VA_ARGS__, NULL })
 
-static const char *sock_path(char *buf, size_t len, const char *tag)
-{
-	char name[64];
-	snprintf(buf, len, "/tmp/%s.sock", t_name(name, sizeof(name), tag));
-	return buf;
-}
-
 TEST(cli_pass_serve_hands_stdin_to_recv_from_socket_byte_for_byte)
 {
 	static const char text[] = "alpha\n\nbeta gamma\nno newline";
@@ -102,7 +95,7 @@ TEST(cli_pass_serve_hands_stdin_to_recv_from_socket_byte_for_byte)
 	struct t_run r;
 	struct stat sb;
 	t_shm_names(before, sizeof(before));
-	sock_path(path, sizeof(path), "serve");
+	t_sock_path(path, sizeof(path), "serve");
 	serve(&s, 0, text, 0, TOOL("send", "--serve", path));
 	CHECK_EQ(lstat(path, &sb), 0);
 	CHECK(S_ISSOCK(sb.st_mode));
@@ -133,7 +126,7 @@ TEST(cli_pass_serve_never_clobbers_a_file_and_removes_its_socket_when_stopped)
 	struct server s;
 	struct t_run r;
 	struct stat sb;
-	sock_path(path, sizeof(path), "clobber");
+	t_sock_path(path, sizeof(path), "clobber");
 	/* A plain file at PATH: refused, left as it was. */
 	FILE *f = fopen(path, "w");
 	CHECK(f != NULL);
@@ -165,7 +158,7 @@ TEST(cli_pass_from_socket_errors_are_one_clear_line)
 {
 	char path[128];
 	struct t_run r;
-	sock_path(path, sizeof(path), "none");
+	t_sock_path(path, sizeof(path), "none");
 	SHMQ(&r, "recv", "--from-socket", path);
 	check_runtime_error(&r, "no such socket");
 	SHMQ(&r, "recv", "--from-socket", path, "--kind", "mpmc");
@@ -185,7 +178,7 @@ TEST(cli_pass_from_socket_refuses_a_server_of_another_user)
 	struct t_run r;
 	if (geteuid() != 0)
 		t_skip("needs root to run a server as uid 65534");
-	sock_path(path, sizeof(path), "nobody");
+	t_sock_path(path, sizeof(path), "nobody");
 	serve(&s, NOBODY, "from nobody\n", 0,
 	      TOOL("send", "--serve", path, "--mode", "0666"));
 	SHMQ(&r, "recv", "--from-socket", path);

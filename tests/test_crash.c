@@ -478,7 +478,9 @@ static void s_bcast_reader(const char *at)
 	shmq_chan *w = make(loc, SHMQ_CHAN_BROADCAST, 4, SHMQ_WRITER);
 	CHECK_EQ(pipe(ready), 0);
 	pid_t pid = spawn(at, v_bcast_reader, loc);
+	close(ready[1]);
 	CHECK_EQ(read(ready[0], &c, 1), 1);
+	close(ready[0]);
 	send_num(w, 0, 64);
 	send_num(w, 1, 64);
 	died_at(pid);
@@ -643,7 +645,9 @@ static void s_unlock(const char *at)
 	map_shared();
 	CHECK_EQ(pipe(lock_pipe), 0);
 	pid_t pid = spawn(at, v_lock_unlock, NULL);
+	close(lock_pipe[1]);
 	CHECK_EQ(read(lock_pipe[0], &c, 1), 1);
+	close(lock_pipe[0]);
 	int64_t t0 = now_ms();
 	struct timespec d = dl();
 	CHECK_EQ(shmq_mutex_lock_timed(&sh->m, &d), 0); /* released: clean */

@@ -277,6 +277,7 @@ TEST(ipc_semset_undo_gives_back_the_units_of_a_killed_holder)
 	}
 	close(took[1]);
 	hear(took[0]);
+	close(took[0]);
 	CHECK_EQ(shmq_semset_getval(s, 0), 0);
 	CHECK_RC(shmq_semset_try_op(s, 0, -1), -EAGAIN);
 	CHECK_EQ(kill(pid, SIGKILL), 0);
@@ -330,6 +331,7 @@ TEST(ipc_semset_waiter_wakes_when_another_process_adds)
 	struct timespec dl = shmq_deadline(10000);
 	CHECK_RC(shmq_semset_op_timed(s, 0, -1, &dl), 0);
 	say(done[1]);
+	close(done[1]);
 	CHECK_EQ(t_wait(pid), 0);
 	CHECK_EQ(shmq_semset_close(s), 0);
 }
@@ -481,6 +483,7 @@ TEST(ipc_msgq_timed_recv_gets_a_message_sent_while_it_waits)
 	}
 	close(go[0]);
 	say(go[1]);
+	close(go[1]);
 	struct timespec dl = shmq_deadline(10000);
 	CHECK_EQ(shmq_msgq_recv_timed(q, 9, buf, sizeof(buf), NULL, &dl), 4);
 	CHECK(!memcmp(buf, "late", 4));

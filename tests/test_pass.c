@@ -167,13 +167,6 @@ static pid_t child(void (*fn)(int), int arg)
 
 /* ---- A channel handed to a program that knows only the socket ---------- */
 
-static const char *sock_path(char *buf, size_t len, const char *tag)
-{
-	char name[64];
-	snprintf(buf, len, "/tmp/%s.sock", t_name(name, sizeof(name), tag));
-	return buf;
-}
-
 /* A Unix stream socket listening at path, or connected to it. */
 static int unix_at(const char *path, int listening)
 {
@@ -226,7 +219,7 @@ TEST(pass_chan_reaches_an_exec_program_that_knows_only_the_socket_path)
 	static const char *const msgs[] = {"one\n", "two two\n", "\n", "three"};
 	char path[128], shm_before[8192], shm_after[8192];
 	t_shm_names(shm_before, sizeof(shm_before));
-	exec_path = sock_path(path, sizeof(path), "exec");
+	exec_path = t_sock_path(path, sizeof(path), "exec");
 	int l = unix_at(path, 1);
 	/* Forked before the channel exists: nothing of it is inherited. */
 	pid_t pid = child(run_recv_tool, 0);
@@ -418,7 +411,7 @@ TEST(pass_receiver_refuses_a_sender_of_another_uid)
 	shmq_chan *ch;
 	if (geteuid() != 0)
 		t_skip("needs root to run a sender as uid 65534");
-	exec_path = sock_path(path, sizeof(path), "uid");
+	exec_path = t_sock_path(path, sizeof(path), "uid");
 	CHECK_EQ(pipe2(ready, O_CLOEXEC), 0);
 	pid_t pid = child(serve_as_nobody, 0);
 	CHECK_EQ(read(ready[0], buf, 1), 1);

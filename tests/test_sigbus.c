@@ -22,13 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* What the peers report, in memory shared with the parent. */
 struct report {
 	int64_t cut_ns;    /* when the object was shrunk */
@@ -45,29 +38,6 @@ static struct report *new_report(void)
 	CHECK(r != MAP_FAILED);
 	memset(r, 0, sizeof(*r));
 	return r;
-}
-
-/* The /dev/shm path of a posix: locator. */
-static void shm_path(char *buf, size_t len, const char *loc)
-{
-	snprintf(buf, len, "/dev/shm/%s", strchr(loc, ':') + 1);
-}
-
-/* Shrinks the object to `to` bytes, from a process that is no peer. */
-static void cut(const char *loc, off_t to, struct report *r)
-{
-	char path[256];
-	shm_path(path, sizeof(path), loc);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		CHECK(fd >= 0);
-		CHECK_EQ(ftruncate(fd, to), 0);
-		r->cut_ns = now_ns();
-		_exit(0);
-	}
-	CHECK_EQ(t_wait(pid), 0);
 }
 
 /* Makes a channel that outlives its creator. The creator is a reader: a
@@ -88,14 +58,14 @@ static void finish(shmq_chan *ch, int i, long rc, struct report *r)
 {
 	char buf[256] = {0};
 	struct shmq_chan_info in;
-	r->err_ns[i] = now_ns();
+	r->err_ns[i] = t_now_ns();
 	r->rc[i] = rc;
 	if (rc != SHMQ_ETRUNCATED)
 		fprintf(stderr, "peer %d: %s\n", i, shmq_err_name((int)rc));
 	r->later[i] = i == 0 ? shmq_chan_send(ch, buf, 8)
 	                     : shmq_chan_recv(ch, buf, sizeof(buf));
 	CHECK_EQ(shmq_chan_info(ch, &in), SHMQ_ETRUNCATED);
-	r->later_ns[i] = now_ns();
+	r->later_ns[i] = t_now_ns();
 	CHECK_EQ(shmq_chan_close(ch), 0);
 	_exit(rc == SHMQ_ETRUNCATED ? 0 : 1);
 }
@@ -143,7 +113,7 @@ static void truncate_while_running(int kind, size_t cap, int half)
 	pid_t rd = peer(loc, 1, ready[1], r, -1);
 	pid_t wr = peer(loc, 0, ready[1], r, -1);
 	CHECK_EQ(read(ready[0], &c, 1), 1); /* a thousand messages went */
-	cut(loc, half ? (off_t)st.size / 2 : 0, r);
+	t_cut(loc, half ? (off_t)st.size / 2 : 0, &r->cut_ns);
 	CHECK_EQ(t_wait(wr), 0);
 	CHECK_EQ(t_wait(rd), 0);
 	for (int i = 0; i < 2; i++) {
@@ -216,7 +186,7 @@ static void truncate_while_asleep(int kind, int role, off_t to)
 		finish(ch, role == SHMQ_WRITER ? 0 : 1, rc, r);
 	}
 	wait_asleep(pid);
-	cut(loc, to, r);
+	t_cut(loc, to, &r->cut_ns);
 	CHECK_EQ(t_wait(pid), 0);
 	int i = role == SHMQ_WRITER ? 0 : 1;
 	CHECK_EQ(r->rc[i], SHMQ_ETRUNCATED);
@@ -308,7 +278,7 @@ TEST(the_applications_sigbus_handler_still_gets_its_own_faults)
 	CHECK_EQ(shmq_chan_send(w, buf, 8), 0);
 	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 8);
 	char path[256];
-	shm_path(path, sizeof(path), loc);
+	t_shm_path(path, sizeof(path), loc);
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK_EQ(ftruncate(fd, 0), 0);
@@ -489,7 +459,7 @@ TEST(recv_in_the_tool_reports_a_shrunk_channel_in_one_line)
 	pid_t pid = tool(&out, &errfd, argv);
 	wait_asleep(pid);
 	char path[256];
-	shm_path(path, sizeof(path), loc);
+	t_shm_path(path, sizeof(path), loc);
 	CHECK_EQ(truncate(path, 0), 0);
 	slurp(out, out_text, sizeof(out_text));
 	slurp(errfd, err, sizeof(err));

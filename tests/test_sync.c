@@ -194,6 +194,7 @@ TEST(mutex_sleeping_waiter_learns_of_owner_death_within_100ms)
 	}
 	close(fds[1]);
 	CHECK_EQ(read(fds[0], &c, 1), 1);
+	close(fds[0]);
 	/* Let the waiter get past its spin into the futex sleep: its state
 	 * in /proc says when it sleeps (S), so no timing guess is needed. */
 	char path[64], stat[512];

@@ -7,9 +7,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/filter.h>
@@ -17,6 +19,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 /* The go ends of live holders: a new holder must close them, or an older
  * holder would never see EOF while the new one lives. */
@@ -220,4 +223,58 @@ void t_shm_names(char *buf, size_t len)
 	}
 	free(v);
 	CHECK(at < len);
+}
+
+int64_t t_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+int t_readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int n = poll(&p, 1, ms);
+	CHECK(n >= 0);
+	return n == 1 && (p.revents & POLLIN);
+}
+
+int t_epoll_on(shmq_chan *ch)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC), fd = shmq_chan_fd(ch);
+	CHECK(ep >= 0 && fd >= 0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ch};
+	CHECK_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	return ep;
+}
+
+const char *t_shm_path(char *buf, size_t len, const char *loc)
+{
+	snprintf(buf, len, "/dev/shm/%s", strchr(loc, ':') + 1);
+	return buf;
+}
+
+void t_cut(const char *loc, off_t to, int64_t *at_ns)
+{
+	char path[256];
+	t_shm_path(path, sizeof(path), loc);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		CHECK(fd >= 0);
+		CHECK_EQ(ftruncate(fd, to), 0);
+		if (at_ns)
+			*at_ns = t_now_ns();
+		_exit(0);
+	}
+	CHECK_EQ(t_wait(pid), 0);
+}
+
+const char *t_sock_path(char *buf, size_t len, const char *tag)
+{
+	char name[64];
+	snprintf(buf, len, "/tmp/%s.sock", t_name(name, sizeof(name), tag));
+	return buf;
 }

@@ -73,4 +73,22 @@ void t_python(struct t_run *r, const char *stdin_data, const char *script,
  * two to prove a test left nothing there. */
 void t_shm_names(char *buf, size_t len);
 
+/* ---- Channel fds, sockets, shrunk objects ---- */
+
+/* CLOCK_MONOTONIC now, in ns. */
+int64_t t_now_ns(void);
+/* Whether fd polls readable within ms. */
+int t_readable(int fd, int ms);
+/* A new epoll set (close-on-exec) holding ch's fd for EPOLLIN, with ch as
+ * its data.ptr; the caller closes it. */
+int t_epoll_on(shmq_chan *ch);
+/* "/dev/shm/NAME" for a posix: locator, in buf. */
+const char *t_shm_path(char *buf, size_t len, const char *loc);
+/* Shrinks the POSIX object behind loc to `to` bytes, from a forked
+ * process that is no peer. at_ns (shared memory, or NULL) gets the
+ * CLOCK_MONOTONIC time just after the cut, in ns. */
+void t_cut(const char *loc, off_t to, int64_t *at_ns);
+/* "/tmp/shmqt-<pid>-tag.sock" (t_name), a Unix socket's path, in buf. */
+const char *t_sock_path(char *buf, size_t len, const char *tag);
+
 #endif

@@ -255,53 +255,62 @@ static void *reader(void *p)
 	return NULL;
 }
 
-static int run_chan(const char *what, int kind, size_t capacity,
-                    uint32_t writers, uint32_t readers, int64_t spin_ns)
+/* Runs c's writers as wfn threads and its readers as rfn threads on a new
+ * channel at c->loc, then checks what the readers got. */
+static int run_case(const char *what, struct chan_case *c,
+                    void *(*wfn)(void *), void *(*rfn)(void *))
 {
-	char loc[64];
 	pthread_t t[MAXTHR];
 	struct role_arg a[MAXTHR];
-	struct chan_case c = {.loc = loc, .kind = kind, .capacity = capacity,
-	                      .spin_ns = spin_ns, .writers = writers,
-	                      .readers = readers};
-	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-%d-%d", (int)getpid(),
-	         kind, (int)spin_ns);
+	uint32_t writers = c->writers, readers = c->readers;
 	/* Made before the threads start: the creator's plain stores reach
 	 * the others through linkat(2) and open(2), which TSan cannot see
 	 * (pthread_create it can). PERSIST: our close leaves it there. */
-	struct shmq_chan_opts o = chan_opts(&c, SHMQ_CHAN_PERSIST);
+	struct shmq_chan_opts o = chan_opts(c, SHMQ_CHAN_PERSIST);
 	shmq_chan *made;
-	if (shmq_chan_create(&made, loc, SHMQ_READER, &o) < 0 ||
+	if (shmq_chan_create(&made, c->loc, SHMQ_READER, &o) < 0 ||
 	    shmq_chan_close(made) < 0) {
-		fprintf(stderr, "%s: create failed\n", loc);
+		fprintf(stderr, "%s: create failed\n", c->loc);
 		return 0;
 	}
-	pthread_barrier_init(&c.go, NULL, writers + readers);
+	pthread_barrier_init(&c->go, NULL, writers + readers);
 	for (uint32_t i = 0; i < writers + readers; i++) {
-		a[i].c = &c;
+		a[i].c = c;
 		a[i].id = i < writers ? i : i - writers;
-		pthread_create(&t[i], NULL, i < writers ? writer : reader, &a[i]);
+		pthread_create(&t[i], NULL, i < writers ? wfn : rfn, &a[i]);
 	}
 	for (uint32_t i = 0; i < writers + readers; i++)
 		pthread_join(t[i], NULL);
-	pthread_barrier_destroy(&c.go);
-	shmq_chan_unlink(loc); /* persists: ours to remove */
+	pthread_barrier_destroy(&c->go);
+	shmq_chan_unlink(c->loc); /* persists: ours to remove */
 
 	/* Every message arrived: mpmc once in all, spsc/broadcast once per
 	 * reader; the sums say none was swapped for another. */
 	uint64_t per = (uint64_t)MSGS * (MSGS - 1) / 2, got = 0, sum = 0;
 	for (uint32_t r = 0; r < readers; r++) {
-		got += c.got[r];
-		sum += c.sum[r];
+		got += c->got[r];
+		sum += c->sum[r];
 	}
-	uint64_t copies = kind == SHMQ_CHAN_MPMC ? 1 : readers;
+	uint64_t copies = c->kind == SHMQ_CHAN_MPMC ? 1 : readers;
 	int ok = !__atomic_load_n(&failed, __ATOMIC_SEQ_CST) &&
 	         got == copies * writers * MSGS && sum == copies * writers * per;
 	printf("%-22s %-5s %s: %llu messages received, seq sum %llu\n", what,
-	       spin_ns ? "spin" : "sleep",
+	       c->spin_ns ? "spin" : "sleep",
 	       ok ? "ok" : "FAIL", (unsigned long long)got,
 	       (unsigned long long)sum);
 	return ok;
+}
+
+static int run_chan(const char *what, int kind, size_t capacity,
+                    uint32_t writers, uint32_t readers, int64_t spin_ns)
+{
+	char loc[64];
+	struct chan_case c = {.loc = loc, .kind = kind, .capacity = capacity,
+	                      .spin_ns = spin_ns, .writers = writers,
+	                      .readers = readers};
+	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-%d-%d", (int)getpid(),
+	         kind, (int)spin_ns);
+	return run_case(what, &c, writer, reader);
 }
 
 /* ---- Channel fds: one side in an epoll loop on shmq_chan_fd ---- */
@@ -381,36 +390,13 @@ static void *fd_writer(void *p)
 static int run_fd(const char *what, int reader_by_fd, int64_t spin_ns)
 {
 	char loc[64];
-	pthread_t t[2];
-	struct role_arg a[2];
 	struct chan_case c = {.loc = loc, .kind = SHMQ_CHAN_SPSC,
 	                      .capacity = 1024, .spin_ns = spin_ns,
 	                      .writers = 1, .readers = 1};
 	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-fd%d-%d", (int)getpid(),
 	         reader_by_fd, (int)spin_ns);
-	struct shmq_chan_opts o = chan_opts(&c, SHMQ_CHAN_PERSIST);
-	shmq_chan *made;
-	if (shmq_chan_create(&made, loc, SHMQ_READER, &o) < 0 ||
-	    shmq_chan_close(made) < 0) {
-		fprintf(stderr, "%s: create failed\n", loc);
-		return 0;
-	}
-	pthread_barrier_init(&c.go, NULL, 2);
-	a[0] = (struct role_arg){&c, 0};
-	a[1] = (struct role_arg){&c, 0};
-	pthread_create(&t[0], NULL, reader_by_fd ? writer : fd_writer, &a[0]);
-	pthread_create(&t[1], NULL, reader_by_fd ? fd_reader : reader, &a[1]);
-	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
-	pthread_barrier_destroy(&c.go);
-	shmq_chan_unlink(loc);
-	uint64_t per = (uint64_t)MSGS * (MSGS - 1) / 2;
-	int ok = !__atomic_load_n(&failed, __ATOMIC_SEQ_CST) &&
-	         c.got[0] == MSGS && c.sum[0] == per;
-	printf("%-22s %-5s %s: %llu messages received, seq sum %llu\n", what,
-	       spin_ns ? "spin" : "sleep", ok ? "ok" : "FAIL",
-	       (unsigned long long)c.got[0], (unsigned long long)c.sum[0]);
-	return ok;
+	return run_case(what, &c, reader_by_fd ? writer : fd_writer,
+	                reader_by_fd ? fd_reader : reader);
 }
 
 /* Handles closed while their fd's thread is armed (it may be spinning,

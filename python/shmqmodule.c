@@ -189,7 +189,8 @@ static PyObject *py_line(const char *line)
 {
 	PyObject *s = PyUnicode_DecodeUTF8(line, (Py_ssize_t)strlen(line),
 	                                   "backslashreplace");
-	for (size_t i = 0; s && i < sizeof(py_words) / sizeof(py_words[0]); i++) {
+	int has = strstr(line, "shmq_") || strstr(line, "SHMQ_");
+	for (size_t i = 0; s && has && i < sizeof(py_words) / sizeof(py_words[0]); i++) {
 		PyObject *a = PyUnicode_FromString(py_words[i][0]);
 		PyObject *b = PyUnicode_FromString(py_words[i][1]);
 		PyObject *t = a && b ? PyUnicode_Replace(s, a, b, -1) : NULL;
@@ -210,9 +211,10 @@ static int cheap(int code)
 
 /* Raises the exception for code about object (may be NULL); size is what
  * shmq_explain takes (a size asked, a message length). pid and lost go to
- * attributes of PeerDeadError and LostError. Returns NULL. */
+ * attributes of PeerDeadError and LostError; chan: object is a channel.
+ * Returns NULL. */
 static PyObject *raise_code_ex(int code, const char *object, size_t size,
-                               long pid, unsigned long long lost)
+                               long pid, unsigned long long lost, int chan)
 {
 	char line[EXPLAIN_LEN];
 	PyObject *cls = class_of(code), *text, *exc;
@@ -220,7 +222,12 @@ static PyObject *raise_code_ex(int code, const char *object, size_t size,
 	if (cheap(code))
 		snprintf(line, sizeof(line), "%s%s%s", object ? object : "",
 		         object ? ": " : "", shmq_strerror(code));
-	else
+	else if (code == -EMSGSIZE && chan) {
+		/* the channel's own line, without the stat of the object that
+		 * quotes its size: a sender may meet this in a loop */
+		size_t at = (size_t)snprintf(line, sizeof(line), "%s: ", object);
+		shmq_explain(code, NULL, size, line + at, sizeof(line) - at);
+	} else
 		shmq_explain(code, object, size, line, sizeof(line));
 	if (code == SHMQ_EPEERDEAD && pid > 0) {
 		size_t at = strlen(line);
@@ -258,7 +265,7 @@ static PyObject *raise_code_ex(int code, const char *object, size_t size,
 
 static PyObject *raise_code(int code, const char *object)
 {
-	return raise_code_ex(code, object, 0, 0, 0);
+	return raise_code_ex(code, object, 0, 0, 0, 0);
 }
 
 /* shmq.Error.__str__: the explanation line, without "[Errno N]". */
@@ -475,7 +482,7 @@ static int seg_init(SegObject *self, PyObject *args, PyObject *kw)
 	           (exist_ok ? SHMQ_OPEN_OK : 0);
 	rc = create ? shmq_seg_create(&seg, loc, &o) : shmq_seg_open(&seg, loc, &o);
 	if (rc < 0) {
-		raise_code_ex(rc, loc, (size_t)size, 0, 0);
+		raise_code_ex(rc, loc, (size_t)size, 0, 0, 0);
 		return -1;
 	}
 	PyObject *canon = PyUnicode_DecodeFSDefault(shmq_seg_locator(seg));
@@ -1269,7 +1276,7 @@ static PyObject *chan_fail(ChanObject *c, long code, size_t size)
 	}
 	if (code == SHMQ_ELOST && c->ch)
 		lost = shmq_chan_lost(c->ch);
-	return raise_code_ex((int)code, chan_name(c), size, pid, lost);
+	return raise_code_ex((int)code, chan_name(c), size, pid, lost, 1);
 }
 
 static int parse_choice(PyObject *v, const char *what,
@@ -1343,7 +1350,7 @@ static int chan_init(ChanObject *self, PyObject *args, PyObject *kw)
 	int rc = create ? shmq_chan_create(&ch, loc, role, &o)
 	                : shmq_chan_open(&ch, loc, role, &o);
 	if (rc < 0) {
-		raise_code_ex(rc, loc, (size_t)capacity, 0, 0);
+		raise_code_ex(rc, loc, (size_t)capacity, 0, 0, 0);
 		return -1;
 	}
 	struct shmq_chan_info in;
@@ -1556,12 +1563,12 @@ static PyObject *chan_recv_into_impl(ChanObject *self, PyObject *buffer,
 	int64_t end = 0;
 	if (chan_usable(self, SHMQ_READER) < 0 ||
 	    (!try_ && deadline_of(timeout, &end) < 0) ||
-	    PyObject_GetBuffer(buffer, &pb, PyBUF_WRITABLE) < 0)
+	    !PyArg_Parse(buffer, "w*", &pb)) /* TypeError, as socket.recv_into */
 		return NULL;
 	long n = recv_into_raw(self, pb.buf, (size_t)pb.len, try_, end);
 	PyBuffer_Release(&pb);
 	if (n == -EMSGSIZE) /* the buffer is too small: say it as E2BIG does */
-		return raise_code_ex(-E2BIG, chan_name(self), (size_t)pb.len, 0, 0);
+		return raise_code_ex(-E2BIG, chan_name(self), (size_t)pb.len, 0, 0, 1);
 	if (n < 0)
 		return chan_fail(self, n, (size_t)pb.len);
 	return PyLong_FromLong(n);
@@ -1831,28 +1838,42 @@ static Py_ssize_t view_len(ViewObject *v)
 	return view_open(v) < 0 ? -1 : v->len;
 }
 
+/* Releases a memoryview made for one access, keeping the access's own
+ * error if it failed. -1 if the release failed (an export of it lives). */
+static int mv_done(PyObject *mv)
+{
+	PyObject *t, *v, *tb;
+	PyErr_Fetch(&t, &v, &tb);
+	PyObject *x = PyObject_CallMethod(mv, "release", NULL);
+	Py_DECREF(mv);
+	if (!x) {
+		Py_XDECREF(t);
+		Py_XDECREF(v);
+		Py_XDECREF(tb);
+		return -1;
+	}
+	Py_DECREF(x);
+	PyErr_Restore(t, v, tb);
+	return 0;
+}
+
 /* Indexing goes through a memoryview made and released here, so nothing
  * that points into the ring outlives the call: a slice comes back as
  * bytes. */
 static PyObject *view_subscript(ViewObject *v, PyObject *key)
 {
-	PyObject *mv = PyMemoryView_FromObject((PyObject *)v), *r, *b;
+	PyObject *mv = PyMemoryView_FromObject((PyObject *)v), *r;
 	if (!mv)
 		return NULL;
 	r = PyObject_GetItem(mv, key);
 	if (r && PyMemoryView_Check(r)) {
-		b = PyBytes_FromObject(r);
-		PyObject *x = PyObject_CallMethod(r, "release", NULL);
-		Py_XDECREF(x);
-		Py_SETREF(r, b);
+		PyObject *b = PyBytes_FromObject(r);
+		if (mv_done(r) < 0)
+			Py_CLEAR(b);
+		r = b;
 	}
-	PyObject *x = PyObject_CallMethod(mv, "release", NULL);
-	Py_DECREF(mv);
-	if (!x) {
-		Py_XDECREF(r);
-		return NULL;
-	}
-	Py_DECREF(x);
+	if (mv_done(mv) < 0)
+		Py_CLEAR(r);
 	return r;
 }
 
@@ -1866,12 +1887,7 @@ static int view_ass_subscript(ViewObject *v, PyObject *key, PyObject *val)
 	if (!mv)
 		return -1;
 	int rc = PyObject_SetItem(mv, key, val);
-	PyObject *x = PyObject_CallMethod(mv, "release", NULL);
-	Py_DECREF(mv);
-	if (!x)
-		return -1;
-	Py_DECREF(x);
-	return rc;
+	return mv_done(mv) < 0 ? -1 : rc;
 }
 
 static PyMappingMethods view_as_mapping = {

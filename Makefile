@@ -392,3 +392,48 @@ check-mutants: all
 # What each object was built from (-MMD -MP): headers changed rebuild only
 # the objects that include them.
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- python ----
+# The Python module `shmq` (python/shmqmodule.c over the public API, with
+# build/libshmq.a linked in: the module needs no libshmq.so at run time and
+# exports nothing but PyInit_shmq), built for Debian's python3 (the one
+# python3-numpy and python3-pytest serve; PYTHON=... picks another) into
+# build/python/: PYTHONPATH=build/python python3 -c 'import shmq'. Without
+# Python.h (python3-dev) `make` says so and goes on; the python tests then
+# skip for want of python3-dev. build/python/.python names the interpreter
+# for the tests (tests/test_python.c).
+PYTHON  ?= $(firstword $(wildcard /usr/bin/python3) python3)
+PY_INC  := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("include"))' 2>/dev/null)
+PY_EXT  := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_MOD  := $(B)/python/shmq$(PY_EXT)
+PY_SITE  = $(shell $(PYTHON) python/sitedir.py $(PREFIX))
+.PHONY: python python-install bench-python
+ifneq ($(wildcard $(PY_INC)/Python.h),)
+python: $(PY_MOD) $(B)/python/shmq.pyi $(B)/python/.python
+else
+python:
+	@echo "python: no $(PY_INC)/Python.h: the shmq module is not built (apt-get install python3-dev)"
+endif
+all: python
+$(PY_MOD): python/shmqmodule.c include/shmq.h $(B)/libshmq.a $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -Iinclude -isystem $(PY_INC) \
+	  -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $< $(B)/libshmq.a \
+	  -Wl,--exclude-libs,ALL -lpthread
+$(B)/python/shmq.pyi: python/shmq.pyi
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(B)/python/.python: $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	@command -v $(PYTHON) > $@
+install: python-install
+python-install: python
+	@if [ -f $(PY_MOD) ]; then d=$(DESTDIR)$(PY_SITE); install -d $$d && \
+	  install -m 0644 $(PY_MOD) $(B)/python/shmq.pyi $$d/ && echo "python: installed in $$d"; \
+	else echo "python: module not built: not installed"; fi
+# Python processes against multiprocessing's ways (python/bench.py); run by
+# make bench after the C table.
+bench: bench-python
+bench-python: python
+	@$(PYTHON) python/bench.py --out bench/results/python.txt
+# ---- end python ----

@@ -19,7 +19,8 @@ fi
 # Wanted by make test, not by the build: clang with its fuzzer and TSan
 # runtimes (the fuzz runs, the thread tests), spin (the protocol models),
 # python3 (the JSON checks of the tool's tests), libuv (examples/libuv_loop.c,
-# built only where it links; its test skips without it). Installed as root; else
+# built only where it links; its test skips without it), the Python
+# module's build and tests. Installed as root; else
 # the command is printed, and make test fails naming what it could not
 # run unless SHMQ_ALLOW_SKIP=1.
 want=""
@@ -34,8 +35,16 @@ if have cc && ! printf '#include <uv.h>\nint main(void){return !uv_version();}\n
 	cc -x c - -luv -o /dev/null 2>/dev/null; then
 	want="$want libuv1-dev"
 fi
+# The Python module (python/) and its tests: python3-dev builds it for
+# Debian's python3, python3-numpy and python3-pytest run the tests.
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+[ -f "$($py -c 'import sysconfig; print(sysconfig.get_path("include"))' \
+	2>/dev/null)/Python.h" ] || want="$want python3-dev"
+$py -c 'import numpy' 2>/dev/null || want="$want python3-numpy"
+$py -c 'import pytest' 2>/dev/null || want="$want python3-pytest"
 if [ -n "$want" ] && [ "$(id -u)" = 0 ] && have apt-get; then
-	echo "deps: installing$want (make test's fuzz runs, TSan, models, JSON checks, libuv example)"
+	echo "deps: installing$want (make test's fuzz runs, TSan, models, JSON checks, libuv example, Python module)"
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq $want >/dev/null; } ||
 		echo "deps: could not install$want; make test will name what it skipped" >&2

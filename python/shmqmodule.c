@@ -1690,16 +1690,16 @@ static PyObject *chan_try_peek(ChanObject *self, PyObject *unused)
 }
 
 /* Ends a view: commit (len bytes) or release; abandon: an exception left
- * the with block, or the handle closes. The library has no abandon for a
- * reserve, so an abandoned reserve is committed empty (docs/python.md).
- * Returns the library's code. */
+ * the with block, or the handle closes (a reserve is given back: readers
+ * never see it). Returns the library's code. */
 static int view_finish(ViewObject *v, int abandon, size_t len)
 {
 	ChanObject *c = v->chan;
 	int rc = 0;
 	if (c->ch && c->gen == fork_gen)
-		rc = v->writable ? shmq_chan_commit(c->ch, abandon ? 0 : len)
-		                 : (int)shmq_chan_release(c->ch);
+		rc = !v->writable ? (int)shmq_chan_release(c->ch)
+		     : abandon    ? shmq_chan_abandon(c->ch)
+		                  : shmq_chan_commit(c->ch, len);
 	c->view = NULL;
 	v->chan = NULL;
 	v->ptr = NULL;
@@ -1960,7 +1960,7 @@ static PyTypeObject ViewType = {
 	          "like one (v[0], v[2:4] -> bytes, v[:] = data).\n\n"
 	          "Use it as a context manager: on a normal exit a reserve is "
 	          "committed and a peek released; on an exception a reserve is "
-	          "abandoned (committed empty: the library has no abandon yet). "
+	          "abandoned (readers never see it). "
 	          "After that every access raises ValueError. A memoryview or "
 	          "numpy array made from it must be deleted before the end: "
 	          "else the end raises BufferError and the view stays open.",

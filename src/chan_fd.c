@@ -166,7 +166,7 @@ static void *waiter(void *arg)
 			 * close saw; acquire: as above) */
 			s = shmq_load(&w->state, SHMQ_ACQUIRE);
 			if (s == ARMED || s == UNSURE)
-				shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
+				shmq__chan_unannounce(w->ch, w->ev);
 			break;
 		}
 		if (s != ARMED || shmq_load(&w->ch->guard.hit, SHMQ_RELAXED)) {
@@ -179,7 +179,7 @@ static void *waiter(void *arg)
 			continue;
 		}
 		/* the announce arm made is ours to take back */
-		shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
+		shmq__chan_unannounce(w->ch, w->ev);
 		if (why == STOPPED)
 			break;
 		if (why == TICKED)
@@ -260,7 +260,7 @@ static int confirm(struct shmq__chan_fdw *w,
 {
 	int rc = check(w->ch, arg);
 	if (rc != -EAGAIN) {
-		shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
+		shmq__chan_unannounce(w->ch, w->ev);
 		/* relaxed: the thread only waits for ARMED */
 		shmq_store(&w->state, FIRED, SHMQ_RELAXED);
 		return rc; /* the eventfd stays readable, as FIRED says */
@@ -298,13 +298,13 @@ int shmq__chan_fd_arm(struct shmq_chan *ch,
 	 * a VM, and the answer usually moves seq while the thread spins. */
 	int asym = shmq__asym_setup(), cheap = asym && ch->spin_ns > 0;
 	uint32_t seen = shmq_load(&w->ev->seq, SHMQ_ACQUIRE);
-	shmq_add(&w->ev->waiters, 1, SHMQ_RELAXED);
+	shmq__chan_announce(ch, w->ev);
 	if (cheap)
 		shmq_fence_seq_cst();
 	else
 		shmq_fence_heavy(asym);
 	if ((rc = check(ch, arg)) != -EAGAIN) {
-		shmq_sub(&w->ev->waiters, 1, SHMQ_RELAXED);
+		shmq__chan_unannounce(w->ch, w->ev);
 		return rc; /* the fd stays readable: it is FIRED */
 	}
 	/* relaxed: published by the release of ARMED in rearm() */

@@ -114,6 +114,42 @@ static void settle_rest(struct shmq_chan *ch, struct shmq_chan_peer *p,
 	shmq__event_notify(&ch->hdr->space_ev);
 }
 
+/* The unit of line p's `asleep` word for ev. */
+static uint32_t asleep_unit(struct shmq_chan *ch, struct shmq_event_shm *ev)
+{
+	return ev == &ch->hdr->data_ev ? 1u : 1u << 16;
+}
+
+/* Announces go into our line too, after the event's count and out of it
+ * before: a death between the two steps leaks one announce (as before
+ * lines counted them), never gives one back twice. */
+void shmq__chan_announce(struct shmq_chan *ch, struct shmq_event_shm *ev)
+{
+	shmq_add(&ev->waiters, 1, SHMQ_RELAXED);
+	/* relaxed: read by the settler after its CAS of our state */
+	shmq_add(&ch->peers[ch->me].asleep, asleep_unit(ch, ev), SHMQ_RELAXED);
+}
+
+void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev)
+{
+	shmq_sub(&ch->peers[ch->me].asleep, asleep_unit(ch, ev), SHMQ_RELAXED);
+	shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
+}
+
+/* A dead owner's announces, given back once (the settler that won the
+ * CAS to DEAD). A handle announces at most twice on an event (a blocking
+ * call and its fd's thread): more is a scribble, and is left alone. */
+static void give_back_asleep(struct shmq_chan *ch, struct shmq_chan_peer *p)
+{
+	/* relaxed: the owner is dead; the CAS to DEAD ordered us after it */
+	uint32_t a = shmq_xchg(&p->asleep, 0, SHMQ_RELAXED);
+	uint32_t data = a & 0xffffu, space = a >> 16;
+	if (data > 2 || space > 2)
+		return;
+	shmq_sub(&ch->hdr->data_ev.waiters, data, SHMQ_RELAXED);
+	shmq_sub(&ch->hdr->space_ev.waiters, space, SHMQ_RELAXED);
+}
+
 /* Settles a dead peer once: marks it DEAD and counts the death, then gives
  * back the counts its line holds. `seen` is the ACTIVE state word the
  * caller judged by, `id` the identity it read after it: a line settled or
@@ -139,6 +175,7 @@ static void settle(struct shmq_chan *ch, unsigned i, uint32_t seen,
 	         1, SHMQ_RELEASE);
 	shmq_store(&h->last_dead_pid, id->pid, SHMQ_RELAXED);
 	fold_counts(ch, p, id->role);
+	give_back_asleep(ch, p);
 	SHMQ_CRASH_POINT("chan.settle.marked");
 	settle_rest(ch, p, dead, id->role);
 }

@@ -82,7 +82,7 @@ static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
 	for (;;) {
 		/* acquire: pairs with the notifier's increment */
 		uint32_t seen = shmq_load(&ev->seq, SHMQ_ACQUIRE);
-		shmq_add(&ev->waiters, 1, SHMQ_RELAXED);
+		shmq__chan_announce(ch, ev);
 		/* heavy fence: our count before our look at the index; the
 		 * Dekker pair with the light fence in shmq__event_notify(), so
 		 * either the notifier sees us or we see what it published */
@@ -100,7 +100,7 @@ static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
 		} else if (rc == 1) {
 			rc = -EAGAIN; /* ticked: look again before sleeping */
 		}
-		shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
+		shmq__chan_unannounce(ch, ev);
 		if (rc != -EAGAIN)
 			return rc;
 	}

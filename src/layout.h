@@ -267,7 +267,9 @@ struct shmq_chan_peer {
 	                         finders: ACTIVE -> DEAD, clear HOLDS_* */
 	shmq_atomic32 role;   /* owner, before ACTIVE; all read */
 	shmq_atomic32 pid;    /* owner, before ACTIVE; finders read */
-	uint32_t reserved;    /* zero */
+	shmq_atomic32 asleep; /* owner: its announces in data_ev.waiters
+	                         (bits 0..15) and space_ev.waiters (16..31);
+	                         the settler of its death gives them back */
 	shmq_atomic64 start;  /* owner's start time (ticks since boot) */
 	shmq_atomic64 cursor; /* broadcast reader: next position it reads */
 	shmq_atomic64 msgs;   /* owner: messages it sent or received so far */
@@ -420,7 +422,7 @@ _Static_assert(sizeof(struct shmq_chan_peer) == 64, "a peer is one line");
 _Static_assert(offsetof(struct shmq_chan_peer, state) == 0 &&
                offsetof(struct shmq_chan_peer, role) == 4 &&
                offsetof(struct shmq_chan_peer, pid) == 8 &&
-               offsetof(struct shmq_chan_peer, reserved) == 12 &&
+               offsetof(struct shmq_chan_peer, asleep) == 12 &&
                offsetof(struct shmq_chan_peer, start) == 16 &&
                offsetof(struct shmq_chan_peer, cursor) == 24 &&
                offsetof(struct shmq_chan_peer, msgs) == 32 &&

@@ -704,3 +704,62 @@ TEST(waitset_waits_to_its_deadline_then_reports_channels_and_a_pipe)
 	CHECK_EQ(shmq_chan_close(b), 0);
 	CHECK_EQ(shmq_chan_close(a), 0);
 }
+
+/* A reader SIGKILLed while it waits (asleep in a blocking recv, or with
+ * its fd armed) leaves its announce in data_ev.waiters; the settling of
+ * its death gives it back, so the writer's sends are system-call free
+ * again instead of paying a futex wake per message for nobody. */
+static void killed_waiter_gives_back(int by_fd)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "asleep");
+	shmq_chan *w = make(loc, SHMQ_CHAN_SPSC, SHMQ_WRITER, 0);
+	shmq_atomic32 *waiters = &w->hdr->data_ev.waiters;
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct shmq_chan_opts o = {.spin_ns = 0};
+		shmq_chan *r = NULL;
+		uint64_t v;
+		CHECK_EQ(shmq_chan_open(&r, loc, SHMQ_READER, &o), 0);
+		if (by_fd) {
+			CHECK(shmq_chan_fd(r) >= 0);
+			CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof(v)), -EAGAIN);
+			pause();
+		}
+		shmq_chan_recv(r, &v, sizeof(v)); /* asleep until killed */
+		_exit(1);
+	}
+	/* relaxed: a count the child's announce moves to 1 */
+	int64_t t0 = t_now_ns();
+	while (shmq_load(waiters, SHMQ_RELAXED) != 1)
+		CHECK(t_now_ns() - t0 < 5000000000);
+	CHECK_EQ(kill(pid, SIGKILL), 0);
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	CHECK_EQ(shmq_load(waiters, SHMQ_RELAXED), 1); /* left behind */
+	struct shmq_chan_info in;
+	CHECK_EQ(shmq_chan_info(w, &in), 0); /* settles the dead reader */
+	CHECK_EQ(in.dead_readers, 1);
+	CHECK_EQ(shmq_load(waiters, SHMQ_RELAXED), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+		t_forbid_syscalls();
+		for (uint64_t v = 0; v < 4; v++)
+			bad |= shmq_chan_try_send(w, &v, sizeof(v)) != 0;
+		syscall(SYS_exit_group, bad);
+	}
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
+TEST(killed_sleeping_reader_gives_its_announce_back_when_settled)
+{
+	killed_waiter_gives_back(0);
+}
+
+TEST(killed_armed_fd_reader_gives_its_announce_back_when_settled)
+{
+	killed_waiter_gives_back(1);
+}

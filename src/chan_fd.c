@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -54,6 +55,7 @@ struct shmq__chan_fdw {
 	shmq_atomic32 tick_due; /* the thread found a dead peer or a bad
 	                           header: the next arm ticks */
 	shmq_atomic32 seen;     /* ev->seq at arm */
+	shmq_atomic32 idle;     /* the thread sleeps on state: an arm wakes it */
 	shmq_atomic32 cheap;    /* the arm made no membarrier: the thread
 	                           owes one (the arm's release publishes) */
 	shmq_atomic64 late;     /* wakes only a tick found (seq had moved):
@@ -150,6 +152,29 @@ static uint32_t settled_state(struct shmq__chan_fdw *w)
 	return s;
 }
 
+/* Until state leaves s (an arm, a close). The loop usually arms again
+ * soon after a fire (its next try_ call finds nothing): yield the CPU to
+ * it for the spin budget, then sleep. Waking a sleeping thread costs the
+ * arm a system call and the thread a wakeup. */
+static void wait_for_arm(struct shmq__chan_fdw *w, uint32_t s)
+{
+	int64_t until = shmq__now_ns() + w->ch->spin_ns;
+	/* acquire: pairs with arm's release of ARMED, close's of stop */
+	while (shmq_load(&w->state, SHMQ_ACQUIRE) == s &&
+	       !shmq_load(&w->stop, SHMQ_ACQUIRE)) {
+		if (shmq__now_ns() >= until) {
+			/* seq_cst: the Dekker pair with rearm()'s store of
+			 * ARMED and load of idle */
+			shmq_store(&w->idle, 1, SHMQ_SEQ_CST);
+			if (shmq_load(&w->state, SHMQ_SEQ_CST) == s)
+				shmq_futex_wait(&w->state, s, NULL);
+			shmq_store(&w->idle, 0, SHMQ_RELAXED);
+			return;
+		}
+		sched_yield(); /* the loop may need this CPU */
+	}
+}
+
 static void *waiter(void *arg)
 {
 	struct shmq__chan_fdw *w = arg;
@@ -170,7 +195,7 @@ static void *waiter(void *arg)
 			break;
 		}
 		if (s != ARMED || shmq_load(&w->ch->guard.hit, SHMQ_RELAXED)) {
-			shmq_futex_wait(&w->state, s, NULL);
+			wait_for_arm(w, s);
 			continue;
 		}
 		int why = watch(w);
@@ -246,9 +271,11 @@ static int rearm(struct shmq__chan_fdw *w)
 {
 	uint64_t n;
 	(void)!read(w->efd, &n, sizeof n);
-	/* release: pairs with the thread's acquire load of state */
-	shmq_store(&w->state, ARMED, SHMQ_RELEASE);
-	shmq_futex_wake(&w->state, 1);
+	/* seq_cst: releases seen to the thread, and the Dekker pair with
+	 * wait_for_arm(): the thread sees ARMED or we see it idle */
+	shmq_store(&w->state, ARMED, SHMQ_SEQ_CST);
+	if (shmq_load(&w->idle, SHMQ_SEQ_CST))
+		shmq_futex_wake(&w->state, 1);
 	return -EAGAIN;
 }
 

@@ -116,15 +116,22 @@ demo: deps all
 	@scripts/demo.sh $(B)
 
 # The full benchmark on the first two CPUs we may use, with the peers that
-# make bench-peers built: the table in bench/results/latest.txt (and on the
-# terminal), the records in latest.json, the chart in latest.svg.
+# make bench-peers built: the table in bench/results/CPU.txt (and on the
+# terminal), the records in CPU.json, the chart in CPU.svg, where CPU is
+# the CPU model ("AMD-EPYC-7R13-Processor"), so that runs on different
+# machines sit side by side; latest.* are copies of the newest run.
 # BENCH_ARGS adds options (--quick, --only ..., --cpus A,B).
+BENCH_CPU = $(shell sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | \
+	head -n 1 | tr -cs 'A-Za-z0-9' '-' | sed 's/^-*//; s/-*$$//')
+BENCH_OUT = bench/results/$(or $(BENCH_CPU),unknown-cpu)
 bench: all
 	@mkdir -p bench/results
 	@$(B)/shmq bench --cpus auto $(BENCH_ARGS) \
-	  --json-out bench/results/latest.json \
-	  --plot bench/results/latest.svg > bench/results/latest.txt; \
-	rc=$$?; cat bench/results/latest.txt; exit $$rc
+	  --json-out $(BENCH_OUT).json \
+	  --plot $(BENCH_OUT).svg > $(BENCH_OUT).txt; \
+	rc=$$?; cat $(BENCH_OUT).txt; \
+	for x in txt json svg; do cp $(BENCH_OUT).$$x bench/results/latest.$$x; done; \
+	echo "bench: results in $(BENCH_OUT).{txt,json,svg}"; exit $$rc
 
 # The layers of src/ (src/layers.txt, bottom first): no object of a lower
 # layer calls into a higher one. `make test` runs it, with T= too.
@@ -179,7 +186,7 @@ clean:
 help:
 	@echo "make            build build/libshmq.a, build/libshmq.so, build/shmq, examples"
 	@echo "make demo       build and run the demo (segments in both families, shmq ls, 1 GiB through a channel)"
-	@echo "make bench      the full shmq bench: bench/results/latest.{txt,json,svg} (BENCH_ARGS=--quick ...)"
+	@echo "make bench      the full shmq bench: bench/results/CPU-MODEL.{txt,json,svg} and latest.* (BENCH_ARGS=--quick ...)"
 	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed, N skipped'"
 	@echo "                a skip for want of a package fails it (SHMQ_ALLOW_SKIP=1 accepts)"
 	@echo "                T=pattern runs only matching tests"

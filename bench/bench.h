@@ -40,6 +40,8 @@ enum bench_metric { BENCH_RTT = 0, BENCH_TPUT = 1 };
 #define BT_EOF (1u << 3)     /* several writers: readers stop at the end of
                                 the stream (writers close), not at a LAST */
 #define BT_SOLO (1u << 4)    /* throughput in one process, no reader */
+#define BT_LOOP (1u << 5)    /* throughput in one process that receives
+                                each message it sends (floor-checks) */
 
 /* What run.c hands a transport: the objects the parent made before the
  * fork (every process inherits them), and why a size cannot be run. */
@@ -98,7 +100,8 @@ struct bench_transport {
 
 /* The transports, in table order (floors, shmq, kernel). */
 extern const struct bench_transport bench_floor_spin, bench_floor_futex,
-	bench_floor_spin_futex, bench_memcpy;
+	bench_floor_spin_futex, bench_memcpy, bench_floor_checks,
+	bench_floor_ring, bench_floor_ring_batch;
 extern const struct bench_transport bench_shmq_spsc, bench_shmq_blocking,
 	bench_shmq_epoll, bench_shmq_epoll_spin, bench_shmq_zerocopy, bench_shmq_mpmc, bench_shmq_bcast;
 extern const struct bench_transport bench_pipe, bench_unix_stream,

@@ -14,11 +14,24 @@
  *   floor-futex       it sleeps in futex(2) at once; every send wakes
  *   floor-spin-futex  it spins 50 us (the channels' default budget), then
  *                     sleeps; a send wakes only a sleeper (blocking floor)
- * Throughput: memcpy, one process copying each message into one buffer.
+ * Throughput:
+ *   memcpy            one process copying each message into one buffer
+ *   floor-checks      one process doing only the harness's work: it stamps
+ *                     each message and checks and sums it where it lies
+ *                     (what every row pays besides its transport)
+ *   floor-ring        a plain ring: one producer, one consumer, 64-bit
+ *                     free-running tail and head on their own lines, fixed
+ *                     slots; memcpy in, memcpy out (as the copying channels);
+ *                     the producer publishes every message, the consumer
+ *                     hands space back every quarter ring or when it finds
+ *                     the ring empty (the floor of every one-way row)
+ *   floor-ring-batch  the same, publishing every 32 messages (or when the
+ *                     ring is full): an upper bound that costs latency
  */
 #include "bench.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -209,6 +222,164 @@ static int memcpy_close(struct bench_end *e)
 	return e->last && memcmp(e->buf, e->last, e->size) ? -EBADMSG : 0;
 }
 
+/* ---- The plain ring ------------------------------------------------------ */
+
+#define RING_BATCH 32 /* floor-ring-batch publishes every this many */
+
+struct ring {
+	shmq_atomic64 tail;     /* messages put in: the producer writes it */
+	unsigned char pad0[56];
+	shmq_atomic64 head;     /* messages taken out: the consumer writes it */
+	unsigned char pad1[56];
+	/* the slots follow */
+};
+
+/* One end's view: never shared. */
+struct ring_end {
+	struct ring *r;
+	unsigned char *slots;
+	uint64_t nslots, n;  /* slots (a power of two), messages moved */
+	uint64_t seen;       /* the other side's index, as last loaded */
+	uint64_t published;  /* our index, as last stored */
+	unsigned batch;      /* publish every this many (1: every message) */
+};
+
+/* Slots of at least 4 messages, about 1 MiB in all (as spsc's ring). */
+static uint64_t ring_slots(size_t size)
+{
+	uint64_t n = 4;
+	while (n * slot_size(size) < RING)
+		n <<= 1;
+	return n;
+}
+
+static int ring_setup(struct bench_link *l)
+{
+	l->shm_len = sizeof(struct ring) + ring_slots(l->size) *
+	             slot_size(l->size);
+	l->shm = mmap(NULL, l->shm_len, PROT_READ | PROT_WRITE,
+	              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (l->shm != MAP_FAILED)
+		return 0;
+	l->shm = NULL;
+	return -errno;
+}
+
+static int ring_open_end(struct bench_end *e, unsigned batch)
+{
+	struct ring_end *re = calloc(1, sizeof(*re));
+	if (!re)
+		return -ENOMEM;
+	re->r = e->l->shm;
+	re->slots = (unsigned char *)(re->r + 1);
+	re->nslots = ring_slots(e->size);
+	re->batch = batch;
+	if (e->tx >= 0)
+		e->txh = re;
+	else
+		e->rxh = re;
+	return 0;
+}
+
+static int ring_open(struct bench_end *e)
+{
+	return ring_open_end(e, 1);
+}
+
+static int ring_batch_open(struct bench_end *e)
+{
+	return ring_open_end(e, RING_BATCH);
+}
+
+static unsigned char *ring_slot(const struct ring_end *re, size_t size)
+{
+	return re->slots + (re->n & (re->nslots - 1)) * slot_size(size);
+}
+
+static void ring_publish_tail(struct ring_end *re)
+{
+	/* release: the messages before the tail; pairs with the acquire
+	 * load in ring_recv() */
+	shmq_store(&re->r->tail, re->n, SHMQ_RELEASE);
+	re->published = re->n;
+}
+
+static void ring_publish_head(struct ring_end *re)
+{
+	/* release: our copies out before the slots are reused; pairs with
+	 * the acquire load in ring_send() */
+	shmq_store(&re->r->head, re->n, SHMQ_RELEASE);
+	re->published = re->n;
+}
+
+static int ring_send(struct bench_end *e, const void *msg)
+{
+	struct ring_end *re = e->txh;
+	if (re->n - re->seen == re->nslots) {
+		if (re->published != re->n) /* the consumer may wait on it */
+			ring_publish_tail(re);
+		/* acquire: pairs with the release in ring_publish_head() */
+		while (re->n - (re->seen = shmq_load(&re->r->head,
+		                                     SHMQ_ACQUIRE)) ==
+		       re->nslots)
+			shmq_cpu_relax();
+	}
+	memcpy(ring_slot(re, e->size), msg, e->size);
+	re->n++;
+	if (re->n - re->published >= re->batch)
+		ring_publish_tail(re);
+	return 0;
+}
+
+static ssize_t ring_recv(struct bench_end *e, const void **msg)
+{
+	struct ring_end *re = e->rxh;
+	while (re->n == re->seen) {
+		if (re->published != re->n) /* empty: give all space back */
+			ring_publish_head(re);
+		/* acquire: pairs with the release in ring_publish_tail() */
+		re->seen = shmq_load(&re->r->tail, SHMQ_ACQUIRE);
+		if (re->n == re->seen)
+			shmq_cpu_relax();
+	}
+	memcpy(e->buf, ring_slot(re, e->size), e->size);
+	*msg = e->buf;
+	if (++re->n - re->published >= re->nslots / 4)
+		ring_publish_head(re);
+	return (ssize_t)e->size;
+}
+
+static int ring_close(struct bench_end *e)
+{
+	struct ring_end *re = e->txh;
+	if (re && re->published != re->n) /* the batch's last messages */
+		ring_publish_tail(re);
+	free(e->txh);
+	free(e->rxh);
+	return 0;
+}
+
+/* ---- The harness alone --------------------------------------------------- */
+
+/* Hands the message back as it is: the receiver checks it in place. */
+static int checks_send(struct bench_end *e, const void *msg)
+{
+	e->last = msg;
+	return 0;
+}
+
+static ssize_t checks_recv(struct bench_end *e, const void **msg)
+{
+	*msg = e->last;
+	return (ssize_t)e->size;
+}
+
+static int checks_close(struct bench_end *e)
+{
+	(void)e;
+	return 0;
+}
+
 #define BOXES(send_fn, recv_fn)                                              \
 	.cls = "floor", .setup = box_setup, .open = box_open,                \
 	.send = send_fn, .recv = recv_fn, .close = nothing_to_close,         \
@@ -234,4 +405,26 @@ const struct bench_transport bench_memcpy = {
 	.note = {NULL, "1 process"},
 	.setup = memcpy_setup, .open = memcpy_open, .send = memcpy_send,
 	.close = memcpy_close, .teardown = memcpy_teardown,
+};
+
+const struct bench_transport bench_floor_checks = {
+	.name = "floor-checks", .cls = "floor", .flags = BT_NO_RTT | BT_LOOP,
+	.note = {NULL, "harness only"},
+	.setup = memcpy_setup, .open = memcpy_open, .send = checks_send,
+	.recv = checks_recv, .close = checks_close,
+	.teardown = memcpy_teardown,
+};
+
+#define RING_ROW(open_fn)                                                        \
+	.cls = "floor", .flags = BT_NO_RTT, .setup = ring_setup,             \
+	.open = open_fn, .send = ring_send, .recv = ring_recv,               \
+	.close = ring_close, .teardown = box_teardown
+
+const struct bench_transport bench_floor_ring = {
+	.name = "floor-ring", .note = {NULL, "1x1"}, RING_ROW(ring_open),
+};
+
+const struct bench_transport bench_floor_ring_batch = {
+	.name = "floor-ring-batch", .note = {NULL, "1x1, batch 32"},
+	RING_ROW(ring_batch_open),
 };

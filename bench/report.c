@@ -133,15 +133,26 @@ static void print_rtt(FILE *f, const struct bench_results *res,
 	                                sizeof(h)), r->note);
 }
 
+/* A throughput row's msgs/s over floor-ring's at its size (0: none). */
+static double ring_ratio(const struct bench_results *res,
+                         const struct bench_rec *r)
+{
+	const struct bench_rec *ring = find(res, "floor-ring", BENCH_TPUT,
+	                                    r->group);
+	return ring && r->metric == BENCH_TPUT ? r->msgs_per_s /
+	                                         ring->msgs_per_s : 0;
+}
+
 static void print_tput(FILE *f, const struct bench_results *res,
                        const struct bench_rec *r)
 {
-	char a[16], b[16], c[16], d[16];
+	char a[16], b[16], c[16], d[16], g[16];
 	const struct bench_rec *m = find(res, "memcpy", BENCH_TPUT, r->group);
 	const struct bench_rec *pipe = find(res, "pipe", BENCH_TPUT, r->group);
-	fprintf(f, "  %-20s %9s %9.3f %9s %9s %9s  %s\n", r->transport,
+	fprintf(f, "  %-20s %9s %9.3f %9s %9s %9s %9s  %s\n", r->transport,
 	        rate_str(r->msgs_per_s, a, sizeof(a)), r->gbytes_per_s,
 	        bench_ns_str(r->cpu_ns_per_msg, b, sizeof(b)),
+	        ratio_str(ring_ratio(res, r), g, sizeof(g)),
 	        ratio_str(m ? r->msgs_per_s / m->msgs_per_s : 0, c, sizeof(c)),
 	        ratio_str(pipe ? r->msgs_per_s / pipe->msgs_per_s : 0, d,
 	                  sizeof(d)), r->note);
@@ -169,8 +180,9 @@ static void print_group(FILE *f, const struct bench_results *res, int metric,
 		        "%9s  note\n", s, "p50", "p99", "p99.9", "max",
 		        "cpu/msg", "p50/floor", "floor", "pipe/p50");
 	else
-		fprintf(f, "\nthroughput, %-10s %9s %9s %9s %9s %9s  note\n", s,
-		        "msgs/s", "GB/s", "cpu/msg", "/memcpy", "/pipe");
+		fprintf(f, "\nthroughput, %-10s %9s %9s %9s %9s %9s %9s  note\n",
+		        s, "msgs/s", "GB/s", "cpu/msg", "/ring", "/memcpy",
+		        "/pipe");
 	for (size_t i = 0; i < res->n; i++)
 		if (res->rec[i].metric == metric && res->rec[i].group == group)
 			print_row(f, res, &res->rec[i]);
@@ -190,6 +202,19 @@ static size_t next_group(const struct bench_results *res, int metric,
 	return best;
 }
 
+/* How far apart the two CPUs are in this run (ratios depend on it): the
+ * smallest size's floor-spin round trip, a cache line there and back. */
+static void print_placement(FILE *f, const struct bench_results *res)
+{
+	char a[16];
+	const struct bench_rec *fl = find(res, "floor-spin", BENCH_RTT,
+	                                  next_group(res, BENCH_RTT, 0));
+	if (fl)
+		fprintf(f, "placement: floor-spin round trip %s at %zu B (two "
+		        "cache-line crossings)\n",
+		        bench_ns_str(fl->p50, a, sizeof(a)), fl->msg_size);
+}
+
 void bench_print_table(FILE *f, const struct bench_cfg *cfg,
                        const struct bench_results *res)
 {
@@ -203,6 +228,7 @@ void bench_print_table(FILE *f, const struct bench_cfg *cfg,
 		fprintf(f, "not pinned; ");
 	fprintf(f, "every row: %.3g s of warm-up, then %.3g s measured\n",
 	        cfg->warmup_s, cfg->duration_s);
+	print_placement(f, res);
 	for (int m = BENCH_RTT; m <= BENCH_TPUT; m++)
 		for (size_t g = next_group(res, m, 0); g;
 		     g = next_group(res, m, g))
@@ -218,8 +244,12 @@ void bench_print_table(FILE *f, const struct bench_cfg *cfg,
 	      "(floor-spin for busy-wait rows,\n"
 	      "floor-spin-futex for those that may sleep); pipe/p50: pipe's "
 	      "p50 over the row's.\n"
-	      "/memcpy, /pipe: the row's msgs/s over memcpy's and pipe's at "
-	      "the same size.\n"
+	      "/ring, /memcpy, /pipe: the row's msgs/s over floor-ring's, "
+	      "memcpy's and pipe's\nat the same size (floor-ring-batch "
+	      "publishes every 32 messages: it trades\nlatency for "
+	      "throughput). floor-checks is the harness's own work per "
+	      "message\n(stamps, checks, sums) without a transport: no row "
+	      "can beat it.\n"
 	      "cpu/msg: CPU time of every process (getrusage) per message; a "
 	      "round trip is 2.\n"
 	      "GB/s: 10^9 bytes a second. The receiver reads every byte; "
@@ -261,6 +291,8 @@ void bench_print_json(FILE *f, const struct bench_results *res)
 		json_num(f, "msgs_per_s", rtt, "%.0f", r->msgs_per_s);
 		json_num(f, "gbytes_per_s", rtt, "%.6g", r->gbytes_per_s);
 		json_num(f, "cpu_ns_per_msg", 0, "%.1f", r->cpu_ns_per_msg);
+		double ring = ring_ratio(res, r);
+		json_num(f, "ring_ratio", ring <= 0, "%.4g", ring);
 		fputc('}', f);
 		sep = ",\n";
 	}

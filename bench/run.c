@@ -39,7 +39,8 @@
 
 const struct bench_transport *const bench_transports[] = {
 	&bench_floor_spin, &bench_floor_futex, &bench_floor_spin_futex,
-	&bench_memcpy,
+	&bench_memcpy, &bench_floor_checks, &bench_floor_ring,
+	&bench_floor_ring_batch,
 	&bench_shmq_spsc, &bench_shmq_blocking, &bench_shmq_epoll,
 	&bench_shmq_epoll_spin, &bench_shmq_zerocopy,
 	&bench_shmq_mpmc, &bench_shmq_bcast,
@@ -302,6 +303,14 @@ static void pong(struct side *s)
 	}
 }
 
+/* One message of a throughput row; floor-checks takes it back at once. */
+static void send_tput(struct side *s, uint64_t flags)
+{
+	send_one(s, flags);
+	if (s->t->flags & BT_LOOP)
+		recv_one(s, NULL);
+}
+
 /* A writer: sends for the warm-up, then for the measured phase. The clock
  * is read once per 64 KiB, not per message. */
 static void writer(struct side *s)
@@ -310,14 +319,14 @@ static void writer(struct side *s)
 	int64_t t = bench_now_ns(), until = t + (int64_t)(s->cfg->warmup_s * NS);
 	while (t < until) {
 		for (size_t i = 0; i < every; i++)
-			send_one(s, 0);
+			send_tput(s, 0);
 		t = bench_now_ns();
 	}
 	phase_start(s->pr);
 	until = s->pr->t0 + (int64_t)(s->cfg->duration_s * NS);
 	do {
 		for (size_t i = 0; i < every; i++)
-			send_one(s, F_MEASURED);
+			send_tput(s, F_MEASURED);
 		s->pr->measured += every;
 	} while (bench_now_ns() < until);
 	phase_end(s->pr);
@@ -493,12 +502,13 @@ static const char *sums_differ(const struct ctl *ctl, const struct bench_link *l
 		n += r[i].sent;
 		sum += r[i].sum_sent;
 	}
-	for (unsigned i = l->writers; i < l->writers + l->readers; i++) {
+	for (unsigned i = 0; i < l->writers + l->readers; i++) {
 		rn += r[i].recvd;
 		rsum += r[i].sum_recvd;
 	}
-	if (!l->readers)
-		return NULL; /* memcpy: close compared the copy */
+	if (!l->readers) /* memcpy: close compared the copy */
+		return r[0].recvd && (r[0].recvd != n || rsum != sum)
+		       ? "floor-checks: a message came back changed" : NULL;
 	return rn != n * fanout ? "messages lost or repeated"
 	       : rsum != sum * fanout
 	       ? "checksum mismatch: a message arrived changed" : NULL;
@@ -565,7 +575,7 @@ static void link_init(struct bench_link *l, const struct bench_transport *t,
 	l->metric = metric;
 	l->size = size;
 	l->writers = metric == BENCH_RTT ? 1 : t->writers ? t->writers : 1;
-	l->readers = metric == BENCH_RTT ? 1 : t->flags & BT_SOLO ? 0
+	l->readers = metric == BENCH_RTT ? 1 : t->flags & (BT_SOLO | BT_LOOP) ? 0
 	             : t->readers ? t->readers : 1;
 	for (int d = 0; d < 2; d++) {
 		l->fd[d][0] = l->fd[d][1] = -1;

@@ -30,7 +30,10 @@ static const char records_py[] =
 	"want = set(sys.argv[1].split(','))\n"
 	"sizes = {int(s) for s in sys.argv[2].split(',')}\n"
 	"keys = {'transport', 'metric', 'msg_size', 'p50_ns', 'p99_ns',\n"
-	"        'p999_ns', 'msgs_per_s', 'gbytes_per_s', 'cpu_ns_per_msg'}\n"
+	"        'p999_ns', 'msgs_per_s', 'gbytes_per_s', 'cpu_ns_per_msg',\n"
+	"        'ring_ratio'}\n"
+	"ring = {o['msg_size']: o['msgs_per_s'] for o in a\n"
+	"        if o['transport'] == 'floor-ring'}\n"
 	"num = lambda v: type(v) in (int, float) and v > 0\n"
 	"assert type(a) is list, a\n"
 	"for o in a:\n"
@@ -43,6 +46,12 @@ static const char records_py[] =
 	"    for k in ('msgs_per_s', 'gbytes_per_s'):\n"
 	"        assert o[k] is None if rtt else num(o[k]), (k, o)\n"
 	"    assert num(o['cpu_ns_per_msg']), o\n"
+	"    r = o['ring_ratio']\n"
+	"    if rtt or o['msg_size'] not in ring:\n"
+	"        assert r is None, o\n"
+	"    else:\n"
+	"        want_r = o['msgs_per_s'] / ring[o['msg_size']]\n"
+	"        assert abs(r - want_r) <= 1e-3 * want_r, (r, want_r, o)\n"
 	"    assert not rtt or o['p50_ns'] <= o['p99_ns'] <= o['p999_ns'], o\n"
 	"assert {o['transport'] for o in a} == want, a\n"
 	"rows = {(o['transport'], o['metric'], o['msg_size']) for o in a}\n"
@@ -90,9 +99,11 @@ TEST(bench_quick_floors_give_every_field_positive)
 	need_python();
 	SHMQ(&r, "bench", "--quick", "--only", "floor", "--json",
 	     "--duration", "0.1");
-	/* 3 round-trip floors and memcpy, at 64 B and 64 KiB */
-	check_records(&r, "floor-spin,floor-futex,floor-spin-futex,memcpy",
-	              "64,65536", "8");
+	/* 3 round-trip floors, memcpy, the harness alone and the two plain
+	 * rings, at 64 B and 64 KiB; /ring is checked against floor-ring */
+	check_records(&r, "floor-spin,floor-futex,floor-spin-futex,memcpy,"
+	              "floor-checks,floor-ring,floor-ring-batch", "64,65536",
+	              "14");
 }
 
 TEST(bench_spsc_rows_check_out_and_leave_nothing_behind)

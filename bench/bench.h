@@ -100,7 +100,8 @@ struct bench_transport {
 extern const struct bench_transport bench_floor_spin, bench_floor_futex,
 	bench_floor_spin_futex, bench_memcpy;
 extern const struct bench_transport bench_shmq_spsc, bench_shmq_blocking,
-	bench_shmq_epoll, bench_shmq_epoll_spin, bench_shmq_zerocopy, bench_shmq_mpmc, bench_shmq_bcast;
+	bench_shmq_epoll, bench_shmq_epoll_spin, bench_shmq_zerocopy, bench_shmq_mpmc, bench_shmq_bcast,
+	bench_shmq_board, bench_board_mutex;
 extern const struct bench_transport bench_pipe, bench_unix_stream,
 	bench_unix_dgram, bench_tcp, bench_sysv_mq, bench_posix_mq,
 	bench_eventfd;

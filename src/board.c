@@ -26,6 +26,7 @@ uint32_t shmq__board_layout_hash(void)
 		offsetof(struct shmq_board_hdr, updates),
 		offsetof(struct shmq_board_entry, len),
 		offsetof(struct shmq_board_entry, ev),
+		offsetof(struct shmq_board_entry, lock),
 		offsetof(struct shmq_board_entry, name),
 		sizeof(struct shmq_mutex_shm), sizeof(struct shmq_event_shm),
 	};
@@ -143,8 +144,10 @@ static int init_object(void *addr, size_t size, void *arg)
 	shmq_mutex_init((shmq_mutex *)&h->lock);
 	shmq_event_init((shmq_event *)&h->any);
 	for (uint32_t i = 0; i < o->entries; i++) {
-		char *e = (char *)addr + SHMQ_BOARD_HDR_SIZE + i * esize;
-		shmq_event_init((shmq_event *)&((struct shmq_board_entry *)e)->ev);
+		struct shmq_board_entry *e = (struct shmq_board_entry *)
+			((char *)addr + SHMQ_BOARD_HDR_SIZE + i * esize);
+		shmq_event_init((shmq_event *)&e->ev);
+		shmq_mutex_init((shmq_mutex *)&e->lock);
 	}
 	return 0;
 }

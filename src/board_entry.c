@@ -6,7 +6,8 @@
  * entry holds value n, 2n+1 while a writer fills buffer (n+1) % 2. A reader
  * copies buffer n % 2 out and accepts the copy if seq is still at most
  * 2n+2 afterwards: the next writer to touch that buffer (the one of value
- * n+2) first stores 2n+3. Writers hold the board's robust mutex.
+ * n+2) first stores 2n+3. Writers hold the entry's robust mutex; binders
+ * the board's.
  */
 #include "board.h"
 
@@ -19,38 +20,32 @@
 #define MAX_TRIES 4096
 #define SPIN_TRIES 64
 
-/* ---- The lock ------------------------------------------------------------ */
+/* ---- The locks ----------------------------------------------------------- */
 
-/* A dead writer left its lock; an odd seq is the set it did not finish:
- * the entry goes back to its value (whose buffer it never touched). */
-static void recover(shmq_board *b)
+/* Takes m (an entry's lock, or the board's for a bind). A dead holder of
+ * an entry's lock may have left its set unfinished (odd seq): the entry
+ * goes back to its value, whose buffer that writer never touched. */
+static int lock(shmq_board *b, struct shmq_mutex_shm *m,
+                struct shmq_board_entry *e)
 {
-	for (uint32_t i = 0; i < b->entries; i++) {
-		struct shmq_board_entry *e = shmq__board_entry(b, i);
-		/* relaxed: only lock holders write seq, and we hold it */
-		uint64_t s = shmq_load(&e->seq, SHMQ_RELAXED);
+	int rc = shmq_mutex_lock((shmq_mutex *)m);
+	if (rc == -EOWNERDEAD) {
+		/* relaxed: only the lock holder writes seq, and we hold it */
+		uint64_t s = e ? shmq_load(&e->seq, SHMQ_RELAXED) : 0;
 		/* release: as publish()'s store of an even seq */
 		if (s & 1)
 			shmq_store(&e->seq, s - 1, SHMQ_RELEASE);
-	}
-	/* relaxed: a count, under the lock */
-	shmq_add(&b->hdr->recovered, 1, SHMQ_RELAXED);
-}
-
-static int lock(shmq_board *b)
-{
-	shmq_mutex *m = (shmq_mutex *)&b->hdr->lock;
-	int rc = shmq_mutex_lock(m);
-	if (rc == -EOWNERDEAD) {
-		recover(b);
-		rc = shmq_mutex_consistent(m);
+		/* relaxed: a count */
+		shmq_add(&b->hdr->recovered, 1, SHMQ_RELAXED);
+		SHMQ_CRASH_POINT("board.recover"); /* rolled back, inconsistent */
+		rc = shmq_mutex_consistent((shmq_mutex *)m);
 	}
 	return rc == -EINVAL ? -EBADMSG : rc; /* a scribbled lock */
 }
 
-static void unlock(shmq_board *b)
+static void unlock(struct shmq_mutex_shm *m)
 {
-	shmq_mutex_unlock((shmq_mutex *)&b->hdr->lock);
+	shmq_mutex_unlock((shmq_mutex *)m);
 }
 
 /* ---- Values -------------------------------------------------------------- */
@@ -59,7 +54,7 @@ static void unlock(shmq_board *b)
 static void publish(shmq_board *b, struct shmq_board_entry *e,
                     const void *buf, size_t len)
 {
-	/* relaxed: only lock holders write seq, and we hold it */
+	/* relaxed: only the entry's lock holder writes seq, and we do */
 	uint64_t n = shmq_load(&e->seq, SHMQ_RELAXED) >> 1;
 	unsigned char *dst = shmq__board_buf(b, e, n + 1);
 	shmq_store(&e->seq, 2 * n + 1, SHMQ_RELAXED);
@@ -91,9 +86,9 @@ SHMQ_API int shmq_board_set(shmq_board *b, uint32_t i, const void *buf,
 	if (rc < 0)
 		return rc;
 	struct shmq_board_entry *e = shmq__board_entry(b, i);
-	if ((rc = lock(b)) == 0) {
+	if ((rc = lock(b, &e->lock, e)) == 0) {
 		publish(b, e, buf, len);
-		unlock(b);
+		unlock(&e->lock);
 		/* the wakes after the unlock: a woken reader that sets
 		 * finds the lock free */
 		shmq__event_notify(&e->ev);
@@ -219,12 +214,14 @@ SHMQ_API int shmq_board_find(shmq_board *b, const char *name)
 	return shmq__board_leave(b, find(b, name));
 }
 
-/* Under the lock: names the first entry with neither a name nor a value. */
+/* Under the board's lock: names the first entry with neither a name nor a
+ * value (a set of that entry meanwhile, by number, only gives it both). */
 static int take_free(shmq_board *b, const char *name)
 {
 	for (uint32_t i = 0; i < b->entries; i++) {
 		struct shmq_board_entry *e = shmq__board_entry(b, i);
-		/* relaxed: written under the lock we hold */
+		/* relaxed: has_name is written under the lock we hold; seq
+		 * is a hint (see above) */
 		if (shmq_load(&e->has_name, SHMQ_RELAXED) ||
 		    shmq_load(&e->seq, SHMQ_RELAXED))
 			continue;
@@ -232,7 +229,7 @@ static int take_free(shmq_board *b, const char *name)
 		memcpy(e->name, name, strlen(name));
 		/* release: publishes the name; pairs with name_of() */
 		shmq_store(&e->has_name, 1, SHMQ_RELEASE);
-		/* relaxed: a count, under the lock */
+		/* relaxed: a count, under the board's lock */
 		shmq_add(&b->hdr->named, 1, SHMQ_RELAXED);
 		return (int)i;
 	}
@@ -246,11 +243,12 @@ SHMQ_API int shmq_board_bind(shmq_board *b, const char *name)
 	int rc = shmq__board_enter(b);
 	if (rc < 0)
 		return rc;
-	if ((rc = find(b, name)) == -ENOENT && (rc = lock(b)) == 0) {
+	struct shmq_mutex_shm *m = &b->hdr->lock;
+	if ((rc = find(b, name)) == -ENOENT && (rc = lock(b, m, NULL)) == 0) {
 		/* again under the lock: another binder may have won */
 		if ((rc = find(b, name)) == -ENOENT)
 			rc = take_free(b, name);
-		unlock(b);
+		unlock(m);
 	}
 	return shmq__board_leave(b, rc);
 }

@@ -469,11 +469,11 @@ struct shmq_board_hdr {
 	uint64_t entry_size;  /* 128 + 2 * V rounded up to 64 */
 	uint64_t entries_off; /* SHMQ_BOARD_HDR_SIZE */
 	uint8_t pad0[16];
-	/* Line 1: writers, under lock (but the lock and the event). */
-	struct shmq_mutex_shm lock; /* every set and bind holds it */
+	/* Line 1: writers (counters: atomic adds), binders. */
+	struct shmq_mutex_shm lock; /* every bind holds it */
 	struct shmq_event_shm any;  /* every set notifies; waiters on any
 	                               entry sleep on it */
-	shmq_atomic64 updates;   /* sets published (release); readers */
+	shmq_atomic64 updates;   /* sets published (release add); readers */
 	shmq_atomic32 named;     /* entries given a name; readers */
 	shmq_atomic32 recovered; /* sets a dead writer left half-done */
 	uint8_t pad1[16];
@@ -482,7 +482,7 @@ struct shmq_board_hdr {
 /* An entry's seq word: bits 1..63 the count n of values published (0:
  * never set), bit 0 set while a writer fills buffer (n + 1) % 2. */
 struct shmq_board_entry {
-	/* Line 0: writers write under the lock; readers read. */
+	/* Line 0: writers write under the entry's lock; readers read. */
 	shmq_atomic64 seq;        /* writer: odd (relaxed, then a release
 	                             fence), even n+1 (release); readers
 	                             (acquire, and after an acquire fence) */
@@ -492,7 +492,8 @@ struct shmq_board_entry {
 	                             waiters on this entry sleep on it */
 	shmq_atomic32 has_name;   /* bind: 1 (release) after the name, once */
 	uint32_t reserved;
-	uint8_t pad0[24];
+	struct shmq_mutex_shm lock; /* every set of this entry holds it */
+	uint8_t pad0[8];
 	/* Line 1: written once by bind, before has_name; read by all. */
 	char name[64];            /* NUL-terminated, 1..63 bytes */
 	/* then buffer 0 and buffer 1, each entry_size/2 - 64 bytes */
@@ -524,6 +525,7 @@ _Static_assert(sizeof(struct shmq_board_entry) == SHMQ_BOARD_ENTRY_HDR &&
                offsetof(struct shmq_board_entry, len) == 8 &&
                offsetof(struct shmq_board_entry, ev) == 16 &&
                offsetof(struct shmq_board_entry, has_name) == 32 &&
+               offsetof(struct shmq_board_entry, lock) == 40 &&
                offsetof(struct shmq_board_entry, name) == 64,
                "board entry offsets (docs/design.md)");
 _Static_assert(SHMQ_BOARD_NAME_MAX + 1 == 64, "a name and its NUL: a line");

@@ -384,9 +384,13 @@ TEST(board_scribbled_entry_gives_errors)
 	memset(e->name, 'z', sizeof(e->name));
 	atomic_store(&e->has_name, 1);
 	CHECK_EQ(shmq_board_name(b, 0, buf, sizeof(buf)), 63);
-	/* a scribbled lock: the set says so */
-	memset(base + offsetof(struct shmq_board_hdr, lock), 0xff, 16);
+	/* a scribbled lock: the set (the entry's) or bind (the board's)
+	 * says so */
+	memset(&e->lock, 0xff, sizeof(e->lock));
 	CHECK_EQ(shmq_board_set(b, 0, "x", 1), -EBADMSG);
+	CHECK_EQ(shmq_board_set(b, 1, "x", 1), 0); /* another entry: fine */
+	memset(base + offsetof(struct shmq_board_hdr, lock), 0xff, 16);
+	CHECK_EQ(shmq_board_bind(b, "new"), -EBADMSG);
 	/* shrunk under us: SHMQ_ETRUNCATED from then on, no SIGBUS */
 	shmq_seg_close(seg);
 	t_cut(loc, 0, NULL);

@@ -698,6 +698,33 @@ static void s_board_writer(const char *at)
 	CHECK_EQ(shmq_board_unlink(loc), 0);
 }
 
+/* A writer that took an entry's lock over from a dead one died too, right
+ * after rolling the unfinished set back: the next writer takes it over
+ * again, and the entry still reads at its value before both. */
+static void s_board_recover(const char *at)
+{
+	char loc[96], buf[16];
+	uint64_t seq;
+	struct shmq_board_opts o = {.entries = 1, .value_size = 16};
+	shmq_board *b = NULL;
+	t_posix_loc(loc, sizeof(loc), "board");
+	CHECK_EQ(shmq_board_create(&b, loc, &o), 0);
+	CHECK_EQ(shmq_board_set(b, 0, "old", 3), 0);
+	died_at(spawn("board.set.odd", v_board_set, loc));
+	died_at(spawn(at, v_board_set, loc));
+	CHECK_EQ(shmq_board_get(b, 0, buf, sizeof(buf), &seq), 3);
+	CHECK(!memcmp(buf, "old", 3));
+	CHECK_EQ(seq, 1);
+	CHECK_EQ(shmq_board_set(b, 0, "next", 4), 0);
+	CHECK_EQ(shmq_board_get(b, 0, buf, sizeof(buf), &seq), 4);
+	CHECK_EQ(seq, 2);
+	struct shmq_board_info in;
+	CHECK_EQ(shmq_board_info(b, &in), 0);
+	CHECK_EQ(in.recovered, 2);
+	shmq_board_close(b);
+	CHECK_EQ(shmq_board_unlink(loc), 0);
+}
+
 /* ---- The table: one test per point ---------------------------------------- */
 
 #define MAX_SCEN 64
@@ -761,6 +788,7 @@ CRASH_TEST(sem_post_counted, "sem.post.counted", s_wake(at))
 CRASH_TEST(event_signal_counted, "event.signal.counted", s_wake(at))
 CRASH_TEST(board_set_odd, "board.set.odd", s_board_writer(at))
 CRASH_TEST(board_set_even, "board.set.even", s_board_writer(at))
+CRASH_TEST(board_recover, "board.recover", s_board_recover(at))
 
 /* The points with a scenario above are exactly the points compiled in. */
 TEST(crash_every_point_has_a_test)

@@ -103,7 +103,8 @@ extern const struct bench_transport bench_floor_spin, bench_floor_futex,
 	bench_floor_spin_futex, bench_memcpy, bench_floor_checks,
 	bench_floor_ring, bench_floor_ring_batch;
 extern const struct bench_transport bench_shmq_spsc, bench_shmq_blocking,
-	bench_shmq_epoll, bench_shmq_epoll_spin, bench_shmq_zerocopy, bench_shmq_mpmc, bench_shmq_bcast;
+	bench_shmq_epoll, bench_shmq_epoll_spin, bench_shmq_zerocopy, bench_shmq_mpmc, bench_shmq_bcast,
+	bench_shmq_board, bench_board_mutex;
 extern const struct bench_transport bench_pipe, bench_unix_stream,
 	bench_unix_dgram, bench_tcp, bench_sysv_mq, bench_posix_mq,
 	bench_eventfd;

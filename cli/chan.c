@@ -223,6 +223,15 @@ static void catch_stop(const sigset_t *set)
 			sigaction(sig, &sa, NULL);
 }
 
+void cli_catch_stop_signals(void)
+{
+	sigset_t stop;
+
+	sigemptyset(&stop);
+	cli_stop_signals(&stop);
+	catch_stop(&stop);
+}
+
 int cli_chan_stopped(void)
 {
 	return stop_sig;

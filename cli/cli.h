@@ -23,7 +23,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_ls, cli_stat, cli_dump, cli_create, cli_rm,
-	cli_key, cli_mutex, cli_send, cli_recv, cli_bench;
+	cli_key, cli_mutex, cli_send, cli_recv, cli_bench, cli_board;
 
 /* ---- util.c ---- */
 
@@ -200,6 +200,9 @@ int cli_chan_peer_died(shmq_chan *ch, const char *name, int role,
 #define CLI_STOP_POLL_MS 100 /* a caught signal is acted on within this */
 /* The signal caught, or 0. */
 int cli_chan_stopped(void);
+/* Catches the stop signals from now on, as cli_chan_open() does (for a
+ * command that holds something else: shmq board watch). */
+void cli_catch_stop_signals(void);
 /* The earlier of two deadlines (NULL: none). */
 const struct timespec *cli_earliest(const struct timespec *a,
                                     const struct timespec *b);

@@ -16,7 +16,8 @@ const struct cli_cmd cli_stat = {
 	"times, and the removed/orphan/stale flags of one object. For a\n"
 	"semaphore set, the number of semaphores; for a message queue, the\n"
 	"messages and bytes queued, its capacity, and the last sender and\n"
-	"receiver with their liveness. For a channel (kind channel), its\n"
+	"receiver with their liveness. For a board: entries, value size and\n"
+	"counters. For a channel (kind channel), its\n"
 	"type, policy, capacity, largest message, depth, the writers and\n"
 	"readers attached (pid, liveness, messages each) and the messages\n"
 	"sent, received, lost and recovered from dead peers.\n\n"
@@ -151,6 +152,25 @@ static void print_channel(const struct shmq_stat *st)
 	      in.recovered);
 }
 
+static void print_board(const struct shmq_stat *st)
+{
+	struct shmq_board_info in;
+	char why[512];
+	int err = shmq_board_stat(st->locator, &in);
+
+	if (err < 0) {
+		field("board", "unreadable: %s",
+		      cli_explain(err, NULL, 0, why, sizeof(why)));
+		return;
+	}
+	field("entries", "%" PRIu32, in.entries);
+	field("value_size", "%" PRIu32 " (largest value)", in.value_size);
+	field("named", "%" PRIu32 " (entries with a name)", in.named);
+	field("updates", "%" PRIu64 " (values set, all entries)", in.updates);
+	field("recovered", "%" PRIu32 " (sets a dead writer left unfinished)",
+	      in.recovered);
+}
+
 static void print_queue(const struct shmq_stat *st)
 {
 	field("qnum", "%" PRIu64 " (messages queued)", st->qnum);
@@ -183,6 +203,8 @@ static void print_text(const struct shmq_stat *st)
 		print_memory(st);
 	if (!strcmp(st->kind, "channel"))
 		print_channel(st);
+	else if (!strcmp(st->kind, "board"))
+		print_board(st);
 	field("mode", "%04o", st->mode);
 	id_fields("uid", st->uid, "gid", st->gid);
 	id_fields("cuid", st->cuid, "cgid", st->cgid);

@@ -84,7 +84,8 @@ int shmq_version_check(unsigned major, unsigned minor);
 	   "most)")                                                           \
 	XX(EOWNER, 12, "the object belongs to another user (it may have "     \
 	   "taken the name first); not attached")                             \
-	XX(ETRUNCATED, 13, "the object was truncated by another process")
+	XX(ETRUNCATED, 13, "the object was truncated by another process")   \
+	XX(ENOTBOARD, 14, "the object is not a shmq board")
 
 enum {
 #define SHMQ_XX_(name, n, text) SHMQ_##name = -(SHMQ_EBASE + (n)),
@@ -309,7 +310,8 @@ struct shmq_stat {
 	int huge;           /* backed by huge pages */
 	int orphan;         /* no live attacher/mapper, creator dead */
 	int stale;          /* shmq object whose every participant is dead */
-	char kind[16];      /* "channel" (a shmq channel), "posix-sem", or
+	char kind[16];      /* "channel" (a shmq channel), "board" (a shmq
+	                       board), "posix-sem", or
 	                       "raw" for any other object */
 	/* System V semaphore sets and message queues (0 for the others): */
 	uint64_t nsems;     /* sysv-sem: semaphores in the set */
@@ -800,6 +802,119 @@ int shmq_waitset_remove_fd(shmq_waitset *ws, int fd);
  * not block; as with the fd, it may still say -EAGAIN (then it re-arms). */
 int shmq_waitset_wait(shmq_waitset *ws, struct shmq_ready *ready, int max,
                       const struct timespec *deadline);
+
+/* ---- Boards: the latest value of each of K entries -------------------------
+ *
+ * A board is one shared object (a POSIX object, or a memfd) holding K
+ * entries of up to V bytes each; a reader wants the newest value of an
+ * entry, not a queue (the last price of a symbol, the last pose of a
+ * robot). Any number of processes set and get. An entry is a seqlock over
+ * two value buffers: a set writes the buffer readers are not reading and
+ * then publishes it, so a get never sees a torn value and retries only when
+ * two sets land during one copy. Every entry has a sequence number (0:
+ * never set; +1 each set): a reader knows whether it changed, and can wait
+ * for it to change (futex; or poll an fd).
+ *
+ * Writers take the board's robust mutex for the length of one set: any
+ * number of processes may set any entry. A writer killed mid-set leaves
+ * the entry at its previous value (the half-written buffer was never
+ * published); the next writer takes the lock over and counts it in
+ * `recovered`. Entries may carry a name (up to SHMQ_BOARD_NAME_MAX bytes):
+ * shmq_board_bind gives a name the first free entry, for good.
+ *
+ * The board's memory is untrusted like a channel's: a header that does
+ * not validate gives SHMQ_ENOTBOARD, SHMQ_EVERSION or -EBADMSG at open, a
+ * scribbled entry -EBADMSG (or -EBUSY, below), never a crash or a hang; a
+ * POSIX board shrunk under us gives SHMQ_ETRUNCATED (the SIGBUS guard of
+ * channels). A board stays until shmq_board_unlink (shmq rm).
+ */
+#define SHMQ_BOARD_NAME_MAX 63          /* bytes of an entry's name */
+#define SHMQ_BOARD_MAX_ENTRIES (1u << 20)
+#define SHMQ_BOARD_MAX_VALUE (1u << 20) /* bytes of one value */
+#define SHMQ_BOARD_ANY UINT32_MAX       /* shmq_board_wait: any entry */
+
+struct shmq_board_opts {
+	uint32_t entries;    /* create: K, 1..SHMQ_BOARD_MAX_ENTRIES */
+	uint32_t value_size; /* create: V, 1..SHMQ_BOARD_MAX_VALUE */
+	unsigned mode;       /* create: permission bits (0: 0600) */
+	unsigned flags;      /* SHMQ_OPEN_OK, SHMQ_ANY_OWNER */
+	uint64_t reserved[4]; /* must be zero (else -EINVAL) */
+};
+
+typedef struct shmq_board shmq_board; /* opaque: one process's attachment */
+
+/* Creates a board (exclusively: -EEXIST; with SHMQ_OPEN_OK an existing
+ * one is opened instead, whatever its geometry: check shmq_board_info),
+ * every entry unset. Locators: posix:NAME, memfd:NAME. -EINVAL: entries or
+ * value_size 0 or above the maximum. */
+int shmq_board_create(shmq_board **b, const char *locator,
+                      const struct shmq_board_opts *opts);
+/* Attaches to an existing board (opts may be NULL; only flags count).
+ * Readers need read and write access too (the futex waiter counts).
+ * SHMQ_ENOTBOARD: not a board; SHMQ_EOWNER: another user's, unless
+ * SHMQ_ANY_OWNER. */
+int shmq_board_open(shmq_board **b, const char *locator,
+                    const struct shmq_board_opts *opts);
+int shmq_board_close(shmq_board *b); /* the board stays */
+/* Removes a board's name (attached processes keep it). Anything else
+ * given by mistake stays: SHMQ_ENOTBOARD. */
+int shmq_board_unlink(const char *locator);
+
+/* Publishes len bytes (0..V) as entry i's value. 0; -EINVAL (i out of
+ * range), -EMSGSIZE (len > V), -ENOTRECOVERABLE (the board's lock was
+ * abandoned for good), -EBADMSG, SHMQ_ETRUNCATED. */
+int shmq_board_set(shmq_board *b, uint32_t i, const void *buf, size_t len);
+/* Copies entry i's newest value into buf: its length (0 for an entry never
+ * set), and its sequence number in *seq (may be NULL). Never blocks:
+ * -EBUSY if the entry was rewritten under every one of many copies (or its
+ * sequence is scribbled so it seems to be); -EMSGSIZE (buf shorter than
+ * the value; *seq is set), -EINVAL, -EBADMSG, SHMQ_ETRUNCATED. */
+ssize_t shmq_board_get(shmq_board *b, uint32_t i, void *buf, size_t len,
+                       uint64_t *seq);
+/* Entry i's sequence number (SHMQ_BOARD_ANY: the board's count of sets)
+ * into *seq: 0, -EINVAL, -EBADMSG, SHMQ_ETRUNCATED. */
+int shmq_board_seq(shmq_board *b, uint32_t i, uint64_t *seq);
+
+/* Waits until entry i's sequence number (SHMQ_BOARD_ANY: the board's count
+ * of sets) is not `seen`: 0, -ETIMEDOUT (the absolute CLOCK_MONOTONIC
+ * deadline passed; NULL: none), -EINVAL, -EBADMSG, SHMQ_ETRUNCATED. A
+ * sleeper re-validates the board every 50 ms. try_: never blocks (-EAGAIN:
+ * unchanged), and re-arms the board's fd. */
+int shmq_board_wait(shmq_board *b, uint32_t i, uint64_t seen);
+int shmq_board_try_wait(shmq_board *b, uint32_t i, uint64_t seen);
+int shmq_board_wait_timed(shmq_board *b, uint32_t i, uint64_t seen,
+                          const struct timespec *deadline);
+/* A pollable fd for this handle, as shmq_chan_fd: readable (POLLIN) when
+ * the entry of the last shmq_board_try_wait that returned -EAGAIN may have
+ * changed (any set wakes it: check with try_wait, which re-arms on
+ * -EAGAIN). Starts readable; closed by shmq_board_close. Errors as
+ * shmq_chan_fd. */
+int shmq_board_fd(shmq_board *b);
+
+/* The entry named name: its index, or -ENOENT, -EINVAL (no name, or one
+ * longer than SHMQ_BOARD_NAME_MAX), -EBADMSG. */
+int shmq_board_find(shmq_board *b, const char *name);
+/* The entry named name, naming the first entry that has neither a name nor
+ * a value if none is (under the lock): its index; -ENOSPC (every entry is
+ * named or set), -EINVAL, -EBADMSG, SHMQ_ETRUNCATED. */
+int shmq_board_bind(shmq_board *b, const char *name);
+/* Entry i's name copied into buf (len >= SHMQ_BOARD_NAME_MAX + 1 always
+ * fits): its length, 0 for an unnamed entry; -EINVAL, -EBADMSG. */
+int shmq_board_name(shmq_board *b, uint32_t i, char *buf, size_t len);
+
+struct shmq_board_info {
+	uint32_t entries, value_size;
+	uint64_t object_size;
+	uint64_t updates;   /* sets published, all entries */
+	uint32_t named;     /* entries with a name */
+	uint32_t recovered; /* sets a dead writer left half-done */
+	uint64_t reserved[8]; /* zeroed, for fields to come */
+};
+
+/* The board's geometry and counters, through a handle. */
+int shmq_board_info(shmq_board *b, struct shmq_board_info *info);
+/* The same by locator, without attaching (read-only). */
+int shmq_board_stat(const char *locator, struct shmq_board_info *info);
 
 /* ---- Handing objects over a Unix socket -----------------------------------
  *

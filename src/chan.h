@@ -111,7 +111,7 @@ struct shmq_chan {
 	int64_t next_look_ns; /* mpmc: when a slot's holder may be asked again */
 	int64_t next_tick_ns; /* when a wait on this handle ticks next (0:
 	                         not yet set), kept across calls */
-	struct shmq__chan_fdw *fdw; /* shmq_chan_fd's, or NULL (chan_fd.c) */
+	struct shmq__fdw *fdw; /* shmq_chan_fd's, or NULL (chan_fd.c) */
 	uint32_t readers_seen; /* bcast writer: readers_ever when `other` was
 	                          last computed */
 	char locator[SHMQ_LOCATOR_MAX];
@@ -210,18 +210,14 @@ int shmq__chan_tick(struct shmq_chan *ch, struct shmq_event_shm *ev);
 int shmq__chan_eof(struct shmq_chan *ch);
 
 /* chan_fd.c */
-struct shmq__chan_fdw;
 /* A try_ call on an end with an fd found nothing (check gave -EAGAIN):
  * arms the fd, re-checking after the announce. check's result. */
 int shmq__chan_fd_arm(struct shmq_chan *ch,
                       int (*check)(struct shmq_chan *ch, void *arg),
                       void *arg);
-/* The handle broke (ch->broken): its fd, if any, polls readable for good,
- * since every later call returns at once. */
-void shmq__chan_fd_broken(struct shmq_chan *ch);
-/* How many of the end's wakes only a poll tick found (the tests' lost
- * wakeup count). */
-uint64_t shmq__chan_fd_late(const struct shmq_chan *ch);
+/* The handle broke (ch->broken): shmq__fdw_broken(ch->fdw). How many of
+ * the end's wakes only a poll tick found: shmq__fdw_late(ch->fdw) (the
+ * tests' lost wakeup count). */
 /* Stops the end's waiter thread and closes its fd (close). */
 void shmq__chan_fd_close(struct shmq_chan *ch);
 

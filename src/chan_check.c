@@ -117,7 +117,7 @@ ssize_t shmq__chan_failed(struct shmq_chan *ch, ssize_t rc, int hit)
 		rc = SHMQ_ETRUNCATED;
 	if ((hit || rc == SHMQ_ETRUNCATED) && !ch->broken) {
 		ch->broken = SHMQ_ETRUNCATED;
-		shmq__chan_fd_broken(ch); /* every later call fails at once */
+		shmq__fdw_broken(ch->fdw); /* every later call fails at once */
 	}
 	return hit ? SHMQ_ETRUNCATED : rc;
 }

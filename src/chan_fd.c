@@ -1,5 +1,7 @@
 /*
- * Channels: a pollable fd per channel end (shmq_chan_fd).
+ * A pollable fd per channel end (shmq_chan_fd), and the machinery behind it
+ * for any object that wakes its waiters through an event (boards too:
+ * board_wait.c): a context and its callbacks (struct shmq__fdw_ops).
  *
  * The fd is an eventfd of this process. A waiter thread of this process,
  * started with the fd, makes it readable; nothing else can: the peers reach
@@ -43,10 +45,12 @@ enum { MOVED, TICKED, STOPPED, UNCONFIRMED };
 
 #define POLL_MS 50 /* as chan_wait.c: liveness and header re-check */
 
-struct shmq__chan_fdw {
-	struct shmq_chan *ch;      /* its fields are set before the thread */
-	struct shmq_event_shm *ev; /* data_ev for a reader, space_ev writer */
-	uint32_t waits_for;        /* SHMQ_WRITER / SHMQ_READER */
+struct shmq__fdw {
+	void *ctx;                 /* the object's handle: ops' argument */
+	const struct shmq__fdw_ops *ops;
+	struct shmq_event_shm *ev; /* the event the object's peers notify */
+	struct shmq__guard *guard; /* the handle's SIGBUS guard */
+	int64_t spin_ns;           /* the spin before sleeping */
 	int efd;
 	pid_t pid;                 /* the process the thread runs in */
 	pthread_t thread;
@@ -63,21 +67,12 @@ struct shmq__chan_fdw {
 	                           timeout (tests) */
 };
 
-/* Whether the thread must wake the application: a peer it waits for died,
- * or the header no longer validates. Never writes shared memory: the
- * application's tick settles (chan_wait.c), on its thread. */
-static int tick_finds(struct shmq__chan_fdw *w)
-{
-	return shmq__chan_revalidate(w->ch) < 0 ||
-	       shmq__chan_any_dead(w->ch, w->waits_for);
-}
-
-static int watch(struct shmq__chan_fdw *w)
+static int watch(struct shmq__fdw *w)
 {
 	/* relaxed: stored before the release of ARMED that the thread
 	 * acquired */
 	uint32_t seen = shmq_load(&w->seen, SHMQ_RELAXED);
-	int64_t now = shmq__now_ns(), until = now + w->ch->spin_ns;
+	int64_t now = shmq__now_ns(), until = now + w->spin_ns;
 	/* Spin first, as a blocking call does: the peer is often about to
 	 * act, and the application sleeps in its loop meanwhile. */
 	while (now < until) {
@@ -113,9 +108,9 @@ static int watch(struct shmq__chan_fdw *w)
 				shmq_add(&w->late, 1, SHMQ_RELAXED);
 			return MOVED;
 		}
-		if (rc == -ETIMEDOUT && tick_finds(w))
+		if (rc == -ETIMEDOUT && w->ops->tick_finds(w->ctx))
 			return TICKED;
-		if (shmq_load(&w->ch->guard.hit, SHMQ_RELAXED))
+		if (shmq_load(&w->guard->hit, SHMQ_RELAXED))
 			return TICKED; /* zeros now: the application learns */
 	}
 }
@@ -124,7 +119,7 @@ static int watch(struct shmq__chan_fdw *w)
  * must never see ARMED once the eventfd is readable (it would leave it
  * readable, armed: a busy loop), so FIRING is stored before the write,
  * `to` after it. */
-static void fire(struct shmq__chan_fdw *w, uint32_t to)
+static void fire(struct shmq__fdw *w, uint32_t to)
 {
 	uint64_t one = 1;
 	/* seq_cst: before the write that wakes the application's poll */
@@ -138,7 +133,7 @@ static void fire(struct shmq__chan_fdw *w, uint32_t to)
 }
 
 /* The state once no fire is under way. */
-static uint32_t settled_state(struct shmq__chan_fdw *w)
+static uint32_t settled_state(struct shmq__fdw *w)
 {
 	/* acquire: pairs with fire's release of FIRED after its write */
 	uint32_t s = shmq_load(&w->state, SHMQ_ACQUIRE);
@@ -156,9 +151,9 @@ static uint32_t settled_state(struct shmq__chan_fdw *w)
  * soon after a fire (its next try_ call finds nothing): yield the CPU to
  * it for the spin budget, then sleep. Waking a sleeping thread costs the
  * arm a system call and the thread a wakeup. */
-static void wait_for_arm(struct shmq__chan_fdw *w, uint32_t s)
+static void wait_for_arm(struct shmq__fdw *w, uint32_t s)
 {
-	int64_t until = shmq__now_ns() + w->ch->spin_ns;
+	int64_t until = shmq__now_ns() + w->spin_ns;
 	/* acquire: pairs with arm's release of ARMED, close's of stop */
 	while (shmq_load(&w->state, SHMQ_ACQUIRE) == s &&
 	       !shmq_load(&w->stop, SHMQ_ACQUIRE)) {
@@ -177,11 +172,11 @@ static void wait_for_arm(struct shmq__chan_fdw *w, uint32_t s)
 
 static void *waiter(void *arg)
 {
-	struct shmq__chan_fdw *w = arg;
+	struct shmq__fdw *w = arg;
 	/* The handle's own guard: a fault here marks it hit, so the
 	 * application's next call returns SHMQ_ETRUNCATED even if that call
 	 * only meets the zeros the handler left (a send would go into them). */
-	shmq__guard_arm(&w->ch->guard);
+	shmq__guard_arm(w->guard);
 	for (;;) {
 		/* acquire: pairs with arm's release of ARMED (seen before) */
 		uint32_t s = shmq_load(&w->state, SHMQ_ACQUIRE);
@@ -191,10 +186,10 @@ static void *waiter(void *arg)
 			 * close saw; acquire: as above) */
 			s = shmq_load(&w->state, SHMQ_ACQUIRE);
 			if (s == ARMED || s == UNSURE)
-				shmq__chan_unannounce(w->ch, w->ev);
+				w->ops->unannounce(w->ctx, w->ev);
 			break;
 		}
-		if (s != ARMED || shmq_load(&w->ch->guard.hit, SHMQ_RELAXED)) {
+		if (s != ARMED || shmq_load(&w->guard->hit, SHMQ_RELAXED)) {
 			wait_for_arm(w, s);
 			continue;
 		}
@@ -204,7 +199,7 @@ static void *waiter(void *arg)
 			continue;
 		}
 		/* the announce arm made is ours to take back */
-		shmq__chan_unannounce(w->ch, w->ev);
+		w->ops->unannounce(w->ctx, w->ev);
 		if (why == STOPPED)
 			break;
 		if (why == TICKED)
@@ -212,13 +207,13 @@ static void *waiter(void *arg)
 			shmq_store(&w->tick_due, 1, SHMQ_RELEASE);
 		fire(w, FIRED);
 	}
-	shmq__guard_disarm(&w->ch->guard);
+	shmq__guard_disarm(w->guard);
 	return NULL;
 }
 
 /* A thread that takes none of the application's signals but the ones a
  * fault raises on it (blocking those would kill the process). */
-static int start_thread(struct shmq__chan_fdw *w)
+static int start_thread(struct shmq__fdw *w)
 {
 	sigset_t all, old;
 	pthread_attr_t at;
@@ -237,22 +232,19 @@ static int start_thread(struct shmq__chan_fdw *w)
 	return -rc;
 }
 
-SHMQ_API int shmq_chan_fd(shmq_chan *ch)
+int shmq__fdw_open(struct shmq__fdw **out, void *ctx,
+                   const struct shmq__fdw_ops *ops, struct shmq_event_shm *ev,
+                   struct shmq__guard *guard, int64_t spin_ns)
 {
-	if (!ch)
-		return -EINVAL;
-	if (ch->fdw)
-		return ch->fdw->efd;
-	if (ch->broken)
-		return ch->broken;
-	struct shmq__chan_fdw *w = calloc(1, sizeof *w);
+	struct shmq__fdw *w = calloc(1, sizeof *w);
 	if (!w)
 		return -ENOMEM;
-	w->ch = ch;
+	w->ctx = ctx;
+	w->ops = ops;
+	w->ev = ev;
+	w->guard = guard;
+	w->spin_ns = spin_ns;
 	w->pid = getpid();
-	w->ev = ch->role == SHMQ_READER ? &ch->hdr->data_ev
-	                                 : &ch->hdr->space_ev;
-	w->waits_for = ch->role == SHMQ_READER ? SHMQ_WRITER : SHMQ_READER;
 	/* readable from the start (FIRED): the first look is the caller's */
 	w->efd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
 	int rc = w->efd < 0 ? -errno : start_thread(w);
@@ -262,12 +254,12 @@ SHMQ_API int shmq_chan_fd(shmq_chan *ch)
 		free(w);
 		return rc;
 	}
-	ch->fdw = w;
+	*out = w;
 	return w->efd;
 }
 
 /* Drains the eventfd (the thread's last write) and hands the watch over. */
-static int rearm(struct shmq__chan_fdw *w)
+static int rearm(struct shmq__fdw *w)
 {
 	uint64_t n;
 	(void)!read(w->efd, &n, sizeof n);
@@ -282,12 +274,11 @@ static int rearm(struct shmq__chan_fdw *w)
 /* UNSURE: the thread made its membarrier after our announce (which it
  * still holds) and before UNSURE, which we acquired: a check now is the
  * other half of the Dekker pair. Nothing: watch on, with the same seen. */
-static int confirm(struct shmq__chan_fdw *w,
-                   int (*check)(struct shmq_chan *ch, void *arg), void *arg)
+static int confirm(struct shmq__fdw *w, shmq__fdw_check check, void *arg)
 {
-	int rc = check(w->ch, arg);
+	int rc = check(w->ctx, arg);
 	if (rc != -EAGAIN) {
-		shmq__chan_unannounce(w->ch, w->ev);
+		w->ops->unannounce(w->ctx, w->ev);
 		/* relaxed: the thread only waits for ARMED */
 		shmq_store(&w->state, FIRED, SHMQ_RELAXED);
 		return rc; /* the eventfd stays readable, as FIRED says */
@@ -297,15 +288,13 @@ static int confirm(struct shmq__chan_fdw *w,
 	return rearm(w);
 }
 
-int shmq__chan_fd_arm(struct shmq_chan *ch,
-                      int (*check)(struct shmq_chan *ch, void *arg), void *arg)
+int shmq__fdw_arm(struct shmq__fdw *w, shmq__fdw_check check, void *arg)
 {
-	struct shmq__chan_fdw *w = ch->fdw;
 	int rc;
 	/* acquire: pairs with the thread's release of tick_due */
 	if (shmq_xchg(&w->tick_due, 0, SHMQ_ACQUIRE)) {
-		if ((rc = shmq__chan_tick(ch, w->ev)) < 0 ||
-		    (rc = check(ch, arg)) != -EAGAIN)
+		if ((rc = w->ops->tick(w->ctx, w->ev)) < 0 ||
+		    (rc = check(w->ctx, arg)) != -EAGAIN)
 			return rc;
 	}
 	/* ARMED: nothing moved seq since, or the thread is about to fire
@@ -323,15 +312,15 @@ int shmq__chan_fd_arm(struct shmq_chan *ch,
 	 * fence is a plain one and the membarrier the thread's, after its
 	 * spin (watch, confirm): a membarrier costs tens of microseconds on
 	 * a VM, and the answer usually moves seq while the thread spins. */
-	int asym = shmq__asym_setup(), cheap = asym && ch->spin_ns > 0;
+	int asym = shmq__asym_setup(), cheap = asym && w->spin_ns > 0;
 	uint32_t seen = shmq_load(&w->ev->seq, SHMQ_ACQUIRE);
-	shmq__chan_announce(ch, w->ev);
+	w->ops->announce(w->ctx, w->ev);
 	if (cheap)
 		shmq_fence_seq_cst();
 	else
 		shmq_fence_heavy(asym);
-	if ((rc = check(ch, arg)) != -EAGAIN) {
-		shmq__chan_unannounce(w->ch, w->ev);
+	if ((rc = check(w->ctx, arg)) != -EAGAIN) {
+		w->ops->unannounce(w->ctx, w->ev);
 		return rc; /* the fd stays readable: it is FIRED */
 	}
 	/* relaxed: published by the release of ARMED in rearm() */
@@ -340,25 +329,23 @@ int shmq__chan_fd_arm(struct shmq_chan *ch,
 	return rearm(w);
 }
 
-void shmq__chan_fd_broken(struct shmq_chan *ch)
+void shmq__fdw_broken(struct shmq__fdw *w)
 {
 	uint64_t one = 1;
-	if (ch->fdw) /* never armed again: readable for good */
-		(void)!write(ch->fdw->efd, &one, sizeof one);
+	if (w) /* never armed again: readable for good */
+		(void)!write(w->efd, &one, sizeof one);
 }
 
-uint64_t shmq__chan_fd_late(const struct shmq_chan *ch)
+uint64_t shmq__fdw_late(const struct shmq__fdw *w)
 {
 	/* relaxed: a report */
-	return ch->fdw ? shmq_load(&ch->fdw->late, SHMQ_RELAXED) : 0;
+	return w ? shmq_load(&w->late, SHMQ_RELAXED) : 0;
 }
 
-void shmq__chan_fd_close(struct shmq_chan *ch)
+void shmq__fdw_close(struct shmq__fdw *w, int broken)
 {
-	struct shmq__chan_fdw *w = ch->fdw;
 	if (!w)
 		return;
-	ch->fdw = NULL;
 	if (w->pid != getpid()) { /* a fork child: the thread is the parent's */
 		close(w->efd);
 		free(w);
@@ -369,11 +356,91 @@ void shmq__chan_fd_close(struct shmq_chan *ch)
 	shmq_futex_wake(&w->state, 1);
 	/* An armed thread may sleep on the shared word: move it (others
 	 * sleeping there wake, look and sleep again). */
-	if (shmq_load(&w->state, SHMQ_ACQUIRE) == ARMED && !ch->broken) {
+	if (shmq_load(&w->state, SHMQ_ACQUIRE) == ARMED && !broken) {
 		shmq_add(&w->ev->seq, 1, SHMQ_RELEASE);
 		shmq_futex_wake(&w->ev->seq, INT_MAX);
 	}
 	pthread_join(w->thread, NULL);
 	close(w->efd);
 	free(w);
+}
+
+/* ---- Channel ends ---------------------------------------------------------- */
+
+/* Whether the thread must wake the application: a peer it waits for died,
+ * or the header no longer validates. Never writes shared memory: the
+ * application's tick settles (chan_wait.c), on its thread. */
+static int chan_tick_finds(void *ctx)
+{
+	struct shmq_chan *ch = ctx;
+	return shmq__chan_revalidate(ch) < 0 ||
+	       shmq__chan_any_dead(ch, ch->role == SHMQ_READER ? SHMQ_WRITER
+	                                                       : SHMQ_READER);
+}
+
+static void chan_announce(void *ctx, struct shmq_event_shm *ev)
+{
+	shmq__chan_announce(ctx, ev);
+}
+
+static void chan_unannounce(void *ctx, struct shmq_event_shm *ev)
+{
+	shmq__chan_unannounce(ctx, ev);
+}
+
+static int chan_tick(void *ctx, struct shmq_event_shm *ev)
+{
+	return shmq__chan_tick(ctx, ev);
+}
+
+static const struct shmq__fdw_ops chan_ops = {
+	.tick_finds = chan_tick_finds,
+	.announce = chan_announce,
+	.unannounce = chan_unannounce,
+	.tick = chan_tick,
+};
+
+SHMQ_API int shmq_chan_fd(shmq_chan *ch)
+{
+	if (!ch)
+		return -EINVAL;
+	if (ch->fdw)
+		return shmq__fdw_efd(ch->fdw);
+	if (ch->broken)
+		return ch->broken;
+	return shmq__fdw_open(&ch->fdw, ch, &chan_ops,
+	                      ch->role == SHMQ_READER ? &ch->hdr->data_ev
+	                                              : &ch->hdr->space_ev,
+	                      &ch->guard, ch->spin_ns);
+}
+
+int shmq__fdw_efd(const struct shmq__fdw *w)
+{
+	return w->efd;
+}
+
+/* A channel's check and its argument, as the generic check sees them. */
+struct chan_check {
+	int (*check)(struct shmq_chan *ch, void *arg);
+	void *arg;
+};
+
+static int chan_check(void *ctx, void *arg)
+{
+	struct chan_check *c = arg;
+	return c->check(ctx, c->arg);
+}
+
+int shmq__chan_fd_arm(struct shmq_chan *ch,
+                      int (*check)(struct shmq_chan *ch, void *arg), void *arg)
+{
+	struct chan_check c = {check, arg};
+	return shmq__fdw_arm(ch->fdw, chan_check, &c);
+}
+
+void shmq__chan_fd_close(struct shmq_chan *ch)
+{
+	struct shmq__fdw *w = ch->fdw;
+	ch->fdw = NULL;
+	shmq__fdw_close(w, ch->broken);
 }

@@ -390,6 +390,11 @@ SHMQ_API char *shmq_explain(int err, const char *object, size_t size,
 		    "give write access only to trusted peers, or use a memfd "
 		    "channel (sealed against shrinking)");
 		break;
+	case SHMQ_ENOTBOARD:
+		add(buf, len, &at, "the object is not a shmq board (no board "
+		    "header); check the name (shmq_list() gives each object's "
+		    "kind) or create the board (shmq_board_create())");
+		break;
 	case -E2BIG:
 		add(buf, len, &at, "the message is longer than the %zu-byte "
 		    "buffer; it stays queued: receive it with a larger buffer",

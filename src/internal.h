@@ -57,6 +57,12 @@ size_t shmq__crash_points(const char *const **names);
 	} while (0)
 #else
 #define SHMQ_CRASH_POINT(name) ((void)0)
+
+/* ==== board: latest-value boards (board.h) ==== */
+
+/* board.c: 1 if the file at path (below dirfd) is a shmq board. */
+int shmq__board_probe(int dirfd, const char *path);
+
 #endif
 
 /* ==== os: processes, limits, the SIGBUS guard (os_guard.h), membarrier,
@@ -278,6 +284,41 @@ uint64_t shmq__msgq_qbytes(int id);
 
 /* ==== chan: channels (chan.h); what the layers above use ==== */
 
+/* chan_fd.c: a pollable fd for a handle whose peers wake an event (a
+ * channel end, a board), made readable by a thread of this process. The
+ * object says, through its ops (ctx: its handle): */
+struct shmq__guard;
+struct shmq__fdw;
+struct shmq__fdw_ops {
+	/* whether the thread must wake the application although nothing
+	 * was notified (a peer died, the header no longer validates); from
+	 * the thread: never writes shared memory */
+	int (*tick_finds)(void *ctx);
+	/* a waiter counts itself in ev->waiters, and takes it back */
+	void (*announce)(void *ctx, struct shmq_event_shm *ev);
+	void (*unannounce)(void *ctx, struct shmq_event_shm *ev);
+	/* the application's tick, when the thread found one due */
+	int (*tick)(void *ctx, struct shmq_event_shm *ev);
+};
+/* The application's try_ call: 0 or its result, -EAGAIN if nothing. */
+typedef int (*shmq__fdw_check)(void *ctx, void *arg);
+/* Starts the thread and its eventfd (readable at first) for ev; *w is set
+ * on success. The eventfd, or a negative errno. */
+int shmq__fdw_open(struct shmq__fdw **w, void *ctx,
+                   const struct shmq__fdw_ops *ops, struct shmq_event_shm *ev,
+                   struct shmq__guard *guard, int64_t spin_ns);
+int shmq__fdw_efd(const struct shmq__fdw *w);
+/* A try_ call found nothing (check gave -EAGAIN): arms the fd,
+ * re-checking after the announce. check's result. */
+int shmq__fdw_arm(struct shmq__fdw *w, shmq__fdw_check check, void *arg);
+/* The handle broke: its fd (w may be NULL) polls readable for good. */
+void shmq__fdw_broken(struct shmq__fdw *w);
+/* How many wakes only a poll tick found (w may be NULL: 0). */
+uint64_t shmq__fdw_late(const struct shmq__fdw *w);
+/* Stops the thread and closes the fd (w may be NULL); broken: the
+ * mapping is not to be touched. */
+void shmq__fdw_close(struct shmq__fdw *w, int broken);
+
 /* chan_info.c: 1 if the file is a shmq channel (and whether it is stale:
  * every participant dead), 0 otherwise. Reads only. */
 int shmq__chan_probe(int dirfd, const char *path, int *stale);
@@ -286,5 +327,11 @@ int shmq__chan_probe(int dirfd, const char *path, int *stale);
  * SHMQ_ENOTCHAN (not a channel: no channel magic). */
 int shmq__chan_format(const char *locator, uint32_t theirs[2],
                       uint32_t ours[2]);
+
+
+/* ==== board: latest-value boards (board.h) ==== */
+
+/* board.c: 1 if the file at path (below dirfd) is a shmq board. */
+int shmq__board_probe(int dirfd, const char *path);
 
 #endif

@@ -445,4 +445,89 @@ _Static_assert(sizeof(struct shmq_chan_slot) == 16 &&
 _Static_assert(SHMQ_CHAN_MAX_PEERS <= 64,
                "an mpmc slot word names its holder in 6 bits");
 
+/* ---- Boards (src/board*.c) -----------------------------------------------
+ * One object: the header (two lines), then K entries of entry_size bytes.
+ * The creator writes everything before the object gets its name, so the
+ * identity line is read-only afterwards: each process copies it once at
+ * open, checks it, and uses its copy. An entry: a line of words, a line
+ * for its name, then its two value buffers (each V bytes rounded up to a
+ * line). Value n of an entry (its n-th set) lives in buffer n % 2. */
+
+#define SHMQ_BOARD_MAGIC UINT64_C(0x445242514d514853) /* "SHMQBRD" */
+#define SHMQ_BOARD_VERSION 1u
+#define SHMQ_BOARD_HDR_SIZE 128u
+#define SHMQ_BOARD_ENTRY_HDR 128u /* the words line and the name line */
+
+struct shmq_board_hdr {
+	/* Line 0, identity: creator only, before the name exists. */
+	uint64_t magic;       /* SHMQ_BOARD_MAGIC */
+	uint32_t version;     /* SHMQ_BOARD_VERSION */
+	uint32_t layout_hash; /* shmq__board_layout_hash() */
+	uint64_t object_size; /* bytes of the whole object (= fstat size) */
+	uint32_t entries;     /* K */
+	uint32_t value_size;  /* V */
+	uint64_t entry_size;  /* 128 + 2 * V rounded up to 64 */
+	uint64_t entries_off; /* SHMQ_BOARD_HDR_SIZE */
+	uint8_t pad0[16];
+	/* Line 1: writers (counters: atomic adds), binders. */
+	struct shmq_mutex_shm lock; /* every bind holds it */
+	struct shmq_event_shm any;  /* every set notifies; waiters on any
+	                               entry sleep on it */
+	shmq_atomic64 updates;   /* sets published (release add); readers */
+	shmq_atomic32 named;     /* entries given a name; readers */
+	shmq_atomic32 recovered; /* sets a dead writer left half-done */
+	uint8_t pad1[16];
+};
+
+/* An entry's seq word: bits 1..63 the count n of values published (0:
+ * never set), bit 0 set while a writer fills buffer (n + 1) % 2. */
+struct shmq_board_entry {
+	/* Line 0: writers write under the entry's lock; readers read. */
+	shmq_atomic64 seq;        /* writer: odd (relaxed, then a release
+	                             fence), even n+1 (release); readers
+	                             (acquire, and after an acquire fence) */
+	shmq_atomic32 len[2];     /* writer, before the even seq: the
+	                             length of the value in each buffer */
+	struct shmq_event_shm ev; /* writer notifies after each set;
+	                             waiters on this entry sleep on it */
+	shmq_atomic32 has_name;   /* bind: 1 (release) after the name, once */
+	uint32_t reserved;
+	struct shmq_mutex_shm lock; /* every set of this entry holds it */
+	uint8_t pad0[8];
+	/* Line 1: written once by bind, before has_name; read by all. */
+	char name[64];            /* NUL-terminated, 1..63 bytes */
+	/* then buffer 0 and buffer 1, each entry_size/2 - 64 bytes */
+};
+
+static inline uint64_t shmq__board_entry_size(uint32_t value_size)
+{
+	return SHMQ_BOARD_ENTRY_HDR + 2 * (((uint64_t)value_size + 63) & ~UINT64_C(63));
+}
+
+_Static_assert(sizeof(struct shmq_board_hdr) == SHMQ_BOARD_HDR_SIZE,
+               "board header is two lines (docs/design.md)");
+_Static_assert(offsetof(struct shmq_board_hdr, magic) == 0 &&
+               offsetof(struct shmq_board_hdr, version) == 8 &&
+               offsetof(struct shmq_board_hdr, layout_hash) == 12 &&
+               offsetof(struct shmq_board_hdr, object_size) == 16 &&
+               offsetof(struct shmq_board_hdr, entries) == 24 &&
+               offsetof(struct shmq_board_hdr, value_size) == 28 &&
+               offsetof(struct shmq_board_hdr, entry_size) == 32 &&
+               offsetof(struct shmq_board_hdr, entries_off) == 40 &&
+               offsetof(struct shmq_board_hdr, lock) == 64 &&
+               offsetof(struct shmq_board_hdr, any) == 80 &&
+               offsetof(struct shmq_board_hdr, updates) == 96 &&
+               offsetof(struct shmq_board_hdr, named) == 104 &&
+               offsetof(struct shmq_board_hdr, recovered) == 108,
+               "board header offsets (docs/design.md)");
+_Static_assert(sizeof(struct shmq_board_entry) == SHMQ_BOARD_ENTRY_HDR &&
+               offsetof(struct shmq_board_entry, seq) == 0 &&
+               offsetof(struct shmq_board_entry, len) == 8 &&
+               offsetof(struct shmq_board_entry, ev) == 16 &&
+               offsetof(struct shmq_board_entry, has_name) == 32 &&
+               offsetof(struct shmq_board_entry, lock) == 40 &&
+               offsetof(struct shmq_board_entry, name) == 64,
+               "board entry offsets (docs/design.md)");
+_Static_assert(SHMQ_BOARD_NAME_MAX + 1 == 64, "a name and its NUL: a line");
+
 #endif

@@ -87,6 +87,8 @@ static void fd_fill(struct shmq_stat *st, const struct stat *sb,
 		snprintf(path, sizeof(path), SHM_DIR "%s", loc->name);
 		if (shmq__chan_probe(AT_FDCWD, path, &st->stale))
 			snprintf(st->kind, sizeof(st->kind), "channel");
+		else if (shmq__board_probe(AT_FDCWD, path))
+			snprintf(st->kind, sizeof(st->kind), "board");
 	}
 }
 

@@ -133,6 +133,19 @@ TEST(bench_mpmc_broadcast_and_kernel_rows_run)
 	check_nothing_left();
 }
 
+TEST(bench_board_rows_run_and_leave_nothing_behind)
+{
+	struct t_run r;
+
+	need_python();
+	SHMQ(&r, "bench", "--only", "shmq-board,board-mutex-struct",
+	     "--sizes", "100", "--json", "--duration", "0.05", "--cpus",
+	     "auto");
+	/* round trips only: a board keeps the newest value, not each one */
+	check_records(&r, "shmq-board,board-mutex-struct", "100", "2");
+	check_nothing_left();
+}
+
 TEST(bench_table_names_each_rows_floor_and_ratio_to_pipe)
 {
 	struct t_run r, py;

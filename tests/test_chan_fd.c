@@ -123,7 +123,7 @@ static void echo(const char *ping, const char *pong, int trips, int by_fd,
 		for (v = from; v < next; v++)
 			CHECK_EQ(shmq_chan_send(out, &v, sizeof v), 0);
 	}
-	CHECK_EQ(shmq__chan_fd_late(in), 0);
+	CHECK_EQ(shmq__fdw_late(in->fdw), 0);
 	if (ep >= 0)
 		close(ep);
 	CHECK_EQ(shmq_chan_close(in), 0);
@@ -158,7 +158,7 @@ static void round_trips(int by_fd, int64_t spin)
 		CHECK_EQ(n, 8);
 		CHECK_EQ(back, v);
 	}
-	CHECK_EQ(shmq__chan_fd_late(in), 0);
+	CHECK_EQ(shmq__fdw_late(in->fdw), 0);
 	CHECK_EQ(t_wait(pid), 0);
 	close(ep);
 	CHECK_EQ(shmq_chan_close(out), 0);
@@ -207,7 +207,7 @@ TEST(chan_fd_unanswered_cheap_arm_confirms_then_sleeps)
 	CHECK(t_readable(fd, 5000));
 	CHECK_EQ(shmq_chan_try_recv(r, &v, sizeof v), 8);
 	CHECK_EQ(shmq_load(&r->hdr->data_ev.waiters, SHMQ_RELAXED), 0);
-	CHECK_EQ(shmq__chan_fd_late(r), 0);
+	CHECK_EQ(shmq__fdw_late(r->fdw), 0);
 	CHECK_EQ(shmq_chan_close(w), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
 }

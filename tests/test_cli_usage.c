@@ -12,7 +12,8 @@
 #include <string.h>
 
 static const char *const commands[] = { "ls", "stat", "dump", "create", "rm",
-	                                "key", "mutex", "send", "recv", "bench" };
+	                                "key", "mutex", "send", "recv", "board",
+	                                "bench" };
 
 /* ---- The command line itself ------------------------------------------ */
 

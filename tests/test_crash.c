@@ -656,6 +656,75 @@ static void s_unlock(const char *at)
 	died_at(pid);
 }
 
+/* ---- Boards --------------------------------------------------------------- */
+
+static void v_board_set(const char *loc)
+{
+	shmq_board *b = NULL;
+	CHECK_EQ(shmq_board_open(&b, loc, NULL), 0);
+	CHECK_EQ(shmq_board_set(b, 0, "new value", 9), 0);
+	shmq_board_close(b);
+}
+
+/* A writer killed mid-set (odd: the value half written) leaves the entry
+ * at its previous value; killed after publishing (even), at the new one.
+ * Either way it dies holding the lock: the next writer takes it over,
+ * counts it, and sets. */
+static void s_board_writer(const char *at)
+{
+	char loc[96], buf[16];
+	uint64_t seq;
+	struct shmq_board_opts o = {.entries = 2, .value_size = 16};
+	shmq_board *b = NULL;
+	t_posix_loc(loc, sizeof(loc), "board");
+	CHECK_EQ(shmq_board_create(&b, loc, &o), 0);
+	CHECK_EQ(shmq_board_set(b, 0, "old", 3), 0);
+	pid_t pid = spawn(at, v_board_set, loc);
+	died_at(pid);
+	int odd = !strcmp(at, "board.set.odd");
+	ssize_t len = shmq_board_get(b, 0, buf, sizeof(buf), &seq);
+	CHECK_EQ(len, odd ? 3 : 9);
+	CHECK(!memcmp(buf, odd ? "old" : "new value", (size_t)len));
+	CHECK_EQ(seq, odd ? 1 : 2);
+	int64_t t0 = now_ms();
+	CHECK_EQ(shmq_board_set(b, 0, "next", 4), 0);
+	CHECK(now_ms() - t0 < WAIT_MS / 2);
+	CHECK_EQ(shmq_board_get(b, 0, buf, sizeof(buf), &seq), 4);
+	CHECK_EQ(seq, odd ? 2 : 3);
+	struct shmq_board_info in;
+	CHECK_EQ(shmq_board_info(b, &in), 0);
+	CHECK_EQ(in.recovered, 1);
+	shmq_board_close(b);
+	CHECK_EQ(shmq_board_unlink(loc), 0);
+}
+
+/* A writer that took an entry's lock over from a dead one died too, right
+ * after rolling the unfinished set back: the next writer takes it over
+ * again, and the entry still reads at its value before both. */
+static void s_board_recover(const char *at)
+{
+	char loc[96], buf[16];
+	uint64_t seq;
+	struct shmq_board_opts o = {.entries = 1, .value_size = 16};
+	shmq_board *b = NULL;
+	t_posix_loc(loc, sizeof(loc), "board");
+	CHECK_EQ(shmq_board_create(&b, loc, &o), 0);
+	CHECK_EQ(shmq_board_set(b, 0, "old", 3), 0);
+	died_at(spawn("board.set.odd", v_board_set, loc));
+	died_at(spawn(at, v_board_set, loc));
+	CHECK_EQ(shmq_board_get(b, 0, buf, sizeof(buf), &seq), 3);
+	CHECK(!memcmp(buf, "old", 3));
+	CHECK_EQ(seq, 1);
+	CHECK_EQ(shmq_board_set(b, 0, "next", 4), 0);
+	CHECK_EQ(shmq_board_get(b, 0, buf, sizeof(buf), &seq), 4);
+	CHECK_EQ(seq, 2);
+	struct shmq_board_info in;
+	CHECK_EQ(shmq_board_info(b, &in), 0);
+	CHECK_EQ(in.recovered, 2);
+	shmq_board_close(b);
+	CHECK_EQ(shmq_board_unlink(loc), 0);
+}
+
 /* ---- The table: one test per point ---------------------------------------- */
 
 #define MAX_SCEN 64
@@ -717,6 +786,9 @@ CRASH_TEST(mutex_takeover, "mutex.takeover", s_mutex_owner(at))
 CRASH_TEST(mutex_unlock_released, "mutex.unlock.released", s_unlock(at))
 CRASH_TEST(sem_post_counted, "sem.post.counted", s_wake(at))
 CRASH_TEST(event_signal_counted, "event.signal.counted", s_wake(at))
+CRASH_TEST(board_set_odd, "board.set.odd", s_board_writer(at))
+CRASH_TEST(board_set_even, "board.set.even", s_board_writer(at))
+CRASH_TEST(board_recover, "board.recover", s_board_recover(at))
 
 /* The points with a scenario above are exactly the points compiled in. */
 TEST(crash_every_point_has_a_test)

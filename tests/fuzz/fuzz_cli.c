@@ -40,6 +40,10 @@ int __wrap_shmq_chan_create(shmq_chan **ch, const char *locator, int role,
 int __wrap_shmq_chan_open(shmq_chan **ch, const char *locator, int role,
                           const struct shmq_chan_opts *opts);
 int __wrap_shmq_chan_stat(const char *locator, struct shmq_chan_info *info);
+int __wrap_shmq_board_create(shmq_board **b, const char *locator,
+                             const struct shmq_board_opts *opts);
+int __wrap_shmq_board_open(shmq_board **b, const char *locator,
+                           const struct shmq_board_opts *opts);
 int __wrap_shmq_stat(const char *locator, struct shmq_stat *st);
 int __wrap_shmq_list(unsigned flags,
                      int (*fn)(const struct shmq_stat *st, void *arg),
@@ -89,6 +93,20 @@ int __wrap_shmq_chan_open(shmq_chan **ch, const char *locator, int role,
                           const struct shmq_chan_opts *opts)
 {
 	(void)ch, (void)locator, (void)role, (void)opts;
+	return answer;
+}
+
+int __wrap_shmq_board_create(shmq_board **b, const char *locator,
+                             const struct shmq_board_opts *opts)
+{
+	(void)b, (void)locator, (void)opts;
+	return answer;
+}
+
+int __wrap_shmq_board_open(shmq_board **b, const char *locator,
+                           const struct shmq_board_opts *opts)
+{
+	(void)b, (void)locator, (void)opts;
 	return answer;
 }
 

@@ -85,7 +85,9 @@ int shmq_version_check(unsigned major, unsigned minor);
 	XX(EOWNER, 12, "the object belongs to another user (it may have "     \
 	   "taken the name first); not attached")                             \
 	XX(ETRUNCATED, 13, "the object was truncated by another process")   \
-	XX(ENOTBOARD, 14, "the object is not a shmq board")
+	XX(ENOTBOARD, 14, "the object is not a shmq board")                  \
+	XX(EPOOL, 15, "the sample pool is too small: a samples channel "      \
+	   "needs capacity >= readers * hold + history + 2")
 
 enum {
 #define SHMQ_XX_(name, n, text) SHMQ_##name = -(SHMQ_EBASE + (n)),
@@ -566,6 +568,12 @@ const char *shmq_msgq_locator(const shmq_msgq *q);   /* canonical */
  *                        writer waits for the slowest live reader; OVERWRITE:
  *                        it never waits, a reader that falls behind gets
  *                        SHMQ_ELOST and the count it missed)
+ *   SHMQ_CHAN_SAMPLES    one writer, many readers, zero copy both ways: a
+ *                        pool of `capacity` samples of up to msg_size bytes
+ *                        each in a separate data segment that readers map
+ *                        read-only; each reader gets a pointer to the same
+ *                        bytes and holds up to `hold` samples at once (see
+ *                        "Sample channels" below)
  * A dead peer never blocks the others: a blocked call notices within
  * ~50 ms. A reader whose writers all died gets SHMQ_EPEERDEAD once the ring
  * is drained; after all writers closed normally it gets -EPIPE (end of
@@ -582,6 +590,7 @@ enum {
 	SHMQ_CHAN_SPSC = 1,
 	SHMQ_CHAN_MPMC = 2,
 	SHMQ_CHAN_BROADCAST = 3,
+	SHMQ_CHAN_SAMPLES = 4,
 };
 enum {
 	SHMQ_POLICY_BLOCK = 0,
@@ -595,6 +604,7 @@ enum {
 
 /* Flags of struct shmq_chan_opts, with SHMQ_OPEN_OK and SHMQ_ANY_OWNER. */
 #define SHMQ_CHAN_PERSIST (1u << 8) /* the last close does not unlink */
+#define SHMQ_CHAN_HUGE_2M (1u << 9) /* samples: data on 2 MiB huge pages */
 
 #define SHMQ_CHAN_MAX_PEERS 64
 
@@ -611,7 +621,11 @@ struct shmq_chan_opts {
 	                      on try_: the library paces its polls of a full
 	                      ring, still notices a dead peer within 50 ms and
 	                      still keeps a _timed deadline. */
-	uint64_t reserved[4]; /* must be zero (else -EINVAL), as in
+	uint32_t history;  /* create, samples: the last `history` published
+	                      samples a joining reader gets first (0) */
+	uint32_t hold;     /* create, samples: samples a reader may hold at
+	                      once (0: 1) */
+	uint64_t reserved[3]; /* must be zero (else -EINVAL), as in
 	                         struct shmq_seg_opts */
 };
 
@@ -678,8 +692,38 @@ ssize_t shmq_chan_try_peek(shmq_chan *ch, const void **ptr);
 ssize_t shmq_chan_peek_timed(shmq_chan *ch, const void **ptr,
                              const struct timespec *deadline);
 int shmq_chan_release(shmq_chan *ch);
+/* Releases the held sample that ptr points into (samples: in any order;
+ * other kinds: as shmq_chan_release when ptr is the open peek's pointer).
+ * -EINVAL: this handle holds nothing there. */
+int shmq_chan_release_at(shmq_chan *ch, const void *ptr);
 
-/* Messages this reader missed (broadcast, overwrite policy), in total. */
+/*
+ * Sample channels (SHMQ_CHAN_SAMPLES). The writer loans a sample with
+ * reserve (len <= msg_size; one loan open at a time), fills it in place and
+ * publishes it with commit to every reader attached, or gives it back with
+ * abandon. Each peek gives a reader the NEXT sample, a read-only pointer
+ * into the data segment, and the reader keeps holding it until it releases
+ * it: release gives back the oldest sample held, release_at the one ptr
+ * points into. A reader holds at most `hold` samples (opts.hold): a peek
+ * with `hold` held is -EBUSY. send copies into a loan and commits; recv
+ * copies out and releases at once. A sample returns to the pool once every
+ * reader it went to released it (and it left the history).
+ * Policy BLOCK: reserve waits for a free sample. OVERWRITE: reserve never
+ * waits for a slow reader: that reader's oldest queued, not yet received
+ * sample is dropped and counted lost for it (shmq_chan_lost); a held sample
+ * is never taken back. History: a reader that joins gets the last
+ * opts.history published samples first. The pool must serve everybody:
+ * capacity >= readers * hold + history + 2, else create and a reader's
+ * open fail with SHMQ_EPOOL. The sample bytes live in a System V segment
+ * (removed with the last process attached, even one that was killed,
+ * unless SHMQ_CHAN_PERSIST; then shmq_chan_unlink removes it); readers
+ * attach it SHM_RDONLY. SHMQ_CHAN_HUGE_2M puts it on 2 MiB huge pages
+ * (SHMQ_ENOHUGE if none are free). A reader or writer that dies gives its
+ * samples back when its death is found (counted in `recovered`).
+ */
+
+/* Messages this reader missed (broadcast, overwrite policy; samples,
+ * overwrite policy: samples dropped before it got them), in total. */
 uint64_t shmq_chan_lost(const shmq_chan *ch);
 /* Largest message the channel takes. */
 size_t shmq_chan_max_msg(const shmq_chan *ch);
@@ -689,7 +733,10 @@ struct shmq_chan_peer_info {
 	int role;       /* SHMQ_WRITER / SHMQ_READER */
 	pid_t pid;
 	int alive;      /* SHMQ_PID_* (from a kernel-held lock, not the pid) */
+	unsigned held;  /* samples reader: samples it holds now */
 	uint64_t msgs;  /* messages sent or received by it */
+	uint64_t queued;/* samples reader: published to it, not yet peeked */
+	uint64_t lost;  /* broadcast/samples reader: messages it missed */
 };
 
 struct shmq_chan_info {
@@ -706,7 +753,8 @@ struct shmq_chan_info {
 	pid_t last_dead_pid;                  /* the last peer found dead */
 	unsigned npeers;
 	struct shmq_chan_peer_info peers[SHMQ_CHAN_MAX_PEERS];
-	uint64_t reserved[8];                 /* zeroed, for fields to come */
+	uint64_t pool_free;                   /* samples: free in the pool */
+	uint64_t reserved[7];                 /* zeroed, for fields to come */
 };
 
 /* The channel's counters and peers, through an attached handle. Not a pure

@@ -35,6 +35,7 @@ typedef _Atomic uint64_t shmq_atomic64;
 #define shmq_add(p, v, mo) atomic_fetch_add_explicit((p), (v), (mo))
 #define shmq_sub(p, v, mo) atomic_fetch_sub_explicit((p), (v), (mo))
 #define shmq_or(p, v, mo) atomic_fetch_or_explicit((p), (v), (mo))
+#define shmq_and(p, v, mo) atomic_fetch_and_explicit((p), (v), (mo))
 /* Strong CAS; on failure *expected gets the value seen (relaxed). */
 #define shmq_cas(p, expected, v, mo)                                          \
 	atomic_compare_exchange_strong_explicit((p), (expected), (v), (mo),   \

@@ -16,6 +16,7 @@
 /* The header's flags word (layout.h): a bit of the format, which keeps its
  * value whatever the API's SHMQ_CHAN_PERSIST is. */
 #define SHMQ__CHAN_HDR_PERSIST (1u << 1)
+#define SHMQ__CHAN_HDR_HUGE_2M (1u << 2) /* samples: data on huge pages */
 
 struct shmq_chan;
 
@@ -24,6 +25,10 @@ struct shmq__chan_geometry {
 	uint32_t kind, policy, msg_size, slot_size, flags;
 	uint64_t capacity, ring_bytes;
 	int64_t spin_ns;
+	/* samples: the data segment (prepare makes it, with `mode`) */
+	uint32_t hold, history, data_off, data_id, mode;
+	uint64_t stride, data_size, data_nonce;
+	shmq_seg *data; /* the creator's read-write attachment */
 };
 
 /* What a kind does: the one place the common code learns it (ops_of). The
@@ -65,12 +70,38 @@ struct shmq_chan_ops {
 	void (*joined)(struct shmq_chan *ch);
 	/* How many writers and readers may be attached at once. */
 	uint32_t max_writers, max_readers;
+	/* Create, after plan: makes what lives outside the object (into g);
+	 * unprepare undoes it if the object is not made. */
+	int (*prepare)(struct shmq__chan_geometry *g);
+	void (*unprepare)(struct shmq__chan_geometry *g);
+	/* Open, after the identity is adopted, before joining: attaches what
+	 * lives outside the object (its errors end the open). */
+	int (*attach)(struct shmq_chan *ch);
+	/* A dead peer's line i is settled (may run again if a settler died
+	 * half way: must be idempotent). */
+	void (*settle)(struct shmq_chan *ch, unsigned i, uint32_t role);
+	/* Close, before the counts go: gives back what this handle holds. */
+	void (*quit)(struct shmq_chan *ch);
+	/* Report: what reader line i holds and missed. */
+	void (*peer_depth)(struct shmq_chan *ch, unsigned i,
+	                   struct shmq_chan_peer_info *pi);
+	/* release_at: releases what the handle holds at ptr (NULL: the
+	 * kind holds one message at a time, release_at is release). */
+	int (*release_at)(struct shmq_chan *ch, const void *ptr);
+	/* Whether the handle may hold more after a peek (NULL: no). */
+	int (*can_hold)(const struct shmq_chan *ch);
 };
 
 /* The ops of a kind, or NULL if kind is none (chan_check.c). */
 const struct shmq_chan_ops *shmq__chan_ops_of(uint32_t kind);
 extern const struct shmq_chan_ops shmq__spsc_ops, shmq__mpmc_ops,
-	shmq__bcast_ops;
+	shmq__bcast_ops, shmq__samples_ops;
+/* chan_samples.c: frees the samples state of a handle (any kind, any
+ * stage of open or close). */
+void shmq__samples_free(struct shmq_chan *ch);
+/* Removes a persistent samples channel's data segment, named by the
+ * identity line h (checked against the segment first). */
+int shmq__samples_unlink_data(const struct shmq_chan_hdr *h, int fd);
 /* What the two slot kinds (mpmc, broadcast) share (chan_slots.c). */
 #define SHMQ__SLOTS_DEFAULT 1024u /* slots when none asked */
 int shmq__slots_plan(const struct shmq_chan_opts *o,
@@ -114,6 +145,12 @@ struct shmq_chan {
 	struct shmq__fdw *fdw; /* shmq_chan_fd's, or NULL (chan_fd.c) */
 	uint32_t readers_seen; /* bcast writer: readers_ever when `other` was
 	                          last computed */
+	/* samples: the identity line's fields, and the handle's state */
+	uint32_t hold, history, data_off, data_id;
+	uint64_t stride, data_size, data_nonce;
+	struct shmq__samples *smp;
+	shmq_seg *data_created; /* samples creator: its data attachment */
+	const void *op_ptr; /* the open peek's pointer (release_at) */
 	char locator[SHMQ_LOCATOR_MAX];
 };
 

@@ -62,7 +62,8 @@ static ssize_t recv_as(shmq_chan *ch, void *buf, size_t len,
 	ssize_t n = ch->ops->peek(ch, &p, len, deadline, try_);
 	if (n >= 0) {
 		memcpy(buf, p, (size_t)n);
-		rc = ch->ops->release(ch);
+		rc = ch->ops->release_at ? ch->ops->release_at(ch, p)
+		                         : ch->ops->release(ch);
 		n = rc < 0 ? rc : n; /* broadcast: a torn copy is SHMQ_ELOST */
 	}
 	return shmq__chan_leave(ch, n);
@@ -152,8 +153,11 @@ static ssize_t peek_as(shmq_chan *ch, const void **ptr,
 		return -EINVAL;
 	shmq__chan_enter(ch);
 	ssize_t n = ch->ops->peek(ch, ptr, SIZE_MAX, deadline, try_);
-	if ((n = shmq__chan_leave(ch, n)) >= 0)
-		ch->busy = 1;
+	if ((n = shmq__chan_leave(ch, n)) >= 0) {
+		/* samples: busy once the handle holds all it may */
+		ch->busy = !ch->ops->can_hold || !ch->ops->can_hold(ch);
+		ch->op_ptr = *ptr;
+	}
 	return n;
 }
 
@@ -175,13 +179,31 @@ SHMQ_API ssize_t shmq_chan_peek_timed(shmq_chan *ch, const void **ptr,
 
 SHMQ_API int shmq_chan_release(shmq_chan *ch)
 {
-	if (!ch || ch->role != SHMQ_READER || !ch->busy)
+	if (!ch || ch->role != SHMQ_READER)
+		return -EINVAL;
+	if (!ch->ops->release_at && !ch->busy)
 		return -EINVAL;
 	ch->busy = 0;
 	if (ch->broken)
 		return ch->broken;
 	shmq__chan_enter(ch);
 	return (int)shmq__chan_leave(ch, ch->ops->release(ch));
+}
+
+SHMQ_API int shmq_chan_release_at(shmq_chan *ch, const void *ptr)
+{
+	if (!ch || ch->role != SHMQ_READER || !ptr)
+		return -EINVAL;
+	if (!ch->ops->release_at)
+		return ch->busy && ptr == ch->op_ptr ? shmq_chan_release(ch)
+		                                     : -EINVAL;
+	if (ch->broken)
+		return ch->broken;
+	shmq__chan_enter(ch);
+	int rc = (int)shmq__chan_leave(ch, ch->ops->release_at(ch, ptr));
+	if (rc == 0)
+		ch->busy = 0;
+	return rc;
 }
 
 SHMQ_API uint64_t shmq_chan_lost(const shmq_chan *ch)

@@ -26,6 +26,10 @@ uint32_t shmq__chan_layout_hash(void)
 		offsetof(struct shmq_chan_hdr, head),
 		offsetof(struct shmq_chan_peer, cursor),
 		SHMQ_CHAN_PEERS_OFF, SHMQ_CHAN_RING_OFF, SHMQ_CHAN_MAX_PEERS,
+		offsetof(struct shmq_chan_hdr, data_id),
+		sizeof(struct shmq_samples_ctl), sizeof(struct shmq_sample_desc),
+		sizeof(struct shmq_samples_rline),
+		sizeof(struct shmq_samples_data),
 	};
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
@@ -42,6 +46,7 @@ const struct shmq_chan_ops *shmq__chan_ops_of(uint32_t kind)
 		[SHMQ_CHAN_SPSC] = &shmq__spsc_ops,
 		[SHMQ_CHAN_MPMC] = &shmq__mpmc_ops,
 		[SHMQ_CHAN_BROADCAST] = &shmq__bcast_ops,
+		[SHMQ_CHAN_SAMPLES] = &shmq__samples_ops,
 	};
 	return kind < sizeof(ops) / sizeof(ops[0]) ? ops[kind] : NULL;
 }
@@ -86,6 +91,15 @@ int shmq__chan_adopt(struct shmq_chan *ch)
 	ch->msg_size = h.msg_size;
 	ch->slot_size = h.slot_size;
 	ch->chan_flags = h.flags;
+	if (k->attach) { /* samples: the rest is padding to the others */
+		ch->hold = h.hold;
+		ch->history = h.history;
+		ch->data_off = h.data_off;
+		ch->data_id = h.data_id;
+		ch->stride = h.stride;
+		ch->data_size = h.data_size;
+		ch->data_nonce = h.data_nonce;
+	}
 	if (ch->spin_ns < 0)
 		ch->spin_ns = h.spin_ns >= 0 && h.spin_ns < 1000000000 ? h.spin_ns
 		                                                       : 0;
@@ -131,7 +145,9 @@ int shmq__chan_revalidate(struct shmq_chan *ch)
 		return rc;
 	if (h->magic != SHMQ_CHAN_MAGIC || h->version != SHMQ_CHAN_VERSION ||
 	    h->kind != (uint32_t)ch->kind || h->capacity != ch->capacity ||
-	    h->msg_size != ch->msg_size || h->object_size != ch->object_size)
+	    h->msg_size != ch->msg_size || h->object_size != ch->object_size ||
+	    (ch->ops->attach && (h->data_id != ch->data_id ||
+	                         h->data_nonce != ch->data_nonce)))
 		return -EBADMSG;
 	return 0;
 }

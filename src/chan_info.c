@@ -56,12 +56,16 @@ static void fill(struct shmq_chan *ch, int settle, struct shmq_chan_info *in)
 		if (!peer_report(ch, i, settle, pi))
 			continue;
 		in->npeers++;
+		/* relaxed: a report */
+		pi->lost = shmq_load(&ch->peers[i].lost, SHMQ_RELAXED);
+		if (ch->ops->peer_depth)
+			ch->ops->peer_depth(ch, i, pi);
 		if (pi->role == SHMQ_WRITER) {
 			in->sent += pi->msgs;
 			in->writers += pi->alive == SHMQ_PID_ALIVE;
 		} else {
 			in->received += pi->msgs;
-			in->lost += shmq_load(&ch->peers[i].lost, SHMQ_RELAXED);
+			in->lost += pi->lost;
 			in->readers += pi->alive == SHMQ_PID_ALIVE;
 		}
 	}

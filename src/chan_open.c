@@ -27,12 +27,18 @@ static int plan(const struct shmq_chan_opts *o,
 	memset(g, 0, sizeof(*g));
 	g->kind = o->kind ? (uint32_t)o->kind : SHMQ_CHAN_SPSC;
 	g->policy = (uint32_t)o->policy;
-	g->flags = o->flags & SHMQ_CHAN_PERSIST ? SHMQ__CHAN_HDR_PERSIST : 0;
+	g->flags = (o->flags & SHMQ_CHAN_PERSIST ? SHMQ__CHAN_HDR_PERSIST : 0) |
+	           (o->flags & SHMQ_CHAN_HUGE_2M ? SHMQ__CHAN_HDR_HUGE_2M : 0);
+	g->hold = o->hold;
+	g->history = o->history;
+	g->mode = o->mode ? o->mode : 0600;
 	g->spin_ns = o->spin_ns >= 0 ? o->spin_ns : DEFAULT_SPIN_NS;
 	const struct shmq_chan_ops *k = shmq__chan_ops_of(g->kind);
 	if (!k || g->policy > SHMQ_POLICY_OVERWRITE ||
-	    o->msg_size > (1u << 30) || o->capacity > SHMQ__CHAN_MAX_RING)
-		return -EINVAL;
+	    o->msg_size > (1u << 30) || o->capacity > SHMQ__CHAN_MAX_RING ||
+	    (!k->prepare && (o->hold || o->history ||
+	                     (o->flags & SHMQ_CHAN_HUGE_2M))))
+		return -EINVAL; /* hold, history, huge: samples only */
 	g->capacity = round_pow2(o->capacity ? o->capacity
 	                                     : k->default_capacity);
 	return k->plan(o, g);
@@ -60,6 +66,13 @@ static int init_object(void *addr, size_t size, void *arg)
 	h->max_peers = SHMQ_CHAN_MAX_PEERS;
 	h->flags = g->flags;
 	h->spin_ns = g->spin_ns;
+	h->data_id = g->data_id;
+	h->hold = g->hold;
+	h->data_size = g->data_size;
+	h->data_nonce = g->data_nonce;
+	h->stride = g->stride;
+	h->history = g->history;
+	h->data_off = g->data_off;
 	shmq_event_init((shmq_event *)&h->data_ev);
 	shmq_event_init((shmq_event *)&h->space_ev);
 	if (k->init)
@@ -76,6 +89,8 @@ static int start_mapped(struct shmq_chan *ch, int role)
 	if (rc < 0)
 		return rc;
 	ch->role = role;
+	if (ch->ops->attach && (rc = ch->ops->attach(ch)) < 0)
+		return rc;
 	snprintf(ch->locator, sizeof(ch->locator), "%s",
 	         shmq_seg_locator(ch->seg));
 	ch->named = !strncmp(ch->locator, "posix:", 6);
@@ -150,6 +165,7 @@ static struct shmq_chan *chan_new(const struct shmq_chan_opts *o)
 
 static int chan_fail(struct shmq_chan *ch, int rc)
 {
+	shmq__samples_free(ch);
 	if (ch->seg)
 		shmq_seg_close(ch->seg);
 	free(ch);
@@ -168,9 +184,17 @@ static int create_object(struct shmq_chan *ch, const char *locator,
 		return SHMQ_EFAMILY; /* the peer locks need an fd */
 	if ((rc = plan(o, &g)) < 0)
 		return rc;
+	const struct shmq_chan_ops *k = shmq__chan_ops_of(g.kind);
+	if (k->prepare && (rc = k->prepare(&g)) < 0)
+		return rc;
 	struct shmq_seg_opts so = {.size = SHMQ_CHAN_RING_OFF + g.ring_bytes,
 	                           .mode = o->mode};
-	return shmq__seg_create_init(&ch->seg, locator, &so, init_object, &g);
+	rc = shmq__seg_create_init(&ch->seg, locator, &so, init_object, &g);
+	if (rc < 0 && k->unprepare)
+		k->unprepare(&g);
+	else if (g.data) /* ours to attach from (start_handle) */
+		ch->data_created = g.data;
+	return rc;
 }
 
 /* Makes the object and joins it; on failure nothing of ours is left. */
@@ -226,7 +250,8 @@ static int attach(shmq_chan **out, const char *locator, int role,
 		return -EINVAL;
 	*out = NULL;
 	if (!locator || check_role(role) < 0 || check_opts(o) < 0 ||
-	    (o->flags & ~(SHMQ_OPEN_OK | SHMQ_ANY_OWNER | SHMQ_CHAN_PERSIST)))
+	    (o->flags & ~(SHMQ_OPEN_OK | SHMQ_ANY_OWNER | SHMQ_CHAN_PERSIST |
+	                  SHMQ_CHAN_HUGE_2M)))
 		return -EINVAL;
 	struct shmq_chan *ch = chan_new(o);
 	if (!ch)
@@ -266,8 +291,25 @@ SHMQ_API int shmq_chan_close(shmq_chan *ch)
 	shmq__chan_enter(ch);
 	shmq__chan_fd_close(ch); /* its thread reads the mapping */
 	shmq__chan_leave(ch, ch->broken ? 0 : shmq__chan_quit(ch));
+	shmq__samples_free(ch);
 	int rc = shmq_seg_close(ch->seg);
 	free(ch);
+	return rc;
+}
+
+/* A persistent samples channel's data segment goes with its name (the
+ * others' went when their creator attached it). */
+static int unlink_data(const char *locator)
+{
+	struct shmq_seg_opts ro = {.flags = SHMQ_SEG_RDONLY | SHMQ_ANY_OWNER};
+	struct shmq_chan_hdr h;
+	shmq_seg *seg;
+	int rc = shmq_seg_open(&seg, locator, &ro);
+	if (rc < 0)
+		return rc;
+	if (pread(shmq_seg_fd(seg), &h, sizeof(h), 0) == (ssize_t)sizeof(h))
+		rc = shmq__samples_unlink_data(&h, shmq_seg_fd(seg));
+	shmq_seg_close(seg);
 	return rc;
 }
 
@@ -279,5 +321,10 @@ SHMQ_API int shmq_chan_unlink(const char *locator)
 {
 	uint32_t theirs[2], ours[2];
 	int rc = shmq__chan_format(locator, theirs, ours);
-	return rc < 0 ? rc : shmq_seg_unlink(locator);
+	if (rc < 0)
+		return rc;
+	if (theirs[0] == ours[0] && theirs[1] == ours[1] &&
+	    (rc = unlink_data(locator)) < 0)
+		return rc;
+	return shmq_seg_unlink(locator);
 }

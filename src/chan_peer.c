@@ -106,6 +106,11 @@ static shmq_atomic32 *role_count(struct shmq_chan *ch, uint32_t role)
 static void settle_rest(struct shmq_chan *ch, struct shmq_chan_peer *p,
                         uint32_t dead, uint32_t role)
 {
+	/* What the kind lets the line hold, while HOLDS_ says the line is
+	 * not settled: a settler that dies here leaves it to the next. */
+	if (ch->ops->settle && ch->smp &&
+	    shmq__peer_same(shmq_load(&p->state, SHMQ_ACQUIRE), dead))
+		ch->ops->settle(ch, (unsigned)(p - ch->peers), role);
 	give_back(p, dead, SHMQ_PEER_HOLDS_ROLE, role_count(ch, role));
 	SHMQ_CRASH_POINT("chan.settle.role");
 	give_back(p, dead, SHMQ_PEER_HOLDS_ATTACH, &ch->hdr->attached);
@@ -286,10 +291,13 @@ static int count_role(struct shmq_chan *ch, int role)
 	                                       : &ch->hdr->readers;
 	uint32_t max = role == SHMQ_WRITER ? ch->ops->max_writers
 	                                   : ch->ops->max_readers;
+	uint32_t pool = role == SHMQ_READER && ch->hold
+	                ? (uint32_t)((ch->capacity - ch->history - 2) / ch->hold)
+	                : UINT32_MAX; /* samples: readers the pool serves */
 	uint32_t v = shmq_load(n, SHMQ_RELAXED);
 	do {
-		if (v >= max)
-			return -EBUSY;
+		if (v >= max || v >= pool)
+			return v >= pool && v < max ? SHMQ_EPOOL : -EBUSY;
 		/* acq_rel: acquire pairs with the release decrement
 		 * (count_down()) of the peer whose place we take; release
 		 * with the acquire loads of the count (shmq__chan_eof(),
@@ -394,6 +402,7 @@ static int take_slot(struct shmq_chan *ch, int role)
 		shmq_store(&p->lost, 0, SHMQ_RELAXED);
 		/* the kind's start for a new line (broadcast reader: the
 		 * tail of now, not the last owner's cursor) */
+		ch->me = (int)i; /* the kind's join writes its area of line i */
 		if (ch->ops->join)
 			ch->ops->join(ch, role);
 		shmq_store(&p->cursor, ch->pos, SHMQ_RELAXED);
@@ -475,6 +484,8 @@ static void detach(struct shmq_chan *ch)
 int shmq__chan_quit(struct shmq_chan *ch)
 {
 	struct shmq_chan_peer *p = &ch->peers[ch->me];
+	if (ch->ops->quit)
+		ch->ops->quit(ch);
 	fold_counts(ch, p, (uint32_t)ch->role);
 	SHMQ_CRASH_POINT("chan.close.folded");
 	/* The counts, then the line: a death half way leaves an ACTIVE line

@@ -390,6 +390,13 @@ SHMQ_API char *shmq_explain(int err, const char *object, size_t size,
 		    "give write access only to trusted peers, or use a memfd "
 		    "channel (sealed against shrinking)");
 		break;
+	case SHMQ_EPOOL:
+		add(buf, len, &at, "the sample pool cannot serve every reader: "
+		    "a samples channel needs capacity >= readers * hold + "
+		    "history + 2 (every reader may hold `hold` samples, the "
+		    "history keeps its own, the writer loans one); create it "
+		    "with a larger capacity, or a smaller hold or history");
+		break;
 	case SHMQ_ENOTBOARD:
 		add(buf, len, &at, "the object is not a shmq board (no board "
 		    "header); check the name (shmq_list() gives each object's "

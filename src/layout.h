@@ -162,9 +162,11 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 4u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 5u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
-                                4: and which counts it holds */
+                                4: and which counts it holds;
+                                5: sample channels (the identity line
+                                   names their data segment) */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -231,7 +233,15 @@ struct shmq_chan_hdr {
 	uint32_t max_peers;   /* SHMQ_CHAN_MAX_PEERS */
 	uint32_t flags;       /* SHMQ_CHAN_PERSIST */
 	int64_t spin_ns;      /* default spin before sleeping */
-	uint8_t pad0[56];     /* to line 2 */
+	/* samples only (zero for the other kinds): */
+	uint32_t data_id;     /* System V shmid of the data segment */
+	uint32_t hold;        /* samples a reader may hold at once (H) */
+	uint64_t data_size;   /* bytes of the data segment */
+	uint64_t data_nonce;  /* random; also in the data segment's header */
+	uint64_t stride;      /* bytes from one sample to the next */
+	uint32_t history;     /* samples a joining reader gets first (K) */
+	uint32_t data_off;    /* offset of sample 0 in the data segment */
+	uint8_t pad0[16];     /* to line 2 */
 	/* Line 2, counters: any peer adds; shmq ls reads. */
 	shmq_atomic64 sent;      /* messages committed by writers */
 	shmq_atomic64 received;  /* messages consumed by readers */
@@ -375,6 +385,114 @@ static inline uint64_t shmq__bcast_filled(uint64_t p)
 	return 2 * p + 2;
 }
 
+/* ---- Sample channels (src/chan_samples.c, docs/design.md 10.8) -----------
+ * The channel object's ring area holds the control part, in this order:
+ * the writer's line (struct shmq_samples_ctl), N sample descriptors, the
+ * history ring (K words, to a line), then one reader area per peer line
+ * (struct shmq_samples_rline, then its queue of N words, to a line). The
+ * sample bytes are in a separate System V segment (data_id): a header page
+ * (struct shmq_samples_data), then sample i at data_off + i * stride. */
+
+#define SHMQ_SAMPLES_DATA_MAGIC UINT64_C(0x4154414453514d53) /* "SMQSDATA" */
+#define SHMQ_SAMPLES_MAX 4096u   /* samples in a pool, at most */
+/* loan word: 0, or the loaned sample + 1, with PUBLISHING while commit
+ * pushes it to the readers. */
+#define SHMQ_LOAN_PUBLISHING 0x80000000u
+#define SHMQ_LOAN_IDX_MASK 0xffffu
+
+struct shmq_samples_ctl {
+	shmq_atomic32 loan;     /* the writer; the next writer's reclaim */
+	uint32_t reserved;
+	shmq_atomic64 seq;      /* the writer: seq of the next publish */
+	shmq_atomic64 hist_pos; /* the writer: publishes into the history */
+	uint8_t pad[64 - 24];
+};
+
+/* One sample. mask bit r: peer line r (a reader) has it queued or holds
+ * it; set by the writer at commit (or a joining reader taking it from the
+ * history), cleared (release) by whoever claims that reference: the reader
+ * releasing it, the writer dropping it (overwrite), a settler of the dead
+ * reader. in_hist: the sample is in the history ring (the writer sets and
+ * clears it). Free: mask == 0, in_hist == 0 and not the loan. */
+struct shmq_sample_desc {
+	shmq_atomic64 mask;   /* see above */
+	shmq_atomic64 seq;    /* the writer, before the pushes (release) */
+	shmq_atomic64 len;    /* the writer, before the pushes */
+	shmq_atomic32 in_hist;/* the writer */
+	uint32_t reserved;
+};
+
+/* A reader's area, per peer line. Its queue: head..tail (mod N) of queue
+ * entries. The writer (and a joining reader, before its line is ACTIVE)
+ * pushes at tail; anyone who takes an entry CASes head forward and owns
+ * the reference it carries (the reader receiving, the writer dropping, a
+ * settler). */
+struct shmq_samples_rline {
+	shmq_atomic64 head;   /* CAS: the reader, the writer, settlers */
+	shmq_atomic64 tail;   /* the writer (release); joiner before ACTIVE */
+	shmq_atomic64 lost;   /* the writer (overwrite drops); reports read */
+	shmq_atomic32 held;   /* the reader: samples it holds (a report) */
+	uint32_t reserved;
+	uint8_t pad[64 - 32];
+};
+
+/* A queue or history entry: bits 0..15 the sample, 16..39 its seq (mod
+ * 2^24), 40..63 the generation of the reader line it was pushed for. */
+static inline uint64_t shmq__sample_entry(uint32_t idx, uint64_t seq,
+                                          uint32_t gen)
+{
+	return (uint64_t)(idx & 0xffffu) | (seq & 0xffffffu) << 16 |
+	       (uint64_t)(gen & 0xffffffu) << 40;
+}
+static inline uint32_t shmq__entry_idx(uint64_t e)
+{
+	return (uint32_t)(e & 0xffffu);
+}
+static inline uint64_t shmq__entry_seq(uint64_t e)
+{
+	return (e >> 16) & 0xffffffu;
+}
+static inline uint32_t shmq__entry_gen(uint64_t e)
+{
+	return (uint32_t)(e >> 40);
+}
+
+/* The data segment's first page: the creator writes it once. */
+struct shmq_samples_data {
+	uint64_t magic;       /* SHMQ_SAMPLES_DATA_MAGIC */
+	uint64_t nonce;       /* = the channel header's data_nonce */
+	uint64_t size;        /* = data_size */
+	uint64_t stride;
+	uint32_t capacity;
+	uint32_t data_off;
+	uint8_t pad[64 - 40];
+};
+
+_Static_assert(sizeof(struct shmq_samples_ctl) == 64 &&
+               offsetof(struct shmq_samples_ctl, loan) == 0 &&
+               offsetof(struct shmq_samples_ctl, seq) == 8 &&
+               offsetof(struct shmq_samples_ctl, hist_pos) == 16,
+               "samples writer line (docs/design.md)");
+_Static_assert(sizeof(struct shmq_sample_desc) == 32 &&
+               offsetof(struct shmq_sample_desc, mask) == 0 &&
+               offsetof(struct shmq_sample_desc, seq) == 8 &&
+               offsetof(struct shmq_sample_desc, len) == 16 &&
+               offsetof(struct shmq_sample_desc, in_hist) == 24,
+               "sample descriptor (docs/design.md)");
+_Static_assert(sizeof(struct shmq_samples_rline) == 64 &&
+               offsetof(struct shmq_samples_rline, head) == 0 &&
+               offsetof(struct shmq_samples_rline, tail) == 8 &&
+               offsetof(struct shmq_samples_rline, lost) == 16 &&
+               offsetof(struct shmq_samples_rline, held) == 24,
+               "samples reader area (docs/design.md)");
+_Static_assert(sizeof(struct shmq_samples_data) == 64 &&
+               offsetof(struct shmq_samples_data, nonce) == 8 &&
+               offsetof(struct shmq_samples_data, capacity) == 32,
+               "samples data header (docs/design.md)");
+_Static_assert(SHMQ_SAMPLES_MAX <= SHMQ_LOAN_IDX_MASK + 1u &&
+               SHMQ_CHAN_MAX_PEERS == 64,
+               "a sample index fits 16 bits; a mask bit per peer line");
+
 /* The whole object (docs/design.md section 10). */
 _Static_assert(SHMQ_CHAN_HDR_SIZE == 4096 && SHMQ_CHAN_PEERS_OFF == 4096 &&
                SHMQ_CHAN_RING_OFF == 8192 && SHMQ_CHAN_MAX_PEERS == 64,
@@ -395,7 +513,14 @@ _Static_assert(offsetof(struct shmq_chan_hdr, magic) == 0 &&
                offsetof(struct shmq_chan_hdr, ring_off) == 48 &&
                offsetof(struct shmq_chan_hdr, max_peers) == 56 &&
                offsetof(struct shmq_chan_hdr, flags) == 60 &&
-               offsetof(struct shmq_chan_hdr, spin_ns) == 64,
+               offsetof(struct shmq_chan_hdr, spin_ns) == 64 &&
+               offsetof(struct shmq_chan_hdr, data_id) == 72 &&
+               offsetof(struct shmq_chan_hdr, hold) == 76 &&
+               offsetof(struct shmq_chan_hdr, data_size) == 80 &&
+               offsetof(struct shmq_chan_hdr, data_nonce) == 88 &&
+               offsetof(struct shmq_chan_hdr, stride) == 96 &&
+               offsetof(struct shmq_chan_hdr, history) == 104 &&
+               offsetof(struct shmq_chan_hdr, data_off) == 108,
                "channel identity offsets (docs/design.md)");
 /* Header line 2, the counters. */
 _Static_assert(offsetof(struct shmq_chan_hdr, sent) == 128 &&

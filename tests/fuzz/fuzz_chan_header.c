@@ -129,11 +129,13 @@ static void exercise(shmq_chan *ch, int role, int intact)
 }
 
 /* What open may say of a scribbled channel: not a channel, another
- * format, corrupted; or, from scribbled counts, full. */
+ * format, corrupted; or, from scribbled counts, full; a samples channel
+ * whose data segment is not there (-EIDRM) or is not ours (-EACCES). */
 static int validation_error(int rc)
 {
 	return rc == SHMQ_ENOTCHAN || rc == SHMQ_EVERSION || rc == -EBADMSG ||
-	       rc == -EBUSY || rc == SHMQ_EPEERS;
+	       rc == -EBUSY || rc == SHMQ_EPEERS || rc == SHMQ_EPOOL ||
+	       rc == -EIDRM || rc == -EACCES;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

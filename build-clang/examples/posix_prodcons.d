@@ -1,0 +1,4 @@
+build-clang/examples/posix_prodcons: examples/posix_prodcons.c \
+  include/shmq.h
+
+include/shmq.h:

@@ -1,0 +1,3 @@
+build-clang/examples/reqrep: examples/reqrep.c include/shmq.h
+
+include/shmq.h:

@@ -1,0 +1,3 @@
+build-clang/examples/segments: examples/segments.c include/shmq.h
+
+include/shmq.h:

@@ -1,0 +1,6 @@
+build-clang/obj/bench/report.o: bench/report.c bench/bench.h \
+  bench/../src/atomic.h
+
+bench/bench.h:
+
+bench/../src/atomic.h:

@@ -1,0 +1,5 @@
+build-clang/obj/cli/dump.o: cli/dump.c cli/cli.h include/shmq.h
+
+cli/cli.h:
+
+include/shmq.h:

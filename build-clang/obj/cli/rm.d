@@ -1,0 +1,5 @@
+build-clang/obj/cli/rm.o: cli/rm.c cli/cli.h include/shmq.h
+
+cli/cli.h:
+
+include/shmq.h:

@@ -1,0 +1,5 @@
+build-clang/obj/cli/stat.o: cli/stat.c cli/cli.h include/shmq.h
+
+cli/cli.h:
+
+include/shmq.h:

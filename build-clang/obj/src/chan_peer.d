@@ -1,0 +1,14 @@
+build-clang/obj/src/chan_peer.o: src/chan_peer.c src/chan.h \
+  src/os_guard.h src/atomic.h src/internal.h include/shmq.h src/layout.h
+
+src/chan.h:
+
+src/os_guard.h:
+
+src/atomic.h:
+
+src/internal.h:
+
+include/shmq.h:
+
+src/layout.h:

@@ -83,7 +83,7 @@ TEST(strerror_r_copies_the_sentence_and_truncates)
 	CHECK_EQ(small[0], 'm');
 	/* Unknown codes say their number. */
 	CHECK(!strcmp(shmq_strerror_r(SHMQ_ELAST - 1, buf, sizeof(buf)),
-	              "unknown error -4111"));
+	              "unknown error -4112"));
 	CHECK(!strcmp(shmq_strerror_r(-SHMQ_EBASE, buf, sizeof(buf)),
 	              "unknown error -4096"));
 	CHECK(!strcmp(shmq_strerror_r(7, buf, sizeof(buf)), "unknown error 7"));

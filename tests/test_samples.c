@@ -38,6 +38,17 @@ static shmq_chan *make_samples(const char *loc, size_t n, size_t size,
 	return ch;
 }
 
+/* A pipe for readers to say they joined, a name, and a BLOCK writer. */
+static shmq_chan *start_writer(char *loc, size_t loclen, const char *tag,
+                               int fds[2], size_t n, size_t size,
+                               uint32_t hold)
+{
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, loclen, tag);
+	return make_samples(loc, n, size, hold, 0, SHMQ_POLICY_BLOCK,
+	                    SHMQ_WRITER);
+}
+
 /* Sample i's bytes: its number, then bytes that depend on it. */
 static size_t fill(unsigned char *p, size_t max, uint64_t i)
 {
@@ -359,10 +370,8 @@ TEST(samples_data_segment_goes_with_the_last_process_even_killed)
 {
 	char loc[128];
 	int fds[2];
-	CHECK(pipe(fds) == 0);
-	t_posix_loc(loc, sizeof(loc), "d");
-	shmq_chan *w = make_samples(loc, 4, 4096, 1, 0, SHMQ_POLICY_BLOCK,
-	                            SHMQ_WRITER);
+	shmq_chan *w = start_writer(loc, sizeof(loc), "d", fds, 4, 4096,
+	                            1);
 	int id = data_id(loc);
 	CHECK(seg_exists(id));
 	CHECK_EQ(shmq_chan_close(w), 0);
@@ -588,10 +597,8 @@ TEST(samples_killed_reader_gives_back_held_and_queued_samples)
 {
 	char loc[128];
 	int fds[2];
-	CHECK(pipe(fds) == 0);
-	t_posix_loc(loc, sizeof(loc), "k");
-	shmq_chan *w = make_samples(loc, 8, 4096, 2, 0, SHMQ_POLICY_BLOCK,
-	                            SHMQ_WRITER);
+	shmq_chan *w = start_writer(loc, sizeof(loc), "k", fds, 8, 4096,
+	                            2);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -679,10 +686,8 @@ TEST(samples_fd_and_blocking_reserve_wake_up)
 {
 	char loc[128];
 	int fds[2];
-	CHECK(pipe(fds) == 0);
-	t_posix_loc(loc, sizeof(loc), "f");
-	shmq_chan *w = make_samples(loc, 4, 64, 2, 0, SHMQ_POLICY_BLOCK,
-	                            SHMQ_WRITER);
+	shmq_chan *w = start_writer(loc, sizeof(loc), "f", fds, 4, 64,
+	                            2);
 	pid_t parent = getpid(), pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {

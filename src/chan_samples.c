@@ -382,6 +382,7 @@ static uint64_t drain(struct shmq_chan *ch, unsigned r, uint32_t gen)
 static uint64_t clear_line(struct shmq_chan *ch, unsigned r)
 {
 	uint64_t n = drain(ch, r, UINT32_MAX);
+	SHMQ_CRASH_POINT("samples.reclaim.queue");
 	for (uint32_t i = 0; i < ch->capacity; i++)
 		n += (uint64_t)unref(ch, i, r);
 	return n;
@@ -395,17 +396,17 @@ static void count_recovered(struct shmq_chan *ch, uint64_t n)
 	}
 }
 
-/* A dead reader's line: its samples go back to the pool. */
-static void samples_settle(struct shmq_chan *ch, unsigned i, uint32_t role)
-{
-	if (role == SHMQ_READER)
-		count_recovered(ch, clear_line(ch, i));
-}
-
 /* A line taken again: whatever its last owner left. */
 static void samples_reclaim(struct shmq_chan *ch, unsigned i)
 {
 	count_recovered(ch, clear_line(ch, i));
+}
+
+/* A dead reader's line: its samples go back to the pool. */
+static void samples_settle(struct shmq_chan *ch, unsigned i, uint32_t role)
+{
+	if (role == SHMQ_READER)
+		samples_reclaim(ch, i);
 }
 
 /* ---- Writer -------------------------------------------------------------- */
@@ -482,6 +483,7 @@ static int drop_oldest(struct shmq_chan *ch)
 	/* acq_rel: the reader may take it first (then we look again) */
 	if (!shmq_cas(&l->head, &best_h, best_h + 1, SHMQ_ACQ_REL))
 		return 1;
+	SHMQ_CRASH_POINT("samples.drop.taken");
 	if (shmq__entry_idx(e) < ch->capacity)
 		unref(ch, shmq__entry_idx(e), best);
 	/* relaxed: a count the reader reads when it next receives */
@@ -522,6 +524,7 @@ static int samples_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 	}
 	/* relaxed: read by the next writer after our death (reclaim_loan) */
 	shmq_store(&ctl(ch)->loan, ch->smp->loan + 1, SHMQ_RELAXED);
+	SHMQ_CRASH_POINT("samples.loan.taken");
 	*ptr = sample_ptr(ch, ch->smp->loan);
 	return 0;
 }
@@ -566,6 +569,7 @@ static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	/* release: the entry, the sample's len, seq and bytes before the
 	 * tail; pairs with the reader's acquire load of tail */
 	shmq_store(&l->tail, t + 1, SHMQ_RELEASE);
+	SHMQ_CRASH_POINT("samples.publish.pushed");
 	shmq_fence_seq_cst(); /* see the or above */
 	if (!shmq__peer_same(shmq_load(&ch->peers[r].state, SHMQ_RELAXED), w))
 		unref(ch, i, r);
@@ -583,6 +587,7 @@ static void push_hist(struct shmq_chan *ch, uint32_t i, uint64_t seq)
 	/* release: the entry before the count; pairs with the joiner's
 	 * acquire in take_hist() */
 	shmq_store(&c->hist_pos, pos + 1, SHMQ_RELEASE);
+	SHMQ_CRASH_POINT("samples.publish.history");
 	uint32_t o = shmq__entry_idx(old);
 	if (old && o < ch->capacity && o != i &&
 	    entry_is(old, o, shmq_load(&desc(ch, o)->seq, SHMQ_RELAXED)))
@@ -668,6 +673,7 @@ static void reclaim_loan(struct shmq_chan *ch)
 	uint32_t i = (l & SHMQ_LOAN_IDX_MASK) - 1;
 	if ((l & SHMQ_LOAN_PUBLISHING) && i < ch->capacity)
 		unpublish(ch, i);
+	SHMQ_CRASH_POINT("samples.reclaim.loan");
 	shmq_store(&c->loan, 0, SHMQ_RELEASE);
 	count_recovered(ch, 1);
 }
@@ -694,6 +700,7 @@ static int take_next(struct shmq_chan *ch)
 		/* acq_rel: the writer may drop it first (OVERWRITE) */
 		if (!shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL))
 			continue;
+		SHMQ_CRASH_POINT("samples.receive.taken");
 		uint32_t i = shmq__entry_idx(e);
 		if (i >= ch->capacity)
 			return -EBADMSG;
@@ -767,6 +774,7 @@ static ssize_t samples_peek(struct shmq_chan *ch, const void **ptr,
 static void release_held(struct shmq_chan *ch, uint32_t k)
 {
 	struct shmq__samples *s = ch->smp;
+	SHMQ_CRASH_POINT("samples.release.start");
 	unref(ch, s->held[k], (unsigned)ch->me);
 	memmove(&s->held[k], &s->held[k + 1],
 	        (s->nheld - k - 1) * sizeof(s->held[0]));

@@ -458,7 +458,7 @@ static void s_bcast_writer(const char *at)
 	close_last(r, loc);
 }
 
-static int ready[2];
+static int ready[2], go[2];
 
 static void v_bcast_reader(const char *loc)
 {
@@ -490,6 +490,157 @@ static void s_bcast_reader(const char *at)
 	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
 	send_num(w, 12, 64);
 	CHECK_EQ(recv_num(r), 12);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	close_last(r, loc);
+}
+
+/* ---- samples -------------------------------------------------------------- */
+
+static shmq_chan *make_samples(const char *loc, uint32_t hold,
+                               uint32_t history, int policy, int role)
+{
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SAMPLES, .capacity = 8,
+	                           .msg_size = 64, .spin_ns = 0, .hold = hold,
+	                           .history = history, .policy = policy};
+	shmq_chan *ch = NULL;
+	CHECK_EQ(shmq_chan_create(&ch, loc, role, &o), 0);
+	return ch;
+}
+
+static void v_samples_writer(const char *loc)
+{
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 4; i++)
+		send_num(w, i, 64);
+}
+
+/* The writer died while it loaned or published sample 2: the reader gets
+ * a gap-free prefix, then SHMQ_EPEERDEAD; the next writer takes the loan
+ * back and the pool is whole (less the one sample the history keeps). */
+static void s_samples_writer(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "sw");
+	shmq_chan *r = make_samples(loc, 1, 1, SHMQ_POLICY_BLOCK, SHMQ_READER);
+	died_at(spawn(at, v_samples_writer, loc));
+	int64_t n, want = 0;
+	while ((n = recv_num(r)) >= 0)
+		CHECK_EQ(n, want++);
+	CHECK_EQ(n, SHMQ_EPEERDEAD);
+	CHECK(want == 2 || want == 3);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+	CHECK_EQ(info_of(w).pool_free, 7);
+	send_num(w, 9, 40);
+	CHECK_EQ(recv_num(r), 9);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	close_last(r, loc);
+}
+
+/* Its join empties its line (the first samples.reclaim.queue), its close
+ * gives back what it holds (the second). */
+static void v_samples_reader(const char *loc)
+{
+	const void *p;
+	char c;
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+	CHECK_EQ(write(ready[1], "r", 1), 1);
+	CHECK_EQ(read(go[0], &c, 1), 1);
+	CHECK_EQ(recv_num(r), 0);
+	CHECK(shmq_chan_peek(r, &p) > 0); /* holds 1, 2.. stay queued */
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+/* A reader died receiving, releasing, or giving back its samples at
+ * close: once its death is found the pool is whole and the writer never
+ * waits for it. */
+static void s_samples_reader(const char *at)
+{
+	char loc[128], c;
+	t_posix_loc(loc, sizeof(loc), "sr");
+	shmq_chan *w = make_samples(loc, 2, 0, SHMQ_POLICY_BLOCK, SHMQ_WRITER);
+	CHECK_EQ(pipe(ready), 0);
+	CHECK_EQ(pipe(go), 0);
+	pid_t pid = spawn(at, v_samples_reader, loc);
+	CHECK_EQ(read(ready[0], &c, 1), 1);
+	for (uint64_t i = 0; i < 5; i++)
+		send_num(w, i, 64);
+	CHECK_EQ(write(go[1], "g", 1), 1);
+	died_at(pid);
+	info_of(w); /* settles the dead reader */
+	struct shmq_chan_info in = info_of(w);
+	CHECK_EQ(in.dead_readers, 1);
+	CHECK_EQ(in.pool_free, 8);
+	for (uint64_t i = 5; i < 30; i++)
+		send_num(w, i, 64);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	close_last(w, loc);
+}
+
+static void v_samples_dropper(const char *loc)
+{
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 12; i++)
+		send_num(w, i, 64);
+}
+
+/* The writer died dropping a slow reader's oldest sample (OVERWRITE),
+ * after it took the entry and before it gave the reference back: that
+ * reference stays the reader's until it leaves, then the pool is whole. */
+static void s_samples_drop(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "sd");
+	shmq_chan *r = make_samples(loc, 1, 0, SHMQ_POLICY_OVERWRITE,
+	                            SHMQ_READER);
+	died_at(spawn(at, v_samples_dropper, loc));
+	int64_t n, last = -1;
+	while ((n = recv_num(r)) >= 0) {
+		CHECK(n > last);
+		last = n;
+	}
+	CHECK_EQ(n, SHMQ_EPEERDEAD);
+	CHECK(shmq_chan_lost(r) > 0);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK_EQ(info_of(w).pool_free, 8);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	shmq_chan_unlink(loc);
+}
+
+static void v_samples_loaner(const char *loc)
+{
+	void *p;
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+	send_num(w, 0, 64);
+	CHECK_EQ(shmq_chan_reserve(w, 64, &p), 0);
+	kill(getpid(), SIGKILL);
+}
+
+static void v_writer_joins(const char *loc)
+{
+	t_chan_attach(loc, SHMQ_WRITER);
+}
+
+/* The writer that took a dead writer's loan back died doing it: the next
+ * one does it again, once. */
+static void s_samples_reclaim(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "sl");
+	shmq_chan *r = make_samples(loc, 1, 0, SHMQ_POLICY_BLOCK, SHMQ_READER);
+	died_at(spawn(NULL, v_samples_loaner, loc));
+	died_at(spawn(at, v_writer_joins, loc));
+	CHECK_EQ(recv_num(r), 0);
+	CHECK_EQ(recv_num(r), SHMQ_EPEERDEAD);
+	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+	struct shmq_chan_info in = info_of(w);
+	CHECK_EQ(in.pool_free, 8);
+	CHECK(in.recovered >= 1 && in.recovered <= 2);
+	send_num(w, 1, 40);
+	CHECK_EQ(recv_num(r), 1);
 	CHECK_EQ(shmq_chan_close(w), 0);
 	close_last(r, loc);
 }
@@ -780,6 +931,21 @@ CRASH_TEST(mpmc_claim_read, "mpmc.claim.read:2", s_mpmc_reader(at))
 CRASH_TEST(mpmc_recover, "mpmc.recover", s_mpmc_recover(at))
 CRASH_TEST(bcast_reserve_odd, "bcast.reserve.odd:3", s_bcast_writer(at))
 CRASH_TEST(bcast_release_read, "bcast.release.read:2", s_bcast_reader(at))
+CRASH_TEST(samples_loan_taken, "samples.loan.taken:3",
+           s_samples_writer(at))
+CRASH_TEST(samples_publish_pushed, "samples.publish.pushed:3",
+           s_samples_writer(at))
+CRASH_TEST(samples_publish_history, "samples.publish.history:3",
+           s_samples_writer(at))
+CRASH_TEST(samples_receive_taken, "samples.receive.taken:2",
+           s_samples_reader(at))
+CRASH_TEST(samples_release_start, "samples.release.start",
+           s_samples_reader(at))
+CRASH_TEST(samples_reclaim_queue, "samples.reclaim.queue:2",
+           s_samples_reader(at))
+CRASH_TEST(samples_drop_taken, "samples.drop.taken:2", s_samples_drop(at))
+CRASH_TEST(samples_reclaim_loan, "samples.reclaim.loan",
+           s_samples_reclaim(at))
 CRASH_TEST(mutex_lock_acquired, "mutex.lock.acquired", s_mutex_owner(at))
 CRASH_TEST(mutex_lock_slow, "mutex.lock.slow", s_mutex_waiter(at))
 CRASH_TEST(mutex_takeover, "mutex.takeover", s_mutex_owner(at))

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,17 @@ static shmq_chan *make_samples(const char *loc, size_t n, size_t size,
 	if (rc < 0)
 		t_fail(__FILE__, __LINE__, "create", "%s", shmq_strerror(rc));
 	return ch;
+}
+
+/* A pipe for readers to say they joined, a name, and a BLOCK writer. */
+static shmq_chan *start_writer(char *loc, size_t loclen, const char *tag,
+                               int fds[2], size_t n, size_t size,
+                               uint32_t hold)
+{
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, loclen, tag);
+	return make_samples(loc, n, size, hold, 0, SHMQ_POLICY_BLOCK,
+	                    SHMQ_WRITER);
 }
 
 /* Sample i's bytes: its number, then bytes that depend on it. */
@@ -358,10 +370,8 @@ TEST(samples_data_segment_goes_with_the_last_process_even_killed)
 {
 	char loc[128];
 	int fds[2];
-	CHECK(pipe(fds) == 0);
-	t_posix_loc(loc, sizeof(loc), "d");
-	shmq_chan *w = make_samples(loc, 4, 4096, 1, 0, SHMQ_POLICY_BLOCK,
-	                            SHMQ_WRITER);
+	shmq_chan *w = start_writer(loc, sizeof(loc), "d", fds, 4, 4096,
+	                            1);
 	int id = data_id(loc);
 	CHECK(seg_exists(id));
 	CHECK_EQ(shmq_chan_close(w), 0);
@@ -479,6 +489,367 @@ TEST(samples_open_refuses_a_data_segment_that_is_not_the_channels)
 	CHECK_EQ(shmq_chan_send(w, "ok", 3), 0);
 	char buf[8];
 	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 3);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
+static struct shmq_chan_info info_of(shmq_chan *ch)
+{
+	struct shmq_chan_info in;
+	CHECK_EQ(shmq_chan_info(ch, &in), 0);
+	return in;
+}
+
+/* The report's line of the only reader. */
+static struct shmq_chan_peer_info reader_info(shmq_chan *ch)
+{
+	struct shmq_chan_info in = info_of(ch);
+	for (unsigned k = 0; k < in.npeers; k++)
+		if (in.peers[k].role == SHMQ_READER)
+			return in.peers[k];
+	t_fail(__FILE__, __LINE__, "reader", "no reader in the report");
+}
+
+/* OVERWRITE: the writer never waits for a reader that holds a sample and
+ * reads nothing more; that reader's oldest queued samples are dropped and
+ * counted lost, its held sample stays whole, and it then gets the newest
+ * ones in order. */
+TEST(samples_overwrite_drops_the_oldest_queued_never_a_held_one)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "o");
+	shmq_chan *w = make_samples(loc, 8, 4096, 1, 0,
+	                            SHMQ_POLICY_OVERWRITE, SHMQ_WRITER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+	unsigned char buf[4096];
+	CHECK_EQ(shmq_chan_send(w, buf, fill(buf, 4096, 0)), 0);
+	const void *held;
+	uint64_t num;
+	ssize_t hlen = shmq_chan_peek(r, &held);
+	CHECK(hlen > 0);
+	for (uint64_t i = 1; i < 40; i++) {
+		void *p;
+		CHECK_EQ(shmq_chan_try_reserve(w, 4096, &p), 0);
+		CHECK(p != held);
+		CHECK_EQ(shmq_chan_commit(w, fill(p, 4096, i)), 0);
+	}
+	CHECK(sample_ok(held, (size_t)hlen, &num));
+	CHECK_EQ(num, 0);
+	struct shmq_chan_peer_info pi = reader_info(w);
+	CHECK_EQ(pi.held, 1);
+	/* 8 samples: 1 held, 1 the writer's next loan, the rest queued */
+	CHECK(pi.queued >= 6 && pi.queued <= 7);
+	CHECK_EQ(pi.lost + pi.queued, 39);
+	CHECK_EQ(shmq_chan_release(r), 0);
+	uint64_t want = 40 - pi.queued, got = 0;
+	ssize_t len;
+	while ((len = shmq_chan_try_recv(r, buf, sizeof(buf))) >= 0) {
+		CHECK(sample_ok(buf, (size_t)len, &num));
+		CHECK_EQ(num, want + got);
+		got++;
+	}
+	CHECK_EQ(len, -EAGAIN);
+	CHECK_EQ(got, pi.queued);
+	CHECK_EQ(shmq_chan_lost(r), pi.lost);
+	CHECK_EQ(info_of(w).pool_free, 8);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
+/* A reader that joins gets the last `history` samples first, oldest
+ * first; the history holds them out of the pool. */
+TEST(samples_history_gives_a_joining_reader_the_last_k_samples)
+{
+	char loc[128];
+	unsigned char buf[512];
+	t_posix_loc(loc, sizeof(loc), "h");
+	shmq_chan *w = make_samples(loc, 8, 512, 1, 3, SHMQ_POLICY_BLOCK,
+	                            SHMQ_WRITER);
+	for (uint64_t i = 0; i < 5; i++)
+		CHECK_EQ(shmq_chan_send(w, buf, fill(buf, 512, i)), 0);
+	CHECK_EQ(info_of(w).pool_free, 5);
+	for (int k = 0; k < 2; k++) { /* twice: the history stays */
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+			uint64_t num;
+			for (uint64_t i = 2; i < 5; i++) {
+				ssize_t len = shmq_chan_try_recv(r, buf, sizeof(buf));
+				CHECK(len > 0);
+				CHECK(sample_ok(buf, (size_t)len, &num));
+				CHECK_EQ(num, i);
+			}
+			CHECK_EQ(shmq_chan_try_recv(r, buf, sizeof(buf)), -EAGAIN);
+			CHECK_EQ(shmq_chan_close(r), 0);
+			_exit(0);
+		}
+		CHECK_EQ(t_wait(pid), 0);
+	}
+	CHECK_EQ(info_of(w).pool_free, 5);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
+/* A reader killed holding two samples with three more queued: once its
+ * death is found they all go back to the pool, counted recovered, and
+ * the writer goes on. */
+TEST(samples_killed_reader_gives_back_held_and_queued_samples)
+{
+	char loc[128];
+	int fds[2];
+	shmq_chan *w = start_writer(loc, sizeof(loc), "k", fds, 8, 4096,
+	                            2);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+		const void *p;
+		CHECK_EQ(write(fds[1], "j", 1), 1);
+		CHECK(shmq_chan_peek(r, &p) > 0);
+		CHECK(shmq_chan_peek(r, &p) > 0);
+		CHECK_EQ(write(fds[1], "h", 1), 1);
+		pause();
+	}
+	wait_ready(fds[0], 1);
+	unsigned char buf[64];
+	for (uint64_t i = 0; i < 5; i++)
+		CHECK_EQ(shmq_chan_send(w, buf, fill(buf, 64, i)), 0);
+	wait_ready(fds[0], 1);
+	struct shmq_chan_peer_info pi = reader_info(w);
+	CHECK_EQ(pi.held, 2);
+	CHECK_EQ(pi.queued, 3);
+	CHECK_EQ(info_of(w).pool_free, 3);
+	kill(pid, SIGKILL);
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	info_of(w); /* settles the dead reader */
+	struct shmq_chan_info in = info_of(w);
+	CHECK_EQ(in.dead_readers, 1);
+	CHECK_EQ(in.recovered, 5);
+	CHECK_EQ(in.pool_free, 8);
+	for (uint64_t i = 0; i < 20; i++) /* nobody holds the writer back */
+		CHECK_EQ(shmq_chan_try_send(w, buf, fill(buf, 64, i)), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* A writer killed with a sample loaned: readers drain what it published,
+ * then get SHMQ_EPEERDEAD (not end of stream); the next writer takes the
+ * loan back and the pool is whole again. */
+TEST(samples_killed_writer_loan_is_reclaimed_and_readers_see_peerdead)
+{
+	char loc[128];
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	t_posix_loc(loc, sizeof(loc), "kw");
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SAMPLES, .capacity = 4,
+	                           .msg_size = 64, .spin_ns = -1,
+	                           .flags = SHMQ_CHAN_PERSIST};
+	shmq_chan *r, *w;
+	CHECK_EQ(shmq_chan_create(&r, loc, SHMQ_READER, &o), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *c = t_chan_attach(loc, SHMQ_WRITER);
+		void *p;
+		CHECK_EQ(shmq_chan_send(c, "one", 4), 0);
+		CHECK_EQ(shmq_chan_reserve(c, 64, &p), 0);
+		memcpy(p, "never", 6);
+		CHECK_EQ(write(fds[1], "l", 1), 1);
+		pause();
+	}
+	wait_ready(fds[0], 1);
+	CHECK_EQ(info_of(r).pool_free, 2); /* one queued, one loaned */
+	kill(pid, SIGKILL);
+	CHECK_EQ(t_wait(pid), 128 + SIGKILL);
+	char buf[64];
+	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 4);
+	CHECK(strcmp(buf, "one") == 0);
+	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), SHMQ_EPEERDEAD);
+	CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, NULL), 0);
+	struct shmq_chan_info in = info_of(w);
+	CHECK_EQ(in.recovered, 1);
+	CHECK_EQ(in.pool_free, 4);
+	CHECK_EQ(shmq_chan_send(w, "two", 4), 0);
+	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 4);
+	CHECK(strcmp(buf, "two") == 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK_EQ(shmq_chan_unlink(loc), 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* The reader's fd says readable once a sample is published, and a
+ * writer blocked on a full pool wakes when the reader releases. */
+TEST(samples_fd_and_blocking_reserve_wake_up)
+{
+	char loc[128];
+	int fds[2];
+	shmq_chan *w = start_writer(loc, sizeof(loc), "f", fds, 4, 64,
+	                            2);
+	pid_t parent = getpid(), pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+		int fd = shmq_chan_fd(r);
+		const void *p;
+		CHECK(fd >= 0);
+		CHECK_EQ(shmq_chan_try_peek(r, &p), -EAGAIN);
+		CHECK(!t_readable(fd, 0));
+		CHECK_EQ(write(fds[1], "j", 1), 1);
+		ssize_t got; /* readable may be a poll tick's: look again */
+		while ((got = shmq_chan_try_peek(r, &p)) == -EAGAIN)
+			CHECK(t_readable(fd, 5000));
+		CHECK_EQ(got, 2);
+		CHECK_EQ(write(fds[1], "h", 1), 1);
+		while (t_blocked_in(parent) < 0) /* the writer waits */
+			sched_yield();
+		CHECK_EQ(shmq_chan_release(r), 0);
+		CHECK_EQ(shmq_chan_close(r), 0);
+		_exit(0);
+	}
+	wait_ready(fds[0], 1);
+	CHECK_EQ(shmq_chan_send(w, "a", 2), 0);
+	wait_ready(fds[0], 1);
+	for (int i = 0; i < 3; i++) /* 4 samples: 1 held, 3 queued */
+		CHECK_EQ(shmq_chan_try_send(w, "b", 2), 0);
+	CHECK_EQ(shmq_chan_try_send(w, "c", 2), -EAGAIN);
+	CHECK_EQ(shmq_chan_send(w, "d", 2), 0); /* waits for the release */
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* Huge pages: none free is SHMQ_ENOHUGE; with pages reserved (root) each
+ * sample starts on a 2 MiB page. The old reserve is put back. */
+TEST(samples_huge_pages_or_enohuge)
+{
+	char loc[128];
+	shmq_chan *ch;
+	t_posix_loc(loc, sizeof(loc), "hp");
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SAMPLES, .capacity = 4,
+	                           .msg_size = 1 << 20, .spin_ns = -1,
+	                           .flags = SHMQ_CHAN_HUGE_2M};
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	long old = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &old) != 1)
+			old = -1;
+		fclose(f);
+	}
+	if (old == 0)
+		CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_WRITER, &o),
+		         SHMQ_ENOHUGE);
+	if (getuid() != 0 || old < 0)
+		t_skip("reserving huge pages needs root");
+	f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	CHECK(f != NULL);
+	fprintf(f, "%ld\n", old + 5); /* header + 4 samples */
+	fclose(f);
+	int rc = shmq_chan_create(&ch, loc, SHMQ_WRITER, &o);
+	if (rc == 0) {
+		void *p;
+		CHECK_EQ(shmq_chan_reserve(ch, 100, &p), 0);
+		CHECK_EQ((uintptr_t)p % (2u << 20), 0);
+		CHECK_EQ(shmq_chan_commit(ch, 100), 0);
+		CHECK_EQ(shmq_chan_close(ch), 0);
+	}
+	f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	CHECK(f != NULL);
+	fprintf(f, "%ld\n", old);
+	fclose(f);
+	CHECK_EQ(rc, 0);
+}
+
+/* A peer that scribbles the control part (descriptors, queues, history,
+ * the writer's line) at random: every call returns a result or an error
+ * it may give, never a crash or a hang (timed calls keep their deadline);
+ * a reader opened afterwards on a clean channel works. */
+TEST(samples_scribbled_control_part_gives_errors_never_a_crash_or_hang)
+{
+	char loc[128], path[256];
+	t_posix_loc(loc, sizeof(loc), "x");
+	shmq_chan *w = make_samples(loc, 8, 256, 2, 2,
+	                            SHMQ_POLICY_OVERWRITE, SHMQ_WRITER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+	int fd = open(t_shm_path(path, sizeof(path), loc), O_RDWR);
+	CHECK(fd >= 0);
+	off_t size = lseek(fd, 0, SEEK_END);
+	unsigned char *m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+	                        MAP_SHARED, fd, 0);
+	CHECK(m != MAP_FAILED);
+	uint64_t x = 88172645463325252u;
+	unsigned char buf[256];
+	for (int round = 0; round < 3000; round++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		size_t off = SHMQ_CHAN_RING_OFF +
+		             x % ((uint64_t)size - SHMQ_CHAN_RING_OFF - 8);
+		uint64_t v = round % 3 ? x >> 3 : x & 0xff;
+		memcpy(m + off, &v, round % 2 ? 8 : 1);
+		struct timespec d = shmq_deadline(1);
+		int rc = shmq_chan_send_timed(w, buf, 100, &d);
+		CHECK(rc == 0 || rc == -ETIMEDOUT || rc == -EBADMSG);
+		ssize_t n = shmq_chan_try_recv(r, buf, sizeof(buf));
+		CHECK(n == 100 || n == -EAGAIN || n == -EBADMSG ||
+		      n == -EMSGSIZE || n == -EBUSY);
+		const void *p;
+		n = shmq_chan_try_peek(r, &p);
+		CHECK(n >= 0 || n == -EAGAIN || n == -EBADMSG || n == -EBUSY);
+		if (n >= 0) {
+			CHECK(n <= 256);
+			volatile unsigned char sum = 0;
+			for (ssize_t k = 0; k < n; k++)
+				sum += ((const unsigned char *)p)[k];
+			CHECK_EQ(shmq_chan_release_at(r, p), 0);
+		}
+		struct shmq_chan_info in;
+		CHECK_EQ(shmq_chan_info(w, &in), 0);
+		CHECK(in.pool_free <= 8);
+	}
+	munmap(m, (size_t)size);
+	close(fd);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	shmq_chan_unlink(loc);
+	/* a new channel of the name works */
+	w = make_samples(loc, 8, 256, 1, 0, SHMQ_POLICY_BLOCK, SHMQ_WRITER);
+	r = t_chan_attach(loc, SHMQ_READER);
+	CHECK_EQ(shmq_chan_send(w, "ok", 3), 0);
+	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 3);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
+/* The writer (read-write) scribbles the data segment's header: the
+ * samples are still delivered to those attached, and a new open refuses
+ * the segment (-EBADMSG) rather than trust it. */
+TEST(samples_corrupted_data_segment_header_is_refused_at_open)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "ch");
+	shmq_chan *w = make_samples(loc, 4, 4096, 1, 0, SHMQ_POLICY_BLOCK,
+	                            SHMQ_WRITER);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER), *r2;
+	void *p;
+	CHECK_EQ(shmq_chan_reserve(w, 10, &p), 0);
+	/* the header page is just before sample 0, whichever this is */
+	struct shmq_samples_data *d = (struct shmq_samples_data *)
+		((uintptr_t)p - (uintptr_t)p % 4096);
+	while (d->magic != SHMQ_SAMPLES_DATA_MAGIC)
+		d = (struct shmq_samples_data *)((char *)d - 4096);
+	memcpy(p, "123456789", 10);
+	CHECK_EQ(shmq_chan_commit(w, 10), 0);
+	d->nonce ^= 1;
+	CHECK_EQ(shmq_chan_open(&r2, loc, SHMQ_READER, NULL), -EBADMSG);
+	char buf[16];
+	CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 10);
+	d->nonce ^= 1;
+	CHECK_EQ(shmq_chan_open(&r2, loc, SHMQ_READER, NULL), 0);
+	CHECK_EQ(shmq_chan_close(r2), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
 	CHECK_EQ(shmq_chan_close(w), 0);
 }

@@ -863,7 +863,7 @@ int shmq_waitset_wait(shmq_waitset *ws, struct shmq_ready *ready, int max,
  * never set; +1 each set): a reader knows whether it changed, and can wait
  * for it to change (futex; or poll an fd).
  *
- * Writers take the board's robust mutex for the length of one set: any
+ * Writers take the entry's robust mutex for the length of one set: any
  * number of processes may set any entry. A writer killed mid-set leaves
  * the entry at its previous value (the half-written buffer was never
  * published); the next writer takes the lock over and counts it in
@@ -909,9 +909,15 @@ int shmq_board_close(shmq_board *b); /* the board stays */
 int shmq_board_unlink(const char *locator);
 
 /* Publishes len bytes (0..V) as entry i's value. 0; -EINVAL (i out of
- * range), -EMSGSIZE (len > V), -ENOTRECOVERABLE (the board's lock was
+ * range), -EMSGSIZE (len > V), -ENOTRECOVERABLE (the entry's lock was
  * abandoned for good), -EBADMSG, SHMQ_ETRUNCATED. */
 int shmq_board_set(shmq_board *b, uint32_t i, const void *buf, size_t len);
+/* The same, waiting for the entry's lock only until the absolute
+ * CLOCK_MONOTONIC deadline (-ETIMEDOUT): a writer stopped while holding
+ * it, or a scribbled lock that names a live task, cannot hold the caller
+ * longer. */
+int shmq_board_set_timed(shmq_board *b, uint32_t i, const void *buf,
+                         size_t len, const struct timespec *deadline);
 /* Copies entry i's newest value into buf: its length (0 for an entry never
  * set), and its sequence number in *seq (may be NULL). Never blocks:
  * -EBUSY if the entry was rewritten under every one of many copies (or its
@@ -943,8 +949,9 @@ int shmq_board_fd(shmq_board *b);
  * longer than SHMQ_BOARD_NAME_MAX), -EBADMSG. */
 int shmq_board_find(shmq_board *b, const char *name);
 /* The entry named name, naming the first entry that has neither a name nor
- * a value if none is (under the lock): its index; -ENOSPC (every entry is
- * named or set), -EINVAL, -EBADMSG, SHMQ_ETRUNCATED. */
+ * a value if none is (under the board's lock): its index; -ENOSPC (every
+ * entry is named or set), -ETIMEDOUT (the lock was held for 1 s), -EINVAL,
+ * -EBADMSG, SHMQ_ETRUNCATED. */
 int shmq_board_bind(shmq_board *b, const char *name);
 /* Entry i's name copied into buf (len >= SHMQ_BOARD_NAME_MAX + 1 always
  * fits): its length, 0 for an unnamed entry; -EINVAL, -EBADMSG. */

@@ -19,6 +19,7 @@
  * twice each; it yields the CPU after SPIN_TRIES (a preempted writer). */
 #define MAX_TRIES 4096
 #define SPIN_TRIES 64
+#define BIND_WAIT_MS 1000 /* bind: -ETIMEDOUT after this */
 
 /* ---- The locks ----------------------------------------------------------- */
 
@@ -26,9 +27,9 @@
  * an entry's lock may have left its set unfinished (odd seq): the entry
  * goes back to its value, whose buffer that writer never touched. */
 static int lock(shmq_board *b, struct shmq_mutex_shm *m,
-                struct shmq_board_entry *e)
+                struct shmq_board_entry *e, const struct timespec *deadline)
 {
-	int rc = shmq_mutex_lock((shmq_mutex *)m);
+	int rc = shmq_mutex_lock_timed((shmq_mutex *)m, deadline);
 	if (rc == -EOWNERDEAD) {
 		/* relaxed: only the lock holder writes seq, and we hold it */
 		uint64_t s = e ? shmq_load(&e->seq, SHMQ_RELAXED) : 0;
@@ -75,10 +76,11 @@ static void publish(shmq_board *b, struct shmq_board_entry *e,
 	SHMQ_CRASH_POINT("board.set.even"); /* published, nobody woken */
 }
 
-SHMQ_API int shmq_board_set(shmq_board *b, uint32_t i, const void *buf,
-                            size_t len)
+static int set(shmq_board *b, uint32_t i, const void *buf, size_t len,
+               const struct timespec *deadline)
 {
-	if (!b || i >= b->entries || (len && !buf))
+	if (!b || i >= b->entries || (len && !buf) ||
+	    shmq__deadline_check(deadline) < 0)
 		return -EINVAL;
 	if (len > b->value_size)
 		return -EMSGSIZE;
@@ -86,7 +88,7 @@ SHMQ_API int shmq_board_set(shmq_board *b, uint32_t i, const void *buf,
 	if (rc < 0)
 		return rc;
 	struct shmq_board_entry *e = shmq__board_entry(b, i);
-	if ((rc = lock(b, &e->lock, e)) == 0) {
+	if ((rc = lock(b, &e->lock, e, deadline)) == 0) {
 		publish(b, e, buf, len);
 		unlock(&e->lock);
 		/* the wakes after the unlock: a woken reader that sets
@@ -95,6 +97,18 @@ SHMQ_API int shmq_board_set(shmq_board *b, uint32_t i, const void *buf,
 		shmq__event_notify(&b->hdr->any);
 	}
 	return shmq__board_leave(b, rc);
+}
+
+SHMQ_API int shmq_board_set(shmq_board *b, uint32_t i, const void *buf,
+                            size_t len)
+{
+	return set(b, i, buf, len, NULL);
+}
+
+SHMQ_API int shmq_board_set_timed(shmq_board *b, uint32_t i, const void *buf,
+                                  size_t len, const struct timespec *deadline)
+{
+	return set(b, i, buf, len, deadline);
 }
 
 /* One copy of entry e's value into buf (at most len bytes): the value's
@@ -243,8 +257,12 @@ SHMQ_API int shmq_board_bind(shmq_board *b, const char *name)
 	int rc = shmq__board_enter(b);
 	if (rc < 0)
 		return rc;
+	/* a bounded wait: a bind is rare, and a lock held this long is a
+	 * stopped binder or a scribbled word that names a live task */
+	struct timespec dl = shmq_deadline(BIND_WAIT_MS);
 	struct shmq_mutex_shm *m = &b->hdr->lock;
-	if ((rc = find(b, name)) == -ENOENT && (rc = lock(b, m, NULL)) == 0) {
+	if ((rc = find(b, name)) == -ENOENT &&
+	    (rc = lock(b, m, NULL, &dl)) == 0) {
 		/* again under the lock: another binder may have won */
 		if ((rc = find(b, name)) == -ENOENT)
 			rc = take_free(b, name);

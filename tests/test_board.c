@@ -384,6 +384,17 @@ TEST(board_scribbled_entry_gives_errors)
 	memset(e->name, 'z', sizeof(e->name));
 	atomic_store(&e->has_name, 1);
 	CHECK_EQ(shmq_board_name(b, 0, buf, sizeof(buf)), 63);
+	/* a lock word that names a live task (us): a timed set from another
+	 * process gives up at its deadline */
+	atomic_store(&e->lock.word, (uint32_t)getpid());
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct timespec dl = shmq_deadline(50);
+		_exit(shmq_board_set_timed(b, 0, "x", 1, &dl) == -ETIMEDOUT
+		      ? 0 : 1);
+	}
+	CHECK_EQ(t_wait(pid), 0);
 	/* a scribbled lock: the set (the entry's) or bind (the board's)
 	 * says so */
 	memset(&e->lock, 0xff, sizeof(e->lock));

@@ -51,6 +51,7 @@ static void replay(const char *target)
 TEST(fuzz_corpus_chan_header) { replay("chan_header"); }
 TEST(fuzz_corpus_chan_ring) { replay("chan_ring"); }
 TEST(fuzz_corpus_chan_probe) { replay("chan_probe"); }
+TEST(fuzz_corpus_board) { replay("board"); }
 TEST(fuzz_corpus_sync) { replay("sync"); }
 TEST(fuzz_corpus_locator) { replay("locator"); }
 TEST(fuzz_corpus_cli) { replay("cli"); }

@@ -1009,7 +1009,8 @@ int shmq_board_stat(const char *locator, struct shmq_board_info *info);
  * is refused, -EACCES) and the ring mapped PROT_READ in the receiver, so a
  * bug that writes through a pointer from peek dies with SIGSEGV; it guards
  * against mistakes, not against a hostile receiver, which holds a writable
- * fd. mpmc readers mark the slots they take: -EOPNOTSUPP.
+ * fd. mpmc readers mark the slots they take, samples readers take their
+ * queue's entries (their data is read-only anyway): -EOPNOTSUPP.
  *
  * A blocking socket waits for the frame: bound the wait with SO_RCVTIMEO
  * (-EAGAIN); a non-blocking one gives -EAGAIN when nothing is there.
@@ -1047,7 +1048,7 @@ int shmq_seg_recv_fd(int sock, shmq_seg **seg,
  * sock, which attaches with shmq_chan_recv_fd in the role it chooses; ch
  * stays ours. flags: SHMQ_PASS_RDONLY (spsc, broadcast: readers only, the
  * ring read-only). Errors as shmq_seg_send_fd, and -EINVAL for
- * SHMQ_PASS_SEAL, -EOPNOTSUPP for SHMQ_PASS_RDONLY on mpmc. */
+ * SHMQ_PASS_SEAL, -EOPNOTSUPP for SHMQ_PASS_RDONLY on mpmc and samples. */
 int shmq_chan_send_fd(int sock, const shmq_chan *ch, unsigned flags);
 
 /* Receives a channel from sock and attaches it as role (opts may be NULL;

@@ -13,6 +13,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Whether a kind's readers write the ring: mpmc claims slots, a samples
+ * reader takes its queue's entries (its data is read-only anyway). */
+static int writes_ring(int kind)
+{
+	return kind == SHMQ_CHAN_MPMC || kind == SHMQ_CHAN_SAMPLES;
+}
+
 SHMQ_API int shmq_chan_send_fd(int sock, const shmq_chan *ch, unsigned flags)
 {
 	struct shmq__pass p = {.kind = SHMQ__PASS_CHAN, .flags = flags};
@@ -22,7 +29,7 @@ SHMQ_API int shmq_chan_send_fd(int sock, const shmq_chan *ch, unsigned flags)
 		return ch->broken;
 	if (strncmp(ch->locator, "memfd:", 6))
 		return SHMQ_EFAMILY;
-	if ((flags & SHMQ_PASS_RDONLY) && ch->kind == SHMQ_CHAN_MPMC)
+	if ((flags & SHMQ_PASS_RDONLY) && writes_ring(ch->kind))
 		return -EOPNOTSUPP;
 	/* Not our fd itself: the receiver's lock byte must live on an open
 	 * file description of its own (the peer table's liveness). */
@@ -45,7 +52,7 @@ static int bad_object(int rc)
  * broadcast readers never write it. */
 static int ring_rdonly(struct shmq_chan *ch)
 {
-	if (ch->kind == SHMQ_CHAN_MPMC)
+	if (writes_ring(ch->kind))
 		return -EOPNOTSUPP;
 	size_t len = shmq_seg_mapped_size(ch->seg) - SHMQ_CHAN_RING_OFF;
 	return mprotect(ch->ring, len, PROT_READ) < 0 ? shmq__neg_errno() : 0;

@@ -158,7 +158,7 @@ TEST(board_names_map_to_entries)
 
 /* ---- Untorn under a writer at full speed --------------------------------- */
 
-#define VSIZE 200
+#define VSIZE 8192
 
 /* Value n: its length 8 + n % (VSIZE - 7) bytes, each 8-byte word n, the
  * tail n's low byte. A torn copy mixes two values: some word differs. */
@@ -202,7 +202,7 @@ TEST(board_readers_never_see_torn_values)
 {
 	char loc[96], c;
 	int go[2];
-	const uint64_t last = t_long() ? 2000000 : 200000;
+	const uint64_t last = t_long() ? 1000000 : 100000;
 	t_posix_loc(loc, sizeof(loc), "b");
 	shmq_board *b = make(loc, 4, VSIZE);
 	CHECK_EQ(pipe(go), 0);

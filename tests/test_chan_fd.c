@@ -20,11 +20,7 @@
 
 static shmq_chan *make(const char *loc, int kind, int role, int64_t spin)
 {
-	struct shmq_chan_opts o = {.kind = kind, .capacity = 4096,
-	                           .msg_size = 64, .spin_ns = spin};
-	shmq_chan *ch = NULL;
-	CHECK_EQ(shmq_chan_create(&ch, loc, role, &o), 0);
-	return ch;
+	return t_chan_make(loc, kind, 4096, role, spin);
 }
 
 static shmq_chan *attach(const char *loc, int role, int64_t spin)

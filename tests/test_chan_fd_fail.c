@@ -38,11 +38,7 @@ static size_t small_ring(int kind)
 
 static shmq_chan *make(const char *loc, int kind, int role, int64_t spin)
 {
-	struct shmq_chan_opts o = {.kind = kind, .capacity = small_ring(kind),
-	                           .msg_size = 64, .spin_ns = spin};
-	shmq_chan *ch = NULL;
-	CHECK_EQ(shmq_chan_create(&ch, loc, role, &o), 0);
-	return ch;
+	return t_chan_make(loc, kind, small_ring(kind), role, spin);
 }
 
 /* Waits up to ms for ch's fd: 1 if epoll_wait returned it. */

@@ -18,6 +18,7 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -852,4 +853,37 @@ TEST(samples_corrupted_data_segment_header_is_refused_at_open)
 	CHECK_EQ(shmq_chan_close(r2), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
 	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
+/* A memfd samples channel goes over a Unix socket: the receiver's reader
+ * attaches the data segment by the id in the header (checked) and gets
+ * the samples; a readers-only handover is refused, since a samples
+ * reader writes its queue (its data is read-only already). */
+TEST(samples_channel_handed_over_a_socket_reaches_its_reader)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	shmq_chan *w = make_samples("memfd:smp", 4, 64, 1, 0,
+	                            SHMQ_POLICY_BLOCK, SHMQ_WRITER);
+	CHECK_EQ(shmq_chan_send_fd(sv[0], w, SHMQ_PASS_RDONLY), -EOPNOTSUPP);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *r;
+		char buf[64];
+		CHECK_EQ(shmq_chan_recv_fd(sv[1], &r, SHMQ_READER, NULL, NULL), 0);
+		CHECK_EQ(write(sv[1], "j", 1), 1);
+		CHECK_EQ(shmq_chan_recv(r, buf, sizeof(buf)), 6);
+		CHECK(strcmp(buf, "hello") == 0);
+		CHECK_EQ(shmq_chan_close(r), 0);
+		_exit(0);
+	}
+	char c;
+	CHECK_EQ(shmq_chan_send_fd(sv[0], w, 0), 0);
+	CHECK_EQ(read(sv[0], &c, 1), 1);
+	CHECK_EQ(shmq_chan_send(w, "hello", 6), 0);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_close(w), 0);
+	close(sv[0]);
+	close(sv[1]);
 }

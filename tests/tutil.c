@@ -202,6 +202,16 @@ long t_blocked_in(pid_t pid)
 	return nr;
 }
 
+shmq_chan *t_chan_make(const char *loc, int kind, size_t cap, int role,
+                       int64_t spin)
+{
+	struct shmq_chan_opts o = {.kind = kind, .capacity = cap,
+	                           .msg_size = 64, .spin_ns = spin};
+	shmq_chan *ch = NULL;
+	CHECK_EQ(shmq_chan_create(&ch, loc, role, &o), 0);
+	return ch;
+}
+
 shmq_chan *t_chan_attach(const char *loc, int role)
 {
 	shmq_chan *ch = NULL;

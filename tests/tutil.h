@@ -49,6 +49,10 @@ void t_in_child(void (*body)(void));
  * skips the test where that file is unreadable. */
 long t_blocked_in(pid_t pid);
 
+/* Creates a channel of kind with capacity cap, 64-byte messages and a spin
+ * budget of spin ns, as role (fails the test otherwise). */
+shmq_chan *t_chan_make(const char *loc, int kind, size_t cap, int role,
+                       int64_t spin);
 /* Opens an existing channel as role with default options (fails the
  * test otherwise). */
 shmq_chan *t_chan_attach(const char *loc, int role);

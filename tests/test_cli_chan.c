@@ -984,7 +984,8 @@ TEST(cli_chan_bad_options_are_usage_errors)
 		const char *what;
 	} cases[] = {
 		{ { "send", "--create", "--kind", "fifo" },
-		  "invalid --kind 'fifo': expected spsc, mpmc or broadcast" },
+		  "invalid --kind 'fifo': expected spsc, mpmc, broadcast or "
+		  "samples" },
 		{ { "recv", "--create", "--capacity", "0" },
 		  "invalid --capacity '0': a channel needs at least 1" },
 		{ { "send", "--create", "--msg-size", "-4" },
@@ -992,9 +993,9 @@ TEST(cli_chan_bad_options_are_usage_errors)
 		{ { "send", "--create", "--kind", "broadcast", "--policy", "drop" },
 		  "expected block or overwrite" },
 		{ { "send", "--create", "--policy", "overwrite" },
-		  "--policy applies to broadcast channels, not spsc" },
+		  "--policy applies to broadcast and samples channels, not spsc" },
 		{ { "recv", "--create", "--kind", "spsc", "--msg-size", "1K" },
-		  "--msg-size applies to mpmc and broadcast" },
+		  "--msg-size applies to mpmc, broadcast and samples" },
 		{ { "send", "--kind", "mpmc" },
 		  "--kind describes a new channel: add --create" },
 		{ { "recv", "--persist" }, "--persist describes a new channel" },

@@ -36,6 +36,12 @@
 #define F_MEASURED (UINT64_C(1) << 62) /* sent in the measured phase */
 #define SEQ_MASK (F_MEASURED - 1)
 #define SLACK_NS (20 * NS) /* a row this late past its plan is stuck */
+/* The warm-up sends at least this many messages, whatever its time: 4
+ * laps of an 8-slot ring or pool (the 8 MiB geometry), so that each page
+ * of shared memory has been touched by every process before the clock
+ * starts. A first touch is a page fault, ~30 us in a VM: 16384 of them
+ * per process for a 64 MiB pool, more than a short warm-up lasts. */
+#define WARM_MSGS 32
 
 const struct bench_transport *const bench_transports[] = {
 	&bench_floor_spin, &bench_floor_futex, &bench_floor_spin_futex,
@@ -273,7 +279,7 @@ static void round_trip(struct side *s, uint64_t flags)
 static void ping(struct side *s)
 {
 	int64_t t = bench_now_ns(), until = t + (int64_t)(s->cfg->warmup_s * NS);
-	while (t < until) {
+	while (t < until || s->g.seq < WARM_MSGS) {
 		round_trip(s, 0);
 		t = bench_now_ns();
 	}
@@ -320,7 +326,7 @@ static void writer(struct side *s)
 {
 	size_t every = s->g.size >= 65536 ? 1 : 65536 / s->g.size;
 	int64_t t = bench_now_ns(), until = t + (int64_t)(s->cfg->warmup_s * NS);
-	while (t < until) {
+	while (t < until || s->g.seq < WARM_MSGS) {
 		for (size_t i = 0; i < every; i++)
 			send_tput(s, 0);
 		t = bench_now_ns();

@@ -26,8 +26,7 @@
  *                       shmq-spsc-zerocopy, which it is compared with
  * Geometry: the library's defaults, grown so that a ring holds 4 messages
  * (spsc), or fewer slots for big messages (mpmc, broadcast: up to 8 MiB of
- * slots; samples: up to 64 MiB of pool, at least 16 samples: 128 MiB at
- * 8 MiB, whose pages are touched once, in the warm-up).
+ * slots; samples: the same bytes, at least 8 samples: 64 MiB at 8 MiB).
  * Both sides create each channel with SHMQ_OPEN_OK; the last close
  * removes it, and teardown removes what a dead process left.
  */
@@ -45,17 +44,18 @@
 #define SLOT_BUDGET (8u << 20) /* mpmc/broadcast ring bytes, at most */
 #define SPSC_DEFAULT (1u << 20) /* the library's default ring */
 #define SPIN_FIRST_NS 50000 /* epoll-spin: the library's default budget */
-#define POOL_BUDGET (64u << 20) /* samples: pool bytes, at most, unless */
-#define POOL_MIN 16u            /* it takes this many samples */
+#define POOL_MIN 8u /* samples: 4 readers x hold 1 + the loan + slack */
 #define PAGE 4096u
 
-/* A pool that keeps the writer a few samples ahead of every reader: up to
- * 1024 samples (a sample takes a page at least), at most POOL_BUDGET bytes
- * but never fewer than POOL_MIN samples (>= 4 readers * hold 1 + 2). */
+/* The memory of a broadcast ring of the same size (SLOT_BUDGET, or 8
+ * slots), so that both pay the same first-touch page faults (costly in a
+ * VM: a pool 8 times larger than the ring was still faulting its first
+ * lap after a 0.25 s warm-up): up to 1024 samples of a page at least, at
+ * least POOL_MIN (>= 4 readers * hold 1 + 2): 64 MiB at 8 MiB. */
 static size_t pool_samples(size_t size)
 {
 	size_t stride = (size + PAGE - 1) / PAGE * PAGE, n = 1024;
-	while (n > POOL_MIN && n * stride > POOL_BUDGET)
+	while (n > POOL_MIN && n * stride > SLOT_BUDGET)
 		n >>= 1;
 	return n;
 }

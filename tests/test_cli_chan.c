@@ -1009,6 +1009,30 @@ TEST(cli_chan_bad_options_are_usage_errors)
 		{ { "send", "--count", "1" }, "unknown option '--count'" },
 		{ { "recv", "--readers", "1" }, "unknown option '--readers'" },
 		{ { "recv", "other" }, "unexpected argument 'other'" },
+		/* samples only: --hold, --history, --huge */
+		{ { "send", "--create", "--hold", "2" },
+		  "--hold applies to samples channels, not spsc: add --kind "
+		  "samples" },
+		{ { "recv", "--create", "--kind", "broadcast", "--history", "3" },
+		  "--history applies to samples channels, not broadcast" },
+		{ { "send", "--create", "--kind", "mpmc", "--huge", "2M" },
+		  "--huge applies to samples channels, not mpmc" },
+		{ { "send", "--create", "--kind", "samples", "--huge", "1G" },
+		  "invalid --huge '1G': expected 2M" },
+		{ { "send", "--create", "--kind", "samples", "--hold", "0" },
+		  "invalid --hold '0': a reader holds at least 1 sample" },
+		{ { "recv", "--create", "--kind", "samples", "--hold", "-1" },
+		  "invalid --hold '-1': it is negative" },
+		{ { "send", "--create", "--kind", "samples", "--history", "5K" },
+		  "invalid --history '5K': a pool has 4096 samples at most" },
+		{ { "send", "--create", "--kind", "samples", "--msg-size", "8X" },
+		  "invalid --msg-size '8X'" },
+		{ { "send", "--kind", "samples", "--hold", "2" },
+		  "--kind describes a new channel: add --create" },
+		{ { "recv", "--hold", "2" }, "--hold describes a new channel" },
+		{ { "send", "--create", "--kind", "mpmc", "--policy",
+		    "overwrite" },
+		  "--policy applies to broadcast and samples channels, not mpmc" },
 	};
 	char name[64], *argv[10];
 	struct t_run r;

@@ -1,7 +1,7 @@
 /*
  * shmq send and recv on sample channels (--kind samples), and what stat and
  * ls show of them: a file arrives byte for byte at two readers, the
- * samples-only options are refused elsewhere with a clear message, stat
+ * pool too small for its readers names the options to change, stat
  * shows a reader's held, queued and lost samples and the pool's free ones,
  * and a writer that dies is reported as dead, not as an end of stream.
  * Processes wait for each other through pipes or the peer table, never by
@@ -51,69 +51,14 @@ TEST(cli_samples_a_file_reaches_two_readers_byte_for_byte)
 	CHECK(!posix_exists(name));
 }
 
-static void check_usage(const struct t_run *r, const char *cmd,
-                        const char *what)
+/* The usage errors of --hold, --history and --huge are in
+ * cli_chan_bad_options_are_usage_errors (test_cli_chan.c). */
+TEST(cli_samples_a_pool_too_small_names_the_options_to_change)
 {
-	char want[64];
-
-	snprintf(want, sizeof(want), "usage: shmq %s {NAME|", cmd);
-	if (r->status != 2)
-		t_fail(__FILE__, __LINE__, "status == 2", "status %d, stderr: %s",
-		       r->status, r->err);
-	CHECK_HAS(r->err, want);
-	CHECK_HAS(r->err, what);
-	CHECK_EQ(strlen(r->out), 0);
-}
-
-TEST(cli_samples_options_are_for_samples_and_checked)
-{
-	static const struct {
-		const char *args[8];
-		const char *what;
-	} cases[] = {
-		{ { "send", "--create", "--hold", "2" },
-		  "--hold applies to samples channels, not spsc: add --kind "
-		  "samples" },
-		{ { "recv", "--create", "--kind", "broadcast", "--history", "3" },
-		  "--history applies to samples channels, not broadcast" },
-		{ { "send", "--create", "--kind", "mpmc", "--huge", "2M" },
-		  "--huge applies to samples channels, not mpmc" },
-		{ { "send", "--create", "--kind", "samples", "--huge", "1G" },
-		  "invalid --huge '1G': expected 2M" },
-		{ { "send", "--create", "--kind", "samples", "--hold", "0" },
-		  "invalid --hold '0': a reader holds at least 1 sample" },
-		{ { "recv", "--create", "--kind", "samples", "--hold", "-1" },
-		  "invalid --hold '-1': it is negative" },
-		{ { "send", "--create", "--kind", "samples", "--history", "5K" },
-		  "invalid --history '5K': a pool has 4096 samples at most" },
-		{ { "send", "--create", "--kind", "samples", "--msg-size", "8X" },
-		  "invalid --msg-size '8X'" },
-		{ { "send", "--create", "--kind", "samples", "--capacity", "0" },
-		  "invalid --capacity '0'" },
-		{ { "send", "--kind", "samples", "--hold", "2" },
-		  "--kind describes a new channel: add --create" },
-		{ { "recv", "--hold", "2" }, "--hold describes a new channel" },
-		{ { "send", "--create", "--kind", "fifo" },
-		  "expected spsc, mpmc, broadcast or samples" },
-		{ { "send", "--create", "--kind", "mpmc", "--policy",
-		    "overwrite" },
-		  "--policy applies to broadcast and samples channels, not mpmc" },
-	};
-	char name[64], *argv[12];
+	char name[64];
 	struct t_run r;
 
 	t_name(name, sizeof(name), "sopt");
-	for (size_t i = 0; i < NELEM(cases); i++) {
-		size_t n = 0;
-		argv[n++] = (char *)t_shmq_bin();
-		argv[n++] = (char *)cases[i].args[0];
-		argv[n++] = name;
-		for (size_t j = 1; j < 8 && cases[i].args[j]; j++)
-			argv[n++] = (char *)cases[i].args[j];
-		argv[n] = NULL;
-		t_exec(&r, NULL, argv);
-		check_usage(&r, cases[i].args[0], cases[i].what);
-	}
 	/* A pool too small for its one reader: the library's rule and the
 	 * tool's options to fix it. */
 	SHMQ(&r, "send", name, "--create", "--kind", "samples", "--capacity",

@@ -104,6 +104,8 @@ extern const struct bench_transport bench_floor_spin, bench_floor_futex,
 	bench_floor_ring, bench_floor_ring_batch;
 extern const struct bench_transport bench_shmq_spsc, bench_shmq_blocking,
 	bench_shmq_epoll, bench_shmq_epoll_spin, bench_shmq_zerocopy, bench_shmq_mpmc, bench_shmq_bcast,
+	bench_shmq_bcast_x1, bench_shmq_bcast_x4, bench_shmq_samples,
+	bench_shmq_samples_x1, bench_shmq_samples_x4,
 	bench_shmq_board, bench_board_mutex;
 extern const struct bench_transport bench_pipe, bench_unix_stream,
 	bench_unix_dgram, bench_tcp, bench_sysv_mq, bench_posix_mq,
@@ -123,6 +125,8 @@ struct bench_rec {
 	double p50, p99, p999, max; /* ns (rtt) */
 	double msgs_per_s, gbytes_per_s; /* throughput */
 	double cpu_ns_per_msg;
+	double writer_cpu_ns_per_msg; /* throughput: the writers' own CPU time
+	                                 per message they sent (0: none) */
 	size_t group;               /* the size it is shown with (eventfd:
 	                               8 B, with the smallest size); 0: in
 	                               the list of what did not run */

@@ -291,6 +291,9 @@ void bench_print_json(FILE *f, const struct bench_results *res)
 		json_num(f, "msgs_per_s", rtt, "%.0f", r->msgs_per_s);
 		json_num(f, "gbytes_per_s", rtt, "%.6g", r->gbytes_per_s);
 		json_num(f, "cpu_ns_per_msg", 0, "%.1f", r->cpu_ns_per_msg);
+		json_num(f, "writer_cpu_ns_per_msg",
+		         r->writer_cpu_ns_per_msg <= 0, "%.1f",
+		         r->writer_cpu_ns_per_msg);
 		double ring = ring_ratio(res, r);
 		json_num(f, "ring_ratio", ring <= 0, "%.4g", ring);
 		fputc('}', f);

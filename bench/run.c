@@ -30,12 +30,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PROCS 4
+#define MAX_PROCS 5 /* 1 writer -> 4 readers (shmq-samples-x4) */
 #define NS 1000000000LL
 #define F_LAST (UINT64_C(1) << 63)     /* the writer's last message */
 #define F_MEASURED (UINT64_C(1) << 62) /* sent in the measured phase */
 #define SEQ_MASK (F_MEASURED - 1)
 #define SLACK_NS (20 * NS) /* a row this late past its plan is stuck */
+/* The warm-up sends at least this many messages, whatever its time: 4
+ * laps of an 8-slot ring or pool (the 8 MiB geometry), so that each page
+ * of shared memory has been touched by every process before the clock
+ * starts. A first touch is a page fault, ~30 us in a VM: 16384 of them
+ * per process for a 64 MiB pool, more than a short warm-up lasts. */
+#define WARM_MSGS 32
 
 const struct bench_transport *const bench_transports[] = {
 	&bench_floor_spin, &bench_floor_futex, &bench_floor_spin_futex,
@@ -43,7 +49,9 @@ const struct bench_transport *const bench_transports[] = {
 	&bench_floor_ring_batch,
 	&bench_shmq_spsc, &bench_shmq_blocking, &bench_shmq_epoll,
 	&bench_shmq_epoll_spin, &bench_shmq_zerocopy,
-	&bench_shmq_mpmc, &bench_shmq_bcast, &bench_shmq_board,
+	&bench_shmq_mpmc, &bench_shmq_bcast, &bench_shmq_bcast_x1,
+	&bench_shmq_bcast_x4, &bench_shmq_samples, &bench_shmq_samples_x1,
+	&bench_shmq_samples_x4, &bench_shmq_board,
 	&bench_board_mutex,
 	&bench_pipe, &bench_unix_stream, &bench_unix_dgram, &bench_tcp,
 	&bench_sysv_mq, &bench_posix_mq, &bench_eventfd,
@@ -271,7 +279,7 @@ static void round_trip(struct side *s, uint64_t flags)
 static void ping(struct side *s)
 {
 	int64_t t = bench_now_ns(), until = t + (int64_t)(s->cfg->warmup_s * NS);
-	while (t < until) {
+	while (t < until || s->g.seq < WARM_MSGS) {
 		round_trip(s, 0);
 		t = bench_now_ns();
 	}
@@ -318,7 +326,7 @@ static void writer(struct side *s)
 {
 	size_t every = s->g.size >= 65536 ? 1 : 65536 / s->g.size;
 	int64_t t = bench_now_ns(), until = t + (int64_t)(s->cfg->warmup_s * NS);
-	while (t < until) {
+	while (t < until || s->g.seq < WARM_MSGS) {
 		for (size_t i = 0; i < every; i++)
 			send_tput(s, 0);
 		t = bench_now_ns();
@@ -515,6 +523,22 @@ static const char *sums_differ(const struct ctl *ctl, const struct bench_link *l
 	       ? "checksum mismatch: a message arrived changed" : NULL;
 }
 
+/* The writers' own CPU time per message they sent in the measured phase:
+ * does the writer's cost grow with the readers? (cpu/msg sums every
+ * process.) */
+static void writer_cpu(const struct proc_res *r, const struct bench_link *l,
+                       struct bench_rec *rec)
+{
+	int64_t cpu = 0;
+	uint64_t sent = 0;
+	for (unsigned i = 0; l->readers && i < l->writers; i++) {
+		cpu += r[i].cpu;
+		sent += r[i].measured;
+	}
+	if (sent)
+		rec->writer_cpu_ns_per_msg = (double)cpu / (double)sent;
+}
+
 /* The numbers of a row whose processes all ended well. */
 static int summarize(const struct ctl *ctl, const struct bench_link *l,
                      unsigned fanout, struct bench_rec *rec)
@@ -559,6 +583,7 @@ static int summarize(const struct ctl *ctl, const struct bench_link *l,
 	rec->msgs_per_s = (double)msgs * NS / (double)(t1 - t0);
 	rec->gbytes_per_s = rec->msgs_per_s * (double)l->size / 1e9;
 	rec->cpu_ns_per_msg = (double)cpu / (double)msgs;
+	writer_cpu(r, l, rec);
 	return 0;
 }
 

@@ -15,9 +15,18 @@
  *                       into the ring, the reader reads them where they lie
  *   shmq-mpmc           2 writers x 2 readers (round trip: 1x1), blocking
  *   shmq-broadcast      1 writer -> 2 readers, policy block (round trip:
- *                       1x1), blocking
+ *                       1x1), blocking; -x1, -x4: 1 -> 1 and 1 -> 4
+ *   shmq-samples        1 writer -> 2 readers, policy block, zero copy on
+ *                       both sides: the writer loans a sample (reserve),
+ *                       writes every byte into it and commits; each
+ *                       reader reads the bytes where they lie (peek) and
+ *                       releases; -x1, -x4: 1 -> 1 and 1 -> 4. Throughput
+ *                       with the default spin budget (the readers share 2
+ *                       CPUs with the writer); round trip (1x1) busy, as
+ *                       shmq-spsc-zerocopy, which it is compared with
  * Geometry: the library's defaults, grown so that a ring holds 4 messages
- * (spsc), or fewer slots for big messages (mpmc, broadcast: up to 8 MiB).
+ * (spsc), or fewer slots for big messages (mpmc, broadcast: up to 8 MiB of
+ * slots; samples: the same bytes, at least 8 samples: 64 MiB at 8 MiB).
  * Both sides create each channel with SHMQ_OPEN_OK; the last close
  * removes it, and teardown removes what a dead process left.
  */
@@ -35,6 +44,21 @@
 #define SLOT_BUDGET (8u << 20) /* mpmc/broadcast ring bytes, at most */
 #define SPSC_DEFAULT (1u << 20) /* the library's default ring */
 #define SPIN_FIRST_NS 50000 /* epoll-spin: the library's default budget */
+#define POOL_MIN 8u /* samples: 4 readers x hold 1 + the loan + slack */
+#define PAGE 4096u
+
+/* The memory of a broadcast ring of the same size (SLOT_BUDGET, or 8
+ * slots), so that both pay the same first-touch page faults (costly in a
+ * VM: a pool 8 times larger than the ring was still faulting its first
+ * lap after a 0.25 s warm-up): up to 1024 samples of a page at least, at
+ * least POOL_MIN (>= 4 readers * hold 1 + 2): 64 MiB at 8 MiB. */
+static size_t pool_samples(size_t size)
+{
+	size_t stride = (size + PAGE - 1) / PAGE * PAGE, n = 1024;
+	while (n > POOL_MIN && n * stride > SLOT_BUDGET)
+		n >>= 1;
+	return n;
+}
 
 static void chan_opts(const struct bench_link *l, int kind, int64_t spin,
                       struct shmq_chan_opts *o)
@@ -51,11 +75,15 @@ static void chan_opts(const struct bench_link *l, int kind, int64_t spin,
 		o->capacity = ring > SPSC_DEFAULT ? ring : 0;
 		return;
 	}
+	o->msg_size = l->size;
+	if (kind == SHMQ_CHAN_SAMPLES) {
+		o->capacity = pool_samples(l->size);
+		return;
+	}
 	size_t slots = 1024;
 	while (slots > 8 && slots * l->size > SLOT_BUDGET)
 		slots >>= 1;
 	o->capacity = slots;
-	o->msg_size = l->size;
 }
 
 static int open_dir(struct bench_end *e, int dir, int role,
@@ -104,6 +132,13 @@ static int mpmc_open(struct bench_end *e)
 static int bcast_open(struct bench_end *e)
 {
 	return open_ends(e, SHMQ_CHAN_BROADCAST, -1);
+}
+
+/* Round trips busy (as zerocopy); throughput with the default budget. */
+static int samples_open(struct bench_end *e)
+{
+	return open_ends(e, SHMQ_CHAN_SAMPLES,
+	                 e->l->metric == BENCH_RTT ? BUSY_SPIN_NS : -1);
 }
 
 /* The end of the stream (all writers closed) is 0 for run.c. */
@@ -269,4 +304,35 @@ const struct bench_transport bench_shmq_bcast = {
 	.name = "shmq-broadcast", .readers = 2, .fanout = 2,
 	.note = {"1x1", "1->2"},
 	CHAN(bcast_open, chan_send, chan_recv),
+};
+
+const struct bench_transport bench_shmq_bcast_x1 = {
+	.name = "shmq-broadcast-x1", .flags = BT_NO_RTT, .readers = 1,
+	.fanout = 1, .note = {NULL, "1->1"},
+	CHAN(bcast_open, chan_send, chan_recv),
+};
+
+const struct bench_transport bench_shmq_bcast_x4 = {
+	.name = "shmq-broadcast-x4", .flags = BT_NO_RTT, .readers = 4,
+	.fanout = 4, .note = {NULL, "1->4"},
+	CHAN(bcast_open, chan_send, chan_recv),
+};
+
+/* The same steps as zerocopy: reserve, write, commit; peek, release. */
+#define SAMPLES .done = zerocopy_done,                                       \
+	CHAN(samples_open, zerocopy_send, zerocopy_recv)
+
+const struct bench_transport bench_shmq_samples = {
+	.name = "shmq-samples", .flags = BT_BUSY, .readers = 2, .fanout = 2,
+	.note = {"busy-wait", "1->2"}, SAMPLES,
+};
+
+const struct bench_transport bench_shmq_samples_x1 = {
+	.name = "shmq-samples-x1", .flags = BT_NO_RTT, .readers = 1,
+	.fanout = 1, .note = {NULL, "1->1"}, SAMPLES,
+};
+
+const struct bench_transport bench_shmq_samples_x4 = {
+	.name = "shmq-samples-x4", .flags = BT_NO_RTT, .readers = 4,
+	.fanout = 4, .note = {NULL, "1->4"}, SAMPLES,
 };

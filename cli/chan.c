@@ -10,12 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const kinds[] = { "spsc", "mpmc", "broadcast" };
+static const char *const kinds[] = { "spsc", "mpmc", "broadcast",
+	                              "samples" };
 static const char *const policies[] = { "block", "overwrite" };
 
 const char *cli_chan_kind(int kind)
 {
-	return kind >= SHMQ_CHAN_SPSC && kind <= SHMQ_CHAN_BROADCAST
+	return kind >= SHMQ_CHAN_SPSC && kind <= SHMQ_CHAN_SAMPLES
 	       ? kinds[kind - SHMQ_CHAN_SPSC] : "unknown";
 }
 
@@ -35,12 +36,12 @@ static void args_init(struct cli_chan_args *a)
 
 static const char *parse_kind(const char *text, int *kind)
 {
-	for (int k = SHMQ_CHAN_SPSC; k <= SHMQ_CHAN_BROADCAST; k++)
+	for (int k = SHMQ_CHAN_SPSC; k <= SHMQ_CHAN_SAMPLES; k++)
 		if (!strcmp(text, cli_chan_kind(k))) {
 			*kind = k;
 			return NULL;
 		}
-	return "expected spsc, mpmc or broadcast";
+	return "expected spsc, mpmc, broadcast or samples";
 }
 
 static const char *parse_policy(const char *text, int *policy)
@@ -60,14 +61,55 @@ static const char *option_name(int o)
 	case 'C': return "capacity";
 	case 'M': return "msg-size";
 	case 'P': return "policy";
+	case 'H': return "hold";
+	case 'y': return "history";
+	case 'u': return "huge";
 	default: return "mode";
 	}
+}
+
+/* A count of samples: 0..SHMQ_SAMPLES_MAX (the largest pool), at least
+ * `min`. */
+#define MAX_SAMPLES 4096
+static const char *parse_samples(const char *text, uint64_t min,
+                                 const char *below, uint32_t *v)
+{
+	const char *why;
+	uint64_t n;
+
+	if ((why = cli_parse_size(text, &n)))
+		return why;
+	if (n < min)
+		return below;
+	if (n > MAX_SAMPLES)
+		return "a pool has 4096 samples at most";
+	*v = (uint32_t)n;
+	return NULL;
+}
+
+/* Huge pages for a samples pool: 2 MiB ones only. */
+static const char *parse_huge(const char *text, unsigned *flags)
+{
+	if (strcmp(text, "2M") && strcmp(text, "2m"))
+		return "expected 2M (a samples pool takes 2 MiB huge pages)";
+	*flags |= SHMQ_CHAN_HUGE_2M;
+	return NULL;
 }
 
 /* Applies a geometry option; NULL, or why its value is invalid. */
 static const char *apply(struct cli_chan_args *a, int o, const char *arg)
 {
 	switch (o) {
+	case 'H':
+		a->given |= CLI_GIVEN_HOLD;
+		return parse_samples(arg, 1, "a reader holds at least 1 sample",
+		                     &a->o.hold);
+	case 'y':
+		a->given |= CLI_GIVEN_HISTORY;
+		return parse_samples(arg, 0, NULL, &a->o.history);
+	case 'u':
+		a->given |= CLI_GIVEN_HUGE;
+		return parse_huge(arg, &a->o.flags);
 	case 'k':
 		a->given |= CLI_GIVEN_KIND;
 		return parse_kind(arg, &a->o.kind);
@@ -104,7 +146,8 @@ static int chan_option(const struct cli_cmd *cmd, struct cli_chan_args *a,
 		a->given |= CLI_GIVEN_PERSIST;
 		a->o.flags |= SHMQ_CHAN_PERSIST;
 		return CLI_OK;
-	case 'k': case 'C': case 'M': case 'P': case 'm':
+	case 'k': case 'C': case 'M': case 'P': case 'm': case 'H': case 'y':
+	case 'u':
 		why = apply(a, o, arg);
 		if (why)
 			return cli_usage_error(cmd, "invalid --%s '%s': %s",
@@ -118,7 +161,8 @@ static int chan_option(const struct cli_cmd *cmd, struct cli_chan_args *a,
 static const char *first_given(unsigned given)
 {
 	static const char *const names[] = { "--kind", "--capacity",
-		"--msg-size", "--policy", "--mode", "--persist" };
+		"--msg-size", "--policy", "--mode", "--persist", "--hold",
+		"--history", "--huge" };
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (given & (1u << i))
@@ -144,14 +188,23 @@ static int chan_check(const struct cli_cmd *cmd, const struct cli_chan_args *a)
 	if (a->given && !a->create && !serve)
 		return cli_usage_error(cmd, "%s describes a new channel: add "
 		                       "--create", first_given(a->given));
-	if ((a->given & CLI_GIVEN_POLICY) && kind != SHMQ_CHAN_BROADCAST)
-		return cli_usage_error(cmd, "--policy applies to broadcast "
-		                       "channels, not %s: add --kind broadcast",
+	if ((a->given & CLI_GIVEN_POLICY) && kind != SHMQ_CHAN_BROADCAST &&
+	    kind != SHMQ_CHAN_SAMPLES)
+		return cli_usage_error(cmd, "--policy applies to broadcast and "
+		                       "samples channels, not %s: add --kind "
+		                       "broadcast or samples",
 		                       cli_chan_kind(kind));
 	if ((a->given & CLI_GIVEN_MSG_SIZE) && kind == SHMQ_CHAN_SPSC)
-		return cli_usage_error(cmd, "--msg-size applies to mpmc and "
-		                       "broadcast; a spsc message may fill the "
-		                       "ring: set --capacity");
+		return cli_usage_error(cmd, "--msg-size applies to mpmc, "
+		                       "broadcast and samples; a spsc message may "
+		                       "fill the ring: set --capacity");
+	if ((a->given & (CLI_GIVEN_HOLD | CLI_GIVEN_HISTORY | CLI_GIVEN_HUGE))
+	    && kind != SHMQ_CHAN_SAMPLES)
+		return cli_usage_error(cmd, "%s applies to samples channels, not "
+		                       "%s: add --kind samples",
+		                       first_given(a->given & (CLI_GIVEN_HOLD |
+		                       CLI_GIVEN_HISTORY | CLI_GIVEN_HUGE)),
+		                       cli_chan_kind(kind));
 	return CLI_OK;
 }
 
@@ -330,11 +383,19 @@ static int open_fail(int err, const struct cli_chan_args *a,
 			snprintf(who, sizeof(who), " (pid %d)", (int)pid);
 		return cli_failf("%s: the channel's one %s is attached already%s; "
 		                 "spsc takes one writer and one reader, broadcast "
-		                 "one writer: use --kind mpmc for more", name, what,
-		                 who);
+		                 "and samples one writer: use --kind mpmc for "
+		                 "more", name, what, who);
 	case -EINVAL:
 		if (!a->create)
 			break;
+		if (a->o.kind == SHMQ_CHAN_SAMPLES)
+			return cli_failf("%s: no samples channel of this geometry "
+			                 "(capacity %zu, hold %u, history %u, "
+			                 "msg-size %zu): a pool has 2 to 4096 "
+			                 "samples, at least hold and history, and a "
+			                 "message is at most 1G", name,
+			                 a->o.capacity, a->o.hold, a->o.history,
+			                 a->o.msg_size);
 		return cli_failf("%s: no channel of this geometry (capacity "
 		                 "%zu, msg-size %zu): the ring is at most 2^40 "
 		                 "bytes, a message at most 1G", name,
@@ -386,6 +447,8 @@ static void note_sizes(const struct cli_chan_args *a, const char *name,
 		note_size(name, "capacity", a->o.capacity, in->capacity,
 		          in->kind == SHMQ_CHAN_SPSC
 		          ? "ring bytes: a power of two, at least 64"
+		          : in->kind == SHMQ_CHAN_SAMPLES
+		          ? "samples in the pool: a power of two"
 		          : "message slots: a power of two");
 	if (a->given & CLI_GIVEN_MSG_SIZE)
 		note_size(name, "msg-size", a->o.msg_size, in->msg_size,
@@ -563,11 +626,16 @@ static void json_peers(FILE *f, const char *key,
 		const struct shmq_chan_peer_info *p = &in->peers[i];
 		if (p->role != role)
 			continue;
-		fprintf(f, "%s{\"pid\": %d, \"alive\": %s, \"msgs\": %" PRIu64
-		        "}", n++ ? ", " : "", (int)p->pid,
+		fprintf(f, "%s{\"pid\": %d, \"alive\": %s, \"msgs\": %" PRIu64,
+		        n++ ? ", " : "", (int)p->pid,
 		        p->alive == SHMQ_PID_UNKNOWN ? "null"
 		        : p->alive == SHMQ_PID_ALIVE ? "true" : "false",
 		        p->msgs);
+		if (in->kind == SHMQ_CHAN_SAMPLES && role == SHMQ_READER)
+			fprintf(f, ", \"held\": %u, \"queued\": %" PRIu64
+			        ", \"lost\": %" PRIu64, p->held, p->queued,
+			        p->lost);
+		fputc('}', f);
 	}
 	fputc(']', f);
 }
@@ -586,6 +654,8 @@ void cli_json_chan(FILE *f, const struct shmq_stat *st)
 	        ", \"depth_bytes\": %" PRIu64 ", \"depth_msgs\": %" PRIu64,
 	        cli_chan_kind(in.kind), in.capacity, in.msg_size,
 	        cli_chan_policy(in.policy), in.depth_bytes, in.depth_msgs);
+	if (in.kind == SHMQ_CHAN_SAMPLES)
+		fprintf(f, ", \"pool_free\": %" PRIu64, in.pool_free);
 	json_peers(f, "writers", &in, SHMQ_WRITER);
 	json_peers(f, "readers", &in, SHMQ_READER);
 	fprintf(f, ", \"sent\": %" PRIu64 ", \"received\": %" PRIu64

@@ -100,6 +100,9 @@ enum {
 	CLI_GIVEN_POLICY = 1 << 3,
 	CLI_GIVEN_MODE = 1 << 4,
 	CLI_GIVEN_PERSIST = 1 << 5,
+	CLI_GIVEN_HOLD = 1 << 6,
+	CLI_GIVEN_HISTORY = 1 << 7,
+	CLI_GIVEN_HUGE = 1 << 8,
 };
 
 /* How send or recv opens its channel, and how it reports. */
@@ -120,6 +123,9 @@ struct cli_chan_args {
 	{ "policy", required_argument, NULL, 'P' },                          \
 	{ "mode", required_argument, NULL, 'm' },                            \
 	{ "persist", no_argument, NULL, 'p' },                               \
+	{ "hold", required_argument, NULL, 'H' },                            \
+	{ "history", required_argument, NULL, 'y' },                         \
+	{ "huge", required_argument, NULL, 'u' },                            \
 	{ "binary", no_argument, NULL, 'b' },                                \
 	{ "stats", no_argument, NULL, 's' },                                 \
 	{ "any-owner", no_argument, NULL, 'A' },                             \
@@ -130,16 +136,27 @@ struct cli_chan_args {
 	"  --create          make the channel if it does not exist (race free:\n" \
 	"                    every side may pass it); without it, it must exist\n" \
 	"  --kind KIND       spsc (one writer, one reader; the default), mpmc\n" \
-	"                    (many of each; each message to one reader) or\n"   \
+	"                    (many of each; each message to one reader),\n"    \
 	"                    broadcast (one writer; every reader gets every\n"  \
-	"                    message from when it joins)\n"                     \
-	"  --capacity SIZE   spsc: ring bytes; others: message slots; rounded\n" \
-	"                    up to a power of two (spsc: at least 64), which a\n" \
-	"                    note on stderr says (default 1M bytes, 1024 slots)\n" \
-	"  --msg-size SIZE   mpmc, broadcast: largest message (default 4K)\n"    \
-	"  --policy POLICY   broadcast: block (the writer waits for the slowest\n" \
-	"                    reader; the default) or overwrite (it never waits;\n" \
-	"                    a reader that falls behind loses messages)\n"      \
+	"                    message from when it joins) or samples (as\n"     \
+	"                    broadcast, but each message is a sample of a pool\n" \
+	"                    that every reader reads in place: no copy per\n"  \
+	"                    reader, for large messages)\n"                     \
+	"  --capacity SIZE   spsc: ring bytes; mpmc, broadcast: message slots;\n" \
+	"                    samples: samples in the pool; rounded up to a\n"  \
+	"                    power of two (spsc: at least 64), which a note on\n" \
+	"                    stderr says (default 1M bytes, 1024 slots, 16\n"  \
+	"                    samples)\n"                                        \
+	"  --msg-size SIZE   mpmc, broadcast, samples: largest message (default\n" \
+	"                    4K)\n"                                             \
+	"  --policy POLICY   broadcast, samples: block (the writer waits for the\n" \
+	"                    slowest reader; the default) or overwrite (it never\n" \
+	"                    waits; a reader that falls behind loses messages)\n" \
+	"  --hold N          samples: samples a reader may hold at once (default\n" \
+	"                    1; recv holds one)\n"                              \
+	"  --history N       samples: a reader that joins first gets the last N\n" \
+	"                    messages sent (default 0)\n"                       \
+	"  --huge 2M         samples: the pool on 2 MiB huge pages\n"           \
 	"  --mode OCTAL      permission bits of a new channel (default 0600)\n" \
 	"  --persist         the channel stays when the last process closes it\n" \
 	"                    (remove it with shmq rm NAME)\n"                   \
@@ -148,8 +165,10 @@ struct cli_chan_args {
 	"  --stats           at the end, print messages, bytes, rate and losses\n" \
 	"                    on stderr (every second too, on a terminal)\n"     \
 	"SIZE takes K, M, G (1024, 1024^2, 1024^3). --kind, --capacity,\n"     \
-	"--msg-size, --policy, --mode and --persist describe a new channel and\n" \
-	"need --create; an existing channel must match them.\n"
+	"--msg-size, --policy, --hold, --history, --huge, --mode and --persist\n" \
+	"describe a new channel and need --create; an existing channel must\n" \
+	"match the kind, policy, capacity and msg-size asked. A samples pool\n" \
+	"needs capacity >= readers * hold + history + 2.\n"
 
 /* A command's own options (not CLI_CHAN_OPTIONS): CLI_OK, or CLI_USAGE
  * after a usage error. */
@@ -179,7 +198,7 @@ int cli_chan_fail(int err, const char *name);
 int cli_chan_fail_after(int err, const char *name, const char *verb,
                         uint64_t msgs);
 
-/* "spsc", "mpmc", "broadcast"; "block", "overwrite". */
+/* "spsc", "mpmc", "broadcast", "samples"; "block", "overwrite". */
 const char *cli_chan_kind(int kind);
 const char *cli_chan_policy(int policy);
 

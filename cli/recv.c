@@ -12,9 +12,9 @@ static int run_recv(const struct cli_cmd *cmd, int argc, char **argv);
 
 const struct cli_cmd cli_recv = {
 	"recv",
-	"recv {NAME|--from-socket PATH} [--create] [--kind spsc|mpmc|broadcast] "
+	"recv {NAME|--from-socket PATH} [--create] [--kind spsc|mpmc|broadcast|samples] "
 	"[--capacity SIZE] [--msg-size SIZE] [--policy block|overwrite] "
-	"[--mode OCTAL] [--persist] [--any-owner] [--binary] [--count N] "
+	"[--hold N] [--history N] [--huge 2M] [--mode OCTAL] [--persist] [--any-owner] [--binary] [--count N] "
 	"[--timeout SEC] [--writers N] [--stats]",
 	"Writes the messages of channel NAME (a locator; a bare name is a\n"
 	"POSIX object in /dev/shm) to stdout: one line per message (a message\n"

@@ -12,9 +12,9 @@ static int run_send(const struct cli_cmd *cmd, int argc, char **argv);
 
 const struct cli_cmd cli_send = {
 	"send",
-	"send {NAME|--serve PATH} [--create] [--kind spsc|mpmc|broadcast] "
+	"send {NAME|--serve PATH} [--create] [--kind spsc|mpmc|broadcast|samples] "
 	"[--capacity SIZE] [--msg-size SIZE] [--policy block|overwrite] "
-	"[--mode OCTAL] [--persist] [--any-owner] [--binary] [--readers N] "
+	"[--hold N] [--history N] [--huge 2M] [--mode OCTAL] [--persist] [--any-owner] [--binary] [--readers N] "
 	"[--stats]",
 	"Sends stdin into channel NAME (a locator; a bare name is a POSIX\n"
 	"object in /dev/shm): one message per line, its newline kept, or with\n"
@@ -297,7 +297,8 @@ static int send_chunks(struct tx *t)
 /* At the end: would our close remove messages nobody read? It would with
  * no reader and no other writer attached, unless the channel persists. A
  * broadcast channel keeps no depth without readers: what was sent after
- * the last one left went to none. */
+ * the last one left went to none; nor does a samples channel (its history
+ * is for readers to come, not a queue). */
 static int check_unread(struct tx *t, int persist)
 {
 	struct shmq_chan_info in;
@@ -305,7 +306,7 @@ static int check_unread(struct tx *t, int persist)
 	if (persist || shmq_chan_info(t->ch, &in) < 0 || in.readers ||
 	    in.writers > 1 || !t->rate.msgs)
 		return CLI_OK;
-	if (in.kind == SHMQ_CHAN_BROADCAST)
+	if (in.kind == SHMQ_CHAN_BROADCAST || in.kind == SHMQ_CHAN_SAMPLES)
 		return cli_failf("%s: no reader is attached: what was sent after "
 		                 "the last one closed was read by none; %llu "
 		                 "messages sent", t->name,

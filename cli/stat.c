@@ -20,7 +20,9 @@ const struct cli_cmd cli_stat = {
 	"counters. For a channel (kind channel), its\n"
 	"type, policy, capacity, largest message, depth, the writers and\n"
 	"readers attached (pid, liveness, messages each) and the messages\n"
-	"sent, received, lost and recovered from dead peers.\n\n"
+	"sent, received, lost and recovered from dead peers; for a samples\n"
+	"channel also the pool's free samples and each reader's samples held,\n"
+	"queued and lost.\n\n"
 	"  --json   print one JSON object with the field names of 'shmq ls'\n",
 	run_stat,
 };
@@ -103,7 +105,8 @@ static void print_users(const struct shmq_stat *st)
 	      "when the last process detaches)" : "no");
 }
 
-/* "1234 (alive, 10 messages), 1240 (dead, 3 messages)", or "none". */
+/* "1234 (alive, 10 messages), 1240 (dead, 3 messages)", or "none"; a
+ * samples reader's also "held 2, queued 3, lost 0". */
 static void peers_field(const char *name, const struct shmq_chan_info *in,
                         int role)
 {
@@ -115,11 +118,20 @@ static void peers_field(const char *name, const struct shmq_chan_info *in,
 		if (p->role != role)
 			continue;
 		at += (size_t)snprintf(line + at, sizeof(line) - at,
-		                       "%s%d (%s, %" PRIu64 " messages)",
+		                       "%s%d (%s, %" PRIu64 " messages",
 		                       at ? ", " : "", (int)p->pid,
 		                       p->alive == SHMQ_PID_ALIVE ? "alive"
 		                       : p->alive == SHMQ_PID_DEAD ? "dead"
 		                       : "liveness unknown", p->msgs);
+		if (at < sizeof(line) && in->kind == SHMQ_CHAN_SAMPLES &&
+		    role == SHMQ_READER)
+			at += (size_t)snprintf(line + at, sizeof(line) - at,
+			                       ", held %u, queued %" PRIu64
+			                       ", lost %" PRIu64, p->held,
+			                       p->queued, p->lost);
+		if (at < sizeof(line))
+			at += (size_t)snprintf(line + at, sizeof(line) - at,
+			                       ")");
 	}
 	field(name, "%s", line);
 }
@@ -135,10 +147,16 @@ static void print_channel(const struct shmq_stat *st)
 		      cli_explain(err, NULL, 0, why, sizeof(why)));
 		return;
 	}
+	int samples = in.kind == SHMQ_CHAN_SAMPLES;
+
 	field("type", "%s", cli_chan_kind(in.kind));
 	field("policy", "%s", cli_chan_policy(in.policy));
 	field("capacity", "%" PRIu64 " (%s)", in.capacity,
-	      in.kind == SHMQ_CHAN_SPSC ? "ring bytes" : "message slots");
+	      in.kind == SHMQ_CHAN_SPSC ? "ring bytes"
+	      : samples ? "samples in the pool" : "message slots");
+	if (samples)
+		field("pool_free", "%" PRIu64 " (samples free: nobody holds, "
+		      "queues or loans them)", in.pool_free);
 	field("msg_size", "%" PRIu64 " (largest message)", in.msg_size);
 	field("depth_msgs", "%" PRIu64 " (messages queued)", in.depth_msgs);
 	field("depth_bytes", "%" PRIu64, in.depth_bytes);
@@ -146,10 +164,11 @@ static void print_channel(const struct shmq_stat *st)
 	peers_field("readers", &in, SHMQ_READER);
 	field("sent", "%" PRIu64, in.sent);
 	field("received", "%" PRIu64, in.received);
-	field("lost", "%" PRIu64 " (broadcast readers lapped by the writer)",
-	      in.lost);
-	field("recovered", "%" PRIu64 " (slots taken back from dead peers)",
-	      in.recovered);
+	field("lost", "%" PRIu64 " (%s)", in.lost, samples
+	      ? "samples overwritten before a reader got them"
+	      : "broadcast readers lapped by the writer");
+	field("recovered", "%" PRIu64 " (%s taken back from dead peers)",
+	      in.recovered, samples ? "sample references" : "slots");
 }
 
 static void print_board(const struct shmq_stat *st)

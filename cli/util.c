@@ -109,8 +109,10 @@ static void tool_fix(int err, const char *object, char *buf, size_t len)
 	case -EMSGSIZE:
 		if (family != SHMQ_FAMILY_SYSV_MSG)
 			snprintf(buf, len, "--capacity (spsc) or --msg-size "
-			                   "(mpmc, broadcast)");
+			                   "(mpmc, broadcast, samples)");
 		break;
+	case SHMQ_EPOOL:
+		snprintf(buf, len, "--capacity, --hold or --history"); break;
 	case SHMQ_EFAMILY:
 		if (family && !memory)
 			snprintf(buf, len, "shmq ls, stat and rm work on it");

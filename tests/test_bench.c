@@ -31,7 +31,7 @@ static const char records_py[] =
 	"sizes = {int(s) for s in sys.argv[2].split(',')}\n"
 	"keys = {'transport', 'metric', 'msg_size', 'p50_ns', 'p99_ns',\n"
 	"        'p999_ns', 'msgs_per_s', 'gbytes_per_s', 'cpu_ns_per_msg',\n"
-	"        'ring_ratio'}\n"
+	"        'ring_ratio', 'writer_cpu_ns_per_msg'}\n"
 	"ring = {o['msg_size']: o['msgs_per_s'] for o in a\n"
 	"        if o['transport'] == 'floor-ring'}\n"
 	"num = lambda v: type(v) in (int, float) and v > 0\n"
@@ -46,6 +46,9 @@ static const char records_py[] =
 	"    for k in ('msgs_per_s', 'gbytes_per_s'):\n"
 	"        assert o[k] is None if rtt else num(o[k]), (k, o)\n"
 	"    assert num(o['cpu_ns_per_msg']), o\n"
+	"    w = o['writer_cpu_ns_per_msg']\n"
+	"    solo = o['transport'] in ('memcpy', 'floor-checks')\n"
+	"    assert w is None if rtt or solo else num(w), o\n"
 	"    r = o['ring_ratio']\n"
 	"    if rtt or o['msg_size'] not in ring:\n"
 	"        assert r is None, o\n"
@@ -127,9 +130,29 @@ TEST(bench_mpmc_broadcast_and_kernel_rows_run)
 	need_python();
 	SHMQ(&r, "bench", "--only", "shmq-mpmc,shmq-broadcast,pipe,eventfd",
 	     "--sizes", "100", "--json", "--duration", "0.05");
-	/* eventfd: a round trip of its 8-byte counter, nothing else */
-	check_records(&r, "shmq-mpmc,shmq-broadcast,pipe,eventfd", "100,8",
-	              "7");
+	/* eventfd: a round trip of its 8-byte counter, nothing else;
+	 * broadcast 1->1 and 1->4 are throughput rows only */
+	check_records(&r, "shmq-mpmc,shmq-broadcast,shmq-broadcast-x1,"
+	              "shmq-broadcast-x4,pipe,eventfd", "100,8", "9");
+	check_nothing_left();
+}
+
+/* 8 MiB takes a while under the sanitizers: a 64 MiB pool, 32 messages of
+ * warm-up. */
+TEST_TIMEOUT(bench_samples_rows_run_at_8m_and_leave_nothing_behind, 90)
+{
+	struct t_run r;
+
+	need_python();
+	SHMQ(&r, "bench", "--only", "shmq-samples", "--sizes", "64,1M",
+	     "--json", "--duration", "0.05", "--cpus", "auto");
+	/* 1->2 with its round trip, 1->1 and 1->4 throughput only: every
+	 * reader checked and summed each sample where it lies */
+	check_records(&r, "shmq-samples,shmq-samples-x1,shmq-samples-x4",
+	              "64,1048576", "8");
+	SHMQ(&r, "bench", "--only", "shmq-samples-x1", "--sizes", "8M",
+	     "--json", "--duration", "0.05", "--cpus", "auto");
+	check_records(&r, "shmq-samples-x1", "8388608", "1");
 	check_nothing_left();
 }
 

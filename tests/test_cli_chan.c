@@ -984,7 +984,8 @@ TEST(cli_chan_bad_options_are_usage_errors)
 		const char *what;
 	} cases[] = {
 		{ { "send", "--create", "--kind", "fifo" },
-		  "invalid --kind 'fifo': expected spsc, mpmc or broadcast" },
+		  "invalid --kind 'fifo': expected spsc, mpmc, broadcast or "
+		  "samples" },
 		{ { "recv", "--create", "--capacity", "0" },
 		  "invalid --capacity '0': a channel needs at least 1" },
 		{ { "send", "--create", "--msg-size", "-4" },
@@ -992,9 +993,9 @@ TEST(cli_chan_bad_options_are_usage_errors)
 		{ { "send", "--create", "--kind", "broadcast", "--policy", "drop" },
 		  "expected block or overwrite" },
 		{ { "send", "--create", "--policy", "overwrite" },
-		  "--policy applies to broadcast channels, not spsc" },
+		  "--policy applies to broadcast and samples channels, not spsc" },
 		{ { "recv", "--create", "--kind", "spsc", "--msg-size", "1K" },
-		  "--msg-size applies to mpmc and broadcast" },
+		  "--msg-size applies to mpmc, broadcast and samples" },
 		{ { "send", "--kind", "mpmc" },
 		  "--kind describes a new channel: add --create" },
 		{ { "recv", "--persist" }, "--persist describes a new channel" },
@@ -1008,6 +1009,30 @@ TEST(cli_chan_bad_options_are_usage_errors)
 		{ { "send", "--count", "1" }, "unknown option '--count'" },
 		{ { "recv", "--readers", "1" }, "unknown option '--readers'" },
 		{ { "recv", "other" }, "unexpected argument 'other'" },
+		/* samples only: --hold, --history, --huge */
+		{ { "send", "--create", "--hold", "2" },
+		  "--hold applies to samples channels, not spsc: add --kind "
+		  "samples" },
+		{ { "recv", "--create", "--kind", "broadcast", "--history", "3" },
+		  "--history applies to samples channels, not broadcast" },
+		{ { "send", "--create", "--kind", "mpmc", "--huge", "2M" },
+		  "--huge applies to samples channels, not mpmc" },
+		{ { "send", "--create", "--kind", "samples", "--huge", "1G" },
+		  "invalid --huge '1G': expected 2M" },
+		{ { "send", "--create", "--kind", "samples", "--hold", "0" },
+		  "invalid --hold '0': a reader holds at least 1 sample" },
+		{ { "recv", "--create", "--kind", "samples", "--hold", "-1" },
+		  "invalid --hold '-1': it is negative" },
+		{ { "send", "--create", "--kind", "samples", "--history", "5K" },
+		  "invalid --history '5K': a pool has 4096 samples at most" },
+		{ { "send", "--create", "--kind", "samples", "--msg-size", "8X" },
+		  "invalid --msg-size '8X'" },
+		{ { "send", "--kind", "samples", "--hold", "2" },
+		  "--kind describes a new channel: add --create" },
+		{ { "recv", "--hold", "2" }, "--hold describes a new channel" },
+		{ { "send", "--create", "--kind", "mpmc", "--policy",
+		    "overwrite" },
+		  "--policy applies to broadcast and samples channels, not mpmc" },
 	};
 	char name[64], *argv[10];
 	struct t_run r;

@@ -8,7 +8,9 @@
  * the producer's byte stream exactly (its checksum, recomputed here);
  * segments shows what the child wrote in both families; epoll_loop takes
  * both channels' streams to their end (count and sum of each) and reports
- * producers killed mid-stream; libuv_loop takes its stream to the end.
+ * producers killed mid-stream; libuv_loop takes its stream to the end;
+ * frames's two viewers get every frame in order, each pixel as sent (the
+ * checksum recomputed here).
  * Each run leaves nothing behind.
  */
 #include "shmq.h"
@@ -551,6 +553,38 @@ TEST(example_libuv_loop_takes_the_stream_to_its_end)
 	CHECK_EQ(t_exec(&r, NULL, argv), 0);
 	check_same(r.out, "30000 messages, sum 450015000, then the end of the "
 	                  "stream (-EPIPE)\n");
+	check_same(r.err, "");
+	check_gone(name);
+}
+
+/* The checksum frames computes: pixels 2.. of frames 0..n-1, each its
+ * frame's pattern (the example's formula, redone here). */
+static uint64_t frames_sum(uint64_t n)
+{
+	uint64_t sum = 0;
+	for (uint64_t f = 0; f < n; f++)
+		for (size_t i = 2; i < (size_t)1920 * 1080; i++)
+			sum += (uint32_t)(f * 0x9e3779b1u) ^
+			       (uint32_t)(i * 2654435761u);
+	return sum;
+}
+
+TEST(example_frames_viewers_check_every_frame_in_place)
+{
+	char bin[256], name[64], want[512];
+	char *argv[] = {example(bin, sizeof(bin), "frames"),
+	                (char *)t_name(name, sizeof(name), "fr"), "12", "240",
+	                NULL};
+	unsigned long long sum = (unsigned long long)frames_sum(12);
+	struct t_run r;
+	CHECK_EQ(t_exec(&r, NULL, argv), 0);
+	snprintf(want, sizeof(want),
+	         "producer: 12 frames of 1920x1080 RGBA (8294400 bytes) at "
+	         "240 fps, checksum %016llx\n"
+	         "viewer 1: 12 frames in order, 0 bad, checksum %016llx\n"
+	         "viewer 2: 12 frames in order, 0 bad, checksum %016llx\n"
+	         "ok\n", sum, sum, sum);
+	check_same(r.out, want);
 	check_same(r.err, "");
 	check_gone(name);
 }

@@ -60,6 +60,8 @@ struct check {
 /* ---- Building a result --------------------------------------------------- */
 
 static void vappend(char *buf, size_t len, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vappend(char *buf, size_t len, const char *fmt, va_list ap)
 {
 	size_t at = strlen(buf);
 

@@ -62,7 +62,7 @@ static void flags_cell(const struct shmq_stat *st, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s%s%s", st->removed ? ",removed" : "",
 	         st->orphan ? ",orphan" : "", st->stale ? ",stale" : "",
-	         st->huge ? ",huge" : "");
+	         st->huge > 0 ? ",huge" : "");
 	if (buf[0])
 		memmove(buf, buf + 1, strlen(buf)); /* drop the first comma */
 	else

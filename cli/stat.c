@@ -86,8 +86,9 @@ static void id_fields(const char *name, uid_t uid, const char *gname,
 static void print_memory(const struct shmq_stat *st)
 {
 	field("size", "%" PRIu64 " (requested)", st->size);
-	field("mapped_size", "%" PRIu64 " (rounded up to the %spage)",
-	      st->mapped_size, st->huge ? "huge " : "");
+	field("mapped_size", "%" PRIu64 " (rounded up to the %s)",
+	      st->mapped_size, st->huge > 0 ? "huge page" : st->huge == 0
+	      ? "page" : "page; if on huge pages, more: see huge");
 }
 
 static void print_users(const struct shmq_stat *st)
@@ -246,7 +247,9 @@ static void print_text(const struct shmq_stat *st)
 	field("stale", "%s", st->stale ? "yes (every participant is dead)"
 	                               : "no");
 	if (!sem && !msg)
-		field("huge", "%s", st->huge ? "yes" : "no");
+		field("huge", "%s", st->huge > 0 ? "yes" : st->huge == 0 ? "no"
+		      : "? (only a process that maps it sees its page size, "
+		        "and none that this one can read does)");
 }
 
 static int run_stat(const struct cli_cmd *cmd, int argc, char **argv)

@@ -349,11 +349,11 @@ static void json_num(FILE *f, const char *key, int64_t v, int null)
 		fprintf(f, ", \"%s\": %" PRId64, key, v);
 }
 
-static void json_alive(FILE *f, const char *key, int alive)
+/* A fact that may be unknown: true, false, or null when v is negative
+ * (SHMQ_PID_UNKNOWN, a huge of -1). */
+static void json_tri(FILE *f, const char *key, int v)
 {
-	fprintf(f, ", \"%s\": %s", key,
-	        alive == SHMQ_PID_UNKNOWN ? "null"
-	                                  : alive ? "true" : "false");
+	fprintf(f, ", \"%s\": %s", key, v < 0 ? "null" : v ? "true" : "false");
 }
 
 static void json_bool(FILE *f, const char *key, int v)
@@ -383,9 +383,9 @@ static void json_ipc(FILE *f, const struct shmq_stat *st)
 	json_num(f, "qbytes", (int64_t)st->qbytes, !msg || st->qbytes == 0);
 	json_num(f, "lspid", st->lspid, !msg || st->lspid == 0);
 	json_num(f, "lrpid", st->lrpid, !msg || st->lrpid == 0);
-	json_alive(f, "lspid_alive", !msg || st->lspid == 0 ? SHMQ_PID_UNKNOWN
+	json_tri(f, "lspid_alive", !msg || st->lspid == 0 ? SHMQ_PID_UNKNOWN
 	                                                     : st->lspid_alive);
-	json_alive(f, "lrpid_alive", !msg || st->lrpid == 0 ? SHMQ_PID_UNKNOWN
+	json_tri(f, "lrpid_alive", !msg || st->lrpid == 0 ? SHMQ_PID_UNKNOWN
 	                                                     : st->lrpid_alive);
 }
 
@@ -411,9 +411,9 @@ void cli_json_stat(FILE *f, const struct shmq_stat *st)
 	json_num(f, "nattch", st->nattch, st->nattch < 0);
 	json_num(f, "cpid", st->cpid, st->cpid == 0);
 	json_num(f, "lpid", st->lpid, st->lpid == 0);
-	json_alive(f, "cpid_alive", st->cpid == 0 ? SHMQ_PID_UNKNOWN
+	json_tri(f, "cpid_alive", st->cpid == 0 ? SHMQ_PID_UNKNOWN
 	                                           : st->cpid_alive);
-	json_alive(f, "lpid_alive", st->lpid == 0 ? SHMQ_PID_UNKNOWN
+	json_tri(f, "lpid_alive", st->lpid == 0 ? SHMQ_PID_UNKNOWN
 	                                           : st->lpid_alive);
 	json_num(f, "atime", st->atime, st->atime == 0);
 	json_num(f, "dtime", st->dtime, st->dtime == 0);
@@ -421,7 +421,7 @@ void cli_json_stat(FILE *f, const struct shmq_stat *st)
 	json_bool(f, "removed", st->removed);
 	json_bool(f, "orphan", st->orphan);
 	json_bool(f, "stale", st->stale);
-	json_bool(f, "huge", st->huge);
+	json_tri(f, "huge", st->huge);
 	fputs(", \"kind\": ", f);
 	cli_json_str(f, st->kind);
 	json_ipc(f, st);

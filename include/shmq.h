@@ -309,7 +309,9 @@ struct shmq_stat {
 	                       sysv-sem: atime is the last semop; sysv-msg:
 	                       the last msgsnd or msgrcv */
 	int removed;        /* sysv: marked for removal, still attached */
-	int huge;           /* backed by huge pages */
+	int huge;           /* backed by huge pages: 1 yes, 0 no, -1 unknown
+	                       (a System V segment that no process this
+	                       one can read maps: the kernel does not say) */
 	int orphan;         /* no live attacher/mapper, creator dead */
 	int stale;          /* shmq object whose every participant is dead */
 	char kind[16];      /* "channel" (a shmq channel), "board" (a shmq

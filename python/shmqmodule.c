@@ -2520,7 +2520,8 @@ static PyObject *stat_dict(const struct shmq_stat *st)
 	    put(d, "removed", PyBool_FromLong(st->removed)) ||
 	    put(d, "orphan", PyBool_FromLong(st->orphan)) ||
 	    put(d, "stale", PyBool_FromLong(st->stale)) ||
-	    put(d, "huge", PyBool_FromLong(st->huge)) ||
+	    put(d, "huge", st->huge < 0 ? Py_NewRef(Py_None)
+	                                : PyBool_FromLong(st->huge)) ||
 	    put(d, "kind", PyUnicode_FromString(st->kind)) ||
 	    put(d, "nsems", num_or_none((long long)st->nsems, !sem)) ||
 	    put(d, "qnum", num_or_none((long long)st->qnum, !msg)) ||

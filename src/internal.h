@@ -186,6 +186,11 @@ int shmq__memfd_get(const struct shmq_locator *loc, int acc);
 int shmq__sysv_create(struct shmq_seg *s, const struct shmq_seg_opts *o);
 int shmq__sysv_open(struct shmq_seg *s, const struct shmq_seg_opts *o);
 int shmq__sysv_close(struct shmq_seg *s);
+/* Whether pid maps System V segment id on huge pages (its smaps): 1, 0,
+ * or -1 when it cannot be told (pid does not map it, or its smaps is not
+ * readable). The kernel tells nobody else: an unattached segment's is
+ * unknown. */
+int shmq__sysv_huge_seen(int id, pid_t pid);
 int shmq__sysv_set(const struct shmq_locator *loc, uid_t uid, gid_t gid,
                    int mode);
 

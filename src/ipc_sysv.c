@@ -33,25 +33,64 @@ static int check_size(size_t size)
 	return 0;
 }
 
-/* The page size backing addr in this process (smaps KernelPageSize): a
- * segment opened by key does not say whether it is on huge pages. */
-static size_t mapping_page(void *addr)
+/* Whether a mapping's first line in smaps ("lo-hi perms off dev inode
+ * path") is the one wanted. */
+typedef int (*smaps_pick)(const char *head, const void *arg);
+
+/* KernelPageSize of the first mapping of /proc/PID/smaps that pick
+ * accepts; 0 if none does or smaps cannot be read. */
+static size_t smaps_page(pid_t pid, smaps_pick pick, const void *arg)
 {
-	char line[256];
+	char path[64], line[512];
 	size_t kb = 0;
 	int here = 0;
-	FILE *f = fopen("/proc/self/smaps", "re");
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	FILE *f = fopen(path, "re");
 	if (!f)
-		return shmq__huge_size(0);
+		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
 		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-			here = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			here = pick(line, arg);
 		else if (here && sscanf(line, "KernelPageSize: %zu kB", &kb) == 1)
 			break;
 	}
 	fclose(f);
-	return kb ? kb * 1024 : shmq__huge_size(0);
+	return kb * 1024;
+}
+
+static int covers(const char *head, const void *arg)
+{
+	uintptr_t addr = *(const uintptr_t *)arg;
+	unsigned long lo, hi;
+	return sscanf(head, "%lx-%lx ", &lo, &hi) == 2 && addr >= lo &&
+	       addr < hi;
+}
+
+/* A System V segment's mapping: its inode is the shmid, its name
+ * "/SYSV<key>" (the kernel's). */
+static int is_shmid(const char *head, const void *arg)
+{
+	unsigned long ino;
+	int at = 0;
+	return sscanf(head, "%*s %*s %*s %*s %lu %n", &ino, &at) == 1 &&
+	       at > 0 && ino == (unsigned long)*(const int *)arg &&
+	       !strncmp(head + at, "/SYSV", 5);
+}
+
+/* The page size backing addr in this process: a segment opened by key
+ * does not say whether it is on huge pages. */
+static size_t mapping_page(void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+	size_t page = smaps_page(getpid(), covers, &a);
+	return page ? page : shmq__huge_size(0);
+}
+
+int shmq__sysv_huge_seen(int id, pid_t pid)
+{
+	size_t page = pid > 0 ? smaps_page(pid, is_shmid, &id) : 0;
+	return page == 0 ? -1 : page > shmq__huge_size(0);
 }
 
 /* Attaches id at the requested address; fills the handle. */

@@ -50,6 +50,12 @@ static void sysv_finish(struct shmq_stat *st)
 	st->lpid_alive = shmq__pid_alive_since(st->lpid, last);
 	st->orphan = !st->removed && st->nattch == 0 &&
 	             st->cpid_alive == SHMQ_PID_DEAD;
+	/* Only a process that maps it shows its page size (the last to
+	 * attach, else the creator): the kernel's tables do not say. */
+	st->huge = st->nattch > 0 ? shmq__sysv_huge_seen(st->id, st->lpid)
+	                          : -1;
+	if (st->huge < 0 && st->nattch > 0)
+		st->huge = shmq__sysv_huge_seen(st->id, st->cpid);
 }
 
 static void fd_fill(struct shmq_stat *st, const struct stat *sb,
@@ -67,6 +73,8 @@ static void fd_fill(struct shmq_stat *st, const struct stat *sb,
 	st->size = (uint64_t)sb->st_size;
 	st->mapped_size = shmq__round_up((size_t)sb->st_size,
 	                                 (size_t)sb->st_blksize);
+	/* hugetlbfs (a memfd on huge pages) gives its page as the block. */
+	st->huge = (size_t)sb->st_blksize > shmq__huge_size(0);
 	st->mode = sb->st_mode & 0777;
 	st->uid = st->cuid = sb->st_uid;
 	st->gid = st->cgid = sb->st_gid;
@@ -160,7 +168,10 @@ SHMQ_API int shmq_seg_stat(const shmq_seg *seg, struct shmq_stat *st)
 	/* What this handle knows better than the kernel's tables. */
 	snprintf(st->locator, sizeof(st->locator), "%s", seg->locator);
 	st->mapped_size = seg->mapped_size;
-	st->huge = (seg->flags & (SHMQ_SEG_HUGE_2M | SHMQ_SEG_HUGE_1G)) != 0;
+	if (seg->id >= 0) /* this process maps it: its smaps says */
+		st->huge = shmq__sysv_huge_seen(seg->id, getpid());
+	if (seg->flags & (SHMQ_SEG_HUGE_2M | SHMQ_SEG_HUGE_1G))
+		st->huge = 1;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "tutil.h"
 #include "cli_util.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,72 @@ TEST(cli_stat_json_is_one_object_with_every_field)
 		t_skip_dep("python3", "the JSON was checked by substring only");
 	t_python(&py, r.out, json_fields_py, p, (char *)NULL);
 	CHECK_HAS(py.out, "posix 300 0604 ");
+}
+
+/* Runs stat, stat --json and ls --json on the System V segment s; checks
+ * that huge is text (stat), json (both). */
+static void check_huge(const char *s, const char *text, const char *json)
+{
+	struct t_run r;
+	char v[256], line[4096];
+
+	SHMQ(&r, "stat", s);
+	check_ok(&r);
+	CHECK_HAS(field(r.out, "huge", v, sizeof(v)), text);
+	SHMQ(&r, "stat", s, "--json");
+	check_ok(&r);
+	CHECK_HAS(r.out, json);
+	SHMQ(&r, "ls", "--json");
+	check_ok(&r);
+	if (!line_with(r.out, s, line, sizeof(line))[0])
+		t_fail(__FILE__, __LINE__, "ls --json", "no %s in:\n%s", s,
+		       r.out);
+	CHECK_HAS(line, json);
+}
+
+/* With huge pages reserved: a segment made with --huge 2M. */
+static void huge_segment_body(void)
+{
+	struct t_run r;
+	struct t_holder h;
+	char s[64], v[256], line[1024];
+
+	t_sysv_loc(s, sizeof(s), 1);
+	SHMQ(&r, "create", s, "--size", "2M", "--huge", "2M");
+	check_ok(&r);
+	/* The kernel has its pages reserved, but tells no one that does not
+	 * map it: unknown, not "no". */
+	check_huge(s, "? (only a process that maps it", "\"huge\": null");
+	t_hold(&h, s, 0);
+	check_huge(s, "yes", "\"huge\": true");
+	SHMQ(&r, "stat", s);
+	CHECK_STREQ(field(r.out, "mapped_size", v, sizeof(v)),
+	            "2097152 (rounded up to the huge page)");
+	SHMQ(&r, "ls");
+	snprintf(v, sizeof(v), "0x%08x ", (unsigned)t_key(1));
+	CHECK_HAS(line_with(r.out, v, line, sizeof(line)), "  huge");
+	t_release(&h);
+	check_huge(s, "?", "\"huge\": null");
+	SHMQ(&r, "rm", s);
+	check_ok(&r);
+}
+
+TEST(cli_stat_huge_is_known_only_from_a_process_that_maps_it)
+{
+	struct t_holder h;
+	char s[64];
+
+	/* ls --json shows only this test's segments. */
+	private_namespaces(CLONE_NEWIPC, NULL);
+	create(t_sysv_loc(s, sizeof(s), 2), "100", NULL);
+	check_huge(s, "?", "\"huge\": null");
+	t_hold(&h, s, 0);
+	check_huge(s, "no", "\"huge\": false");
+	t_release(&h);
+	if (t_huge_2m_reserve() >= 4)
+		huge_segment_body();
+	else
+		t_with_huge_pages(huge_segment_body);
 }
 
 TEST(cli_stat_and_rm_report_marked_for_removal)

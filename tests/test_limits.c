@@ -147,31 +147,10 @@ TEST(posix_create_on_full_tmpfs_is_enospc_not_sigbus)
 	t_in_child(full_tmpfs_body);
 }
 
-static int huge_2m_reserve(void)
-{
-	const char *d = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
-	char path[128], buf[32];
-	int total = 0;
-	const char *files[] = {"free_hugepages", "nr_overcommit_hugepages"};
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s%s", d, files[i]);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			total += atoi(buf);
-		}
-	}
-	return total;
-}
-
 TEST(huge_2m_without_reserve_is_enohuge_naming_nr_hugepages)
 {
 	char loc[64], msg[512];
-	if (huge_2m_reserve() > 0)
+	if (t_huge_2m_reserve() > 0)
 		t_skip("2 MiB huge pages are reserved here (vm.nr_hugepages > "
 		       "0): the no-reserve error cannot be provoked");
 	int rc = create_rc(t_sysv_loc(loc, sizeof(loc), 1), 2 * MiB,
@@ -184,38 +163,6 @@ TEST(huge_2m_without_reserve_is_enohuge_naming_nr_hugepages)
 	CHECK_HAS(shmq_strerror(rc), "nr_hugepages");
 	CHECK_EQ(create_rc("memfd:huge", 2 * MiB, SHMQ_SEG_HUGE_2M),
 		 SHMQ_ENOHUGE);
-}
-
-#define NR_HUGE "/proc/sys/vm/nr_hugepages"
-
-/* Reserves four more 2 MiB pages for as long as fn runs in a child (as root),
- * then gives them back: the reserve is machine-wide. */
-static void with_two_huge_pages(void (*fn)(void))
-{
-	char buf[32];
-	FILE *f = fopen(NR_HUGE, "r");
-	int before = -1;
-	if (!f || fscanf(f, "%d", &before) != 1 || geteuid() != 0)
-		t_skip("no four free 2 MiB huge pages and no root to reserve "
-		       "them (sysctl vm.nr_hugepages)");
-	fclose(f);
-	snprintf(buf, sizeof(buf), "%d\n", before + 4);
-	f = fopen(NR_HUGE, "w");
-	CHECK(f && fputs(buf, f) >= 0 && fclose(f) == 0);
-	int free_now = huge_2m_reserve();
-	pid_t pid = free_now >= 4 ? fork() : -2;
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	int status = pid > 0 ? t_wait(pid) : -1;
-	snprintf(buf, sizeof(buf), "%d\n", before);
-	f = fopen(NR_HUGE, "w");
-	CHECK(f && fputs(buf, f) >= 0 && fclose(f) == 0);
-	if (pid == -2)
-		t_skip("the kernel could not reserve four 2 MiB huge pages "
-		       "(memory too fragmented)");
-	CHECK_EQ(status, 0);
 }
 
 static void huge_2m_body(void)
@@ -244,17 +191,25 @@ static void huge_2m_body(void)
 	shmq_seg *again;
 	CHECK_EQ(shmq_seg_open(&again, loc, NULL), 0);
 	CHECK_EQ(shmq_seg_mapped_size(again), 4 * MiB);
+	CHECK_EQ(shmq_seg_stat(again, &st), 0); /* no flag: its smaps says */
+	CHECK_EQ(st.huge, 1);
 	CHECK_EQ(shmq_seg_close(again), 0);
+	/* By locator: seen in the smaps of the process that maps it. */
+	CHECK_EQ(shmq_stat(loc, &st), 0);
+	CHECK_EQ(st.huge, 1);
 	CHECK_EQ(shmq_seg_close(s), 0);
+	/* Nobody maps it now: the kernel does not say, so unknown. */
+	CHECK_EQ(shmq_stat(loc, &st), 0);
+	CHECK_EQ(st.huge, -1);
 	CHECK_EQ(shmq_seg_unlink(loc), 0);
 }
 
 TEST(huge_2m_create_maps_whole_huge_pages)
 {
-	if (huge_2m_reserve() >= 4)
+	if (t_huge_2m_reserve() >= 4)
 		huge_2m_body();
 	else
-		with_two_huge_pages(huge_2m_body);
+		t_with_huge_pages(huge_2m_body);
 }
 
 TEST(huge_pages_refused_for_posix_and_both_sizes_at_once)

@@ -288,3 +288,58 @@ const char *t_sock_path(char *buf, size_t len, const char *tag)
 	snprintf(buf, len, "/tmp/%s.sock", t_name(name, sizeof(name), tag));
 	return buf;
 }
+
+/* ---- Huge pages ---- */
+
+int t_huge_2m_reserve(void)
+{
+	const char *d = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
+	char path[128], buf[32];
+	int total = 0;
+	const char *files[] = {"free_hugepages", "nr_overcommit_hugepages"};
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s", d, files[i]);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			total += atoi(buf);
+		}
+	}
+	return total;
+}
+
+#define NR_HUGE "/proc/sys/vm/nr_hugepages"
+
+/* Reserves four more 2 MiB pages for as long as fn runs in a child (as root),
+ * then gives them back: the reserve is machine-wide. */
+void t_with_huge_pages(void (*fn)(void))
+{
+	char buf[32];
+	FILE *f = fopen(NR_HUGE, "r");
+	int before = -1;
+	if (!f || fscanf(f, "%d", &before) != 1 || geteuid() != 0)
+		t_skip("no four free 2 MiB huge pages and no root to reserve "
+		       "them (sysctl vm.nr_hugepages)");
+	fclose(f);
+	snprintf(buf, sizeof(buf), "%d\n", before + 4);
+	f = fopen(NR_HUGE, "w");
+	CHECK(f && fputs(buf, f) >= 0 && fclose(f) == 0);
+	int free_now = t_huge_2m_reserve();
+	pid_t pid = free_now >= 4 ? fork() : -2;
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	int status = pid > 0 ? t_wait(pid) : -1;
+	snprintf(buf, sizeof(buf), "%d\n", before);
+	f = fopen(NR_HUGE, "w");
+	CHECK(f && fputs(buf, f) >= 0 && fclose(f) == 0);
+	if (pid == -2)
+		t_skip("the kernel could not reserve four 2 MiB huge pages "
+		       "(memory too fragmented)");
+	CHECK_EQ(status, 0);
+}

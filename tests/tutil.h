@@ -95,4 +95,12 @@ void t_cut(const char *loc, off_t to, int64_t *at_ns);
 /* "/tmp/shmqt-<pid>-tag.sock" (t_name), a Unix socket's path, in buf. */
 const char *t_sock_path(char *buf, size_t len, const char *tag);
 
+/* 2 MiB huge pages free now, plus those the kernel may add on demand
+ * (nr_overcommit_hugepages). */
+int t_huge_2m_reserve(void);
+/* Reserves four more 2 MiB huge pages (as root) for as long as fn runs in
+ * a child, then gives them back (the reserve is machine-wide); skips when
+ * they cannot be had. */
+void t_with_huge_pages(void (*fn)(void));
+
 #endif

@@ -1099,8 +1099,8 @@ static void check_leftovers(struct check *c)
 		    "(shmq ls)");
 		return;
 	}
-	found(c, "%d objects; %" PRIu64 " stale, %" PRIu64 " orphan System V "
-	      "segments", n, l.stale, l.orphans);
+	found(c, "%d object%s; %" PRIu64 " stale, %" PRIu64 " orphan System V "
+	      "segments", n, n == 1 ? "" : "s", l.stale, l.orphans);
 	if (!l.stale && !l.orphans)
 		return;
 	verdict(c, ST_WARN);

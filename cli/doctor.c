@@ -811,32 +811,38 @@ static const char *rlim_text(rlim_t v, int is_bytes, char *buf, size_t len)
 	return buf;
 }
 
-static void fact_rlim(struct check *c, const struct rlimit *r)
+/* Reads resource res into *r, its facts and "NAME soft S, hard H" (in
+ * bytes or a count); -1 and a warning ("NAME ?", fix: the shell's ulimit
+ * flag) when it cannot be read. */
+static int rlimit_found(struct check *c, int res, const char *name,
+                        int is_bytes, struct rlimit *r)
 {
+	char s[32], h[32];
+
+	if (getrlimit(res, r) < 0) {
+		verdict(c, ST_WARN);
+		found(c, "%s ?", name);
+		fix(c, "ulimit -%c shows it", is_bytes ? 'l' : 'n');
+		return -1;
+	}
 	/* null: unlimited, as JSON has no infinity */
 	fact_u64(c, "soft", r->rlim_cur, r->rlim_cur != RLIM_INFINITY);
 	fact_u64(c, "hard", r->rlim_max, r->rlim_max != RLIM_INFINITY);
+	found(c, "%s soft %s, hard %s", name,
+	      rlim_text(r->rlim_cur, is_bytes, s, sizeof(s)),
+	      rlim_text(r->rlim_max, is_bytes, h, sizeof(h)));
+	return 0;
 }
 
 static void check_memlock(struct check *c)
 {
 	struct rlimit r;
-	char s[32], h[32];
 
 	why(c, "shmq locks no memory itself; a System V huge page segment "
 	    "made without CAP_IPC_LOCK or the group vm.hugetlb_shm_group is "
 	    "charged to RLIMIT_MEMLOCK, and fails (EPERM) past it");
-	if (getrlimit(RLIMIT_MEMLOCK, &r) < 0) {
-		verdict(c, ST_WARN);
-		found(c, "RLIMIT_MEMLOCK ?");
-		fix(c, "ulimit -l shows it");
-		return;
-	}
-	fact_rlim(c, &r);
-	found(c, "RLIMIT_MEMLOCK soft %s, hard %s",
-	      rlim_text(r.rlim_cur, 1, s, sizeof(s)),
-	      rlim_text(r.rlim_max, 1, h, sizeof(h)));
-	if (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= 2 * MIB ||
+	if (rlimit_found(c, RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", 1, &r) < 0 ||
+	    r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= 2 * MIB ||
 	    has_cap(14) == 1)
 		return;
 	verdict(c, ST_WARN);
@@ -849,22 +855,12 @@ static void check_memlock(struct check *c)
 static void check_nofile(struct check *c)
 {
 	struct rlimit r;
-	char s[32], h[32];
 
 	why(c, "every open channel, segment, board and received memfd holds "
 	    "a file descriptor (a samples channel two): a process with many "
 	    "of them gets EMFILE past RLIMIT_NOFILE");
-	if (getrlimit(RLIMIT_NOFILE, &r) < 0) {
-		verdict(c, ST_WARN);
-		found(c, "RLIMIT_NOFILE ?");
-		fix(c, "ulimit -n shows it");
-		return;
-	}
-	fact_rlim(c, &r);
-	found(c, "RLIMIT_NOFILE soft %s, hard %s",
-	      rlim_text(r.rlim_cur, 0, s, sizeof(s)),
-	      rlim_text(r.rlim_max, 0, h, sizeof(h)));
-	if (r.rlim_cur >= 1024)
+	if (rlimit_found(c, RLIMIT_NOFILE, "RLIMIT_NOFILE", 0, &r) < 0 ||
+	    r.rlim_cur >= 1024)
 		return;
 	verdict(c, ST_WARN);
 	fix(c, "ulimit -n 65536 (systemd: LimitNOFILE=65536; docker run "

@@ -97,6 +97,20 @@ static void doctor(struct t_run *text, struct t_run *json, int status,
 	}
 }
 
+/* Runs doctor --json as uid 65534; checks its exit status and that check
+ * name has status want; its record goes to line. */
+static void as_nobody(const char *name, int status, const char *want,
+                      char *line, size_t len)
+{
+	static struct t_run r;
+	char st[64];
+
+	shmq_as_nobody(&r, "doctor", "--json", (char *)NULL);
+	CHECK_EQ(r.status, status);
+	snprintf(st, sizeof(st), "\"status\": \"%s\"", want);
+	CHECK_HAS(record(r.out, name, line, len), st);
+}
+
 /* Mounts what the mount namespace of this test shows at dir. */
 static void mount_or_fail(const char *src, const char *dir, const char *type,
                           const char *opts)
@@ -142,10 +156,7 @@ TEST(cli_doctor_1m_dev_shm_fails_and_exits_1)
 	CHECK_HAS(line, "--shm-size=1g");
 	/* A /dev/shm this user cannot write fails dev-shm too. */
 	CHECK_EQ(chmod("/dev/shm", 0755), 0);
-	shmq_as_nobody(&j, "doctor", "--json", (char *)NULL);
-	CHECK_EQ(j.status, 1);
-	record(j.out, "dev-shm", line, sizeof(line));
-	CHECK_HAS(line, "\"status\": \"fail\"");
+	as_nobody("dev-shm", 1, "fail", line, sizeof(line));
 	CHECK_HAS(line, "uid 65534 cannot create files in it");
 	CHECK_HAS(line, "\"fix\": \"chmod 1777 /dev/shm\"");
 	CHECK_HAS(line, "\"writable\": false");
@@ -291,10 +302,7 @@ TEST(cli_doctor_proc_hidepid_2_warns)
 	                 "which has CAP_SYS_PTRACE)");
 	CHECK_HAS(FLAT(t), "fix: mount -o remount,hidepid=0 /proc");
 	/* Another user is the one it hides from. */
-	shmq_as_nobody(&j, "doctor", "--json", (char *)NULL);
-	CHECK_EQ(j.status, 0);
-	record(j.out, "proc-hidepid", line, sizeof(line));
-	CHECK_HAS(line, "\"status\": \"warn\"");
+	as_nobody("proc-hidepid", 0, "warn", line, sizeof(line));
 	CHECK_HAS(line, "processes are hidden from uid 65534");
 	CHECK_HAS(line, "\"facts\": {\"hidepid\": \"invisible\", \"gid\": "
 	                "null}");
@@ -312,7 +320,7 @@ static void write_text(const char *path, const char *text)
 
 TEST(cli_doctor_logind_remove_ipc_hits_regular_users_only)
 {
-	struct t_run t, j;
+	struct t_run t;
 	char line[4096];
 
 	/* A /run of our own where logind "runs", with its drop-ins. */
@@ -325,9 +333,7 @@ TEST(cli_doctor_logind_remove_ipc_hits_regular_users_only)
 	CHECK_EQ(mkdir("/run/systemd/logind.conf.d", 0755), 0);
 	write_text("/run/systemd/logind.conf.d/50-test.conf",
 	           "# made by the test\n[Login]\nRemoveIPC = yes\n");
-	shmq_as_nobody(&j, "doctor", "--json", (char *)NULL);
-	record(j.out, "remove-ipc", line, sizeof(line));
-	CHECK_HAS(line, "\"status\": \"warn\"");
+	as_nobody("remove-ipc", 0, "warn", line, sizeof(line));
 	CHECK_HAS(line, "RemoveIPC=yes (/run/systemd/logind.conf.d/"
 	                "50-test.conf:3); systemd-logind runs; uid 65534");
 	CHECK_HAS(line, "regular user, whom RemoveIPC hits");
@@ -340,9 +346,7 @@ TEST(cli_doctor_logind_remove_ipc_hits_regular_users_only)
 	/* A later drop-in turns it off, for everyone. */
 	write_text("/run/systemd/logind.conf.d/60-off.conf",
 	           "[Login]\nRemoveIPC=no\n");
-	shmq_as_nobody(&j, "doctor", "--json", (char *)NULL);
-	record(j.out, "remove-ipc", line, sizeof(line));
-	CHECK_HAS(line, "\"status\": \"ok\"");
+	as_nobody("remove-ipc", 0, "ok", line, sizeof(line));
 	CHECK_HAS(line, "RemoveIPC=no (/run/systemd/logind.conf.d/"
 	                "60-off.conf:2)");
 	CHECK_HAS(line, "\"applies_to_uid\": false");

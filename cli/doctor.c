@@ -875,9 +875,9 @@ static void check_hidepid(struct check *c)
 
 	why(c, "shmq sees its peers through /proc/PID: who maps a POSIX "
 	    "object (its attach count, orphan) and what a peer's process is; "
-	    "processes /proc hides from a user are not seen using anything, "
-	    "so that user's shmq ls may call an object in use an orphan and "
-	    "shmq rm --orphans remove it");
+	    "for a user from whom /proc hides processes, counts are unknown "
+	    "(?), no object is an orphan (shmq rm --orphans removes none) and "
+	    "a hidden peer's process cannot be named");
 	mount_at("/proc", &m);
 	if (!m.found) {
 		verdict(c, ST_FAIL);

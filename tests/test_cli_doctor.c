@@ -307,6 +307,18 @@ TEST(cli_doctor_proc_hidepid_2_warns)
 	CHECK_HAS(line, "\"facts\": {\"hidepid\": \"invisible\", \"gid\": "
 	                "null}");
 	CHECK_HAS(line, "\"fix\": \"mount -o remount,hidepid=0 /proc");
+	/* What it warns of, told truthfully: a root process maps the object,
+	 * hidden from nobody, whose count is then unknown, not 0 (orphan). */
+	struct t_holder h;
+	struct t_run r;
+	char p[96];
+	create(t_posix_loc(p, sizeof(p), "hid"), "4096", "0644");
+	t_hold(&h, p, 0);
+	shmq_as_nobody(&r, "stat", p, "--json", (char *)NULL);
+	CHECK_EQ(r.status, 0);
+	CHECK_HAS(r.out, "\"nattch\": null");
+	CHECK_HAS(r.out, "\"orphan\": false");
+	t_release(&h);
 }
 
 static void write_text(const char *path, const char *text)

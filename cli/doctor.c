@@ -761,7 +761,8 @@ static void check_huge(struct check *c)
 	char s[32], right[160];
 	struct shmq_limits l;
 
-	read_u64("/proc/sys/vm/nr_overcommit_hugepages", &over);
+	int oknown = read_u64("/proc/sys/vm/nr_overcommit_hugepages",
+	                      &over) == 0;
 	why(c, "--huge 2M (create, a samples channel's pool) takes huge "
 	    "pages from the kernel's reserve: none free and the create "
 	    "fails (ENOHUGE); System V huge pages also need CAP_IPC_LOCK, "
@@ -770,7 +771,7 @@ static void check_huge(struct check *c)
 	fact_u64(c, "free", nfree, known);
 	fact_u64(c, "reserved", rsvd, known);
 	fact_u64(c, "page_size", size, known);
-	fact_u64(c, "overcommit", over, 1);
+	fact_u64(c, "overcommit", over, oknown);
 	fact_u64(c, "hugetlb_shm_group", group, gknown);
 	if (!known) {
 		verdict(c, ST_WARN);

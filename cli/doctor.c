@@ -812,15 +812,15 @@ static const char *rlim_text(rlim_t v, int is_bytes, char *buf, size_t len)
 	return buf;
 }
 
-/* Reads resource res into *r, its facts and "NAME soft S, hard H" (in
- * bytes or a count); -1 and a warning ("NAME ?", fix: the shell's ulimit
- * flag) when it cannot be read. */
-static int rlimit_found(struct check *c, int res, const char *name,
-                        int is_bytes, struct rlimit *r)
+/* A limit getrlimit() read into *r (rc its result): its facts and "NAME
+ * soft S, hard H" (in bytes or a count); -1 and a warning ("NAME ?", fix:
+ * the shell's ulimit flag) when it could not be read. */
+static int rlimit_found(struct check *c, const char *name, int is_bytes,
+                        int rc, const struct rlimit *r)
 {
 	char s[32], h[32];
 
-	if (getrlimit(res, r) < 0) {
+	if (rc < 0) {
 		verdict(c, ST_WARN);
 		found(c, "%s ?", name);
 		fix(c, "ulimit -%c shows it", is_bytes ? 'l' : 'n');
@@ -842,7 +842,8 @@ static void check_memlock(struct check *c)
 	why(c, "shmq locks no memory itself; a System V huge page segment "
 	    "made without CAP_IPC_LOCK or the group vm.hugetlb_shm_group is "
 	    "charged to RLIMIT_MEMLOCK, and fails (EPERM) past it");
-	if (rlimit_found(c, RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", 1, &r) < 0 ||
+	if (rlimit_found(c, "RLIMIT_MEMLOCK", 1,
+	                 getrlimit(RLIMIT_MEMLOCK, &r), &r) < 0 ||
 	    r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= 2 * MIB ||
 	    has_cap(14) == 1)
 		return;
@@ -860,7 +861,8 @@ static void check_nofile(struct check *c)
 	why(c, "every open channel, segment, board and received memfd holds "
 	    "a file descriptor (a samples channel two): a process with many "
 	    "of them gets EMFILE past RLIMIT_NOFILE");
-	if (rlimit_found(c, RLIMIT_NOFILE, "RLIMIT_NOFILE", 0, &r) < 0 ||
+	if (rlimit_found(c, "RLIMIT_NOFILE", 0,
+	                 getrlimit(RLIMIT_NOFILE, &r), &r) < 0 ||
 	    r.rlim_cur >= 1024)
 		return;
 	verdict(c, ST_WARN);

@@ -50,6 +50,12 @@ static void sysv_finish(struct shmq_stat *st)
 	st->lpid_alive = shmq__pid_alive_since(st->lpid, last);
 	st->orphan = !st->removed && st->nattch == 0 &&
 	             st->cpid_alive == SHMQ_PID_DEAD;
+	char chan[SHMQ_NAME_MAX];
+	if (st->key == 0 && !st->removed && st->nattch == 0 &&
+	    shmq__samples_data_of(st->id, chan, sizeof(chan))) {
+		snprintf(st->kind, sizeof(st->kind), "samples-data");
+		st->orphan = 0; /* its channel persists: it is no orphan */
+	}
 }
 
 static void fd_fill(struct shmq_stat *st, const struct stat *sb,

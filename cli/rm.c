@@ -36,6 +36,14 @@ static void say(const char *verb, const char *locator, const char *why)
 	       why[0] ? ")" : "");
 }
 
+/* A channel goes with what it owns (a persistent samples channel's data
+ * segment): shmq_chan_unlink; any other object by shmq_unlink. */
+static int unlink_object(const char *loc, const struct shmq_stat *st)
+{
+	return st && !strcmp(st->kind, "channel") ? shmq_chan_unlink(loc)
+	                                           : shmq_unlink(loc);
+}
+
 static int rm_named(const char *loc, int dry)
 {
 	struct shmq_stat st;
@@ -55,7 +63,7 @@ static int rm_named(const char *loc, int dry)
 		         ? "marked for removal, " : "",
 		         st.nattch, st.nattch == 1 ? "" : "es");
 	if (!dry) {
-		err = shmq_unlink(loc);
+		err = unlink_object(loc, known ? &st : NULL);
 		if (err < 0)
 			return cli_fail(err, loc, 0);
 	}
@@ -132,7 +140,7 @@ static int sweep_one(const char *loc, int want, int dry, int *rc)
 	}
 	reason(&st, why, sizeof(why));
 	if (!dry) {
-		err = shmq_unlink(loc);
+		err = unlink_object(loc, &st);
 		if (err < 0) {
 			*rc = cli_fail(err, st.locator, 0);
 			return 0;

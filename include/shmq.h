@@ -315,8 +315,9 @@ struct shmq_stat {
 	int orphan;         /* no live attacher/mapper, creator dead */
 	int stale;          /* shmq object whose every participant is dead */
 	char kind[16];      /* "channel" (a shmq channel), "board" (a shmq
-	                       board), "posix-sem", or
-	                       "raw" for any other object */
+	                       board), "samples-data" (the data segment of
+	                       a persistent samples channel), "posix-sem",
+	                       or "raw" for any other object */
 	/* System V semaphore sets and message queues (0 for the others): */
 	uint64_t nsems;     /* sysv-sem: semaphores in the set */
 	uint64_t qnum;      /* sysv-msg: messages queued */

@@ -21,7 +21,9 @@
  */
 #include "chan.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +337,46 @@ int shmq__samples_unlink_data(const struct shmq_chan_hdr *h, int fd)
 		return -EBADMSG; /* not ours: never remove it */
 	remove_id((int)h->data_id);
 	return 0;
+}
+
+/* Whether /dev/shm entry name is a persistent samples channel of our
+ * format whose data segment is id (checked as attach does: data_stat). */
+static int names_data(int dirfd, const char *name, int id)
+{
+	struct shmq_chan_hdr h;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	                              O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int yes = pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	          h.magic == SHMQ_CHAN_MAGIC && h.version == SHMQ_CHAN_VERSION &&
+	          h.kind == SHMQ_CHAN_SAMPLES &&
+	          (h.flags & SHMQ__CHAN_HDR_PERSIST) && h.data_id == (uint32_t)id &&
+	          data_stat(h.data_id, h.data_size, fd) == 0;
+	close(fd);
+	return yes;
+}
+
+/* A persistent channel's data segment has no attachment while nobody uses
+ * the channel and its creator may be gone: listed alone it would look
+ * like an orphan, and `shmq rm --orphans` would take a live channel's
+ * data. Reads headers only; never attaches the segment. */
+int shmq__samples_data_of(int id, char *name, size_t len)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *de;
+	int found = 0;
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		found = names_data(dirfd(d), de->d_name, id);
+		if (found)
+			snprintf(name, len, "%s", de->d_name);
+	}
+	closedir(d);
+	return found;
 }
 
 /* ---- References ---------------------------------------------------------- */

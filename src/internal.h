@@ -57,12 +57,6 @@ size_t shmq__crash_points(const char *const **names);
 	} while (0)
 #else
 #define SHMQ_CRASH_POINT(name) ((void)0)
-
-/* ==== board: latest-value boards (board.h) ==== */
-
-/* board.c: 1 if the file at path (below dirfd) is a shmq board. */
-int shmq__board_probe(int dirfd, const char *path);
-
 #endif
 
 /* ==== os: processes, limits, the SIGBUS guard (os_guard.h), membarrier,
@@ -332,6 +326,9 @@ int shmq__chan_probe(int dirfd, const char *path, int *stale);
  * SHMQ_ENOTCHAN (not a channel: no channel magic). */
 int shmq__chan_format(const char *locator, uint32_t theirs[2],
                       uint32_t ours[2]);
+/* chan_samples.c: 1 if System V segment id is the data segment of a
+ * persistent samples channel in /dev/shm (its name in name), else 0. */
+int shmq__samples_data_of(int id, char *name, size_t len);
 
 
 /* ==== board: latest-value boards (board.h) ==== */

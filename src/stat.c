@@ -56,6 +56,12 @@ static void sysv_finish(struct shmq_stat *st)
 	                          : -1;
 	if (st->huge < 0 && st->nattch > 0)
 		st->huge = shmq__sysv_huge_seen(st->id, st->cpid);
+	char chan[SHMQ_NAME_MAX];
+	if (st->key == 0 && !st->removed && st->nattch == 0 &&
+	    shmq__samples_data_of(st->id, chan, sizeof(chan))) {
+		snprintf(st->kind, sizeof(st->kind), "samples-data");
+		st->orphan = 0; /* its channel persists: it is no orphan */
+	}
 }
 
 static void fd_fill(struct shmq_stat *st, const struct stat *sb,

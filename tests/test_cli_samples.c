@@ -7,12 +7,14 @@
  * Processes wait for each other through pipes or the peer table, never by
  * sleeping a guessed time.
  */
+#include "layout.h"
 #include "shmq.h"
 #include "test.h"
 #include "cli_util.h"
 #include "tutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,5 +224,59 @@ TEST(cli_samples_recv_reports_a_dead_writer_after_what_it_sent)
 	snprintf(want, sizeof(want), "writer pid %d died", (int)pid);
 	check_error_line(&r, want);
 	CHECK_HAS(r.err, "3 messages received");
+	CHECK(!posix_exists(name));
+}
+
+/* ---- a persistent channel's data segment --------------------------------- */
+
+/* The System V id of the data segment the header of channel name names. */
+static uint32_t data_id_of(const char *name)
+{
+	char path[128];
+	struct shmq_chan_hdr h;
+	snprintf(path, sizeof(path), "/dev/shm/%s", name);
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	return h.data_id;
+}
+
+/* Nobody attaches a persistent channel's data segment between users and
+ * its creator is gone: it is still no orphan while its channel exists,
+ * `shmq rm` of the channel takes it too, and without its channel it is an
+ * orphan that `rm --orphans` sweeps. */
+TEST(cli_samples_persistent_data_is_no_orphan_and_goes_with_its_channel)
+{
+	char name[64], id[48];
+	struct shmq_stat st;
+	struct t_run r;
+
+	t_name(name, sizeof(name), "spd");
+	for (int round = 0; round < 2; round++) {
+		t_shmq(&r, "a\nb\n", "send", name, "--create", "--kind",
+		       "samples", "--capacity", "4", "--msg-size", "4K",
+		       "--readers", "0", "--persist", (char *)NULL);
+		check_ok(&r);
+		snprintf(id, sizeof(id), "sysv:id=%u", data_id_of(name));
+		CHECK_EQ(shmq_stat(id, &st), 0);
+		CHECK_STREQ(st.kind, "samples-data");
+		CHECK_EQ(st.orphan, 0);
+		SHMQ(&r, "rm", "--orphans", "--dry-run");
+		CHECK(!strstr(r.out, id));
+		if (round == 0) {
+			SHMQ(&r, "rm", name);
+			check_ok(&r);
+			CHECK_EQ(shmq_stat(id, &st), -ENOENT);
+			continue;
+		}
+		/* Its channel's file removed behind shmq's back. */
+		CHECK_EQ(shmq_unlink(name), 0);
+		CHECK_EQ(shmq_stat(id, &st), 0);
+		CHECK_STREQ(st.kind, "raw");
+		CHECK_EQ(st.orphan, 1);
+		SHMQ(&r, "rm", id);
+		check_ok(&r);
+	}
 	CHECK(!posix_exists(name));
 }

@@ -49,6 +49,7 @@ int __wrap_shmq_list(unsigned flags,
                      int (*fn)(const struct shmq_stat *st, void *arg),
                      void *arg);
 int __wrap_shmq_unlink(const char *locator);
+int __wrap_shmq_chan_unlink(const char *locator);
 int __wrap_shmq_semset_create(shmq_semset **set, const char *locator,
                               const struct shmq_semset_opts *opts);
 int __wrap_bench_run_all(const struct bench_cfg *cfg,
@@ -136,7 +137,7 @@ static int found(struct shmq_stat *st)
 	st->cpid_alive = (int)(object >> 4 & 3) - 1;
 	st->orphan = object & 16;
 	st->stale = object & 32;
-	snprintf(st->kind, sizeof(st->kind), object & 64 ? "chan" : "raw");
+	snprintf(st->kind, sizeof(st->kind), object & 64 ? "channel" : "raw");
 	return 0;
 }
 
@@ -160,6 +161,12 @@ int __wrap_shmq_list(unsigned flags,
 }
 
 int __wrap_shmq_unlink(const char *locator)
+{
+	(void)locator;
+	return answer;
+}
+
+int __wrap_shmq_chan_unlink(const char *locator)
 {
 	(void)locator;
 	return answer;

@@ -1,0 +1,14 @@
+build-clang/obj/src/board_entry.o: src/board_entry.c src/board.h \
+  src/os_guard.h src/atomic.h src/internal.h include/shmq.h src/layout.h
+
+src/board.h:
+
+src/os_guard.h:
+
+src/atomic.h:
+
+src/internal.h:
+
+include/shmq.h:
+
+src/layout.h:

@@ -1,3 +1,0 @@
-build-clang/examples/frames: examples/frames.c include/shmq.h
-
-include/shmq.h:

@@ -450,6 +450,59 @@ static void block_sigchld(void)
 	CHECK(sigprocmask(SIG_BLOCK, &chld, NULL) == 0);
 }
 
+/* ---- Generations of an object that peers remake (channels, boards) ------ */
+
+/* A peer asked to park (see park_all()) has let go of its handle: it
+ * says so and waits until the calm object exists. */
+static void parked_wait(struct board *b)
+{
+	atomic_fetch_add(&b->parked, 1);
+	while (atomic_load(&b->park) && !stopping(b))
+		sched_yield();
+}
+
+/* The generation under the name, or 0 while another peer remakes it. */
+static int ready_epoch(struct board *b, uint32_t *e)
+{
+	*e = atomic_load(&b->ready);
+	if (*e == atomic_load(&b->epoch))
+		return 1;
+	sched_yield();
+	return 0;
+}
+
+/* A peer that is done waits for the others before it lets go. */
+static void idle_wait(struct board *b, unsigned npeers)
+{
+	atomic_fetch_add(&b->idle, 1);
+	while (atomic_load(&b->idle) < npeers)
+		sched_yield();
+}
+
+/* The scribbler is gone: every one of the n peers parks (none holds a
+ * handle or is opening one); the generation they left. */
+static uint32_t park_all(struct board *b, unsigned n)
+{
+	int64_t t0 = mono();
+	atomic_store(&b->park, 1);
+	while (atomic_load(&b->parked) < n) {
+		CHECK(mono() - t0 < CALL_NS + SLACK_NS);
+		sched_yield();
+	}
+	uint32_t e = atomic_load(&b->ready);
+	CHECK(e == atomic_load(&b->epoch));
+	return e;
+}
+
+/* Generation e + 1, made after the scribbler ended, is calm: the peers
+ * join it. */
+static void unpark_calm(struct board *b, uint32_t e)
+{
+	atomic_store(&b->calm, e + 1);
+	atomic_store(&b->ready, e + 1);
+	atomic_store(&b->park, 0);
+}
+
 /* ---- Channels ------------------------------------------------------------ */
 
 struct chan_peer {
@@ -625,15 +678,11 @@ static void chan_peer(struct chan_peer *p)
 	while (!stopping(p->b)) {
 		if (atomic_load(&p->b->park)) { /* see chan_calm() */
 			peer_close(p);
-			atomic_fetch_add(&p->b->parked, 1);
-			while (atomic_load(&p->b->park) && !stopping(p->b))
-				sched_yield();
+			parked_wait(p->b);
 		}
-		uint32_t e = atomic_load(&p->b->ready);
-		if (e != atomic_load(&p->b->epoch)) {
-			sched_yield(); /* another peer re-creates it */
-			continue;
-		}
+		uint32_t e;
+		if (!ready_epoch(p->b, &e))
+			continue; /* another peer re-creates it */
 		if (p->ch && e != p->epoch)
 			peer_close(p);
 		int rc = 0;
@@ -668,9 +717,7 @@ static void chan_peer(struct chan_peer *p)
 	}
 	/* No close while a peer still calls: a reader would see the end of
 	 * the stream (-EPIPE) from a writer that is only leaving. */
-	atomic_fetch_add(&p->b->idle, 1);
-	while (atomic_load(&p->b->idle) < p->npeers)
-		sched_yield();
+	idle_wait(p->b, p->npeers);
 	peer_close(p);
 	_exit(0);
 }
@@ -689,19 +736,10 @@ static void chan_calm(struct board *b, void *arg)
 	const struct chan_setup *c = arg;
 	struct peer_stats mine = {0};
 	shmq_chan *ch = NULL;
-	int64_t t0 = mono();
-	atomic_store(&b->park, 1);
-	while (atomic_load(&b->parked) < c->n) {
-		CHECK(mono() - t0 < CALL_NS + SLACK_NS);
-		sched_yield();
-	}
-	uint32_t e = atomic_load(&b->ready);
-	CHECK(e == atomic_load(&b->epoch));
+	uint32_t e = park_all(b, c->n);
 	CHECK(make_anew(b, &mine, c->loc, c->opts, e, &ch, SHMQ_READER));
 	CHECK_EQ(shmq_chan_close(ch), 0);
-	atomic_store(&b->calm, e + 1);
-	atomic_store(&b->ready, e + 1);
-	atomic_store(&b->park, 0);
+	unpark_calm(b, e);
 }
 
 static void chan_case(int kind, int policy)
@@ -942,15 +980,11 @@ static void bd_peer_run(struct bd_peer *p)
 	while (!stopping(p->b)) {
 		if (atomic_load(&p->b->park)) { /* see bd_calm() */
 			bd_close(p);
-			atomic_fetch_add(&p->b->parked, 1);
-			while (atomic_load(&p->b->park) && !stopping(p->b))
-				sched_yield();
+			parked_wait(p->b);
 		}
-		uint32_t e = atomic_load(&p->b->ready);
-		if (e != atomic_load(&p->b->epoch)) {
-			sched_yield(); /* another peer remakes it */
-			continue;
-		}
+		uint32_t e;
+		if (!ready_epoch(p->b, &e))
+			continue; /* another peer remakes it */
 		if (p->bd && e != p->epoch)
 			bd_close(p);
 		int rc = 0;
@@ -982,9 +1016,7 @@ static void bd_peer_run(struct bd_peer *p)
 			bd_remake(p);
 		}
 	}
-	atomic_fetch_add(&p->b->idle, 1);
-	while (atomic_load(&p->b->idle) < p->npeers)
-		sched_yield();
+	idle_wait(p->b, p->npeers);
 	bd_close(p);
 	_exit(0);
 }
@@ -1001,19 +1033,10 @@ static void bd_calm(struct board *b, void *arg)
 	const struct bd_setup *c = arg;
 	struct peer_stats mine = {0};
 	shmq_board *bd = NULL;
-	int64_t t0 = mono();
-	atomic_store(&b->park, 1);
-	while (atomic_load(&b->parked) < c->n) {
-		CHECK(mono() - t0 < CALL_NS + SLACK_NS);
-		sched_yield();
-	}
-	uint32_t e = atomic_load(&b->ready);
-	CHECK(e == atomic_load(&b->epoch));
+	uint32_t e = park_all(b, c->n);
 	CHECK(bd_make_anew(b, &mine, c->loc, e, &bd));
 	CHECK_EQ(shmq_board_close(bd), 0);
-	atomic_store(&b->calm, e + 1);
-	atomic_store(&b->ready, e + 1);
-	atomic_store(&b->park, 0);
+	unpark_calm(b, e);
 }
 
 TEST_TIMEOUT(hostile_peer_on_board_leaves_honest_peers_progress_and_errors_only,

@@ -9,7 +9,7 @@
  * libraries' programs (bench/peers/).
  *
  * Directions: a round trip uses direction 0 (process 0 to 1) and 1 (back);
- * throughput uses direction 0 only, from the writers (processes
+ * throughput and reads use direction 0 only, from the writers (processes
  * 0..writers-1) to the readers (the rest).
  */
 #ifndef SHMQ_BENCH_H
@@ -29,7 +29,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum bench_metric { BENCH_RTT = 0, BENCH_TPUT = 1 };
+/* A reads row (boards): one process sets one value at full speed, the
+ * other gets the newest value in a loop; reads a second, how many of them
+ * were new, and how old a new value was when the reader held it. */
+enum bench_metric { BENCH_RTT = 0, BENCH_TPUT = 1, BENCH_READS = 2 };
+
+/* "rtt", "throughput", "reads" (the JSON "metric"). */
+const char *bench_metric_name(int metric);
 
 /* Flags of a transport. */
 #define BT_BUSY (1u << 0)    /* never sleeps: its RTT floor is floor-spin,
@@ -76,7 +82,7 @@ struct bench_end {
 struct bench_transport {
 	const char *name;       /* the JSON "transport" */
 	const char *cls;        /* "floor", "shmq" or "kernel" (for --only) */
-	const char *note[2];    /* per metric, shown in the table: "1x1" */
+	const char *note[3];    /* per metric, shown in the table: "1x1" */
 	unsigned flags;         /* BT_* */
 	size_t only_size;       /* eventfd: 8 (the counter); 0: any */
 	unsigned writers, readers, fanout; /* throughput: processes, and how
@@ -93,6 +99,10 @@ struct bench_transport {
 	 * the stream, or -errno. */
 	ssize_t (*recv)(struct bench_end *e, const void **msg);
 	int (*done)(struct bench_end *e);       /* may be NULL; 0 or -errno */
+	/* Reads rows (NULL: none): the newest value, without waiting; its
+	 * length (0: never set), -EBUSY (gave up: rewritten under every
+	 * copy; counted, not a failure), or -errno. */
+	ssize_t (*latest)(struct bench_end *e, const void **msg);
 	int (*close)(struct bench_end *e);      /* 0 or -errno */
 	/* Parent, after every process ended: removes what setup made. */
 	void (*teardown)(struct bench_link *l);
@@ -122,11 +132,17 @@ struct bench_rec {
 	int status;                 /* BENCH_OK/SKIPPED/FAILED */
 	int busy;                   /* ratio against floor-spin, not
 	                               floor-spin-futex */
-	double p50, p99, p999, max; /* ns (rtt) */
+	double p50, p99, p999, max; /* ns (rtt; reads: age of a new value
+	                               when read, 0: not measured) */
 	double msgs_per_s, gbytes_per_s; /* throughput */
-	double cpu_ns_per_msg;
+	double cpu_ns_per_msg;      /* every process; reads: the reader's
+	                               per read */
 	double writer_cpu_ns_per_msg; /* throughput: the writers' own CPU time
 	                                 per message they sent (0: none) */
+	double reads_per_s, sets_per_s; /* reads: the reader's good reads, the
+	                                   writer's sets */
+	double new_per_read, busy_per_read; /* reads: fraction that gave a
+	                                   newer value / gave up (-EBUSY) */
 	size_t group;               /* the size it is shown with (eventfd:
 	                               8 B, with the smallest size); 0: in
 	                               the list of what did not run */

@@ -1,6 +1,8 @@
 /*
- * Boards (round trip only: a board keeps the newest value, so a reader
- * does not get every message, which throughput rows count):
+ * Boards: round trips, and reads rows (a board keeps the newest value, so
+ * a reader does not get every message, which throughput rows count; a
+ * reads row has one process set entry 0 at full speed while the other gets
+ * the newest value in a loop, through .latest):
  *   shmq-board          a ping-pong through two entries of one board: set
  *                       entry d, the other process waits for entry d to
  *                       change (50 us spin, then futex) and gets it; half
@@ -12,6 +14,7 @@
  *                       signals an event; the reader spins 50 us on the
  *                       sequence, then sleeps on the event, and copies
  *                       under the lock
+ *                       (reads: the reader locks, copies, unlocks)
  * Values of up to 1 MiB (SHMQ_BOARD_MAX_VALUE); larger sizes skip.
  */
 #include "bench.h"
@@ -79,6 +82,12 @@ static ssize_t board_recv(struct bench_end *e, const void **msg)
 	return n;
 }
 
+static ssize_t board_latest(struct bench_end *e, const void **msg)
+{
+	*msg = e->buf;
+	return shmq_board_get(e->txh, (uint32_t)e->rx, e->buf, e->size, NULL);
+}
+
 static int board_close(struct bench_end *e)
 {
 	return shmq_board_close(e->txh);
@@ -88,7 +97,8 @@ const struct bench_transport bench_shmq_board = {
 	.name = "shmq-board", .cls = "shmq", .flags = BT_NO_TPUT,
 	.note = {"spin, futex", ""},
 	.setup = board_setup, .open = board_open, .send = board_send,
-	.recv = board_recv, .close = board_close, .teardown = board_teardown,
+	.recv = board_recv, .latest = board_latest, .close = board_close,
+	.teardown = board_teardown,
 };
 
 /* ---- board-mutex-struct ----------------------------------------------------- */
@@ -184,6 +194,20 @@ static ssize_t locked_recv(struct bench_end *e, const void **msg)
 	}
 }
 
+static ssize_t locked_latest(struct bench_end *e, const void **msg)
+{
+	struct locked *s = locked_at(e->l, e->rx);
+	int rc = shmq_mutex_lock(&s->lock);
+	if (rc < 0)
+		return rc;
+	uint64_t len = s->len;
+	if (len <= e->size)
+		memcpy(e->buf, s->value, len);
+	shmq_mutex_unlock(&s->lock);
+	*msg = e->buf;
+	return len <= e->size ? (ssize_t)len : -EBADMSG;
+}
+
 static int locked_close(struct bench_end *e)
 {
 	(void)e;
@@ -194,6 +218,6 @@ const struct bench_transport bench_board_mutex = {
 	.name = "board-mutex-struct", .cls = "shmq", .flags = BT_NO_TPUT,
 	.note = {"spin, futex", ""},
 	.setup = locked_setup, .open = locked_open, .send = locked_send,
-	.recv = locked_recv, .close = locked_close,
+	.recv = locked_recv, .latest = locked_latest, .close = locked_close,
 	.teardown = locked_teardown,
 };

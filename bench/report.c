@@ -56,6 +56,12 @@ void bench_machine(char *buf, size_t len)
 
 /* ---- Numbers in words --------------------------------------------------- */
 
+const char *bench_metric_name(int metric)
+{
+	return metric == BENCH_RTT ? "rtt"
+	       : metric == BENCH_TPUT ? "throughput" : "reads";
+}
+
 const char *bench_ns_str(double ns, char *buf, size_t len)
 {
 	if (ns < 1e3)
@@ -158,6 +164,23 @@ static void print_tput(FILE *f, const struct bench_results *res,
 	                  sizeof(d)), r->note);
 }
 
+/* A reads row: its ages of new values are "-" when not measured. */
+static void print_reads(FILE *f, const struct bench_results *res,
+                        const struct bench_rec *r)
+{
+	char a[16], b[16], c[16], d[16], e[16], g[16];
+	const struct bench_rec *m = find(res, "board-mutex-struct",
+	                                 BENCH_READS, r->group);
+	fprintf(f, "  %-20s %9s %9.3f %9s %9s %9s %9s %9.4f %9s\n",
+	        r->transport, rate_str(r->reads_per_s, a, sizeof(a)),
+	        r->new_per_read, rate_str(r->sets_per_s, b, sizeof(b)),
+	        r->p50 > 0 ? bench_ns_str(r->p50, c, sizeof(c)) : "-",
+	        r->p99 > 0 ? bench_ns_str(r->p99, d, sizeof(d)) : "-",
+	        bench_ns_str(r->cpu_ns_per_msg, e, sizeof(e)), r->busy_per_read,
+	        ratio_str(m ? r->reads_per_s / m->reads_per_s : 0, g,
+	                  sizeof(g)));
+}
+
 static void print_row(FILE *f, const struct bench_results *res,
                       const struct bench_rec *r)
 {
@@ -166,8 +189,10 @@ static void print_row(FILE *f, const struct bench_results *res,
 		        r->status == BENCH_SKIPPED ? "skipped" : "FAILED", r->why);
 	else if (r->metric == BENCH_RTT)
 		print_rtt(f, res, r);
-	else
+	else if (r->metric == BENCH_TPUT)
 		print_tput(f, res, r);
+	else
+		print_reads(f, res, r);
 }
 
 static void print_group(FILE *f, const struct bench_results *res, int metric,
@@ -179,10 +204,14 @@ static void print_group(FILE *f, const struct bench_results *res, int metric,
 		fprintf(f, "\nround trip, %-10s %9s %9s %9s %9s %9s %9s  %-17s "
 		        "%9s  note\n", s, "p50", "p99", "p99.9", "max",
 		        "cpu/msg", "p50/floor", "floor", "pipe/p50");
-	else
+	else if (metric == BENCH_TPUT)
 		fprintf(f, "\nthroughput, %-10s %9s %9s %9s %9s %9s %9s  note\n",
 		        s, "msgs/s", "GB/s", "cpu/msg", "/ring", "/memcpy",
 		        "/pipe");
+	else
+		fprintf(f, "\nreads, %-15s %9s %9s %9s %9s %9s %9s %9s %9s\n",
+		        s, "reads/s", "new/read", "sets/s", "age p50",
+		        "age p99", "cpu/read", "gave up", "/mutex");
 	for (size_t i = 0; i < res->n; i++)
 		if (res->rec[i].metric == metric && res->rec[i].group == group)
 			print_row(f, res, &res->rec[i]);
@@ -229,7 +258,7 @@ void bench_print_table(FILE *f, const struct bench_cfg *cfg,
 	fprintf(f, "every row: %.3g s of warm-up, then %.3g s measured\n",
 	        cfg->warmup_s, cfg->duration_s);
 	print_placement(f, res);
-	for (int m = BENCH_RTT; m <= BENCH_TPUT; m++)
+	for (int m = BENCH_RTT; m <= BENCH_READS; m++)
 		for (size_t g = next_group(res, m, 0); g;
 		     g = next_group(res, m, g))
 			print_group(f, res, m, g);
@@ -254,6 +283,15 @@ void bench_print_table(FILE *f, const struct bench_cfg *cfg,
 	      "round trip is 2.\n"
 	      "GB/s: 10^9 bytes a second. The receiver reads every byte; "
 	      "checksums matched.\n", f);
+	if (next_group(res, BENCH_READS, 0))
+		fputs("reads: a writer sets one value at full speed, a reader "
+		      "gets the newest in a\nloop and checks every byte of "
+		      "each; new/read: the fraction of reads that\ngave a newer "
+		      "value; age: from just before the set of a new value to "
+		      "the\nreader holding it (one way, one clock); cpu/read: "
+		      "the reader's; gave up:\nthe fraction of gets that "
+		      "returned -EBUSY; /mutex: reads/s over\n"
+		      "board-mutex-struct's.\n", f);
 }
 
 /* ---- JSON --------------------------------------------------------------- */
@@ -278,24 +316,30 @@ void bench_print_json(FILE *f, const struct bench_results *res)
 	fputc('[', f);
 	for (size_t i = 0; i < res->n; i++) {
 		const struct bench_rec *r = &res->rec[i];
-		int rtt = r->metric == BENCH_RTT;
+		int tput = r->metric == BENCH_TPUT;
+		int reads = r->metric == BENCH_READS;
 		if (r->status != BENCH_OK)
 			continue;
 		/* Names are ours, or a peer's checked by peer.c. */
 		fprintf(f, "%s{\"transport\": \"%s\", \"metric\": \"%s\", "
 		        "\"msg_size\": %zu", sep, r->transport,
-		        rtt ? "rtt" : "throughput", r->msg_size);
-		json_num(f, "p50_ns", !rtt, "%.0f", r->p50);
-		json_num(f, "p99_ns", !rtt, "%.0f", r->p99);
-		json_num(f, "p999_ns", !rtt, "%.0f", r->p999);
-		json_num(f, "msgs_per_s", rtt, "%.0f", r->msgs_per_s);
-		json_num(f, "gbytes_per_s", rtt, "%.6g", r->gbytes_per_s);
+		        bench_metric_name(r->metric), r->msg_size);
+		/* reads: ages, when the values had room for a time stamp */
+		json_num(f, "p50_ns", tput || r->p50 <= 0, "%.0f", r->p50);
+		json_num(f, "p99_ns", tput || r->p99 <= 0, "%.0f", r->p99);
+		json_num(f, "p999_ns", tput || r->p999 <= 0, "%.0f", r->p999);
+		json_num(f, "msgs_per_s", !tput, "%.0f", r->msgs_per_s);
+		json_num(f, "gbytes_per_s", !tput, "%.6g", r->gbytes_per_s);
 		json_num(f, "cpu_ns_per_msg", 0, "%.1f", r->cpu_ns_per_msg);
 		json_num(f, "writer_cpu_ns_per_msg",
 		         r->writer_cpu_ns_per_msg <= 0, "%.1f",
 		         r->writer_cpu_ns_per_msg);
 		double ring = ring_ratio(res, r);
 		json_num(f, "ring_ratio", ring <= 0, "%.4g", ring);
+		json_num(f, "reads_per_s", !reads, "%.0f", r->reads_per_s);
+		json_num(f, "sets_per_s", !reads, "%.0f", r->sets_per_s);
+		json_num(f, "new_per_read", !reads, "%.4g", r->new_per_read);
+		json_num(f, "busy_per_read", !reads, "%.4g", r->busy_per_read);
 		fputc('}', f);
 		sep = ",\n";
 	}

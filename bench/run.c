@@ -82,6 +82,8 @@ struct proc_res {
 	uint64_t measured;            /* messages of the measured phase */
 	int64_t t0, t1;               /* that phase, CLOCK_MONOTONIC ns */
 	int64_t cpu0, cpu;            /* CPU time at t0, and spent in it */
+	uint64_t fresh, busy;         /* reads: new values among the measured
+	                                 reads; gets that gave up */
 	char what[200];               /* why it failed; "" */
 };
 
@@ -202,6 +204,70 @@ static const char *rx_take(struct rx *x, const unsigned char *m, size_t n,
 		return NULL;
 	}
 	return why;
+}
+
+/* ---- Values of a reads row ------------------------------------------------ */
+
+/* A reads row's writer stamps each value also with the CLOCK_MONOTONIC
+ * time just before its set, in the second word (messages of 24 bytes and
+ * more), and folds it into the last word, which is ~(first ^ time): a
+ * reader checks every value it gets (stamps and checksum) on its own. */
+#define STAMP_AT 8
+
+static int has_stamp(size_t tail)
+{
+	return tail >= 2 * STAMP_AT;
+}
+
+/* The next value of a reads row, stamped with the time now (*t). */
+static const void *value_next(struct gen *g, uint64_t flags, int64_t *t)
+{
+	unsigned char *m = (unsigned char *)gen_next(g, flags);
+	uint64_t ts = (uint64_t)(*t = bench_now_ns()), tail = ~word_at(m) ^ ts;
+	if (has_stamp(g->tail)) {
+		memcpy(m + STAMP_AT, &ts, 8);
+		memcpy(m + g->tail, &tail, 8);
+	}
+	return m;
+}
+
+/* Checks one value that a reader got (mine: the reader's own copy of the
+ * patterns, never sent): 0 with its first word and time stamp (0: none),
+ * or -1 with why. Its bytes must be those of the value its first word
+ * names, else it is torn. */
+static int value_check(const struct gen *mine, const unsigned char *m,
+                       size_t n, uint64_t *head, uint64_t *ts, char *why,
+                       size_t len)
+{
+	uint64_t h = word_at(m), seq = h & SEQ_MASK;
+	unsigned k = (unsigned)(seq % 3);
+	uint64_t want = mine->base[k];
+	*ts = 0;
+	if (n != mine->size) {
+		snprintf(why, len, "a value of %zu bytes, not %zu", n, mine->size);
+		return -1;
+	}
+	if (has_stamp(mine->tail)) {
+		*ts = word_at(m + STAMP_AT);
+		want += *ts - word_at(mine->src[k] + STAMP_AT);
+	}
+	if (mine->tail) {
+		uint64_t t = word_at(m + mine->tail);
+		if (t != (~h ^ *ts)) {
+			snprintf(why, len, "value %llu is torn: its last word "
+			         "does not match its first",
+			         (unsigned long long)seq);
+			return -1;
+		}
+		want += t;
+	}
+	if (!seq || checksum(m, n) != want + h) {
+		snprintf(why, len, "value %llu is torn: its bytes are not "
+		         "those its writer set", (unsigned long long)seq);
+		return -1;
+	}
+	*head = h;
+	return 0;
 }
 
 /* ---- One process -------------------------------------------------------- */
@@ -359,6 +425,81 @@ static void reader(struct side *s)
 	phase_end(s->pr);
 }
 
+/* The writer of a reads row: sets the value at full speed, each stamped
+ * with its time, for the warm-up, the measured phase, and once more with
+ * F_LAST. */
+static void setter(struct side *s)
+{
+	int64_t t = bench_now_ns(), until = t + (int64_t)(s->cfg->warmup_s * NS);
+	while (t < until || s->g.seq < WARM_MSGS) {
+		int rc = s->t->send(&s->e, value_next(&s->g, 0, &t));
+		if (rc < 0)
+			die(s, "set: %s", shmq_strerror(rc));
+	}
+	phase_start(s->pr);
+	until = s->pr->t0 + (int64_t)(s->cfg->duration_s * NS);
+	do {
+		int rc = s->t->send(&s->e, value_next(&s->g, F_MEASURED, &t));
+		if (rc < 0)
+			die(s, "set: %s", shmq_strerror(rc));
+		s->pr->measured++;
+	} while (t < until);
+	phase_end(s->pr);
+	int rc = s->t->send(&s->e, value_next(&s->g, F_LAST, &t));
+	if (rc < 0)
+		die(s, "set: %s", shmq_strerror(rc));
+}
+
+/* One read of the newest value, checked: its first word, 0 if there is
+ * none yet, or F_BUSY when the get gave up. A new value's age goes into
+ * the histogram in the measured phase. */
+#define F_BUSY UINT64_MAX
+static uint64_t read_one(struct side *s, uint64_t *last)
+{
+	const void *m;
+	char why[160];
+	uint64_t h, ts;
+	ssize_t n = s->t->latest(&s->e, &m);
+	if (n == -EBUSY)
+		return F_BUSY;
+	if (n < 0)
+		die(s, "get: %s", shmq_strerror((int)n));
+	if (n == 0 && !*last)
+		return 0; /* not set yet */
+	if (value_check(&s->g, m, (size_t)n, &h, &ts, why, sizeof(why)) < 0)
+		die(s, "%s", why);
+	if ((h & SEQ_MASK) < *last)
+		die(s, "value %llu after %llu: went back",
+		    (unsigned long long)(h & SEQ_MASK), (unsigned long long)*last);
+	if ((h & SEQ_MASK) != *last && (h & F_MEASURED) && s->pr->measured) {
+		s->pr->fresh++;
+		if (ts)
+			bench_hist_add(&s->ctl->hist,
+			               (uint64_t)(bench_now_ns() - (int64_t)ts));
+	}
+	*last = h & SEQ_MASK;
+	return h;
+}
+
+/* The reader of a reads row: gets the newest value in a loop, from the
+ * first value of the measured phase to the writer's last. */
+static void poller(struct side *s)
+{
+	uint64_t last = 0;
+	for (;;) {
+		uint64_t h = read_one(s, &last);
+		if (h == F_BUSY) {
+			s->pr->busy += !!s->pr->measured;
+			continue;
+		}
+		if (h & F_LAST)
+			break;
+		if ((h & F_MEASURED) && !s->pr->measured++)
+			phase_start(s->pr);
+	}
+	phase_end(s->pr);
+}
+
 static int pin(int cpu)
 {
 	cpu_set_t one;
@@ -402,6 +543,8 @@ static void child(struct side *s, const struct bench_sig *sig, pid_t parent,
 	start_line(s->ctl, nprocs);
 	if (e->l->metric == BENCH_RTT)
 		(e->who == 0 ? ping : pong)(s);
+	else if (e->l->metric == BENCH_READS)
+		(e->tx >= 0 ? setter : poller)(s);
 	else
 		(e->tx >= 0 ? writer : reader)(s);
 	s->pr->sent = s->g.seq;
@@ -539,6 +682,35 @@ static void writer_cpu(const struct proc_res *r, const struct bench_link *l,
 		rec->writer_cpu_ns_per_msg = (double)cpu / (double)sent;
 }
 
+/* The percentiles of the histogram (round trips, or ages of values). */
+static void percentiles(const struct bench_hist *h, struct bench_rec *rec)
+{
+	rec->p50 = bench_hist_at(h, 0.50);
+	rec->p99 = bench_hist_at(h, 0.99);
+	rec->p999 = bench_hist_at(h, 0.999);
+	rec->max = (double)h->max;
+}
+
+/* A reads row: the reader checked every value as it got it (no sums). */
+static int summarize_reads(const struct ctl *ctl, struct bench_rec *rec)
+{
+	const struct proc_res *w = &ctl->res[0], *r = &ctl->res[1];
+	if (!r->measured || r->t1 <= r->t0 || !w->measured || w->t1 <= w->t0) {
+		snprintf(rec->why, sizeof(rec->why), "no read in the measured "
+		         "phase");
+		return -1;
+	}
+	rec->reads_per_s = (double)r->measured * NS / (double)(r->t1 - r->t0);
+	rec->sets_per_s = (double)w->measured * NS / (double)(w->t1 - w->t0);
+	rec->new_per_read = (double)r->fresh / (double)r->measured;
+	rec->busy_per_read = (double)r->busy /
+	                     (double)(r->measured + r->busy);
+	rec->cpu_ns_per_msg = (double)r->cpu / (double)r->measured;
+	if (ctl->hist.count)
+		percentiles(&ctl->hist, rec);
+	return 0;
+}
+
 /* The numbers of a row whose processes all ended well. */
 static int summarize(const struct ctl *ctl, const struct bench_link *l,
                      unsigned fanout, struct bench_rec *rec)
@@ -547,6 +719,8 @@ static int summarize(const struct ctl *ctl, const struct bench_link *l,
 	unsigned n = l->writers + l->readers, from = l->readers ? l->writers : 0;
 	int64_t t0 = INT64_MAX, t1 = 0, cpu = 0;
 	uint64_t msgs = 0;
+	if (l->metric == BENCH_READS)
+		return summarize_reads(ctl, rec);
 	const char *bad = sums_differ(ctl, l, fanout);
 	if (bad) {
 		snprintf(rec->why, sizeof(rec->why), "%s", bad);
@@ -560,10 +734,7 @@ static int summarize(const struct ctl *ctl, const struct bench_link *l,
 			         "in the measured phase");
 			return -1;
 		}
-		rec->p50 = bench_hist_at(&ctl->hist, 0.50);
-		rec->p99 = bench_hist_at(&ctl->hist, 0.99);
-		rec->p999 = bench_hist_at(&ctl->hist, 0.999);
-		rec->max = (double)ctl->hist.max;
+		percentiles(&ctl->hist, rec);
 		rec->cpu_ns_per_msg = (double)cpu / (2.0 * (double)r[0].measured);
 		return 0;
 	}
@@ -724,7 +895,8 @@ static int has_row(const struct bench_cfg *cfg,
                    size_t *bytes)
 {
 	if (!bench_selected(cfg, t->name, t->cls) ||
-	    (t->flags & (metric == BENCH_RTT ? BT_NO_RTT : BT_NO_TPUT)))
+	    (metric == BENCH_READS ? !t->latest
+	     : t->flags & (metric == BENCH_RTT ? BT_NO_RTT : BT_NO_TPUT)))
 		return 0;
 	if (t->only_size) { /* one row, shown with the smallest size */
 		*bytes = t->only_size;
@@ -740,14 +912,14 @@ static void progress(struct runner *r, const char *name, int metric,
 	char s[32];
 	if (r->cfg->progress)
 		fprintf(stderr, "\rshmq bench: [%u/%u] %s %s %s\033[K", ++r->row,
-		        r->rows, metric == BENCH_RTT ? "rtt" : "throughput",
+		        r->rows, bench_metric_name(metric),
 		        bench_size_str(size, s, sizeof(s)), name);
 }
 
 static int run_rows(struct runner *r, struct bench_results *res, int count)
 {
 	const struct bench_cfg *cfg = r->cfg;
-	for (int m = BENCH_RTT; m <= BENCH_TPUT; m++)
+	for (int m = BENCH_RTT; m <= BENCH_READS; m++)
 		for (unsigned z = 0; z < cfg->nsizes; z++)
 			for (unsigned i = 0; bench_transports[i]; i++) {
 				const struct bench_transport *t =

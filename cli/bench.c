@@ -30,7 +30,11 @@ const struct cli_cmd cli_bench = {
 	"             peek/release), shmq-mpmc (2 writers x 2 readers),\n"
 	"             shmq-broadcast (1 writer -> 2 readers), shmq-samples\n"
 	"             (1 -> 2, zero copy: reserve/commit, peek/release);\n"
-	"             -x1, -x4 of both: 1 -> 1 and 1 -> 4; round trips 1x1\n"
+	"             -x1, -x4 of both: 1 -> 1 and 1 -> 4; round trips 1x1;\n"
+	"             shmq-board, board-mutex-struct (a latest-value board\n"
+	"             beside a struct under a mutex): round trips, and reads\n"
+	"             (a writer sets at full speed, a reader gets in a loop:\n"
+	"             reads/s, the fraction new, a new value's age)\n"
 	"  kernel     pipe, unix-stream, unix-dgram, tcp (loopback), sysv-mq,\n"
 	"             posix-mq, eventfd (round trips of its 8-byte counter)\n"
 	"  peer       boost-mq, zmq-ipc, iceoryx: the programs make bench-peers\n"
@@ -42,11 +46,13 @@ const struct cli_cmd cli_bench = {
 	"in this run.\n\n"
 	"  --quick          64 B and 64 KiB only, 0.2 s a row: under 30 s\n"
 	"  --json           the records as a JSON array: transport, metric\n"
-	"                   (rtt, throughput), msg_size, p50_ns, p99_ns,\n"
-	"                   p999_ns, msgs_per_s, gbytes_per_s, cpu_ns_per_msg,\n"
-	"                   ring_ratio (msgs/s over floor-ring's),\n"
-	"                   writer_cpu_ns_per_msg (throughput: the writers'\n"
-	"                   own CPU time per message sent)\n"
+	"                   (rtt, throughput, reads), msg_size, p50_ns,\n"
+	"                   p99_ns, p999_ns, msgs_per_s, gbytes_per_s,\n"
+	"                   cpu_ns_per_msg, ring_ratio (msgs/s over\n"
+	"                   floor-ring's), writer_cpu_ns_per_msg (throughput:\n"
+	"                   the writers' own CPU time per message sent),\n"
+	"                   reads_per_s, sets_per_s, new_per_read,\n"
+	"                   busy_per_read (reads)\n"
 	"  --only PATTERN   transports whose name contains PATTERN or matches\n"
 	"                   it as a glob ('shmq-sps[c]': that one alone), or a\n"
 	"                   class (floor, shmq, kernel, peer); a comma-separated\n"
@@ -247,7 +253,7 @@ static int report_rows(const struct bench_results *res, int json)
 			continue;
 		if (r->group) /* else a peer that did not run */
 			snprintf(what, sizeof(what), "%s %s %s", r->transport,
-			         r->metric ? "throughput" : "rtt",
+			         bench_metric_name(r->metric),
 			         bench_size_str(r->msg_size, s, sizeof(s)));
 		else
 			snprintf(what, sizeof(what), "%s", r->transport);

@@ -1,5 +1,5 @@
 /*
- * shmq bench, as a user runs it: the JSON records have exactly their nine
+ * shmq bench, as a user runs it: the JSON records have exactly their
  * fields with positive numbers, bad options are usage errors, --plot writes
  * SVG, a peer program's rows join ours (or say why not), and a run leaves
  * nothing behind. What a user cannot provoke, a transport that changes,
@@ -31,7 +31,9 @@ static const char records_py[] =
 	"sizes = {int(s) for s in sys.argv[2].split(',')}\n"
 	"keys = {'transport', 'metric', 'msg_size', 'p50_ns', 'p99_ns',\n"
 	"        'p999_ns', 'msgs_per_s', 'gbytes_per_s', 'cpu_ns_per_msg',\n"
-	"        'ring_ratio', 'writer_cpu_ns_per_msg'}\n"
+	"        'ring_ratio', 'writer_cpu_ns_per_msg', 'reads_per_s',\n"
+	"        'sets_per_s', 'new_per_read', 'busy_per_read'}\n"
+	"frac = lambda v: type(v) in (int, float) and 0 <= v <= 1\n"
 	"ring = {o['msg_size']: o['msgs_per_s'] for o in a\n"
 	"        if o['transport'] == 'floor-ring'}\n"
 	"num = lambda v: type(v) in (int, float) and v > 0\n"
@@ -39,23 +41,30 @@ static const char records_py[] =
 	"for o in a:\n"
 	"    assert set(o) == keys, o\n"
 	"    assert o['transport'] in want and o['msg_size'] in sizes, o\n"
-	"    assert o['metric'] in ('rtt', 'throughput'), o\n"
+	"    assert o['metric'] in ('rtt', 'throughput', 'reads'), o\n"
 	"    rtt = o['metric'] == 'rtt'\n"
+	"    reads = o['metric'] == 'reads'\n"
+	"    # reads: the age of a new value, if it had room for its time\n"
+	"    aged = rtt or reads and o['msg_size'] >= 24\n"
 	"    for k in ('p50_ns', 'p99_ns', 'p999_ns'):\n"
-	"        assert num(o[k]) if rtt else o[k] is None, (k, o)\n"
+	"        assert num(o[k]) if aged else o[k] is None, (k, o)\n"
 	"    for k in ('msgs_per_s', 'gbytes_per_s'):\n"
-	"        assert o[k] is None if rtt else num(o[k]), (k, o)\n"
+	"        assert o[k] is None if rtt or reads else num(o[k]), (k, o)\n"
+	"    for k in ('reads_per_s', 'sets_per_s'):\n"
+	"        assert num(o[k]) if reads else o[k] is None, (k, o)\n"
+	"    for k in ('new_per_read', 'busy_per_read'):\n"
+	"        assert frac(o[k]) if reads else o[k] is None, (k, o)\n"
 	"    assert num(o['cpu_ns_per_msg']), o\n"
 	"    w = o['writer_cpu_ns_per_msg']\n"
 	"    solo = o['transport'] in ('memcpy', 'floor-checks')\n"
-	"    assert w is None if rtt or solo else num(w), o\n"
+	"    assert w is None if rtt or reads or solo else num(w), o\n"
 	"    r = o['ring_ratio']\n"
-	"    if rtt or o['msg_size'] not in ring:\n"
+	"    if rtt or reads or o['msg_size'] not in ring:\n"
 	"        assert r is None, o\n"
 	"    else:\n"
 	"        want_r = o['msgs_per_s'] / ring[o['msg_size']]\n"
 	"        assert abs(r - want_r) <= 1e-3 * want_r, (r, want_r, o)\n"
-	"    assert not rtt or o['p50_ns'] <= o['p99_ns'] <= o['p999_ns'], o\n"
+	"    assert not aged or o['p50_ns'] <= o['p99_ns'] <= o['p999_ns'], o\n"
 	"assert {o['transport'] for o in a} == want, a\n"
 	"rows = {(o['transport'], o['metric'], o['msg_size']) for o in a}\n"
 	"assert len(rows) == len(a) == int(sys.argv[3]), (len(rows), len(a))\n";
@@ -161,11 +170,27 @@ TEST(bench_board_rows_run_and_leave_nothing_behind)
 	struct t_run r;
 
 	need_python();
+	char json[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(json, sizeof(json), "/tmp/shmqt-%d-board.json", (int)getpid());
 	SHMQ(&r, "bench", "--only", "shmq-board,board-mutex-struct",
-	     "--sizes", "100", "--json", "--duration", "0.05", "--cpus",
-	     "auto");
-	/* round trips only: a board keeps the newest value, not each one */
-	check_records(&r, "shmq-board,board-mutex-struct", "100", "2");
+	     "--sizes", "16,100", "--duration", "0.05", "--cpus", "auto",
+	     "--json-out", json);
+	CHECK_HAS(r.out, "reads, 100 B");
+	CHECK_HAS(r.out, "age p50");
+	CHECK_HAS(r.out, "new/read");
+	/* the records, as if --json had printed them */
+	CHECK((f = fopen(json, "r")) != NULL);
+	n = fread(r.out, 1, sizeof(r.out) - 1, f);
+	fclose(f);
+	unlink(json);
+	CHECK(n > 0 && n < sizeof(r.out) - 1);
+	r.out[n] = '\0';
+	/* round trips and reads, no throughput: a board keeps the newest
+	 * value, not each one; 16 B values have no room for a time stamp */
+	check_records(&r, "shmq-board,board-mutex-struct", "16,100", "8");
 	check_nothing_left();
 }
 
@@ -384,16 +409,24 @@ static int broken_send(struct bench_end *e, const void *msg)
 	return bench_pipe.send(e, copy);
 }
 
+/* A short row of t at 64 B. */
+static void run_short(const struct bench_transport *t, int metric,
+                      struct bench_rec *rec)
+{
+	struct bench_cfg cfg = {.duration_s = 0.05, .warmup_s = 0.01,
+	                        .cpus = {-1, -1}};
+
+	CHECK_EQ(bench_run_one(t, metric, 64, &cfg, rec), 0);
+}
+
 static void run_broken(int broken, struct bench_rec *rec)
 {
 	struct bench_transport t = bench_pipe;
-	struct bench_cfg cfg = {.duration_s = 0.05, .warmup_s = 0.01,
-	                        .cpus = {-1, -1}};
 
 	t.name = "broken-pipe";
 	if (broken)
 		t.send = broken_send;
-	CHECK_EQ(bench_run_one(&t, BENCH_TPUT, 64, &cfg, rec), 0);
+	run_short(&t, BENCH_TPUT, rec);
 }
 
 TEST(bench_row_fails_when_a_message_changes_is_lost_or_torn)
@@ -414,6 +447,67 @@ TEST(bench_row_fails_when_a_message_changes_is_lost_or_torn)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		broken_how = cases[i].how;
 		run_broken(1, &rec);
+		CHECK_EQ(rec.status, BENCH_FAILED);
+		CHECK_HAS(rec.why, cases[i].why);
+	}
+}
+
+/* ---- A board that tears, changes or goes back: the reads row must fail ---- */
+
+static enum { B_CHANGE, B_TEAR, B_BACK } board_how;
+
+/* shmq-board's newest value, broken the second time it has moved on from
+ * the first one this reader got (the reader has seen a newer one). */
+static ssize_t broken_latest(struct bench_end *e, const void **msg)
+{
+	static unsigned char first[128];
+	static size_t have;
+	static unsigned newer;
+	ssize_t n = bench_shmq_board.latest(e, msg);
+	unsigned char *m = (unsigned char *)*msg;
+
+	if (n <= 0 || (size_t)n > sizeof(first))
+		return n;
+	if (!have) {
+		memcpy(first, m, (size_t)n);
+		have = (size_t)n;
+	} else if (memcmp(first, m, 8) && newer++) {
+		if (board_how == B_BACK)
+			memcpy(m, first, have);
+		else
+			m[board_how == B_CHANGE ? 40 : n - 1] ^= 1;
+	}
+	return n;
+}
+
+static void run_board(int broken, struct bench_rec *rec)
+{
+	struct bench_transport t = bench_shmq_board;
+
+	t.name = "broken-board";
+	if (broken)
+		t.latest = broken_latest;
+	run_short(&t, BENCH_READS, rec);
+}
+
+TEST(bench_reads_row_fails_when_a_value_is_torn_changed_or_older)
+{
+	static const struct {
+		int how;
+		const char *why;
+	} cases[] = {
+		{B_CHANGE, "is torn: its bytes are not those its writer set"},
+		{B_TEAR, "is torn: its last word does not match its first"},
+		{B_BACK, "went back"},
+	};
+	struct bench_rec rec;
+
+	run_board(0, &rec); /* the control: the board itself passes */
+	CHECK_EQ(rec.status, BENCH_OK);
+	CHECK(rec.reads_per_s > 0 && rec.sets_per_s > 0 && rec.p50 > 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		board_how = cases[i].how;
+		run_board(1, &rec);
 		CHECK_EQ(rec.status, BENCH_FAILED);
 		CHECK_HAS(rec.why, cases[i].why);
 	}

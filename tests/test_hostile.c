@@ -1,7 +1,8 @@
 /*
  * A hostile peer: a process with write access scribbles on live shared
- * state (channel headers, the peer table, ring records and slots; mutex,
- * semaphore and event words) while honest peers keep working. The promise:
+ * state (channel headers, the peer table, ring records and slots; a
+ * board's header and entries; mutex, semaphore and event words) while
+ * honest peers keep working. The promise:
  * honest peers get data or the errors each call documents, never a signal,
  * an overflow (the children run under ASan and UBSan) or a call that
  * outlasts its deadline by a second; and they keep working. What garbage
@@ -449,6 +450,59 @@ static void block_sigchld(void)
 	CHECK(sigprocmask(SIG_BLOCK, &chld, NULL) == 0);
 }
 
+/* ---- Generations of an object that peers remake (channels, boards) ------ */
+
+/* A peer asked to park (see park_all()) has let go of its handle: it
+ * says so and waits until the calm object exists. */
+static void parked_wait(struct board *b)
+{
+	atomic_fetch_add(&b->parked, 1);
+	while (atomic_load(&b->park) && !stopping(b))
+		sched_yield();
+}
+
+/* The generation under the name, or 0 while another peer remakes it. */
+static int ready_epoch(struct board *b, uint32_t *e)
+{
+	*e = atomic_load(&b->ready);
+	if (*e == atomic_load(&b->epoch))
+		return 1;
+	sched_yield();
+	return 0;
+}
+
+/* A peer that is done waits for the others before it lets go. */
+static void idle_wait(struct board *b, unsigned npeers)
+{
+	atomic_fetch_add(&b->idle, 1);
+	while (atomic_load(&b->idle) < npeers)
+		sched_yield();
+}
+
+/* The scribbler is gone: every one of the n peers parks (none holds a
+ * handle or is opening one); the generation they left. */
+static uint32_t park_all(struct board *b, unsigned n)
+{
+	int64_t t0 = mono();
+	atomic_store(&b->park, 1);
+	while (atomic_load(&b->parked) < n) {
+		CHECK(mono() - t0 < CALL_NS + SLACK_NS);
+		sched_yield();
+	}
+	uint32_t e = atomic_load(&b->ready);
+	CHECK(e == atomic_load(&b->epoch));
+	return e;
+}
+
+/* Generation e + 1, made after the scribbler ended, is calm: the peers
+ * join it. */
+static void unpark_calm(struct board *b, uint32_t e)
+{
+	atomic_store(&b->calm, e + 1);
+	atomic_store(&b->ready, e + 1);
+	atomic_store(&b->park, 0);
+}
+
 /* ---- Channels ------------------------------------------------------------ */
 
 struct chan_peer {
@@ -624,15 +678,11 @@ static void chan_peer(struct chan_peer *p)
 	while (!stopping(p->b)) {
 		if (atomic_load(&p->b->park)) { /* see chan_calm() */
 			peer_close(p);
-			atomic_fetch_add(&p->b->parked, 1);
-			while (atomic_load(&p->b->park) && !stopping(p->b))
-				sched_yield();
+			parked_wait(p->b);
 		}
-		uint32_t e = atomic_load(&p->b->ready);
-		if (e != atomic_load(&p->b->epoch)) {
-			sched_yield(); /* another peer re-creates it */
-			continue;
-		}
+		uint32_t e;
+		if (!ready_epoch(p->b, &e))
+			continue; /* another peer re-creates it */
 		if (p->ch && e != p->epoch)
 			peer_close(p);
 		int rc = 0;
@@ -667,9 +717,7 @@ static void chan_peer(struct chan_peer *p)
 	}
 	/* No close while a peer still calls: a reader would see the end of
 	 * the stream (-EPIPE) from a writer that is only leaving. */
-	atomic_fetch_add(&p->b->idle, 1);
-	while (atomic_load(&p->b->idle) < p->npeers)
-		sched_yield();
+	idle_wait(p->b, p->npeers);
 	peer_close(p);
 	_exit(0);
 }
@@ -688,19 +736,10 @@ static void chan_calm(struct board *b, void *arg)
 	const struct chan_setup *c = arg;
 	struct peer_stats mine = {0};
 	shmq_chan *ch = NULL;
-	int64_t t0 = mono();
-	atomic_store(&b->park, 1);
-	while (atomic_load(&b->parked) < c->n) {
-		CHECK(mono() - t0 < CALL_NS + SLACK_NS);
-		sched_yield();
-	}
-	uint32_t e = atomic_load(&b->ready);
-	CHECK(e == atomic_load(&b->epoch));
+	uint32_t e = park_all(b, c->n);
 	CHECK(make_anew(b, &mine, c->loc, c->opts, e, &ch, SHMQ_READER));
 	CHECK_EQ(shmq_chan_close(ch), 0);
-	atomic_store(&b->calm, e + 1);
-	atomic_store(&b->ready, e + 1);
-	atomic_store(&b->park, 0);
+	unpark_calm(b, e);
 }
 
 static void chan_case(int kind, int policy)
@@ -774,6 +813,266 @@ TEST_TIMEOUT(hostile_peer_on_blocking_broadcast_leaves_honest_peers_progress_and
              TIMEOUT)
 {
 	chan_case(SHMQ_CHAN_BROADCAST, SHMQ_POLICY_BLOCK);
+}
+
+/* ---- Boards ---------------------------------------------------------------- */
+
+/* Each peer sets its entry (who % 2), gets the other one and waits for it
+ * to change, in turn; its handle follows the generations of the board as
+ * a channel peer's does (remade on lasting damage, anew once calm). Calm,
+ * every value got must be one a peer set: a repeated byte over a length
+ * the byte gives. */
+#define BD_ENTRIES 2u
+#define BD_VALUE 64u
+#define BD_CALL_NS 5000000LL /* a set's or wait's deadline: a lock word
+                                naming a live task, or a peer stalled
+                                there, costs the others little */
+
+struct bd_peer {
+	struct board *b;
+	struct peer_stats *s;
+	const char *loc;
+	unsigned who, npeers;
+	shmq_board *bd;
+	uint32_t epoch;
+	int calm;
+	uint64_t seen; /* the other entry's seq at the last get */
+	int64_t since[3]; /* per kind of call: the last success, or (re)join */
+	int strikes[3];   /* per kind: errors in a row */
+};
+
+/* A fresh start for every kind of call. */
+static void bd_restart(struct bd_peer *p)
+{
+	for (unsigned k = 0; k < 3; k++) {
+		p->since[k] = mono();
+		p->strikes[k] = 0;
+	}
+}
+
+/* Damage that stays: a kind failed twice in a row, or made no progress
+ * for WEDGE_NS (each kind must go on: progress is the least of them). */
+static int bd_wedged(const struct bd_peer *p)
+{
+	for (unsigned k = 0; k < 3; k++)
+		if (p->strikes[k] > 1 || mono() - p->since[k] > WEDGE_NS)
+			return 1;
+	return 0;
+}
+
+static size_t bd_value(unsigned char *v, uint64_t n)
+{
+	size_t len = 1 + (size_t)(n % BD_VALUE);
+	memset(v, (int)(len & 0xff), len);
+	return len;
+}
+
+static int bd_value_ok(const unsigned char *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (v[i] != (unsigned char)len)
+			return 0;
+	return len >= 1;
+}
+
+static void bd_close(struct bd_peer *p)
+{
+	if (!p->bd)
+		return;
+	int64_t t0 = begin(p->s, "shmq_board_close");
+	int rc = shmq_board_close(p->bd);
+	timed(p->s, "shmq_board_close", t0, rc);
+	EXPECT("shmq_board_close", rc, 0);
+	p->bd = NULL;
+}
+
+/* Generation e is broken for good: the caller whose CAS moves it removes
+ * the name and makes the board anew (1); the others follow (0). */
+static int bd_make_anew(struct board *b, struct peer_stats *s, const char *loc,
+                        uint32_t e, shmq_board **bd)
+{
+	struct shmq_board_opts o = {.entries = BD_ENTRIES,
+	                            .value_size = BD_VALUE};
+	if (!atomic_compare_exchange_strong(&b->epoch, &e, e + 1))
+		return 0;
+	int64_t t0 = begin(s, "shmq_unlink");
+	int rc = shmq_unlink(loc);
+	timed(s, "shmq_unlink", t0, rc);
+	EXPECT("shmq_unlink", rc, 0, -ENOENT);
+	t0 = begin(s, "shmq_board_create");
+	rc = shmq_board_create(bd, loc, &o);
+	timed(s, "shmq_board_create", t0, rc);
+	EXPECT("shmq_board_create", rc, 0);
+	return 1;
+}
+
+static void bd_attached(struct bd_peer *p, uint32_t e)
+{
+	uint32_t calm = atomic_load(&p->b->calm);
+	p->calm = calm && e >= calm;
+	p->epoch = e;
+	p->seen = 0;
+	bd_restart(p);
+}
+
+static void bd_remake(struct bd_peer *p)
+{
+	bd_close(p);
+	bd_restart(p);
+	if (!bd_make_anew(p->b, p->s, p->loc, p->epoch, &p->bd))
+		return;
+	p->s->repairs++;
+	bd_attached(p, p->epoch + 1);
+	atomic_store(&p->b->ready, p->epoch);
+}
+
+/* One call, by turn: set, get, wait. Its kind in *k; 1 a success, 0
+ * none, -1 an error. */
+static int bd_call(struct bd_peer *p, unsigned *k)
+{
+	struct peer_stats *s = p->s;
+	unsigned char v[BD_VALUE];
+	uint32_t mine = p->who % BD_ENTRIES, other = (p->who + 1) % BD_ENTRIES;
+	struct timespec dl = after(BD_CALL_NS);
+	uint64_t seq = 0;
+	long rc;
+	int64_t t0;
+	*k = (unsigned)(s->calls % 3);
+	if (*k == 0) {
+		size_t len = bd_value(v, s->calls + p->who);
+		t0 = begin(s, "shmq_board_set_timed");
+		rc = shmq_board_set_timed(p->bd, mine, v, len, &dl);
+		timed(s, "shmq_board_set_timed", t0, rc);
+		if (p->calm) /* a peer preempted holding the entry's lock */
+			CALM("shmq_board_set_timed", rc, 0, -ETIMEDOUT);
+		/* a lock word naming a live task, us, none; a wrong one */
+		EXPECT("shmq_board_set_timed", rc, 0, -ETIMEDOUT, -EDEADLK,
+		       -ENOTRECOVERABLE, -EBADMSG);
+	} else if (*k == 1) {
+		t0 = begin(s, "shmq_board_get");
+		rc = shmq_board_get(p->bd, other, v, sizeof(v), &seq);
+		timed(s, "shmq_board_get", t0, rc);
+		if (p->calm) {
+			CALM("shmq_board_get", rc < 0 ? rc : 0, 0, -EBUSY);
+			CHECK(rc <= 0 || bd_value_ok(v, (size_t)rc));
+		}
+		/* a length past V, a seq that went back, a storm of them */
+		EXPECT("shmq_board_get", rc < 0 ? rc : 0, 0, -EBUSY, -EBADMSG);
+		if (rc >= 0)
+			p->seen = seq;
+	} else {
+		t0 = begin(s, "shmq_board_wait_timed");
+		rc = shmq_board_wait_timed(p->bd, other, p->seen, &dl);
+		timed(s, "shmq_board_wait_timed", t0, rc);
+		if (p->calm)
+			CALM("shmq_board_wait_timed", rc, 0, -ETIMEDOUT);
+		EXPECT("shmq_board_wait_timed", rc, 0, -ETIMEDOUT, -EBADMSG);
+	}
+	return rc >= 0 ? 1 : rc == -ETIMEDOUT || rc == -EBUSY ? 0 : -1;
+}
+
+/* As chan_peer(): a failed open or a second error in a row of one kind
+ * of call remakes the board, and so does WEDGE_NS without a success of
+ * one kind; calm, nothing is. */
+static void bd_peer_run(struct bd_peer *p)
+{
+	bd_restart(p);
+	while (!stopping(p->b)) {
+		if (atomic_load(&p->b->park)) { /* see bd_calm() */
+			bd_close(p);
+			parked_wait(p->b);
+		}
+		uint32_t e;
+		if (!ready_epoch(p->b, &e))
+			continue; /* another peer remakes it */
+		if (p->bd && e != p->epoch)
+			bd_close(p);
+		int rc = 0;
+		unsigned k = 0;
+		if (!p->bd) {
+			int64_t t0 = begin(p->s, "shmq_board_open");
+			rc = shmq_board_open(&p->bd, p->loc, NULL);
+			timed(p->s, "shmq_board_open", t0, rc);
+			uint32_t calm = atomic_load(&p->b->calm);
+			if (calm && e >= calm)
+				CALM("shmq_board_open", rc, 0);
+			/* the name gone (remade), the identity scribbled */
+			EXPECT("shmq_board_open", rc, 0, -ENOENT,
+			       SHMQ_ENOTBOARD, SHMQ_EVERSION, -EBADMSG);
+			p->s->reopens++;
+			if (rc == 0)
+				bd_attached(p, e);
+			else
+				p->bd = NULL;
+		} else if ((rc = bd_call(p, &k)) > 0) {
+			progress(p->s, k, 3, p->calm);
+			p->since[k] = mono();
+			p->strikes[k] = 0;
+		}
+		if (rc < 0)
+			p->strikes[k] += 2 - !!p->bd; /* a failed open: at once */
+		if (!p->calm && bd_wedged(p)) {
+			p->epoch = e;
+			bd_remake(p);
+		}
+	}
+	idle_wait(p->b, p->npeers);
+	bd_close(p);
+	_exit(0);
+}
+
+struct bd_setup {
+	const char *loc;
+	unsigned n;
+};
+
+/* The scribbler is gone: every peer parked, the board made anew once
+ * more; the peers join it calm. */
+static void bd_calm(struct board *b, void *arg)
+{
+	const struct bd_setup *c = arg;
+	struct peer_stats mine = {0};
+	shmq_board *bd = NULL;
+	uint32_t e = park_all(b, c->n);
+	CHECK(bd_make_anew(b, &mine, c->loc, e, &bd));
+	CHECK_EQ(shmq_board_close(bd), 0);
+	unpark_calm(b, e);
+}
+
+TEST_TIMEOUT(hostile_peer_on_board_leaves_honest_peers_progress_and_errors_only,
+             TIMEOUT)
+{
+	char loc[128], path[160];
+	struct board *b = board_new();
+	struct shmq_board_opts o = {.entries = BD_ENTRIES,
+	                            .value_size = BD_VALUE};
+	shmq_board *bd = NULL;
+	t_posix_loc(loc, sizeof(loc), "hb");
+	snprintf(path, sizeof(path), "/dev/shm/%s", loc + 6);
+	CHECK_EQ(shmq_board_create(&bd, loc, &o), 0);
+	CHECK_EQ(shmq_board_close(bd), 0);
+	static const char *const who[] = {"peer 0", "peer 1", "peer 2"};
+	pid_t pid[HONEST];
+	block_sigchld();
+	for (unsigned i = 0; i < HONEST; i++)
+		if ((pid[i] = spawn()) == 0) {
+			struct bd_peer p = {.b = b, .s = &b->st[i], .loc = loc,
+			                    .who = i, .npeers = HONEST};
+			bd_peer_run(&p);
+		}
+	/* The identity line rarely; the header's lock, event and counters;
+	 * the entries' words (seq, lengths, events, locks), names and
+	 * values. */
+	static const struct region reg[] = {
+		{0, 64, 1, 0}, {64, 128, 10, 0}, {128, ~(size_t)0 >> 1, 40, 0},
+	};
+	pid_t bad = spawn();
+	if (bad == 0)
+		hostile(b, path, reg, sizeof(reg) / sizeof(reg[0]), HONEST);
+	struct bd_setup c = {loc, HONEST};
+	judge(b, pid, HONEST, bad, who, bd_calm, &c);
+	CHECK_EQ(shmq_board_unlink(loc), 0);
+	munmap(b, sizeof(*b));
 }
 
 /* ---- A planted record: a valid tag, a wild length ------------------------ */

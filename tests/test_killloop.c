@@ -23,6 +23,11 @@
  * while its fd is armed (some kills must find it asleep in epoll_wait)
  * never stalls a writer past its deadline, and every message is accounted
  * for as above.
+ *
+ * The board loop kills writers of one entry, mostly mid-set: a reader
+ * getting it all along never sees a torn value or the seq go back, and
+ * the entry takes a set after the last kill (the dead writer's lock taken
+ * over, counted in `recovered`).
  */
 #include "shmq.h"
 #include "test.h"
@@ -966,6 +971,172 @@ TEST(spsc_writer_that_died_between_record_and_tail_is_followed_not_overwritten)
 	}
 	CHECK_EQ(shmq_seg_close(seg), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+/* ---- Board writers ---------------------------------------------------------- */
+
+/* Two writers set entry 0 of a board at full speed and die by SIGKILL,
+ * most often mid-set (a value of up to 16 KiB takes a while to copy),
+ * while a reader gets the entry all along. A value is one word repeated
+ * (its writer and count) over a length the word gives: a get that mixed
+ * two sets, or a length that is not its bytes', shows. */
+#define KB_VALUE 16384u
+
+struct kb_area {
+	uint64_t count[3]; /* writers' sets, the reader's gets (release) */
+	uint32_t stop;     /* parent: the reader may leave (release) */
+};
+
+static size_t kb_make(uint64_t *v, uint64_t w)
+{
+	size_t words = 1 + (size_t)(w % (KB_VALUE / 8));
+	for (size_t i = 0; i < words; i++)
+		v[i] = w;
+	return words * 8;
+}
+
+/* 0 when v[0..n) is a value kb_make made, or none (never set). */
+static int kb_check(const uint64_t *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n != 8 * (1 + v[0] % (KB_VALUE / 8)))
+		return -1;
+	for (size_t i = 1; i < n / 8; i++)
+		if (v[i] != v[0])
+			return -1;
+	return 0;
+}
+
+static void kb_writer(const char *loc, struct kb_area *a, unsigned k,
+                      uint64_t id)
+{
+	static uint64_t v[KB_VALUE / 8];
+	shmq_board *b;
+	if (shmq_board_open(&b, loc, NULL) < 0)
+		_exit(2);
+	for (uint64_t n = 1;; n++) {
+		if (shmq_board_set(b, 0, v, kb_make(v, id << 32 | n)) < 0)
+			_exit(3);
+		/* release: pairs with the parent's acquire load; a set done */
+		__atomic_store_n(&a->count[k], n, __ATOMIC_RELEASE);
+	}
+}
+
+/* Exits 0, or 4 (a torn value), 5 (the seq went back), 6 (an error). */
+static void kb_reader(const char *loc, struct kb_area *a)
+{
+	static uint64_t v[KB_VALUE / 8];
+	uint64_t seq, last = 0;
+	shmq_board *b;
+	if (shmq_board_open(&b, loc, NULL) < 0)
+		_exit(2);
+	/* acquire: pairs with the parent's release of stop */
+	for (uint64_t n = 1; !__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE); n++) {
+		ssize_t got = shmq_board_get(b, 0, v, sizeof(v), &seq);
+		if (got == -EBUSY) /* rewritten under every copy: allowed */
+			continue;
+		if (got < 0)
+			_exit(6);
+		if (kb_check(v, (size_t)got) < 0)
+			_exit(4);
+		if (seq < last)
+			_exit(5);
+		last = seq;
+		/* release: pairs with the parent's acquire load */
+		__atomic_store_n(&a->count[2], n, __ATOMIC_RELEASE);
+	}
+	_exit(0);
+}
+
+/* Waits, up to 10 s, for child k's count to reach target. */
+static void kb_await(struct kb_area *a, unsigned k, uint64_t target,
+                     const pid_t *pids, unsigned n)
+{
+	int64_t until = t_now_ns() + 10 * 1000000000LL;
+	/* acquire: pairs with the child's release store */
+	while (__atomic_load_n(&a->count[k], __ATOMIC_ACQUIRE) < target) {
+		int st;
+		for (unsigned j = 0; j < n; j++)
+			if (waitpid(pids[j], &st, WNOHANG) == pids[j])
+				t_fail(__FILE__, __LINE__, "alive", "board: "
+				       "child %u ended, status %#x (the reader, "
+				       "2: exit 4 a torn value, 5 the seq went "
+				       "back, 6 an error)", j, st);
+		if (t_now_ns() > until)
+			t_fail(__FILE__, __LINE__, "progress", "board: child "
+			       "%u made no progress for 10 s", k);
+		sched_yield();
+	}
+}
+
+static pid_t kb_spawn(const char *loc, struct kb_area *a, unsigned k,
+                      uint64_t id)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (k == 2)
+			kb_reader(loc, a);
+		kb_writer(loc, a, k, id);
+	}
+	return pid;
+}
+
+TEST_TIMEOUT(killloop_board_writers_killed_mid_set_never_tear_a_read, 900)
+{
+	char loc[96];
+	uint64_t v[4], back[KB_VALUE / 8], seq, kills = 0;
+	/* fewer than the channel loops: a fifth of the kills land in a set,
+	 * and the channel loops already cover fork and kill at length */
+	int iters = t_long() ? 10000 : 50;
+	int64_t t0 = t_now_ns();
+	struct shmq_board_opts o = {.entries = 1, .value_size = KB_VALUE};
+	struct shmq_board_info in;
+	shmq_board *b;
+	t_posix_loc(loc, sizeof(loc), "kb");
+	CHECK_EQ(shmq_board_create(&b, loc, &o), 0);
+	struct kb_area *a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE,
+	                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(a != MAP_FAILED);
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	pid_t pids[3];
+	for (unsigned k = 0; k < 3; k++)
+		pids[k] = kb_spawn(loc, a, k, k);
+	for (int it = 0; it < iters + 2; it++) {
+		/* the last two rounds kill both writers and start none */
+		unsigned k = it < iters ? (unsigned)rand_r(&seed) % 2
+		                        : (unsigned)(it - iters);
+		kb_await(a, k, 1 + (unsigned)rand_r(&seed) % 4, pids, 3);
+		random_spin(&seed, 20000); /* mostly inside a set */
+		CHECK(kill(pids[k], SIGKILL) == 0);
+		CHECK_EQ(t_wait(pids[k]), 128 + SIGKILL);
+		kills++;
+		a->count[k] = 0;
+		if (it < iters)
+			pids[k] = kb_spawn(loc, a, k, 2 + (uint64_t)it);
+	}
+	/* the reader goes on after the last kill, then leaves untroubled */
+	kb_await(a, 2, a->count[2] + 100, pids + 2, 1);
+	/* release: pairs with the reader's acquire load */
+	__atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
+	CHECK_EQ(t_wait(pids[2]), 0);
+	/* the entry recovers: a set takes over a dead writer's lock */
+	size_t len = kb_make(v, 3); /* 32 bytes */
+	CHECK_EQ(shmq_board_set(b, 0, v, len), 0);
+	CHECK_EQ(shmq_board_get(b, 0, back, sizeof(back), &seq), (ssize_t)len);
+	CHECK(!memcmp(back, v, len));
+	CHECK_EQ(shmq_board_info(b, &in), 0);
+	CHECK(in.recovered > 0); /* some kills did land inside a set */
+	printf("killloop board: %d iterations, kills %llu, sets %llu, "
+	       "recovered %u, reads %llu, %.1f s\n", iters,
+	       (unsigned long long)kills, (unsigned long long)in.updates,
+	       in.recovered, (unsigned long long)a->count[2],
+	       (double)(t_now_ns() - t0) / 1e9);
+	fflush(stdout);
+	munmap(a, sizeof(*a));
+	CHECK_EQ(shmq_board_close(b), 0);
+	CHECK_EQ(shmq_board_unlink(loc), 0);
 }
 
 /* ---- Mutex holders -------------------------------------------------------- */

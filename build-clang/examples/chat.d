@@ -1,3 +1,0 @@
-build-clang/examples/chat: examples/chat.c include/shmq.h
-
-include/shmq.h:

@@ -1,3 +1,0 @@
-build-clang/examples/epoll_loop: examples/epoll_loop.c include/shmq.h
-
-include/shmq.h:

@@ -1,3 +1,0 @@
-build-clang/examples/reqrep: examples/reqrep.c include/shmq.h
-
-include/shmq.h:

@@ -1,3 +1,0 @@
-build-clang/examples/segments: examples/segments.c include/shmq.h
-
-include/shmq.h:

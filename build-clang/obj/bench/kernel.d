@@ -1,8 +1,0 @@
-build-clang/obj/bench/kernel.o: bench/kernel.c bench/bench.h \
-  bench/../src/atomic.h include/shmq.h
-
-bench/bench.h:
-
-bench/../src/atomic.h:
-
-include/shmq.h:

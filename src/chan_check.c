@@ -29,6 +29,9 @@ uint32_t shmq__chan_layout_hash(void)
 		offsetof(struct shmq_chan_hdr, data_id),
 		sizeof(struct shmq_samples_ctl), sizeof(struct shmq_sample_desc),
 		sizeof(struct shmq_samples_rline),
+		offsetof(struct shmq_samples_rline, head),
+		offsetof(struct shmq_samples_rline, closes),
+		offsetof(struct shmq_samples_ctl, joins),
 		sizeof(struct shmq_samples_data),
 	};
 	uint32_t h = 2166136261u;

@@ -49,6 +49,15 @@ struct shmq__samples {
 	uint32_t loan;            /* writer: the open loan, or NO_SAMPLE */
 	uint32_t hint;            /* writer: where the next search starts */
 	uint32_t nheld;           /* reader: held[0..nheld), oldest first */
+	uint32_t joins;           /* writer: ctl.joins when `to` was made */
+	int stale;                /* writer: `to` must be made again */
+	uint64_t to;              /* writer: lines of the active readers */
+	uint32_t word[SHMQ_CHAN_MAX_PEERS]; /* writer: their state words */
+	uint32_t closes[SHMQ_CHAN_MAX_PEERS]; /* writer: their rline.closes */
+	uint64_t head[SHMQ_CHAN_MAX_PEERS]; /* writer: each line's head as
+	                             last read (never ahead of it) */
+	unsigned char *lines;     /* reader area 0 */
+	uint64_t line_sz;         /* bytes from one reader area to the next */
 	uint32_t held[];
 };
 
@@ -88,10 +97,19 @@ static shmq_atomic64 *hist(struct shmq_chan *ch)
 	                         ch->capacity * sizeof(struct shmq_sample_desc));
 }
 
+static unsigned char *lines(struct shmq_chan *ch)
+{
+	return (unsigned char *)hist(ch) + hist_bytes(ch->history);
+}
+
+/* From the handle's copy once attached (the hot paths); a look without
+ * an attachment (shmq_chan_stat) computes it. */
 static struct shmq_samples_rline *rline(struct shmq_chan *ch, unsigned r)
 {
-	return (struct shmq_samples_rline *)((unsigned char *)hist(ch) +
-	                                     hist_bytes(ch->history) +
+	const struct shmq__samples *s = ch->smp;
+	if (s && s->lines)
+		return (struct shmq_samples_rline *)(s->lines + r * s->line_sz);
+	return (struct shmq_samples_rline *)(lines(ch) +
 	                                     r * line_bytes(ch->capacity));
 }
 
@@ -295,6 +313,9 @@ static int samples_attach(struct shmq_chan *ch)
 		return -ENOMEM;
 	ch->smp = s;
 	s->next = s->loan = NO_SAMPLE;
+	s->stale = 1;
+	s->lines = lines(ch);
+	s->line_sz = line_bytes(ch->capacity);
 	int rc = attach_data(ch, &s->data);
 	if (rc < 0)
 		return rc;
@@ -423,6 +444,11 @@ static uint64_t drain(struct shmq_chan *ch, unsigned r, uint32_t gen)
  * of every sample (what it held). Idempotent. How many it gave back. */
 static uint64_t clear_line(struct shmq_chan *ch, unsigned r)
 {
+	/* seq_cst: before the drain; the Dekker pair with the writer's push()
+	 * (its reference and entry, a fence, its load of closes): either it
+	 * sees this count move and takes its reference back, or the drain
+	 * and the clearing below see its entry and bit */
+	shmq_add(&rline(ch, r)->closes, 1, SHMQ_SEQ_CST);
 	uint64_t n = drain(ch, r, UINT32_MAX);
 	SHMQ_CRASH_POINT("samples.reclaim.queue");
 	for (uint32_t i = 0; i < ch->capacity; i++)
@@ -588,10 +614,11 @@ static void samples_abandon(struct shmq_chan *ch)
  * w). The reference first, then the entry; if the line changed meanwhile
  * (its reader died or left, and maybe another took it), the reference is
  * taken back: the entry names the old generation, which no new owner
- * takes. */
-static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
-                 uint64_t seq)
+ * takes. 0, or -1 when the line changed (our list of readers is stale). */
+static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
+                uint64_t seq)
 {
+	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, r);
 	/* seq_cst: the reference before the push and before the re-check of
 	 * the line below (the Dekker pair with the settler's CAS of the
@@ -599,11 +626,15 @@ static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	shmq_or(&desc(ch, i)->mask, bit(r), SHMQ_SEQ_CST);
 	/* relaxed: we are the line's only pusher while it is ACTIVE */
 	uint64_t t = shmq_load(&l->tail, SHMQ_RELAXED);
-	/* acquire: pairs with a taker's CAS of head: the slot is free */
-	uint64_t h = shmq_load(&l->head, SHMQ_ACQUIRE);
-	if (t - h >= ch->capacity) { /* scribbled: a sample is queued once */
-		unref(ch, i, r);
-		return;
+	if (t - s->head[r] >= ch->capacity) {
+		/* acquire: pairs with a taker's CAS of head: the slot is free.
+		 * Only when our copy says full: the reader's line stays its. */
+		s->head[r] = shmq_load(&l->head, SHMQ_ACQUIRE);
+		if (t - s->head[r] >= ch->capacity) {
+			/* scribbled: a sample is queued once */
+			unref(ch, i, r);
+			return 0;
+		}
 	}
 	/* relaxed: published by the release of tail */
 	shmq_store(&queue(ch, r)[t & ch->mask],
@@ -613,8 +644,39 @@ static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	shmq_store(&l->tail, t + 1, SHMQ_RELEASE);
 	SHMQ_CRASH_POINT("samples.publish.pushed");
 	shmq_fence_seq_cst(); /* see the or above */
-	if (!shmq__peer_same(shmq_load(&ch->peers[r].state, SHMQ_RELAXED), w))
-		unref(ch, i, r);
+	/* relaxed: ordered by the fence. Our own line, not the peer's
+	 * state word (in the line the reader writes its count to at every
+	 * receive): every end of a reader's line moves closes first */
+	if (shmq_load(&l->closes, SHMQ_RELAXED) == s->closes[r])
+		return 0;
+	unref(ch, i, r);
+	return -1;
+}
+
+/* The writer's list of active readers, made again when a reader joined
+ * (ctl.joins moved) or a push found a line changed. A reader's open
+ * returns after its line is ACTIVE and it added to joins, so every commit
+ * that starts after it pushes to it. */
+static void scan_readers(struct shmq_chan *ch)
+{
+	struct shmq__samples *s = ch->smp;
+	/* acquire: pairs with the joiner's release add in samples_joined():
+	 * its line's ACTIVE is seen by the scan below */
+	uint32_t j = shmq_load(&ctl(ch)->joins, SHMQ_ACQUIRE);
+	if (j == s->joins && !s->stale)
+		return;
+	s->joins = j;
+	s->stale = 0;
+	s->to = 0;
+	for (unsigned r = 0; r < SHMQ_CHAN_MAX_PEERS; r++) {
+		/* acquire, before the state: a line that ends after this load
+		 * moves closes past what we keep, so an end we miss here is
+		 * seen by the first push; pairs with the seq_cst add in
+		 * clear_line() */
+		s->closes[r] = shmq_load(&rline(ch, r)->closes, SHMQ_ACQUIRE);
+		if ((s->word[r] = active_reader(ch, r)))
+			s->to |= bit(r);
+	}
 }
 
 /* Puts sample i into the history ring; the sample it pushes out leaves
@@ -651,10 +713,11 @@ static int samples_commit(struct shmq_chan *ch, size_t len)
 	           SHMQ_RELAXED);
 	if (ch->history)
 		shmq_store(&d->in_hist, 1, SHMQ_SEQ_CST);
-	for (unsigned r = 0; r < SHMQ_CHAN_MAX_PEERS; r++) {
-		uint32_t w = active_reader(ch, r);
-		if (w)
-			push(ch, r, w, i, seq);
+	scan_readers(ch);
+	for (uint64_t m = s->to; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(m);
+		if (push(ch, r, s->word[r], i, seq) < 0)
+			s->stale = 1;
 	}
 	if (ch->history)
 		push_hist(ch, i, seq);
@@ -732,13 +795,16 @@ static int take_next(struct shmq_chan *ch)
 		/* acquire: pairs with the pusher's release of tail */
 		uint64_t h = shmq_load(&l->head, SHMQ_ACQUIRE);
 		uint64_t t = shmq_load(&l->tail, SHMQ_ACQUIRE);
+		/* relaxed: read before the CAS that makes it ours. Read before
+		 * the tests, whatever tail says: its address is known from head
+		 * alone, so the CPU fetches the entry's line and the tail's at
+		 * once (the entry is used only if tail covers it) */
+		uint64_t e = shmq_load(&queue(ch, (unsigned)ch->me)[h & ch->mask],
+		                       SHMQ_RELAXED);
 		if (t - h > ch->capacity)
 			return -EBADMSG;
 		if (h == t)
 			return -EAGAIN;
-		/* relaxed: read before the CAS that makes it ours */
-		uint64_t e = shmq_load(&queue(ch, (unsigned)ch->me)[h & ch->mask],
-		                       SHMQ_RELAXED);
 		/* acq_rel: the writer may drop it first (OVERWRITE) */
 		if (!shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL))
 			continue;
@@ -746,6 +812,8 @@ static int take_next(struct shmq_chan *ch)
 		uint32_t i = shmq__entry_idx(e);
 		if (i >= ch->capacity)
 			return -EBADMSG;
+		/* the bytes' first line on its way while we check the entry */
+		__builtin_prefetch(sample_ptr(ch, i));
 		struct shmq_sample_desc *d = desc(ch, i);
 		/* acquire: pairs with the writer's seq_cst or of our bit */
 		if (shmq__entry_gen(e) != s->gen ||
@@ -914,6 +982,10 @@ static void samples_joined(struct shmq_chan *ch)
 {
 	if (ch->role == SHMQ_WRITER)
 		reclaim_loan(ch);
+	else
+		/* release: pairs with the writer's acquire in scan_readers():
+		 * our ACTIVE line before the count */
+		shmq_add(&ctl(ch)->joins, 1, SHMQ_RELEASE);
 }
 
 static void samples_quit(struct shmq_chan *ch)

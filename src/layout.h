@@ -162,11 +162,13 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 5u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 6u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
                                 4: and which counts it holds;
                                 5: sample channels (the identity line
-                                   names their data segment) */
+                                   names their data segment);
+                                6: a samples reader area is a line per
+                                   side, ctl.joins */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -405,7 +407,11 @@ struct shmq_samples_ctl {
 	uint32_t reserved;
 	shmq_atomic64 seq;      /* the writer: seq of the next publish */
 	shmq_atomic64 hist_pos; /* the writer: publishes into the history */
-	uint8_t pad[64 - 24];
+	shmq_atomic32 joins;    /* each reader, once its line is ACTIVE: the
+	                           writer scans the peer lines again when it
+	                           changed, not at every commit */
+	uint32_t reserved1;
+	uint8_t pad[64 - 32];
 };
 
 /* One sample. mask bit r: peer line r (a reader) has it queued or holds
@@ -422,18 +428,28 @@ struct shmq_sample_desc {
 	uint32_t reserved;
 };
 
-/* A reader's area, per peer line. Its queue: head..tail (mod N) of queue
+/* A reader's area, per peer line: two cache lines, one per side, so that a
+ * message moves no line the other side writes besides the entry and the
+ * sample (docs/design.md 10.8), then its queue: head..tail (mod N) of queue
  * entries. The writer (and a joining reader, before its line is ACTIVE)
- * pushes at tail; anyone who takes an entry CASes head forward and owns
- * the reference it carries (the reader receiving, the writer dropping, a
- * settler). */
+ * pushes at tail; anyone who takes an entry CASes head forward and owns the
+ * reference it carries (the reader receiving, the writer dropping, a
+ * settler). The writer reads head only when its own copy says the queue is
+ * full (head only goes forward, so an old copy is never too far on). */
 struct shmq_samples_rline {
-	shmq_atomic64 head;   /* CAS: the reader, the writer, settlers */
+	/* The writer's line: the reader reads it at each receive. */
 	shmq_atomic64 tail;   /* the writer (release); joiner before ACTIVE */
 	shmq_atomic64 lost;   /* the writer (overwrite drops); reports read */
+	shmq_atomic32 closes; /* whoever empties the line for good (its
+	                         reader leaving, a settler, a reclaim), first:
+	                         the writer's re-check after each push */
+	uint32_t reserved0;
+	uint8_t pad0[64 - 24];
+	/* The reader's line: the writer reads it when full or dropping. */
+	shmq_atomic64 head;   /* CAS: the reader, the writer, settlers */
 	shmq_atomic32 held;   /* the reader: samples it holds (a report) */
 	uint32_t reserved;
-	uint8_t pad[64 - 32];
+	uint8_t pad1[64 - 16];
 };
 
 /* A queue or history entry: bits 0..15 the sample, 16..39 its seq (mod
@@ -471,7 +487,8 @@ struct shmq_samples_data {
 _Static_assert(sizeof(struct shmq_samples_ctl) == 64 &&
                offsetof(struct shmq_samples_ctl, loan) == 0 &&
                offsetof(struct shmq_samples_ctl, seq) == 8 &&
-               offsetof(struct shmq_samples_ctl, hist_pos) == 16,
+               offsetof(struct shmq_samples_ctl, hist_pos) == 16 &&
+               offsetof(struct shmq_samples_ctl, joins) == 24,
                "samples writer line (docs/design.md)");
 _Static_assert(sizeof(struct shmq_sample_desc) == 32 &&
                offsetof(struct shmq_sample_desc, mask) == 0 &&
@@ -479,11 +496,12 @@ _Static_assert(sizeof(struct shmq_sample_desc) == 32 &&
                offsetof(struct shmq_sample_desc, len) == 16 &&
                offsetof(struct shmq_sample_desc, in_hist) == 24,
                "sample descriptor (docs/design.md)");
-_Static_assert(sizeof(struct shmq_samples_rline) == 64 &&
-               offsetof(struct shmq_samples_rline, head) == 0 &&
-               offsetof(struct shmq_samples_rline, tail) == 8 &&
-               offsetof(struct shmq_samples_rline, lost) == 16 &&
-               offsetof(struct shmq_samples_rline, held) == 24,
+_Static_assert(sizeof(struct shmq_samples_rline) == 128 &&
+               offsetof(struct shmq_samples_rline, tail) == 0 &&
+               offsetof(struct shmq_samples_rline, lost) == 8 &&
+               offsetof(struct shmq_samples_rline, closes) == 16 &&
+               offsetof(struct shmq_samples_rline, head) == 64 &&
+               offsetof(struct shmq_samples_rline, held) == 72,
                "samples reader area (docs/design.md)");
 _Static_assert(sizeof(struct shmq_samples_data) == 64 &&
                offsetof(struct shmq_samples_data, nonce) == 8 &&

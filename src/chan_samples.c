@@ -384,7 +384,10 @@ static uint64_t clear_line(struct shmq_chan *ch, unsigned r)
 	uint64_t n = drain(ch, r, UINT32_MAX);
 	SHMQ_CRASH_POINT("samples.reclaim.queue");
 	for (uint32_t i = 0; i < ch->capacity; i++)
-		n += (uint64_t)unref(ch, i, r);
+		if (unref(ch, i, r)) {
+			n++;
+			SHMQ_CRASH_POINT("samples.reclaim.held");
+		}
 	return n;
 }
 
@@ -555,6 +558,7 @@ static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	 * the line below (the Dekker pair with the settler's CAS of the
 	 * line's state, then its clear_line()) */
 	shmq_or(&desc(ch, i)->mask, bit(r), SHMQ_SEQ_CST);
+	SHMQ_CRASH_POINT("samples.publish.ref");
 	/* relaxed: we are the line's only pusher while it is ACTIVE */
 	uint64_t t = shmq_load(&l->tail, SHMQ_RELAXED);
 	/* acquire: pairs with a taker's CAS of head: the slot is free */
@@ -776,6 +780,7 @@ static void release_held(struct shmq_chan *ch, uint32_t k)
 	struct shmq__samples *s = ch->smp;
 	SHMQ_CRASH_POINT("samples.release.start");
 	unref(ch, s->held[k], (unsigned)ch->me);
+	SHMQ_CRASH_POINT("samples.release.cleared");
 	memmove(&s->held[k], &s->held[k + 1],
 	        (s->nheld - k - 1) * sizeof(s->held[0]));
 	s->nheld--;
@@ -830,6 +835,7 @@ static void take_hist(struct shmq_chan *ch, unsigned me)
 		struct shmq_sample_desc *d = desc(ch, i);
 		/* seq_cst: the Dekker pair with is_free() (see there) */
 		shmq_or(&d->mask, bit(me), SHMQ_SEQ_CST);
+		SHMQ_CRASH_POINT("samples.join.history");
 		if (!shmq_load(&d->in_hist, SHMQ_SEQ_CST) ||
 		    !entry_is(e, i, shmq_load(&d->seq, SHMQ_RELAXED)) ||
 		    t - start >= ch->capacity) {

@@ -349,6 +349,25 @@ static int unref(struct shmq_chan *ch, uint32_t i, unsigned r)
 	return (old & bit(r)) != 0;
 }
 
+/* Reader line l's queue: [*h, *t), or -EBADMSG when it is no queue (more
+ * than N entries: scribbled). Under OVERWRITE the writer moves head (a
+ * drop) and tail (a push) between our two loads, which can look like more
+ * than N: that is the race only if head moved meanwhile; then look again. */
+static int span(struct shmq_chan *ch, struct shmq_samples_rline *l,
+                uint64_t *h, uint64_t *t)
+{
+	for (;;) {
+		/* acquire: pairs with the pusher's release of tail (the
+		 * entries before it are written) and a taker's CAS of head */
+		*h = shmq_load(&l->head, SHMQ_ACQUIRE);
+		*t = shmq_load(&l->tail, SHMQ_ACQUIRE);
+		if (*t - *h <= ch->capacity)
+			return 0;
+		if (shmq_load(&l->head, SHMQ_ACQUIRE) == *h)
+			return -EBADMSG;
+	}
+}
+
 /* Takes every entry of reader line r's queue (CAS of head: each is ours
  * only if we moved head past it) and gives back the references of those
  * pushed for generation gen (any: gen == UINT32_MAX). How many were given
@@ -358,11 +377,8 @@ static uint64_t drain(struct shmq_chan *ch, unsigned r, uint32_t gen)
 	struct shmq_samples_rline *l = rline(ch, r);
 	uint64_t n = 0;
 	for (;;) {
-		/* acquire: pairs with the pusher's release of tail: the
-		 * entries before it are written */
-		uint64_t h = shmq_load(&l->head, SHMQ_ACQUIRE);
-		uint64_t t = shmq_load(&l->tail, SHMQ_ACQUIRE);
-		if (h == t || t - h > ch->capacity)
+		uint64_t h, t;
+		if (span(ch, l, &h, &t) < 0 || h == t)
 			return n; /* empty, or scribbled: leave it */
 		/* relaxed: the entry is read before the CAS that makes it ours;
 		 * no pusher rewrites it while it is in the queue */
@@ -691,10 +707,8 @@ static int take_next(struct shmq_chan *ch)
 	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, (unsigned)ch->me);
 	for (;;) {
-		/* acquire: pairs with the pusher's release of tail */
-		uint64_t h = shmq_load(&l->head, SHMQ_ACQUIRE);
-		uint64_t t = shmq_load(&l->tail, SHMQ_ACQUIRE);
-		if (t - h > ch->capacity)
+		uint64_t h, t;
+		if (span(ch, l, &h, &t) < 0)
 			return -EBADMSG;
 		if (h == t)
 			return -EAGAIN;

@@ -274,7 +274,7 @@ $(B)/tsan/%.o: %.c $(FLAGS_FILE)
 	$(TSAN_CC) $(ALL_CFLAGS) $(DEPFLAGS) $(TSAN) -O1 -c $< -o $@
 
 $(TSAN_BIN): tests/tsan/tsan_threads.c $(TSAN_OBJ) include/shmq.h
-	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -Wl,--wrap=mmap,--wrap=munmap,--wrap=clock_gettime \
+	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -Wl,--wrap=mmap,--wrap=munmap,--wrap=clock_gettime,--wrap=shmat,--wrap=shmdt \
 	  -o $@ $< $(TSAN_OBJ) -lpthread
 
 .PHONY: tsan check-tsan check-valgrind check-model

@@ -901,9 +901,10 @@ static void v_samples_holder(const char *loc)
 	pause(); /* killed, holding 0 and 1, 2..4 queued */
 }
 
-static void v_samples_settler(const char *loc)
+/* Joins as a reader: a join settles the dead first. */
+static void v_reader_joins(const char *loc)
 {
-	t_chan_attach(loc, SHMQ_READER); /* settles the dead holder first */
+	t_chan_attach(loc, SHMQ_READER);
 }
 
 /* A reader died holding samples; the peer that settled it died half way
@@ -929,7 +930,7 @@ static void s_samples_settler(const char *at)
 	struct shmq_chan_info in;
 	CHECK_EQ(shmq_chan_stat(loc, &in), 0); /* a look: settles nothing */
 	CHECK_EQ(in.pool_free, 3);
-	died_at(spawn(at, v_samples_settler, loc));
+	died_at(spawn(at, v_reader_joins, loc));
 	CHECK_EQ(shmq_chan_stat(loc, &in), 0);
 	CHECK_EQ(in.pool_free, 7); /* all but held sample 1 */
 	shmq_chan *r = t_chan_attach(loc, SHMQ_READER); /* settles the rest */
@@ -948,11 +949,6 @@ static void s_samples_settler(const char *at)
 	close_last(w, loc);
 }
 
-static void v_samples_joiner(const char *loc)
-{
-	t_chan_attach(loc, SHMQ_READER);
-}
-
 /* A reader died joining, with a reference on the history's samples taken
  * and not yet queued (its line not ACTIVE: no writer pushes to it): the
  * writer goes on, and the next reader that takes the line gives those
@@ -965,7 +961,7 @@ static void s_samples_joiner(const char *at)
 	shmq_chan *w = make_samples(loc, 1, 2, SHMQ_POLICY_BLOCK, SHMQ_WRITER);
 	for (uint64_t i = 0; i < 3; i++)
 		send_num(w, i, 64);
-	died_at(spawn(at, v_samples_joiner, loc));
+	died_at(spawn(at, v_reader_joins, loc));
 	CHECK_EQ(info_of(w).pool_free, 6); /* 1 and 2: the history */
 	for (uint64_t i = 3; i < 20; i++)
 		send_num(w, i, 64);

@@ -274,7 +274,7 @@ $(B)/tsan/%.o: %.c $(FLAGS_FILE)
 	$(TSAN_CC) $(ALL_CFLAGS) $(DEPFLAGS) $(TSAN) -O1 -c $< -o $@
 
 $(TSAN_BIN): tests/tsan/tsan_threads.c $(TSAN_OBJ) include/shmq.h
-	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -Wl,--wrap=mmap,--wrap=munmap,--wrap=clock_gettime \
+	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -O1 -Wl,--wrap=mmap,--wrap=munmap,--wrap=clock_gettime,--wrap=shmat,--wrap=shmdt \
 	  -o $@ $< $(TSAN_OBJ) -lpthread
 
 .PHONY: tsan check-tsan check-valgrind check-model
@@ -313,13 +313,14 @@ check-model:
 # its seeds in tests/fuzz/corpus/T, what it found in build/fuzz/T/.
 # fuzz-run runs each for FUZZ_TIME seconds and prints "fuzz: T: ok: Done N
 # runs", or the log's tail and the reproducer; fuzz-long: 60 s each.
-FUZZ_TARGETS := chan_header chan_ring chan_probe board sync locator cli
+FUZZ_TARGETS := chan_header chan_ring chan_samples chan_probe board sync locator cli
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_GUARD   := tests/fuzz/guard.c -Wl,--wrap=mmap,--wrap=munmap
 # The cli target runs the tool's dispatch with the calls that would touch
 # the system answering an error (tests/fuzz/fuzz_cli.c says which).
 FUZZ_EXTRA_chan_header := $(FUZZ_GUARD)
 FUZZ_EXTRA_chan_ring   := $(FUZZ_GUARD)
+FUZZ_EXTRA_chan_samples := $(FUZZ_GUARD)
 FUZZ_EXTRA_board       := $(FUZZ_GUARD)
 FUZZ_CLI_WRAP  := shmq_seg_create shmq_seg_open shmq_chan_create \
   shmq_chan_open shmq_board_create shmq_board_open shmq_chan_stat shmq_stat shmq_list shmq_unlink \
@@ -362,6 +363,7 @@ fuzz-run: $(FUZZ_BINS)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/replay/fuzz_%)
 REPLAY_EXTRA_chan_header := $(FUZZ_GUARD)
 REPLAY_EXTRA_chan_ring   := $(FUZZ_GUARD)
+REPLAY_EXTRA_chan_samples := $(FUZZ_GUARD)
 REPLAY_EXTRA_board       := $(FUZZ_GUARD)
 REPLAY_EXTRA_cli := -Icli $(filter-out $(B)/san/cli/main.o,$(SCLI_OBJ)) \
   $(SBENCH_OBJ) -lm $(FUZZ_CLI_WRAP:%=-Wl,--wrap=%)

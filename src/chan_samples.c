@@ -412,6 +412,25 @@ static int unref(struct shmq_chan *ch, uint32_t i, unsigned r)
 	return (old & bit(r)) != 0;
 }
 
+/* Reader line l's queue: [*h, *t), or -EBADMSG when it is no queue (more
+ * than N entries: scribbled). Under OVERWRITE the writer moves head (a
+ * drop) and tail (a push) between our two loads, which can look like more
+ * than N: that is the race only if head moved meanwhile; then look again. */
+static int span(struct shmq_chan *ch, struct shmq_samples_rline *l,
+                uint64_t *h, uint64_t *t)
+{
+	for (;;) {
+		/* acquire: pairs with the pusher's release of tail (the
+		 * entries before it are written) and a taker's CAS of head */
+		*h = shmq_load(&l->head, SHMQ_ACQUIRE);
+		*t = shmq_load(&l->tail, SHMQ_ACQUIRE);
+		if (*t - *h <= ch->capacity)
+			return 0;
+		if (shmq_load(&l->head, SHMQ_ACQUIRE) == *h)
+			return -EBADMSG;
+	}
+}
+
 /* Takes every entry of reader line r's queue (CAS of head: each is ours
  * only if we moved head past it) and gives back the references of those
  * pushed for generation gen (any: gen == UINT32_MAX). How many were given
@@ -421,11 +440,8 @@ static uint64_t drain(struct shmq_chan *ch, unsigned r, uint32_t gen)
 	struct shmq_samples_rline *l = rline(ch, r);
 	uint64_t n = 0;
 	for (;;) {
-		/* acquire: pairs with the pusher's release of tail: the
-		 * entries before it are written */
-		uint64_t h = shmq_load(&l->head, SHMQ_ACQUIRE);
-		uint64_t t = shmq_load(&l->tail, SHMQ_ACQUIRE);
-		if (h == t || t - h > ch->capacity)
+		uint64_t h, t;
+		if (span(ch, l, &h, &t) < 0 || h == t)
 			return n; /* empty, or scribbled: leave it */
 		/* relaxed: the entry is read before the CAS that makes it ours;
 		 * no pusher rewrites it while it is in the queue */
@@ -452,7 +468,10 @@ static uint64_t clear_line(struct shmq_chan *ch, unsigned r)
 	uint64_t n = drain(ch, r, UINT32_MAX);
 	SHMQ_CRASH_POINT("samples.reclaim.queue");
 	for (uint32_t i = 0; i < ch->capacity; i++)
-		n += (uint64_t)unref(ch, i, r);
+		if (unref(ch, i, r)) {
+			n++;
+			SHMQ_CRASH_POINT("samples.reclaim.held");
+		}
 	return n;
 }
 
@@ -621,9 +640,9 @@ static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, r);
 	/* seq_cst: the reference before the push and before the re-check of
-	 * the line below (the Dekker pair with the settler's CAS of the
-	 * line's state, then its clear_line()) */
+	 * closes below (the Dekker pair with clear_line()'s add to closes) */
 	shmq_or(&desc(ch, i)->mask, bit(r), SHMQ_SEQ_CST);
+	SHMQ_CRASH_POINT("samples.publish.ref");
 	/* relaxed: we are the line's only pusher while it is ACTIVE */
 	uint64_t t = shmq_load(&l->tail, SHMQ_RELAXED);
 	if (t - s->head[r] >= ch->capacity) {
@@ -792,19 +811,15 @@ static int take_next(struct shmq_chan *ch)
 	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, (unsigned)ch->me);
 	for (;;) {
-		/* acquire: pairs with the pusher's release of tail */
-		uint64_t h = shmq_load(&l->head, SHMQ_ACQUIRE);
-		uint64_t t = shmq_load(&l->tail, SHMQ_ACQUIRE);
-		/* relaxed: read before the CAS that makes it ours. Read before
-		 * the tests, whatever tail says: its address is known from head
-		 * alone, so the CPU fetches the entry's line and the tail's at
-		 * once (the entry is used only if tail covers it) */
-		uint64_t e = shmq_load(&queue(ch, (unsigned)ch->me)[h & ch->mask],
-		                       SHMQ_RELAXED);
-		if (t - h > ch->capacity)
+		uint64_t h, t;
+		if (span(ch, l, &h, &t) < 0)
 			return -EBADMSG;
 		if (h == t)
 			return -EAGAIN;
+		/* relaxed: read before the CAS that makes it ours; no pusher
+		 * rewrites it while it is in the queue */
+		uint64_t e = shmq_load(&queue(ch, (unsigned)ch->me)[h & ch->mask],
+		                       SHMQ_RELAXED);
 		/* acq_rel: the writer may drop it first (OVERWRITE) */
 		if (!shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL))
 			continue;
@@ -886,6 +901,7 @@ static void release_held(struct shmq_chan *ch, uint32_t k)
 	struct shmq__samples *s = ch->smp;
 	SHMQ_CRASH_POINT("samples.release.start");
 	unref(ch, s->held[k], (unsigned)ch->me);
+	SHMQ_CRASH_POINT("samples.release.cleared");
 	memmove(&s->held[k], &s->held[k + 1],
 	        (s->nheld - k - 1) * sizeof(s->held[0]));
 	s->nheld--;
@@ -940,6 +956,7 @@ static void take_hist(struct shmq_chan *ch, unsigned me)
 		struct shmq_sample_desc *d = desc(ch, i);
 		/* seq_cst: the Dekker pair with is_free() (see there) */
 		shmq_or(&d->mask, bit(me), SHMQ_SEQ_CST);
+		SHMQ_CRASH_POINT("samples.join.history");
 		if (!shmq_load(&d->in_hist, SHMQ_SEQ_CST) ||
 		    !entry_is(e, i, shmq_load(&d->seq, SHMQ_RELAXED)) ||
 		    t - start >= ch->capacity) {

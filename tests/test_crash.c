@@ -14,6 +14,7 @@
 #include "tutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,25 +515,55 @@ static void v_samples_writer(const char *loc)
 		send_num(w, i, 64);
 }
 
-/* The writer died while it loaned or published sample 2: the reader gets
- * a gap-free prefix, then SHMQ_EPEERDEAD; the next writer takes the loan
- * back and the pool is whole (less the one sample the history keeps). */
-static void s_samples_writer(const char *at)
+/* The pool as a settled writer sees it: `free` samples free, and every
+ * live reader's line empty (nothing queued or held), none lost. */
+static void pool_whole(shmq_chan *w, uint64_t free)
+{
+	struct shmq_chan_info in = info_of(w);
+	CHECK_EQ(in.pool_free, free);
+	for (unsigned k = 0; k < in.npeers; k++)
+		if (in.peers[k].role == SHMQ_READER &&
+		    in.peers[k].alive == SHMQ_PID_ALIVE) {
+			CHECK_EQ(in.peers[k].queued, 0);
+			CHECK_EQ(in.peers[k].held, 0);
+			CHECK_EQ(in.peers[k].lost, 0);
+		}
+}
+
+/* Reader r gets samples 0 .. n-1, whole and in order, then the death. */
+static void got_prefix(shmq_chan *r, int64_t n)
+{
+	int64_t k, want = 0;
+	while ((k = recv_num(r)) >= 0)
+		CHECK_EQ(k, want++);
+	CHECK_EQ(k, SHMQ_EPEERDEAD);
+	CHECK_EQ(want, n);
+}
+
+/* The writer died while it loaned or published sample 2 to two readers
+ * (line 0, then line 1: each sample is two pushes): each reader gets
+ * the samples pushed to it whole, exactly n0 and n1, then
+ * SHMQ_EPEERDEAD; the next writer takes the loan back (references
+ * pushed no further are given back) and the pool is whole, less the one
+ * sample the history keeps. */
+static void s_samples_writer(const char *at, int64_t n0, int64_t n1)
 {
 	char loc[128];
 	t_posix_loc(loc, sizeof(loc), "sw");
 	shmq_chan *r = make_samples(loc, 1, 1, SHMQ_POLICY_BLOCK, SHMQ_READER);
+	shmq_chan *r1 = t_chan_attach(loc, SHMQ_READER);
 	died_at(spawn(at, v_samples_writer, loc));
-	int64_t n, want = 0;
-	while ((n = recv_num(r)) >= 0)
-		CHECK_EQ(n, want++);
-	CHECK_EQ(n, SHMQ_EPEERDEAD);
-	CHECK(want == 2 || want == 3);
+	got_prefix(r, n0);
+	got_prefix(r1, n1);
 	shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
-	CHECK_EQ(info_of(w).pool_free, 7);
+	pool_whole(w, 7);
+	CHECK_EQ(info_of(w).recovered, 1); /* the loan */
 	send_num(w, 9, 40);
 	CHECK_EQ(recv_num(r), 9);
+	CHECK_EQ(recv_num(r1), 9);
+	pool_whole(w, 7);
 	CHECK_EQ(shmq_chan_close(w), 0);
+	CHECK_EQ(shmq_chan_close(r1), 0);
 	close_last(r, loc);
 }
 
@@ -551,9 +582,11 @@ static void v_samples_reader(const char *loc)
 }
 
 /* A reader died receiving, releasing, or giving back its samples at
- * close: once its death is found the pool is whole and the writer never
- * waits for it. */
-static void s_samples_reader(const char *at)
+ * close: once its death is found the pool is whole, what it still had is
+ * counted `recovered` (those its close gave back before it died are not:
+ * a close gives back, it recovers nothing), and the writer never waits
+ * for it. */
+static void s_samples_reader(const char *at, uint64_t recovered)
 {
 	char loc[128], c;
 	t_posix_loc(loc, sizeof(loc), "sr");
@@ -569,9 +602,11 @@ static void s_samples_reader(const char *at)
 	info_of(w); /* settles the dead reader */
 	struct shmq_chan_info in = info_of(w);
 	CHECK_EQ(in.dead_readers, 1);
-	CHECK_EQ(in.pool_free, 8);
+	CHECK_EQ(in.recovered, recovered);
+	pool_whole(w, 8);
 	for (uint64_t i = 5; i < 30; i++)
 		send_num(w, i, 64);
+	pool_whole(w, 8);
 	close(ready[0]);
 	close(ready[1]);
 	close(go[0]);
@@ -807,6 +842,141 @@ static void s_unlock(const char *at)
 	died_at(pid);
 }
 
+/* ---- samples: deaths beside a sleeper, a settler, a joiner --------------- */
+
+static void v_samples_releaser(const char *loc)
+{
+	char path[256];
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+	int fd = open(t_shm_path(path, sizeof(path), loc), O_RDONLY);
+	CHECK(fd >= 0);
+	struct shmq_chan_hdr *h = mmap(NULL, sizeof(*h), PROT_READ, MAP_SHARED,
+	                               fd, 0);
+	CHECK(h != MAP_FAILED);
+	CHECK_EQ(write(ready[1], "r", 1), 1);
+	until_waiting(&h->space_ev.waiters, ~0u); /* the pool is empty */
+	recv_num(r); /* gives sample 0 back, and dies before the wake */
+}
+
+/* The reader gave a sample back to a writer asleep on an empty pool and
+ * died before waking it: the writer still gets the sample within a poll
+ * tick, not at its deadline; the reader's queue is recovered and the
+ * pool is whole. */
+static void s_samples_release(const char *at)
+{
+	char loc[128], c;
+	t_posix_loc(loc, sizeof(loc), "sc");
+	shmq_chan *w = make_samples(loc, 1, 0, SHMQ_POLICY_BLOCK, SHMQ_WRITER);
+	CHECK_EQ(pipe(ready), 0);
+	pid_t pid = spawn(at, v_samples_releaser, loc);
+	CHECK_EQ(read(ready[0], &c, 1), 1);
+	for (uint64_t i = 0; i < 8; i++) /* every sample queued to it */
+		send_num(w, i, 64);
+	CHECK_EQ(info_of(w).pool_free, 0);
+	int64_t t0 = now_ms();
+	send_num(w, 8, 64);
+	CHECK(now_ms() - t0 < WAIT_MS / 2);
+	died_at(pid);
+	info_of(w); /* settles the dead reader */
+	struct shmq_chan_info in = info_of(w);
+	CHECK_EQ(in.dead_readers, 1);
+	/* 1..7 queued, and 8 if it was pushed before the death was found */
+	CHECK(in.recovered == 7 || in.recovered == 8);
+	pool_whole(w, 8);
+	close(ready[0]);
+	close(ready[1]);
+	close_last(w, loc);
+}
+
+static void v_samples_holder(const char *loc)
+{
+	const void *p;
+	char c;
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+	CHECK_EQ(write(ready[1], "r", 1), 1);
+	CHECK_EQ(read(go[0], &c, 1), 1);
+	CHECK(shmq_chan_peek(r, &p) > 0);
+	CHECK(shmq_chan_peek(r, &p) > 0);
+	CHECK_EQ(write(ready[1], "h", 1), 1);
+	pause(); /* killed, holding 0 and 1, 2..4 queued */
+}
+
+/* Joins as a reader: a join settles the dead first. */
+static void v_reader_joins(const char *loc)
+{
+	t_chan_attach(loc, SHMQ_READER);
+}
+
+/* A reader died holding samples; the peer that settled it died half way
+ * (its queue given back and one held sample, not the other): the next
+ * settler (here a joiner; a writer on an empty pool at its poll tick)
+ * gives back the rest, once, and the pool is whole. What the dead
+ * settler gave back it had not counted yet: `recovered` counts the rest. */
+static void s_samples_settler(const char *at)
+{
+	char loc[128], c;
+	t_posix_loc(loc, sizeof(loc), "ss");
+	shmq_chan *w = make_samples(loc, 2, 0, SHMQ_POLICY_BLOCK, SHMQ_WRITER);
+	CHECK_EQ(pipe(ready), 0);
+	CHECK_EQ(pipe(go), 0);
+	pid_t pid = spawn(NULL, v_samples_holder, loc);
+	CHECK_EQ(read(ready[0], &c, 1), 1);
+	for (uint64_t i = 0; i < 5; i++)
+		send_num(w, i, 64);
+	CHECK_EQ(write(go[1], "g", 1), 1);
+	CHECK_EQ(read(ready[0], &c, 1), 1);
+	CHECK_EQ(kill(pid, SIGKILL), 0);
+	died_at(pid);
+	struct shmq_chan_info in;
+	CHECK_EQ(shmq_chan_stat(loc, &in), 0); /* a look: settles nothing */
+	CHECK_EQ(in.pool_free, 3);
+	died_at(spawn(at, v_reader_joins, loc));
+	CHECK_EQ(shmq_chan_stat(loc, &in), 0);
+	CHECK_EQ(in.pool_free, 7); /* all but held sample 1 */
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER); /* settles the rest */
+	in = info_of(w);
+	CHECK_EQ(in.dead_readers, 1);
+	CHECK_EQ(in.recovered, 1);
+	pool_whole(w, 8);
+	send_num(w, 5, 64);
+	CHECK_EQ(recv_num(r), 5);
+	pool_whole(w, 8);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	close_last(w, loc);
+}
+
+/* A reader died joining, with a reference on the history's samples taken
+ * and not yet queued (its line not ACTIVE: no writer pushes to it): the
+ * writer goes on, and the next reader that takes the line gives those
+ * references back, gets the history whole and in order, and the pool
+ * is whole. */
+static void s_samples_joiner(const char *at)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "sj");
+	shmq_chan *w = make_samples(loc, 1, 2, SHMQ_POLICY_BLOCK, SHMQ_WRITER);
+	for (uint64_t i = 0; i < 3; i++)
+		send_num(w, i, 64);
+	died_at(spawn(at, v_reader_joins, loc));
+	CHECK_EQ(info_of(w).pool_free, 6); /* 1 and 2: the history */
+	for (uint64_t i = 3; i < 20; i++)
+		send_num(w, i, 64);
+	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+	CHECK_EQ(recv_num(r), 18);
+	CHECK_EQ(recv_num(r), 19);
+	CHECK_EQ(info_of(w).recovered, 2);
+	pool_whole(w, 6);
+	send_num(w, 20, 64);
+	CHECK_EQ(recv_num(r), 20);
+	pool_whole(w, 6);
+	CHECK_EQ(shmq_chan_close(r), 0);
+	close_last(w, loc);
+}
+
 /* ---- Boards --------------------------------------------------------------- */
 
 static void v_board_set(const char *loc)
@@ -932,17 +1102,27 @@ CRASH_TEST(mpmc_recover, "mpmc.recover", s_mpmc_recover(at))
 CRASH_TEST(bcast_reserve_odd, "bcast.reserve.odd:3", s_bcast_writer(at))
 CRASH_TEST(bcast_release_read, "bcast.release.read:2", s_bcast_reader(at))
 CRASH_TEST(samples_loan_taken, "samples.loan.taken:3",
-           s_samples_writer(at))
-CRASH_TEST(samples_publish_pushed, "samples.publish.pushed:3",
-           s_samples_writer(at))
+           s_samples_writer(at, 2, 2))
+CRASH_TEST(samples_publish_ref, "samples.publish.ref:6",
+           s_samples_writer(at, 3, 2))
+CRASH_TEST(samples_publish_pushed, "samples.publish.pushed:5",
+           s_samples_writer(at, 3, 2))
 CRASH_TEST(samples_publish_history, "samples.publish.history:3",
-           s_samples_writer(at))
+           s_samples_writer(at, 3, 3))
+/* receive: sample 1 taken, not yet held, 2..4 queued; release: 0 held,
+ * 1..4 queued; reclaim: its close gave back 2..4, not the held 1. */
 CRASH_TEST(samples_receive_taken, "samples.receive.taken:2",
-           s_samples_reader(at))
+           s_samples_reader(at, 4))
 CRASH_TEST(samples_release_start, "samples.release.start",
-           s_samples_reader(at))
+           s_samples_reader(at, 5))
+CRASH_TEST(samples_release_cleared, "samples.release.cleared",
+           s_samples_release(at))
 CRASH_TEST(samples_reclaim_queue, "samples.reclaim.queue:2",
-           s_samples_reader(at))
+           s_samples_reader(at, 1))
+CRASH_TEST(samples_reclaim_held, "samples.reclaim.held",
+           s_samples_settler(at))
+CRASH_TEST(samples_join_history, "samples.join.history:2",
+           s_samples_joiner(at))
 CRASH_TEST(samples_drop_taken, "samples.drop.taken:2", s_samples_drop(at))
 CRASH_TEST(samples_reclaim_loan, "samples.reclaim.loan",
            s_samples_reclaim(at))

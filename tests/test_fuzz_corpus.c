@@ -50,6 +50,7 @@ static void replay(const char *target)
 
 TEST(fuzz_corpus_chan_header) { replay("chan_header"); }
 TEST(fuzz_corpus_chan_ring) { replay("chan_ring"); }
+TEST(fuzz_corpus_chan_samples) { replay("chan_samples"); }
 TEST(fuzz_corpus_chan_probe) { replay("chan_probe"); }
 TEST(fuzz_corpus_board) { replay("board"); }
 TEST(fuzz_corpus_sync) { replay("sync"); }

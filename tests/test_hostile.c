@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,6 +109,13 @@ struct board {
 	_Atomic int repairing; /* one initialiser at a time, none once calm */
 	_Atomic uint32_t obj_epoch[3];
 	struct peer_stats st[HONEST];
+	/* samples: every data segment made (id, nonce), removed at the end
+	 * (one whose channel header was scribbled is not removed with it) */
+	_Atomic uint32_t ndata;
+	struct {
+		int32_t id;
+		uint64_t nonce;
+	} data[2048];
 };
 
 static int64_t mono(void)
@@ -551,6 +559,50 @@ static void peer_attached(struct chan_peer *p, uint32_t e)
 	p->since = mono();
 }
 
+/* A samples channel was made at loc: its data segment is noted, to be
+ * removed at the end whatever becomes of the header. */
+static void note_data(struct board *b, const char *loc,
+                      const struct shmq_chan_opts *o)
+{
+	char path[256];
+	struct shmq_chan_hdr h;
+	if (o->kind != SHMQ_CHAN_SAMPLES)
+		return;
+	int fd = open(t_shm_path(path, sizeof(path), loc), O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
+	close(fd);
+	uint32_t k = atomic_fetch_add(&b->ndata, 1);
+	CHECK(k < sizeof(b->data) / sizeof(b->data[0]));
+	b->data[k].id = (int32_t)h.data_id;
+	b->data[k].nonce = h.data_nonce;
+}
+
+/* Removes the noted data segments that are still there and still ours
+ * (magic and nonce: an id may have been reused by now). */
+static void sweep_data(struct board *b)
+{
+	for (uint32_t k = 0; k < atomic_load(&b->ndata); k++) {
+		struct shmq_samples_data *d = shmat(b->data[k].id, NULL,
+		                                    SHM_RDONLY);
+		if (d == (void *)-1)
+			continue; /* gone with its channel's unlink */
+		int ours = d->magic == SHMQ_SAMPLES_DATA_MAGIC &&
+		           d->nonce == b->data[k].nonce;
+		shmdt(d);
+		if (ours)
+			shmctl(b->data[k].id, IPC_RMID, NULL);
+	}
+}
+
+/* Removes the channel at loc: with its data segment (samples) when its
+ * header still says it is a channel, else the name alone. */
+static int unlink_chan(const char *loc)
+{
+	int rc = shmq_chan_unlink(loc);
+	return rc == 0 || rc == -ENOENT ? rc : shmq_unlink(loc);
+}
+
 /* Generation e of the channel is broken for good: the caller whose CAS
  * moves the generation removes the name and creates the channel anew (and
  * returns 1); the others follow the generation. A reader makes it, so
@@ -562,13 +614,14 @@ static int make_anew(struct board *b, struct peer_stats *s, const char *loc,
 	if (!atomic_compare_exchange_strong(&b->epoch, &e, e + 1))
 		return 0; /* someone else is at it */
 	int64_t t0 = begin(s, "shmq_unlink");
-	int rc = shmq_unlink(loc);
+	int rc = unlink_chan(loc);
 	timed(s, "shmq_unlink", t0, rc);
 	EXPECT("shmq_unlink", rc, 0, -ENOENT);
 	t0 = begin(s, "shmq_chan_create");
 	rc = shmq_chan_create(ch, loc, role, o);
 	timed(s, "shmq_chan_create", t0, rc);
 	EXPECT("shmq_chan_create", rc, 0);
+	note_data(b, loc, o);
 	return 1;
 }
 
@@ -694,9 +747,17 @@ static void chan_peer(struct chan_peer *p)
 			if (calm && e >= calm)
 				CALM("shmq_chan_open", rc, 0);
 			/* the name gone (CLOSING scribbled), the identity,
-			 * the indices, a role count scribbled full */
-			EXPECT("shmq_chan_open", rc, 0, -ENOENT, SHMQ_ENOTCHAN,
-			       SHMQ_EVERSION, -EBADMSG, -EBUSY);
+			 * the indices, a role count scribbled full; samples:
+			 * the data segment's id (another's, or none), the
+			 * readers' count past what the pool serves */
+			if (p->kind == SHMQ_CHAN_SAMPLES)
+				EXPECT("shmq_chan_open", rc, 0, -ENOENT,
+				       SHMQ_ENOTCHAN, SHMQ_EVERSION, -EBADMSG,
+				       -EBUSY, -EIDRM, -EACCES, SHMQ_EPOOL);
+			else
+				EXPECT("shmq_chan_open", rc, 0, -ENOENT,
+				       SHMQ_ENOTCHAN, SHMQ_EVERSION, -EBADMSG,
+				       -EBUSY);
 			p->s->reopens++;
 			if (rc == 0)
 				peer_attached(p, e);
@@ -748,16 +809,19 @@ static void chan_case(int kind, int policy)
 	struct board *b = board_new();
 	t_posix_loc(loc, sizeof(loc), "hs");
 	snprintf(path, sizeof(path), "/dev/shm/%s", loc + 6);
-	/* made to persist: it outlives its peers, which reopen it */
+	/* made to persist: it outlives its peers, which reopen it (samples:
+	 * its data segment too); samples keep a history of 2 */
 	struct shmq_chan_opts o = {.kind = kind, .capacity = kind ==
 	                           SHMQ_CHAN_SPSC ? 8192 : 16, .msg_size = 256,
 	                           .policy = policy, .spin_ns = -1,
-	                           .flags = SHMQ_CHAN_PERSIST};
+	                           .flags = SHMQ_CHAN_PERSIST,
+	                           .history = kind == SHMQ_CHAN_SAMPLES ? 2 : 0};
 	shmq_chan *ch = NULL;
 	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_READER, &o), 0);
+	note_data(b, loc, &o);
 	CHECK_EQ(shmq_chan_close(ch), 0);
-	/* spsc: a writer and a reader; mpmc: two writers; broadcast: two
-	 * readers */
+	/* spsc: a writer and a reader; mpmc: two writers; broadcast and
+	 * samples: two readers */
 	int roles[HONEST] = {SHMQ_WRITER, SHMQ_READER,
 	                     kind == SHMQ_CHAN_MPMC ? SHMQ_WRITER : SHMQ_READER};
 	const char *who[HONEST] = {"writer", "reader",
@@ -785,7 +849,8 @@ static void chan_case(int kind, int policy)
 		hostile(b, path, reg, sizeof(reg) / sizeof(reg[0]), n);
 	struct chan_setup c = {loc, &o, n};
 	judge(b, pid, n, bad, who, chan_calm, &c);
-	CHECK_EQ(shmq_unlink(loc), 0);
+	CHECK_EQ(shmq_chan_unlink(loc), 0);
+	sweep_data(b);
 	munmap(b, sizeof(*b));
 }
 
@@ -813,6 +878,22 @@ TEST_TIMEOUT(hostile_peer_on_blocking_broadcast_leaves_honest_peers_progress_and
              TIMEOUT)
 {
 	chan_case(SHMQ_CHAN_BROADCAST, SHMQ_POLICY_BLOCK);
+}
+
+/* Samples: the scribbler writes the control part (the writer's line, the
+ * descriptors' reference masks, seqs and lengths, the history, each
+ * reader line's head, tail, counts and queue entries) and the peer
+ * table's state words and generations. OVERWRITE: the writer drops from
+ * queues the scribbler and the readers move too (this case found a reader
+ * taking that race for a scribbled queue, -EBADMSG); BLOCK (SHMQ_LONG=1
+ * only, to keep `make test` short): it waits for references a scribble
+ * may have set for good (repaired by re-creating). */
+TEST_TIMEOUT(hostile_peer_on_samples_leaves_honest_peers_progress_and_errors_only,
+             2 * TIMEOUT)
+{
+	chan_case(SHMQ_CHAN_SAMPLES, SHMQ_POLICY_OVERWRITE);
+	if (t_long())
+		chan_case(SHMQ_CHAN_SAMPLES, SHMQ_POLICY_BLOCK);
 }
 
 /* ---- Boards ---------------------------------------------------------------- */

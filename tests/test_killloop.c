@@ -14,8 +14,10 @@
  *     or may not be delivered, but never torn.
  * 200 kills per loop in `make test`, 10,000 with SHMQ_LONG=1; in the mpmc
  * loop one in 50 is aimed at a crash point inside a slot claim, so slots
- * surely need taking back (`recovered`). Each loop prints one line of
- * figures on stdout.
+ * surely need taking back (`recovered`). The samples loop fills and checks
+ * samples in place, readers holding some, and its kills are aimed at
+ * loan, publish, receive and release; at its end the whole pool is free.
+ * Each loop prints one line of figures on stdout.
  *
  * The epoll loops run the mpmc and broadcast loops again with readers that
  * wait in an epoll loop on shmq_chan_fd (drain with try_recv to -EAGAIN,
@@ -160,8 +162,21 @@ static int by_fd;
  * settled within a poll tick (50 ms). */
 #define SEND_DEADLINE_MS 5000
 
+/* Samples: the writer fills each sample in place (reserve, commit), and
+ * readers check each one in place and hold up to this many at once (0:
+ * the other kinds, copies). Set before the children are forked. */
+static unsigned hold_n;
+
 static int send_msg(shmq_chan *w, const void *buf, size_t len)
 {
+	if (hold_n) {
+		void *at;
+		int rc = shmq_chan_reserve(w, len, &at);
+		if (rc < 0)
+			return rc;
+		memcpy(at, buf, len); /* a kill lands between the two */
+		return shmq_chan_commit(w, len);
+	}
 	if (!by_fd)
 		return shmq_chan_send(w, buf, len);
 	struct timespec dl = shmq_deadline(SEND_DEADLINE_MS);
@@ -233,10 +248,48 @@ static void writer_main(const char *loc, uint32_t id, uint64_t count,
 	_exit(0);
 }
 
+/* Samples held in place: what each was when it was received. */
+struct held {
+	const unsigned char *at;
+	size_t len;
+	uint64_t seq;
+};
+
+/* Gives back the oldest held sample, checked again first: whole and the
+ * same (the writer never reuses a sample while a reader holds it). */
+static void release_oldest(uint32_t id, shmq_chan *r, struct held *h,
+                           unsigned *n)
+{
+	uint64_t seq;
+	uint32_t flags;
+	if (!msg_check(h[0].at, h[0].len, &seq, &flags) || seq != h[0].seq) {
+		report(id, R_TORN, h[0].seq);
+		_exit(3);
+	}
+	int rc = shmq_chan_release(r);
+	if (rc < 0) {
+		report(id, R_ERROR, (uint64_t)(int64_t)rc);
+		_exit(2);
+	}
+	memmove(h, h + 1, (*n - 1) * sizeof(*h));
+	(*n)--;
+}
+
+/* Samples: the next one, in place (room made for it first). */
+static ssize_t peek_held(uint32_t id, shmq_chan *r, struct held *h,
+                         unsigned *n, const void **at)
+{
+	if (*n == hold_n)
+		release_oldest(id, r, h, n);
+	return shmq_chan_peek(r, at);
+}
+
 /* Reader `id`: reports every message it gets, until an END. */
 static void reader_main(const char *loc, uint32_t id)
 {
 	unsigned char buf[HDR + MAXPAY + 4 + 64];
+	struct held held[8];
+	unsigned nheld = 0;
 	shmq_chan *r = NULL;
 	uint64_t seq, got = 0;
 	uint32_t flags;
@@ -254,8 +307,10 @@ static void reader_main(const char *loc, uint32_t id)
 	}
 	report(id, R_READY, 0);
 	for (;;) {
-		ssize_t n = by_fd ? recv_by_fd(r, ep, buf, sizeof(buf))
-		                  : shmq_chan_recv(r, buf, sizeof(buf));
+		const void *at = NULL;
+		ssize_t n = hold_n ? peek_held(id, r, held, &nheld, &at)
+		            : by_fd ? recv_by_fd(r, ep, buf, sizeof(buf))
+		                    : shmq_chan_recv(r, buf, sizeof(buf));
 		if (n == SHMQ_EPEERDEAD) { /* the writers are being replaced */
 			pause_briefly();
 			continue;
@@ -269,12 +324,15 @@ static void reader_main(const char *loc, uint32_t id)
 			report(id, R_ERROR, (uint64_t)(int64_t)n);
 			_exit(2);
 		}
-		if (!msg_check(buf, (size_t)n, &seq, &flags)) {
+		const unsigned char *m = at ? at : buf;
+		if (!msg_check(m, (size_t)n, &seq, &flags)) {
 			uint64_t field = 0;
-			memcpy(&field, buf, n >= 8 ? 8 : 0);
+			memcpy(&field, m, n >= 8 ? 8 : 0);
 			report(id, R_TORN, field);
 			_exit(3);
 		}
+		if (at)
+			held[nheld++] = (struct held){m, (size_t)n, seq};
 		log_seq(seq);
 		got++;
 		if (flags & F_END)
@@ -320,10 +378,12 @@ struct loop {
 	int honest;       /* broadcast: one reader that is never killed */
 	int kill_writers, kill_readers;
 	int by_fd;        /* readers in epoll loops, writers with deadlines */
+	unsigned hold;    /* samples: each reader holds up to this many */
 	/* Crash points that every AIM_EVERY-th kill is aimed at, in turn, so
 	 * that some kills surely land there (naim 0: none). */
 	const struct aim *aim;
 	unsigned naim;
+	int aim_every;         /* one kill in this many is aimed (AIM_EVERY) */
 	uint64_t armed, aimed; /* kids armed; kids that died at their point */
 	struct wbook *w;
 	struct rbook *r;
@@ -340,6 +400,13 @@ struct loop {
 	int have_global;
 	unsigned seed;
 };
+
+/* Every reader gets every message (broadcast, samples), or each message
+ * goes to one reader (spsc, mpmc). */
+static int fanout(const struct loop *L)
+{
+	return L->kind == SHMQ_CHAN_BROADCAST || L->kind == SHMQ_CHAN_SAMPLES;
+}
 
 static struct wbook *wb(struct loop *L, uint32_t id)
 {
@@ -564,7 +631,8 @@ static void await_crash(struct loop *L, struct child *c)
  * kill's replacement is never armed: it lives to the end. */
 static const struct aim *aim_of(struct loop *L, int it, int iters)
 {
-	if (!L->naim || it % AIM_EVERY != AIM_EVERY - 1 || it + 1 >= iters)
+	int every = L->aim_every ? L->aim_every : AIM_EVERY;
+	if (!L->naim || it % every != every - 1 || it + 1 >= iters)
 		return NULL;
 	return &L->aim[L->armed % L->naim];
 }
@@ -585,8 +653,8 @@ static void audit(struct loop *L, uint64_t *inflight, uint64_t *maybe_got)
 		for (uint64_t n = 0; n < b->intents; n++) {
 			unsigned got = n < b->cap ? b->got[n] : 0;
 			int maybe = b->killed && n + 1 == b->intents;
-			unsigned want = L->kind == SHMQ_CHAN_BROADCAST ? 0 : 1;
-			if (L->kind != SHMQ_CHAN_BROADCAST && got > 1)
+			unsigned want = fanout(L) ? 0 : 1;
+			if (!fanout(L) && got > 1)
 				t_fail(__FILE__, __LINE__, "once", "%s: %u:%llu "
 				       "delivered %u times", L->name, id,
 				       (unsigned long long)n, got);
@@ -668,16 +736,13 @@ static void loop_setup(struct loop *L, int iters)
  * machine can judge it (a moment with every peer dead, an older tool that
  * cannot read this format) and remove it under the loop. The locator
  * "memfd:fd=N" goes into loc. */
-static void create_chan(char *loc, size_t len, const char *tag, int kind,
-                        size_t cap, size_t msg)
+static void create_chan_as(char *loc, size_t len, const char *tag,
+                           const struct shmq_chan_opts *o)
 {
-	struct shmq_chan_opts o = {.kind = kind, .capacity = cap,
-	                           .msg_size = msg,
-	                           .policy = SHMQ_POLICY_BLOCK, .spin_ns = -1};
 	char name[64], want[96], link[64], target[128];
 	shmq_chan *ch = NULL;
 	snprintf(name, sizeof(name), "memfd:%s-%d", tag, (int)getpid());
-	CHECK_EQ(shmq_chan_create(&ch, name, SHMQ_READER, &o), 0);
+	CHECK_EQ(shmq_chan_create(&ch, name, SHMQ_READER, o), 0);
 	snprintf(want, sizeof(want), "/%s (deleted)", name);
 	int keep = -1;
 	for (int fd = 3; fd < 1024 && keep < 0; fd++) {
@@ -691,6 +756,15 @@ static void create_chan(char *loc, size_t len, const char *tag, int kind,
 	snprintf(loc, len, "memfd:fd=%d", keep);
 }
 
+static void create_chan(char *loc, size_t len, const char *tag, int kind,
+                        size_t cap, size_t msg)
+{
+	struct shmq_chan_opts o = {.kind = kind, .capacity = cap,
+	                           .msg_size = msg,
+	                           .policy = SHMQ_POLICY_BLOCK, .spin_ns = -1};
+	create_chan_as(loc, len, tag, &o);
+}
+
 /* Kills, one at a time, a random killable child after it made a random
  * number of reports, and puts a new one in its place; then lets a last
  * writer end the stream and every reader drain it, and audits. */
@@ -699,6 +773,7 @@ static void run_chan_loop(struct loop *L, int iters)
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	by_fd = L->by_fd;
+	hold_n = L->hold;
 	loop_setup(L, iters);
 	unsigned nk = 0;
 	if (L->honest) { /* in before any message */
@@ -777,11 +852,18 @@ static void run_chan_loop(struct loop *L, int iters)
 		}
 	uint64_t inflight, maybe_got;
 	audit(L, &inflight, &maybe_got);
-	if (L->kind == SHMQ_CHAN_BROADCAST)
+	if (fanout(L))
 		audit_bcast(L);
 	struct shmq_chan_info info;
 	CHECK_EQ(shmq_chan_stat(L->loc, &info), 0);
-	CHECK(info.recovered <= L->wkills + L->rkills);
+	/* samples: recovered counts samples, a pool's worth per death at
+	 * most; and once everyone has left, every sample is free again */
+	if (L->kind == SHMQ_CHAN_SAMPLES) {
+		CHECK(info.recovered <= (L->wkills + L->rkills) * info.capacity);
+		CHECK_EQ(info.pool_free, info.capacity);
+	} else {
+		CHECK(info.recovered <= L->wkills + L->rkills);
+	}
 	/* Each kill aimed inside a claim left a slot claimed by the dead,
 	 * which the others had to take back (once) to get past it. */
 	CHECK_EQ(L->aimed, L->armed);
@@ -813,6 +895,10 @@ static void run_chan_loop(struct loop *L, int iters)
 	fflush(stdout);
 	int keep;
 	CHECK(sscanf(L->loc, "memfd:fd=%d", &keep) == 1);
+	/* samples, made to persist: its data segment goes now; a memfd has
+	 * no name to remove (it goes with the fd) */
+	if (L->kind == SHMQ_CHAN_SAMPLES)
+		CHECK_EQ(shmq_chan_unlink(L->loc), SHMQ_EFAMILY);
 	close(keep);
 	for (uint32_t id = 0; id < L->nids; id++)
 		free(L->w[id].got);
@@ -866,6 +952,37 @@ TEST_TIMEOUT(killloop_broadcast_block_readers_and_writer_killed, 900)
 	                 .kind = SHMQ_CHAN_BROADCAST, .nw = 1, .nr = 2,
 	                 .honest = 1, .kill_writers = 1, .kill_readers = 1};
 	run_chan_loop(&L, iterations());
+}
+
+/* Samples, BLOCK: the writer fills each sample in place; readers check
+ * each in place, hold up to 2 and check each again before they give it
+ * back (a held sample is never reused under them). The writer and the
+ * readers are killed anywhere, some inside a loan, a publish, a receive
+ * or a release. One reader never killed gets every sample; each other
+ * gets a gapless run in order; none lost; once all have left, the whole
+ * pool is free. 80 kills in `make test` (one in 16 aimed, so that each
+ * point is hit), 10,000 with SHMQ_LONG=1. */
+TEST_TIMEOUT(killloop_samples_writer_and_readers_killed_pool_comes_back_whole,
+             900)
+{
+	char loc[128];
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SAMPLES, .capacity = 16,
+	                           .msg_size = HDR + MAXPAY + 4, .hold = 2,
+	                           .policy = SHMQ_POLICY_BLOCK, .spin_ns = -1,
+	                           .flags = SHMQ_CHAN_PERSIST};
+	create_chan_as(loc, sizeof(loc), "ksmp", &o);
+	static const struct aim in_step[] = {
+		{SHMQ_WRITER, "samples.loan.taken"},
+		{SHMQ_READER, "samples.receive.taken"},
+		{SHMQ_WRITER, "samples.publish.pushed"},
+		{SHMQ_READER, "samples.release.start"},
+	};
+	struct loop L = {.name = "samples", .loc = loc,
+	                 .kind = SHMQ_CHAN_SAMPLES, .nw = 1, .nr = 2,
+	                 .honest = 1, .kill_writers = 1, .kill_readers = 1,
+	                 .hold = 2, .aim = in_step, .naim = 4,
+	                 .aim_every = t_long() ? AIM_EVERY : 16};
+	run_chan_loop(&L, t_long() ? 10000 : 80);
 }
 
 /* Readers in epoll loops on their fd, killed and replaced (some inside a

@@ -36,9 +36,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define STATE_OFF 128u /* header line 2: the counters */
-#define STATE_HDR (sizeof(struct shmq_chan_hdr) - STATE_OFF)
-#define PEERS_LEN (SHMQ_CHAN_RING_OFF - SHMQ_CHAN_PEERS_OFF)
 
 static const struct timespec past = {0, 0};
 
@@ -49,40 +46,11 @@ static void die(const char *what, long rc)
 	abort();
 }
 
-/* Where patch offset off lands among the shared state's pieces. */
-static unsigned char *state_at(unsigned char *base, size_t ring_len,
-                               size_t off, size_t *room)
-{
-	off %= STATE_HDR + PEERS_LEN + ring_len;
-	if (off < STATE_HDR) {
-		*room = STATE_HDR - off;
-		return base + STATE_OFF + off;
-	}
-	off -= STATE_HDR;
-	if (off < PEERS_LEN) {
-		*room = PEERS_LEN - off;
-		return base + SHMQ_CHAN_PEERS_OFF + off;
-	}
-	off -= PEERS_LEN;
-	*room = ring_len - off;
-	return base + SHMQ_CHAN_RING_OFF + off;
-}
-
 static void scribble(shmq_chan *w, const uint8_t *data, size_t size)
 {
-	unsigned char *base = shmq_seg_addr(w->seg);
-	size_t ring_len = shmq_seg_size(w->seg) - SHMQ_CHAN_RING_OFF, room;
-	for (size_t i = 1; i + 3 <= size;) {
-		unsigned char *p = state_at(base, ring_len,
-		                            data[i] | (size_t)data[i + 1] << 8,
-		                            &room);
-		size_t len = data[i + 2];
-		i += 3;
-		len = len < size - i ? len : size - i;
-		len = len < room ? len : room;
-		memcpy(p, data + i, len);
-		i += len;
-	}
+	fuzz_scribble(shmq_seg_addr(w->seg),
+	              shmq_seg_size(w->seg) - SHMQ_CHAN_RING_OFF, data + 1,
+	              size - 1);
 }
 
 /* Peeks; a message must lie inside the reader's ring (the object is

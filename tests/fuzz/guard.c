@@ -1,8 +1,10 @@
 /* Guard pages around the library's shared mappings; an fd count (guard.h). */
 #include "guard.h"
+#include "layout.h"
 
 #include <dirent.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #define PAGE 4096
@@ -58,4 +60,44 @@ int fuzz_count_fds(void)
 		n++;
 	closedir(d);
 	return n;
+}
+
+#define STATE_OFF 128u /* header line 2: the counters */
+#define STATE_HDR (sizeof(struct shmq_chan_hdr) - STATE_OFF)
+#define PEERS_LEN (SHMQ_CHAN_RING_OFF - SHMQ_CHAN_PEERS_OFF)
+
+/* Where patch offset off lands among the shared state's pieces. */
+static unsigned char *state_at(unsigned char *base, size_t ring_len,
+                               size_t off, size_t *room)
+{
+	off %= STATE_HDR + PEERS_LEN + ring_len;
+	if (off < STATE_HDR) {
+		*room = STATE_HDR - off;
+		return base + STATE_OFF + off;
+	}
+	off -= STATE_HDR;
+	if (off < PEERS_LEN) {
+		*room = PEERS_LEN - off;
+		return base + SHMQ_CHAN_PEERS_OFF + off;
+	}
+	off -= PEERS_LEN;
+	*room = ring_len - off;
+	return base + SHMQ_CHAN_RING_OFF + off;
+}
+
+void fuzz_scribble(unsigned char *base, size_t ring_len,
+                   const unsigned char *data, size_t size)
+{
+	size_t room;
+	for (size_t i = 0; i + 3 <= size;) {
+		unsigned char *p = state_at(base, ring_len,
+		                            data[i] | (size_t)data[i + 1] << 8,
+		                            &room);
+		size_t len = data[i + 2];
+		i += 3;
+		len = len < size - i ? len : size - i;
+		len = len < room ? len : room;
+		memcpy(p, data + i, len);
+		i += len;
+	}
 }

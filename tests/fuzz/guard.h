@@ -20,4 +20,12 @@ int __wrap_munmap(void *addr, size_t len);
  * one fails the input. */
 int fuzz_count_fds(void);
 
+/* Writes a peer's patches over the state a channel's peers share after
+ * open (base: the object; ring_len: its ring or control part's bytes):
+ * each patch is an offset (2 bytes, little endian, modulo the state's
+ * size: header lines 2-4, the peer table, the ring), a length (1 byte),
+ * and that many bytes. */
+void fuzz_scribble(unsigned char *base, size_t ring_len,
+                   const unsigned char *data, size_t size);
+
 #endif

@@ -105,7 +105,8 @@ fi
 # spsc: N ring words, M messages of 1..LMAX payload words (Spin picks).
 # mpmc: S slots, NW writers, NR readers, M messages each; KILL=1: any one
 # peer may die at any step. bcast: S slots, NR readers, M messages, BLOCK
-# or OVERWRITE, KILL=1: any one reader may die.
+# or OVERWRITE, KILL=1: any one reader may die. samples: S samples, NR
+# readers, M samples, OVERWRITE, KILL=1: any one reader may die.
 quick='ok|spsc|safety|-DN=8 -DM=4 -DLMAX=3|s|
 ok|spsc|progress|-DN=8 -DM=4 -DLMAX=3|s|
 fail|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DMUTANT=1|s|publish() without the terminator
@@ -122,8 +123,16 @@ ok|bcast|progress|-DS=2 -DNR=1 -DM=3 -DBLOCK=0|s|
 fail|bcast|safety|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DMUTANT=1|s|bcast_reserve() ignores BLOCK
 fail|bcast|safety|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DMUTANT=3|s|room() ignores readers_ever
 fail|bcast|safety|-DS=2 -DNR=1 -DM=3 -DBLOCK=0 -DMUTANT=2|s|bcast_release() does not look at the word again
-fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DMUTANT=7|s|bcast_release() does not notify space_ev'
-big='ok|mpmc|safety|-DS=2 -DNW=1 -DNR=2 -DM=2 -DKILL=1|l|
+fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DMUTANT=7|s|bcast_release() does not notify space_ev
+ok|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=1|s|
+ok|samples|safety|-DS=3 -DNR=1 -DM=5 -DOVERWRITE=1 -DKILL=1|s|
+fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=1 -DMUTANT=1|s|is_free() ignores the mask
+fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=0 -DMUTANT=2|s|release_held() clears the bit before the last read
+fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=1 -DMUTANT=3|s|push() does not re-check the reader line
+fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DOVERWRITE=1 -DMUTANT=4|s|drop_oldest() takes a held sample'
+big='ok|samples|safety|-DS=3 -DNR=2 -DM=3 -DKILL=1|m|
+ok|samples|safety|-DS=3 -DNR=2 -DM=3 -DOVERWRITE=1 -DKILL=1|m|
+ok|mpmc|safety|-DS=2 -DNW=1 -DNR=2 -DM=2 -DKILL=1|l|
 ok|bcast|safety|-DS=2 -DNR=2 -DM=3 -DBLOCK=1|l|'
 full='ok|spsc|safety|-DN=4 -DM=4 -DLMAX=2|s|
 ok|spsc|safety|-DN=16 -DM=5 -DLMAX=3|m|

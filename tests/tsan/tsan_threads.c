@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +100,60 @@ int __wrap_munmap(void *addr, size_t len)
 		}
 	pthread_mutex_unlock(&maps_lock);
 	return __real_munmap(addr, len);
+}
+
+/* The same for System V attachments (a samples channel's data segment):
+ * one attachment per id in this process, read-write for all (the readers'
+ * SHM_RDONLY is the kernel's to enforce, not TSan's to see). */
+void *__real_shmat(int id, const void *addr, int flags);
+int __real_shmdt(const void *addr);
+void *__wrap_shmat(int id, const void *addr, int flags);
+int __wrap_shmdt(const void *addr);
+
+static struct {
+	int id;
+	void *addr;
+	int refs;
+} shms[MAPS_MAX];
+
+void *__wrap_shmat(int id, const void *addr, int flags)
+{
+	void *p = NULL;
+	if (addr)
+		return __real_shmat(id, addr, flags);
+	pthread_mutex_lock(&maps_lock);
+	int free_i = -1;
+	for (int i = 0; i < MAPS_MAX && !p; i++) {
+		if (shms[i].refs && shms[i].id == id) {
+			shms[i].refs++;
+			p = shms[i].addr;
+		}
+		if (!shms[i].refs && free_i < 0)
+			free_i = i;
+	}
+	if (!p) {
+		p = __real_shmat(id, NULL, flags & ~SHM_RDONLY);
+		if (p != (void *)-1 && free_i >= 0) {
+			shms[free_i].id = id;
+			shms[free_i].addr = p;
+			shms[free_i].refs = 1;
+		}
+	}
+	pthread_mutex_unlock(&maps_lock);
+	return p;
+}
+
+int __wrap_shmdt(const void *addr)
+{
+	pthread_mutex_lock(&maps_lock);
+	for (int i = 0; i < MAPS_MAX; i++)
+		if (shms[i].refs && shms[i].addr == addr) {
+			int left = --shms[i].refs;
+			pthread_mutex_unlock(&maps_lock);
+			return left ? 0 : __real_shmdt(addr);
+		}
+	pthread_mutex_unlock(&maps_lock);
+	return __real_shmdt(addr);
 }
 
 /* ---- Channels ---- */
@@ -291,7 +346,8 @@ static int run_case(const char *what, struct chan_case *c,
 		got += c->got[r];
 		sum += c->sum[r];
 	}
-	uint64_t copies = c->kind == SHMQ_CHAN_MPMC ? 1 : readers;
+	uint64_t copies = c->kind == SHMQ_CHAN_MPMC ? 1 : readers; /* bcast,
+	                                                          samples */
 	int ok = !__atomic_load_n(&failed, __ATOMIC_SEQ_CST) &&
 	         got == copies * writers * MSGS && sum == copies * writers * per;
 	printf("%-22s %-5s %s: %llu messages received, seq sum %llu\n", what,
@@ -595,6 +651,9 @@ int main(void)
 		                          2, spin);
 		total++, pass += run_chan("broadcast 1->2",
 		                          SHMQ_CHAN_BROADCAST, 8, 1, 2, spin);
+		/* samples: the bytes in place, references as bits */
+		total++, pass += run_chan("samples 1->2", SHMQ_CHAN_SAMPLES,
+		                          8, 1, 2, spin);
 	}
 
 	total++, pass += run_commit_close_race();

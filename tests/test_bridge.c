@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,4 +178,67 @@ TEST(bridge_carries_100k_lines_and_the_end_of_stream)
 	free(b);
 	unlink(in);
 	unlink(out);
+}
+
+/* Polls (bounded) until file path holds needle. */
+static int wait_for_text(const char *path, const char *needle)
+{
+	for (int i = 0; i < 2000; i++) {
+		FILE *f = fopen(path, "r");
+		char buf[256] = "";
+
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+			fclose(f);
+			buf[n] = '\0';
+			if (strstr(buf, needle))
+				return 1;
+		}
+		usleep(10000); /* a poll of a condition, not a wait for time */
+	}
+	return 0;
+}
+
+/* The writer on A dies (kill -9): the bridge out leaves without an end of
+ * stream, the bridge in on B sees the instance lost and leaves without
+ * closing, and B's reader gets a dead writer (exit 1), not an end. */
+TEST(bridge_writer_death_reaches_the_remote_reader_as_a_dead_writer)
+{
+	static struct t_run ra, rb;
+	char fifo[64], out[64], pidf[64], body[1024];
+	pid_t pa, pb;
+	int fd;
+	long spid;
+	FILE *f;
+
+	make_hosts();
+	snprintf(fifo, sizeof(fifo), "/tmp/shmqt-%d-fifo", (int)getpid());
+	snprintf(out, sizeof(out), "/tmp/shmqt-%d-out", (int)getpid());
+	snprintf(pidf, sizeof(pidf), "/tmp/shmqt-%d-pid", (int)getpid());
+	CHECK(mkfifo(fifo, 0600) == 0);
+	snprintf(body, sizeof(body),
+	         "$S bridge in c --create --topic t2 $NET & "
+	         "$S recv c --create > %s; r=$?; wait $!; exit $((r * 10 + $?))",
+	         out);
+	pb = start_host(&rb, 0, body);
+	snprintf(body, sizeof(body),
+	         "$S bridge out c --create --topic t2 $NET & b=$!; "
+	         "$S send c --create < %s & echo $! > %s; wait $b", fifo, pidf);
+	pa = start_host(&ra, 1, body);
+	fd = open(fifo, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "first\n", 6) == 6);
+	CHECK(wait_for_text(out, "first\n"));
+	CHECK(wait_for_text(pidf, "\n"));
+	f = fopen(pidf, "r");
+	CHECK(f && fscanf(f, "%ld", &spid) == 1);
+	fclose(f);
+	CHECK(kill((pid_t)spid, SIGKILL) == 0);
+	CHECK_EQ(t_wait(pa), 1);  /* bridge out: the local writer died */
+	CHECK_EQ(t_wait(pb), 11); /* recv 1 (dead writer), bridge in 1 */
+	close(fd);
+	unlink(fifo);
+	unlink(out);
+	unlink(pidf);
 }

@@ -462,7 +462,12 @@ IDLC     ?= idlc
 ifneq ($(DDS_LIBS),)
 bridge: $(B)/shmq-bridge
 all: bridge
-test-build: $(B)/tests/shmq-bridge
+test-build: $(B)/tests/shmq-bridge $(B)/tests/dds-forge
+# A plain Cyclone publisher of forged samples, for tests/test_bridge.c.
+$(B)/tests/dds-forge: tests/dds/forge.c $(B)/obj/gen/shmq_bridge.o $(B)/gen/shmq_bridge.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -I$(B)/gen $(LDFLAGS) -o $@ $< \
+	  $(B)/obj/gen/shmq_bridge.o $(DDS_LIBS)
 $(B)/gen/shmq_bridge.c $(B)/gen/shmq_bridge.h: bridge/shmq_bridge.idl
 	@mkdir -p $(B)/gen
 	cd $(B)/gen && $(IDLC) $(CURDIR)/bridge/shmq_bridge.idl

@@ -242,3 +242,39 @@ TEST(bridge_writer_death_reaches_the_remote_reader_as_a_dead_writer)
 	unlink(out);
 	unlink(pidf);
 }
+
+/* A plain Cyclone publisher (tests/dds/forge.c) sends a sample whose size
+ * field lies and one whose sequence number goes back between two good
+ * ones: bridge in refuses both, counts them, and writes only the good. */
+TEST(bridge_in_refuses_and_counts_forged_samples)
+{
+	static struct t_run ra, rb;
+	char out[64], err[64], forge[1024], body[2048], cmd[4096];
+	size_t n;
+	char *got, *why;
+	pid_t pb;
+
+	make_hosts();
+	snprintf(forge, sizeof(forge), "%s/tests/dds-forge", t_build_dir());
+	CHECK(access(forge, X_OK) == 0);
+	snprintf(out, sizeof(out), "/tmp/shmqt-%d-out", (int)getpid());
+	snprintf(err, sizeof(err), "/tmp/shmqt-%d-err", (int)getpid());
+	snprintf(body, sizeof(body),
+	         "$S bridge in c --create --topic t3 $NET 2> %s & "
+	         "$S recv c --create > %s; r=$?; wait $!; exit $((r * 10 + $?))",
+	         err, out);
+	pb = start_host(&rb, 0, body);
+	snprintf(body, sizeof(body), "%s t3 %s %s", forge, if_a, ip_b);
+	on_host(cmd, sizeof(cmd), 1, body);
+	CHECK_EQ(sh(&ra, cmd), 0);
+	CHECK_EQ(t_wait(pb), 0);
+	got = read_file(out, &n);
+	CHECK_STREQ(got, "a\nb\n");
+	why = read_file(err, &n);
+	CHECK_HAS(why, "refused a malformed sample (seq 2, size 100, 7 bytes)");
+	CHECK_HAS(why, "2 refused");
+	free(got);
+	free(why);
+	unlink(out);
+	unlink(err);
+}

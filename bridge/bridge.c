@@ -203,6 +203,7 @@ struct out {
 	shmq_chan *ch;
 	const char *name;
 	dds_entity_t wr;
+	int block;      /* block policy: never publish to nobody */
 	shmq_Message m;
 	uint8_t *buf;
 	size_t max;
@@ -210,6 +211,12 @@ struct out {
 
 static int publish(struct out *o, size_t len, int eos)
 {
+	int rc;
+
+	/* A remote reader that left (a bridge in restarted): wait for one
+	 * again rather than publish into the void. */
+	if (o->block && (rc = wait_matched(o->wr)) != CLI_OK)
+		return rc;
 	o->m.seq++;
 	o->m.size = (uint32_t)len;
 	o->m.eos = eos;
@@ -294,6 +301,7 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 		o.wr = dds_create_writer(pp, tp, q, NULL);
 		dds_delete_qos(q);
 		writer_id(&o.m.writer, o.name);
+		o.block = in.policy != SHMQ_POLICY_OVERWRITE;
 		rc = o.wr < 0 ? dds_fail("cannot create the DDS writer", o.wr)
 		              : wait_matched(o.wr);
 		if (rc == CLI_OK)

@@ -260,7 +260,11 @@ static int pump_out(struct out *o)
 	}
 }
 
-static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
+/* The command line of out and in, and the channel NAME opened as role.
+ * CLI_OK, or the exit code. */
+static int parse_open(const struct cli_cmd *cmd, int argc, char **argv,
+                      struct cli_chan_args *a, struct net *n, int role,
+                      shmq_chan **ch)
 {
 	static const struct option opts[] = {
 		CLI_CHAN_OPTIONS,
@@ -269,6 +273,20 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 		{ "peer", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int rc;
+
+	memset(n, 0, sizeof(*n));
+	rc = cli_chan_parse(cmd, argc, argv, opts, a, own_option, n);
+	if (rc != CLI_CHAN_PROCEED)
+		return rc;
+	if (check_net(cmd, n))
+		return CLI_USAGE;
+	return cli_chan_open(a, argv[optind], role, ch) == CLI_OK ? CLI_OK
+	                                                          : CLI_ERR;
+}
+
+static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
+{
 	struct cli_chan_args a;
 	struct net n;
 	struct out o;
@@ -277,16 +295,11 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 	dds_qos_t *q;
 	int rc;
 
-	memset(&n, 0, sizeof(n));
 	memset(&o, 0, sizeof(o));
-	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &n);
-	if (rc != CLI_CHAN_PROCEED)
+	rc = parse_open(cmd, argc, argv, &a, &n, SHMQ_READER, &o.ch);
+	if (rc != CLI_OK)
 		return rc;
-	if (check_net(cmd, &n))
-		return CLI_USAGE;
 	o.name = argv[optind];
-	if (cli_chan_open(&a, o.name, SHMQ_READER, &o.ch) != CLI_OK)
-		return CLI_ERR;
 	o.max = shmq_chan_max_msg(o.ch);
 	o.buf = malloc(o.max ? o.max : 1);
 	if (!o.buf || shmq_chan_info(o.ch, &in) < 0) {
@@ -431,13 +444,6 @@ static int pump_in(struct in *b)
 
 static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_CHAN_OPTIONS,
-		{ "topic", required_argument, NULL, 't' },
-		{ "interface", required_argument, NULL, 'i' },
-		{ "peer", required_argument, NULL, 'e' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cli_chan_args a;
 	struct shmq_chan_info inf;
 	struct net n;
@@ -446,16 +452,11 @@ static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 	dds_qos_t *q;
 	int rc;
 
-	memset(&n, 0, sizeof(n));
 	memset(&b, 0, sizeof(b));
-	rc = cli_chan_parse(cmd, argc, argv, opts, &a, own_option, &n);
-	if (rc != CLI_CHAN_PROCEED)
+	rc = parse_open(cmd, argc, argv, &a, &n, SHMQ_WRITER, &b.ch);
+	if (rc != CLI_OK)
 		return rc;
-	if (check_net(cmd, &n))
-		return CLI_USAGE;
 	b.name = argv[optind];
-	if (cli_chan_open(&a, b.name, SHMQ_WRITER, &b.ch) != CLI_OK)
-		return CLI_ERR;
 	if (shmq_chan_info(b.ch, &inf) < 0)
 		inf.policy = SHMQ_POLICY_BLOCK;
 	rc = dds_open(&n, &pp, &tp);

@@ -249,7 +249,7 @@ static int pump_out(struct out *o)
 		if (n == SHMQ_ELOST)
 			continue; /* broadcast overwrite: counted by the channel */
 		if (n == SHMQ_EPEERDEAD) /* no eos: the remote sees us go */
-			return cli_chan_peer_died(o->ch, o->name, SHMQ_READER,
+			return cli_chan_peer_died(o->ch, o->name, SHMQ_WRITER,
 			                          "bridged", o->m.seq);
 		if (n < 0)
 			return cli_chan_fail_after((int)n, o->name, "bridged",

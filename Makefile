@@ -449,3 +449,51 @@ bench: bench-python
 bench-python: python
 	@$(PYTHON) python/bench.py --out bench/results/python.txt
 # ---- end python ----
+
+# ---- bridge ----
+# shmq-bridge (bridge/bridge.c), which `shmq bridge` runs from its own
+# directory: channels over Cyclone DDS (docs/bridge.md). Only it links
+# Cyclone; built only where Cyclone is there (Debian: cyclonedds-dev, which
+# scripts/deps.sh installs), else `make` says so. The DDS type is
+# bridge/shmq_bridge.idl, compiled by Cyclone's idlc into build/gen/.
+# build/tests/shmq-bridge is the sanitized one beside the test tool.
+DDS_LIBS := $(shell pkg-config --libs CycloneDDS 2>/dev/null || { printf \
+  '\043include <dds/dds.h>\nint main(void){return dds_delete(0) == 0;}\n' | \
+  $(CC) -x c - -lddsc -o /dev/null 2>/dev/null && echo -lddsc; })
+IDLC     ?= idlc
+.PHONY: bridge
+ifneq ($(DDS_LIBS),)
+bridge: $(B)/shmq-bridge
+all: bridge
+test-build: $(B)/tests/shmq-bridge $(B)/tests/dds-forge
+# A plain Cyclone publisher of forged samples, for tests/test_bridge.c.
+$(B)/tests/dds-forge: tests/dds/forge.c $(B)/obj/gen/shmq_bridge.o $(B)/gen/shmq_bridge.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -I$(B)/gen $(LDFLAGS) -o $@ $< \
+	  $(B)/obj/gen/shmq_bridge.o $(DDS_LIBS)
+$(B)/gen/shmq_bridge.c $(B)/gen/shmq_bridge.h: bridge/shmq_bridge.idl
+	@mkdir -p $(B)/gen
+	cd $(B)/gen && $(IDLC) $(CURDIR)/bridge/shmq_bridge.idl
+$(B)/obj/gen/shmq_bridge.o $(B)/san/gen/shmq_bridge.o: ALL_CFLAGS = $(CSTD) $(CPPFLAGS) $(CFLAGS)
+$(B)/obj/gen/%.o: $(B)/gen/%.c $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/san/gen/%.o: $(B)/gen/%.c $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
+$(B)/obj/bridge/bridge.o $(B)/san/bridge/bridge.o: $(B)/gen/shmq_bridge.h
+$(B)/obj/bridge/%.o $(B)/san/bridge/%.o: SRC_INC := -Icli -I$(B)/gen
+BRIDGE_CLI := $(filter-out %/main.o %/bridge.o,$(CLI_OBJ))
+$(B)/shmq-bridge: $(B)/obj/bridge/bridge.o $(B)/obj/gen/shmq_bridge.o $(BRIDGE_CLI) \
+                  $(B)/libshmq-bench.a $(B)/libshmq.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DDS_LIBS) -lm
+$(B)/tests/shmq-bridge: $(B)/san/bridge/bridge.o $(B)/san/gen/shmq_bridge.o \
+                        $(filter-out %/main.o %/bridge.o,$(SCLI_OBJ)) $(SBENCH_OBJ) $(SLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(DDS_LIBS) -lm
+else
+bridge:
+	@echo "bridge: Cyclone DDS not found (pkg-config CycloneDDS, dds/dds.h): shmq-bridge is not built (apt-get install cyclonedds-dev cyclonedds-tools)"
+all: bridge
+endif
+# ---- end bridge ----

@@ -24,7 +24,7 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_ls, cli_stat, cli_dump, cli_create, cli_rm,
 	cli_key, cli_mutex, cli_send, cli_recv, cli_bench, cli_board,
-	cli_doctor;
+	cli_doctor, cli_bridge;
 
 /* ---- util.c ---- */
 

@@ -35,6 +35,10 @@ if have cc && ! printf '#include <uv.h>\nint main(void){return !uv_version();}\n
 	cc -x c - -luv -o /dev/null 2>/dev/null; then
 	want="$want libuv1-dev"
 fi
+# The bridge (bridge/, `shmq bridge`): Cyclone DDS and its idlc, ddsperf;
+# its tests make network namespaces with ip (iproute2).
+[ -f /usr/include/dds/dds.h ] && have idlc || want="$want cyclonedds-dev cyclonedds-tools"
+have ip || want="$want iproute2"
 # The Python module (python/) and its tests: python3-dev builds it for
 # Debian's python3, python3-numpy and python3-pytest run the tests.
 py=/usr/bin/python3
@@ -44,7 +48,7 @@ py=/usr/bin/python3
 $py -c 'import numpy' 2>/dev/null || want="$want python3-numpy"
 $py -c 'import pytest' 2>/dev/null || want="$want python3-pytest"
 if [ -n "$want" ] && [ "$(id -u)" = 0 ] && have apt-get; then
-	echo "deps: installing$want (make test's fuzz runs, TSan, models, JSON checks, libuv example, Python module)"
+	echo "deps: installing$want (make test's fuzz runs, TSan, models, JSON checks, libuv example, Python module, bridge)"
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq $want >/dev/null; } ||
 		echo "deps: could not install$want; make test will name what it skipped" >&2

@@ -13,7 +13,7 @@
 
 static const char *const commands[] = { "ls", "stat", "dump", "create", "rm",
 	                                "key", "mutex", "send", "recv", "board",
-	                                "bench", "doctor" };
+	                                "bench", "doctor", "bridge" };
 
 /* ---- The command line itself ------------------------------------------ */
 

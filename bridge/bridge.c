@@ -1,0 +1,523 @@
+/*
+ * shmq-bridge: the program behind `shmq bridge` (cli/bridge.c execs it).
+ * It carries one channel over Cyclone DDS (docs/bridge.md): `out` reads a
+ * local channel and publishes each message on a topic, `in` subscribes to
+ * a topic and writes into a local channel. Built only where Cyclone is
+ * installed; libshmq itself never links it.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dds/dds.h>
+
+#include "shmq_bridge.h"
+
+#define LEASE DDS_SECS(1)       /* writer liveliness: docs/bridge.md */
+#define BLOCK_SLICE DDS_MSECS(100) /* dds_write waits; a signal is seen */
+#define MAX_PEERS 16
+#define XML_MAX 4096
+
+struct net {
+	const char *topic, *iface;
+	const char *peers[MAX_PEERS];
+	unsigned npeers;
+};
+
+struct stats {
+	uint64_t msgs, refused, gaps;
+};
+
+static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
+                      void *ctx)
+{
+	struct net *n = ctx;
+
+	if (o == 't')
+		n->topic = arg;
+	else if (o == 'i')
+		n->iface = arg;
+	else if (n->npeers == MAX_PEERS)
+		return cli_usage_error(cmd, "at most %d --peer", MAX_PEERS);
+	else
+		n->peers[n->npeers++] = arg;
+	return CLI_OK;
+}
+
+/* Publishing shared memory onto a network must be asked for. */
+static int check_net(const struct cli_cmd *cmd, const struct net *n)
+{
+	if (!n->topic)
+		return cli_usage_error(cmd, "--topic T is required");
+	if (!n->iface && !n->npeers)
+		return cli_usage_error(cmd, "refusing to start without --interface "
+		                       "IF or --peer ADDR: say which network the "
+		                       "channel may go onto");
+	if (strpbrk(n->topic, "<>&\"'") || (n->iface && strpbrk(n->iface, "<>&\"'")))
+		return cli_usage_error(cmd, "--topic and --interface take no <>&\"'");
+	for (unsigned i = 0; i < n->npeers; i++)
+		if (strpbrk(n->peers[i], "<>&\"'"))
+			return cli_usage_error(cmd, "--peer takes no <>&\"'");
+	return CLI_OK;
+}
+
+/* Cyclone's configuration: the interface given (else its own choice),
+ * multicast off and the peers listed when --peer is given. */
+static int config_xml(const struct net *n, char *xml, size_t len)
+{
+	size_t off = 0;
+	int w;
+
+#define PUT(...)                                                             \
+	do {                                                                 \
+		w = snprintf(xml + off, len - off, __VA_ARGS__);             \
+		if (w < 0 || (size_t)w >= len - off)                         \
+			return -1;                                           \
+		off += (size_t)w;                                            \
+	} while (0)
+	PUT("<CycloneDDS><Domain id=\"any\"><General>");
+	if (n->iface)
+		PUT("<Interfaces><NetworkInterface name=\"%s\"/></Interfaces>",
+		    n->iface);
+	if (n->npeers)
+		PUT("<AllowMulticast>false</AllowMulticast>");
+	PUT("</General><Discovery><LeaseDuration>1s</LeaseDuration>");
+	if (n->npeers) {
+		PUT("<ParticipantIndex>auto</ParticipantIndex><Peers>");
+		for (unsigned i = 0; i < n->npeers; i++)
+			PUT("<Peer address=\"%s\"/>", n->peers[i]);
+		PUT("</Peers>");
+	}
+	PUT("</Discovery></Domain></CycloneDDS>");
+#undef PUT
+	return 0;
+}
+
+static int dds_fail(const char *what, dds_return_t rc)
+{
+	return cli_failf("bridge: %s: %s", what, dds_strretcode(rc));
+}
+
+/* The participant and topic; the caller deletes the participant. */
+static int dds_open(const struct net *n, dds_entity_t *pp, dds_entity_t *tp)
+{
+	char xml[XML_MAX];
+	dds_entity_t d;
+
+	if (config_xml(n, xml, sizeof(xml)))
+		return cli_failf("bridge: too many or too long --peer values");
+	d = dds_create_domain(0, xml);
+	if (d < 0)
+		return dds_fail("cannot configure Cyclone DDS (is the interface "
+		                "name right?)", d);
+	*pp = dds_create_participant(0, NULL, NULL);
+	if (*pp < 0)
+		return dds_fail("cannot create the DDS participant", *pp);
+	*tp = dds_create_topic(*pp, &shmq_Message_desc, n->topic, NULL, NULL);
+	if (*tp < 0) {
+		dds_delete(*pp);
+		return dds_fail("cannot create the topic", *tp);
+	}
+	return CLI_OK;
+}
+
+/* block -> RELIABLE KEEP_ALL; overwrite -> RELIABLE KEEP_LAST(depth). */
+static dds_qos_t *bridge_qos(int policy, int32_t depth)
+{
+	dds_qos_t *q = dds_create_qos();
+
+	dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, BLOCK_SLICE);
+	if (policy == SHMQ_POLICY_OVERWRITE)
+		dds_qset_history(q, DDS_HISTORY_KEEP_LAST, depth);
+	else
+		dds_qset_history(q, DDS_HISTORY_KEEP_ALL, 0);
+	dds_qset_liveliness(q, DDS_LIVELINESS_AUTOMATIC, LEASE);
+	dds_qset_durability(q, DDS_DURABILITY_VOLATILE);
+	return q;
+}
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+static void writer_id(shmq_WriterId *id, const char *channel)
+{
+	char host[256] = "";
+	struct timespec t;
+
+	gethostname(host, sizeof(host) - 1);
+	clock_gettime(CLOCK_REALTIME, &t);
+	id->host = fnv1a64(host);
+	id->pid = (uint32_t)getpid();
+	id->channel = fnv1a(channel);
+	id->nonce = ((uint64_t)t.tv_sec << 32) ^ (uint64_t)t.tv_nsec ^
+	            ((uint64_t)getpid() << 16);
+}
+
+/* Waits in slices until a remote reader matched; CLI_STOP on a signal. */
+static int wait_matched(dds_entity_t wr)
+{
+	dds_publication_matched_status_t st;
+
+	for (;;) {
+		if (dds_get_publication_matched_status(wr, &st) == 0 &&
+		    st.current_count > 0)
+			return CLI_OK;
+		if (cli_chan_stopped())
+			return CLI_STOP;
+		dds_sleepfor(DDS_MSECS(10));
+	}
+}
+
+/* dds_write until it takes the sample: under KEEP_ALL it blocks while the
+ * remote reader is behind (the backpressure to the local writer). */
+static int write_sample(dds_entity_t wr, const shmq_Message *m)
+{
+	dds_return_t rc;
+
+	while ((rc = dds_write(wr, m)) == DDS_RETCODE_TIMEOUT)
+		if (cli_chan_stopped())
+			return CLI_STOP;
+	return rc == 0 ? CLI_OK : dds_fail("dds_write", rc);
+}
+
+struct out {
+	shmq_chan *ch;
+	const char *name;
+	dds_entity_t wr;
+	int block;      /* block policy: never publish to nobody */
+	shmq_Message m;
+	uint8_t *buf;
+	size_t max;
+};
+
+static int publish(struct out *o, size_t len, int eos)
+{
+	int rc;
+
+	/* A remote reader that left (a bridge in restarted): wait for one
+	 * again rather than publish into the void. */
+	if (o->block && (rc = wait_matched(o->wr)) != CLI_OK)
+		return rc;
+	o->m.seq++;
+	o->m.size = (uint32_t)len;
+	o->m.eos = eos;
+	o->m.data._length = (uint32_t)len;
+	o->m.data._maximum = (uint32_t)o->max;
+	o->m.data._buffer = o->buf;
+	o->m.data._release = false;
+	return write_sample(o->wr, &o->m);
+}
+
+static int pump_out(struct out *o)
+{
+	struct timespec ts;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		n = shmq_chan_recv_timed(o->ch, o->buf, o->max,
+		                         cli_chan_until(NULL, &ts));
+		if (cli_chan_stopped())
+			return CLI_STOP;
+		if (n == -ETIMEDOUT || n == -EINTR)
+			continue;
+		if (n == -EPIPE) { /* the local writer closed: say so */
+			rc = publish(o, 0, 1);
+			if (rc == CLI_OK)
+				dds_wait_for_acks(o->wr, DDS_SECS(10));
+			return rc;
+		}
+		if (n == SHMQ_ELOST)
+			continue; /* broadcast overwrite: counted by the channel */
+		if (n == SHMQ_EPEERDEAD) /* no eos: the remote sees us go */
+			return cli_chan_peer_died(o->ch, o->name, SHMQ_WRITER,
+			                          "bridged", o->m.seq);
+		if (n < 0)
+			return cli_chan_fail_after((int)n, o->name, "bridged",
+			                           o->m.seq);
+		rc = publish(o, (size_t)n, 0);
+		if (rc != CLI_OK)
+			return rc;
+	}
+}
+
+/* The command line of out and in, and the channel NAME opened as role.
+ * CLI_OK, or the exit code. */
+static int parse_open(const struct cli_cmd *cmd, int argc, char **argv,
+                      struct cli_chan_args *a, struct net *n, int role,
+                      shmq_chan **ch)
+{
+	static const struct option opts[] = {
+		CLI_CHAN_OPTIONS,
+		{ "topic", required_argument, NULL, 't' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "peer", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int rc;
+
+	memset(n, 0, sizeof(*n));
+	rc = cli_chan_parse(cmd, argc, argv, opts, a, own_option, n);
+	if (rc != CLI_CHAN_PROCEED)
+		return rc;
+	if (check_net(cmd, n))
+		return CLI_USAGE;
+	return cli_chan_open(a, argv[optind], role, ch) == CLI_OK ? CLI_OK
+	                                                          : CLI_ERR;
+}
+
+static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_chan_args a;
+	struct net n;
+	struct out o;
+	struct shmq_chan_info in;
+	dds_entity_t pp, tp;
+	dds_qos_t *q;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	rc = parse_open(cmd, argc, argv, &a, &n, SHMQ_READER, &o.ch);
+	if (rc != CLI_OK)
+		return rc;
+	o.name = argv[optind];
+	o.max = shmq_chan_max_msg(o.ch);
+	o.buf = malloc(o.max ? o.max : 1);
+	if (!o.buf || shmq_chan_info(o.ch, &in) < 0) {
+		shmq_chan_close(o.ch);
+		free(o.buf);
+		return cli_failf("bridge: out of memory");
+	}
+	rc = dds_open(&n, &pp, &tp);
+	if (rc == CLI_OK) {
+		q = bridge_qos(in.policy, in.capacity > 1 << 20 ? 1 << 20 :
+		               (int32_t)in.capacity);
+		o.wr = dds_create_writer(pp, tp, q, NULL);
+		dds_delete_qos(q);
+		writer_id(&o.m.writer, o.name);
+		o.block = in.policy != SHMQ_POLICY_OVERWRITE;
+		rc = o.wr < 0 ? dds_fail("cannot create the DDS writer", o.wr)
+		              : wait_matched(o.wr);
+		if (rc == CLI_OK)
+			rc = pump_out(&o);
+		dds_delete(pp);
+	}
+	shmq_chan_close(o.ch);
+	free(o.buf);
+	if (rc == CLI_STOP)
+		return cli_chan_stop(o.name, "bridged", o.m.seq);
+	return rc;
+}
+
+/* ---- in ---- */
+
+struct in {
+	shmq_chan *ch;
+	const char *name;
+	dds_entity_t rd;
+	shmq_WriterId from; /* the stream followed; seq 0: none yet */
+	uint64_t seq;
+	struct stats st;
+};
+
+/* A sample we take: its size field says its length, its sequence number
+ * goes up by exactly one within its writer's stream. */
+static int sample_ok(struct in *b, const shmq_Message *m)
+{
+	if (m->size != m->data._length || m->data._length > shmq_chan_max_msg(b->ch))
+		return 0;
+	if (b->seq && !memcmp(&m->writer, &b->from, sizeof(b->from)))
+		return m->seq > b->seq;
+	return m->seq > 0;
+}
+
+static void follow(struct in *b, const shmq_Message *m)
+{
+	if (!b->seq || memcmp(&m->writer, &b->from, sizeof(b->from))) {
+		if (m->seq != 1)
+			fprintf(stderr, "shmq bridge: %s: stream joined at message %llu:"
+			        " the %llu before it were not received\n", b->name,
+			        (unsigned long long)m->seq,
+			        (unsigned long long)(m->seq - 1));
+		b->from = m->writer;
+	} else if (m->seq != b->seq + 1) {
+		b->st.gaps += m->seq - b->seq - 1;
+	}
+	b->seq = m->seq;
+}
+
+enum { IN_MORE, IN_EOS, IN_DEAD };
+
+static int take_one(struct in *b, int *state)
+{
+	void *samples[1] = { NULL };
+	dds_sample_info_t info;
+	dds_return_t n;
+	const shmq_Message *m;
+	int rc;
+
+	n = dds_take(b->rd, samples, &info, 1, 1);
+	if (n <= 0)
+		return n < 0 ? dds_fail("dds_take", n) : CLI_OK;
+	m = samples[0];
+	if (!info.valid_data) {
+		if (info.instance_state != DDS_ALIVE_INSTANCE_STATE &&
+		    b->seq && !memcmp(&m->writer, &b->from, sizeof(b->from)))
+			*state = IN_DEAD;
+	} else if (!sample_ok(b, m)) {
+		b->st.refused++;
+		fprintf(stderr, "shmq bridge: %s: refused a malformed sample "
+		        "(seq %llu, size %u, %u bytes); %llu refused\n", b->name,
+		        (unsigned long long)m->seq, m->size, m->data._length,
+		        (unsigned long long)b->st.refused);
+	} else {
+		follow(b, m);
+		if (m->eos) {
+			*state = IN_EOS;
+		} else {
+			while ((rc = shmq_chan_send(b->ch, m->data._buffer,
+			                            m->data._length)) == -EINTR)
+				;
+			if (rc < 0) {
+				dds_return_loan(b->rd, samples, n);
+				return cli_chan_fail_after(rc, b->name, "bridged",
+				                           b->st.msgs);
+			}
+			b->st.msgs++;
+		}
+	}
+	dds_return_loan(b->rd, samples, n);
+	return CLI_OK;
+}
+
+static int pump_in(struct in *b)
+{
+	dds_entity_t ws = dds_create_waitset(DDS_CYCLONEDDS_HANDLE);
+	dds_entity_t rc_cond;
+	int state = IN_MORE, rc = CLI_OK;
+
+	rc_cond = dds_create_readcondition(b->rd, DDS_ANY_STATE);
+	dds_waitset_attach(ws, rc_cond, 0);
+	while (rc == CLI_OK && state == IN_MORE) {
+		dds_waitset_wait(ws, NULL, 0, DDS_MSECS(CLI_STOP_POLL_MS));
+		if (cli_chan_stopped()) {
+			rc = CLI_STOP;
+			break;
+		}
+		rc = take_one(b, &state);
+	}
+	dds_delete(ws);
+	if (rc != CLI_OK)
+		return rc;
+	if (state == IN_DEAD) {
+		/* The remote writer or its bridge died: our local readers must
+		 * see a dead writer too, so we leave without closing. */
+		fprintf(stderr, "shmq bridge: %s: the remote writer died or was cut "
+		        "off before ending the stream; %llu messages bridged, "
+		        "%llu refused\n", b->name,
+		        (unsigned long long)b->st.msgs,
+		        (unsigned long long)b->st.refused);
+		fflush(stderr);
+		_exit(CLI_ERR);
+	}
+	return CLI_OK;
+}
+
+static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_chan_args a;
+	struct shmq_chan_info inf;
+	struct net n;
+	struct in b;
+	dds_entity_t pp, tp;
+	dds_qos_t *q;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = parse_open(cmd, argc, argv, &a, &n, SHMQ_WRITER, &b.ch);
+	if (rc != CLI_OK)
+		return rc;
+	b.name = argv[optind];
+	if (shmq_chan_info(b.ch, &inf) < 0)
+		inf.policy = SHMQ_POLICY_BLOCK;
+	rc = dds_open(&n, &pp, &tp);
+	if (rc == CLI_OK) {
+		q = bridge_qos(inf.policy, 1024);
+		b.rd = dds_create_reader(pp, tp, q, NULL);
+		dds_delete_qos(q);
+		rc = b.rd < 0 ? dds_fail("cannot create the DDS reader", b.rd)
+		              : pump_in(&b);
+		dds_delete(pp);
+	}
+	if (a.stats || b.st.refused || b.st.gaps)
+		fprintf(stderr, "shmq bridge: %s: %llu messages bridged, %llu "
+		        "refused, %llu lost\n", b.name,
+		        (unsigned long long)b.st.msgs,
+		        (unsigned long long)b.st.refused,
+		        (unsigned long long)b.st.gaps);
+	shmq_chan_close(b.ch);
+	if (rc == CLI_STOP)
+		return cli_chan_stop(b.name, "bridged", b.st.msgs);
+	return rc;
+}
+
+static const struct cli_cmd bridge_out = {
+	"bridge out",
+	"bridge out NAME --topic T {--interface IF | --peer ADDR...} [--any-owner]",
+	"Reads channel NAME and publishes each message on DDS topic T\n"
+	"(docs/bridge.md). --interface IF: Cyclone uses only that interface;\n"
+	"--peer ADDR (repeatable): multicast off, discovery by unicast to\n"
+	"those addresses. One of them is required.\n",
+	run_out,
+};
+
+static const struct cli_cmd bridge_in = {
+	"bridge in",
+	"bridge in NAME --topic T {--interface IF | --peer ADDR...} [--create ...]",
+	"Subscribes to DDS topic T and writes each message into channel NAME\n"
+	"(made with --create and the geometry options of shmq recv). At the\n"
+	"remote end of stream it closes the channel; when the remote writer\n"
+	"or its bridge dies it exits without closing, so local readers see a\n"
+	"dead writer (SHMQ_EPEERDEAD). Malformed samples are refused and\n"
+	"counted.\n"
+	CLI_CHAN_HELP,
+	run_in,
+};
+
+int main(int argc, char **argv)
+{
+	const struct cli_cmd *cmd;
+
+	/* argv: shmq-bridge out|in ARGS (cli/bridge.c passes "bridge"
+	 * first, then the direction). */
+	if (argc > 1 && !strcmp(argv[1], "bridge")) {
+		argc--;
+		argv++;
+	}
+	if (argc < 2 || (strcmp(argv[1], "out") && strcmp(argv[1], "in"))) {
+		fprintf(stderr, "usage: shmq %s\n       shmq %s\n",
+		        bridge_out.usage, bridge_in.usage);
+		return CLI_USAGE;
+	}
+	cmd = !strcmp(argv[1], "out") ? &bridge_out : &bridge_in;
+	return cmd->run(cmd, argc - 1, argv + 1);
+}

@@ -54,6 +54,9 @@ static int run_bridge(const struct cli_cmd *cmd, int argc, char **argv)
 		cli_print_help(cmd, stdout);
 		return CLI_OK;
 	}
+	if (argc > 1 && argv[1][0] == '-')
+		return cli_usage_error(cmd, "unknown option '%s': say out or in "
+		                       "first", argv[1]);
 	if (argc < 2 || (strcmp(argv[1], "out") && strcmp(argv[1], "in")))
 		return cli_usage_error(cmd, "say out or in");
 	if (bridge_path(path, sizeof(path)) || access(path, X_OK))

@@ -206,7 +206,7 @@ help:
 # records a skip (scripts/part.sh), which fails the run unless
 # SHMQ_ALLOW_SKIP=1.
 FUZZ_CC   ?= clang
-FUZZ_TIME ?= 5
+FUZZ_TIME ?= 3
 comma     := ,
 FUZZ_SAN  := $(subst -fsanitize=,-fsanitize=fuzzer$(comma),$(SAN))
 

@@ -382,7 +382,7 @@ static int names_data(int dirfd, const char *name, int id)
  * the channel and its creator may be gone: listed alone it would look
  * like an orphan, and `shmq rm --orphans` would take a live channel's
  * data. Reads headers only; never attaches the segment. */
-int shmq__samples_data_of(int id, char *name, size_t len)
+int shmq__samples_data_of(int id)
 {
 	DIR *d = opendir("/dev/shm");
 	struct dirent *de;
@@ -393,8 +393,6 @@ int shmq__samples_data_of(int id, char *name, size_t len)
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
 		found = names_data(dirfd(d), de->d_name, id);
-		if (found)
-			snprintf(name, len, "%s", de->d_name);
 	}
 	closedir(d);
 	return found;
@@ -412,6 +410,8 @@ static int unref(struct shmq_chan *ch, uint32_t i, unsigned r)
 	return (old & bit(r)) != 0;
 }
 
+#define SPAN_TRIES 1024 /* the writer's drops racing our loads, in a row */
+
 /* Reader line l's queue: [*h, *t), or -EBADMSG when it is no queue (more
  * than N entries: scribbled). Under OVERWRITE the writer moves head (a
  * drop) and tail (a push) between our two loads, which can look like more
@@ -419,7 +419,8 @@ static int unref(struct shmq_chan *ch, uint32_t i, unsigned r)
 static int span(struct shmq_chan *ch, struct shmq_samples_rline *l,
                 uint64_t *h, uint64_t *t)
 {
-	for (;;) {
+	/* bounded: a peer that keeps moving head gets an error, not a hang */
+	for (int tries = 0; tries < SPAN_TRIES; tries++) {
 		/* acquire: pairs with the pusher's release of tail (the
 		 * entries before it are written) and a taker's CAS of head */
 		*h = shmq_load(&l->head, SHMQ_ACQUIRE);
@@ -429,6 +430,7 @@ static int span(struct shmq_chan *ch, struct shmq_samples_rline *l,
 		if (shmq_load(&l->head, SHMQ_ACQUIRE) == *h)
 			return -EBADMSG;
 	}
+	return -EBADMSG;
 }
 
 /* Takes every entry of reader line r's queue (CAS of head: each is ours

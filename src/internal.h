@@ -327,8 +327,8 @@ int shmq__chan_probe(int dirfd, const char *path, int *stale);
 int shmq__chan_format(const char *locator, uint32_t theirs[2],
                       uint32_t ours[2]);
 /* chan_samples.c: 1 if System V segment id is the data segment of a
- * persistent samples channel in /dev/shm (its name in name), else 0. */
-int shmq__samples_data_of(int id, char *name, size_t len);
+ * persistent samples channel in /dev/shm, else 0. */
+int shmq__samples_data_of(int id);
 
 
 /* ==== board: latest-value boards (board.h) ==== */

@@ -56,9 +56,8 @@ static void sysv_finish(struct shmq_stat *st)
 	                          : -1;
 	if (st->huge < 0 && st->nattch > 0)
 		st->huge = shmq__sysv_huge_seen(st->id, st->cpid);
-	char chan[SHMQ_NAME_MAX];
 	if (st->key == 0 && !st->removed && st->nattch == 0 &&
-	    shmq__samples_data_of(st->id, chan, sizeof(chan))) {
+	    shmq__samples_data_of(st->id)) {
 		snprintf(st->kind, sizeof(st->kind), "samples-data");
 		st->orphan = 0; /* its channel persists: it is no orphan */
 	}

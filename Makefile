@@ -140,15 +140,17 @@ check-layers: $(LIB_OBJ)
 	@scripts/layers.sh src/layers.txt $(LIB_OBJ)
 
 # T=pattern runs only the tests whose name contains pattern.
-# The build in parallel (one job per CPU); then, without T=, the parts
-# (fuzz runs, TSan, models), which count in the runner's closing line
-# (scripts/part.sh); then the tests, one at a time.
+# The build in parallel (one job per CPU); then the tests, one at a time,
+# and beside them (not with T=) the parts (fuzz runs, TSan, models: the
+# runner starts them, prints their output after the tests and counts them
+# in its closing line, scripts/part.sh).
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 PAR   := -j$(NPROC) --output-sync=target
 test: deps
 	@$(MAKE) --no-print-directory $(PAR) test-build
-	@$(if $(T),:,$(MAKE) --no-print-directory parts)
-	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) $(if $(T),,SHMQ_PARTS=$(B)/parts) \
+	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
+	$(if $(T),,SHMQ_PARTS=$(B)/parts SHMQ_PARTS_LOG=$(B)/parts.log \
+	  SHMQ_PARTS_CMD='env -u ASAN_OPTIONS -u UBSAN_OPTIONS $(MAKE) --no-print-directory parts') \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(B)/tests/shmq-tests $(T)

@@ -834,7 +834,81 @@ static int t_leftovers(const struct t_objs *snap)
 }
 
 /*
- * The parts `make test` ran before the runner (the fuzz runs, TSan, the
+ * The parts of `make test` (the fuzz runs, TSan, the Spin models: the
+ * Makefile's target parts) run beside the tests when SHMQ_PARTS_CMD names
+ * them: mostly one busy CPU each, while the tests mostly wait on peers, so
+ * the suite takes the longer of the two instead of their sum. Their output
+ * goes to SHMQ_PARTS_LOG and is printed after the tests.
+ */
+struct t_bg {
+	pid_t pid;
+	int pfd;
+	const char *log;
+};
+
+static void t_bg_start(struct t_bg *bg)
+{
+	const char *cmd = getenv("SHMQ_PARTS_CMD");
+
+	bg->pid = -1;
+	bg->pfd = -1;
+	bg->log = getenv("SHMQ_PARTS_LOG");
+	if (!cmd || !*cmd || !bg->log || !*bg->log)
+		return;
+	fflush(NULL);
+	bg->pid = fork();
+	if (bg->pid == 0) {
+		int fd = open(bg->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0644);
+		setpgid(0, 0); /* its own group: a test's kill never hits it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (bg->pid < 0) {
+		printf("FAIL parts: fork: %s\n", strerror(errno));
+		return;
+	}
+	setpgid(bg->pid, bg->pid);
+	/* Opened before anything can reap it: t_reap_group's waitpid(-1) may
+	 * reap it later, the pidfd still says when it ended. */
+	bg->pfd = (int)syscall(SYS_pidfd_open, bg->pid, 0);
+}
+
+/* Waits for the parts and prints their output. */
+static void t_bg_finish(struct t_bg *bg)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (bg->pid <= 0)
+		return;
+	if (bg->pfd >= 0) {
+		struct pollfd p = {bg->pfd, POLLIN, 0};
+		while (poll(&p, 1, -1) < 0 && errno == EINTR)
+			;
+		close(bg->pfd);
+		waitpid(bg->pid, NULL, WNOHANG);
+	} else {
+		while (waitpid(bg->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	printf("---- the parts (fuzz, TSan, models), run beside the tests: "
+	       "%s ----\n", bg->log);
+	fflush(stdout);
+	if ((fd = open(bg->log, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(1, buf, (size_t)n) != n)
+			break;
+	close(fd);
+}
+
+/*
+ * The parts of `make test` (the fuzz runs, TSan, the
  * Spin models: the Makefile's target parts, scripts/part.sh): each left
  * $SHMQ_PARTS/NAME, "pass", "fail REASON", "skip REASON" or
  * "skip-dep PKGS: REASON". They count in the closing line like tests.
@@ -913,6 +987,7 @@ int main(int argc, char **argv)
 	const char *pat = NULL;
 	int list = 0, npass = 0, nfail = 0, nskip = 0, nrun = 0;
 	struct t_objs snap;
+	struct t_bg parts;
 	sigset_t chld;
 
 	for (int i = 1; i < argc; i++) {
@@ -951,6 +1026,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	t_objs_read(&snap);
+	t_bg_start(&parts);
 
 	for (size_t i = 0; i < t_ntests; i++) {
 		if (pat && !strstr(t_tests[i].name, pat))
@@ -966,6 +1042,7 @@ int main(int argc, char **argv)
 		printf("FAIL no test name contains \"%s\"\n", pat);
 		nfail++;
 	}
+	t_bg_finish(&parts);
 	if (t_leftovers(&snap))
 		nfail++;
 	t_parts(&npass, &nfail, &nskip);

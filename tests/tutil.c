@@ -219,16 +219,31 @@ shmq_chan *t_chan_attach(const char *loc, int role)
 	return ch;
 }
 
+/* A name another test, another run, a bench or make test's TSan part
+ * (beside the tests) made: not this test's doing. */
+static int t_foreign_shm_name(const char *name, const char *ours)
+{
+	int pid;
+	const char *bare = strncmp(name, "sem.", 4) ? name : name + 4;
+	if (!strncmp(bare, "shmqtsan-", 9) || !strncmp(bare, "shmq-bench-", 11))
+		return 1;
+	return sscanf(bare, "shmqt-%d-", &pid) == 1 &&
+	       strncmp(bare, ours, strlen(ours));
+}
+
 void t_shm_names(char *buf, size_t len)
 {
 	struct dirent **v;
 	int n = scandir("/dev/shm", &v, NULL, alphasort);
+	char ours[32];
 	size_t at = 0;
 	CHECK(n >= 0);
+	t_name(ours, sizeof(ours), "");
 	buf[0] = '\0';
 	for (int i = 0; i < n; i++) {
-		at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s/",
-		                       v[i]->d_name);
+		if (!t_foreign_shm_name(v[i]->d_name, ours))
+			at += (size_t)snprintf(buf + at, at < len ? len - at : 0,
+			                       "%s/", v[i]->d_name);
 		free(v[i]);
 	}
 	free(v);

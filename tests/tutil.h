@@ -74,7 +74,8 @@ void t_python(struct t_run *r, const char *stdin_data, const char *script,
               ...) __attribute__((sentinel));
 
 /* The names in /dev/shm, sorted, as one string in buf ("a/b/"): compare
- * two to prove a test left nothing there. */
+ * two to prove a test left nothing there. Names other runs make (another
+ * test's shmqt-PID-, the TSan part's, a bench's) are left out. */
 void t_shm_names(char *buf, size_t len);
 
 /* ---- Channel fds, sockets, shrunk objects ---- */

@@ -746,9 +746,11 @@ static int t_in_snapshot(const struct t_objs *snap, const struct t_sysv *s,
 static int t_foreign_name(const char *name)
 {
 	long pid;
-	if (sscanf(t_bare(name), "shmqt-%ld-", &pid) != 1)
-		return 0;
-	return !t_pid_is_ours(pid);
+	if (sscanf(t_bare(name), "shmqt-%ld-", &pid) == 1)
+		return !t_pid_is_ours(pid);
+	/* a bench running beside us (ours are dead by now) */
+	return sscanf(name, "shmq-bench-%ld-", &pid) == 1 && pid > 0 &&
+	       kill((pid_t)pid, 0) == 0;
 }
 
 static int t_live(pid_t pid)

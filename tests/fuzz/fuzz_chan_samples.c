@@ -166,7 +166,7 @@ static void make_channel(int policy, shmq_chan **w, shmq_chan **r,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct shmq_chan_info info;
+	static const struct fuzz_peers peers = {write_some, reader_acts};
 	char loc[32];
 	shmq_chan *w, *r;
 	if (size < 1)
@@ -175,17 +175,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	make_channel(data[0] & 1 ? SHMQ_POLICY_OVERWRITE : SHMQ_POLICY_BLOCK,
 	             &w, &r, loc, sizeof(loc));
 	scribble(w, data, size);
-	if (data[0] & 2)
-		write_some(w);
-	reader_acts(r);
-	write_some(w);
-	reader_acts(r);
-	shmq_chan_info(w, &info);
-	shmq_chan_info(r, &info);
-	shmq_chan_stat(loc, &info);
-	shmq_chan_close(r);
-	shmq_chan_close(w);
-	if (fuzz_count_fds() != fds)
-		die("an fd leaked", -EMFILE);
+	fuzz_drive(&peers, w, r, loc, data[0] & 2, fds);
 	return 0;
 }

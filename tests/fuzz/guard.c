@@ -1,9 +1,12 @@
-/* Guard pages around the library's shared mappings; an fd count (guard.h). */
+/* Guard pages around the library's shared mappings, an fd count, and the
+ * channel targets' common drive (guard.h). */
 #include "guard.h"
 #include "layout.h"
 
 #include <dirent.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -99,5 +102,25 @@ void fuzz_scribble(unsigned char *base, size_t ring_len,
 		len = len < room ? len : room;
 		memcpy(p, data + i, len);
 		i += len;
+	}
+}
+
+void fuzz_drive(const struct fuzz_peers *p, shmq_chan *w, shmq_chan *r,
+                const char *loc, int write_first, int fds)
+{
+	struct shmq_chan_info info;
+	if (write_first)
+		p->write_some(w);
+	p->reader_acts(r);
+	p->write_some(w);
+	p->reader_acts(r);
+	shmq_chan_info(w, &info);
+	shmq_chan_info(r, &info);
+	shmq_chan_stat(loc, &info);
+	shmq_chan_close(r);
+	shmq_chan_close(w);
+	if (fuzz_count_fds() != fds) {
+		fprintf(stderr, "fuzz: an fd leaked\n");
+		abort();
 	}
 }

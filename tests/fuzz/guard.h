@@ -9,6 +9,8 @@
 
 #include <sys/types.h>
 
+#include "shmq.h"
+
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
                   off_t off);
 int __real_munmap(void *addr, size_t len);
@@ -27,5 +29,15 @@ int fuzz_count_fds(void);
  * and that many bytes. */
 void fuzz_scribble(unsigned char *base, size_t ring_len,
                    const unsigned char *data, size_t size);
+
+/* After the scribble: what a channel target's peers do next (the writer
+ * first when write_first), then info and stat, then both close; an fd
+ * the calls leaked (fds: fuzz_count_fds before the input) aborts. */
+struct fuzz_peers {
+	void (*write_some)(shmq_chan *w);
+	void (*reader_acts)(shmq_chan *r);
+};
+void fuzz_drive(const struct fuzz_peers *p, shmq_chan *w, shmq_chan *r,
+                const char *loc, int write_first, int fds);
 
 #endif

@@ -219,6 +219,9 @@ static void peer_rates(struct top_peer *p, const struct top_peer *was,
 	if (p->p.alive == SHMQ_PID_ALIVE && was->p.alive == SHMQ_PID_ALIVE) {
 		p->rate = per_s(p->p.msgs, was->p.msgs, ns);
 		p->brate = per_s(p->p.bytes, was->p.bytes, ns);
+	} else if (p->p.alive != SHMQ_PID_ALIVE &&
+	           was->p.alive == p->p.alive) {
+		p->rate = p->brate = 0; /* dead all along: it did nothing */
 	}
 }
 
@@ -230,8 +233,7 @@ static double bytes_rate(const struct top_chan *c, const struct top_chan *was,
 	double sum = 0;
 
 	for (unsigned i = 0; i < c->in.npeers; i++)
-		if (c->peer[i].p.role == role &&
-		    (c->peer[i].brate < 0 || c->peer[i].p.alive != SHMQ_PID_ALIVE))
+		if (c->peer[i].p.role == role && c->peer[i].brate < 0)
 			return UNKNOWN;
 		else if (c->peer[i].p.role == role)
 			sum += c->peer[i].brate;
@@ -325,8 +327,11 @@ static int by_size(const void *a, const void *b)
 static void order(struct top *t)
 {
 	sort_key = t->sort;
-	qsort(t->cur.chan, t->cur.nchan, sizeof(*t->cur.chan), by_key);
-	qsort(t->cur.other, t->cur.nother, sizeof(*t->cur.other), by_size);
+	if (t->cur.nchan)
+		qsort(t->cur.chan, t->cur.nchan, sizeof(*t->cur.chan), by_key);
+	if (t->cur.nother)
+		qsort(t->cur.other, t->cur.nother, sizeof(*t->cur.other),
+		      by_size);
 }
 
 /* ---- Text --------------------------------------------------------------- */

@@ -501,7 +501,8 @@ static void peer_row(struct screen *s, const struct top *t,
 
 	if (p->p.role == SHMQ_READER && c->lag_known)
 		snprintf(extra, sizeof(extra), " lag %" PRIu64, p->p.queued);
-	if (p->p.role == SHMQ_READER && t->prev.t_ns)
+	if (p->p.role == SHMQ_READER && t->prev.t_ns &&
+	    p->p.alive == SHMQ_PID_ALIVE)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
 		         " still %llds%s", (long long)(still / 1000000000),
 		         p->stuck ? " STUCK" : "");
@@ -557,8 +558,10 @@ static void render(struct screen *s, const struct top *t)
 	for (size_t i = 0; i < t->cur.nchan; i++) {
 		const struct top_chan *c = &t->cur.chan[i];
 		chan_row(s, t, c, show, name);
-		for (unsigned k = 0; !c->err && k < c->in.npeers; k++)
-			peer_row(s, t, c, &c->peer[k]);
+		for (int role = SHMQ_WRITER; role <= SHMQ_READER; role++)
+			for (unsigned k = 0; !c->err && k < c->in.npeers; k++)
+				if (c->peer[k].p.role == role)
+					peer_row(s, t, c, &c->peer[k]);
 	}
 	other_rows(s, &t->cur);
 }

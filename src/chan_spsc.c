@@ -208,8 +208,7 @@ static void spsc_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 	in->depth_bytes = t - h <= ch->capacity ? t - h : 0;
 	in->depth_msgs = in->sent - in->received - in->lost;
 	for (unsigned k = 0; k < in->npeers; k++) /* the one reader's lag */
-		if (in->peers[k].role == SHMQ_READER &&
-		    in->peers[k].alive != SHMQ_PID_DEAD)
+		if (in->peers[k].role == SHMQ_READER)
 			in->peers[k].queued = in->depth_msgs;
 }
 

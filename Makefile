@@ -327,7 +327,7 @@ FUZZ_EXTRA_board       := $(FUZZ_GUARD)
 FUZZ_CLI_WRAP  := shmq_seg_create shmq_seg_open shmq_chan_create \
   shmq_chan_open shmq_board_create shmq_board_open shmq_chan_stat shmq_stat shmq_list shmq_unlink \
   shmq_chan_unlink \
-  shmq_semset_create bench_run_all fopen
+  shmq_semset_create bench_run_all fopen clock_nanosleep
 FUZZ_EXTRA_cli := -Icli $(filter-out cli/main.c,$(CLI_SRC)) $(BENCH_SRC) -lm \
   $(FUZZ_CLI_WRAP:%=-Wl,--wrap=%)
 

@@ -24,7 +24,7 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_ls, cli_stat, cli_dump, cli_create, cli_rm,
 	cli_key, cli_mutex, cli_send, cli_recv, cli_bench, cli_board,
-	cli_doctor, cli_bridge;
+	cli_doctor, cli_bridge, cli_top;
 
 /* ---- util.c ---- */
 
@@ -71,6 +71,8 @@ int cli_die_of(int sig);
 /* Parsers return NULL on success, else why the text is invalid. */
 const char *cli_parse_size(const char *text, uint64_t *v); /* N[K|M|G] */
 const char *cli_parse_mode(const char *text, unsigned *mode);
+/* Seconds (2, 0.5) more than 0, into nanoseconds. */
+const char *cli_parse_seconds(const char *text, int64_t *ns);
 /* A size of at least 1 that fits a size_t; `zero` says why 0 is refused. */
 const char *cli_parse_nonzero(const char *text, const char *zero, size_t *v);
 

@@ -7,7 +7,7 @@
 static const struct cli_cmd *const commands[] = {
 	&cli_ls, &cli_stat, &cli_dump, &cli_create, &cli_rm, &cli_key,
 	&cli_mutex, &cli_send, &cli_recv, &cli_board, &cli_bench, &cli_doctor,
-	&cli_bridge,
+	&cli_bridge, &cli_top,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -2,7 +2,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -49,7 +48,6 @@ const struct cli_cmd cli_recv = {
 
 #define SECOND 1000000000
 #define WRITERS_POLL_NS 2000000 /* --writers: look again every 2 ms */
-#define MAX_TIMEOUT 1e9         /* seconds: 31 years */
 
 struct rx {
 	shmq_chan *ch;
@@ -182,23 +180,6 @@ static int finish(struct rx *r, int rc, int stats)
 	return rc;
 }
 
-static const char *parse_seconds(const char *text, int64_t *ns)
-{
-	char *end;
-	double s;
-
-	errno = 0;
-	s = strtod(text, &end);
-	if (end == text || *end || !isfinite(s))
-		return "expected seconds, e.g. 2 or 0.5";
-	if (s <= 0)
-		return "it must be more than 0";
-	if (s > MAX_TIMEOUT)
-		return "it is too large";
-	*ns = (int64_t)(s * 1e9);
-	return *ns ? NULL : "it is below a nanosecond";
-}
-
 /* A count of 1..max. */
 static const char *parse_count(const char *text, uint64_t max, uint64_t *v)
 {
@@ -222,7 +203,7 @@ static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
 	uint64_t n;
 
 	if (o == 't')
-		why = parse_seconds(arg, &r->timeout_ns);
+		why = cli_parse_seconds(arg, &r->timeout_ns);
 	else if (o == 'n')
 		why = parse_count(arg, UINT64_MAX, &r->count);
 	else if (!(why = parse_count(arg, UINT32_MAX, &n)))

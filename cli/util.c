@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -227,6 +228,23 @@ const char *cli_parse_nonzero(const char *text, const char *zero, size_t *v)
 		return "it is too large for this machine";
 	*v = (size_t)n;
 	return NULL;
+}
+
+const char *cli_parse_seconds(const char *text, int64_t *ns)
+{
+	char *end;
+	double s;
+
+	errno = 0;
+	s = strtod(text, &end);
+	if (end == text || *end || !isfinite(s))
+		return "expected seconds, e.g. 2 or 0.5";
+	if (s <= 0)
+		return "it must be more than 0";
+	if (s > 1e9) /* 31 years */
+		return "it is too large";
+	*ns = (int64_t)(s * 1e9);
+	return *ns ? NULL : "it is below a nanosecond";
 }
 
 const char *cli_parse_mode(const char *text, unsigned *mode)

@@ -738,8 +738,14 @@ struct shmq_chan_peer_info {
 	int alive;      /* SHMQ_PID_* (from a kernel-held lock, not the pid) */
 	unsigned held;  /* samples reader: samples it holds now */
 	uint64_t msgs;  /* messages sent or received by it */
-	uint64_t queued;/* samples reader: published to it, not yet peeked */
+	uint64_t queued;/* spsc, broadcast, samples reader: messages there
+	                   for it, not yet received (its lag); mpmc: 0 (the
+	                   readers share one queue: see depth_msgs) */
 	uint64_t lost;  /* broadcast/samples reader: messages it missed */
+	uint64_t bytes; /* payload bytes of its msgs */
+	int unsettled;  /* dead, and what it held (its place in the counts,
+	                   its samples) not given back yet: the next blocked
+	                   call or shmq_chan_info of a live peer does that */
 };
 
 struct shmq_chan_info {

@@ -18,7 +18,7 @@ if have cc; then
 fi
 # Wanted by make test, not by the build: clang with its fuzzer and TSan
 # runtimes (the fuzz runs, the thread tests), spin (the protocol models),
-# python3 (the JSON checks of the tool's tests), libuv (examples/libuv_loop.c,
+# python3 (the JSON checks of the tool's tests), tmux (shmq top), libuv (examples/libuv_loop.c,
 # built only where it links; its test skips without it), the Python
 # module's build and tests. Installed as root; else
 # the command is printed, and make test fails naming what it could not
@@ -31,6 +31,7 @@ fi
 [ -n "${t:-}" ] && rm -rf "$t"
 have spin || want="$want spin"
 have python3 || want="$want python3"
+have tmux || want="$want tmux" # shmq top's tests drive it in a terminal
 if have cc && ! printf '#include <uv.h>\nint main(void){return !uv_version();}\n' |
 	cc -x c - -luv -o /dev/null 2>/dev/null; then
 	want="$want libuv1-dev"

@@ -82,7 +82,7 @@ struct shmq_chan_ops {
 	void (*settle)(struct shmq_chan *ch, unsigned i, uint32_t role);
 	/* Close, before the counts go: gives back what this handle holds. */
 	void (*quit)(struct shmq_chan *ch);
-	/* Report: what reader line i holds and missed. */
+	/* Report: what reader line i holds, has queued (its lag) and missed. */
 	void (*peer_depth)(struct shmq_chan *ch, unsigned i,
 	                   struct shmq_chan_peer_info *pi);
 	/* release_at: releases what the handle holds at ptr (NULL: the
@@ -139,6 +139,7 @@ struct shmq_chan {
 	size_t op_len;   /* reserved bytes / peeked length */
 	uint64_t op_seq; /* bcast peek: the slot's seqlock value */
 	uint64_t msgs;   /* our messages, mirrored into our peer line */
+	uint64_t bytes;  /* their payload bytes, mirrored likewise */
 	int64_t next_look_ns; /* mpmc: when a slot's holder may be asked again */
 	int64_t next_tick_ns; /* when a wait on this handle ticks next (0:
 	                         not yet set), kept across calls */
@@ -228,8 +229,8 @@ int shmq__chan_any_dead(struct shmq_chan *ch, uint32_t role);
  * the announce back. */
 void shmq__chan_announce(struct shmq_chan *ch, struct shmq_event_shm *ev);
 void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev);
-/* One more message sent or received by us. */
-void shmq__chan_count(struct shmq_chan *ch);
+/* One more message, of len payload bytes, sent or received by us. */
+void shmq__chan_count(struct shmq_chan *ch, size_t len);
 
 /* chan_wait.c */
 /* Waits on ev until check(ch, arg) stops returning -EAGAIN, spinning for the

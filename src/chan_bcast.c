@@ -98,7 +98,7 @@ static int bcast_commit(struct shmq_chan *ch, size_t len)
 	/* release: pairs with the reader's acquire load of tail */
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
 	shmq__event_notify(&ch->hdr->data_ev);
-	shmq__chan_count(ch);
+	shmq__chan_count(ch, len);
 	return 0;
 }
 
@@ -180,6 +180,7 @@ static ssize_t bcast_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	if (len > max)
 		return -EMSGSIZE;
 	ch->op_seq = w;
+	ch->op_len = len;
 	*ptr = payload(s);
 	return len;
 }
@@ -202,7 +203,7 @@ static int bcast_release(struct shmq_chan *ch)
 		shmq_store(&ch->peers[ch->me].lost, ch->lost, SHMQ_RELAXED);
 		return SHMQ_ELOST;
 	}
-	shmq__chan_count(ch);
+	shmq__chan_count(ch, ch->op_len);
 	return 0;
 }
 
@@ -215,6 +216,19 @@ static void bcast_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 	in->depth_msgs = ch->pos - min;
 	in->depth_bytes = in->depth_msgs * ch->msg_size;
 	ch->pos = saved;
+}
+
+/* A reader's lag: from its cursor to the tail, at most a lap (a cursor
+ * ahead of the tail is scribbled: nothing queued). */
+static void bcast_peer_depth(struct shmq_chan *ch, unsigned i,
+                             struct shmq_chan_peer_info *pi)
+{
+	if (pi->role != SHMQ_READER)
+		return;
+	/* relaxed: a report; nothing is read through them */
+	uint64_t t = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
+	uint64_t c = shmq_load(&ch->peers[i].cursor, SHMQ_RELAXED);
+	pi->queued = c > t ? 0 : t - c > ch->capacity ? ch->capacity : t - c;
 }
 
 /* Where a reader starts, not the last owner's cursor: the tail of now,
@@ -234,6 +248,7 @@ const struct shmq_chan_ops shmq__bcast_ops = {
 	.peek = bcast_peek,
 	.release = bcast_release,
 	.depth = bcast_depth,
+	.peer_depth = bcast_peer_depth,
 	.default_capacity = SHMQ__SLOTS_DEFAULT,
 	.plan = shmq__slots_plan,
 	.check = shmq__slots_check,

@@ -8,6 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Whether a dead peer's line still holds its share: ACTIVE (nobody marked
+ * it DEAD yet) or HOLDS_* not all given back. */
+static int unsettled(struct shmq_chan_peer *p)
+{
+	/* relaxed: a report; a settler changes the word as it goes */
+	uint32_t w = shmq_load(&p->state, SHMQ_RELAXED);
+	return SHMQ_PEER_STATE(w) == SHMQ_PEER_ACTIVE ||
+	       (w & SHMQ_PEER_HOLDS) != 0;
+}
+
 /* One peer line for the report. `settle` (an attached, writable handle)
  * also settles a dead peer; a read-only look only reports it. */
 static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
@@ -22,12 +32,14 @@ static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
 	struct shmq__peer_id id = shmq__chan_peer_id(p);
 	out->role = (int)id.role;
 	out->pid = (pid_t)id.pid;
-	if (state == SHMQ_PEER_DEAD) { /* settled, line not reused yet */
+	if (state == SHMQ_PEER_DEAD) { /* found dead, line not reused yet */
 		out->msgs = 0; /* folded into the totals when settled */
 		out->alive = SHMQ_PID_DEAD;
+		out->unsettled = unsettled(p);
 		return 1;
 	}
 	out->msgs = shmq_load(&p->msgs, SHMQ_RELAXED);
+	out->bytes = shmq_load(&p->bytes, SHMQ_RELAXED);
 	if (settle)
 		out->alive = shmq__chan_peer_alive(ch, i) ? SHMQ_PID_ALIVE
 		                                          : SHMQ_PID_DEAD;
@@ -36,6 +48,7 @@ static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
 	else
 		out->alive = shmq__chan_peer_dead(ch->fd, i, &id)
 		                     ? SHMQ_PID_DEAD : SHMQ_PID_ALIVE;
+	out->unsettled = out->alive == SHMQ_PID_DEAD && unsettled(p);
 	return 1;
 }
 

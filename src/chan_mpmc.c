@@ -208,7 +208,7 @@ static int mpmc_commit(struct shmq_chan *ch, size_t len)
 	shmq_store(&s->word, shmq__slot_word(ch->op_pos, SHMQ_SLOT_FULL, 0),
 	           SHMQ_RELEASE);
 	shmq__event_notify(&ch->hdr->data_ev);
-	shmq__chan_count(ch);
+	shmq__chan_count(ch, len);
 	return 0;
 }
 
@@ -311,6 +311,7 @@ static ssize_t mpmc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	if (rc < 0)
 		return rc;
 	*ptr = shmq__slot(ch, ch->op_pos) + 1;
+	ch->op_len = (size_t)a.len;
 	return a.len;
 }
 
@@ -323,7 +324,7 @@ static int mpmc_release(struct shmq_chan *ch)
 	 * acquire load in claim_write() */
 	shmq_store(&s->word, next, SHMQ_RELEASE);
 	shmq__event_notify(&ch->hdr->space_ev);
-	shmq__chan_count(ch);
+	shmq__chan_count(ch, ch->op_len);
 	return 0;
 }
 

@@ -399,6 +399,7 @@ static int take_slot(struct shmq_chan *ch, int role)
 		shmq_store(&p->pid, (uint32_t)getpid(), SHMQ_RELAXED);
 		shmq_store(&p->start, start, SHMQ_RELAXED);
 		shmq_store(&p->msgs, 0, SHMQ_RELAXED);
+		shmq_store(&p->bytes, 0, SHMQ_RELAXED);
 		shmq_store(&p->lost, 0, SHMQ_RELAXED);
 		/* the kind's start for a new line (broadcast reader: the
 		 * tail of now, not the last owner's cursor) */
@@ -505,7 +506,10 @@ int shmq__chan_quit(struct shmq_chan *ch)
 /* Counts stay in our own line while we are attached (no shared line
  * bounces per message); close, or the settling of a dead peer, folds them
  * into the channel's totals. */
-void shmq__chan_count(struct shmq_chan *ch)
+void shmq__chan_count(struct shmq_chan *ch, size_t len)
 {
-	shmq_store(&ch->peers[ch->me].msgs, ++ch->msgs, SHMQ_RELAXED);
+	struct shmq_chan_peer *p = &ch->peers[ch->me];
+	/* relaxed: reports read them (chan_info.c); nothing else does */
+	shmq_store(&p->msgs, ++ch->msgs, SHMQ_RELAXED);
+	shmq_store(&p->bytes, ch->bytes += len, SHMQ_RELAXED);
 }

@@ -745,7 +745,7 @@ static int samples_commit(struct shmq_chan *ch, size_t len)
 	end_loan(ch);
 	ch->pos++;
 	shmq__event_notify(&ch->hdr->data_ev);
-	shmq__chan_count(ch);
+	shmq__chan_count(ch, len);
 	return 0;
 }
 
@@ -893,7 +893,7 @@ static ssize_t samples_peek(struct shmq_chan *ch, const void **ptr,
 	s->held[s->nheld++] = i;
 	publish_held(ch);
 	*ptr = sample_ptr(ch, i);
-	shmq__chan_count(ch);
+	shmq__chan_count(ch, len);
 	return (ssize_t)len;
 }
 

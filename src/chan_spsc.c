@@ -105,7 +105,7 @@ static int spsc_commit(struct shmq_chan *ch, size_t len)
 {
 	SHMQ_CRASH_POINT("spsc.commit.payload"); /* written, not published */
 	publish(ch, rec_bytes(len), shmq__rec_word(len, ch->pos));
-	shmq__chan_count(ch);
+	shmq__chan_count(ch, len);
 	return 0;
 }
 
@@ -186,16 +186,16 @@ static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	if (len > max)
 		return -EMSGSIZE;
 	*ptr = rec_at(ch, ch->pos) + 1;
-	ch->op_len = rec_bytes(len);
+	ch->op_len = len;
 	return (ssize_t)len;
 }
 
 static int spsc_release(struct shmq_chan *ch)
 {
-	ch->pos += ch->op_len;
+	ch->pos += rec_bytes(ch->op_len);
 	SHMQ_CRASH_POINT("spsc.release.read"); /* copied, head not moved */
 	publish_head(ch);
-	shmq__chan_count(ch);
+	shmq__chan_count(ch, ch->op_len);
 	return 0;
 }
 
@@ -207,6 +207,9 @@ static void spsc_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 	uint64_t h = shmq_load(&ch->hdr->head, SHMQ_RELAXED);
 	in->depth_bytes = t - h <= ch->capacity ? t - h : 0;
 	in->depth_msgs = in->sent - in->received - in->lost;
+	for (unsigned k = 0; k < in->npeers; k++) /* the one reader's lag */
+		if (in->peers[k].role == SHMQ_READER)
+			in->peers[k].queued = in->depth_msgs;
 }
 
 /* The ring is the capacity in bytes: a record header, and the terminator

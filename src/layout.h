@@ -162,13 +162,14 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 6u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 7u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
                                 4: and which counts it holds;
                                 5: sample channels (the identity line
                                    names their data segment);
                                 6: a samples reader area is a line per
-                                   side, ctl.joins */
+                                   side, ctl.joins;
+                                7: a peer line counts its bytes */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -286,7 +287,8 @@ struct shmq_chan_peer {
 	shmq_atomic64 cursor; /* broadcast reader: next position it reads */
 	shmq_atomic64 msgs;   /* owner: messages it sent or received so far */
 	shmq_atomic64 lost;   /* owner (broadcast reader): messages it missed */
-	uint8_t pad[64 - 48];
+	shmq_atomic64 bytes;  /* owner: payload bytes it sent or received */
+	uint8_t pad[64 - 56];
 };
 
 /* spsc ring record: an 8-byte header word, then the payload padded to 8
@@ -569,7 +571,8 @@ _Static_assert(offsetof(struct shmq_chan_peer, state) == 0 &&
                offsetof(struct shmq_chan_peer, start) == 16 &&
                offsetof(struct shmq_chan_peer, cursor) == 24 &&
                offsetof(struct shmq_chan_peer, msgs) == 32 &&
-               offsetof(struct shmq_chan_peer, lost) == 40,
+               offsetof(struct shmq_chan_peer, lost) == 40 &&
+               offsetof(struct shmq_chan_peer, bytes) == 48,
                "peer line offsets (docs/design.md)");
 _Static_assert(SHMQ_CHAN_PEERS_OFF + SHMQ_CHAN_MAX_PEERS *
                sizeof(struct shmq_chan_peer) <= SHMQ_CHAN_RING_OFF,

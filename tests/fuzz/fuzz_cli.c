@@ -7,7 +7,8 @@
  * calls through which a command would touch the system answer an error
  * instead (linked with -Wl,--wrap, see FUZZ_CLI_WRAP in the Makefile):
  * create, open, stat, list and remove of segments, channels and semaphore
- * sets, the bench run, and fopen for writing (bench --plot/--json-out).
+ * sets, the bench run, fopen for writing (bench --plot/--json-out), and
+ * clock_nanosleep (top --once's interval passes at once).
  * Byte 0 picks the error they give, so the error lines for each are
  * formatted with the fuzzed object names. Byte 1, when not 0, makes stat
  * and list find one object instead, with that name (names in /dev/shm
@@ -29,6 +30,7 @@ int shmq_cli_main(int argc, char **argv);
 
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int __wrap_shmq_seg_create(shmq_seg **seg, const char *locator,
@@ -56,6 +58,8 @@ int __wrap_bench_run_all(const struct bench_cfg *cfg,
                          struct bench_results *res);
 FILE *__real_fopen(const char *path, const char *mode);
 FILE *__wrap_fopen(const char *path, const char *mode);
+int __wrap_clock_nanosleep(clockid_t clock, int flags,
+                           const struct timespec *t, struct timespec *left);
 
 /* What the system "says" this run: errors a real call could give. */
 static const int errors[] = {
@@ -193,6 +197,14 @@ FILE *__wrap_fopen(const char *path, const char *mode)
 		return __real_fopen(path, mode);
 	errno = EACCES;
 	return NULL;
+}
+
+/* top --once sleeps its --interval (any length): not here. */
+int __wrap_clock_nanosleep(clockid_t clock, int flags,
+                           const struct timespec *t, struct timespec *left)
+{
+	(void)clock, (void)flags, (void)t, (void)left;
+	return 0;
 }
 
 #define MAX_ARGS 64

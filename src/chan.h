@@ -45,6 +45,9 @@ struct shmq_chan_ops {
 	/* Gives back an open reserve: readers never see it (NULL: nothing
 	 * shared to undo, the kind publishes only at commit). */
 	void (*abandon)(struct shmq_chan *ch);
+	/* Publishes what a batching writer holds (NULL: the kind publishes
+	 * every message at commit). */
+	void (*flush)(struct shmq_chan *ch);
 	/* Messages and bytes queued, into info whose counters are filled. */
 	void (*depth)(struct shmq_chan *ch, struct shmq_chan_info *info);
 	/* Create: capacity asked (0: this default), rounded to a power of
@@ -133,6 +136,11 @@ struct shmq_chan {
 	uint64_t other; /* spsc: cached index of the other side; bcast
 	                   writer: cached slowest reader cursor */
 	uint64_t lost;  /* bcast reader: messages missed, in total */
+	/* spsc writer batching (opts.batch): records written, not published
+	 * yet (their first header held back), the first one's position and
+	 * header word. */
+	uint32_t batch, held;
+	uint64_t held_pos, held_word;
 	/* Zero copy in progress. */
 	int busy;        /* a reserve or a peek is open */
 	uint64_t op_pos; /* its position */

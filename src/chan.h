@@ -237,7 +237,15 @@ int shmq__chan_any_dead(struct shmq_chan *ch, uint32_t role);
 void shmq__chan_announce(struct shmq_chan *ch, struct shmq_event_shm *ev);
 void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev);
 /* One more message sent or received by us. */
-void shmq__chan_count(struct shmq_chan *ch);
+/* Counts stay in our own line while we are attached (no shared line
+ * bounces per message); close, or the settling of a dead peer, folds them
+ * into the channel's totals. Inline: it runs on every message. */
+static inline void shmq__chan_count(struct shmq_chan *ch)
+{
+	/* relaxed: a report, read by the settler after its CAS of our
+	 * state and by shmq ls */
+	shmq_store(&ch->peers[ch->me].msgs, ++ch->msgs, SHMQ_RELAXED);
+}
 
 /* chan_wait.c */
 /* Waits on ev until check(ch, arg) stops returning -EAGAIN, spinning for the

@@ -501,11 +501,3 @@ int shmq__chan_quit(struct shmq_chan *ch)
 	shmq__event_notify(&ch->hdr->space_ev);
 	return 0;
 }
-
-/* Counts stay in our own line while we are attached (no shared line
- * bounces per message); close, or the settling of a dead peer, folds them
- * into the channel's totals. */
-void shmq__chan_count(struct shmq_chan *ch)
-{
-	shmq_store(&ch->peers[ch->me].msgs, ++ch->msgs, SHMQ_RELAXED);
-}

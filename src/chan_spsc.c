@@ -85,6 +85,8 @@ static void spsc_flush(struct shmq_chan *ch)
 static int wait_room(struct shmq_chan *ch, uint64_t want,
                      const struct timespec *deadline, int try_)
 {
+	if (ch->capacity - (ch->pos - ch->other) >= want)
+		return 0; /* room by our cached head: no call, no shared load */
 	if (ch->held) {
 		int rc = room(ch, &want);
 		if (rc != -EAGAIN)
@@ -221,8 +223,11 @@ static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 {
 	uint64_t w;
 	for (;;) {
-		int rc = shmq__chan_wait(ch, &ch->hdr->data_ev, data, &w,
-		                         deadline, try_);
+		/* A record there already (the common case): no wait. */
+		int rc = header(ch, &w);
+		if (rc == 0)
+			rc = shmq__chan_wait(ch, &ch->hdr->data_ev, data, &w,
+			                     deadline, try_);
 		if (rc < 0)
 			return rc;
 		if (!shmq__rec_is_pad(w))

@@ -112,7 +112,8 @@ struct bench_transport {
 extern const struct bench_transport bench_floor_spin, bench_floor_futex,
 	bench_floor_spin_futex, bench_memcpy, bench_floor_checks,
 	bench_floor_ring, bench_floor_ring_batch;
-extern const struct bench_transport bench_shmq_spsc, bench_shmq_blocking,
+extern const struct bench_transport bench_shmq_spsc, bench_shmq_spsc_batch,
+	bench_shmq_blocking,
 	bench_shmq_epoll, bench_shmq_epoll_spin, bench_shmq_zerocopy, bench_shmq_mpmc, bench_shmq_bcast,
 	bench_shmq_bcast_x1, bench_shmq_bcast_x4, bench_shmq_samples,
 	bench_shmq_samples_x1, bench_shmq_samples_x4,

@@ -10,6 +10,8 @@
  *                       for its spin budget (recv_timed, a deadline 50 us
  *                       ahead: it spins, never sleeps), then as
  *                       shmq-spsc-epoll
+ *   shmq-spsc-batch     as shmq-spsc, the writer publishing every 32
+ *                       messages (opts.batch; throughput only)
  *   shmq-spsc-zerocopy  reserve/commit and peek/release, busy (a spin budget
  *                       of an hour); the writer still writes every byte
  *                       into the ring, the reader reads them where they lie
@@ -112,6 +114,23 @@ static int open_ends(struct bench_end *e, int kind, int64_t spin)
 static int spsc_busy_open(struct bench_end *e)
 {
 	return open_ends(e, SHMQ_CHAN_SPSC, BUSY_SPIN_NS);
+}
+
+/* The writer publishes every BATCH messages (opts.batch): as
+ * floor-ring-batch, a throughput mode that costs latency. */
+#define BATCH 32
+
+static int spsc_batch_open(struct bench_end *e)
+{
+	struct shmq_chan_opts o;
+	int rc = 0;
+	chan_opts(e->l, SHMQ_CHAN_SPSC, BUSY_SPIN_NS, &o);
+	if (e->rx >= 0)
+		rc = open_dir(e, e->rx, SHMQ_READER, &o, &e->rxh);
+	o.batch = BATCH;
+	if (rc == 0 && e->tx >= 0)
+		rc = open_dir(e, e->tx, SHMQ_WRITER, &o, &e->txh);
+	return rc;
 }
 
 static int spsc_open(struct bench_end *e)
@@ -266,6 +285,12 @@ const struct bench_transport bench_shmq_spsc = {
 	.name = "shmq-spsc", .flags = BT_BUSY,
 	.note = {"busy-wait", "busy-wait"},
 	CHAN(spsc_busy_open, chan_send, chan_recv),
+};
+
+const struct bench_transport bench_shmq_spsc_batch = {
+	.name = "shmq-spsc-batch", .flags = BT_BUSY | BT_NO_RTT,
+	.note = {NULL, "busy-wait, batch 32"},
+	CHAN(spsc_batch_open, chan_send, chan_recv),
 };
 
 const struct bench_transport bench_shmq_blocking = {

@@ -628,7 +628,10 @@ struct shmq_chan_opts {
 	                      samples a joining reader gets first (0) */
 	uint32_t hold;     /* create, samples: samples a reader may hold at
 	                      once (0: 1) */
-	uint64_t reserved[3]; /* must be zero (else -EINVAL), as in
+	uint32_t batch;    /* spsc writer: publish every `batch` messages
+	                      (0, 1: each one); see shmq_chan_flush */
+	uint32_t reserved0;   /* must be zero (else -EINVAL) */
+	uint64_t reserved[2]; /* must be zero (else -EINVAL), as in
 	                         struct shmq_seg_opts */
 };
 
@@ -642,8 +645,8 @@ typedef struct shmq_chan shmq_chan; /* opaque: one process's attachment */
  * shmq_seg_create. */
 int shmq_chan_create(shmq_chan **ch, const char *locator, int role,
                      const struct shmq_chan_opts *opts);
-/* Attaches to an existing channel as role (opts may be NULL; only flags
- * and spin_ns count); never creates (-ENOENT). Every peer, reader or
+/* Attaches to an existing channel as role (opts may be NULL; only flags,
+ * spin_ns and batch count); never creates (-ENOENT). Every peer, reader or
  * writer, writes its line of the peer table, so both need read and write
  * access (-EACCES otherwise). A channel another user owns is SHMQ_EOWNER
  * unless SHMQ_ANY_OWNER (the rule of shmq_seg_open). SHMQ_EPEERS: all
@@ -666,6 +669,18 @@ int shmq_chan_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_try_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
                          const struct timespec *deadline);
+
+/* Batching (opts.batch = N > 1, spsc writers only; -EINVAL for a reader or
+ * another kind): the writer publishes its messages N at a time, which
+ * spares the reader a cache line bounce per message (a throughput mode;
+ * the reader's side is unchanged). A message is held until the N-th after
+ * it is sent, the writer would wait for room (or try_ finds none),
+ * shmq_chan_flush, or close: a writer that may pause calls
+ * shmq_chan_flush when its input runs dry. Held messages are lost if the
+ * writer dies (never torn, as an unpublished send). flush publishes what
+ * is held: 0, -EPERM on a reader, the codes of send. Without batching it
+ * has nothing to do. */
+int shmq_chan_flush(shmq_chan *ch);
 
 /* Copies the next message out: its length, or -EMSGSIZE (buf too small:
  * the message stays), -EAGAIN (try_: empty), -ETIMEDOUT, -EPIPE (end of

@@ -45,6 +45,9 @@ struct shmq_chan_ops {
 	/* Gives back an open reserve: readers never see it (NULL: nothing
 	 * shared to undo, the kind publishes only at commit). */
 	void (*abandon)(struct shmq_chan *ch);
+	/* Publishes what a batching writer holds (NULL: the kind publishes
+	 * every message at commit). */
+	void (*flush)(struct shmq_chan *ch);
 	/* Messages and bytes queued, into info whose counters are filled. */
 	void (*depth)(struct shmq_chan *ch, struct shmq_chan_info *info);
 	/* Create: capacity asked (0: this default), rounded to a power of
@@ -133,6 +136,11 @@ struct shmq_chan {
 	uint64_t other; /* spsc: cached index of the other side; bcast
 	                   writer: cached slowest reader cursor */
 	uint64_t lost;  /* bcast reader: messages missed, in total */
+	/* spsc writer batching (opts.batch): records written, not published
+	 * yet (their first header held back), the first one's position and
+	 * header word. */
+	uint32_t batch, held;
+	uint64_t held_pos, held_word;
 	/* Zero copy in progress. */
 	int busy;        /* a reserve or a peek is open */
 	uint64_t op_pos; /* its position */
@@ -229,8 +237,18 @@ int shmq__chan_any_dead(struct shmq_chan *ch, uint32_t role);
  * the announce back. */
 void shmq__chan_announce(struct shmq_chan *ch, struct shmq_event_shm *ev);
 void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev);
-/* One more message, of len payload bytes, sent or received by us. */
-void shmq__chan_count(struct shmq_chan *ch, size_t len);
+/* One more message, of len payload bytes, sent or received by us. Counts
+ * stay in our own line while we are attached (no shared line bounces per
+ * message); close, or the settling of a dead peer, folds them into the
+ * channel's totals. Inline: it runs on every message. */
+static inline void shmq__chan_count(struct shmq_chan *ch, size_t len)
+{
+	struct shmq_chan_peer *p = &ch->peers[ch->me];
+	/* relaxed: a report, read by the settler after its CAS of our state
+	 * and by shmq ls/top (chan_info.c) */
+	shmq_store(&p->msgs, ++ch->msgs, SHMQ_RELAXED);
+	shmq_store(&p->bytes, ch->bytes += len, SHMQ_RELAXED);
+}
 
 /* chan_wait.c */
 /* Waits on ev until check(ch, arg) stops returning -EAGAIN, spinning for the

@@ -49,6 +49,16 @@ SHMQ_API int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
 	return send_as(ch, buf, len, deadline, 0);
 }
 
+SHMQ_API int shmq_chan_flush(shmq_chan *ch)
+{
+	int rc = usable(ch, SHMQ_WRITER);
+	if (rc < 0 || !ch->ops->flush)
+		return rc;
+	shmq__chan_enter(ch);
+	ch->ops->flush(ch);
+	return (int)shmq__chan_leave(ch, 0);
+}
+
 static ssize_t recv_as(shmq_chan *ch, void *buf, size_t len,
                        const struct timespec *deadline, int try_)
 {

@@ -147,8 +147,8 @@ static int check_role(int role)
 /* The checks every opts gets, create or open (NULL: the defaults). */
 static int check_opts(const struct shmq_chan_opts *o)
 {
-	return shmq__all_zero(o->reserved, sizeof(o->reserved))
-	       ? 0 : -EINVAL;
+	return shmq__all_zero(o->reserved, sizeof(o->reserved)) &&
+	       !o->reserved0 ? 0 : -EINVAL;
 }
 
 static struct shmq_chan *chan_new(const struct shmq_chan_opts *o)
@@ -250,6 +250,7 @@ static int attach(shmq_chan **out, const char *locator, int role,
 		return -EINVAL;
 	*out = NULL;
 	if (!locator || check_role(role) < 0 || check_opts(o) < 0 ||
+	    (o->batch > 1 && role != SHMQ_WRITER) ||
 	    (o->flags & ~(SHMQ_OPEN_OK | SHMQ_ANY_OWNER | SHMQ_CHAN_PERSIST |
 	                  SHMQ_CHAN_HUGE_2M)))
 		return -EINVAL;
@@ -265,6 +266,11 @@ static int attach(shmq_chan **out, const char *locator, int role,
 		rc = create_new(ch, locator, role, o);
 	if (rc < 0)
 		return chan_fail(ch, rc);
+	if (o->batch > 1 && ch->kind != SHMQ_CHAN_SPSC) {
+		shmq_chan_close(ch); /* only spsc publishes per record */
+		return -EINVAL;
+	}
+	ch->batch = o->batch;
 	*out = ch;
 	return 0;
 }

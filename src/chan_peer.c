@@ -502,14 +502,3 @@ int shmq__chan_quit(struct shmq_chan *ch)
 	shmq__event_notify(&ch->hdr->space_ev);
 	return 0;
 }
-
-/* Counts stay in our own line while we are attached (no shared line
- * bounces per message); close, or the settling of a dead peer, folds them
- * into the channel's totals. */
-void shmq__chan_count(struct shmq_chan *ch, size_t len)
-{
-	struct shmq_chan_peer *p = &ch->peers[ch->me];
-	/* relaxed: reports read them (chan_info.c); nothing else does */
-	shmq_store(&p->msgs, ++ch->msgs, SHMQ_RELAXED);
-	shmq_store(&p->bytes, ch->bytes += len, SHMQ_RELAXED);
-}

@@ -57,11 +57,60 @@ static int room(struct shmq_chan *ch, void *arg)
 	return -EAGAIN;
 }
 
+/* tail and the reader's wake, once records are published up to pos. */
+static void publish_tail(struct shmq_chan *ch)
+{
+	/* release: pairs with the acquire load of tail in start_mapped()
+	 * of a writer that joins later */
+	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
+	shmq__event_notify(&ch->hdr->data_ev);
+}
+
+/* Batching: publishes the held records at once, by the first one's header
+ * (release: every held record, payloads and headers, before it; pairs
+ * with the reader's acquire load of the header in data()). */
+static void spsc_flush(struct shmq_chan *ch)
+{
+	if (!ch->held)
+		return;
+	shmq_store(&rec_at(ch, ch->held_pos)->word, ch->held_word,
+	           SHMQ_RELEASE);
+	SHMQ_CRASH_POINT("spsc.flush.header"); /* before tail */
+	ch->held = 0;
+	publish_tail(ch);
+}
+
+/* Before the writer waits for room (or try_ finds none): a reader that
+ * is to make room must see what we hold. */
 static int wait_room(struct shmq_chan *ch, uint64_t want,
                      const struct timespec *deadline, int try_)
 {
+	if (ch->capacity - (ch->pos - ch->other) >= want)
+		return 0; /* room by our cached head: no call, no shared load */
+	if (ch->held) {
+		int rc = room(ch, &want);
+		if (rc != -EAGAIN)
+			return rc;
+		spsc_flush(ch);
+	}
 	return shmq__chan_wait(ch, &ch->hdr->space_ev, room, &want, deadline,
 	                       try_);
+}
+
+/* Batching: the record at our position joins the held ones. Its header
+ * is stored at once unless it is the first (relaxed: no reader passes the
+ * first one's header before spsc_flush() releases it). */
+static void hold(struct shmq_chan *ch, uint64_t bytes, uint64_t w)
+{
+	if (ch->held++)
+		shmq_store(&rec_at(ch, ch->pos)->word, w, SHMQ_RELAXED);
+	else {
+		ch->held_pos = ch->pos;
+		ch->held_word = w;
+	}
+	ch->pos += bytes;
+	if (ch->held >= ch->batch)
+		spsc_flush(ch);
 }
 
 /* Publishes the record of `bytes` at our position with header word w. */
@@ -69,15 +118,16 @@ static void publish(struct shmq_chan *ch, uint64_t bytes, uint64_t w)
 {
 	/* relaxed: ordered before the header by the release below */
 	shmq_store(&rec_at(ch, ch->pos + bytes)->word, 0, SHMQ_RELAXED);
+	if (ch->batch > 1) {
+		hold(ch, bytes, w);
+		return;
+	}
 	/* release: payload and terminator before the header; pairs with the
 	 * reader's acquire load of the header in data() */
 	shmq_store(&rec_at(ch, ch->pos)->word, w, SHMQ_RELEASE);
 	SHMQ_CRASH_POINT("spsc.publish.header"); /* before tail */
 	ch->pos += bytes;
-	/* release: pairs with the acquire load of tail in start_mapped()
-	 * of a writer that joins later */
-	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
-	shmq__event_notify(&ch->hdr->data_ev);
+	publish_tail(ch);
 }
 
 static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
@@ -173,8 +223,11 @@ static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 {
 	uint64_t w;
 	for (;;) {
-		int rc = shmq__chan_wait(ch, &ch->hdr->data_ev, data, &w,
-		                         deadline, try_);
+		/* A record there already (the common case): no wait. */
+		int rc = header(ch, &w);
+		if (rc == 0)
+			rc = shmq__chan_wait(ch, &ch->hdr->data_ev, data, &w,
+			                     deadline, try_);
 		if (rc < 0)
 			return rc;
 		if (!shmq__rec_is_pad(w))
@@ -251,6 +304,8 @@ const struct shmq_chan_ops shmq__spsc_ops = {
 	.peek = spsc_peek,
 	.release = spsc_release,
 	.depth = spsc_depth,
+	.flush = spsc_flush,
+	.quit = spsc_flush, /* a closing writer publishes what it holds */
 	.default_capacity = 1u << 20, /* bytes */
 	.plan = spsc_plan,
 	.check = spsc_check,

@@ -211,8 +211,11 @@ TEST(api_opts_with_reserved_bytes_set_are_einval_and_make_nothing)
 		CHECK_EQ(shmq_stat(loc, &st), -ENOENT);
 		struct shmq_chan_opts co = {.spin_ns = -1};
 		if (i == 3)
-			break; /* the channel's has 3 */
-		co.reserved[i] = (uint64_t)1 << 63;
+			break; /* the channel's has reserved0 and 2 more */
+		if (i == 2)
+			co.reserved0 = 1u << 31;
+		else
+			co.reserved[i] = (uint64_t)1 << 63;
 		CHECK_EQ(shmq_chan_create(&c, ch, SHMQ_READER, &co), -EINVAL);
 		co.flags = SHMQ_OPEN_OK;
 		CHECK_EQ(shmq_chan_create(&c, ch, SHMQ_READER, &co), -EINVAL);

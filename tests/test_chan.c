@@ -1023,3 +1023,119 @@ TEST(abandoned_reserve_is_never_received_in_any_kind)
 		CHECK_EQ(shmq_chan_close(r), 0);
 	}
 }
+
+/* ---- Batching (opts.batch) ------------------------------------------------ */
+
+static shmq_chan *batch_writer(const char *loc, uint32_t batch)
+{
+	struct shmq_chan_opts o = {.spin_ns = -1, .batch = batch};
+	shmq_chan *w = NULL;
+	CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, &o), 0);
+	return w;
+}
+
+/* The child's steps, each told to the parent over a pipe: 3 sends (held),
+ * the 4th (all 4 out), 2 more and a flush, 1 more and close. */
+static void batch_steps(const char *loc, int to_parent, int from_parent)
+{
+	char buf[600], c = 0;
+	shmq_chan *w = batch_writer(loc, 4);
+	static const int sends[] = {3, 1, 2, 1};
+	uint64_t i = 0;
+	for (int step = 0; step < 4; step++) {
+		CHECK_EQ(read(from_parent, &c, 1), 1);
+		for (int k = 0; k < sends[step]; k++, i++)
+			CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 600, i)),
+			         0);
+		if (step == 2)
+			CHECK_EQ(shmq_chan_flush(w), 0);
+		if (step == 3)
+			CHECK_EQ(shmq_chan_close(w), 0);
+		CHECK_EQ(write(to_parent, &c, 1), 1);
+	}
+}
+
+static void recv_upto(shmq_chan *r, uint64_t *want, uint64_t upto)
+{
+	char buf[600];
+	uint64_t num;
+	for (; *want < upto; (*want)++) {
+		struct timespec d = shmq_deadline(5000);
+		ssize_t n = shmq_chan_recv_timed(r, buf, sizeof(buf), &d);
+		CHECK(n > 0 && msg_ok(buf, (size_t)n, &num));
+		CHECK_EQ(num, *want);
+	}
+}
+
+TEST(spsc_batch_holds_messages_until_the_nth_a_flush_or_close)
+{
+	char loc[128], buf[600], c = 0;
+	int up[2], down[2];
+	t_posix_loc(loc, sizeof(loc), "batch");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 65536, 0, 0, SHMQ_READER);
+	CHECK_EQ(pipe(up), 0);
+	CHECK_EQ(pipe(down), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		batch_steps(loc, up[1], down[0]);
+		_exit(0);
+	}
+	uint64_t want = 0;
+	static const uint64_t after[] = {0, 4, 6, 7};
+	for (int step = 0; step < 4; step++) {
+		CHECK_EQ(write(down[1], &c, 1), 1);
+		CHECK_EQ(read(up[0], &c, 1), 1);
+		recv_upto(r, &want, after[step]);
+		/* and nothing more: held, or the end after close */
+		CHECK_EQ(shmq_chan_try_recv(r, buf, sizeof(buf)),
+		         step < 3 ? -EAGAIN : -EPIPE);
+	}
+	CHECK_EQ(t_wait(pid), 0);
+	for (int k = 0; k < 2; k++) {
+		close(up[k]);
+		close(down[k]);
+	}
+	/* Readers and the other kinds refuse it. */
+	struct shmq_chan_opts o = {.spin_ns = -1, .batch = 2};
+	shmq_chan *x = NULL;
+	CHECK_EQ(shmq_chan_open(&x, loc, SHMQ_READER, &o), -EINVAL);
+	CHECK_EQ(shmq_chan_flush(r), -EPERM);
+	char mloc[128];
+	t_posix_loc(mloc, sizeof(mloc), "batchm");
+	shmq_chan *m = make(mloc, SHMQ_CHAN_MPMC, 8, 64, 0, SHMQ_READER);
+	CHECK_EQ(shmq_chan_open(&x, mloc, SHMQ_WRITER, &o), -EINVAL);
+	CHECK(x == NULL);
+	CHECK_EQ(shmq_chan_close(m), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+/* A batch larger than the ring holds: the writer publishes before it
+ * waits for room, so nobody waits for good. */
+TEST(spsc_batch_writer_publishes_before_it_waits_for_room)
+{
+	char loc[128], buf[700];
+	t_posix_loc(loc, sizeof(loc), "batchw");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *w = batch_writer(loc, 1000);
+		for (uint64_t i = 0; i < 20000; i++)
+			CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 600, i)),
+			         0);
+		CHECK_EQ(shmq_chan_close(w), 0);
+		_exit(0);
+	}
+	uint64_t want = 0, num;
+	ssize_t n;
+	while ((n = shmq_chan_recv(r, buf, sizeof(buf))) >= 0) {
+		CHECK(msg_ok(buf, (size_t)n, &num));
+		CHECK_EQ(num, want);
+		want++;
+	}
+	CHECK_EQ(n, -EPIPE);
+	CHECK_EQ(want, 20000);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_close(r), 0);
+}

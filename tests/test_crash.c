@@ -322,6 +322,35 @@ static void s_spsc_writer(const char *at, int64_t delivered)
 	close_last(r, loc);
 }
 
+/* Batches of 3: flush 1 publishes 0..2, flush 2 publishes 3..5. */
+static void v_spsc_batch_writer(const char *loc)
+{
+	struct shmq_chan_opts o = {.spin_ns = -1, .batch = 3};
+	shmq_chan *w = NULL;
+	CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, &o), 0);
+	for (uint64_t i = 0; i < 100; i++)
+		send_num(w, i, 100);
+}
+
+/* A batching writer died: what it published comes through, what it held
+ * never does (not even the held records whose headers it wrote), and a
+ * new writer starts where the published records end. */
+static void s_spsc_batch_writer(const char *at, int64_t delivered)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "sb");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_READER);
+	pid_t pid = spawn(at, v_spsc_batch_writer, loc);
+	int64_t n = 0, got;
+	while ((got = recv_num(r)) >= 0)
+		CHECK_EQ(got, n++);
+	CHECK_EQ(got, SHMQ_EPEERDEAD);
+	CHECK_EQ(n, delivered);
+	died_at(pid);
+	flows(loc, r, (uint64_t)n);
+	close_last(r, loc);
+}
+
 static void v_spsc_reader(const char *loc)
 {
 	shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
@@ -1094,6 +1123,14 @@ CRASH_TEST(spsc_commit_payload, "spsc.commit.payload:3",
 CRASH_TEST(spsc_publish_header, "spsc.publish.header:3",
            s_spsc_writer(at, 3))
 CRASH_TEST(spsc_reserve_pad, "spsc.reserve.pad", s_spsc_writer(at, 4))
+CRASH_TEST(spsc_flush_header, "spsc.flush.header:2",
+           s_spsc_batch_writer(at, 6))
+/* The 5th send dies with 3 held (its header written) and 4 written (a
+ * second test of that point: not in the one-per-point table). */
+TEST(crash_spsc_batch_held)
+{
+	s_spsc_batch_writer("spsc.commit.payload:5", 3);
+}
 CRASH_TEST(spsc_release_read, "spsc.release.read:3", s_spsc_reader(at))
 CRASH_TEST(mpmc_claim_write, "mpmc.claim.write:3", s_mpmc_writer(at))
 CRASH_TEST(mpmc_commit_payload, "mpmc.commit.payload:3", s_mpmc_writer(at))

@@ -112,6 +112,8 @@ ok|spsc|progress|-DN=8 -DM=4 -DLMAX=3|s|
 fail|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DMUTANT=1|s|publish() without the terminator
 fail|spsc|progress|-DN=8 -DM=4 -DLMAX=3 -DMUTANT=4|s|publish() does not notify data_ev
 fail|spsc|progress|-DN=8 -DM=4 -DLMAX=3 -DWAIT_MUTANT=2|s|sleep_on() loads seq after its check
+ok|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DBATCH=3|s|
+fail|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DBATCH=3 -DMUTANT=6|s|a batching writer waits for room holding records
 ok|mpmc|safety|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=1|s|
 ok|mpmc|progress|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=1|s|
 fail|mpmc|safety|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=0 -DMUTANT=3|s|claim_read() moves head past a WRITING slot it did not take back
@@ -138,6 +140,8 @@ full='ok|spsc|safety|-DN=4 -DM=4 -DLMAX=2|s|
 ok|spsc|safety|-DN=16 -DM=5 -DLMAX=3|m|
 ok|spsc|progress|-DN=4 -DM=6 -DLMAX=2|s|
 ok|spsc|progress|-DN=16 -DM=5 -DLMAX=3|m|
+ok|spsc|safety|-DN=8 -DM=5 -DLMAX=3 -DBATCH=2|s|
+ok|spsc|progress|-DN=8 -DM=5 -DLMAX=3 -DBATCH=2|s|
 fail|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DMUTANT=2|s|the header stored before the payload
 fail|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DMUTANT=3|s|room() does not count the terminator
 fail|spsc|progress|-DN=8 -DM=4 -DLMAX=3 -DMUTANT=5|s|publish_head() does not notify space_ev

@@ -36,6 +36,8 @@
  * terminator word; -DMUTANT=4: publish() does not notify data_ev;
  * -DMUTANT=5: publish_head() does not notify space_ev. Each must fail (4
  * and 5 the progress check), as must wait.pml's WAIT_MUTANTs.
+ * -DBATCH=B: the writer batches B records (opts.batch); -DMUTANT=6 with it:
+ * the writer waits for room without publishing what it holds (must fail).
  */
 #ifndef N
 #define N 4
@@ -48,6 +50,9 @@
 #endif
 #ifndef MUTANT
 #define MUTANT 0
+#endif
+#ifndef BATCH
+#define BATCH 1
 #endif
 
 #define NPROC 2 /* writer, reader */
@@ -96,12 +101,53 @@ bool wdone, rdone; /* ghosts: the writer, the reader is through */
 #else
 #define WAKE_READER NOTIFY(DATA_EV)
 #endif
+#if BATCH > 1
+/* Batching (opts.batch): publish() holds the first record's header of a
+ * batch (hold()), stores the others' at once; spsc_flush() stores the
+ * held one (release), then tail, then wakes the reader. It runs at the
+ * BATCH-th record, before the writer waits for room, and at close. */
+#define FLUSH                                                               \
+	if                                                                  \
+	:: held > 0 -> ring[hpos % N] = hword; held = 0; tail = pos;        \
+		WAKE_READER                                                 \
+	:: else -> skip                                                     \
+	fi
+#define PUBLISH(bytes, w)                                                   \
+	TERMINATE(bytes);                                                   \
+	if                                                                  \
+	:: held == 0 -> hpos = pos; hword = (w)                             \
+	:: else -> ring[pos % N] = (w)                                      \
+	fi;                                                                 \
+	held++;                                                             \
+	pos = pos + (bytes);                                                \
+	if                                                                  \
+	:: held >= BATCH -> FLUSH                                           \
+	:: else -> skip                                                     \
+	fi
+#if MUTANT == 6
+#define FLUSH_BEFORE_WAIT(want) skip /* waits holding records: wrong */
+#else
+#define FLUSH_BEFORE_WAIT(want)                                             \
+	if                                                                  \
+	:: held > 0 -> ROOM(want);                                          \
+		if                                                          \
+		:: rc == AGAIN -> FLUSH                                     \
+		:: else -> skip                                             \
+		fi                                                          \
+	:: else -> skip                                                     \
+	fi
+#endif
+#undef WAIT_ROOM
+#define WAIT_ROOM(want) FLUSH_BEFORE_WAIT(want); CHAN_WAIT(SPACE_EV, ROOM(want))
+#else
+#define FLUSH skip
 #define PUBLISH(bytes, w)                                                   \
 	TERMINATE(bytes);                                                   \
 	ring[pos % N] = (w);                                                \
 	pos = pos + (bytes);                                                \
 	tail = pos;                                                         \
 	WAKE_READER
+#endif
 
 #if MUTANT == 5
 #define WAKE_WRITER skip /* publish_head() without its notify: wrong */
@@ -118,6 +164,7 @@ bool wdone, rdone; /* ghosts: the writer, the reader is through */
 active proctype writer()
 {
 	int pos = 0, other = 0, need, to_end, ln, i;
+	int held = 0, hpos = 0, hword = 0; /* batching: the held records */
 	byte m = 0;
 	WAIT_LOCALS;
 	do
@@ -158,6 +205,7 @@ active proctype writer()
 		m++
 	:: else -> break
 	od;
+	FLUSH; /* close: the quit hook publishes what is held */
 	wdone = 1
 }
 

@@ -215,6 +215,7 @@ struct chan_case {
 	size_t capacity;
 	int64_t spin_ns;
 	uint32_t writers, readers;
+	uint32_t batch; /* spsc writers: opts.batch */
 	pthread_barrier_t go; /* everyone attached before anyone sends */
 	/* Per reader: messages and seq sum; per reader and writer: last seq. */
 	uint64_t got[MAXTHR], sum[MAXTHR];
@@ -237,6 +238,8 @@ static shmq_chan *attach(struct chan_case *c, int role)
 {
 	struct shmq_chan_opts o = chan_opts(c, 0);
 	shmq_chan *ch = NULL;
+	if (role == SHMQ_WRITER)
+		o.batch = c->batch;
 	int rc = shmq_chan_open(&ch, c->loc, role, &o);
 	if (rc < 0) {
 		fprintf(stderr, "%s: open: %d\n", c->loc, rc);
@@ -357,16 +360,23 @@ static int run_case(const char *what, struct chan_case *c,
 	return ok;
 }
 
-static int run_chan(const char *what, int kind, size_t capacity,
-                    uint32_t writers, uint32_t readers, int64_t spin_ns)
+static int run_batch(const char *what, int kind, size_t capacity,
+                     uint32_t writers, uint32_t readers, int64_t spin_ns,
+                     uint32_t batch)
 {
 	char loc[64];
 	struct chan_case c = {.loc = loc, .kind = kind, .capacity = capacity,
 	                      .spin_ns = spin_ns, .writers = writers,
-	                      .readers = readers};
-	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-%d-%d", (int)getpid(),
-	         kind, (int)spin_ns);
+	                      .readers = readers, .batch = batch};
+	snprintf(loc, sizeof(loc), "posix:shmqtsan-%d-%d-%d-%u", (int)getpid(),
+	         kind, (int)spin_ns, batch);
 	return run_case(what, &c, writer, reader);
+}
+
+static int run_chan(const char *what, int kind, size_t capacity,
+                    uint32_t writers, uint32_t readers, int64_t spin_ns)
+{
+	return run_batch(what, kind, capacity, writers, readers, spin_ns, 0);
 }
 
 /* ---- Channel fds: one side in an epoll loop on shmq_chan_fd ---- */
@@ -647,6 +657,9 @@ int main(void)
 	for (int64_t spin = 20000; spin >= 0; spin -= 20000) {
 		total++, pass += run_chan("spsc 1->1", SHMQ_CHAN_SPSC, 1024,
 		                          1, 1, spin);
+		/* batches of 5: held headers, flushes before waiting */
+		total++, pass += run_batch("spsc 1->1 batch 5",
+		                           SHMQ_CHAN_SPSC, 1024, 1, 1, spin, 5);
 		total++, pass += run_chan("mpmc 2->2", SHMQ_CHAN_MPMC, 8, 2,
 		                          2, spin);
 		total++, pass += run_chan("broadcast 1->2",

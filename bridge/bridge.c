@@ -26,11 +26,29 @@ struct net {
 	const char *topic, *iface;
 	const char *peers[MAX_PEERS];
 	unsigned npeers;
+	unsigned readers; /* out: remote readers to wait for (--readers) */
 };
 
 struct stats {
 	uint64_t msgs, refused, gaps;
 };
+
+/* --readers N: 1 to 1024 (a broadcast to N hosts). */
+static int own_readers(const struct cli_cmd *cmd, const char *arg,
+                       struct net *n)
+{
+	uint64_t v;
+	const char *why = cli_parse_size(arg, &v);
+
+	if (strcmp(cmd->name, "bridge out"))
+		return cli_usage_error(cmd, "--readers is an option of bridge out");
+	if (!why && (v == 0 || v > 1024))
+		why = "give 1 to 1024";
+	if (why)
+		return cli_usage_error(cmd, "invalid --readers '%s': %s", arg, why);
+	n->readers = (unsigned)v;
+	return CLI_OK;
+}
 
 static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
                       void *ctx)
@@ -41,6 +59,8 @@ static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
 		n->topic = arg;
 	else if (o == 'i')
 		n->iface = arg;
+	else if (o == 'r')
+		return own_readers(cmd, arg, n);
 	else if (n->npeers == MAX_PEERS)
 		return cli_usage_error(cmd, "at most %d --peer", MAX_PEERS);
 	else
@@ -172,14 +192,15 @@ static void writer_id(shmq_WriterId *id, const char *channel)
 	            ((uint64_t)getpid() << 16);
 }
 
-/* Waits in slices until a remote reader matched; CLI_STOP on a signal. */
-static int wait_matched(dds_entity_t wr)
+/* Waits in slices until `readers` remote readers matched; CLI_STOP on a
+ * signal. */
+static int wait_matched(dds_entity_t wr, unsigned readers)
 {
 	dds_publication_matched_status_t st;
 
 	for (;;) {
 		if (dds_get_publication_matched_status(wr, &st) == 0 &&
-		    st.current_count > 0)
+		    st.current_count >= readers)
 			return CLI_OK;
 		if (cli_chan_stopped())
 			return CLI_STOP;
@@ -215,7 +236,7 @@ static int publish(struct out *o, size_t len, int eos)
 
 	/* A remote reader that left (a bridge in restarted): wait for one
 	 * again rather than publish into the void. */
-	if (o->block && (rc = wait_matched(o->wr)) != CLI_OK)
+	if (o->block && (rc = wait_matched(o->wr, 1)) != CLI_OK)
 		return rc;
 	o->m.seq++;
 	o->m.size = (uint32_t)len;
@@ -271,11 +292,13 @@ static int parse_open(const struct cli_cmd *cmd, int argc, char **argv,
 		{ "topic", required_argument, NULL, 't' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "peer", required_argument, NULL, 'e' },
+		{ "readers", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int rc;
 
 	memset(n, 0, sizeof(*n));
+	n->readers = 1;
 	rc = cli_chan_parse(cmd, argc, argv, opts, a, own_option, n);
 	if (rc != CLI_CHAN_PROCEED)
 		return rc;
@@ -316,7 +339,7 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 		writer_id(&o.m.writer, o.name);
 		o.block = in.policy != SHMQ_POLICY_OVERWRITE;
 		rc = o.wr < 0 ? dds_fail("cannot create the DDS writer", o.wr)
-		              : wait_matched(o.wr);
+		              : wait_matched(o.wr, n.readers);
 		if (rc == CLI_OK)
 			rc = pump_out(&o);
 		dds_delete(pp);
@@ -482,11 +505,13 @@ static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 
 static const struct cli_cmd bridge_out = {
 	"bridge out",
-	"bridge out NAME --topic T {--interface IF | --peer ADDR...} [--any-owner]",
+	"bridge out NAME --topic T {--interface IF | --peer ADDR...} [--readers N] [--any-owner]",
 	"Reads channel NAME and publishes each message on DDS topic T\n"
 	"(docs/bridge.md). --interface IF: Cyclone uses only that interface;\n"
 	"--peer ADDR (repeatable): multicast off, discovery by unicast to\n"
-	"those addresses. One of them is required.\n",
+	"those addresses. One of them is required. --readers N: take the\n"
+	"first message only once N remote readers matched (default 1), so\n"
+	"that a broadcast to N hosts starts at the first message on each.\n",
 	run_out,
 };
 

@@ -19,6 +19,7 @@
 
 #define LEASE DDS_SECS(1)       /* writer liveliness: docs/bridge.md */
 #define BLOCK_SLICE DDS_MSECS(100) /* dds_write waits; a signal is seen */
+#define READER_CACHE 256 /* block: samples bridge in holds unwritten */
 #define MAX_PEERS 16
 #define XML_MAX 4096
 
@@ -112,7 +113,11 @@ static int config_xml(const struct net *n, char *xml, size_t len)
 			PUT("<Peer address=\"%s\"/>", n->peers[i]);
 		PUT("</Peers>");
 	}
-	PUT("</Discovery></Domain></CycloneDDS>");
+	/* The writer's unacknowledged bytes start at their bound (Cyclone's
+	 * default, 500 kB) rather than at 30 kB growing over tens of
+	 * seconds: no slow start, and backpressure that stops moving. */
+	PUT("</Discovery><Internal><Watermarks><WhcHighInit>500kB</WhcHighInit>"
+	    "</Watermarks></Internal></Domain></CycloneDDS>");
 #undef PUT
 	return 0;
 }
@@ -485,6 +490,14 @@ static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 	rc = dds_open(&n, &pp, &tp);
 	if (rc == CLI_OK) {
 		q = bridge_qos(inf.policy, 1024);
+		/* KEEP_ALL alone lets the reader's cache grow without bound
+		 * while the local readers are slow: a bounded cache makes
+		 * Cyclone hold back acknowledgments instead, so the remote
+		 * writer blocks (the backpressure of docs/bridge.md). */
+		if (inf.policy != SHMQ_POLICY_OVERWRITE)
+			dds_qset_resource_limits(q, READER_CACHE,
+			                         DDS_LENGTH_UNLIMITED,
+			                         DDS_LENGTH_UNLIMITED);
 		b.rd = dds_create_reader(pp, tp, q, NULL);
 		dds_delete_qos(q);
 		rc = b.rd < 0 ? dds_fail("cannot create the DDS reader", b.rd)

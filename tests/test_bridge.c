@@ -524,3 +524,63 @@ TEST(bridge_slow_remote_reader_blocks_the_local_writer_and_loses_nothing)
 	unlink(out);
 	unlink(pidf);
 }
+
+/* Writes lines from..to (numbered as write_lines does) to fd. */
+static void put_lines(int fd, int from, int to)
+{
+	char line[64];
+
+	for (int i = from; i <= to; i++) {
+		int n = snprintf(line, sizeof(line),
+		                 "line %d of the bridged stream\n", i);
+
+		CHECK(write(fd, line, (size_t)n) == n);
+	}
+}
+
+/* The link cut (ip link set down on B's side) for 0.4 s, less than the
+ * 1 s lease, while lines are in flight, and restored: RELIABLE
+ * retransmits, so B gets every line once, in order, and the end. */
+TEST(bridge_link_cut_and_restored_within_the_lease_loses_nothing)
+{
+	static struct t_run ra, rb, rl;
+	char fifo[64], in[64], out[64], body[1024], cmd[256];
+	int half = 2000, fd;
+	pid_t pa, pb;
+
+	make_hosts();
+	tmp_path(fifo, sizeof(fifo), "fifo");
+	tmp_path(in, sizeof(in), "in");
+	tmp_path(out, sizeof(out), "out");
+	CHECK(mkfifo(fifo, 0600) == 0);
+	write_lines(in, 2 * half, 0);
+	snprintf(body, sizeof(body),
+	         "$S bridge in c --create --topic t7 $NET & "
+	         "$S recv c --create > %s; r=$?; wait $!; exit $((r * 10 + $?))",
+	         out);
+	pb = start_host(&rb, HOST_B, body);
+	snprintf(body, sizeof(body),
+	         "$S bridge out c --create --topic t7 $NET & b=$!; "
+	         "$S send c --create < %s; s=$?; wait $b; exit $((s * 10 + $?))",
+	         fifo);
+	pa = start_host(&ra, HOST_A, body);
+	fd = open(fifo, O_WRONLY);
+	CHECK(fd >= 0);
+	put_lines(fd, 1, half);
+	CHECK(wait_for_text(out, "line 1 of")); /* the stream flows */
+	snprintf(cmd, sizeof(cmd), "ip -n %s link set %s down", ns[HOST_B],
+	         ifn[HOST_B]);
+	CHECK_EQ(sh(&rl, cmd), 0);
+	put_lines(fd, half + 1, 2 * half); /* into the cut */
+	usleep(400000); /* the length of the cut, not a wait for an event */
+	snprintf(cmd, sizeof(cmd), "ip -n %s link set %s up", ns[HOST_B],
+	         ifn[HOST_B]);
+	CHECK_EQ(sh(&rl, cmd), 0);
+	close(fd);
+	CHECK_EQ(t_wait(pa), 0);
+	CHECK_EQ(t_wait(pb), 0);
+	check_same(in, out);
+	unlink(fifo);
+	unlink(in);
+	unlink(out);
+}

@@ -150,8 +150,11 @@ static int dds_open(const struct net *n, dds_entity_t *pp, dds_entity_t *tp)
 	return CLI_OK;
 }
 
-/* block -> RELIABLE KEEP_ALL; overwrite -> RELIABLE KEEP_LAST(depth). */
-static dds_qos_t *bridge_qos(int policy, int32_t depth)
+/* block -> RELIABLE KEEP_ALL; overwrite -> RELIABLE KEEP_LAST(depth);
+ * a channel with --history K -> TRANSIENT_LOCAL: the writer keeps its
+ * last K samples for readers that join later, and such a reader asks for
+ * them. */
+static dds_qos_t *bridge_qos(int policy, int32_t depth, uint32_t history)
 {
 	dds_qos_t *q = dds_create_qos();
 
@@ -161,7 +164,16 @@ static dds_qos_t *bridge_qos(int policy, int32_t depth)
 	else
 		dds_qset_history(q, DDS_HISTORY_KEEP_ALL, 0);
 	dds_qset_liveliness(q, DDS_LIVELINESS_AUTOMATIC, LEASE);
-	dds_qset_durability(q, DDS_DURABILITY_VOLATILE);
+	if (history) {
+		dds_qset_durability(q, DDS_DURABILITY_TRANSIENT_LOCAL);
+		dds_qset_durability_service(q, 0, DDS_HISTORY_KEEP_LAST,
+		                            (int32_t)history,
+		                            DDS_LENGTH_UNLIMITED,
+		                            DDS_LENGTH_UNLIMITED,
+		                            DDS_LENGTH_UNLIMITED);
+	} else {
+		dds_qset_durability(q, DDS_DURABILITY_VOLATILE);
+	}
 	return q;
 }
 
@@ -338,13 +350,15 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 	rc = dds_open(&n, &pp, &tp);
 	if (rc == CLI_OK) {
 		q = bridge_qos(in.policy, in.capacity > 1 << 20 ? 1 << 20 :
-		               (int32_t)in.capacity);
+		               (int32_t)in.capacity, a.o.history);
 		o.wr = dds_create_writer(pp, tp, q, NULL);
 		dds_delete_qos(q);
 		writer_id(&o.m.writer, o.name);
-		o.block = in.policy != SHMQ_POLICY_OVERWRITE;
+		/* With a history, publishing before anyone listens is what it is
+		 * for: the last K wait for readers that join later. */
+		o.block = in.policy != SHMQ_POLICY_OVERWRITE && !a.o.history;
 		rc = o.wr < 0 ? dds_fail("cannot create the DDS writer", o.wr)
-		              : wait_matched(o.wr, n.readers);
+		     : a.o.history ? CLI_OK : wait_matched(o.wr, n.readers);
 		if (rc == CLI_OK)
 			rc = pump_out(&o);
 		dds_delete(pp);
@@ -365,7 +379,26 @@ struct in {
 	shmq_WriterId from; /* the stream followed; seq 0: none yet */
 	uint64_t seq;
 	struct stats st;
+	int warned;         /* the incompatible writer was reported */
 };
+
+/* A writer whose QoS this reader cannot take (--history on one side only)
+ * is never matched: say so once rather than wait in silence. */
+static void check_incompatible(struct in *b)
+{
+	dds_requested_incompatible_qos_status_t st;
+
+	if (b->warned ||
+	    dds_get_requested_incompatible_qos_status(b->rd, &st) < 0 ||
+	    !st.total_count)
+		return;
+	b->warned = 1;
+	fprintf(stderr, "shmq bridge: %s: a writer on this topic offers a QoS "
+	        "this reader cannot take (DDS policy %d%s): give --history to "
+	        "both bridges or to neither\n", b->name, (int)st.last_policy_id,
+	        st.last_policy_id == DDS_DURABILITY_QOS_POLICY_ID ?
+	        ", durability" : "");
+}
 
 /* A sample we take: its size field says its length, its sequence number
  * goes up by exactly one within its writer's stream. */
@@ -451,6 +484,7 @@ static int pump_in(struct in *b)
 			rc = CLI_STOP;
 			break;
 		}
+		check_incompatible(b);
 		rc = take_one(b, &state);
 	}
 	dds_delete(ws);
@@ -489,7 +523,7 @@ static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 		inf.policy = SHMQ_POLICY_BLOCK;
 	rc = dds_open(&n, &pp, &tp);
 	if (rc == CLI_OK) {
-		q = bridge_qos(inf.policy, 1024);
+		q = bridge_qos(inf.policy, 1024, a.o.history);
 		/* KEEP_ALL alone lets the reader's cache grow without bound
 		 * while the local readers are slow: a bounded cache makes
 		 * Cyclone hold back acknowledgments instead, so the remote

@@ -638,3 +638,60 @@ TEST(bridge_carries_a_binary_stream_byte_for_byte)
 	unlink(in);
 	unlink(out);
 }
+
+/* Durability (--history K: TRANSIENT_LOCAL, the writer keeping its last
+ * K): 10 lines published on A with nobody listening; a bridge in that
+ * joins later with --history 3 gets the last 3, says what it missed, and
+ * then the end of the stream. */
+TEST(bridge_history_gives_a_late_remote_reader_the_last_k)
+{
+	static struct t_run ra, rb;
+	char in[64], end[64], out[64], err[64], pubf[64], body[1024];
+	size_t n;
+	char *got, *why;
+	pid_t pa, pb;
+	FILE *f;
+
+	make_hosts();
+	tmp_path(in, sizeof(in), "in");
+	tmp_path(end, sizeof(end), "end");
+	tmp_path(out, sizeof(out), "out");
+	tmp_path(err, sizeof(err), "err");
+	tmp_path(pubf, sizeof(pubf), "published");
+	write_lines(in, 10, 0);
+	/* A's writer sends the 10 lines and holds the stream open until the
+	 * file end appears; A says when bridge out took all 10 (polls of
+	 * files and of shmq stat). */
+	snprintf(body, sizeof(body),
+	         "$S bridge out c --create --kind samples --history 3 --topic t9 "
+	         "$NET & b=$!; (cat %s; until [ -e %s ]; do sleep 0.05; done) | "
+	         "$S send c --create --kind samples --history 3 & s=$!; "
+	         "until ASAN_OPTIONS=detect_leaks=0 $S stat c | "
+	         "grep -q \"^received: *10$\"; do sleep 0.05; done; echo > %s; "
+	         "wait $s; s=$?; wait $b; exit $((s * 10 + $?))", in, end, pubf);
+	pa = start_host(&ra, HOST_A, body);
+	CHECK(wait_for_text(pubf, "\n"));
+	snprintf(body, sizeof(body),
+	         "$S bridge in c --create --kind samples --history 3 --topic t9 "
+	         "$NET 2> %s & $S recv c --create --kind samples --history 3 "
+	         "> %s; r=$?; wait $!; exit $((r * 10 + $?))", err, out);
+	pb = start_host(&rb, HOST_B, body);
+	CHECK(wait_for_text(out, "line 10 of")); /* the history came */
+	f = fopen(end, "w"); /* the end of the stream */
+	CHECK(f && fclose(f) == 0);
+	CHECK_EQ(t_wait(pa), 0);
+	CHECK_EQ(t_wait(pb), 0);
+	got = read_file(out, &n);
+	CHECK_STREQ(got, "line 8 of the bridged stream\nline 9 of the bridged "
+	            "stream\nline 10 of the bridged stream\n");
+	why = read_file(err, &n);
+	CHECK_HAS(why, "stream joined at message 8: the 7 before it were not "
+	          "received");
+	free(got);
+	free(why);
+	unlink(in);
+	unlink(end);
+	unlink(out);
+	unlink(err);
+	unlink(pubf);
+}

@@ -695,3 +695,42 @@ TEST(bridge_history_gives_a_late_remote_reader_the_last_k)
 	unlink(err);
 	unlink(pubf);
 }
+
+/* examples/dds_listener, a plain Cyclone subscriber with no shmq in it,
+ * gets a bridged channel's lines on B byte for byte, counts them, and
+ * ends at the end of the stream. */
+TEST(bridge_topic_is_read_by_a_plain_dds_program)
+{
+	static struct t_run ra, rb;
+	char in[64], out[64], err[64], listener[1024], body[2048], cmd[4096];
+	size_t n;
+	char *why;
+	pid_t pb;
+
+	make_hosts();
+	snprintf(listener, sizeof(listener), "%s/examples/dds_listener",
+	         t_build_dir());
+	CHECK(access(listener, X_OK) == 0);
+	tmp_path(in, sizeof(in), "in");
+	tmp_path(out, sizeof(out), "out");
+	tmp_path(err, sizeof(err), "err");
+	write_lines(in, 1000, 0);
+	snprintf(body, sizeof(body), "%s t10 %s %s > %s 2> %s", listener,
+	         ifn[HOST_B], ip[HOST_A], out, err);
+	pb = start_host(&rb, HOST_B, body);
+	snprintf(body, sizeof(body),
+	         "$S bridge out c --create --topic t10 $NET & "
+	         "$S send c --create < %s; echo send=$?; wait $!; echo out=$?",
+	         in);
+	on_host(cmd, sizeof(cmd), HOST_A, body);
+	sh(&ra, cmd);
+	CHECK_HAS(ra.out, "out=0");
+	CHECK_EQ(t_wait(pb), 0);
+	check_same(in, out);
+	why = read_file(err, &n);
+	CHECK_HAS(why, "dds_listener: 1000 messages, ");
+	free(why);
+	unlink(in);
+	unlink(out);
+	unlink(err);
+}

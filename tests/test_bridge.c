@@ -478,7 +478,7 @@ TEST(bridge_slow_remote_reader_blocks_the_local_writer_and_loses_nothing)
 	static struct t_run ra, rb;
 	char in[64], out[64], pidf[64], body[1024], cmd[4096];
 	const char *p;
-	int total = 2000; /* 2 MB of 1000-byte lines: more than the path holds */
+	int total = 12000; /* 100-byte lines: nearly twice what the path holds */
 	long stalled;
 	pid_t pb, recv_pid;
 
@@ -486,7 +486,7 @@ TEST(bridge_slow_remote_reader_blocks_the_local_writer_and_loses_nothing)
 	tmp_path(in, sizeof(in), "in");
 	tmp_path(out, sizeof(out), "out");
 	tmp_path(pidf, sizeof(pidf), "pid");
-	write_lines(in, total, 1000);
+	write_lines(in, total, 100);
 	snprintf(body, sizeof(body),
 	         "$S bridge in c --create --capacity 64K --topic t6 $NET & "
 	         "$S recv c --create --capacity 64K > %s & echo $! > %s; "
@@ -494,7 +494,7 @@ TEST(bridge_slow_remote_reader_blocks_the_local_writer_and_loses_nothing)
 	pb = start_host(&rb, HOST_B, body);
 	recv_pid = read_pid(pidf);
 	CHECK(kill(recv_pid, SIGSTOP) == 0);
-	/* On A: once more than the two channels hold (64 such lines each)
+	/* On A: once more than the two channels hold (655 such lines each)
 	 * was sent, and the count then stays put for 3 polls in a row, say
 	 * where the writer stalled and that it still runs; then SIGCONT.
 	 * (stat under ASan without its leak check: polls stay quick.) */
@@ -504,7 +504,7 @@ TEST(bridge_slow_remote_reader_blocks_the_local_writer_and_loses_nothing)
 	         "prev=x; same=0; until [ $same = 3 ]; do sleep 0.1; "
 	         "cur=$(ASAN_OPTIONS=detect_leaks=0 $S stat c | "
 	         "sed -n \"s/^sent: *//p\"); "
-	         "if [ \"${cur:-0}\" -gt 130 ] && [ \"$cur\" = \"$prev\" ]; "
+	         "if [ \"${cur:-0}\" -gt 1310 ] && [ \"$cur\" = \"$prev\" ]; "
 	         "then same=$((same + 1)); else same=0; fi; prev=$cur; done; "
 	         "echo stalled=$cur; kill -0 $s && echo send-running; "
 	         "kill -CONT %d; wait $s; echo send=$?; wait $b; echo out=$?",
@@ -514,7 +514,7 @@ TEST(bridge_slow_remote_reader_blocks_the_local_writer_and_loses_nothing)
 	p = strstr(ra.out, "stalled=");
 	CHECK(p);
 	stalled = strtol(p + 8, NULL, 10);
-	CHECK(stalled > 130 && stalled < total);
+	CHECK(stalled > 1310 && stalled < total);
 	CHECK_HAS(ra.out, "send-running");
 	CHECK_HAS(ra.out, "send=0");
 	CHECK_HAS(ra.out, "out=0");

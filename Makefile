@@ -191,6 +191,7 @@ help:
 	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed, N skipped'"
 	@echo "                a skip for want of a package fails it (SHMQ_ALLOW_SKIP=1 accepts)"
 	@echo "                T=pattern runs only matching tests"
+	@echo "make bench-bridge shmq bridge beside ddsperf and TCP between two network namespaces (root): bench/results/bridge-*.txt"
 	@echo "make check-long the long reliability suite: kill loops x10,000, fuzz 60 s/target, valgrind, Spin models, mutants"
 	@echo "make check-tsan  thread tests under ThreadSanitizer (make test runs them too)"
 	@echo "make check-layers  no library object calls into a higher layer (src/layers.txt; make test runs it)"
@@ -472,6 +473,14 @@ $(B)/tests/dds-forge: tests/dds/forge.c $(B)/obj/gen/shmq_bridge.o $(B)/gen/shmq
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -I$(B)/gen $(LDFLAGS) -o $@ $< \
 	  $(B)/obj/gen/shmq_bridge.o $(DDS_LIBS)
+# make bench-bridge: the bridge beside ddsperf and TCP between two network
+# namespaces (scripts/bench-bridge.sh, root; bench/results/bridge-*.txt).
+.PHONY: bench-bridge
+bench-bridge: $(B)/shmq $(B)/shmq-bridge $(B)/bench-bridge-peer
+	scripts/bench-bridge.sh $(B)
+$(B)/bench-bridge-peer: bridge/bench_peer.c $(B)/libshmq.a
+	$(CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -Iinclude $(LDFLAGS) -o $@ $< \
+	  $(B)/libshmq.a
 # A plain Cyclone subscriber of a bridged topic (no shmq), run by the tests.
 $(B)/examples/dds_listener: examples/dds_listener.c $(B)/obj/gen/shmq_bridge.o $(B)/gen/shmq_bridge.h
 	@mkdir -p $(dir $@)

@@ -210,6 +210,39 @@ static void tmp_path(char *buf, size_t len, const char *what)
 	snprintf(buf, len, "/tmp/shmqt-%d-%s", (int)getpid(), what);
 }
 
+/* On host h: a bridge in on topic writing into channel c and a reader
+ * of c (recv with flags) writing to out; exits 10 * recv's status + the
+ * bridge's. */
+static pid_t start_receiver(struct t_run *r, int h, const char *topic,
+                            const char *flags, const char *out)
+{
+	char body[1024];
+
+	snprintf(body, sizeof(body),
+	         "$S bridge in c --create --topic %s $NET & "
+	         "$S recv c --create %s > %s; r=$?; wait $!; exit $((r * 10 + $?))",
+	         topic, flags, out);
+	return start_host(r, h, body);
+}
+
+/* On A: a bridge out (with out_flags) on topic and a writer sending the
+ * file in (send with flags) into channel c; both exit 0. */
+static void run_sender(struct t_run *r, const char *topic,
+                       const char *out_flags, const char *flags,
+                       const char *in)
+{
+	char body[1024], cmd[4096];
+
+	snprintf(body, sizeof(body),
+	         "$S bridge out c --create --topic %s %s $NET & "
+	         "$S send c --create %s < %s; echo send=$?; wait $!; echo out=$?",
+	         topic, out_flags, flags, in);
+	on_host(cmd, sizeof(cmd), HOST_A, body);
+	sh(r, cmd);
+	CHECK_HAS(r->out, "send=0");
+	CHECK_HAS(r->out, "out=0");
+}
+
 TEST(bridge_refuses_to_start_without_interface_or_peer)
 {
 	struct t_run r;
@@ -237,27 +270,16 @@ TEST(bridge_refuses_to_start_without_interface_or_peer)
 TEST(bridge_carries_lines_byte_for_byte_and_the_end_of_stream)
 {
 	static struct t_run ra, rb;
-	char in[64], out[64], body[1024], cmd[4096];
+	char in[64], out[64];
 	pid_t pb;
 
 	make_hosts();
 	tmp_path(in, sizeof(in), "in");
 	tmp_path(out, sizeof(out), "out");
 	write_lines(in, t_long() ? LINES : LINES / 5, 0);
-	snprintf(body, sizeof(body),
-	         "$S bridge in c --create --topic t1 $NET & "
-	         "$S recv c --create > %s; r=$?; wait $!; i=$?; "
-	         "[ $r = 0 ] && [ $i = 0 ]", out);
-	pb = start_host(&rb, HOST_B, body);
-	snprintf(body, sizeof(body),
-	         "$S bridge out c --create --topic t1 $NET & "
-	         "$S send c --create < %s; echo send=$?; wait $!; echo out=$?",
-	         in);
-	on_host(cmd, sizeof(cmd), HOST_A, body);
-	sh(&ra, cmd);
+	pb = start_receiver(&rb, HOST_B, "t1", "", out);
+	run_sender(&ra, "t1", "", "", in);
 	CHECK_EQ(t_wait(pb), 0);
-	CHECK_HAS(ra.out, "send=0");
-	CHECK_HAS(ra.out, "out=0");
 	check_same(in, out);
 	unlink(in);
 	unlink(out);
@@ -270,7 +292,7 @@ TEST(bridge_carries_lines_byte_for_byte_and_the_end_of_stream)
 TEST(bridge_broadcasts_one_writer_to_readers_on_two_hosts)
 {
 	static struct t_run ra, rb, rc;
-	char in[64], out_b[64], out_c[64], body[1024], cmd[4096];
+	char in[64], out_b[64], out_c[64];
 	pid_t pb, pc;
 
 	make_hosts_n(3);
@@ -278,24 +300,9 @@ TEST(bridge_broadcasts_one_writer_to_readers_on_two_hosts)
 	tmp_path(out_b, sizeof(out_b), "out-b");
 	tmp_path(out_c, sizeof(out_c), "out-c");
 	write_lines(in, t_long() ? LINES : LINES / 20, 0);
-	snprintf(body, sizeof(body),
-	         "$S bridge in c --create --topic t5 $NET & "
-	         "$S recv c --create > %s; r=$?; wait $!; exit $((r * 10 + $?))",
-	         out_b);
-	pb = start_host(&rb, HOST_B, body);
-	snprintf(body, sizeof(body),
-	         "$S bridge in c --create --topic t5 $NET & "
-	         "$S recv c --create > %s; r=$?; wait $!; exit $((r * 10 + $?))",
-	         out_c);
-	pc = start_host(&rc, HOST_C, body);
-	snprintf(body, sizeof(body),
-	         "$S bridge out c --create --topic t5 --readers 2 $NET & "
-	         "$S send c --create < %s; echo send=$?; wait $!; echo out=$?",
-	         in);
-	on_host(cmd, sizeof(cmd), HOST_A, body);
-	sh(&ra, cmd);
-	CHECK_HAS(ra.out, "send=0");
-	CHECK_HAS(ra.out, "out=0");
+	pb = start_receiver(&rb, HOST_B, "t5", "", out_b);
+	pc = start_receiver(&rc, HOST_C, "t5", "", out_c);
+	run_sender(&ra, "t5", "--readers 2", "", in);
 	CHECK_EQ(t_wait(pb), 0);
 	CHECK_EQ(t_wait(pc), 0);
 	check_same(in, out_b);
@@ -554,11 +561,7 @@ TEST(bridge_link_cut_and_restored_within_the_lease_loses_nothing)
 	tmp_path(out, sizeof(out), "out");
 	CHECK(mkfifo(fifo, 0600) == 0);
 	write_lines(in, 2 * half, 0);
-	snprintf(body, sizeof(body),
-	         "$S bridge in c --create --topic t7 $NET & "
-	         "$S recv c --create > %s; r=$?; wait $!; exit $((r * 10 + $?))",
-	         out);
-	pb = start_host(&rb, HOST_B, body);
+	pb = start_receiver(&rb, HOST_B, "t7", "", out);
 	snprintf(body, sizeof(body),
 	         "$S bridge out c --create --topic t7 $NET & b=$!; "
 	         "$S send c --create < %s; s=$?; wait $b; exit $((s * 10 + $?))",
@@ -613,26 +616,15 @@ static void write_random(const char *path, size_t size)
 TEST(bridge_carries_a_binary_stream_byte_for_byte)
 {
 	static struct t_run ra, rb;
-	char in[64], out[64], body[1024], cmd[4096];
+	char in[64], out[64];
 	pid_t pb;
 
 	make_hosts();
 	tmp_path(in, sizeof(in), "bin-in");
 	tmp_path(out, sizeof(out), "bin-out");
 	write_random(in, (size_t)(t_long() ? 256 : 8) << 20);
-	snprintf(body, sizeof(body),
-	         "$S bridge in c --create --topic t8 $NET & "
-	         "$S recv c --create --binary > %s; r=$?; wait $!; "
-	         "exit $((r * 10 + $?))", out);
-	pb = start_host(&rb, HOST_B, body);
-	snprintf(body, sizeof(body),
-	         "$S bridge out c --create --topic t8 $NET & "
-	         "$S send c --create --binary < %s; echo send=$?; wait $!; "
-	         "echo out=$?", in);
-	on_host(cmd, sizeof(cmd), HOST_A, body);
-	sh(&ra, cmd);
-	CHECK_HAS(ra.out, "send=0");
-	CHECK_HAS(ra.out, "out=0");
+	pb = start_receiver(&rb, HOST_B, "t8", "--binary", out);
+	run_sender(&ra, "t8", "", "--binary", in);
 	CHECK_EQ(t_wait(pb), 0);
 	check_same(in, out);
 	unlink(in);
@@ -702,7 +694,7 @@ TEST(bridge_history_gives_a_late_remote_reader_the_last_k)
 TEST(bridge_topic_is_read_by_a_plain_dds_program)
 {
 	static struct t_run ra, rb;
-	char in[64], out[64], err[64], listener[1024], body[2048], cmd[4096];
+	char in[64], out[64], err[64], listener[1024], body[2048];
 	size_t n;
 	char *why;
 	pid_t pb;
@@ -718,13 +710,7 @@ TEST(bridge_topic_is_read_by_a_plain_dds_program)
 	snprintf(body, sizeof(body), "%s t10 %s %s > %s 2> %s", listener,
 	         ifn[HOST_B], ip[HOST_A], out, err);
 	pb = start_host(&rb, HOST_B, body);
-	snprintf(body, sizeof(body),
-	         "$S bridge out c --create --topic t10 $NET & "
-	         "$S send c --create < %s; echo send=$?; wait $!; echo out=$?",
-	         in);
-	on_host(cmd, sizeof(cmd), HOST_A, body);
-	sh(&ra, cmd);
-	CHECK_HAS(ra.out, "out=0");
+	run_sender(&ra, "t10", "", "", in);
 	CHECK_EQ(t_wait(pb), 0);
 	check_same(in, out);
 	why = read_file(err, &n);

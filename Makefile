@@ -30,7 +30,8 @@ LIB_SRC   := $(wildcard src/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 TEST_SRC  := $(wildcard tests/*.c)
-EX_SRC    := $(wildcard examples/*.c)
+# examples/dds_listener.c links Cyclone DDS, not libshmq: the bridge part.
+EX_SRC    := $(filter-out examples/dds_listener.c,$(wildcard examples/*.c))
 # Headers only for the rules that build many sources in one command (fuzz);
 # objects track their own headers (-MMD -MP, the .d files included below).
 HDRS      := include/shmq.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard tests/*.h) \
@@ -192,6 +193,7 @@ help:
 	@echo "make test       sanitizer build and every test; ends with 'N passed, N failed, N skipped'"
 	@echo "                a skip for want of a package fails it (SHMQ_ALLOW_SKIP=1 accepts)"
 	@echo "                T=pattern runs only matching tests"
+	@echo "make bench-bridge shmq bridge beside ddsperf and TCP between two network namespaces (root): bench/results/bridge-*.txt"
 	@echo "make check-long the long reliability suite: kill loops x10,000, fuzz 60 s/target, valgrind, Spin models, mutants"
 	@echo "make check-tsan  thread tests under ThreadSanitizer (make test runs them too)"
 	@echo "make check-layers  no library object calls into a higher layer (src/layers.txt; make test runs it)"
@@ -465,11 +467,24 @@ DDS_LIBS := $(shell pkg-config --libs CycloneDDS 2>/dev/null || { printf \
 IDLC     ?= idlc
 .PHONY: bridge
 ifneq ($(DDS_LIBS),)
-bridge: $(B)/shmq-bridge
+bridge: $(B)/shmq-bridge $(B)/examples/dds_listener
 all: bridge
 test-build: $(B)/tests/shmq-bridge $(B)/tests/dds-forge
 # A plain Cyclone publisher of forged samples, for tests/test_bridge.c.
 $(B)/tests/dds-forge: tests/dds/forge.c $(B)/obj/gen/shmq_bridge.o $(B)/gen/shmq_bridge.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -I$(B)/gen $(LDFLAGS) -o $@ $< \
+	  $(B)/obj/gen/shmq_bridge.o $(DDS_LIBS)
+# make bench-bridge: the bridge beside ddsperf and TCP between two network
+# namespaces (scripts/bench-bridge.sh, root; bench/results/bridge-*.txt).
+.PHONY: bench-bridge
+bench-bridge: $(B)/shmq $(B)/shmq-bridge $(B)/bench-bridge-peer
+	scripts/bench-bridge.sh $(B)
+$(B)/bench-bridge-peer: bridge/bench_peer.c $(B)/libshmq.a
+	$(CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -Iinclude $(LDFLAGS) -o $@ $< \
+	  $(B)/libshmq.a
+# A plain Cyclone subscriber of a bridged topic (no shmq), run by the tests.
+$(B)/examples/dds_listener: examples/dds_listener.c $(B)/obj/gen/shmq_bridge.o $(B)/gen/shmq_bridge.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) -I$(B)/gen $(LDFLAGS) -o $@ $< \
 	  $(B)/obj/gen/shmq_bridge.o $(DDS_LIBS)

@@ -19,6 +19,8 @@
 
 #define LEASE DDS_SECS(1)       /* writer liveliness: docs/bridge.md */
 #define BLOCK_SLICE DDS_MSECS(100) /* dds_write waits; a signal is seen */
+#define READER_CACHE 4096 /* block: samples bridge in holds unwritten */
+#define TAKE_BATCH 64
 #define MAX_PEERS 16
 #define XML_MAX 4096
 
@@ -26,11 +28,29 @@ struct net {
 	const char *topic, *iface;
 	const char *peers[MAX_PEERS];
 	unsigned npeers;
+	unsigned readers; /* out: remote readers to wait for (--readers) */
 };
 
 struct stats {
 	uint64_t msgs, refused, gaps;
 };
+
+/* --readers N: 1 to 1024 (a broadcast to N hosts). */
+static int own_readers(const struct cli_cmd *cmd, const char *arg,
+                       struct net *n)
+{
+	uint64_t v;
+	const char *why = cli_parse_size(arg, &v);
+
+	if (strcmp(cmd->name, "bridge out"))
+		return cli_usage_error(cmd, "--readers is an option of bridge out");
+	if (!why && (v == 0 || v > 1024))
+		why = "give 1 to 1024";
+	if (why)
+		return cli_usage_error(cmd, "invalid --readers '%s': %s", arg, why);
+	n->readers = (unsigned)v;
+	return CLI_OK;
+}
 
 static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
                       void *ctx)
@@ -41,6 +61,8 @@ static int own_option(const struct cli_cmd *cmd, int o, const char *arg,
 		n->topic = arg;
 	else if (o == 'i')
 		n->iface = arg;
+	else if (o == 'r')
+		return own_readers(cmd, arg, n);
 	else if (n->npeers == MAX_PEERS)
 		return cli_usage_error(cmd, "at most %d --peer", MAX_PEERS);
 	else
@@ -92,7 +114,15 @@ static int config_xml(const struct net *n, char *xml, size_t len)
 			PUT("<Peer address=\"%s\"/>", n->peers[i]);
 		PUT("</Peers>");
 	}
-	PUT("</Discovery></Domain></CycloneDDS>");
+	/* The writer's unacknowledged bytes start at their bound (Cyclone's
+	 * default, 500 kB) rather than at 30 kB growing over tens of
+	 * seconds: no slow start, and backpressure that stops moving. */
+	PUT("</Discovery><Internal><Watermarks><WhcHighInit>500kB</WhcHighInit>"
+	    "</Watermarks>");
+	/* Writes are packed into datagrams until dds_write_flush, which
+	 * bridge out calls whenever its channel is empty (as ddsperf does
+	 * after each burst): a packet per message caps the rate. */
+	PUT("<WriteBatch>true</WriteBatch></Internal></Domain></CycloneDDS>");
 #undef PUT
 	return 0;
 }
@@ -125,8 +155,11 @@ static int dds_open(const struct net *n, dds_entity_t *pp, dds_entity_t *tp)
 	return CLI_OK;
 }
 
-/* block -> RELIABLE KEEP_ALL; overwrite -> RELIABLE KEEP_LAST(depth). */
-static dds_qos_t *bridge_qos(int policy, int32_t depth)
+/* block -> RELIABLE KEEP_ALL; overwrite -> RELIABLE KEEP_LAST(depth);
+ * a channel with --history K -> TRANSIENT_LOCAL: the writer keeps its
+ * last K samples for readers that join later, and such a reader asks for
+ * them. */
+static dds_qos_t *bridge_qos(int policy, int32_t depth, uint32_t history)
 {
 	dds_qos_t *q = dds_create_qos();
 
@@ -136,7 +169,16 @@ static dds_qos_t *bridge_qos(int policy, int32_t depth)
 	else
 		dds_qset_history(q, DDS_HISTORY_KEEP_ALL, 0);
 	dds_qset_liveliness(q, DDS_LIVELINESS_AUTOMATIC, LEASE);
-	dds_qset_durability(q, DDS_DURABILITY_VOLATILE);
+	if (history) {
+		dds_qset_durability(q, DDS_DURABILITY_TRANSIENT_LOCAL);
+		dds_qset_durability_service(q, 0, DDS_HISTORY_KEEP_LAST,
+		                            (int32_t)history,
+		                            DDS_LENGTH_UNLIMITED,
+		                            DDS_LENGTH_UNLIMITED,
+		                            DDS_LENGTH_UNLIMITED);
+	} else {
+		dds_qset_durability(q, DDS_DURABILITY_VOLATILE);
+	}
 	return q;
 }
 
@@ -172,14 +214,15 @@ static void writer_id(shmq_WriterId *id, const char *channel)
 	            ((uint64_t)getpid() << 16);
 }
 
-/* Waits in slices until a remote reader matched; CLI_STOP on a signal. */
-static int wait_matched(dds_entity_t wr)
+/* Waits in slices until `readers` remote readers matched; CLI_STOP on a
+ * signal. */
+static int wait_matched(dds_entity_t wr, unsigned readers)
 {
 	dds_publication_matched_status_t st;
 
 	for (;;) {
 		if (dds_get_publication_matched_status(wr, &st) == 0 &&
-		    st.current_count > 0)
+		    st.current_count >= readers)
 			return CLI_OK;
 		if (cli_chan_stopped())
 			return CLI_STOP;
@@ -215,7 +258,7 @@ static int publish(struct out *o, size_t len, int eos)
 
 	/* A remote reader that left (a bridge in restarted): wait for one
 	 * again rather than publish into the void. */
-	if (o->block && (rc = wait_matched(o->wr)) != CLI_OK)
+	if (o->block && (rc = wait_matched(o->wr, 1)) != CLI_OK)
 		return rc;
 	o->m.seq++;
 	o->m.size = (uint32_t)len;
@@ -234,14 +277,19 @@ static int pump_out(struct out *o)
 	int rc;
 
 	for (;;) {
-		n = shmq_chan_recv_timed(o->ch, o->buf, o->max,
-		                         cli_chan_until(NULL, &ts));
+		n = shmq_chan_try_recv(o->ch, o->buf, o->max);
+		if (n == -EAGAIN) { /* nothing more now: send the batch */
+			dds_write_flush(o->wr);
+			n = shmq_chan_recv_timed(o->ch, o->buf, o->max,
+			                         cli_chan_until(NULL, &ts));
+		}
 		if (cli_chan_stopped())
 			return CLI_STOP;
 		if (n == -ETIMEDOUT || n == -EINTR)
 			continue;
 		if (n == -EPIPE) { /* the local writer closed: say so */
 			rc = publish(o, 0, 1);
+			dds_write_flush(o->wr);
 			if (rc == CLI_OK)
 				dds_wait_for_acks(o->wr, DDS_SECS(10));
 			return rc;
@@ -271,11 +319,13 @@ static int parse_open(const struct cli_cmd *cmd, int argc, char **argv,
 		{ "topic", required_argument, NULL, 't' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "peer", required_argument, NULL, 'e' },
+		{ "readers", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int rc;
 
 	memset(n, 0, sizeof(*n));
+	n->readers = 1;
 	rc = cli_chan_parse(cmd, argc, argv, opts, a, own_option, n);
 	if (rc != CLI_CHAN_PROCEED)
 		return rc;
@@ -310,13 +360,15 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 	rc = dds_open(&n, &pp, &tp);
 	if (rc == CLI_OK) {
 		q = bridge_qos(in.policy, in.capacity > 1 << 20 ? 1 << 20 :
-		               (int32_t)in.capacity);
+		               (int32_t)in.capacity, a.o.history);
 		o.wr = dds_create_writer(pp, tp, q, NULL);
 		dds_delete_qos(q);
 		writer_id(&o.m.writer, o.name);
-		o.block = in.policy != SHMQ_POLICY_OVERWRITE;
+		/* With a history, publishing before anyone listens is what it is
+		 * for: the last K wait for readers that join later. */
+		o.block = in.policy != SHMQ_POLICY_OVERWRITE && !a.o.history;
 		rc = o.wr < 0 ? dds_fail("cannot create the DDS writer", o.wr)
-		              : wait_matched(o.wr);
+		     : a.o.history ? CLI_OK : wait_matched(o.wr, n.readers);
 		if (rc == CLI_OK)
 			rc = pump_out(&o);
 		dds_delete(pp);
@@ -337,7 +389,26 @@ struct in {
 	shmq_WriterId from; /* the stream followed; seq 0: none yet */
 	uint64_t seq;
 	struct stats st;
+	int warned;         /* the incompatible writer was reported */
 };
+
+/* A writer whose QoS this reader cannot take (--history on one side only)
+ * is never matched: say so once rather than wait in silence. */
+static void check_incompatible(struct in *b)
+{
+	dds_requested_incompatible_qos_status_t st;
+
+	if (b->warned ||
+	    dds_get_requested_incompatible_qos_status(b->rd, &st) < 0 ||
+	    !st.total_count)
+		return;
+	b->warned = 1;
+	fprintf(stderr, "shmq bridge: %s: a writer on this topic offers a QoS "
+	        "this reader cannot take (DDS policy %d%s): give --history to "
+	        "both bridges or to neither\n", b->name, (int)st.last_policy_id,
+	        st.last_policy_id == DDS_DURABILITY_QOS_POLICY_ID ?
+	        ", durability" : "");
+}
 
 /* A sample we take: its size field says its length, its sequence number
  * goes up by exactly one within its writer's stream. */
@@ -367,20 +438,14 @@ static void follow(struct in *b, const shmq_Message *m)
 
 enum { IN_MORE, IN_EOS, IN_DEAD };
 
-static int take_one(struct in *b, int *state)
+/* One sample taken: refused, followed into the channel, or the end. */
+static int put_one(struct in *b, const shmq_Message *m,
+                   const dds_sample_info_t *info, int *state)
 {
-	void *samples[1] = { NULL };
-	dds_sample_info_t info;
-	dds_return_t n;
-	const shmq_Message *m;
 	int rc;
 
-	n = dds_take(b->rd, samples, &info, 1, 1);
-	if (n <= 0)
-		return n < 0 ? dds_fail("dds_take", n) : CLI_OK;
-	m = samples[0];
-	if (!info.valid_data) {
-		if (info.instance_state != DDS_ALIVE_INSTANCE_STATE &&
+	if (!info->valid_data) {
+		if (info->instance_state != DDS_ALIVE_INSTANCE_STATE &&
 		    b->seq && !memcmp(&m->writer, &b->from, sizeof(b->from)))
 			*state = IN_DEAD;
 	} else if (!sample_ok(b, m)) {
@@ -393,20 +458,35 @@ static int take_one(struct in *b, int *state)
 		follow(b, m);
 		if (m->eos) {
 			*state = IN_EOS;
-		} else {
-			while ((rc = shmq_chan_send(b->ch, m->data._buffer,
-			                            m->data._length)) == -EINTR)
-				;
-			if (rc < 0) {
-				dds_return_loan(b->rd, samples, n);
-				return cli_chan_fail_after(rc, b->name, "bridged",
-				                           b->st.msgs);
-			}
-			b->st.msgs++;
+			return CLI_OK;
 		}
+		while ((rc = shmq_chan_send(b->ch, m->data._buffer,
+		                            m->data._length)) == -EINTR)
+			;
+		if (rc < 0)
+			return cli_chan_fail_after(rc, b->name, "bridged",
+			                           b->st.msgs);
+		b->st.msgs++;
 	}
-	dds_return_loan(b->rd, samples, n);
 	return CLI_OK;
+}
+
+/* Takes what is there, up to TAKE_BATCH samples at once (one call per
+ * sample would cap the rate well below Cyclone's). */
+static int take_some(struct in *b, int *state)
+{
+	void *samples[TAKE_BATCH] = { NULL };
+	dds_sample_info_t info[TAKE_BATCH];
+	dds_return_t n;
+	int rc = CLI_OK;
+
+	n = dds_take(b->rd, samples, info, TAKE_BATCH, TAKE_BATCH);
+	if (n <= 0)
+		return n < 0 ? dds_fail("dds_take", n) : CLI_OK;
+	for (dds_return_t i = 0; i < n && rc == CLI_OK && *state == IN_MORE; i++)
+		rc = put_one(b, samples[i], &info[i], state);
+	dds_return_loan(b->rd, samples, n);
+	return rc;
 }
 
 static int pump_in(struct in *b)
@@ -423,7 +503,8 @@ static int pump_in(struct in *b)
 			rc = CLI_STOP;
 			break;
 		}
-		rc = take_one(b, &state);
+		check_incompatible(b);
+		rc = take_some(b, &state);
 	}
 	dds_delete(ws);
 	if (rc != CLI_OK)
@@ -461,7 +542,15 @@ static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 		inf.policy = SHMQ_POLICY_BLOCK;
 	rc = dds_open(&n, &pp, &tp);
 	if (rc == CLI_OK) {
-		q = bridge_qos(inf.policy, 1024);
+		q = bridge_qos(inf.policy, 1024, a.o.history);
+		/* KEEP_ALL alone lets the reader's cache grow without bound
+		 * while the local readers are slow: a bounded cache makes
+		 * Cyclone hold back acknowledgments instead, so the remote
+		 * writer blocks (the backpressure of docs/bridge.md). */
+		if (inf.policy != SHMQ_POLICY_OVERWRITE)
+			dds_qset_resource_limits(q, READER_CACHE,
+			                         DDS_LENGTH_UNLIMITED,
+			                         DDS_LENGTH_UNLIMITED);
 		b.rd = dds_create_reader(pp, tp, q, NULL);
 		dds_delete_qos(q);
 		rc = b.rd < 0 ? dds_fail("cannot create the DDS reader", b.rd)
@@ -482,11 +571,13 @@ static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 
 static const struct cli_cmd bridge_out = {
 	"bridge out",
-	"bridge out NAME --topic T {--interface IF | --peer ADDR...} [--any-owner]",
+	"bridge out NAME --topic T {--interface IF | --peer ADDR...} [--readers N] [--any-owner]",
 	"Reads channel NAME and publishes each message on DDS topic T\n"
 	"(docs/bridge.md). --interface IF: Cyclone uses only that interface;\n"
 	"--peer ADDR (repeatable): multicast off, discovery by unicast to\n"
-	"those addresses. One of them is required.\n",
+	"those addresses. One of them is required. --readers N: take the\n"
+	"first message only once N remote readers matched (default 1), so\n"
+	"that a broadcast to N hosts starts at the first message on each.\n",
 	run_out,
 };
 

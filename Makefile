@@ -142,14 +142,15 @@ check-layers: $(LIB_OBJ)
 
 # T=pattern runs only the tests whose name contains pattern.
 # The build in parallel (one job per CPU); then the tests, one at a time,
-# and beside them (not with T=) the parts (fuzz runs, TSan, models: the
+# the bridge's (own network and mount namespaces) one at a time beside
+# them, and beside both (not with T=) the parts (fuzz runs, TSan, models: the
 # runner starts them, prints their output after the tests and counts them
 # in its closing line, scripts/part.sh).
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 PAR   := -j$(NPROC) --output-sync=target
 test: deps
 	@$(MAKE) --no-print-directory $(PAR) test-build
-	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) \
+	SHMQ_BIN=$(B)/tests/shmq SHMQ_BUILD=$(B) SHMQ_BESIDE=bridge_ \
 	$(if $(T),,SHMQ_PARTS=$(B)/parts SHMQ_PARTS_LOG=$(B)/parts.log \
 	  SHMQ_PARTS_CMD='env -u ASAN_OPTIONS -u UBSAN_OPTIONS $(MAKE) --no-print-directory parts') \
 	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \

@@ -2,7 +2,10 @@
  * The test runner behind test.h.
  *
  * shmq-tests [PATTERN]   runs, one after another, the tests whose name
- *                        contains PATTERN (all of them without one).
+ *                        contains PATTERN (all of them without one);
+ *                        those SHMQ_BESIDE names run in a second runner
+ *                        beside them (t_side_start), SHMQ_PARTS_CMD
+ *                        beside both (t_bg_start).
  * shmq-tests --list      prints the test names.
  *
  * Each test runs in a forked child that leads its own process group, so a
@@ -728,6 +731,124 @@ static int t_run_one(const struct t_test *t)
 	return res;
 }
 
+struct t_counts {
+	int pass, fail, skip;
+};
+
+/* Runs, one at a time, the tests whose name contains pat (all: NULL) and,
+ * side set, contains side (in) or does not (!in). */
+static void t_run_set(const char *pat, const char *side, int in,
+		      struct t_counts *c)
+{
+	for (size_t i = 0; i < t_ntests; i++) {
+		const char *nm = t_tests[i].name;
+		if ((pat && !strstr(nm, pat)) ||
+		    (side && (strstr(nm, side) != NULL) != in))
+			continue;
+		switch (t_run_one(&t_tests[i])) {
+		case T_PASS: c->pass++; break;
+		case T_SKIPPED: c->skip++; break;
+		default: c->fail++; break;
+		}
+	}
+}
+
+/*
+ * Tests that make their own hosts (SHMQ_BESIDE, a name pattern: the
+ * bridge's, each in its own network and mount namespaces) share no object
+ * with the others and mostly wait on the network: a second runner process
+ * runs them beside the rest, one at a time. It is a subreaper of its own,
+ * so each runner reaps only its tests, and it reports through a pipe: its
+ * counts, the packages its skips wanted, its test pids.
+ */
+struct t_side {
+	pid_t pid;
+	int fd;
+	const char *pat;
+};
+
+static void t_side_child(int fd, const char *pat, const char *side)
+{
+	struct t_counts c = {0, 0, 0};
+	FILE *f = fdopen(fd, "w");
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	t_rep = mmap(NULL, sizeof(*t_rep), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!f || t_rep == MAP_FAILED)
+		_exit(2);
+	t_run_set(pat, side, 1, &c);
+	fprintf(f, "%d %d %d %d %s\n", c.pass, c.fail, c.skip, t_dep_tests,
+		*t_dep_pkgs ? t_dep_pkgs : "-");
+	for (size_t i = 0; i < t_npids; i++)
+		fprintf(f, "%d\n", (int)t_pids[i]);
+	fflush(stdout);
+	_exit(fclose(f) == 0 ? 0 : 2);
+}
+
+static void t_side_start(struct t_side *s, const char *pat)
+{
+	int p[2];
+
+	s->pid = -1;
+	s->fd = -1;
+	s->pat = getenv("SHMQ_BESIDE");
+	if (!s->pat || !*s->pat || pipe2(p, O_CLOEXEC) < 0) {
+		s->pat = NULL; /* run them in line with the others */
+		return;
+	}
+	fflush(NULL);
+	if ((s->pid = fork()) == 0) {
+		close(p[0]);
+		t_side_child(p[1], pat, s->pat);
+	}
+	close(p[1]);
+	s->fd = p[0];
+	if (s->pid < 0) {
+		close(p[0]);
+		s->pat = NULL;
+	}
+}
+
+/* Waits for the side runner and adds its report to ours. */
+static void t_side_finish(struct t_side *s, struct t_counts *c)
+{
+	struct t_counts side;
+	int dep = 0, pid;
+	char pkgs[T_DEP_MAX] = "";
+	FILE *f;
+
+	if (s->pid <= 0)
+		return;
+	f = fdopen(s->fd, "r");
+	if (f && fscanf(f, "%d %d %d %d ", &side.pass, &side.fail, &side.skip,
+			&dep) == 4 && fgets(pkgs, sizeof(pkgs), f)) {
+		c->pass += side.pass;
+		c->fail += side.fail;
+		c->skip += side.skip;
+		pkgs[strcspn(pkgs, "\n")] = '\0';
+		while (fscanf(f, "%d", &pid) == 1) {
+			t_pids = t_xrealloc(t_pids,
+					    (t_npids + 1) * sizeof(*t_pids));
+			t_pids[t_npids++] = pid;
+		}
+	} else {
+		printf("FAIL the runner of the tests beside (%s) gave no "
+		       "report\n", s->pat);
+		c->fail++;
+	}
+	if (f)
+		fclose(f);
+	else
+		close(s->fd);
+	waitpid(s->pid, NULL, 0); /* unless t_reap_group reaped it */
+	if (dep > 0 && strcmp(pkgs, "-")) {
+		t_dep_tests += dep - 1; /* t_dep_note counts one */
+		t_dep_note(NULL, pkgs);
+	}
+}
+
 static int t_in_snapshot(const struct t_objs *snap, const struct t_sysv *s,
 			 const char *name)
 {
@@ -987,9 +1108,11 @@ static void t_usage(FILE *f)
 int main(int argc, char **argv)
 {
 	const char *pat = NULL;
-	int list = 0, npass = 0, nfail = 0, nskip = 0, nrun = 0;
+	int list = 0;
+	struct t_counts c = {0, 0, 0};
 	struct t_objs snap;
 	struct t_bg parts;
+	struct t_side side;
 	sigset_t chld;
 
 	for (int i = 1; i < argc; i++) {
@@ -1029,30 +1152,22 @@ int main(int argc, char **argv)
 	}
 	t_objs_read(&snap);
 	t_bg_start(&parts);
-
-	for (size_t i = 0; i < t_ntests; i++) {
-		if (pat && !strstr(t_tests[i].name, pat))
-			continue;
-		nrun++;
-		switch (t_run_one(&t_tests[i])) {
-		case T_PASS: npass++; break;
-		case T_SKIPPED: nskip++; break;
-		default: nfail++; break;
-		}
-	}
-	if (pat && nrun == 0) {
+	t_side_start(&side, pat);
+	t_run_set(pat, side.pat, 0, &c);
+	t_side_finish(&side, &c);
+	if (pat && c.pass + c.fail + c.skip == 0) {
 		printf("FAIL no test name contains \"%s\"\n", pat);
-		nfail++;
+		c.fail++;
 	}
 	t_bg_finish(&parts);
 	if (t_leftovers(&snap))
-		nfail++;
-	t_parts(&npass, &nfail, &nskip);
-	nfail += t_dep_verdict();
+		c.fail++;
+	t_parts(&c.pass, &c.fail, &c.skip);
+	c.fail += t_dep_verdict();
 	t_objs_free(&snap);
 	munmap(t_rep, sizeof(*t_rep));
 	free(t_tests);
 	free(t_pids);
-	printf("%d passed, %d failed, %d skipped\n", npass, nfail, nskip);
-	return nfail ? 1 : 0;
+	printf("%d passed, %d failed, %d skipped\n", c.pass, c.fail, c.skip);
+	return c.fail ? 1 : 0;
 }

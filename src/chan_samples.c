@@ -631,28 +631,24 @@ static void samples_abandon(struct shmq_chan *ch)
 	end_loan(ch);
 }
 
-/* Pushes entry e of sample i to the queue of reader line r (state word
- * w). The reference first, then the entry; if the line changed meanwhile
- * (its reader died or left, and maybe another took it), the reference is
- * taken back: the entry names the old generation, which no new owner
- * takes. 0, or -1 when the line changed (our list of readers is stale). */
+/* Pushes sample i to the queue of reader line r (state word w), whose
+ * reference commit set already: the entry, then tail. A queue still full
+ * once we looked at its head is scribbled (a sample is queued once): the
+ * reference goes back, and 0 says nothing was pushed. */
 static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
                 uint64_t seq)
 {
 	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, r);
-	/* seq_cst: the reference before the push and before the re-check of
-	 * closes below (the Dekker pair with clear_line()'s add to closes) */
-	shmq_or(&desc(ch, i)->mask, bit(r), SHMQ_SEQ_CST);
 	SHMQ_CRASH_POINT("samples.publish.ref");
 	/* relaxed: we are the line's only pusher while it is ACTIVE */
 	uint64_t t = shmq_load(&l->tail, SHMQ_RELAXED);
 	if (t - s->head[r] >= ch->capacity) {
-		/* acquire: pairs with a taker's CAS of head: the slot is free.
-		 * Only when our copy says full: the reader's line stays its. */
+		/* acquire: pairs with a taker's release of head: the slot is
+		 * free. Only when our copy says full: the reader's line
+		 * stays its. */
 		s->head[r] = shmq_load(&l->head, SHMQ_ACQUIRE);
 		if (t - s->head[r] >= ch->capacity) {
-			/* scribbled: a sample is queued once */
 			unref(ch, i, r);
 			return 0;
 		}
@@ -664,14 +660,44 @@ static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	 * tail; pairs with the reader's acquire load of tail */
 	shmq_store(&l->tail, t + 1, SHMQ_RELEASE);
 	SHMQ_CRASH_POINT("samples.publish.pushed");
+	return 1;
+}
+
+/* Publishes sample i to every reader of our list: their references in one
+ * read-modify-write (seq_cst), then each entry, then one fence and a look
+ * at each line's closes: if a line changed meanwhile (its reader died or
+ * left, and maybe another took it) its reference is taken back; the entry
+ * names the old generation, which no new owner takes. The Dekker pair
+ * with clear_line()'s add to closes before it drains: either we see the
+ * count move, or its drain and clearing see our entry and bit. One locked
+ * instruction and one fence per sample, whatever the readers' number. */
+static void push_all(struct shmq_chan *ch, uint32_t i, uint64_t seq)
+{
+	struct shmq__samples *s = ch->smp;
+	uint64_t m, sent = 0;
+	if (!s->to)
+		return;
+	/* seq_cst: the references before the entries and before the
+	 * re-check of closes below */
+	shmq_or(&desc(ch, i)->mask, s->to, SHMQ_SEQ_CST);
+	for (m = s->to; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(m);
+		if (push(ch, r, s->word[r], i, seq))
+			sent |= bit(r);
+	}
 	shmq_fence_seq_cst(); /* see the or above */
-	/* relaxed: ordered by the fence. Our own line, not the peer's
-	 * state word (in the line the reader writes its count to at every
-	 * receive): every end of a reader's line moves closes first */
-	if (shmq_load(&l->closes, SHMQ_RELAXED) == s->closes[r])
-		return 0;
-	unref(ch, i, r);
-	return -1;
+	for (m = sent; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(m);
+		/* relaxed: ordered by the fence. Our own line, not the peer's
+		 * state word (in the line the reader writes its count to at
+		 * every receive): every end of a reader's line moves closes
+		 * first */
+		if (shmq_load(&rline(ch, r)->closes, SHMQ_RELAXED) !=
+		    s->closes[r]) {
+			unref(ch, i, r);
+			s->stale = 1; /* make the list again next time */
+		}
+	}
 }
 
 /* The writer's list of active readers, made again when a reader joined
@@ -735,11 +761,7 @@ static int samples_commit(struct shmq_chan *ch, size_t len)
 	if (ch->history)
 		shmq_store(&d->in_hist, 1, SHMQ_SEQ_CST);
 	scan_readers(ch);
-	for (uint64_t m = s->to; m; m &= m - 1) {
-		unsigned r = (unsigned)__builtin_ctzll(m);
-		if (push(ch, r, s->word[r], i, seq) < 0)
-			s->stale = 1;
-	}
+	push_all(ch, i, seq);
 	if (ch->history)
 		push_hist(ch, i, seq);
 	end_loan(ch);
@@ -806,6 +828,26 @@ static void reclaim_loan(struct shmq_chan *ch)
 
 /* ---- Reader -------------------------------------------------------------- */
 
+/* Moves our queue's head past entry h, which makes it ours: 0, or -1 when
+ * someone took it first. Under OVERWRITE the writer drops entries at the
+ * head (drop_oldest()), so it is a CAS. Under BLOCK nobody else moves the
+ * head of a live reader's line (settlers and reclaims only drain a line
+ * whose reader is dead; a closing reader drains its own), so a store:
+ * no locked instruction per message. */
+static int take_head(struct shmq_chan *ch, struct shmq_samples_rline *l,
+                     uint64_t h)
+{
+	if (ch->policy == SHMQ_POLICY_BLOCK) {
+		/* release: our read of the entry before the slot is free
+		 * again; pairs with the writer's acquire load of head in
+		 * push() */
+		shmq_store(&l->head, h + 1, SHMQ_RELEASE);
+		return 0;
+	}
+	/* acq_rel: the writer may drop it first */
+	return shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL) ? 0 : -1;
+}
+
 /* Takes the next entry of our queue that is ours (pushed for our line's
  * generation, with our reference): 0 (into s->next), -EAGAIN, -EBADMSG. */
 static int take_next(struct shmq_chan *ch)
@@ -816,14 +858,15 @@ static int take_next(struct shmq_chan *ch)
 		uint64_t h, t;
 		if (span(ch, l, &h, &t) < 0)
 			return -EBADMSG;
-		if (h == t)
-			return -EAGAIN;
-		/* relaxed: read before the CAS that makes it ours; no pusher
-		 * rewrites it while it is in the queue */
+		/* relaxed: read before the head moves past it (which makes it
+		 * ours); no pusher rewrites it while it is in the queue. Read
+		 * before the test for an empty queue, so that its line is
+		 * fetched with tail's, not after it (discarded when empty) */
 		uint64_t e = shmq_load(&queue(ch, (unsigned)ch->me)[h & ch->mask],
 		                       SHMQ_RELAXED);
-		/* acq_rel: the writer may drop it first (OVERWRITE) */
-		if (!shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL))
+		if (h == t)
+			return -EAGAIN;
+		if (take_head(ch, l, h) < 0)
 			continue;
 		SHMQ_CRASH_POINT("samples.receive.taken");
 		uint32_t i = shmq__entry_idx(e);
@@ -832,6 +875,9 @@ static int take_next(struct shmq_chan *ch)
 		/* the bytes' first line on its way while we check the entry */
 		__builtin_prefetch(sample_ptr(ch, i));
 		struct shmq_sample_desc *d = desc(ch, i);
+		/* for writing: our release clears our bit in this line, so
+		 * fetch it once, owned, not shared now and owned then */
+		__builtin_prefetch(d, 1);
 		/* acquire: pairs with the writer's seq_cst or of our bit */
 		if (shmq__entry_gen(e) != s->gen ||
 		    !(shmq_load(&d->mask, SHMQ_ACQUIRE) & bit((unsigned)ch->me)))

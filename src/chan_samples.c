@@ -462,10 +462,10 @@ static uint64_t drain(struct shmq_chan *ch, unsigned r, uint32_t gen)
  * of every sample (what it held). Idempotent. How many it gave back. */
 static uint64_t clear_line(struct shmq_chan *ch, unsigned r)
 {
-	/* seq_cst: before the drain; the Dekker pair with the writer's push()
-	 * (its reference and entry, a fence, its load of closes): either it
-	 * sees this count move and takes its reference back, or the drain
-	 * and the clearing below see its entry and bit */
+	/* seq_cst: before the drain; the Dekker pair with the writer's
+	 * push_all() (its references, then its seq_cst load of closes):
+	 * either it sees this count move and takes its reference back, or
+	 * the clearing below sees its bit */
 	shmq_add(&rline(ch, r)->closes, 1, SHMQ_SEQ_CST);
 	uint64_t n = drain(ch, r, UINT32_MAX);
 	SHMQ_CRASH_POINT("samples.reclaim.queue");
@@ -634,13 +634,12 @@ static void samples_abandon(struct shmq_chan *ch)
 /* Pushes sample i to the queue of reader line r (state word w), whose
  * reference commit set already: the entry, then tail. A queue still full
  * once we looked at its head is scribbled (a sample is queued once): the
- * reference goes back, and 0 says nothing was pushed. */
-static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
-                uint64_t seq)
+ * reference goes back. */
+static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
+                 uint64_t seq)
 {
 	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, r);
-	SHMQ_CRASH_POINT("samples.publish.ref");
 	/* relaxed: we are the line's only pusher while it is ACTIVE */
 	uint64_t t = shmq_load(&l->tail, SHMQ_RELAXED);
 	if (t - s->head[r] >= ch->capacity) {
@@ -650,7 +649,7 @@ static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 		s->head[r] = shmq_load(&l->head, SHMQ_ACQUIRE);
 		if (t - s->head[r] >= ch->capacity) {
 			unref(ch, i, r);
-			return 0;
+			return;
 		}
 	}
 	/* relaxed: published by the release of tail */
@@ -660,43 +659,39 @@ static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	 * tail; pairs with the reader's acquire load of tail */
 	shmq_store(&l->tail, t + 1, SHMQ_RELEASE);
 	SHMQ_CRASH_POINT("samples.publish.pushed");
-	return 1;
 }
 
 /* Publishes sample i to every reader of our list: their references in one
- * read-modify-write (seq_cst), then each entry, then one fence and a look
- * at each line's closes: if a line changed meanwhile (its reader died or
- * left, and maybe another took it) its reference is taken back; the entry
- * names the old generation, which no new owner takes. The Dekker pair
- * with clear_line()'s add to closes before it drains: either we see the
- * count move, or its drain and clearing see our entry and bit. One locked
- * instruction and one fence per sample, whatever the readers' number. */
+ * read-modify-write (seq_cst), then for each line a look at its closes
+ * and, if it did not move, the entry. A line that changed since we made
+ * the list (its reader died or left, maybe another took it) gets no entry
+ * and its reference back. The Dekker pair with clear_line(), which adds
+ * to closes (seq_cst) before it drains and clears bit r everywhere:
+ * either our load sees the count move, or our or comes before that add
+ * and its clearing sees our bit (an entry we push after it names the old
+ * generation, which no new owner takes). One locked instruction per
+ * sample, no fence, whatever the readers' number. */
 static void push_all(struct shmq_chan *ch, uint32_t i, uint64_t seq)
 {
 	struct shmq__samples *s = ch->smp;
-	uint64_t m, sent = 0;
 	if (!s->to)
 		return;
-	/* seq_cst: the references before the entries and before the
-	 * re-check of closes below */
+	/* seq_cst: the references before the loads of closes below */
 	shmq_or(&desc(ch, i)->mask, s->to, SHMQ_SEQ_CST);
-	for (m = s->to; m; m &= m - 1) {
+	for (uint64_t m = s->to; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctzll(m);
-		if (push(ch, r, s->word[r], i, seq))
-			sent |= bit(r);
-	}
-	shmq_fence_seq_cst(); /* see the or above */
-	for (m = sent; m; m &= m - 1) {
-		unsigned r = (unsigned)__builtin_ctzll(m);
-		/* relaxed: ordered by the fence. Our own line, not the peer's
-		 * state word (in the line the reader writes its count to at
-		 * every receive): every end of a reader's line moves closes
-		 * first */
-		if (shmq_load(&rline(ch, r)->closes, SHMQ_RELAXED) !=
+		SHMQ_CRASH_POINT("samples.publish.ref");
+		/* seq_cst: after the or (see above). Our own line, not the
+		 * peer's state word (in the line the reader writes its count
+		 * to at every receive): every end of a reader's line moves
+		 * closes first */
+		if (shmq_load(&rline(ch, r)->closes, SHMQ_SEQ_CST) ==
 		    s->closes[r]) {
-			unref(ch, i, r);
-			s->stale = 1; /* make the list again next time */
+			push(ch, r, s->word[r], i, seq);
+			continue;
 		}
+		unref(ch, i, r);
+		s->stale = 1; /* make the list again next time */
 	}
 }
 

@@ -162,13 +162,14 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 6u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 7u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
                                 4: and which counts it holds;
                                 5: sample channels (the identity line
                                    names their data segment);
                                 6: a samples reader area is a line per
-                                   side, ctl.joins */
+                                   side, ctl.joins;
+                                7: a sample descriptor is a line */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -426,6 +427,9 @@ struct shmq_sample_desc {
 	shmq_atomic64 len;    /* the writer, before the pushes */
 	shmq_atomic32 in_hist;/* the writer */
 	uint32_t reserved;
+	/* A line per sample: the writer fetches the next loan's line while
+	 * the readers still read and release the last one's */
+	uint8_t pad[64 - 32];
 };
 
 /* A reader's area, per peer line: two cache lines, one per side, so that a
@@ -490,7 +494,7 @@ _Static_assert(sizeof(struct shmq_samples_ctl) == 64 &&
                offsetof(struct shmq_samples_ctl, hist_pos) == 16 &&
                offsetof(struct shmq_samples_ctl, joins) == 24,
                "samples writer line (docs/design.md)");
-_Static_assert(sizeof(struct shmq_sample_desc) == 32 &&
+_Static_assert(sizeof(struct shmq_sample_desc) == 64 &&
                offsetof(struct shmq_sample_desc, mask) == 0 &&
                offsetof(struct shmq_sample_desc, seq) == 8 &&
                offsetof(struct shmq_sample_desc, len) == 16 &&

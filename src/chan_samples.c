@@ -56,6 +56,8 @@ struct shmq__samples {
 	uint32_t closes[SHMQ_CHAN_MAX_PEERS]; /* writer: their rline.closes */
 	uint64_t head[SHMQ_CHAN_MAX_PEERS]; /* writer: each line's head as
 	                             last read (never ahead of it) */
+	uint64_t tail[SHMQ_CHAN_MAX_PEERS]; /* writer: each listed line's
+	                             tail (we are its only pusher) */
 	unsigned char *lines;     /* reader area 0 */
 	uint64_t line_sz;         /* bytes from one reader area to the next */
 	uint32_t held[];
@@ -640,8 +642,9 @@ static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 {
 	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, r);
-	/* relaxed: we are the line's only pusher while it is ACTIVE */
-	uint64_t t = shmq_load(&l->tail, SHMQ_RELAXED);
+	/* our copy: we are the line's only pusher while it is ACTIVE, and
+	 * the reader's loads take the line from our cache at each receive */
+	uint64_t t = s->tail[r];
 	if (t - s->head[r] >= ch->capacity) {
 		/* acquire: pairs with a taker's release of head: the slot is
 		 * free. Only when our copy says full: the reader's line
@@ -658,6 +661,7 @@ static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	/* release: the entry, the sample's len, seq and bytes before the
 	 * tail; pairs with the reader's acquire load of tail */
 	shmq_store(&l->tail, t + 1, SHMQ_RELEASE);
+	s->tail[r] = t + 1;
 	SHMQ_CRASH_POINT("samples.publish.pushed");
 }
 
@@ -681,10 +685,11 @@ static void push_all(struct shmq_chan *ch, uint32_t i, uint64_t seq)
 	for (uint64_t m = s->to; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctzll(m);
 		SHMQ_CRASH_POINT("samples.publish.ref");
-		/* seq_cst: after the or (see above). Our own line, not the
-		 * peer's state word (in the line the reader writes its count
-		 * to at every receive): every end of a reader's line moves
-		 * closes first */
+		/* seq_cst: after the or (see above). A line of its own that
+		 * only the end of the line's use writes (not the peer's state
+		 * word, beside the count the reader writes at every receive,
+		 * nor the tail line, which the reader's loads take from us):
+		 * every end of a reader's line moves closes first */
 		if (shmq_load(&rline(ch, r)->closes, SHMQ_SEQ_CST) ==
 		    s->closes[r]) {
 			push(ch, r, s->word[r], i, seq);
@@ -716,8 +721,12 @@ static void scan_readers(struct shmq_chan *ch)
 		 * seen by the first push; pairs with the seq_cst add in
 		 * clear_line() */
 		s->closes[r] = shmq_load(&rline(ch, r)->closes, SHMQ_ACQUIRE);
-		if ((s->word[r] = active_reader(ch, r)))
-			s->to |= bit(r);
+		if (!(s->word[r] = active_reader(ch, r)))
+			continue;
+		s->to |= bit(r);
+		/* relaxed: ordered by the acquire of the state in
+		 * active_reader(): tail as the joiner's history left it */
+		s->tail[r] = shmq_load(&rline(ch, r)->tail, SHMQ_RELAXED);
 	}
 }
 

@@ -56,6 +56,8 @@ struct shmq__samples {
 	uint32_t closes[SHMQ_CHAN_MAX_PEERS]; /* writer: their rline.closes */
 	uint64_t head[SHMQ_CHAN_MAX_PEERS]; /* writer: each line's head as
 	                             last read (never ahead of it) */
+	uint64_t tail[SHMQ_CHAN_MAX_PEERS]; /* writer: each listed line's
+	                             tail (we are its only pusher) */
 	unsigned char *lines;     /* reader area 0 */
 	uint64_t line_sz;         /* bytes from one reader area to the next */
 	uint32_t held[];
@@ -462,10 +464,10 @@ static uint64_t drain(struct shmq_chan *ch, unsigned r, uint32_t gen)
  * of every sample (what it held). Idempotent. How many it gave back. */
 static uint64_t clear_line(struct shmq_chan *ch, unsigned r)
 {
-	/* seq_cst: before the drain; the Dekker pair with the writer's push()
-	 * (its reference and entry, a fence, its load of closes): either it
-	 * sees this count move and takes its reference back, or the drain
-	 * and the clearing below see its entry and bit */
+	/* seq_cst: before the drain; the Dekker pair with the writer's
+	 * push_all() (its references, then its seq_cst load of closes):
+	 * either it sees this count move and takes its reference back, or
+	 * the clearing below sees its bit */
 	shmq_add(&rline(ch, r)->closes, 1, SHMQ_SEQ_CST);
 	uint64_t n = drain(ch, r, UINT32_MAX);
 	SHMQ_CRASH_POINT("samples.reclaim.queue");
@@ -631,30 +633,26 @@ static void samples_abandon(struct shmq_chan *ch)
 	end_loan(ch);
 }
 
-/* Pushes entry e of sample i to the queue of reader line r (state word
- * w). The reference first, then the entry; if the line changed meanwhile
- * (its reader died or left, and maybe another took it), the reference is
- * taken back: the entry names the old generation, which no new owner
- * takes. 0, or -1 when the line changed (our list of readers is stale). */
-static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
-                uint64_t seq)
+/* Pushes sample i to the queue of reader line r (state word w), whose
+ * reference commit set already: the entry, then tail. A queue still full
+ * once we looked at its head is scribbled (a sample is queued once): the
+ * reference goes back. */
+static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
+                 uint64_t seq)
 {
 	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, r);
-	/* seq_cst: the reference before the push and before the re-check of
-	 * closes below (the Dekker pair with clear_line()'s add to closes) */
-	shmq_or(&desc(ch, i)->mask, bit(r), SHMQ_SEQ_CST);
-	SHMQ_CRASH_POINT("samples.publish.ref");
-	/* relaxed: we are the line's only pusher while it is ACTIVE */
-	uint64_t t = shmq_load(&l->tail, SHMQ_RELAXED);
+	/* our copy: we are the line's only pusher while it is ACTIVE, and
+	 * the reader's loads take the line from our cache at each receive */
+	uint64_t t = s->tail[r];
 	if (t - s->head[r] >= ch->capacity) {
-		/* acquire: pairs with a taker's CAS of head: the slot is free.
-		 * Only when our copy says full: the reader's line stays its. */
+		/* acquire: pairs with a taker's release of head: the slot is
+		 * free. Only when our copy says full: the reader's line
+		 * stays its. */
 		s->head[r] = shmq_load(&l->head, SHMQ_ACQUIRE);
 		if (t - s->head[r] >= ch->capacity) {
-			/* scribbled: a sample is queued once */
 			unref(ch, i, r);
-			return 0;
+			return;
 		}
 	}
 	/* relaxed: published by the release of tail */
@@ -663,15 +661,43 @@ static int push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 	/* release: the entry, the sample's len, seq and bytes before the
 	 * tail; pairs with the reader's acquire load of tail */
 	shmq_store(&l->tail, t + 1, SHMQ_RELEASE);
+	s->tail[r] = t + 1;
 	SHMQ_CRASH_POINT("samples.publish.pushed");
-	shmq_fence_seq_cst(); /* see the or above */
-	/* relaxed: ordered by the fence. Our own line, not the peer's
-	 * state word (in the line the reader writes its count to at every
-	 * receive): every end of a reader's line moves closes first */
-	if (shmq_load(&l->closes, SHMQ_RELAXED) == s->closes[r])
-		return 0;
-	unref(ch, i, r);
-	return -1;
+}
+
+/* Publishes sample i to every reader of our list: their references in one
+ * read-modify-write (seq_cst), then for each line a look at its closes
+ * and, if it did not move, the entry. A line that changed since we made
+ * the list (its reader died or left, maybe another took it) gets no entry
+ * and its reference back. The Dekker pair with clear_line(), which adds
+ * to closes (seq_cst) before it drains and clears bit r everywhere:
+ * either our load sees the count move, or our or comes before that add
+ * and its clearing sees our bit (an entry we push after it names the old
+ * generation, which no new owner takes). One locked instruction per
+ * sample, no fence, whatever the readers' number. */
+static void push_all(struct shmq_chan *ch, uint32_t i, uint64_t seq)
+{
+	struct shmq__samples *s = ch->smp;
+	if (!s->to)
+		return;
+	/* seq_cst: the references before the loads of closes below */
+	shmq_or(&desc(ch, i)->mask, s->to, SHMQ_SEQ_CST);
+	for (uint64_t m = s->to; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(m);
+		SHMQ_CRASH_POINT("samples.publish.ref");
+		/* seq_cst: after the or (see above). A line of its own that
+		 * only the end of the line's use writes (not the peer's state
+		 * word, beside the count the reader writes at every receive,
+		 * nor the tail line, which the reader's loads take from us):
+		 * every end of a reader's line moves closes first */
+		if (shmq_load(&rline(ch, r)->closes, SHMQ_SEQ_CST) ==
+		    s->closes[r]) {
+			push(ch, r, s->word[r], i, seq);
+			continue;
+		}
+		unref(ch, i, r);
+		s->stale = 1; /* make the list again next time */
+	}
 }
 
 /* The writer's list of active readers, made again when a reader joined
@@ -695,8 +721,12 @@ static void scan_readers(struct shmq_chan *ch)
 		 * seen by the first push; pairs with the seq_cst add in
 		 * clear_line() */
 		s->closes[r] = shmq_load(&rline(ch, r)->closes, SHMQ_ACQUIRE);
-		if ((s->word[r] = active_reader(ch, r)))
-			s->to |= bit(r);
+		if (!(s->word[r] = active_reader(ch, r)))
+			continue;
+		s->to |= bit(r);
+		/* relaxed: ordered by the acquire of the state in
+		 * active_reader(): tail as the joiner's history left it */
+		s->tail[r] = shmq_load(&rline(ch, r)->tail, SHMQ_RELAXED);
 	}
 }
 
@@ -720,6 +750,17 @@ static void push_hist(struct shmq_chan *ch, uint32_t i, uint64_t seq)
 		shmq_store(&desc(ch, o)->in_hist, 0, SHMQ_SEQ_CST);
 }
 
+/* The sample the next reserve looks at first: its descriptor and first
+ * bytes, fetched for writing while the readers take this one (a round
+ * trip's other half), not on the next reserve's path. Its own line each:
+ * the readers' lines are not taken from them. */
+static void prefetch_next(struct shmq_chan *ch)
+{
+	uint32_t i = ch->smp->hint & (uint32_t)ch->mask;
+	__builtin_prefetch(desc(ch, i), 1);
+	__builtin_prefetch(sample_ptr(ch, i), 1);
+}
+
 static int samples_commit(struct shmq_chan *ch, size_t len)
 {
 	struct shmq__samples *s = ch->smp;
@@ -735,17 +776,14 @@ static int samples_commit(struct shmq_chan *ch, size_t len)
 	if (ch->history)
 		shmq_store(&d->in_hist, 1, SHMQ_SEQ_CST);
 	scan_readers(ch);
-	for (uint64_t m = s->to; m; m &= m - 1) {
-		unsigned r = (unsigned)__builtin_ctzll(m);
-		if (push(ch, r, s->word[r], i, seq) < 0)
-			s->stale = 1;
-	}
+	push_all(ch, i, seq);
 	if (ch->history)
 		push_hist(ch, i, seq);
 	end_loan(ch);
 	ch->pos++;
 	shmq__event_notify(&ch->hdr->data_ev);
 	shmq__chan_count(ch, len);
+	prefetch_next(ch);
 	return 0;
 }
 
@@ -806,6 +844,26 @@ static void reclaim_loan(struct shmq_chan *ch)
 
 /* ---- Reader -------------------------------------------------------------- */
 
+/* Moves our queue's head past entry h, which makes it ours: 0, or -1 when
+ * someone took it first. Under OVERWRITE the writer drops entries at the
+ * head (drop_oldest()), so it is a CAS. Under BLOCK nobody else moves the
+ * head of a live reader's line (settlers and reclaims only drain a line
+ * whose reader is dead; a closing reader drains its own), so a store:
+ * no locked instruction per message. */
+static int take_head(struct shmq_chan *ch, struct shmq_samples_rline *l,
+                     uint64_t h)
+{
+	if (ch->policy == SHMQ_POLICY_BLOCK) {
+		/* release: our read of the entry before the slot is free
+		 * again; pairs with the writer's acquire load of head in
+		 * push() */
+		shmq_store(&l->head, h + 1, SHMQ_RELEASE);
+		return 0;
+	}
+	/* acq_rel: the writer may drop it first */
+	return shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL) ? 0 : -1;
+}
+
 /* Takes the next entry of our queue that is ours (pushed for our line's
  * generation, with our reference): 0 (into s->next), -EAGAIN, -EBADMSG. */
 static int take_next(struct shmq_chan *ch)
@@ -816,14 +874,15 @@ static int take_next(struct shmq_chan *ch)
 		uint64_t h, t;
 		if (span(ch, l, &h, &t) < 0)
 			return -EBADMSG;
-		if (h == t)
-			return -EAGAIN;
-		/* relaxed: read before the CAS that makes it ours; no pusher
-		 * rewrites it while it is in the queue */
+		/* relaxed: read before the head moves past it (which makes it
+		 * ours); no pusher rewrites it while it is in the queue. Read
+		 * before the test for an empty queue, so that its line is
+		 * fetched with tail's, not after it (discarded when empty) */
 		uint64_t e = shmq_load(&queue(ch, (unsigned)ch->me)[h & ch->mask],
 		                       SHMQ_RELAXED);
-		/* acq_rel: the writer may drop it first (OVERWRITE) */
-		if (!shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL))
+		if (h == t)
+			return -EAGAIN;
+		if (take_head(ch, l, h) < 0)
 			continue;
 		SHMQ_CRASH_POINT("samples.receive.taken");
 		uint32_t i = shmq__entry_idx(e);
@@ -832,6 +891,9 @@ static int take_next(struct shmq_chan *ch)
 		/* the bytes' first line on its way while we check the entry */
 		__builtin_prefetch(sample_ptr(ch, i));
 		struct shmq_sample_desc *d = desc(ch, i);
+		/* for writing: our release clears our bit in this line, so
+		 * fetch it once, owned, not shared now and owned then */
+		__builtin_prefetch(d, 1);
 		/* acquire: pairs with the writer's seq_cst or of our bit */
 		if (shmq__entry_gen(e) != s->gen ||
 		    !(shmq_load(&d->mask, SHMQ_ACQUIRE) & bit((unsigned)ch->me)))

@@ -162,14 +162,16 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 7u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 8u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
                                 4: and which counts it holds;
                                 5: sample channels (the identity line
                                    names their data segment);
                                 6: a samples reader area is a line per
                                    side, ctl.joins;
-                                7: a peer line counts its bytes */
+                                7: a peer line counts its bytes;
+                                8: a sample descriptor is a line, a
+                                   samples reader area three */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -428,6 +430,9 @@ struct shmq_sample_desc {
 	shmq_atomic64 len;    /* the writer, before the pushes */
 	shmq_atomic32 in_hist;/* the writer */
 	uint32_t reserved;
+	/* A line per sample: the writer fetches the next loan's line while
+	 * the readers still read and release the last one's */
+	uint8_t pad[64 - 32];
 };
 
 /* A reader's area, per peer line: two cache lines, one per side, so that a
@@ -439,19 +444,25 @@ struct shmq_sample_desc {
  * settler). The writer reads head only when its own copy says the queue is
  * full (head only goes forward, so an old copy is never too far on). */
 struct shmq_samples_rline {
-	/* The writer's line: the reader reads it at each receive. */
+	/* The writer's line: the reader reads it at each receive (which
+	 * takes it from the writer's cache), so the writer only stores here
+	 * while pushing: it keeps its own copy of tail. */
 	shmq_atomic64 tail;   /* the writer (release); joiner before ACTIVE */
 	shmq_atomic64 lost;   /* the writer (overwrite drops); reports read */
-	shmq_atomic32 closes; /* whoever empties the line for good (its
-	                         reader leaving, a settler, a reclaim), first:
-	                         the writer's re-check after each push */
-	uint32_t reserved0;
-	uint8_t pad0[64 - 24];
+	uint8_t pad0[64 - 16];
 	/* The reader's line: the writer reads it when full or dropping. */
-	shmq_atomic64 head;   /* CAS: the reader, the writer, settlers */
+	shmq_atomic64 head;   /* the reader (store under BLOCK, else CAS), the
+	                         writer dropping, settlers (CAS) */
 	shmq_atomic32 held;   /* the reader: samples it holds (a report) */
 	uint32_t reserved;
 	uint8_t pad1[64 - 16];
+	/* A quiet line: written only when the line's use ends, read by the
+	 * writer at each push (so it stays in the writer's cache). */
+	shmq_atomic32 closes; /* whoever empties the line for good (its
+	                         reader leaving, a settler, a reclaim), first:
+	                         the writer's re-check before each push */
+	uint32_t reserved2;
+	uint8_t pad2[64 - 8];
 };
 
 /* A queue or history entry: bits 0..15 the sample, 16..39 its seq (mod
@@ -492,18 +503,18 @@ _Static_assert(sizeof(struct shmq_samples_ctl) == 64 &&
                offsetof(struct shmq_samples_ctl, hist_pos) == 16 &&
                offsetof(struct shmq_samples_ctl, joins) == 24,
                "samples writer line (docs/design.md)");
-_Static_assert(sizeof(struct shmq_sample_desc) == 32 &&
+_Static_assert(sizeof(struct shmq_sample_desc) == 64 &&
                offsetof(struct shmq_sample_desc, mask) == 0 &&
                offsetof(struct shmq_sample_desc, seq) == 8 &&
                offsetof(struct shmq_sample_desc, len) == 16 &&
                offsetof(struct shmq_sample_desc, in_hist) == 24,
                "sample descriptor (docs/design.md)");
-_Static_assert(sizeof(struct shmq_samples_rline) == 128 &&
+_Static_assert(sizeof(struct shmq_samples_rline) == 192 &&
                offsetof(struct shmq_samples_rline, tail) == 0 &&
                offsetof(struct shmq_samples_rline, lost) == 8 &&
-               offsetof(struct shmq_samples_rline, closes) == 16 &&
                offsetof(struct shmq_samples_rline, head) == 64 &&
-               offsetof(struct shmq_samples_rline, held) == 72,
+               offsetof(struct shmq_samples_rline, held) == 72 &&
+               offsetof(struct shmq_samples_rline, closes) == 128,
                "samples reader area (docs/design.md)");
 _Static_assert(sizeof(struct shmq_samples_data) == 64 &&
                offsetof(struct shmq_samples_data, nonce) == 8 &&

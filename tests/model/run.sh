@@ -130,7 +130,7 @@ ok|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=1|s|
 ok|samples|safety|-DS=3 -DNR=1 -DM=5 -DOVERWRITE=1 -DKILL=1|s|
 fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=1 -DMUTANT=1|s|is_free() ignores the mask
 fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=0 -DMUTANT=2|s|release_held() clears the bit before the last read
-fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=1 -DMUTANT=3|s|push() does not re-check the reader line
+fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=1 -DMUTANT=3|s|push_all() does not re-check the reader line
 fail|samples|safety|-DS=3 -DNR=1 -DM=4 -DOVERWRITE=1 -DMUTANT=4|s|drop_oldest() takes a held sample'
 big='ok|samples|safety|-DS=3 -DNR=2 -DM=3 -DKILL=1|m|
 ok|samples|safety|-DS=3 -DNR=2 -DM=3 -DOVERWRITE=1 -DKILL=1|m|

@@ -6,12 +6,14 @@
  * sample's `mask` has bit r while reader r has it queued or held; `data`
  * stands for its bytes (the seq last written into it). The writer loans a
  * sample only when its mask is 0 (is_free(), find_free()), writes it, then
- * publishes it to each ACTIVE reader: the bit, then the queue entry and
- * tail, then a re-check of the line that takes the bit back if the reader
- * is gone (push(); the code re-checks the line's `closes` count, which
- * clear_line() moves before it drains: the model keeps that as the line's
- * ACTIVE flag, which the settler clears before it drains, the same Dekker
- * pair). Under -DOVERWRITE=1 a writer with no free
+ * publishes it to the ACTIVE readers: all their bits at once, then for
+ * each a re-check of the line that takes the bit back if the reader is
+ * gone, else the queue entry and tail (push_all(); the code re-checks the
+ * line's `closes` count, which clear_line() moves before it drains: the
+ * model keeps that as the line's ACTIVE flag, which the settler clears
+ * before it drains, the same Dekker pair). Under BLOCK the code's reader
+ * moves its head by a store, not a CAS: nobody else moves a live reader's
+ * head there, which the model's atomic take stands for either way. Under -DOVERWRITE=1 a writer with no free
  * sample takes the entry at a reader's queue head (the same CAS a reader
  * takes it by) and clears that bit (drop_oldest()); a held sample is in
  * no queue and is never dropped. A reader takes the entry at its head
@@ -30,7 +32,7 @@
  *
  * -DS=2|3 -DNR=1|2 -DM=messages -DOVERWRITE=0|1 -DKILL=0|1.
  * -DMUTANT=1: is_free() ignores the mask; -DMUTANT=2: release_held()
- * clears the bit before the reader's last read; -DMUTANT=3: push() does
+ * clears the bit before the reader's last read; -DMUTANT=3: push_all() does
  * not re-check the reader's state (a settled reader keeps a bit for good);
  * -DMUTANT=4: drop_oldest() clears the bit of a held sample too.
  */
@@ -92,7 +94,7 @@ inline drop(e, r)
 
 active proctype writer()
 {
-	byte seq = 0, i, r, e;
+	byte seq = 0, i, r, e, to;
 	do
 	:: seq == M -> break
 	:: else ->
@@ -122,25 +124,31 @@ active proctype writer()
 		:: i < S && mask[i] == 0 -> break
 		od;
 		data[i] = seq;
-		/* samples_commit(): push() to each ACTIVE reader */
+		/* push_all(): the writer's list is the lines ACTIVE now; one
+		 * or sets all their bits, then each line is re-checked before
+		 * its entry is pushed (push()) */
+		to = 0;
 		r = 0;
 		do
 		:: r == NR -> break
 		:: r < NR && !live[r] -> r++
-		:: r < NR && live[r] ->
-			mask[i] = mask[i] | BIT(r);
+		:: r < NR && live[r] -> to = to | BIT(r); r++
+		od;
+		mask[i] = mask[i] | to;
+		r = 0;
+		do
+		:: r == NR -> break
+		:: r < NR && !(to & BIT(r)) -> r++
+#if MUTANT != 3
+		:: r < NR && (to & BIT(r)) && !live[r] -> unref(i, r); r++
+#endif
+		:: r < NR && (to & BIT(r)) && (MUTANT == 3 || live[r]) ->
 			assert(tail[r] - head[r] < S); /* a queue holds at most S */
 			d_step {
 				qi[Q(r, tail[r])] = i;
 				qs[Q(r, tail[r])] = seq;
 				tail[r]++
 			}
-#if MUTANT != 3
-			if
-			:: !live[r] -> unref(i, r)
-			:: else -> skip
-			fi;
-#endif
 			r++
 		od;
 		seq++

@@ -88,7 +88,7 @@ struct top {
 	int64_t interval_ns, stuck_ns;
 	struct top_sample prev, cur; /* prev.t_ns 0: one sample so far */
 	unsigned rows, cols;         /* 0: no terminal, no limit */
-	int tty;
+	struct termios was;          /* the terminal before top */
 };
 
 /* ---- Sampling ----------------------------------------------------------- */
@@ -729,12 +729,14 @@ static int once(struct top *t)
 	return CLI_OK;
 }
 
-static volatile sig_atomic_t resized, stopped;
+static volatile sig_atomic_t resized, suspended, stopped;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGWINCH)
 		resized = 1;
+	else if (sig == SIGTSTP)
+		suspended = 1;
 	else
 		stopped = sig;
 }
@@ -763,17 +765,57 @@ static void draw(const struct top *t)
 	fflush(stdout);
 }
 
-/* Handlers without SA_RESTART: a signal ends poll() at once. */
+/* Handlers without SA_RESTART: a signal ends poll() at once. The stop
+ * signals only where they are not ignored (nohup). */
 static void catch_signals(void)
 {
-	static const int sigs[] = { SIGWINCH, SIGINT, SIGTERM, SIGHUP };
+	static const int sigs[] = { SIGWINCH, SIGTSTP, SIGINT, SIGTERM,
+	                            SIGHUP };
 	struct sigaction sa;
+	sigset_t set;
 
+	sigemptyset(&set);
+	cli_stop_signals(&set);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGTSTP);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+		if (sigismember(&set, sigs[i]))
+			sigaction(sigs[i], &sa, NULL);
+}
+
+/* Raw keys, top's own screen, no cursor; and back. */
+static void term_enter(struct top *t)
+{
+	struct termios raw = t->was;
+
+	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+	term_size(t);
+	fputs("\033[?1049h\033[?25l", stdout);
+}
+
+static void term_leave(const struct top *t)
+{
+	fputs("\033[?25h\033[?1049l", stdout);
+	fflush(stdout);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t->was);
+}
+
+/* ^Z: the terminal as it was, stopped; then back where it was. */
+static void suspend(struct top *t)
+{
+	suspended = 0;
+	term_leave(t);
+	signal(SIGTSTP, SIG_DFL);
+	raise(SIGTSTP); /* stops here until SIGCONT */
+	catch_signals();
+	term_enter(t);
+	draw(t);
 }
 
 /* A key: 0 go on, 1 quit. */
@@ -810,6 +852,8 @@ static int live_loop(struct top *t)
 		int n = poll(&pfd, 1, (int)((left + 999999) / 1000000));
 		if (stopped)
 			return 0;
+		if (suspended)
+			suspend(t);
 		if (resized) {
 			resized = 0;
 			term_size(t);
@@ -824,23 +868,14 @@ static int live_loop(struct top *t)
 
 static int live(struct top *t)
 {
-	struct termios was, raw;
 	int err;
 
-	if (tcgetattr(STDIN_FILENO, &was) < 0)
+	if (tcgetattr(STDIN_FILENO, &t->was) < 0)
 		return cli_failf("top: the terminal: %s", strerror(errno));
 	catch_signals();
-	raw = was;
-	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-	raw.c_cc[VMIN] = 1;
-	raw.c_cc[VTIME] = 0;
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
-	term_size(t);
-	fputs("\033[?1049h\033[?25l", stdout); /* own screen, no cursor */
+	term_enter(t);
 	err = live_loop(t);
-	fputs("\033[?25h\033[?1049l", stdout);
-	fflush(stdout);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &was);
+	term_leave(t);
 	if (err < 0)
 		return cli_fail(err, NULL, 0);
 	return stopped ? cli_die_of(stopped) : CLI_OK;

@@ -485,14 +485,25 @@ TEST(cli_top_once_json_gives_each_field)
 	stop(rd);
 }
 
+/* An spsc channel named after tag, its writer ours, its reader a child
+ * named comm (in *rd). */
+static shmq_chan *with_reader(char *loc, size_t len, const char *tag,
+                              const char *comm, pid_t *rd)
+{
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SPSC, .capacity = 4096};
+	t_name(loc, len, tag);
+	shmq_chan *mine = join(loc, SHMQ_WRITER, &o);
+	*rd = reader(loc, &o, comm);
+	return mine;
+}
+
 TEST(cli_top_shows_a_stopped_reader_as_stuck)
 {
 	char loc[64], line[8192], text[512];
 	static struct t_run r;
-	t_name(loc, sizeof(loc), "stuck");
-	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SPSC, .capacity = 4096};
-	shmq_chan *mine = join(loc, SHMQ_WRITER, &o);
-	pid_t rd = reader(loc, &o, "stuckreader");
+	pid_t rd;
+	shmq_chan *mine = with_reader(loc, sizeof(loc), "stuck", "stuckreader",
+	                              &rd);
 	CHECK_EQ(shmq_chan_send(mine, "a", 1), 0);
 	until_received(loc, 1);
 	CHECK_EQ(kill(rd, SIGSTOP), 0);
@@ -524,10 +535,9 @@ TEST(cli_top_shows_a_killed_reader_as_a_dead_peer_not_settled)
 {
 	char loc[64], line[8192], text[512];
 	static struct t_run r;
-	t_name(loc, sizeof(loc), "dead");
-	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_SPSC, .capacity = 4096};
-	shmq_chan *mine = join(loc, SHMQ_WRITER, &o);
-	pid_t rd = reader(loc, &o, "deadreader");
+	pid_t rd;
+	shmq_chan *mine = with_reader(loc, sizeof(loc), "dead", "deadreader",
+	                              &rd);
 	stop(rd); /* nobody waits: nobody settles it */
 	SHMQ(&r, "top", "--once", "--json", "--interval", "0.2");
 	check_ok(&r);

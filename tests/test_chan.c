@@ -62,14 +62,23 @@ static shmq_chan *make(const char *loc, int kind, size_t cap, size_t msg,
 	return ch;
 }
 
-/* A child that writes messages from..to-1 and closes. */
-static pid_t writer(const char *loc, uint64_t from, uint64_t to, size_t max)
+static shmq_chan *batch_writer(const char *loc, uint32_t batch)
+{
+	struct shmq_chan_opts o = {.spin_ns = -1, .batch = batch};
+	shmq_chan *w = NULL;
+	CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, &o), 0);
+	return w;
+}
+
+/* A child that writes messages from..to-1 (batch: opts.batch) and closes. */
+static pid_t batch_child(const char *loc, uint64_t from, uint64_t to,
+                         size_t max, uint32_t batch)
 {
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		char buf[70000];
-		shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+		shmq_chan *w = batch_writer(loc, batch);
 		for (uint64_t i = from; i < to; i++)
 			CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, max, i)), 0);
 		CHECK_EQ(shmq_chan_close(w), 0);
@@ -78,12 +87,16 @@ static pid_t writer(const char *loc, uint64_t from, uint64_t to, size_t max)
 	return pid;
 }
 
-TEST(spsc_delivers_every_message_whole_and_in_order_across_wraps)
+static pid_t writer(const char *loc, uint64_t from, uint64_t to, size_t max)
 {
-	char loc[128], buf[70000];
-	t_posix_loc(loc, sizeof(loc), "c");
-	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
-	pid_t pid = writer(loc, 0, 50000, 600);
+	return batch_child(loc, from, to, max, 0);
+}
+
+/* Receives until the end of the stream, each message whole and numbered
+ * one more than the last: how many came. */
+static uint64_t recv_in_order(shmq_chan *r)
+{
+	static char buf[70000];
 	uint64_t want = 0, num;
 	ssize_t n;
 	while ((n = shmq_chan_recv(r, buf, sizeof(buf))) >= 0) {
@@ -92,7 +105,16 @@ TEST(spsc_delivers_every_message_whole_and_in_order_across_wraps)
 		want++;
 	}
 	CHECK_EQ(n, -EPIPE); /* the writer closed: end of stream */
-	CHECK_EQ(want, 50000);
+	return want;
+}
+
+TEST(spsc_delivers_every_message_whole_and_in_order_across_wraps)
+{
+	char loc[128];
+	t_posix_loc(loc, sizeof(loc), "c");
+	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
+	pid_t pid = writer(loc, 0, 50000, 600);
+	CHECK_EQ(recv_in_order(r), 50000);
 	CHECK_EQ(t_wait(pid), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
 	struct shmq_stat st;
@@ -1026,14 +1048,6 @@ TEST(abandoned_reserve_is_never_received_in_any_kind)
 
 /* ---- Batching (opts.batch) ------------------------------------------------ */
 
-static shmq_chan *batch_writer(const char *loc, uint32_t batch)
-{
-	struct shmq_chan_opts o = {.spin_ns = -1, .batch = batch};
-	shmq_chan *w = NULL;
-	CHECK_EQ(shmq_chan_open(&w, loc, SHMQ_WRITER, &o), 0);
-	return w;
-}
-
 /* The child's steps, each told to the parent over a pipe: 3 sends (held),
  * the 4th (all 4 out), 2 more and a flush, 1 more and close. */
 static void batch_steps(const char *loc, int to_parent, int from_parent)
@@ -1114,28 +1128,11 @@ TEST(spsc_batch_holds_messages_until_the_nth_a_flush_or_close)
  * waits for room, so nobody waits for good. */
 TEST(spsc_batch_writer_publishes_before_it_waits_for_room)
 {
-	char loc[128], buf[700];
+	char loc[128];
 	t_posix_loc(loc, sizeof(loc), "batchw");
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, 0, 0, SHMQ_READER);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		shmq_chan *w = batch_writer(loc, 1000);
-		for (uint64_t i = 0; i < 20000; i++)
-			CHECK_EQ(shmq_chan_send(w, buf, make_msg(buf, 600, i)),
-			         0);
-		CHECK_EQ(shmq_chan_close(w), 0);
-		_exit(0);
-	}
-	uint64_t want = 0, num;
-	ssize_t n;
-	while ((n = shmq_chan_recv(r, buf, sizeof(buf))) >= 0) {
-		CHECK(msg_ok(buf, (size_t)n, &num));
-		CHECK_EQ(num, want);
-		want++;
-	}
-	CHECK_EQ(n, -EPIPE);
-	CHECK_EQ(want, 20000);
+	pid_t pid = batch_child(loc, 0, 20000, 600, 1000);
+	CHECK_EQ(recv_in_order(r), 20000);
 	CHECK_EQ(t_wait(pid), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
 }

@@ -302,15 +302,17 @@ static void v_spsc_writer(const char *loc)
 		send_num(w, i, 1000);
 }
 
-/* A writer died in a send: the reader gets every message published before
- * the death, whole and in order, then SHMQ_EPEERDEAD; a new writer joins
- * after the last record published (even one tail does not count yet). */
-static void s_spsc_writer(const char *at, int64_t delivered)
+/* A writer (victim) died in a send: the reader gets every message
+ * published before the death, whole and in order, then SHMQ_EPEERDEAD; a
+ * new writer joins after the last record published (even one tail does
+ * not count yet). */
+static void s_spsc_victim(const char *at, int64_t delivered,
+                          void (*victim)(const char *loc))
 {
 	char loc[128];
 	t_posix_loc(loc, sizeof(loc), "sw");
 	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_READER);
-	pid_t pid = spawn(at, v_spsc_writer, loc);
+	pid_t pid = spawn(at, victim, loc);
 	int64_t n = 0, got;
 	while ((got = recv_num(r)) >= 0)
 		CHECK_EQ(got, n++);
@@ -320,6 +322,11 @@ static void s_spsc_writer(const char *at, int64_t delivered)
 	flows(loc, r, (uint64_t)n);
 	CHECK_EQ(info_of(r).dead_writers, 1);
 	close_last(r, loc);
+}
+
+static void s_spsc_writer(const char *at, int64_t delivered)
+{
+	s_spsc_victim(at, delivered, v_spsc_writer);
 }
 
 /* Batches of 3: flush 1 publishes 0..2, flush 2 publishes 3..5. */
@@ -337,18 +344,7 @@ static void v_spsc_batch_writer(const char *loc)
  * new writer starts where the published records end. */
 static void s_spsc_batch_writer(const char *at, int64_t delivered)
 {
-	char loc[128];
-	t_posix_loc(loc, sizeof(loc), "sb");
-	shmq_chan *r = make(loc, SHMQ_CHAN_SPSC, 4096, SHMQ_READER);
-	pid_t pid = spawn(at, v_spsc_batch_writer, loc);
-	int64_t n = 0, got;
-	while ((got = recv_num(r)) >= 0)
-		CHECK_EQ(got, n++);
-	CHECK_EQ(got, SHMQ_EPEERDEAD);
-	CHECK_EQ(n, delivered);
-	died_at(pid);
-	flows(loc, r, (uint64_t)n);
-	close_last(r, loc);
+	s_spsc_victim(at, delivered, v_spsc_batch_writer);
 }
 
 static void v_spsc_reader(const char *loc)

@@ -290,8 +290,10 @@ static int pump_out(struct out *o)
 		if (n == -EPIPE) { /* the local writer closed: say so */
 			rc = publish(o, 0, 1);
 			dds_write_flush(o->wr);
-			if (rc == CLI_OK)
-				dds_wait_for_acks(o->wr, DDS_SECS(10));
+			if (rc == CLI_OK && dds_wait_for_acks(o->wr, DDS_SECS(10)))
+				return cli_failf("bridge: %s: the end of the stream was "
+				                 "not acknowledged within 10 s (a remote "
+				                 "reader gone or cut off)", o->name);
 			return rc;
 		}
 		if (n == SHMQ_ELOST)
@@ -472,15 +474,22 @@ static int put_one(struct in *b, const shmq_Message *m,
 }
 
 /* Takes what is there, up to TAKE_BATCH samples at once (one call per
- * sample would cap the rate well below Cyclone's). */
+ * sample would cap the rate well below Cyclone's). When none is there
+ * and no writer is matched any more although one was, the stream is
+ * dead: a writer that went (or was cut off) before we had a sample of it
+ * leaves no instance whose state could say so. */
 static int take_some(struct in *b, int *state)
 {
 	void *samples[TAKE_BATCH] = { NULL };
 	dds_sample_info_t info[TAKE_BATCH];
+	dds_subscription_matched_status_t st;
 	dds_return_t n;
 	int rc = CLI_OK;
 
 	n = dds_take(b->rd, samples, info, TAKE_BATCH, TAKE_BATCH);
+	if (n == 0 && dds_get_subscription_matched_status(b->rd, &st) == 0 &&
+	    st.total_count > 0 && st.current_count == 0)
+		*state = IN_DEAD;
 	if (n <= 0)
 		return n < 0 ? dds_fail("dds_take", n) : CLI_OK;
 	for (dds_return_t i = 0; i < n && rc == CLI_OK && *state == IN_MORE; i++)

@@ -6,7 +6,8 @@
  *   dds_listener TOPIC INTERFACE PEER...
  *
  * Joins the DDS domain on INTERFACE only, multicast off, discovering the
- * PEER addresses by unicast; subscribes to TOPIC (type shmq::Message)
+ * PEER addresses by unicast (lease 1 s, as the bridge: it announces
+ * itself every fraction of a second, not every few seconds); subscribes to TOPIC (type shmq::Message)
  * with the bridge's QoS (RELIABLE, KEEP_ALL, VOLATILE) and writes each
  * message's bytes to stdout. At the end-of-stream sample it prints "N
  * messages, B bytes" on stderr and exits 0; it exits 1 when the stream's
@@ -31,6 +32,7 @@ static int configure(int argc, char **argv)
 	               "<CycloneDDS><Domain id=\"any\"><General><Interfaces>"
 	               "<NetworkInterface name=\"%s\"/></Interfaces><AllowMulticast>"
 	               "false</AllowMulticast></General><Discovery>"
+	               "<LeaseDuration>1s</LeaseDuration>"
 	               "<ParticipantIndex>auto</ParticipantIndex><Peers>", argv[2]);
 	for (int i = 3; i < argc && off > 0 && (size_t)off < sizeof(xml); i++)
 		off += snprintf(xml + off, sizeof(xml) - (size_t)off,

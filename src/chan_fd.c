@@ -26,6 +26,8 @@
  *   UNSURE a cheap arm's watch ended without seq moving: the thread made
  *          the membarrier the arm skipped and fired, keeping the announce;
  *          the next arm checks again and re-arms without a fence.
+ *   STOPPING (or'ed in) close: the thread leaves; a sleep on state that
+ *          raced close's wake returns at once.
  * See docs/design.md, "Channel fds", for the ordering argument.
  */
 #include "chan.h"
@@ -39,7 +41,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum { FIRED = 0, ARMED = 1, FIRING = 2, WAITED = 4, UNSURE = 8 };
+enum { FIRED = 0, ARMED = 1, FIRING = 2, WAITED = 4, UNSURE = 8,
+       STOPPING = 16 /* or'ed in by close: a sleep on state ends */ };
 /* What ended a watch. */
 enum { MOVED, TICKED, STOPPED, UNCONFIRMED };
 
@@ -184,7 +187,7 @@ static void *waiter(void *arg)
 			/* closed armed before we watched: arm's announce is
 			 * still ours to take back (s may predate the ARMED
 			 * close saw; acquire: as above) */
-			s = shmq_load(&w->state, SHMQ_ACQUIRE);
+			s = shmq_load(&w->state, SHMQ_ACQUIRE) & ~(uint32_t)STOPPING;
 			if (s == ARMED || s == UNSURE)
 				w->ops->unannounce(w->ctx, w->ev);
 			break;
@@ -353,13 +356,18 @@ void shmq__fdw_close(struct shmq__fdw *w, int broken)
 	}
 	/* release: pairs with the thread's acquire loads of stop */
 	shmq_store(&w->stop, 1, SHMQ_RELEASE);
-	shmq_futex_wake(&w->state, 1);
 	/* An armed thread may sleep on the shared word: move it (others
 	 * sleeping there wake, look and sleep again). */
 	if (shmq_load(&w->state, SHMQ_ACQUIRE) == ARMED && !broken) {
 		shmq_add(&w->ev->seq, 1, SHMQ_RELEASE);
 		shmq_futex_wake(&w->ev->seq, INT_MAX);
 	}
+	/* A thread that saw no stop and is about to sleep on state
+	 * (wait_for_arm) would sleep through a wake made before its sleep:
+	 * a changed state makes that sleep return at once. release: with
+	 * stop; the thread's acquire loads of state pair */
+	shmq_or(&w->state, STOPPING, SHMQ_RELEASE);
+	shmq_futex_wake(&w->state, 1);
 	pthread_join(w->thread, NULL);
 	close(w->efd);
 	free(w);

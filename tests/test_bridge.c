@@ -267,22 +267,29 @@ TEST(bridge_refuses_to_start_without_interface_or_peer)
 /* Lines from a channel on A to a channel on B, byte for byte, and the end
  * of the stream with them: B's reader exits 0. 20,000 lines in `make
  * test` (suite time), 100,000 with SHMQ_LONG=1. */
-TEST(bridge_carries_lines_byte_for_byte_and_the_end_of_stream)
+/* File in goes from A through topic to file out on B (mode: the tool's
+ * "" or "--binary"), which must be the same, byte for byte. */
+static void transfer_a_to_b(const char *topic, const char *mode,
+                            const char *in, const char *out)
 {
 	static struct t_run ra, rb;
+	pid_t pb = start_receiver(&rb, HOST_B, topic, mode, out);
+	run_sender(&ra, topic, "", mode, in);
+	CHECK_EQ(t_wait(pb), 0);
+	check_same(in, out);
+	unlink(in);
+	unlink(out);
+}
+
+TEST(bridge_carries_lines_byte_for_byte_and_the_end_of_stream)
+{
 	char in[64], out[64];
-	pid_t pb;
 
 	make_hosts();
 	tmp_path(in, sizeof(in), "in");
 	tmp_path(out, sizeof(out), "out");
 	write_lines(in, t_long() ? LINES : LINES / 5, 0);
-	pb = start_receiver(&rb, HOST_B, "t1", "", out);
-	run_sender(&ra, "t1", "", "", in);
-	CHECK_EQ(t_wait(pb), 0);
-	check_same(in, out);
-	unlink(in);
-	unlink(out);
+	transfer_a_to_b("t1", "", in, out);
 }
 
 /* One writer on A, a bridge in and a reader on each of B and C (three
@@ -703,20 +710,13 @@ static void write_random(const char *path, size_t size)
  * check-long; about 20 s under the sanitizers here, 2.3 s without). */
 TEST(bridge_carries_a_binary_stream_byte_for_byte)
 {
-	static struct t_run ra, rb;
 	char in[64], out[64];
-	pid_t pb;
 
 	make_hosts();
 	tmp_path(in, sizeof(in), "bin-in");
 	tmp_path(out, sizeof(out), "bin-out");
 	write_random(in, (size_t)(t_long() ? 256 : 8) << 20);
-	pb = start_receiver(&rb, HOST_B, "t8", "--binary", out);
-	run_sender(&ra, "t8", "", "--binary", in);
-	CHECK_EQ(t_wait(pb), 0);
-	check_same(in, out);
-	unlink(in);
-	unlink(out);
+	transfer_a_to_b("t8", "--binary", in, out);
 }
 
 /* Durability (--history K: TRANSIENT_LOCAL, the writer keeping its last

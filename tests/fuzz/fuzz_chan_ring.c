@@ -36,22 +36,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 static const struct timespec past = {0, 0};
-
-static void die(const char *what, long rc)
-{
-	fprintf(stderr, "fuzz_chan_ring: %s: %ld (%s)\n", what, rc,
-	        rc < 0 && rc > -0x10000 ? shmq_strerror((int)rc) : "");
-	abort();
-}
-
-static void scribble(shmq_chan *w, const uint8_t *data, size_t size)
-{
-	fuzz_scribble(shmq_seg_addr(w->seg),
-	              shmq_seg_size(w->seg) - SHMQ_CHAN_RING_OFF, data + 1,
-	              size - 1);
-}
 
 /* Peeks; a message must lie inside the reader's ring (the object is
  * rounded up to a page, so the guard pages alone would miss an overrun
@@ -69,7 +54,7 @@ static ssize_t peek_checked(shmq_chan *r, const struct timespec *deadline)
 	                                  : r->capacity * r->slot_size);
 	if ((size_t)n > shmq_chan_max_msg(r) || (const char *)p < ring ||
 	    (const char *)p + n > end)
-		die("peek gave a message outside the ring", (long)n);
+		fuzz_die("peek gave a message outside the ring", (long)n);
 	memcpy(copy, p, (size_t)n);
 	int rc = shmq_chan_release(r);
 	return rc < 0 ? rc : n;
@@ -82,7 +67,7 @@ static void drain(shmq_chan *r)
 	struct shmq_chan_info info;
 	char buf[1024];
 	if (shmq_chan_info(r, &info) < 0)
-		die("reader info", -EINVAL);
+		fuzz_die("reader info", -EINVAL);
 	uint64_t most = info.kind == SHMQ_CHAN_SPSC ? info.capacity / 8
 	                                            : info.capacity;
 	/* a short buffer first: a longer message stays for the next call */
@@ -91,9 +76,9 @@ static void drain(shmq_chan *r)
 		n = shmq_chan_try_recv(r, buf, sizeof(buf));
 	for (uint64_t i = 0; n >= 0 || n == SHMQ_ELOST; i++) {
 		if (n > (ssize_t)shmq_chan_max_msg(r))
-			die("recv gave more than the largest message", (long)n);
+			fuzz_die("recv gave more than the largest message", (long)n);
 		if (i > 2 * most + 2)
-			die("a reader got more messages than the ring holds",
+			fuzz_die("a reader got more messages than the ring holds",
 			    (long)i);
 		n = i % 3 == 0   ? shmq_chan_try_recv(r, buf, sizeof(buf))
 		    : i % 3 == 1 ? shmq_chan_recv_timed(r, buf, sizeof(buf),
@@ -129,7 +114,7 @@ static void cycle(shmq_chan *w, shmq_chan *r, int n, size_t len)
 		int rc = shmq_chan_send(w, buf, len);
 		ssize_t got = shmq_chan_try_recv(r, buf, sizeof(buf));
 		if (rc < 0 || got != (ssize_t)len)
-			die("cycle", rc < 0 ? rc : (long)got);
+			fuzz_die("cycle", rc < 0 ? rc : (long)got);
 	}
 }
 
@@ -145,10 +130,10 @@ static void make_channel(int kind, int policy, shmq_chan **w, shmq_chan **r,
 	if (kind == SHMQ_CHAN_SPSC)
 		o.capacity = 4096;
 	if ((rc = shmq_chan_create(w, "memfd:fuzz-ring", SHMQ_WRITER, &o)) < 0)
-		die("create", rc);
+		fuzz_die("create", rc);
 	snprintf(loc, len, "memfd:fd=%d", (*w)->fd);
 	if ((rc = shmq_chan_open(r, loc, SHMQ_READER, &o)) < 0)
-		die("open", rc);
+		fuzz_die("open", rc);
 	if (kind == SHMQ_CHAN_SPSC)
 		cycle(*w, *r, 38, 96); /* 38 records of 104 bytes: 3952 */
 	else
@@ -156,7 +141,7 @@ static void make_channel(int kind, int policy, shmq_chan **w, shmq_chan **r,
 	if ((rc = shmq_chan_send(*w, "hello", 5)) < 0 ||
 	    (rc = shmq_chan_send(*w, big, sizeof(big))) < 0 ||
 	    (rc = shmq_chan_send(*w, "", 0)) < 0)
-		die("send", rc);
+		fuzz_die("send", rc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -171,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	make_channel(kind, data[0] & 4 ? SHMQ_POLICY_OVERWRITE
 	                               : SHMQ_POLICY_BLOCK, &w, &r, loc,
 	             sizeof(loc));
-	scribble(w, data, size);
+	fuzz_scribble_chan(w, data, size);
 	fuzz_drive(&peers, w, r, loc, data[0] & 8, fds);
 	return 0;
 }

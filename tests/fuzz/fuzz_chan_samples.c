@@ -41,27 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const struct timespec past = {0, 0};
 static const void *pool[POOL]; /* each sample's address, as peeked */
 
-static void die(const char *what, long rc)
-{
-	fprintf(stderr, "fuzz_chan_samples: %s: %ld (%s)\n", what, rc,
-	        rc < 0 && rc > -0x10000 ? shmq_strerror((int)rc) : "");
-	abort();
-}
-
-static void scribble(shmq_chan *w, const uint8_t *data, size_t size)
-{
-	fuzz_scribble(shmq_seg_addr(w->seg),
-	              shmq_seg_size(w->seg) - SHMQ_CHAN_RING_OFF, data + 1,
-	              size - 1);
-}
-
 /* Notes (setup) or checks (after the scribbles) a peeked sample: one of
  * the pool's, its length at most the largest. */
 static void sample_at(const void *p, ssize_t n, int note)
 {
 	char copy[64];
 	if (n < 0 || (size_t)n > sizeof(copy))
-		die("peek gave more than the largest sample", (long)n);
+		fuzz_die("peek gave more than the largest sample", (long)n);
 	for (unsigned i = 0; i < POOL; i++) {
 		if (note && !pool[i])
 			pool[i] = p;
@@ -70,7 +56,7 @@ static void sample_at(const void *p, ssize_t n, int note)
 			return;
 		}
 	}
-	die("peek gave a pointer outside the pool", (long)n);
+	fuzz_die("peek gave a pointer outside the pool", (long)n);
 }
 
 static ssize_t peek_checked(shmq_chan *r, const struct timespec *deadline,
@@ -95,9 +81,9 @@ static void drain(shmq_chan *r)
 		n = shmq_chan_try_recv(r, buf, sizeof(buf));
 	for (uint64_t i = 0; n >= 0; i++) {
 		if (n > (ssize_t)shmq_chan_max_msg(r))
-			die("recv gave more than the largest sample", (long)n);
+			fuzz_die("recv gave more than the largest sample", (long)n);
 		if (i > POOL + 2)
-			die("a reader got more samples than its queue holds",
+			fuzz_die("a reader got more samples than its queue holds",
 			    (long)i);
 		n = i % 3 == 0   ? shmq_chan_try_recv(r, buf, sizeof(buf))
 		    : i % 3 == 1 ? shmq_chan_recv_timed(r, buf, sizeof(buf),
@@ -140,28 +126,28 @@ static void make_channel(int policy, shmq_chan **w, shmq_chan **r,
 	int rc;
 	memset(pool, 0, sizeof(pool));
 	if ((rc = shmq_chan_create(w, "memfd:fuzz-smp", SHMQ_WRITER, &o)) < 0)
-		die("create", rc);
+		fuzz_die("create", rc);
 	snprintf(loc, len, "memfd:fd=%d", (*w)->fd);
 	if ((rc = shmq_chan_open(r, loc, SHMQ_READER, NULL)) < 0)
-		die("open", rc);
+		fuzz_die("open", rc);
 	for (int i = 0; i < 12; i++) { /* every sample of the pool, noted */
 		ssize_t n;
 		if ((rc = shmq_chan_send(*w, "sample", 7)) < 0)
-			die("send", rc);
+			fuzz_die("send", rc);
 		if ((n = shmq_chan_try_peek(*r, &p)) != 7)
-			die("peek", (long)n);
+			fuzz_die("peek", (long)n);
 		sample_at(p, n, 1);
 		if ((rc = shmq_chan_release(*r)) < 0)
-			die("release", rc);
+			fuzz_die("release", rc);
 	}
 	for (unsigned i = 0; i < POOL; i++)
 		if (!pool[i])
-			die("a sample of the pool never came", (long)i);
+			fuzz_die("a sample of the pool never came", (long)i);
 	if ((rc = shmq_chan_send(*w, "held", 5)) < 0 ||
 	    shmq_chan_try_peek(*r, &p) != 5 ||
 	    (rc = shmq_chan_send(*w, "queued", 7)) < 0 ||
 	    (rc = shmq_chan_send(*w, "", 0)) < 0)
-		die("send", rc);
+		fuzz_die("send", rc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -174,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fds = fuzz_count_fds();
 	make_channel(data[0] & 1 ? SHMQ_POLICY_OVERWRITE : SHMQ_POLICY_BLOCK,
 	             &w, &r, loc, sizeof(loc));
-	scribble(w, data, size);
+	fuzz_scribble_chan(w, data, size);
 	fuzz_drive(&peers, w, r, loc, data[0] & 2, fds);
 	return 0;
 }

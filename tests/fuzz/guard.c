@@ -1,9 +1,11 @@
 /* Guard pages around the library's shared mappings, an fd count, and the
  * channel targets' common drive (guard.h). */
 #include "guard.h"
+#include "chan.h"
 #include "layout.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,8 +121,21 @@ void fuzz_drive(const struct fuzz_peers *p, shmq_chan *w, shmq_chan *r,
 	shmq_chan_stat(loc, &info);
 	shmq_chan_close(r);
 	shmq_chan_close(w);
-	if (fuzz_count_fds() != fds) {
-		fprintf(stderr, "fuzz: an fd leaked\n");
-		abort();
-	}
+	if (fuzz_count_fds() != fds)
+		fuzz_die("an fd leaked", -EMFILE);
+}
+
+void fuzz_die(const char *what, long rc)
+{
+	fprintf(stderr, "fuzz: %s: %ld (%s)\n", what, rc,
+	        rc < 0 && rc > -0x10000 ? shmq_strerror((int)rc) : "");
+	abort();
+}
+
+void fuzz_scribble_chan(shmq_chan *w, const unsigned char *data,
+                        size_t size)
+{
+	fuzz_scribble(shmq_seg_addr(w->seg),
+	              shmq_seg_size(w->seg) - SHMQ_CHAN_RING_OFF, data + 1,
+	              size - 1);
 }

@@ -30,6 +30,14 @@ int fuzz_count_fds(void);
 void fuzz_scribble(unsigned char *base, size_t ring_len,
                    const unsigned char *data, size_t size);
 
+/* A channel target's failure: says what and the error, then aborts. */
+void fuzz_die(const char *what, long rc) __attribute__((noreturn));
+
+/* fuzz_scribble over channel w's state past its identity line, the
+ * input's first byte (the target's choices) left out. */
+void fuzz_scribble_chan(shmq_chan *w, const unsigned char *data,
+                        size_t size);
+
 /* After the scribble: what a channel target's peers do next (the writer
  * first when write_first), then info and stat, then both close; an fd
  * the calls leaked (fds: fuzz_count_fds before the input) aborts. */

@@ -267,6 +267,25 @@ TEST(bridge_refuses_to_start_without_interface_or_peer)
 /* Lines from a channel on A to a channel on B, byte for byte, and the end
  * of the stream with them: B's reader exits 0. 20,000 lines in `make
  * test` (suite time), 100,000 with SHMQ_LONG=1. */
+/* On A: bridge out of channel c to topic, and shmq send into c from the
+ * fifo, which *fd opens for writing. Exits 10 * send's status + bridge
+ * out's. */
+static pid_t start_fifo_sender(struct t_run *r, const char *topic,
+                               const char *fifo, int *fd)
+{
+	char body[512];
+	pid_t pid;
+
+	snprintf(body, sizeof(body),
+	         "$S bridge out c --create --topic %s $NET & b=$!; "
+	         "$S send c --create < %s; s=$?; wait $b; exit $((s * 10 + $?))",
+	         topic, fifo);
+	pid = start_host(r, HOST_A, body);
+	*fd = open(fifo, O_WRONLY);
+	CHECK(*fd >= 0);
+	return pid;
+}
+
 /* File in goes from A through topic to file out on B (mode: the tool's
  * "" or "--binary"), which must be the same, byte for byte. */
 static void transfer_a_to_b(const char *topic, const char *mode,
@@ -589,13 +608,7 @@ static void link_cut_longer_than_the_lease(void)
 	         "$S recv c > %s; $S rm c; exit 0",
 	         flow, err1, st1, up, err2, out);
 	pb = start_host(&rb, HOST_B, body);
-	snprintf(body, sizeof(body),
-	         "$S bridge out c --create --topic t11 $NET & b=$!; "
-	         "$S send c --create < %s; s=$?; wait $b; exit $((s * 10 + $?))",
-	         fifo);
-	pa = start_host(&ra, HOST_A, body);
-	fd = open(fifo, O_WRONLY);
-	CHECK(fd >= 0);
+	pa = start_fifo_sender(&ra, "t11", fifo, &fd);
 	put_lines(fd, 1, half);
 	CHECK(wait_for_text(flow, "\n"));
 	snprintf(cmd, sizeof(cmd), "ip -n %s link set %s down", ns[HOST_B],
@@ -644,7 +657,7 @@ static void link_cut_longer_than_the_lease(void)
 TEST_TIMEOUT(bridge_link_cut_and_restored_within_the_lease_loses_nothing, 60)
 {
 	static struct t_run ra, rb, rl;
-	char fifo[64], in[64], out[64], body[1024], cmd[256];
+	char fifo[64], in[64], out[64], cmd[256];
 	int half = 2000, fd;
 	pid_t pa, pb;
 
@@ -655,13 +668,7 @@ TEST_TIMEOUT(bridge_link_cut_and_restored_within_the_lease_loses_nothing, 60)
 	CHECK(mkfifo(fifo, 0600) == 0);
 	write_lines(in, 2 * half, 0);
 	pb = start_receiver(&rb, HOST_B, "t7", "", out);
-	snprintf(body, sizeof(body),
-	         "$S bridge out c --create --topic t7 $NET & b=$!; "
-	         "$S send c --create < %s; s=$?; wait $b; exit $((s * 10 + $?))",
-	         fifo);
-	pa = start_host(&ra, HOST_A, body);
-	fd = open(fifo, O_WRONLY);
-	CHECK(fd >= 0);
+	pa = start_fifo_sender(&ra, "t7", fifo, &fd);
 	put_lines(fd, 1, half);
 	CHECK(wait_for_text(out, "line 1 of")); /* the stream flows */
 	snprintf(cmd, sizeof(cmd), "ip -n %s link set %s down", ns[HOST_B],

@@ -21,6 +21,7 @@
 #define BLOCK_SLICE DDS_MSECS(100) /* dds_write waits; a signal is seen */
 #define READER_CACHE 4096 /* block: samples bridge in holds unwritten */
 #define TAKE_BATCH 64
+#define SPIN_MIN_CPUS 2 /* on this many CPUs or fewer, the bridge never spins */
 #define MAX_PEERS 16
 #define XML_MAX 4096
 
@@ -247,12 +248,13 @@ struct out {
 	const char *name;
 	dds_entity_t wr;
 	int block;      /* block policy: never publish to nobody */
+	int in_place;   /* publish from the ring (peek), not from buf */
 	shmq_Message m;
 	uint8_t *buf;
 	size_t max;
 };
 
-static int publish(struct out *o, size_t len, int eos)
+static int publish(struct out *o, const void *p, size_t len, int eos)
 {
 	int rc;
 
@@ -264,38 +266,60 @@ static int publish(struct out *o, size_t len, int eos)
 	o->m.size = (uint32_t)len;
 	o->m.eos = eos;
 	o->m.data._length = (uint32_t)len;
-	o->m.data._maximum = (uint32_t)o->max;
-	o->m.data._buffer = o->buf;
+	o->m.data._maximum = (uint32_t)len;
+	o->m.data._buffer = (uint8_t *)(uintptr_t)p; /* dds_write only reads */
 	o->m.data._release = false;
 	return write_sample(o->wr, &o->m);
+}
+
+/* The next message: in place (peek; released after its write) or copied
+ * into buf. Where no writer can overwrite a message we hold (policy
+ * block), dds_write serializes it straight from the ring: one copy less.
+ * An overwrite channel could change it under dds_write, so it is copied
+ * out first (a torn copy is then told by recv, never published). */
+static ssize_t next_msg(struct out *o, const void **p,
+                        const struct timespec *dl)
+{
+	*p = o->buf;
+	if (o->in_place)
+		return dl ? shmq_chan_peek_timed(o->ch, p, dl)
+		          : shmq_chan_try_peek(o->ch, p);
+	return dl ? shmq_chan_recv_timed(o->ch, o->buf, o->max, dl)
+	          : shmq_chan_try_recv(o->ch, o->buf, o->max);
+}
+
+/* The local writer closed: say so, and wait until it is acknowledged. */
+static int publish_end(struct out *o)
+{
+	int rc = publish(o, o->buf, 0, 1);
+
+	dds_write_flush(o->wr);
+	if (rc == CLI_OK && dds_wait_for_acks(o->wr, DDS_SECS(10)))
+		return cli_failf("bridge: %s: the end of the stream was not "
+		                 "acknowledged within 10 s (a remote reader gone "
+		                 "or cut off)", o->name);
+	return rc;
 }
 
 static int pump_out(struct out *o)
 {
 	struct timespec ts;
+	const void *p;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
-		n = shmq_chan_try_recv(o->ch, o->buf, o->max);
+		n = next_msg(o, &p, NULL);
 		if (n == -EAGAIN) { /* nothing more now: send the batch */
 			dds_write_flush(o->wr);
-			n = shmq_chan_recv_timed(o->ch, o->buf, o->max,
-			                         cli_chan_until(NULL, &ts));
+			n = next_msg(o, &p, cli_chan_until(NULL, &ts));
 		}
 		if (cli_chan_stopped())
 			return CLI_STOP;
 		if (n == -ETIMEDOUT || n == -EINTR)
 			continue;
-		if (n == -EPIPE) { /* the local writer closed: say so */
-			rc = publish(o, 0, 1);
-			dds_write_flush(o->wr);
-			if (rc == CLI_OK && dds_wait_for_acks(o->wr, DDS_SECS(10)))
-				return cli_failf("bridge: %s: the end of the stream was "
-				                 "not acknowledged within 10 s (a remote "
-				                 "reader gone or cut off)", o->name);
-			return rc;
-		}
+		if (n == -EPIPE)
+			return publish_end(o);
 		if (n == SHMQ_ELOST)
 			continue; /* broadcast overwrite: counted by the channel */
 		if (n == SHMQ_EPEERDEAD) /* no eos: the remote sees us go */
@@ -304,10 +328,26 @@ static int pump_out(struct out *o)
 		if (n < 0)
 			return cli_chan_fail_after((int)n, o->name, "bridged",
 			                           o->m.seq);
-		rc = publish(o, (size_t)n, 0);
+		rc = publish(o, p, (size_t)n, 0);
+		if (rc == CLI_OK && o->in_place && (n = shmq_chan_release(o->ch)) < 0)
+			rc = cli_chan_fail_after((int)n, o->name, "bridged", o->m.seq);
 		if (rc != CLI_OK)
 			return rc;
 	}
+}
+
+/* Whether channel name is (or, made by --create, will be) spsc: then
+ * bridge in publishes the samples of one take at once (batch), so that
+ * its reader is woken once a take rather than once a sample. A channel
+ * of another kind made by someone else between this look and the open
+ * makes the open fail (-EINVAL): run the bridge again. */
+static int is_spsc(const struct cli_chan_args *a, const char *name)
+{
+	struct shmq_chan_info st;
+
+	if (shmq_chan_stat(name, &st) == 0)
+		return st.kind == SHMQ_CHAN_SPSC;
+	return a->create && (!a->o.kind || a->o.kind == SHMQ_CHAN_SPSC);
 }
 
 /* The command line of out and in, and the channel NAME opened as role.
@@ -333,6 +373,12 @@ static int parse_open(const struct cli_cmd *cmd, int argc, char **argv,
 		return rc;
 	if (check_net(cmd, n))
 		return CLI_USAGE;
+	/* The bridge waits on a network or on a peer that needs a CPU: on
+	 * few CPUs, spinning for it delays it (docs/bridge.md, Numbers). */
+	if (sysconf(_SC_NPROCESSORS_ONLN) <= SPIN_MIN_CPUS)
+		a->o.spin_ns = 0;
+	if (role == SHMQ_WRITER && is_spsc(a, argv[optind]))
+		a->o.batch = TAKE_BATCH;
 	return cli_chan_open(a, argv[optind], role, ch) == CLI_OK ? CLI_OK
 	                                                          : CLI_ERR;
 }
@@ -369,6 +415,7 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 		/* With a history, publishing before anyone listens is what it is
 		 * for: the last K wait for readers that join later. */
 		o.block = in.policy != SHMQ_POLICY_OVERWRITE && !a.o.history;
+		o.in_place = in.policy != SHMQ_POLICY_OVERWRITE;
 		rc = o.wr < 0 ? dds_fail("cannot create the DDS writer", o.wr)
 		     : a.o.history ? CLI_OK : wait_matched(o.wr, n.readers);
 		if (rc == CLI_OK)
@@ -473,6 +520,15 @@ static int put_one(struct in *b, const shmq_Message *m,
 	return CLI_OK;
 }
 
+/* What a take held back (batch) reaches the local readers. */
+static int flush_in(struct in *b)
+{
+	int rc = shmq_chan_flush(b->ch);
+
+	return rc < 0 ? cli_chan_fail_after(rc, b->name, "bridged", b->st.msgs)
+	              : CLI_OK;
+}
+
 /* Takes what is there, up to TAKE_BATCH samples at once (one call per
  * sample would cap the rate well below Cyclone's). When none is there
  * and no writer is matched any more although one was, the stream is
@@ -495,7 +551,7 @@ static int take_some(struct in *b, int *state)
 	for (dds_return_t i = 0; i < n && rc == CLI_OK && *state == IN_MORE; i++)
 		rc = put_one(b, samples[i], &info[i], state);
 	dds_return_loan(b->rd, samples, n);
-	return rc;
+	return rc == CLI_OK ? flush_in(b) : rc;
 }
 
 static int pump_in(struct in *b)

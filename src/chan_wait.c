@@ -96,7 +96,12 @@ static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
 			                          shmq__now_ns() + 999999) / 1000000,
 			                    deadline);
 			rc = shmq_futex_wait(&ev->seq, seen, &dl);
-			rc = after_sleep(ch, ev, check, arg, deadline, rc);
+			/* woken: a plain look first. Only a sleep needs the
+			 * announce and heavy fence above (a membarrier, tens of
+			 * us on a loaded VM); a look never does */
+			if (rc == -ETIMEDOUT || (rc = check(ch, arg)) == -EAGAIN)
+				rc = after_sleep(ch, ev, check, arg, deadline,
+				                 rc);
 		} else if (rc == 1) {
 			rc = -EAGAIN; /* ticked: look again before sleeping */
 		}

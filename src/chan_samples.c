@@ -46,6 +46,7 @@ struct shmq__samples {
 	uint32_t gen;             /* reader: our line's generation */
 	uint32_t next;            /* reader: taken from the queue, not yet
 	                             handed out (NO_SAMPLE: none) */
+	uint32_t last;            /* reader: the sample taken last */
 	uint32_t loan;            /* writer: the open loan, or NO_SAMPLE */
 	uint32_t hint;            /* writer: where the next search starts */
 	uint32_t nheld;           /* reader: held[0..nheld), oldest first */
@@ -864,6 +865,17 @@ static int take_head(struct shmq_chan *ch, struct shmq_samples_rline *l,
 	return shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL) ? 0 : -1;
 }
 
+/* While our queue is empty: the sample the writer loans next if it is
+ * free (find_free() starts after its last loan), its descriptor and first
+ * bytes fetched now, so that they come with the entry, not after it. A
+ * guess: a wrong one costs a load, nothing else. */
+static void expect_next(struct shmq_chan *ch)
+{
+	uint32_t i = (ch->smp->last + 1) & (uint32_t)ch->mask;
+	__builtin_prefetch(desc(ch, i));
+	__builtin_prefetch(sample_ptr(ch, i));
+}
+
 /* Takes the next entry of our queue that is ours (pushed for our line's
  * generation, with our reference): 0 (into s->next), -EAGAIN, -EBADMSG. */
 static int take_next(struct shmq_chan *ch)
@@ -880,8 +892,10 @@ static int take_next(struct shmq_chan *ch)
 		 * fetched with tail's, not after it (discarded when empty) */
 		uint64_t e = shmq_load(&queue(ch, (unsigned)ch->me)[h & ch->mask],
 		                       SHMQ_RELAXED);
-		if (h == t)
+		if (h == t) {
+			expect_next(ch);
 			return -EAGAIN;
+		}
 		if (take_head(ch, l, h) < 0)
 			continue;
 		SHMQ_CRASH_POINT("samples.receive.taken");
@@ -902,7 +916,7 @@ static int take_next(struct shmq_chan *ch)
 			unref(ch, i, (unsigned)ch->me);
 			return -EBADMSG;
 		}
-		s->next = i;
+		s->next = s->last = i;
 		return 0;
 	}
 }

@@ -46,9 +46,6 @@ struct shmq__samples {
 	uint32_t gen;             /* reader: our line's generation */
 	uint32_t next;            /* reader: taken from the queue, not yet
 	                             handed out (NO_SAMPLE: none) */
-	uint32_t last;            /* reader: the sample taken last */
-	uint64_t next_e;          /* reader: next's queue entry */
-	uint64_t next_len;        /* reader: next's length */
 	uint32_t loan;            /* writer: the open loan, or NO_SAMPLE */
 	uint32_t hint;            /* writer: where the next search starts */
 	uint32_t nheld;           /* reader: held[0..nheld), oldest first */
@@ -63,7 +60,7 @@ struct shmq__samples {
 	                             tail (we are its only pusher) */
 	unsigned char *lines;     /* reader area 0 */
 	uint64_t line_sz;         /* bytes from one reader area to the next */
-	uint64_t held[];          /* reader: the entries of what it holds */
+	uint32_t held[];
 };
 
 /* ---- The control part ---------------------------------------------------- */
@@ -75,7 +72,7 @@ static uint64_t hist_bytes(uint64_t k)
 
 static uint64_t line_bytes(uint64_t n)
 {
-	return sizeof(struct shmq_samples_rline) + shmq__round_up(16 * n, 64);
+	return sizeof(struct shmq_samples_rline) + shmq__round_up(8 * n, 64);
 }
 
 static uint64_t control_bytes(uint64_t n, uint64_t k)
@@ -118,21 +115,9 @@ static struct shmq_samples_rline *rline(struct shmq_chan *ch, unsigned r)
 	                                     r * line_bytes(ch->capacity));
 }
 
-/* Slot pos (mod N) of reader line r's queue: [0] the entry, [1] its meta
- * word (the length, checked against the entry: shmq__sample_meta). */
-static shmq_atomic64 *slot(struct shmq_chan *ch, unsigned r, uint64_t pos)
+static shmq_atomic64 *queue(struct shmq_chan *ch, unsigned r)
 {
-	return (shmq_atomic64 *)(rline(ch, r) + 1) + 2 * (pos & ch->mask);
-}
-
-/* Writes entry e (a sample of len bytes) into slot pos of line r's queue;
- * relaxed: the pusher's release of tail publishes both words. */
-static void put_entry(struct shmq_chan *ch, unsigned r, uint64_t pos,
-                      uint64_t e, uint64_t len)
-{
-	shmq_store(&slot(ch, r, pos)[0], e, SHMQ_RELAXED);
-	shmq_store(&slot(ch, r, pos)[1], shmq__sample_meta(len, e),
-	           SHMQ_RELAXED);
+	return (shmq_atomic64 *)(rline(ch, r) + 1);
 }
 
 static uint64_t bit(unsigned r)
@@ -325,7 +310,7 @@ static int attach_data(struct shmq_chan *ch, shmq_seg **out)
 static int samples_attach(struct shmq_chan *ch)
 {
 	struct shmq__samples *s = calloc(1, sizeof(*s) +
-	                                   ch->hold * sizeof(uint64_t));
+	                                   ch->hold * sizeof(uint32_t));
 	if (!s)
 		return -ENOMEM;
 	ch->smp = s;
@@ -464,7 +449,7 @@ static uint64_t drain(struct shmq_chan *ch, unsigned r, uint32_t gen)
 			return n; /* empty, or scribbled: leave it */
 		/* relaxed: the entry is read before the CAS that makes it ours;
 		 * no pusher rewrites it while it is in the queue */
-		uint64_t e = shmq_load(&slot(ch, r, h)[0], SHMQ_RELAXED);
+		uint64_t e = shmq_load(&queue(ch, r)[h & ch->mask], SHMQ_RELAXED);
 		/* acq_rel: one of the takers wins each entry */
 		if (!shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL))
 			continue;
@@ -570,7 +555,7 @@ static int drop_oldest(struct shmq_chan *ch)
 		uint64_t t = shmq_load(&l->tail, SHMQ_ACQUIRE);
 		if (h == t || t - h > ch->capacity)
 			continue;
-		uint32_t i = shmq__entry_idx(shmq_load(&slot(ch, r, h)[0],
+		uint32_t i = shmq__entry_idx(shmq_load(&queue(ch, r)[h & ch->mask],
 		                                       SHMQ_RELAXED));
 		if (i >= ch->capacity)
 			continue;
@@ -584,7 +569,8 @@ static int drop_oldest(struct shmq_chan *ch)
 	if (best == SHMQ_CHAN_MAX_PEERS)
 		return 0;
 	struct shmq_samples_rline *l = rline(ch, best);
-	uint64_t e = shmq_load(&slot(ch, best, best_h)[0], SHMQ_RELAXED);
+	uint64_t e = shmq_load(&queue(ch, best)[best_h & ch->mask],
+	                       SHMQ_RELAXED);
 	/* acq_rel: the reader may take it first (then we look again) */
 	if (!shmq_cas(&l->head, &best_h, best_h + 1, SHMQ_ACQ_REL))
 		return 1;
@@ -652,7 +638,7 @@ static void samples_abandon(struct shmq_chan *ch)
  * once we looked at its head is scribbled (a sample is queued once): the
  * reference goes back. */
 static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
-                 uint64_t seq, uint64_t len)
+                 uint64_t seq)
 {
 	struct shmq__samples *s = ch->smp;
 	struct shmq_samples_rline *l = rline(ch, r);
@@ -669,7 +655,9 @@ static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
 			return;
 		}
 	}
-	put_entry(ch, r, t, shmq__sample_entry(i, seq, gen_of(w)), len);
+	/* relaxed: published by the release of tail */
+	shmq_store(&queue(ch, r)[t & ch->mask],
+	           shmq__sample_entry(i, seq, gen_of(w)), SHMQ_RELAXED);
 	/* release: the entry, the sample's len, seq and bytes before the
 	 * tail; pairs with the reader's acquire load of tail */
 	shmq_store(&l->tail, t + 1, SHMQ_RELEASE);
@@ -687,8 +675,7 @@ static void push(struct shmq_chan *ch, unsigned r, uint32_t w, uint32_t i,
  * and its clearing sees our bit (an entry we push after it names the old
  * generation, which no new owner takes). One locked instruction per
  * sample, no fence, whatever the readers' number. */
-static void push_all(struct shmq_chan *ch, uint32_t i, uint64_t seq,
-                     uint64_t len)
+static void push_all(struct shmq_chan *ch, uint32_t i, uint64_t seq)
 {
 	struct shmq__samples *s = ch->smp;
 	if (!s->to)
@@ -705,7 +692,7 @@ static void push_all(struct shmq_chan *ch, uint32_t i, uint64_t seq,
 		 * every end of a reader's line moves closes first */
 		if (shmq_load(&rline(ch, r)->closes, SHMQ_SEQ_CST) ==
 		    s->closes[r]) {
-			push(ch, r, s->word[r], i, seq, len);
+			push(ch, r, s->word[r], i, seq);
 			continue;
 		}
 		unref(ch, i, r);
@@ -789,7 +776,7 @@ static int samples_commit(struct shmq_chan *ch, size_t len)
 	if (ch->history)
 		shmq_store(&d->in_hist, 1, SHMQ_SEQ_CST);
 	scan_readers(ch);
-	push_all(ch, i, seq, len);
+	push_all(ch, i, seq);
 	if (ch->history)
 		push_hist(ch, i, seq);
 	end_loan(ch);
@@ -824,7 +811,8 @@ static uint64_t unpublish(struct shmq_chan *ch, uint32_t i)
 		uint32_t w = active_reader(ch, r);
 		struct shmq_samples_rline *l = rline(ch, r);
 		uint64_t t = shmq_load(&l->tail, SHMQ_ACQUIRE);
-		uint64_t e = shmq_load(&slot(ch, r, t - 1)[0], SHMQ_RELAXED);
+		uint64_t e = shmq_load(&queue(ch, r)[(t - 1) & ch->mask],
+		                       SHMQ_RELAXED);
 		if (!w || !entry_is(e, i, seq) || shmq__entry_gen(e) != gen_of(w))
 			n += (uint64_t)unref(ch, i, r);
 	}
@@ -876,38 +864,12 @@ static int take_head(struct shmq_chan *ch, struct shmq_samples_rline *l,
 	return shmq_cas(&l->head, &h, h + 1, SHMQ_ACQ_REL) ? 0 : -1;
 }
 
-/* While our queue is empty: the sample the writer loans next if it is
- * free (find_free() starts after its last loan), its descriptor and first
- * bytes fetched now, so that they come with the entry, not after it. A
- * guess: a wrong one costs a load, nothing else. */
-static void expect_next(struct shmq_chan *ch)
-{
-	uint32_t i = (ch->smp->last + 1) & (uint32_t)ch->mask;
-	__builtin_prefetch(desc(ch, i));
-	__builtin_prefetch(sample_ptr(ch, i));
-}
-
-/* The length of the sample entry e names, from its slot's meta word m
- * when m was written with e (a slot two pushes race for can pair one's
- * entry with the other's meta: then the descriptor's). */
-static uint64_t entry_len(struct shmq_chan *ch, uint64_t e, uint64_t m)
-{
-	if (shmq__meta_of(m, e))
-		return shmq__meta_len(m);
-	/* relaxed: ordered by our acquire of the tail that published it */
-	return shmq_load(&desc(ch, shmq__entry_idx(e))->len, SHMQ_RELAXED);
-}
-
-/* Takes the next entry of our queue pushed for our line's generation: 0
- * (into s->next, its entry and length), -EAGAIN, -EBADMSG. It carries
- * our reference (nothing queues an entry of our generation without it),
- * so the sample's descriptor, whose line the writer just wrote, is not
- * read on the way: release_held() checks our bit and the seq. */
+/* Takes the next entry of our queue that is ours (pushed for our line's
+ * generation, with our reference): 0 (into s->next), -EAGAIN, -EBADMSG. */
 static int take_next(struct shmq_chan *ch)
 {
 	struct shmq__samples *s = ch->smp;
-	unsigned me = (unsigned)ch->me;
-	struct shmq_samples_rline *l = rline(ch, me);
+	struct shmq_samples_rline *l = rline(ch, (unsigned)ch->me);
 	for (;;) {
 		uint64_t h, t;
 		if (span(ch, l, &h, &t) < 0)
@@ -916,25 +878,31 @@ static int take_next(struct shmq_chan *ch)
 		 * ours); no pusher rewrites it while it is in the queue. Read
 		 * before the test for an empty queue, so that its line is
 		 * fetched with tail's, not after it (discarded when empty) */
-		uint64_t e = shmq_load(&slot(ch, me, h)[0], SHMQ_RELAXED);
-		uint64_t m = shmq_load(&slot(ch, me, h)[1], SHMQ_RELAXED);
-		if (h == t) {
-			expect_next(ch);
+		uint64_t e = shmq_load(&queue(ch, (unsigned)ch->me)[h & ch->mask],
+		                       SHMQ_RELAXED);
+		if (h == t)
 			return -EAGAIN;
-		}
 		if (take_head(ch, l, h) < 0)
 			continue;
 		SHMQ_CRASH_POINT("samples.receive.taken");
 		uint32_t i = shmq__entry_idx(e);
 		if (i >= ch->capacity)
 			return -EBADMSG;
-		if (shmq__entry_gen(e) != s->gen)
+		/* the bytes' first line on its way while we check the entry */
+		__builtin_prefetch(sample_ptr(ch, i));
+		struct shmq_sample_desc *d = desc(ch, i);
+		/* for writing: our release clears our bit in this line, so
+		 * fetch it once, owned, not shared now and owned then */
+		__builtin_prefetch(d, 1);
+		/* acquire: pairs with the writer's seq_cst or of our bit */
+		if (shmq__entry_gen(e) != s->gen ||
+		    !(shmq_load(&d->mask, SHMQ_ACQUIRE) & bit((unsigned)ch->me)))
 			continue; /* not ours: pushed to an earlier owner */
-		/* for writing: our release clears our bit in this line */
-		__builtin_prefetch(desc(ch, i), 1);
-		s->next = s->last = i;
-		s->next_e = e;
-		s->next_len = entry_len(ch, e, m);
+		if (!entry_is(e, i, shmq_load(&d->seq, SHMQ_RELAXED))) {
+			unref(ch, i, (unsigned)ch->me);
+			return -EBADMSG;
+		}
+		s->next = i;
 		return 0;
 	}
 }
@@ -974,7 +942,8 @@ static ssize_t samples_peek(struct shmq_chan *ch, const void **ptr,
 	if (rc < 0)
 		return rc;
 	uint32_t i = s->next;
-	uint64_t len = s->next_len;
+	/* relaxed: ordered by our acquire of the tail that published it */
+	uint64_t len = shmq_load(&desc(ch, i)->len, SHMQ_RELAXED);
 	if (len > ch->msg_size) {
 		s->next = NO_SAMPLE;
 		unref(ch, i, (unsigned)ch->me);
@@ -983,41 +952,33 @@ static ssize_t samples_peek(struct shmq_chan *ch, const void **ptr,
 	if (len > max)
 		return -EMSGSIZE; /* stays next */
 	s->next = NO_SAMPLE;
-	s->held[s->nheld++] = s->next_e;
+	s->held[s->nheld++] = i;
 	publish_held(ch);
 	*ptr = sample_ptr(ch, i);
 	shmq__chan_count(ch, len);
 	return (ssize_t)len;
 }
 
-/* Gives back held sample number k (0: the oldest): 0, or -EBADMSG when
- * the entry it came in was not ours after all (the sample had no bit of
- * ours, or is another publish of it): a scribbled queue, found here
- * rather than in take_next(), off the way from publish to receive. */
-static int release_held(struct shmq_chan *ch, uint32_t k)
+/* Gives back held sample number k (0: the oldest). */
+static void release_held(struct shmq_chan *ch, uint32_t k)
 {
 	struct shmq__samples *s = ch->smp;
-	uint32_t i = shmq__entry_idx(s->held[k]);
 	SHMQ_CRASH_POINT("samples.release.start");
-	/* relaxed: while our bit is set the writer does not publish the
-	 * sample again; read before we clear it */
-	int ok = entry_is(s->held[k], i,
-	                  shmq_load(&desc(ch, i)->seq, SHMQ_RELAXED));
-	ok &= unref(ch, i, (unsigned)ch->me);
+	unref(ch, s->held[k], (unsigned)ch->me);
 	SHMQ_CRASH_POINT("samples.release.cleared");
 	memmove(&s->held[k], &s->held[k + 1],
 	        (s->nheld - k - 1) * sizeof(s->held[0]));
 	s->nheld--;
 	publish_held(ch);
 	shmq__event_notify(&ch->hdr->space_ev);
-	return ok ? 0 : -EBADMSG;
 }
 
 static int samples_release(struct shmq_chan *ch)
 {
 	if (!ch->smp->nheld)
 		return -EINVAL;
-	return release_held(ch, 0);
+	release_held(ch, 0);
+	return 0;
 }
 
 static int samples_release_at(struct shmq_chan *ch, const void *ptr)
@@ -1028,8 +989,10 @@ static int samples_release_at(struct shmq_chan *ch, const void *ptr)
 		return -EINVAL;
 	uint32_t i = (uint32_t)((uint64_t)(p - s->base) / ch->stride);
 	for (uint32_t k = 0; k < s->nheld; k++)
-		if (shmq__entry_idx(s->held[k]) == i)
-			return release_held(ch, k);
+		if (s->held[k] == i) {
+			release_held(ch, k);
+			return 0;
+		}
 	return -EINVAL;
 }
 
@@ -1065,10 +1028,11 @@ static void take_hist(struct shmq_chan *ch, unsigned me)
 			continue;
 		}
 		/* relaxed: published by the release of tail below */
-		put_entry(ch, me, t++,
-		          shmq__sample_entry(i, shmq_load(&d->seq, SHMQ_RELAXED),
-		                             ch->smp->gen),
-		          shmq_load(&d->len, SHMQ_RELAXED));
+		shmq_store(&queue(ch, me)[t & ch->mask],
+		           shmq__sample_entry(i, shmq_load(&d->seq, SHMQ_RELAXED),
+		                              ch->smp->gen),
+		           SHMQ_RELAXED);
+		t++;
 	}
 	/* release: our entries before the tail (we read it back later) */
 	shmq_store(&l->tail, t, SHMQ_RELEASE);

@@ -162,7 +162,7 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 9u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 8u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
                                 4: and which counts it holds;
                                 5: sample channels (the identity line
@@ -171,9 +171,7 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
                                    side, ctl.joins;
                                 7: a peer line counts its bytes;
                                 8: a sample descriptor is a line, a
-                                   samples reader area three;
-                                9: a samples queue slot carries the
-                                   sample's length */
+                                   samples reader area three */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -397,8 +395,7 @@ static inline uint64_t shmq__bcast_filled(uint64_t p)
  * The channel object's ring area holds the control part, in this order:
  * the writer's line (struct shmq_samples_ctl), N sample descriptors, the
  * history ring (K words, to a line), then one reader area per peer line
- * (struct shmq_samples_rline, then its queue of N slots of two words: the
- * entry and its meta word, to a line). The
+ * (struct shmq_samples_rline, then its queue of N words, to a line). The
  * sample bytes are in a separate System V segment (data_id): a header page
  * (struct shmq_samples_data), then sample i at data_off + i * stride. */
 
@@ -487,21 +484,6 @@ static inline uint64_t shmq__entry_seq(uint64_t e)
 static inline uint32_t shmq__entry_gen(uint64_t e)
 {
 	return (uint32_t)(e >> 40);
-}
-/* A queue slot's meta word: the sample's length (bits 32..63; a stride is
- * at most 2^31) and the low 32 bits of the entry it was written with, so
- * that a reader can tell it goes with the entry beside it. */
-static inline uint64_t shmq__sample_meta(uint64_t len, uint64_t e)
-{
-	return (len & 0xffffffffu) << 32 | (e & 0xffffffffu);
-}
-static inline int shmq__meta_of(uint64_t m, uint64_t e)
-{
-	return (uint32_t)m == (uint32_t)e;
-}
-static inline uint64_t shmq__meta_len(uint64_t m)
-{
-	return m >> 32;
 }
 
 /* The data segment's first page: the creator writes it once. */

@@ -699,14 +699,8 @@ static int chan_read(struct chan_peer *p)
 			int rc = shmq_chan_release(p->ch);
 			if (lossy)
 				EXPECT("shmq_chan_release", rc, 0, SHMQ_ELOST);
-			else if (p->calm || p->kind != SHMQ_CHAN_SAMPLES)
+			else
 				EXPECT_(p->calm, "shmq_chan_release", rc, 0);
-			else /* samples: a scribbled entry, found at release */
-				EXPECT("shmq_chan_release", rc, 0, -EBADMSG);
-			if (rc == -EBADMSG) {
-				peer_close(p);
-				return -1;
-			}
 			n = rc < 0 ? rc : n;
 		}
 		return n >= 0;

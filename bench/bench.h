@@ -149,11 +149,17 @@ struct bench_rec {
 	                               the list of what did not run */
 	char note[24];              /* "1x1", "2x2", "1->2", "8 B" */
 	char why[240];              /* skipped, failed: in words */
+	double place_ns[2];         /* the placement probe's round trip
+	                               before and after the row (0: none) */
+	unsigned tries;             /* times measured (placement moved) */
 };
 
 struct bench_results {
 	struct bench_rec *rec;
 	size_t n, cap;
+	double place_ns;            /* the placement at the run's start, the
+	                               one every row is measured in if it
+	                               can (0: not pinned) */
 };
 
 /* Appends a zeroed record; NULL when out of memory. */
@@ -203,6 +209,16 @@ void bench_sig_block(struct bench_sig *s);
 int bench_wait(const struct bench_sig *s, const pid_t *pid, int *status,
                unsigned n, int64_t deadline, unsigned *first);
 int64_t bench_now_ns(void);
+
+/* place.c: the round trip of a cache line between the two pinned CPUs now
+ * (*ns; 0 when not pinned or the probe failed): 0, or -signal when a
+ * termination signal came. Whether two probes saw the same placement
+ * (within 1.5x; an unknown one, 0, counts as the same). */
+int bench_placement(const struct bench_cfg *cfg, const struct bench_sig *sig,
+                    double *ns);
+int bench_same_place(double a, double b);
+/* How many times a row is measured again when the placement moved. */
+#define BENCH_PLACE_RETRIES 2
 
 /* peer.c: the peers' transport names (NULL-terminated), and a run of the
  * peer programs that are built, adding their records; a peer that is not

@@ -122,10 +122,31 @@ static const char *rtt_floor(const struct bench_rec *r)
 	return r->busy ? "floor-spin" : "floor-spin-futex";
 }
 
+/* Whether a row's CPUs were not in the run's placement, before or after
+ * it, on its last try. */
+static int moved(const struct bench_results *res, const struct bench_rec *r)
+{
+	return !bench_same_place(r->place_ns[0], res->place_ns) ||
+	       !bench_same_place(r->place_ns[1], res->place_ns);
+}
+
+/* The row's note, and its placement when that was not the run's. */
+static const char *note_str(const struct bench_results *res,
+                            const struct bench_rec *r, char *buf, size_t len)
+{
+	char a[16], b[16];
+	if (!moved(res, r))
+		return r->note;
+	snprintf(buf, len, "%s%splaced %s/%s", r->note, r->note[0] ? ", " : "",
+	         bench_ns_str(r->place_ns[0], a, sizeof(a)),
+	         bench_ns_str(r->place_ns[1], b, sizeof(b)));
+	return buf;
+}
+
 static void print_rtt(FILE *f, const struct bench_results *res,
                       const struct bench_rec *r)
 {
-	char a[16], b[16], c[16], d[16], e[16], g[16], h[16];
+	char a[16], b[16], c[16], d[16], e[16], g[16], h[16], n[64];
 	const struct bench_rec *fl = find(res, rtt_floor(r), BENCH_RTT,
 	                                  r->group);
 	const struct bench_rec *pipe = find(res, "pipe", BENCH_RTT, r->group);
@@ -136,7 +157,8 @@ static void print_rtt(FILE *f, const struct bench_results *res,
 	        bench_ns_str(r->cpu_ns_per_msg, e, sizeof(e)),
 	        ratio_str(fl ? r->p50 / fl->p50 : 0, g, sizeof(g)),
 	        rtt_floor(r), ratio_str(pipe ? pipe->p50 / r->p50 : 0, h,
-	                                sizeof(h)), r->note);
+	                                sizeof(h)),
+	        note_str(res, r, n, sizeof(n)));
 }
 
 /* A throughput row's msgs/s over floor-ring's at its size (0: none). */
@@ -152,7 +174,7 @@ static double ring_ratio(const struct bench_results *res,
 static void print_tput(FILE *f, const struct bench_results *res,
                        const struct bench_rec *r)
 {
-	char a[16], b[16], c[16], d[16], g[16];
+	char a[16], b[16], c[16], d[16], g[16], n[64];
 	const struct bench_rec *m = find(res, "memcpy", BENCH_TPUT, r->group);
 	const struct bench_rec *pipe = find(res, "pipe", BENCH_TPUT, r->group);
 	fprintf(f, "  %-20s %9s %9.3f %9s %9s %9s %9s  %s\n", r->transport,
@@ -161,7 +183,7 @@ static void print_tput(FILE *f, const struct bench_results *res,
 	        ratio_str(ring_ratio(res, r), g, sizeof(g)),
 	        ratio_str(m ? r->msgs_per_s / m->msgs_per_s : 0, c, sizeof(c)),
 	        ratio_str(pipe ? r->msgs_per_s / pipe->msgs_per_s : 0, d,
-	                  sizeof(d)), r->note);
+	                  sizeof(d)), note_str(res, r, n, sizeof(n)));
 }
 
 /* A reads row: its ages of new values are "-" when not measured. */
@@ -238,7 +260,19 @@ static void print_placement(FILE *f, const struct bench_results *res)
 	char a[16];
 	const struct bench_rec *fl = find(res, "floor-spin", BENCH_RTT,
 	                                  next_group(res, BENCH_RTT, 0));
-	if (fl)
+	unsigned again = 0, off = 0;
+	for (size_t i = 0; i < res->n; i++) {
+		again += res->rec[i].tries > 1;
+		off += res->rec[i].status == BENCH_OK && moved(res, &res->rec[i]);
+	}
+	if (res->place_ns > 0)
+		fprintf(f, "placement: a cache line from CPU to CPU and back in "
+		        "%s at the start;\n%u rows measured again because the "
+		        "CPUs had moved, %u still elsewhere (\"placed\" in\nthe "
+		        "note: the probe before/after the row; compare their "
+		        "ratios with care)\n",
+		        bench_ns_str(res->place_ns, a, sizeof(a)), again, off);
+	else if (fl)
 		fprintf(f, "placement: floor-spin round trip %s at %zu B (two "
 		        "cache-line crossings)\n",
 		        bench_ns_str(fl->p50, a, sizeof(a)), fl->msg_size);
@@ -340,6 +374,11 @@ void bench_print_json(FILE *f, const struct bench_results *res)
 		json_num(f, "sets_per_s", !reads, "%.0f", r->sets_per_s);
 		json_num(f, "new_per_read", !reads, "%.4g", r->new_per_read);
 		json_num(f, "busy_per_read", !reads, "%.4g", r->busy_per_read);
+		json_num(f, "placement_ns", r->place_ns[0] <= 0, "%.0f",
+		         r->place_ns[0]);
+		json_num(f, "placement_after_ns", r->place_ns[1] <= 0, "%.0f",
+		         r->place_ns[1]);
+		json_num(f, "tries", !r->tries, "%u", r->tries);
 		fputc('}', f);
 		sep = ",\n";
 	}

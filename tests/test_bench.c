@@ -32,7 +32,8 @@ static const char records_py[] =
 	"keys = {'transport', 'metric', 'msg_size', 'p50_ns', 'p99_ns',\n"
 	"        'p999_ns', 'msgs_per_s', 'gbytes_per_s', 'cpu_ns_per_msg',\n"
 	"        'ring_ratio', 'writer_cpu_ns_per_msg', 'reads_per_s',\n"
-	"        'sets_per_s', 'new_per_read', 'busy_per_read'}\n"
+	"        'sets_per_s', 'new_per_read', 'busy_per_read',\n"
+	"        'placement_ns', 'placement_after_ns', 'tries'}\n"
 	"frac = lambda v: type(v) in (int, float) and 0 <= v <= 1\n"
 	"ring = {o['msg_size']: o['msgs_per_s'] for o in a\n"
 	"        if o['transport'] == 'floor-ring'}\n"
@@ -65,6 +66,12 @@ static const char records_py[] =
 	"        want_r = o['msgs_per_s'] / ring[o['msg_size']]\n"
 	"        assert abs(r - want_r) <= 1e-3 * want_r, (r, want_r, o)\n"
 	"    assert not aged or o['p50_ns'] <= o['p99_ns'] <= o['p999_ns'], o\n"
+	"    # the placement probes: both or neither (not pinned, a peer)\n"
+	"    pl = (o['placement_ns'], o['placement_after_ns'])\n"
+	"    assert all(map(num, pl)) or pl == (None, None), o\n"
+	"    assert o['tries'] in (1, 2, 3) or o['tries'] is None, o\n"
+	"    if len(sys.argv) > 4:\n"
+	"        assert num(o['placement_ns']) and o['tries'], o\n"
 	"assert {o['transport'] for o in a} == want, a\n"
 	"rows = {(o['transport'], o['metric'], o['msg_size']) for o in a}\n"
 	"assert len(rows) == len(a) == int(sys.argv[3]), (len(rows), len(a))\n";
@@ -131,6 +138,30 @@ TEST(bench_spsc_rows_check_out_and_leave_nothing_behind)
 	              "shmq-spsc-epoll,shmq-spsc-epoll-spin,shmq-spsc-zerocopy",
 	              "64,65536", "22");
 	check_nothing_left();
+}
+
+/* Pinned, every row is measured between two placement probes (how far
+ * apart the two CPUs are now), and the table says the run's placement. */
+TEST(bench_probes_the_placement_around_each_pinned_row)
+{
+	struct t_run r, py;
+
+	need_python();
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		t_skip_dep("a second CPU", "nothing to pin the other side to");
+	SHMQ(&r, "bench", "--only", "floor-spi[n],floor-ring", "--sizes", "64",
+	     "--json", "--duration", "0.05", "--cpus", "auto");
+	if (r.status != 0)
+		t_fail(__FILE__, __LINE__, "status == 0", "status %d: %s",
+		       r.status, r.err);
+	t_python(&py, r.out, records_py, "floor-spin,floor-ring,"
+	         "floor-ring-batch", "64", "3", "pinned", (char *)NULL);
+	SHMQ(&r, "bench", "--only", "floor-spin", "--sizes", "64",
+	     "--duration", "0.05", "--cpus", "auto");
+	CHECK_HAS(r.out, "placement: a cache line from CPU to CPU and back");
+	SHMQ(&r, "bench", "--only", "floor-spin", "--sizes", "64",
+	     "--duration", "0.05");
+	CHECK(strstr(r.out, "a cache line from CPU to CPU") == NULL);
 }
 
 TEST(bench_mpmc_broadcast_and_kernel_rows_run)

@@ -127,7 +127,7 @@ BENCH_CPU = $(shell sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | \
 BENCH_OUT = bench/results/$(or $(BENCH_CPU),unknown-cpu)
 bench: all
 	@mkdir -p bench/results
-	@$(B)/shmq bench --cpus auto $(BENCH_ARGS) \
+	@$(B)/shmq bench --cpus auto --rounds 3 --duration 0.5 $(BENCH_ARGS) \
 	  --json-out $(BENCH_OUT).json \
 	  --plot $(BENCH_OUT).svg > $(BENCH_OUT).txt; \
 	rc=$$?; cat $(BENCH_OUT).txt; \

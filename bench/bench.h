@@ -152,6 +152,10 @@ struct bench_rec {
 	double place_ns[2];         /* the placement probe's round trip
 	                               before and after the row (0: none) */
 	unsigned tries;             /* times measured (placement moved) */
+	unsigned rounds;            /* rounds it is the median of (0: 1) */
+	double spread;              /* their best and worst key figure
+	                               (p50, msgs/s, reads/s) apart, over
+	                               the median's (0: one round) */
 };
 
 struct bench_results {
@@ -175,6 +179,9 @@ struct bench_cfg {
 	unsigned nsizes;
 	const char *only;       /* comma-separated patterns, NULL: all */
 	int progress;           /* a line per row on stderr */
+	unsigned rounds;        /* each row measured this many times, the
+	                           rows of a group in turn; the median
+	                           stands (0: 1) */
 };
 
 /* Whether a transport named name of class cls is selected by cfg->only. */

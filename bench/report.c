@@ -135,11 +135,15 @@ static const char *note_str(const struct bench_results *res,
                             const struct bench_rec *r, char *buf, size_t len)
 {
 	char a[16], b[16];
-	if (!moved(res, r))
-		return r->note;
-	snprintf(buf, len, "%s%splaced %s/%s", r->note, r->note[0] ? ", " : "",
-	         bench_ns_str(r->place_ns[0], a, sizeof(a)),
-	         bench_ns_str(r->place_ns[1], b, sizeof(b)));
+	int n = snprintf(buf, len, "%s", r->note);
+	if (r->rounds > 1 && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, "%s+-%.0f%%",
+		              n ? ", " : "", 50 * r->spread);
+	if (moved(res, r) && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "%splaced %s/%s",
+		         n ? ", " : "",
+		         bench_ns_str(r->place_ns[0], a, sizeof(a)),
+		         bench_ns_str(r->place_ns[1], b, sizeof(b)));
 	return buf;
 }
 
@@ -289,8 +293,13 @@ void bench_print_table(FILE *f, const struct bench_cfg *cfg,
 		        cfg->cpus[1]);
 	else
 		fprintf(f, "not pinned; ");
-	fprintf(f, "every row: %.3g s of warm-up, then %.3g s measured\n",
+	fprintf(f, "every row: %.3g s of warm-up, then %.3g s measured",
 	        cfg->warmup_s, cfg->duration_s);
+	if (cfg->rounds > 1)
+		fprintf(f, ", %u rounds of a size's rows in turn:\neach row is "
+		        "its median round, +-N%% in the note half the spread "
+		        "of its rounds", cfg->rounds);
+	fputc('\n', f);
 	print_placement(f, res);
 	for (int m = BENCH_RTT; m <= BENCH_READS; m++)
 		for (size_t g = next_group(res, m, 0); g;
@@ -379,6 +388,8 @@ void bench_print_json(FILE *f, const struct bench_results *res)
 		json_num(f, "placement_after_ns", r->place_ns[1] <= 0, "%.0f",
 		         r->place_ns[1]);
 		json_num(f, "tries", !r->tries, "%u", r->tries);
+		json_num(f, "rounds", !r->rounds, "%u", r->rounds);
+		json_num(f, "spread", r->rounds < 2, "%.3g", r->spread);
 		fputc('}', f);
 		sep = ",\n";
 	}

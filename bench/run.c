@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -945,39 +946,95 @@ static void progress(struct runner *r, const char *name, int metric,
 		        bench_size_str(size, s, sizeof(s)), name);
 }
 
-static int run_rows(struct runner *r, struct bench_results *res, int count)
+/* A row's figure that rounds are ranked by (larger is better). */
+static double key(const struct bench_rec *rec)
+{
+	return rec->metric == BENCH_RTT ? -rec->p50
+	       : rec->metric == BENCH_TPUT ? rec->msgs_per_s : rec->reads_per_s;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	double x = key(a), y = key(b);
+	return (x > y) - (x < y);
+}
+
+/* The row of a transport from its rounds: the median of those that ran
+ * (the lower middle of an even count: a measured record, not a mean), with
+ * the rounds' spread; a row that failed or was skipped in any round is that
+ * round's record. */
+static void pick(struct bench_rec *rounds, unsigned n, struct bench_rec *out)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (rounds[k].status != BENCH_OK) {
+			*out = rounds[k];
+			return;
+		}
+	qsort(rounds, n, sizeof(*rounds), by_key);
+	*out = rounds[(n - 1) / 2];
+	double lo = fabs(key(&rounds[0])), hi = fabs(key(&rounds[n - 1]));
+	double mid = fabs(key(out));
+	if (n > 1 && mid > 0)
+		out->spread = fabs(hi - lo) / mid;
+	out->rounds = n;
+}
+
+/* One group (a metric at a size): every selected transport once per
+ * round, in turn, so that each sees the same changes of the host; each
+ * row is then the median of its rounds. */
+static int run_group(struct runner *r, struct bench_results *res, int m,
+                     unsigned z, int count)
 {
 	const struct bench_cfg *cfg = r->cfg;
-	for (int m = BENCH_RTT; m <= BENCH_READS; m++)
-		for (unsigned z = 0; z < cfg->nsizes; z++)
-			for (unsigned i = 0; bench_transports[i]; i++) {
-				const struct bench_transport *t =
-					bench_transports[i];
-				size_t bytes;
-				if (!has_row(cfg, t, m, z, &bytes))
-					continue;
-				if (count) {
-					r->rows++;
-					continue;
-				}
-				struct bench_rec *rec = bench_add(res);
-				if (!rec)
-					return -ENOMEM;
-				snprintf(rec->transport, sizeof(rec->transport),
-				         "%s", t->name);
-				rec->metric = m;
-				rec->msg_size = bytes;
-				rec->group = cfg->sizes[z];
-				rec->busy = !!(t->flags & BT_BUSY);
-				if (t->note[m])
-					snprintf(rec->note, sizeof(rec->note),
-					         "%s", t->note[m]);
-				progress(r, t->name, m, bytes);
-				int rc = measure_placed(r, t, m, bytes, rec);
-				if (rc < 0)
-					return rc;
+	unsigned nr = cfg->rounds ? cfg->rounds : 1, nt = 0;
+	const struct bench_transport *t[64];
+	size_t bytes[64];
+	for (unsigned i = 0; bench_transports[i] && nt < 64; i++)
+		if (has_row(cfg, bench_transports[i], m, z, &bytes[nt]))
+			t[nt++] = bench_transports[i];
+	if (count || !nt) {
+		r->rows += nt * nr;
+		return 0;
+	}
+	struct bench_rec *c = calloc((size_t)nt * nr, sizeof(*c));
+	int rc = c ? 0 : -ENOMEM;
+	for (unsigned k = 0; rc == 0 && k < nr; k++)
+		for (unsigned i = 0; rc == 0 && i < nt; i++) {
+			struct bench_rec *rec = &c[i * nr + k];
+			if (k && c[i * nr].status != BENCH_OK) {
+				*rec = c[i * nr]; /* skipped or failed: once */
+				continue;
 			}
-	return 0;
+			snprintf(rec->transport, sizeof(rec->transport), "%s",
+			         t[i]->name);
+			rec->metric = m;
+			rec->msg_size = bytes[i];
+			rec->group = cfg->sizes[z];
+			rec->busy = !!(t[i]->flags & BT_BUSY);
+			if (t[i]->note[m])
+				snprintf(rec->note, sizeof(rec->note), "%s",
+				         t[i]->note[m]);
+			progress(r, t[i]->name, m, bytes[i]);
+			rc = measure_placed(r, t[i], m, bytes[i], rec);
+		}
+	for (unsigned i = 0; rc == 0 && i < nt; i++) {
+		struct bench_rec *rec = bench_add(res);
+		if (!rec)
+			rc = -ENOMEM;
+		else
+			pick(&c[i * nr], nr, rec);
+	}
+	free(c);
+	return rc;
+}
+
+static int run_rows(struct runner *r, struct bench_results *res, int count)
+{
+	int rc = 0;
+	for (int m = BENCH_RTT; rc == 0 && m <= BENCH_READS; m++)
+		for (unsigned z = 0; rc == 0 && z < r->cfg->nsizes; z++)
+			rc = run_group(r, res, m, z, count);
+	return rc;
 }
 
 /* The parent's side of a run: the control page, signals blocked. */

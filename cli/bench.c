@@ -15,7 +15,8 @@ static int run_bench(const struct cli_cmd *cmd, int argc, char **argv);
 const struct cli_cmd cli_bench = {
 	"bench",
 	"bench [--quick] [--json] [--only PATTERN] [--sizes LIST] "
-	"[--duration SEC] [--plot FILE.svg] [--cpus A,B|auto] [--json-out FILE]",
+	"[--duration SEC] [--rounds N] [--plot FILE.svg] [--cpus A,B|auto] "
+	"[--json-out FILE]",
 	"Measures the round trip (ping-pong: p50, p99, p99.9, max) and the\n"
 	"one-way throughput (messages and GB a second) between processes, and\n"
 	"the CPU time both sides spend per message, for:\n"
@@ -58,7 +59,9 @@ const struct cli_cmd cli_bench = {
 	"                   reads_per_s, sets_per_s, new_per_read,\n"
 	"                   busy_per_read (reads), placement_ns,\n"
 	"                   placement_after_ns, tries (pinned: the probes\n"
-	"                   around the row's last try, and how many)\n"
+	"                   around the row's last try, and how many),\n"
+	"                   rounds, spread (--rounds: best and worst round\n"
+	"                   apart, over the median)\n"
 	"  --only PATTERN   transports whose name contains PATTERN or matches\n"
 	"                   it as a glob ('shmq-sps[c]': that one alone), or a\n"
 	"                   class (floor, shmq, kernel, peer); a comma-separated\n"
@@ -68,6 +71,10 @@ const struct cli_cmd cli_bench = {
 	"  --duration SEC   measured time of each row (default 1, --quick\n"
 	"                   0.2), after a warm-up of a quarter of it (and of\n"
 	"                   32 messages at least: every page touched)\n"
+	"  --rounds N       measure each row N times (1 to 9, default 1), the\n"
+	"                   rows of a size in turn, and keep each row's median:\n"
+	"                   a VM's host changes under a run, and rows measured\n"
+	"                   in turn see the same changes (make bench: 3)\n"
 	"  --plot FILE.svg  also draw the results (gnuplot if installed)\n"
 	"  --cpus A,B       pin the two sides to CPUs A and B (the 2x2 and\n"
 	"                   1->2 rows put their processes on them in turn);\n"
@@ -167,6 +174,16 @@ static const char *parse_only(const char *text, char *bad, size_t len)
 	return NULL;
 }
 
+static const char *parse_rounds(const char *text, unsigned *v)
+{
+	char *end;
+	long n = strtol(text, &end, 10);
+	if (end == text || *end || n < 1 || n > 9)
+		return "expected a count from 1 to 9";
+	*v = (unsigned)n;
+	return NULL;
+}
+
 struct args {
 	struct bench_cfg cfg;
 	int json, sizes_given, duration_given;
@@ -182,6 +199,7 @@ static int parse_args(const struct cli_cmd *cmd, int argc, char **argv,
 		{"only", required_argument, NULL, 'o'},
 		{"sizes", required_argument, NULL, 's'},
 		{"duration", required_argument, NULL, 'd'},
+		{"rounds", required_argument, NULL, 'r'},
 		{"plot", required_argument, NULL, 'p'},
 		{"cpus", required_argument, NULL, 'c'},
 		{"json-out", required_argument, NULL, 'J'},
@@ -206,6 +224,7 @@ static int parse_args(const struct cli_cmd *cmd, int argc, char **argv,
 			why = parse_duration(optarg, &c->duration_s);
 			a->duration_given = 1;
 			break;
+		case 'r': why = parse_rounds(optarg, &c->rounds); break;
 		case 'p': a->plot = optarg; break;
 		case 'c': why = parse_cpus(optarg, c->cpus); break;
 		case 'J': a->json_out = optarg; break;
@@ -213,7 +232,8 @@ static int parse_args(const struct cli_cmd *cmd, int argc, char **argv,
 		if (why)
 			return cli_usage_error(cmd, "invalid --%s '%s': %s",
 			                       o == 'o' ? "only" : o == 's' ? "sizes"
-			                       : o == 'd' ? "duration" : "cpus",
+			                       : o == 'd' ? "duration"
+			                       : o == 'r' ? "rounds" : "cpus",
 			                       arg, why);
 	}
 	if (o != CLI_OPT_END)

@@ -33,7 +33,8 @@ static const char records_py[] =
 	"        'p999_ns', 'msgs_per_s', 'gbytes_per_s', 'cpu_ns_per_msg',\n"
 	"        'ring_ratio', 'writer_cpu_ns_per_msg', 'reads_per_s',\n"
 	"        'sets_per_s', 'new_per_read', 'busy_per_read',\n"
-	"        'placement_ns', 'placement_after_ns', 'tries'}\n"
+	"        'placement_ns', 'placement_after_ns', 'tries', 'rounds',\n"
+	"        'spread'}\n"
 	"frac = lambda v: type(v) in (int, float) and 0 <= v <= 1\n"
 	"ring = {o['msg_size']: o['msgs_per_s'] for o in a\n"
 	"        if o['transport'] == 'floor-ring'}\n"
@@ -70,8 +71,14 @@ static const char records_py[] =
 	"    pl = (o['placement_ns'], o['placement_after_ns'])\n"
 	"    assert all(map(num, pl)) or pl == (None, None), o\n"
 	"    assert o['tries'] in (1, 2, 3) or o['tries'] is None, o\n"
+	"    n = o['rounds']\n"
+	"    assert n is None or type(n) is int and 1 <= n <= 9, o\n"
+	"    sp = o['spread']\n"
+	"    assert sp is None if (n or 1) < 2 else sp >= 0, o\n"
 	"    if len(sys.argv) > 4:\n"
 	"        assert num(o['placement_ns']) and o['tries'], o\n"
+	"    if len(sys.argv) > 5:\n"
+	"        assert n == int(sys.argv[5]), o\n"
 	"assert {o['transport'] for o in a} == want, a\n"
 	"rows = {(o['transport'], o['metric'], o['msg_size']) for o in a}\n"
 	"assert len(rows) == len(a) == int(sys.argv[3]), (len(rows), len(a))\n";
@@ -141,7 +148,8 @@ TEST(bench_spsc_rows_check_out_and_leave_nothing_behind)
 }
 
 /* Pinned, every row is measured between two placement probes (how far
- * apart the two CPUs are now), and the table says the run's placement. */
+ * apart the two CPUs are now), and the table says the run's placement;
+ * with --rounds, each row is the median of that many. */
 TEST(bench_probes_the_placement_around_each_pinned_row)
 {
 	struct t_run r, py;
@@ -156,6 +164,12 @@ TEST(bench_probes_the_placement_around_each_pinned_row)
 		       r.status, r.err);
 	t_python(&py, r.out, records_py, "floor-spin,floor-ring,"
 	         "floor-ring-batch", "64", "3", "pinned", (char *)NULL);
+	/* rounds: the rows of a size in turn, each the median of its own */
+	SHMQ(&r, "bench", "--only", "floor-spi[n],floor-ring", "--sizes", "64",
+	     "--json", "--duration", "0.02", "--cpus", "auto", "--rounds",
+	     "3");
+	t_python(&py, r.out, records_py, "floor-spin,floor-ring,"
+	         "floor-ring-batch", "64", "3", "pinned", "3", (char *)NULL);
 	SHMQ(&r, "bench", "--only", "floor-spin", "--sizes", "64",
 	     "--duration", "0.05", "--cpus", "auto");
 	CHECK_HAS(r.out, "placement: a cache line from CPU to CPU and back");
@@ -265,6 +279,7 @@ TEST(bench_bad_options_are_usage_errors)
 		{"--cpus", "0,0"}, {"--cpus", "0"}, {"--cpus", "0,1,2"},
 		{"--cpus", "9999,0"}, {"--cpus", "a,b"},
 		{"--only", "nosuch"}, {"--only", "floor,,pipe"},
+		{"--rounds", "0"}, {"--rounds", "10"}, {"--rounds", "2x"},
 	};
 	struct t_run r;
 

@@ -121,5 +121,5 @@ int bench_placement(const struct bench_cfg *cfg, const struct bench_sig *sig,
 
 int bench_same_place(double a, double b)
 {
-	return !a || !b || (a < 1.5 * b && b < 1.5 * a);
+	return a <= 0 || b <= 0 || (a < 1.5 * b && b < 1.5 * a);
 }

@@ -536,6 +536,9 @@ static void t_child(const struct t_test *t)
 	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGINT, SIG_DFL); /* the runner's t_catch_stops() is not ours */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	t_self = getpid();
 	struct t_fds before = t_open_fds();
 	t->fn();
@@ -544,8 +547,41 @@ static void t_child(const struct t_test *t)
 	exit(0); /* exit, not _exit: the leak check runs here */
 }
 
+/* A termination signal (Ctrl-C, kill, the side runner's parent gone): the
+ * test running now is stopped and its objects removed, then the runner dies
+ * of the signal as it would have. Without this an interrupted run left the
+ * running test's segments behind. */
+static volatile sig_atomic_t t_stop;
+
+static void t_on_stop(int sig)
+{
+	t_stop = sig;
+}
+
+/* No SA_RESTART: the runner's wait (poll) returns, and sees t_stop. A
+ * signal inherited as ignored (nohup) stays ignored. */
+static void t_catch_stops(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa = {.sa_handler = t_on_stop}, old;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+}
+
+static void t_die_of_stop(void)
+{
+	int sig = t_stop;
+	fflush(NULL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
 /* Waits until pid ends or timeout_s passes; 1 when it ended. pid stays
- * unreaped (a zombie) so its group can still be killed. */
+ * unreaped (a zombie) so its group can still be killed. A stop ends the
+ * wait (0). */
 static int t_await(pid_t pid, int timeout_s)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -554,7 +590,7 @@ static int t_await(pid_t pid, int timeout_s)
 	for (;;) {
 		double left = end - t_now();
 		siginfo_t si = {0};
-		if (left <= 0)
+		if (left <= 0 || t_stop)
 			break;
 		if (pfd >= 0) {
 			struct pollfd p = {pfd, POLLIN, 0};
@@ -687,13 +723,15 @@ static int t_run_one(const struct t_test *t)
 	t_pids[t_npids++] = pid;
 
 	done = t_await(pid, t->timeout_s);
-	if (!done)
+	if (!done && !t_stop)
 		t_dump_group(pid);
 	kill(-pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	t_reap_group(pid);
 	t_cleanup(pid);
+	if (t_stop)
+		t_die_of_stop();
 
 	/* acquire: pairs with the release store in t_report(). */
 	int have = atomic_load_explicit(&t_rep->taken, memory_order_acquire) == 2;
@@ -773,7 +811,7 @@ static void t_side_child(int fd, const char *pat, const char *side)
 	FILE *f = fdopen(fd, "w");
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM); /* t_stop: cleans up, then dies */
 	t_rep = mmap(NULL, sizeof(*t_rep), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (!f || t_rep == MAP_FAILED)
@@ -1144,6 +1182,7 @@ int main(int argc, char **argv)
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&chld);
 	sigprocmask(SIG_SETMASK, &chld, NULL);
+	t_catch_stops();
 	t_rep = mmap(NULL, sizeof(*t_rep), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (t_rep == MAP_FAILED) {

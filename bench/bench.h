@@ -209,6 +209,10 @@ int bench_run_one(const struct bench_transport *t, int metric, size_t size,
                   const struct bench_cfg *cfg, struct bench_rec *rec);
 
 void bench_sig_block(struct bench_sig *s);
+/* A process the bench forked: the parent's signal mask back, killed with
+ * its parent, pinned to cpu (-1: not). -ESRCH if the parent is already
+ * gone, or the pinning's -errno. */
+int bench_child_start(const struct bench_sig *sig, pid_t parent, int cpu);
 /* Waits for the n processes in pid[] to end (status[] as waitpid gives
  * it). The first that ends badly stops the others (SIGKILL): its index is
  * in *first. Returns 0 (all ended well), 1 (one did not), -ETIMEDOUT (the

@@ -13,11 +13,9 @@
 #include "bench.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #define WARM 256   /* round trips before the first batch */
@@ -77,13 +75,7 @@ static int cmp_double(const void *a, const void *b)
 static void prober(struct probe *p, int cpu, int pinger,
                    const struct bench_sig *sig, pid_t parent)
 {
-	cpu_set_t one;
-	sigprocmask(SIG_SETMASK, &sig->old, NULL);
-	CPU_ZERO(&one);
-	CPU_SET((size_t)cpu, &one);
-	/* a parent SIGKILLed mid-probe must not leave us spinning */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent ||
-	    sched_setaffinity(0, sizeof(one), &one) != 0)
+	if (bench_child_start(sig, parent, cpu) < 0)
 		_exit(1);
 	(pinger ? ping : pong)(p);
 	_exit(0);

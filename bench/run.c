@@ -502,9 +502,13 @@ static void poller(struct side *s)
 	phase_end(s->pr);
 }
 
-static int pin(int cpu)
+int bench_child_start(const struct bench_sig *sig, pid_t parent, int cpu)
 {
 	cpu_set_t one;
+	sigprocmask(SIG_SETMASK, &sig->old, NULL);
+	/* A parent SIGKILLed mid-row must not leave us spinning. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		return -ESRCH;
 	if (cpu < 0)
 		return 0;
 	CPU_ZERO(&one);
@@ -531,11 +535,9 @@ static void child(struct side *s, const struct bench_sig *sig, pid_t parent,
 {
 	struct bench_end *e = &s->e;
 	int rc, cpu = s->cfg->cpus[e->who % 2];
-	sigprocmask(SIG_SETMASK, &sig->old, NULL);
-	/* A parent SIGKILLed mid-row must not leave us spinning. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+	if ((rc = bench_child_start(sig, parent, cpu)) == -ESRCH)
 		_exit(1);
-	if ((rc = pin(cpu)) < 0)
+	if (rc < 0)
 		die(s, "cannot run on CPU %d: %s", cpu, strerror(-rc));
 	if (gen_init(&s->g, e->size, s->t->headroom) < 0 ||
 	    !(e->buf = msg_alloc(e->size, s->t->headroom)))

@@ -2,9 +2,10 @@
  * Boards: waiting for an entry (or any entry) to change.
  *
  * The handshake of channels (chan_wait.c, sleep_on): a waiter reads the
- * event's seq, counts itself in the event's waiters, makes the heavy fence
- * and looks at the entry again; a writer publishes, makes the light fence
- * and wakes the event only if it counts waiters (shmq__event_notify). So
+ * event's seq, announces itself (counts itself and arms the event), makes
+ * the heavy fence and looks at the entry again; a writer publishes, makes
+ * the light fence and wakes the event only if it takes an arm
+ * (shmq__event_notify). So
  * either the writer sees the waiter, or the waiter sees the new value. A
  * sleeper re-validates the board every POLL_MS (a writer that died between
  * its publish and its wake is noticed then).
@@ -53,8 +54,7 @@ static int sleep_once(shmq_board *b, uint32_t i, uint64_t seen,
 	struct shmq_event_shm *ev = event_of(b, i);
 	/* acquire: pairs with the notifier's release increment */
 	uint32_t ev_seen = shmq_load(&ev->seq, SHMQ_ACQUIRE);
-	/* relaxed: the heavy fence below orders it before our look */
-	shmq_add(&ev->waiters, 1, SHMQ_RELAXED);
+	shmq__event_announce(ev);
 	/* heavy fence: our count before our look at seq; the Dekker pair
 	 * with the light fence in shmq__event_notify() */
 	shmq_fence_heavy(shmq__asym_setup());
@@ -75,8 +75,7 @@ static int sleep_once(shmq_board *b, uint32_t i, uint64_t seen,
 			shmq_futex_wait(&ev->seq, ev_seen, &dl);
 		}
 	}
-	/* relaxed: a count; nobody orders against its decrement */
-	shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
+	shmq__event_unannounce(ev);
 	return rc;
 }
 
@@ -90,15 +89,13 @@ static int fd_tick_finds(void *ctx)
 static void fd_announce(void *ctx, struct shmq_event_shm *ev)
 {
 	(void)ctx;
-	/* relaxed: the arm's fence after it orders it before the re-check */
-	shmq_add(&ev->waiters, 1, SHMQ_RELAXED);
+	shmq__event_announce(ev);
 }
 
 static void fd_unannounce(void *ctx, struct shmq_event_shm *ev)
 {
 	(void)ctx;
-	/* relaxed: a count */
-	shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
+	shmq__event_unannounce(ev);
 }
 
 static int fd_tick(void *ctx, struct shmq_event_shm *ev)

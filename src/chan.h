@@ -232,9 +232,9 @@ int shmq__chan_peer_dead(int fd, unsigned i, const struct shmq__peer_id *id);
 /* Whether any peer of `role` is dead (found so, or not yet settled);
  * never writes, unlike shmq__chan_scan_peers. */
 int shmq__chan_any_dead(struct shmq_chan *ch, uint32_t role);
-/* A waiter on ev announces itself (ev->waiters + 1, counted in our peer
- * line too, so that the settler of our death gives it back), and takes
- * the announce back. */
+/* A waiter on ev announces itself (shmq__event_announce, counted in our
+ * peer line too, so that the settler of our death gives the count back),
+ * and takes the announce back. */
 void shmq__chan_announce(struct shmq_chan *ch, struct shmq_event_shm *ev);
 void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev);
 /* One more message, of len payload bytes, sent or received by us. Counts

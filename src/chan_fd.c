@@ -18,9 +18,10 @@
  *          before it stores FIRED); the next try_ call that finds nothing
  *          arms again. An end starts FIRED: its first look is the
  *          application's.
- *   ARMED  a try_ call found nothing, announced itself in ev->waiters and
- *          saw ev->seq == seen after the re-check; the thread watches for
- *          seq to move (every notifier moves it while waiters > 0).
+ *   ARMED  a try_ call found nothing, announced itself (ev->waiters and
+ *          ev->armed) and saw ev->seq == seen after the re-check; the
+ *          thread watches for seq to move (the notifier that takes the
+ *          arm moves it, and no later notifier before a new arm).
  *   FIRING the thread is writing the eventfd: an arm waits for FIRED (so
  *          it drains that write), flagging WAITED for a futex wake.
  *   UNSURE a cheap arm's watch ended without seq moving: the thread made

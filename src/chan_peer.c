@@ -130,7 +130,7 @@ static uint32_t asleep_unit(struct shmq_chan *ch, struct shmq_event_shm *ev)
  * lines counted them), never gives one back twice. */
 void shmq__chan_announce(struct shmq_chan *ch, struct shmq_event_shm *ev)
 {
-	shmq_add(&ev->waiters, 1, SHMQ_RELAXED);
+	shmq__event_announce(ev);
 	/* relaxed: read by the settler after its CAS of our state */
 	shmq_add(&ch->peers[ch->me].asleep, asleep_unit(ch, ev), SHMQ_RELAXED);
 }
@@ -138,7 +138,7 @@ void shmq__chan_announce(struct shmq_chan *ch, struct shmq_event_shm *ev)
 void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev)
 {
 	shmq_sub(&ch->peers[ch->me].asleep, asleep_unit(ch, ev), SHMQ_RELAXED);
-	shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
+	shmq__event_unannounce(ev);
 }
 
 /* A dead owner's announces, given back once (the settler that won the

@@ -276,6 +276,8 @@ int shmq__seg_adopt_fd(shmq_seg **seg, int fd, const struct shmq__pass *p,
 
 /* sync_sem.c: wakes the sleepers of an event, if any (channels). */
 struct shmq_event_shm;
+void shmq__event_announce(struct shmq_event_shm *ev);
+void shmq__event_unannounce(struct shmq_event_shm *ev);
 void shmq__event_notify(struct shmq_event_shm *ev);
 
 /* sync_msgq.c: a queue's capacity (msg_qbytes), 0 if IPC_STAT is refused. */
@@ -293,7 +295,8 @@ struct shmq__fdw_ops {
 	 * was notified (a peer died, the header no longer validates); from
 	 * the thread: never writes shared memory */
 	int (*tick_finds)(void *ctx);
-	/* a waiter counts itself in ev->waiters, and takes it back */
+	/* a waiter announces itself on ev (shmq__event_announce), and takes
+	 * it back */
 	void (*announce)(void *ctx, struct shmq_event_shm *ev);
 	void (*unannounce)(void *ctx, struct shmq_event_shm *ev);
 	/* the application's tick, when the thread found one due */

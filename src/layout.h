@@ -53,7 +53,9 @@ struct shmq_event_shm {
 	shmq_atomic32 seq;     /* signalers (+1); read by waiters */
 	shmq_atomic32 waiters; /* waiters +1 before sleeping, -1 after */
 	shmq_atomic32 magic;   /* written once by init (release); read by all */
-	uint32_t reserved;     /* zero */
+	shmq_atomic32 armed;   /* channels and boards: a sleeper stores 1 after
+	                          its load of seq; the notifier that exchanges
+	                          it for 0 wakes. 0 in a public event */
 };
 
 _Static_assert(sizeof(struct shmq_mutex_shm) == sizeof(shmq_mutex),
@@ -75,7 +77,7 @@ _Static_assert(offsetof(struct shmq_sem_shm, value) == 0 &&
 _Static_assert(offsetof(struct shmq_event_shm, seq) == 0 &&
                offsetof(struct shmq_event_shm, waiters) == 4 &&
                offsetof(struct shmq_event_shm, magic) == 8 &&
-               offsetof(struct shmq_event_shm, reserved) == 12,
+               offsetof(struct shmq_event_shm, armed) == 12,
                "event field offsets (docs/design.md)");
 _Static_assert(SHMQ_MUTEX_TID_MASK == 0x3fffffffu &&
                SHMQ_MUTEX_WAITERS == 0x80000000u &&
@@ -162,7 +164,7 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 8u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 9u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
                                 4: and which counts it holds;
                                 5: sample channels (the identity line
@@ -171,7 +173,9 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
                                    side, ctl.joins;
                                 7: a peer line counts its bytes;
                                 8: a sample descriptor is a line, a
-                                   samples reader area three */
+                                   samples reader area three;
+                                9: sleepers arm their event (one wake
+                                   a sleep, not one a message) */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -611,7 +615,7 @@ _Static_assert(SHMQ_CHAN_MAX_PEERS <= 64,
  * line). Value n of an entry (its n-th set) lives in buffer n % 2. */
 
 #define SHMQ_BOARD_MAGIC UINT64_C(0x445242514d514853) /* "SHMQBRD" */
-#define SHMQ_BOARD_VERSION 1u
+#define SHMQ_BOARD_VERSION 2u /* 2: sleepers arm their event */
 #define SHMQ_BOARD_HDR_SIZE 128u
 #define SHMQ_BOARD_ENTRY_HDR 128u /* the words line and the name line */
 

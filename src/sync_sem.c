@@ -140,7 +140,7 @@ SHMQ_API int shmq_event_init(shmq_event *e)
 		return -EINVAL;
 	shmq_store(&x->seq, 0, SHMQ_RELAXED);
 	shmq_store(&x->waiters, 0, SHMQ_RELAXED);
-	x->reserved = 0;
+	shmq_store(&x->armed, 0, SHMQ_RELAXED);
 	/* release: publishes seq and waiters; pairs with event_valid() */
 	shmq_store(&x->magic, SHMQ_EVENT_MAGIC, SHMQ_RELEASE);
 	return 0;
@@ -203,17 +203,43 @@ SHMQ_API int shmq_event_wait(shmq_event *e, uint32_t seen)
 	return shmq_event_wait_timed(e, seen, NULL);
 }
 
-/* For the channels: wake the sleepers on ev, if any. The light fence
- * orders the caller's publication (a release store of an index) before the
- * load of waiters: the Dekker pair with the sleeper's heavy fence between
- * its increment of waiters and its re-check of the index (chan_wait.c,
- * sleep_on). With nobody asleep this is a load, no system call. */
+/* For channels and boards: a sleeper on ev, after its load of seq and
+ * before its heavy fence and last look, counts itself and arms the event. */
+void shmq__event_announce(struct shmq_event_shm *ev)
+{
+	/* relaxed: a count, for stat and a dead sleeper's give-back */
+	shmq_add(&ev->waiters, 1, SHMQ_RELAXED);
+	/* release: pairs with the notifier's acquire exchange, so the seq
+	 * we loaded before is older than the increment that notifier makes
+	 * after it took the arm: our futex wait cannot miss it */
+	shmq_store(&ev->armed, 1, SHMQ_RELEASE);
+}
+
+void shmq__event_unannounce(struct shmq_event_shm *ev)
+{
+	/* relaxed: a count. The arm stays: at worst one wake for nobody */
+	shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
+}
+
+/* For channels and boards: wake the sleepers on ev, if any armed it since
+ * the last wake. The light fence orders the caller's publication (a
+ * release store of an index) before the look at armed: the Dekker pair
+ * with the sleeper's heavy fence between its arm and its re-check
+ * (chan_wait.c, sleep_on), so either we see the arm or it sees what we
+ * published. Only the notifier that takes the arm wakes: a sleeper woken
+ * but not yet running (it may need this very CPU) costs the next notifies
+ * nothing, where a count of sleepers would make each of them a system
+ * call. With nobody armed this is a load, no system call. */
 void shmq__event_notify(struct shmq_event_shm *ev)
 {
 	/* pairs with the heavy fence in sleep_on() */
 	shmq_fence_light(shmq__asym());
-	if (shmq_load(&ev->waiters, SHMQ_RELAXED) == 0)
+	/* relaxed: the fence above orders it; the exchange decides */
+	if (shmq_load(&ev->armed, SHMQ_RELAXED) == 0)
 		return;
+	/* acquire: pairs with the sleeper's release store of armed */
+	if (shmq_xchg(&ev->armed, 0, SHMQ_ACQUIRE) == 0)
+		return; /* another notifier took it, and wakes */
 	/* release: pairs with the sleeper's acquire load of seq in
 	 * sleep_on() */
 	shmq_add(&ev->seq, 1, SHMQ_RELEASE);

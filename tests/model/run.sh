@@ -112,6 +112,7 @@ ok|spsc|progress|-DN=8 -DM=4 -DLMAX=3|s|
 fail|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DMUTANT=1|s|publish() without the terminator
 fail|spsc|progress|-DN=8 -DM=4 -DLMAX=3 -DMUTANT=4|s|publish() does not notify data_ev
 fail|spsc|progress|-DN=8 -DM=4 -DLMAX=3 -DWAIT_MUTANT=2|s|sleep_on() loads seq after its check
+fail|spsc|progress|-DN=8 -DM=4 -DLMAX=3 -DWAIT_MUTANT=4|s|sleep_on() arms before it loads seq
 ok|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DBATCH=3|s|
 fail|spsc|safety|-DN=8 -DM=4 -DLMAX=3 -DBATCH=3 -DMUTANT=6|s|a batching writer waits for room holding records
 ok|mpmc|safety|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=1|s|
@@ -157,6 +158,7 @@ fail|mpmc|progress|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=0 -DMUTANT=4|s|mpmc_commit()
 fail|mpmc|progress|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=0 -DWAIT_MUTANT=1|s|sleep_on() sleeps before it checks
 fail|mpmc|progress|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=0 -DWAIT_MUTANT=2|s|sleep_on() loads seq after its check
 fail|mpmc|progress|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=0 -DWAIT_MUTANT=3|s|shmq__event_notify() does not wake
+fail|mpmc|progress|-DS=2 -DNW=1 -DNR=1 -DM=3 -DKILL=0 -DWAIT_MUTANT=4|s|sleep_on() arms before it loads seq
 ok|bcast|safety|-DS=2 -DNR=2 -DM=3 -DBLOCK=0|m|
 ok|bcast|safety|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DKILL=1|m|
 ok|bcast|progress|-DS=2 -DNR=2 -DM=3 -DBLOCK=0|m|
@@ -167,7 +169,8 @@ fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DMUTANT=6|s|bcast_commit() doe
 fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DKILL=1 -DMUTANT=8|s|a dead reader is not settled
 fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DWAIT_MUTANT=1|s|sleep_on() sleeps before it checks
 fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DWAIT_MUTANT=2|s|sleep_on() loads seq after its check
-fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DWAIT_MUTANT=3|s|shmq__event_notify() does not wake'
+fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DWAIT_MUTANT=3|s|shmq__event_notify() does not wake
+fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DWAIT_MUTANT=4|s|sleep_on() arms before it loads seq'
 # full: the big runs first, so that the CPUs end together.
 jobs=$quick
 [ "$MODE" = full ] && jobs="$big

@@ -45,6 +45,16 @@ SCLI_OBJ  := $(CLI_SRC:%.c=$(B)/san/%.o)
 SBENCH_OBJ := $(BENCH_SRC:%.c=$(B)/san/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/san/%.o)
 EX_BIN    := $(EX_SRC:examples/%.c=$(B)/examples/%)
+# examples/libuv_loop.c needs libuv (Debian: libuv1-dev, which
+# scripts/deps.sh wants for make test): built only where it links. Decided
+# before `all` names EX_BIN, whose prerequisites are expanded where it is read.
+UV_LIBS := $(shell pkg-config --libs libuv 2>/dev/null || { printf \
+  '\043include <uv.h>\nint main(void){return !uv_version();}\n' | \
+  $(CC) -x c - -luv -o /dev/null 2>/dev/null && echo -luv; })
+ifeq ($(UV_LIBS),)
+EX_BIN := $(filter-out $(B)/examples/libuv_loop,$(EX_BIN))
+EX_NOTE := examples/libuv_loop: libuv not found (uv.h): not built (apt-get install libuv1-dev)
+endif
 
 SONAME  := libshmq.so.0
 
@@ -52,6 +62,7 @@ SONAME  := libshmq.so.0
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmq.a $(B)/libshmq.so $(B)/shmq $(EX_BIN)
+	$(if $(EX_NOTE),@echo "$(EX_NOTE)",@:)
 
 deps:
 	@scripts/deps.sh
@@ -93,16 +104,8 @@ $(B)/shmq: $(CLI_OBJ) $(B)/libshmq-bench.a $(B)/libshmq.a
 $(B)/examples/%: examples/%.c $(B)/libshmq.a $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libshmq.a $(EX_LIBS)
-
-# examples/libuv_loop.c needs libuv (Debian: libuv1-dev, which
-# scripts/deps.sh wants for make test): built only where it links.
-UV_LIBS := $(shell pkg-config --libs libuv 2>/dev/null || { printf \
-  '\043include <uv.h>\nint main(void){return !uv_version();}\n' | \
-  $(CC) -x c - -luv -o /dev/null 2>/dev/null && echo -luv; })
 $(B)/examples/libuv_loop: EX_LIBS := $(UV_LIBS)
-ifeq ($(UV_LIBS),)
-EX_BIN := $(filter-out $(B)/examples/libuv_loop,$(EX_BIN))
-endif
+
 
 # Sanitized builds used by the tests: the runner and the tool it executes.
 $(B)/tests/shmq: $(SCLI_OBJ) $(SBENCH_OBJ) $(SLIB_OBJ)
@@ -123,7 +126,7 @@ demo: deps all
 # machines sit side by side; latest.* are copies of the newest run.
 # BENCH_ARGS adds options (--quick, --only ..., --cpus A,B).
 BENCH_CPU = $(shell sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | \
-	head -n 1 | tr -cs 'A-Za-z0-9' '-' | sed 's/^-*//; s/-*$$//')
+	head -n 1 | sed 's/([RrCc])//g; s/(TM)//g' | tr -cs 'A-Za-z0-9' '-' | sed 's/^-*//; s/-*$$//')
 BENCH_OUT = bench/results/$(or $(BENCH_CPU),unknown-cpu)
 bench: all
 	@mkdir -p bench/results

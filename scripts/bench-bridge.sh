@@ -90,7 +90,7 @@ field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }
 } > "$TMP/out"
 cat "$TMP/out"
 cd "$(dirname "$0")/.."
-cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1 | tr -cs 'A-Za-z0-9' '-' | sed 's/-$//')
+cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1 | sed 's/([RrCc])//g; s/(TM)//g' | tr -cs 'A-Za-z0-9' '-' | sed 's/-$//')
 mkdir -p bench/results
 cp "$TMP/out" "bench/results/bridge-$cpu.txt"
 cp "$TMP/out" bench/results/bridge-latest.txt

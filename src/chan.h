@@ -134,7 +134,8 @@ struct shmq_chan {
 	/* Local cursors: never trusted from shared memory once we own them. */
 	uint64_t pos;   /* spsc/bcast writer: tail; readers: head/cursor */
 	uint64_t other; /* spsc: cached index of the other side; bcast
-	                   writer: cached slowest reader cursor */
+	                   writer: cached slowest reader cursor; bcast
+	                   reader: tail as last loaded */
 	uint64_t lost;  /* bcast reader: messages missed, in total */
 	/* spsc writer batching (opts.batch): records written, not published
 	 * yet (their first header held back), the first one's position and

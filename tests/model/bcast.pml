@@ -43,8 +43,10 @@
  * -DMUTANT=5: bcast_reserve() does not make the word odd first; -DMUTANT=6:
  * bcast_commit() does not notify data_ev; -DMUTANT=7: bcast_release() does
  * not notify space_ev; -DMUTANT=8: a dead reader is not settled (its line
- * stays ACTIVE, its cursor holds the writer back). Each must fail (6, 7
- * and 8 the progress check), as must wait.pml's WAIT_MUTANTs.
+ * stays ACTIVE, its cursor holds the writer back); -DMUTANT=9: data()
+ * takes the position of its cached tail as a message (off by one). Each
+ * must fail (6, 7 and 8 the progress check), as must wait.pml's
+ * WAIT_MUTANTs.
  */
 #ifndef S
 #define S 2
@@ -204,14 +206,26 @@ proctype writer()
 	cursor[me] = pos; /* publish_cursor(): release */                   \
 	rc = LOST
 
-/* data(): a message at pos? tail (acquire); more than a lap ahead: lapped;
- * none: shmq__chan_eof() (writers, acquire), then tail again. */
+/* data(): a message at pos? A tail loaded before (ct) still ahead of pos,
+ * by at most a lap: yes, no load. Else tail (acquire), kept in ct; more
+ * than a lap ahead: lapped; none: shmq__chan_eof() (writers, acquire),
+ * then tail again. */
+#if MUTANT == 9
+#define CACHED (ct >= pos && ct - pos <= S) /* off by one: tail itself */
+#else
+#define CACHED (ct > pos && ct - pos <= S)
+#endif
 #define DATA                                                                \
-	atomic {                                                            \
-		t = tail;                                                   \
-		rc = (t - pos > S -> LOST : (t != pos -> OK : AGAIN));      \
-		if :: rc != LOST -> t = 0 :: else -> skip fi                \
-	}                                                                   \
+	if                                                                  \
+	:: CACHED -> rc = OK                                                \
+	:: else ->                                                          \
+		atomic {                                                    \
+			t = tail;                                           \
+			rc = (t - pos > S -> LOST : (t != pos -> OK : AGAIN)); \
+			if :: rc == OK -> ct = t :: else -> skip fi;        \
+			if :: rc != LOST -> t = 0 :: else -> skip fi        \
+		}                                                           \
+	fi;                                                                 \
 	if                                                                  \
 	:: rc == LOST -> LAPPED(t)                                          \
 	:: rc == AGAIN ->                                                   \
@@ -224,7 +238,7 @@ proctype writer()
 
 proctype reader(byte me)
 {
-	int pos, t, w, w2;
+	int pos, t, w, w2, ct; /* ct: tail as last loaded (ch->other) */
 	byte s, v1, v2;
 	WAIT_LOCALS;
 	{

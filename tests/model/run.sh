@@ -126,6 +126,7 @@ ok|bcast|progress|-DS=2 -DNR=1 -DM=3 -DBLOCK=0|s|
 fail|bcast|safety|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DMUTANT=1|s|bcast_reserve() ignores BLOCK
 fail|bcast|safety|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DMUTANT=3|s|room() ignores readers_ever
 fail|bcast|safety|-DS=2 -DNR=1 -DM=3 -DBLOCK=0 -DMUTANT=2|s|bcast_release() does not look at the word again
+fail|bcast|safety|-DS=2 -DNR=1 -DM=3 -DBLOCK=0 -DMUTANT=9|s|data() takes its cached tail for a message
 fail|bcast|progress|-DS=2 -DNR=1 -DM=5 -DBLOCK=1 -DMUTANT=7|s|bcast_release() does not notify space_ev
 ok|samples|safety|-DS=3 -DNR=1 -DM=4 -DKILL=1|s|
 ok|samples|safety|-DS=3 -DNR=1 -DM=5 -DOVERWRITE=1 -DKILL=1|s|

@@ -37,10 +37,14 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Whoever comes first makes the channel: the peer asks for what the
+ * bridge's --plain-fences asks for when BENCH_PLAIN_FENCES is set. */
 static shmq_chan *chan(const char *name, int role)
 {
 	struct shmq_chan_opts o = { .capacity = CAPACITY,
 	                            .flags = SHMQ_OPEN_OK };
+	if (getenv("BENCH_PLAIN_FENCES"))
+		o.flags |= SHMQ_CHAN_PLAIN_FENCES;
 	shmq_chan *ch;
 	int rc = shmq_chan_create(&ch, name, role, &o);
 

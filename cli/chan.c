@@ -146,6 +146,10 @@ static int chan_option(const struct cli_cmd *cmd, struct cli_chan_args *a,
 		a->given |= CLI_GIVEN_PERSIST;
 		a->o.flags |= SHMQ_CHAN_PERSIST;
 		return CLI_OK;
+	case 'F':
+		a->given |= CLI_GIVEN_PLAIN_FENCES;
+		a->o.flags |= SHMQ_CHAN_PLAIN_FENCES;
+		return CLI_OK;
 	case 'k': case 'C': case 'M': case 'P': case 'm': case 'H': case 'y':
 	case 'u':
 		why = apply(a, o, arg);
@@ -162,7 +166,7 @@ static const char *first_given(unsigned given)
 {
 	static const char *const names[] = { "--kind", "--capacity",
 		"--msg-size", "--policy", "--mode", "--persist", "--hold",
-		"--history", "--huge" };
+		"--history", "--huge", "--plain-fences" };
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (given & (1u << i))

@@ -106,6 +106,7 @@ enum {
 	CLI_GIVEN_HOLD = 1 << 6,
 	CLI_GIVEN_HISTORY = 1 << 7,
 	CLI_GIVEN_HUGE = 1 << 8,
+	CLI_GIVEN_PLAIN_FENCES = 1 << 9,
 };
 
 /* How send or recv opens its channel, and how it reports. */
@@ -129,6 +130,7 @@ struct cli_chan_args {
 	{ "hold", required_argument, NULL, 'H' },                            \
 	{ "history", required_argument, NULL, 'y' },                         \
 	{ "huge", required_argument, NULL, 'u' },                            \
+	{ "plain-fences", no_argument, NULL, 'F' },                          \
 	{ "binary", no_argument, NULL, 'b' },                                \
 	{ "stats", no_argument, NULL, 's' },                                 \
 	{ "any-owner", no_argument, NULL, 'A' },                             \
@@ -163,13 +165,16 @@ struct cli_chan_args {
 	"  --mode OCTAL      permission bits of a new channel (default 0600)\n" \
 	"  --persist         the channel stays when the last process closes it\n" \
 	"                    (remove it with shmq rm NAME)\n"                   \
+	"  --plain-fences    its peers fence plainly instead of a membarrier()\n" \
+	"                    at every sleep: for peers that sleep often on a VM\n" \
+	"                    (shmq_chan(3), SHMQ_CHAN_PLAIN_FENCES)\n"          \
 	"  --any-owner       join a channel that another user owns (refused\n" \
 	"                    by default: someone may have taken the name)\n"    \
 	"  --stats           at the end, print messages, bytes, rate and losses\n" \
 	"                    on stderr (every second too, on a terminal)\n"     \
 	"SIZE takes K, M, G (1024, 1024^2, 1024^3). --kind, --capacity,\n"     \
-	"--msg-size, --policy, --hold, --history, --huge, --mode and --persist\n" \
-	"describe a new channel and need --create; an existing channel must\n" \
+	"--msg-size, --policy, --hold, --history, --huge, --mode, --persist and\n" \
+	"--plain-fences describe a new channel and need --create; an existing channel must\n" \
 	"match the kind, policy, capacity and msg-size asked. A samples pool\n" \
 	"needs capacity >= readers * hold + history + 2.\n"
 

@@ -608,6 +608,12 @@ enum {
 /* Flags of struct shmq_chan_opts, with SHMQ_OPEN_OK and SHMQ_ANY_OWNER. */
 #define SHMQ_CHAN_PERSIST (1u << 8) /* the last close does not unlink */
 #define SHMQ_CHAN_HUGE_2M (1u << 9) /* samples: data on 2 MiB huge pages */
+/* create: the channel's waiters and notifiers use plain fences, not the
+ * asymmetric pair: no membarrier() each time a waiter goes to sleep, a full
+ * fence at every send and receive instead. For channels whose peers sleep
+ * often (a bridge, a paced stream) on machines where membarrier() is slow
+ * (VMs: 10-30 us). Every process that opens the channel obeys it. */
+#define SHMQ_CHAN_PLAIN_FENCES (1u << 10)
 
 #define SHMQ_CHAN_MAX_PEERS 64
 

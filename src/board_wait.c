@@ -130,7 +130,7 @@ SHMQ_API int shmq_board_fd(shmq_board *b)
 	/* every set notifies `any`: one event serves whatever entry the
 	 * next try_wait names */
 	return shmq__fdw_open(&b->fdw, b, &fd_ops, &b->hdr->any, &b->guard,
-	                      SPIN_NS);
+	                      SPIN_NS, shmq__asym_setup());
 }
 
 void shmq__board_fd_close(shmq_board *b)

@@ -17,6 +17,9 @@
  * value whatever the API's SHMQ_CHAN_PERSIST is. */
 #define SHMQ__CHAN_HDR_PERSIST (1u << 1)
 #define SHMQ__CHAN_HDR_HUGE_2M (1u << 2) /* samples: data on huge pages */
+#define SHMQ__CHAN_HDR_PLAIN (1u << 3) /* plain fences (SHMQ_CHAN_PLAIN_FENCES) */
+#define SHMQ__CHAN_HDR_KNOWN (SHMQ__CHAN_HDR_PERSIST | SHMQ__CHAN_HDR_HUGE_2M | \
+                              SHMQ__CHAN_HDR_PLAIN)
 
 struct shmq_chan;
 
@@ -122,6 +125,7 @@ struct shmq_chan {
 	int kind, policy, role;
 	uint64_t capacity, mask, object_size;
 	uint32_t msg_size, slot_size, chan_flags;
+	int asym; /* this channel's waits use the asymmetric fences */
 	int64_t spin_ns;
 	uint32_t ncpu; /* CPUs online at open: more peers spin-yield */
 	int me;       /* our peer slot */
@@ -242,6 +246,13 @@ void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev);
  * stay in our own line while we are attached (no shared line bounces per
  * message); close, or the settling of a dead peer, folds them into the
  * channel's totals. Inline: it runs on every message. */
+/* Wakes ev's sleepers, with the channel's kind of fence. */
+static inline void shmq__chan_notify(struct shmq_chan *ch,
+                                     struct shmq_event_shm *ev)
+{
+	shmq__event_notify_fenced(ev, ch->asym);
+}
+
 static inline void shmq__chan_count(struct shmq_chan *ch, size_t len)
 {
 	struct shmq_chan_peer *p = &ch->peers[ch->me];

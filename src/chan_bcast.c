@@ -97,7 +97,7 @@ static int bcast_commit(struct shmq_chan *ch, size_t len)
 	ch->pos++;
 	/* release: pairs with the reader's acquire load of tail */
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
-	shmq__event_notify(&ch->hdr->data_ev);
+	shmq__chan_notify(ch, &ch->hdr->data_ev);
 	shmq__chan_count(ch, len);
 	return 0;
 }
@@ -205,7 +205,7 @@ static int bcast_release(struct shmq_chan *ch)
 	SHMQ_CRASH_POINT("bcast.release.read"); /* copied, cursor not moved */
 	publish_cursor(ch);
 	if (ch->policy == SHMQ_POLICY_BLOCK)
-		shmq__event_notify(&ch->hdr->space_ev);
+		shmq__chan_notify(ch, &ch->hdr->space_ev);
 	if (w != ch->op_seq) {
 		ch->lost++;
 		shmq_store(&ch->peers[ch->me].lost, ch->lost, SHMQ_RELAXED);

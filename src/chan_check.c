@@ -72,8 +72,11 @@ int shmq__chan_adopt(struct shmq_chan *ch)
 	memcpy(&h, shmq_seg_addr(ch->seg), offsetof(struct shmq_chan_hdr, sent));
 	if (h.magic != SHMQ_CHAN_MAGIC)
 		return SHMQ_ENOTCHAN;
+	/* A flag we do not know changes how peers must behave (the plain
+	 * fences): a newer format, not a scribble. */
 	if (h.version != SHMQ_CHAN_VERSION ||
-	    h.layout_hash != shmq__chan_layout_hash())
+	    h.layout_hash != shmq__chan_layout_hash() ||
+	    (h.flags & ~SHMQ__CHAN_HDR_KNOWN))
 		return SHMQ_EVERSION;
 	const struct shmq_chan_ops *k = shmq__chan_ops_of(h.kind);
 	uint64_t ring;

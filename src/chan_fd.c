@@ -55,6 +55,8 @@ struct shmq__fdw {
 	struct shmq_event_shm *ev; /* the event the object's peers notify */
 	struct shmq__guard *guard; /* the handle's SIGBUS guard */
 	int64_t spin_ns;           /* the spin before sleeping */
+	int asym;                  /* the object's waits use the asymmetric
+	                              fences (atomic.h) */
 	int efd;
 	pid_t pid;                 /* the process the thread runs in */
 	pthread_t thread;
@@ -238,7 +240,7 @@ static int start_thread(struct shmq__fdw *w)
 
 int shmq__fdw_open(struct shmq__fdw **out, void *ctx,
                    const struct shmq__fdw_ops *ops, struct shmq_event_shm *ev,
-                   struct shmq__guard *guard, int64_t spin_ns)
+                   struct shmq__guard *guard, int64_t spin_ns, int asym)
 {
 	struct shmq__fdw *w = calloc(1, sizeof *w);
 	if (!w)
@@ -248,6 +250,7 @@ int shmq__fdw_open(struct shmq__fdw **out, void *ctx,
 	w->ev = ev;
 	w->guard = guard;
 	w->spin_ns = spin_ns;
+	w->asym = asym;
 	w->pid = getpid();
 	/* readable from the start (FIRED): the first look is the caller's */
 	w->efd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -316,7 +319,7 @@ int shmq__fdw_arm(struct shmq__fdw *w, shmq__fdw_check check, void *arg)
 	 * fence is a plain one and the membarrier the thread's, after its
 	 * spin (watch, confirm): a membarrier costs tens of microseconds on
 	 * a VM, and the answer usually moves seq while the thread spins. */
-	int asym = shmq__asym_setup(), cheap = asym && w->spin_ns > 0;
+	int asym = w->asym, cheap = asym && w->spin_ns > 0;
 	uint32_t seen = shmq_load(&w->ev->seq, SHMQ_ACQUIRE);
 	w->ops->announce(w->ctx, w->ev);
 	if (cheap)
@@ -420,7 +423,7 @@ SHMQ_API int shmq_chan_fd(shmq_chan *ch)
 	return shmq__fdw_open(&ch->fdw, ch, &chan_ops,
 	                      ch->role == SHMQ_READER ? &ch->hdr->data_ev
 	                                              : &ch->hdr->space_ev,
-	                      &ch->guard, ch->spin_ns);
+	                      &ch->guard, ch->spin_ns, ch->asym);
 }
 
 int shmq__fdw_efd(const struct shmq__fdw *w)

@@ -80,7 +80,7 @@ static int free_slot(struct shmq_chan *ch, struct shmq_chan_slot *s,
 	 * claimer's acquire load of the word */
 	if (!shmq_cas(&s->word, &w, next, SHMQ_ACQ_REL))
 		return 0;
-	shmq__event_notify(&ch->hdr->space_ev);
+	shmq__chan_notify(ch, &ch->hdr->space_ev);
 	return 1;
 }
 
@@ -207,7 +207,7 @@ static int mpmc_commit(struct shmq_chan *ch, size_t len)
 	 * load of the word in claim_read() */
 	shmq_store(&s->word, shmq__slot_word(ch->op_pos, SHMQ_SLOT_FULL, 0),
 	           SHMQ_RELEASE);
-	shmq__event_notify(&ch->hdr->data_ev);
+	shmq__chan_notify(ch, &ch->hdr->data_ev);
 	shmq__chan_count(ch, len);
 	return 0;
 }
@@ -323,7 +323,7 @@ static int mpmc_release(struct shmq_chan *ch)
 	/* release: we are done with the bytes; pairs with the writer's
 	 * acquire load in claim_write() */
 	shmq_store(&s->word, next, SHMQ_RELEASE);
-	shmq__event_notify(&ch->hdr->space_ev);
+	shmq__chan_notify(ch, &ch->hdr->space_ev);
 	shmq__chan_count(ch, ch->op_len);
 	return 0;
 }

@@ -28,7 +28,8 @@ static int plan(const struct shmq_chan_opts *o,
 	g->kind = o->kind ? (uint32_t)o->kind : SHMQ_CHAN_SPSC;
 	g->policy = (uint32_t)o->policy;
 	g->flags = (o->flags & SHMQ_CHAN_PERSIST ? SHMQ__CHAN_HDR_PERSIST : 0) |
-	           (o->flags & SHMQ_CHAN_HUGE_2M ? SHMQ__CHAN_HDR_HUGE_2M : 0);
+	           (o->flags & SHMQ_CHAN_HUGE_2M ? SHMQ__CHAN_HDR_HUGE_2M : 0) |
+	           (o->flags & SHMQ_CHAN_PLAIN_FENCES ? SHMQ__CHAN_HDR_PLAIN : 0);
 	g->hold = o->hold;
 	g->history = o->history;
 	g->mode = o->mode ? o->mode : 0600;
@@ -88,6 +89,8 @@ static int start_mapped(struct shmq_chan *ch, int role)
 	int rc = shmq__chan_adopt(ch);
 	if (rc < 0)
 		return rc;
+	if (ch->chan_flags & SHMQ__CHAN_HDR_PLAIN)
+		ch->asym = 0; /* before our first notify (join) */
 	ch->role = role;
 	if (ch->ops->attach && (rc = ch->ops->attach(ch)) < 0)
 		return rc;
@@ -131,7 +134,9 @@ int shmq__chan_guard_setup(struct shmq_chan *ch)
 
 static int start_handle(struct shmq_chan *ch, int role)
 {
-	shmq__asym_setup(); /* before our first notify, never inside one */
+	/* registered before our first notify, never inside one; a channel
+	 * with plain fences turns it off once its header is adopted */
+	ch->asym = shmq__asym_setup();
 	int rc = shmq__chan_guard_setup(ch);
 	if (rc < 0)
 		return rc;
@@ -252,7 +257,7 @@ static int attach(shmq_chan **out, const char *locator, int role,
 	if (!locator || check_role(role) < 0 || check_opts(o) < 0 ||
 	    (o->batch > 1 && role != SHMQ_WRITER) ||
 	    (o->flags & ~(SHMQ_OPEN_OK | SHMQ_ANY_OWNER | SHMQ_CHAN_PERSIST |
-	                  SHMQ_CHAN_HUGE_2M)))
+	                  SHMQ_CHAN_HUGE_2M | SHMQ_CHAN_PLAIN_FENCES)))
 		return -EINVAL;
 	struct shmq_chan *ch = chan_new(o);
 	if (!ch)

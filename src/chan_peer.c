@@ -115,8 +115,8 @@ static void settle_rest(struct shmq_chan *ch, struct shmq_chan_peer *p,
 	SHMQ_CRASH_POINT("chan.settle.role");
 	give_back(p, dead, SHMQ_PEER_HOLDS_ATTACH, &ch->hdr->attached);
 	/* Whoever waits on the dead one should look again. */
-	shmq__event_notify(&ch->hdr->data_ev);
-	shmq__event_notify(&ch->hdr->space_ev);
+	shmq__chan_notify(ch, &ch->hdr->data_ev);
+	shmq__chan_notify(ch, &ch->hdr->space_ev);
 }
 
 /* The unit of line p's `asleep` word for ev. */
@@ -498,7 +498,7 @@ int shmq__chan_quit(struct shmq_chan *ch)
 	SHMQ_CRASH_POINT("chan.close.detached");
 	free_slot(ch);
 	/* Readers see the end of the stream; writers see a reader gone. */
-	shmq__event_notify(&ch->hdr->data_ev);
-	shmq__event_notify(&ch->hdr->space_ev);
+	shmq__chan_notify(ch, &ch->hdr->data_ev);
+	shmq__chan_notify(ch, &ch->hdr->space_ev);
 	return 0;
 }

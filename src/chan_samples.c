@@ -483,7 +483,7 @@ static void count_recovered(struct shmq_chan *ch, uint64_t n)
 {
 	if (n) {
 		shmq_add(&ch->hdr->recovered, n, SHMQ_RELAXED);
-		shmq__event_notify(&ch->hdr->space_ev);
+		shmq__chan_notify(ch, &ch->hdr->space_ev);
 	}
 }
 
@@ -781,7 +781,7 @@ static int samples_commit(struct shmq_chan *ch, size_t len)
 		push_hist(ch, i, seq);
 	end_loan(ch);
 	ch->pos++;
-	shmq__event_notify(&ch->hdr->data_ev);
+	shmq__chan_notify(ch, &ch->hdr->data_ev);
 	shmq__chan_count(ch, len);
 	prefetch_next(ch);
 	return 0;
@@ -970,7 +970,7 @@ static void release_held(struct shmq_chan *ch, uint32_t k)
 	        (s->nheld - k - 1) * sizeof(s->held[0]));
 	s->nheld--;
 	publish_held(ch);
-	shmq__event_notify(&ch->hdr->space_ev);
+	shmq__chan_notify(ch, &ch->hdr->space_ev);
 }
 
 static int samples_release(struct shmq_chan *ch)
@@ -1083,7 +1083,7 @@ static void samples_quit(struct shmq_chan *ch)
 	s->nheld = 0;
 	s->next = NO_SAMPLE;
 	publish_held(ch);
-	shmq__event_notify(&ch->hdr->space_ev);
+	shmq__chan_notify(ch, &ch->hdr->space_ev);
 }
 
 /* ---- Reports ------------------------------------------------------------- */

@@ -63,7 +63,7 @@ static void publish_tail(struct shmq_chan *ch)
 	/* release: pairs with the acquire load of tail in start_mapped()
 	 * of a writer that joins later */
 	shmq_store(&ch->hdr->tail, ch->pos, SHMQ_RELEASE);
-	shmq__event_notify(&ch->hdr->data_ev);
+	shmq__chan_notify(ch, &ch->hdr->data_ev);
 }
 
 /* Batching: publishes the held records at once, by the first one's header
@@ -215,7 +215,7 @@ static void publish_head(struct shmq_chan *ch)
 	/* release: we are done with the bytes; pairs with the writer's
 	 * acquire load of head in room() */
 	shmq_store(&ch->hdr->head, ch->pos, SHMQ_RELEASE);
-	shmq__event_notify(&ch->hdr->space_ev);
+	shmq__chan_notify(ch, &ch->hdr->space_ev);
 }
 
 static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,

@@ -86,7 +86,7 @@ static int sleep_on(struct shmq_chan *ch, struct shmq_event_shm *ev,
 		/* heavy fence: our count before our look at the index; the
 		 * Dekker pair with the light fence in shmq__event_notify(), so
 		 * either the notifier sees us or we see what it published */
-		shmq_fence_heavy(shmq__asym_setup());
+		shmq_fence_heavy(ch->asym);
 		int rc = check(ch, arg);
 		if (rc == -EAGAIN &&
 		    (rc = tick_if_due(ch, ev, shmq__now_ns())) == 0) {

@@ -279,6 +279,8 @@ struct shmq_event_shm;
 void shmq__event_announce(struct shmq_event_shm *ev);
 void shmq__event_unannounce(struct shmq_event_shm *ev);
 void shmq__event_notify(struct shmq_event_shm *ev);
+/* The same, with the asymmetric light fence (asym) or a plain one. */
+void shmq__event_notify_fenced(struct shmq_event_shm *ev, int asym);
 
 /* sync_msgq.c: a queue's capacity (msg_qbytes), 0 if IPC_STAT is refused. */
 uint64_t shmq__msgq_qbytes(int id);
@@ -305,10 +307,11 @@ struct shmq__fdw_ops {
 /* The application's try_ call: 0 or its result, -EAGAIN if nothing. */
 typedef int (*shmq__fdw_check)(void *ctx, void *arg);
 /* Starts the thread and its eventfd (readable at first) for ev; *w is set
- * on success. The eventfd, or a negative errno. */
+ * on success. asym: the object's waits use the asymmetric fences. The
+ * eventfd, or a negative errno. */
 int shmq__fdw_open(struct shmq__fdw **w, void *ctx,
                    const struct shmq__fdw_ops *ops, struct shmq_event_shm *ev,
-                   struct shmq__guard *guard, int64_t spin_ns);
+                   struct shmq__guard *guard, int64_t spin_ns, int asym);
 int shmq__fdw_efd(const struct shmq__fdw *w);
 /* A try_ call found nothing (check gave -EAGAIN): arms the fd,
  * re-checking after the announce. check's result. */

@@ -164,7 +164,7 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 9u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 10u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
                                 4: and which counts it holds;
                                 5: sample channels (the identity line
@@ -175,7 +175,9 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
                                 8: a sample descriptor is a line, a
                                    samples reader area three;
                                 9: sleepers arm their event (one wake
-                                   a sleep, not one a message) */
+                                   a sleep, not one a message);
+                                10: the plain-fences flag; a flag
+                                   not known is SHMQ_EVERSION */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -240,7 +242,7 @@ struct shmq_chan_hdr {
 	uint32_t slot_size;   /* mpmc/broadcast: bytes per slot */
 	uint64_t ring_off;    /* SHMQ_CHAN_RING_OFF */
 	uint32_t max_peers;   /* SHMQ_CHAN_MAX_PEERS */
-	uint32_t flags;       /* SHMQ_CHAN_PERSIST */
+	uint32_t flags;       /* persist, huge pages, plain fences (chan.h) */
 	int64_t spin_ns;      /* default spin before sleeping */
 	/* samples only (zero for the other kinds): */
 	uint32_t data_id;     /* System V shmid of the data segment */

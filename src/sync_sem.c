@@ -229,11 +229,13 @@ void shmq__event_unannounce(struct shmq_event_shm *ev)
  * published. Only the notifier that takes the arm wakes: a sleeper woken
  * but not yet running (it may need this very CPU) costs the next notifies
  * nothing, where a count of sleepers would make each of them a system
- * call. With nobody armed this is a load, no system call. */
-void shmq__event_notify(struct shmq_event_shm *ev)
+ * call. With nobody armed this is a load, no system call. asym 0 (a
+ * channel made with SHMQ_CHAN_PLAIN_FENCES): a plain fence, and its
+ * sleepers make no membarrier. */
+void shmq__event_notify_fenced(struct shmq_event_shm *ev, int asym)
 {
 	/* pairs with the heavy fence in sleep_on() */
-	shmq_fence_light(shmq__asym());
+	shmq_fence_light(asym);
 	/* relaxed: the fence above orders it; the exchange decides */
 	if (shmq_load(&ev->armed, SHMQ_RELAXED) == 0)
 		return;
@@ -244,4 +246,10 @@ void shmq__event_notify(struct shmq_event_shm *ev)
 	 * sleep_on() */
 	shmq_add(&ev->seq, 1, SHMQ_RELEASE);
 	shmq_futex_wake(&ev->seq, INT_MAX);
+}
+
+/* Boards: the process's fences. */
+void shmq__event_notify(struct shmq_event_shm *ev)
+{
+	shmq__event_notify_fenced(ev, shmq__asym());
 }

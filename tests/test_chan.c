@@ -17,8 +17,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <linux/filter.h>
+#include <linux/membarrier.h>
+#include <linux/seccomp.h>
 #include <unistd.h>
 
 static int64_t now_ms(void)
@@ -836,6 +841,11 @@ TEST(open_refuses_objects_that_are_not_this_format)
 	*ver += 1;
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), SHMQ_EVERSION);
 	*ver -= 1;
+	/* A flag this version does not know (a newer format's). */
+	uint32_t *flags = (uint32_t *)((char *)shmq_seg_addr(s) + 60);
+	*flags |= 1u << 20;
+	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), SHMQ_EVERSION);
+	*flags &= ~(1u << 20);
 	uint64_t *cap = (uint64_t *)((char *)shmq_seg_addr(s) + 32);
 	*cap = 1u << 30;
 	CHECK_EQ(shmq_chan_open(&ch, loc, SHMQ_WRITER, NULL), -EBADMSG);
@@ -974,10 +984,10 @@ TEST(mpmc_writer_killed_inside_a_reserve_blocks_nobody)
 /* Both sides always sleep (spin budget 0): every message crosses the
  * notify/sleep Dekker pair. A lost wakeup would show as a round trip of a
  * whole poll tick (50 ms), which no round trip may take. */
-TEST(sleeping_ping_pong_loses_no_wakeup)
+static void sleeping_ping_pong(int kind, unsigned flags)
 {
 	char a[128], b[128];
-	struct shmq_chan_opts o = {.spin_ns = 0};
+	struct shmq_chan_opts o = {.kind = kind, .spin_ns = 0, .flags = flags};
 	t_posix_loc(a, sizeof(a), "pa");
 	t_posix_loc(b, sizeof(b), "pb");
 	shmq_chan *aw, *br;
@@ -1009,6 +1019,106 @@ TEST(sleeping_ping_pong_loses_no_wakeup)
 	CHECK_EQ(t_wait(pid), 0);
 	CHECK_EQ(shmq_chan_close(br), 0);
 	CHECK(worst < 45);
+}
+
+TEST(sleeping_ping_pong_loses_no_wakeup)
+{
+	sleeping_ping_pong(SHMQ_CHAN_SPSC, 0);
+}
+
+/* membarrier() calls of this process from now on, counted by a seccomp
+ * filter that traps them (the call itself is then not made). */
+static volatile sig_atomic_t membarriers;
+
+static void on_sigsys(int sig)
+{
+	(void)sig;
+	membarriers++;
+}
+
+static void trap_membarrier(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		         offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = 4, .filter = f};
+	struct sigaction sa = {.sa_handler = on_sigsys};
+	CHECK_EQ(sigaction(SIGSYS, &sa, NULL), 0);
+	CHECK_EQ(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	CHECK_EQ(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+/* Membarriers a sleeping echo makes over 100 round trips: the child's
+ * count, through its exit status (at most 100). */
+static int echo_membarriers(unsigned flags)
+{
+	char a[128], b[128];
+	struct shmq_chan_opts o = {.spin_ns = 0, .flags = flags};
+	t_posix_loc(a, sizeof(a), "ma");
+	t_posix_loc(b, sizeof(b), "mb");
+	shmq_chan *aw, *br;
+	CHECK_EQ(shmq_chan_create(&aw, a, SHMQ_WRITER, &o), 0);
+	CHECK_EQ(shmq_chan_create(&br, b, SHMQ_READER, &o), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		shmq_chan *ar, *bw;
+		uint64_t v;
+		CHECK_EQ(shmq_chan_open(&ar, a, SHMQ_READER, &o), 0);
+		CHECK_EQ(shmq_chan_open(&bw, b, SHMQ_WRITER, &o), 0);
+		trap_membarrier();
+		while (shmq_chan_recv(ar, &v, sizeof(v)) == sizeof(v))
+			CHECK_EQ(shmq_chan_send(bw, &v, sizeof(v)), 0);
+		CHECK_EQ(shmq_chan_close(bw), 0);
+		CHECK_EQ(shmq_chan_close(ar), 0);
+		_exit(membarriers > 100 ? 100 : membarriers);
+	}
+	for (uint64_t i = 0; i < 100; i++) {
+		uint64_t v = 0;
+		CHECK_EQ(shmq_chan_send(aw, &i, sizeof(i)), 0);
+		CHECK_EQ(shmq_chan_recv(br, &v, sizeof(v)), sizeof(v));
+		CHECK_EQ(v, i);
+	}
+	CHECK_EQ(shmq_chan_close(aw), 0);
+	int st;
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(shmq_chan_close(br), 0);
+	return WEXITSTATUS(st);
+}
+
+/* A channel made with SHMQ_CHAN_PLAIN_FENCES: its sleepers make no
+ * membarrier, where the same echo on a default channel does (when the
+ * kernel has the call: else both fence plainly). */
+TEST(plain_fences_channel_sleeps_without_membarrier)
+{
+	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED))
+		CHECK(echo_membarriers(0) > 0);
+	CHECK_EQ(echo_membarriers(SHMQ_CHAN_PLAIN_FENCES), 0);
+}
+
+/* The same with plain fences on both sides (no membarrier), spsc and mpmc
+ * (a broadcast reader that joins after the first send would miss it); the
+ * flag is in the header every peer reads. */
+TEST(sleeping_ping_pong_with_plain_fences_loses_no_wakeup)
+{
+	sleeping_ping_pong(SHMQ_CHAN_SPSC, SHMQ_CHAN_PLAIN_FENCES);
+	sleeping_ping_pong(SHMQ_CHAN_MPMC, SHMQ_CHAN_PLAIN_FENCES);
+	char loc[128];
+	shmq_chan *ch;
+	shmq_seg *s;
+	struct shmq_chan_opts o = {.flags = SHMQ_CHAN_PLAIN_FENCES};
+	t_posix_loc(loc, sizeof(loc), "pf");
+	CHECK_EQ(shmq_chan_create(&ch, loc, SHMQ_WRITER, &o), 0);
+	CHECK_EQ(shmq_seg_open(&s, loc, NULL), 0);
+	uint32_t flags = *(uint32_t *)((char *)shmq_seg_addr(s) + 60);
+	CHECK_EQ(flags, 1u << 3); /* SHMQ__CHAN_HDR_PLAIN, nothing else */
+	CHECK_EQ(shmq_seg_close(s), 0);
+	CHECK_EQ(shmq_chan_close(ch), 0);
 }
 
 /* An abandoned reserve is never seen by a reader, in every kind; the

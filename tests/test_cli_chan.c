@@ -829,6 +829,31 @@ TEST(cli_chan_recv_count_stops_after_n_messages)
 
 /* ---- A named pipe's writer: never drops data silently --------------------- */
 
+/* --plain-fences: the flag reaches the header (every peer obeys it there),
+ * and the channel carries the stream as any other. */
+TEST(cli_chan_plain_fences_reaches_the_header_and_carries_data)
+{
+	char name[64];
+	struct proc r, s;
+	shmq_seg *seg;
+
+	t_name(name, sizeof(name), "pf");
+	proc_start(&s, "one\ntwo\n", 8, 0,
+	           TOOL("send", name, "--create", "--plain-fences"));
+	await_waiting(s.pid, name, SHMQ_WRITER, 1);
+	CHECK_EQ(shmq_seg_open(&seg, name, NULL), 0);
+	/* flags (offset 60): SHMQ__CHAN_HDR_PLAIN, nothing else */
+	CHECK_EQ(*(uint32_t *)((char *)shmq_seg_addr(seg) + 60), 1u << 3);
+	CHECK_EQ(shmq_seg_close(seg), 0);
+	proc_start(&r, NULL, 0, 0, TOOL("recv", name));
+	proc_run((struct proc *[]){ &r, &s }, 2);
+	check_status(&r, 0);
+	check_status(&s, 0);
+	CHECK(!strcmp(r.o.p, "one\ntwo\n"));
+	proc_free(&r);
+	proc_free(&s);
+}
+
 TEST(cli_chan_send_waits_for_its_first_reader)
 {
 	char name[64];
@@ -999,6 +1024,8 @@ TEST(cli_chan_bad_options_are_usage_errors)
 		{ { "send", "--kind", "mpmc" },
 		  "--kind describes a new channel: add --create" },
 		{ { "recv", "--persist" }, "--persist describes a new channel" },
+		{ { "send", "--plain-fences" },
+		  "--plain-fences describes a new channel" },
 		{ { "send", "--create", "--mode", "0" }, "invalid --mode '0'" },
 		{ { "recv", "--count", "0" },
 		  "invalid --count '0': it must be at least 1" },

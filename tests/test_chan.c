@@ -981,51 +981,6 @@ TEST(mpmc_writer_killed_inside_a_reserve_blocks_nobody)
 	CHECK_EQ(shmq_chan_close(r), 0);
 }
 
-/* Both sides always sleep (spin budget 0): every message crosses the
- * notify/sleep Dekker pair. A lost wakeup would show as a round trip of a
- * whole poll tick (50 ms), which no round trip may take. */
-static void sleeping_ping_pong(int kind, unsigned flags)
-{
-	char a[128], b[128];
-	struct shmq_chan_opts o = {.kind = kind, .spin_ns = 0, .flags = flags};
-	t_posix_loc(a, sizeof(a), "pa");
-	t_posix_loc(b, sizeof(b), "pb");
-	shmq_chan *aw, *br;
-	CHECK_EQ(shmq_chan_create(&aw, a, SHMQ_WRITER, &o), 0);
-	CHECK_EQ(shmq_chan_create(&br, b, SHMQ_READER, &o), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		shmq_chan *ar, *bw;
-		uint64_t v;
-		CHECK_EQ(shmq_chan_open(&ar, a, SHMQ_READER, &o), 0);
-		CHECK_EQ(shmq_chan_open(&bw, b, SHMQ_WRITER, &o), 0);
-		while (shmq_chan_recv(ar, &v, sizeof(v)) == sizeof(v))
-			CHECK_EQ(shmq_chan_send(bw, &v, sizeof(v)), 0);
-		CHECK_EQ(shmq_chan_close(bw), 0);
-		CHECK_EQ(shmq_chan_close(ar), 0);
-		_exit(0);
-	}
-	int64_t worst = 0;
-	for (uint64_t i = 0; i < 2000; i++) {
-		uint64_t v = 0;
-		int64_t t0 = now_ms();
-		CHECK_EQ(shmq_chan_send(aw, &i, sizeof(i)), 0);
-		CHECK_EQ(shmq_chan_recv(br, &v, sizeof(v)), sizeof(v));
-		CHECK_EQ(v, i);
-		int64_t took = now_ms() - t0;
-		worst = took > worst ? took : worst;
-	}
-	CHECK_EQ(shmq_chan_close(aw), 0);
-	CHECK_EQ(t_wait(pid), 0);
-	CHECK_EQ(shmq_chan_close(br), 0);
-	CHECK(worst < 45);
-}
-
-TEST(sleeping_ping_pong_loses_no_wakeup)
-{
-	sleeping_ping_pong(SHMQ_CHAN_SPSC, 0);
-}
-
 /* membarrier() calls of this process from now on, counted by a seccomp
  * filter that traps them (the call itself is then not made). */
 static volatile sig_atomic_t membarriers;
@@ -1052,30 +1007,69 @@ static void trap_membarrier(void)
 	CHECK_EQ(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
 }
 
-/* Membarriers a sleeping echo makes over 100 round trips: the child's
- * count, through its exit status (at most 100). */
-static int echo_membarriers(unsigned flags)
+/* Makes channels a (we write) and b (we read) with o and forks an echo
+ * that reads a and answers on b until a's writer closes; with trap, the
+ * echo counts its membarrier() calls and exits with the count (at most
+ * 100), else with 0. */
+static pid_t start_echo(const struct shmq_chan_opts *o, int trap,
+                        shmq_chan **aw, shmq_chan **br)
 {
 	char a[128], b[128];
-	struct shmq_chan_opts o = {.spin_ns = 0, .flags = flags};
-	t_posix_loc(a, sizeof(a), "ma");
-	t_posix_loc(b, sizeof(b), "mb");
-	shmq_chan *aw, *br;
-	CHECK_EQ(shmq_chan_create(&aw, a, SHMQ_WRITER, &o), 0);
-	CHECK_EQ(shmq_chan_create(&br, b, SHMQ_READER, &o), 0);
+	t_posix_loc(a, sizeof(a), "ea");
+	t_posix_loc(b, sizeof(b), "eb");
+	CHECK_EQ(shmq_chan_create(aw, a, SHMQ_WRITER, o), 0);
+	CHECK_EQ(shmq_chan_create(br, b, SHMQ_READER, o), 0);
 	pid_t pid = fork();
-	if (pid == 0) {
-		shmq_chan *ar, *bw;
-		uint64_t v;
-		CHECK_EQ(shmq_chan_open(&ar, a, SHMQ_READER, &o), 0);
-		CHECK_EQ(shmq_chan_open(&bw, b, SHMQ_WRITER, &o), 0);
+	if (pid != 0)
+		return pid;
+	shmq_chan *ar, *bw;
+	uint64_t v;
+	CHECK_EQ(shmq_chan_open(&ar, a, SHMQ_READER, o), 0);
+	CHECK_EQ(shmq_chan_open(&bw, b, SHMQ_WRITER, o), 0);
+	if (trap)
 		trap_membarrier();
-		while (shmq_chan_recv(ar, &v, sizeof(v)) == sizeof(v))
-			CHECK_EQ(shmq_chan_send(bw, &v, sizeof(v)), 0);
-		CHECK_EQ(shmq_chan_close(bw), 0);
-		CHECK_EQ(shmq_chan_close(ar), 0);
-		_exit(membarriers > 100 ? 100 : membarriers);
+	while (shmq_chan_recv(ar, &v, sizeof(v)) == sizeof(v))
+		CHECK_EQ(shmq_chan_send(bw, &v, sizeof(v)), 0);
+	CHECK_EQ(shmq_chan_close(bw), 0);
+	CHECK_EQ(shmq_chan_close(ar), 0);
+	_exit(membarriers > 100 ? 100 : membarriers);
+}
+
+/* Both sides always sleep (spin budget 0): every message crosses the
+ * notify/sleep Dekker pair. A lost wakeup would show as a round trip of a
+ * whole poll tick (50 ms), which no round trip may take. */
+static void sleeping_ping_pong(int kind, unsigned flags)
+{
+	struct shmq_chan_opts o = {.kind = kind, .spin_ns = 0, .flags = flags};
+	shmq_chan *aw, *br;
+	pid_t pid = start_echo(&o, 0, &aw, &br);
+	int64_t worst = 0;
+	for (uint64_t i = 0; i < 2000; i++) {
+		uint64_t v = 0;
+		int64_t t0 = now_ms();
+		CHECK_EQ(shmq_chan_send(aw, &i, sizeof(i)), 0);
+		CHECK_EQ(shmq_chan_recv(br, &v, sizeof(v)), sizeof(v));
+		CHECK_EQ(v, i);
+		int64_t took = now_ms() - t0;
+		worst = took > worst ? took : worst;
 	}
+	CHECK_EQ(shmq_chan_close(aw), 0);
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(shmq_chan_close(br), 0);
+	CHECK(worst < 45);
+}
+
+TEST(sleeping_ping_pong_loses_no_wakeup)
+{
+	sleeping_ping_pong(SHMQ_CHAN_SPSC, 0);
+}
+
+/* Membarriers a sleeping echo makes over 100 round trips. */
+static int echo_membarriers(unsigned flags)
+{
+	struct shmq_chan_opts o = {.spin_ns = 0, .flags = flags};
+	shmq_chan *aw, *br;
+	pid_t pid = start_echo(&o, 1, &aw, &br);
 	for (uint64_t i = 0; i < 100; i++) {
 		uint64_t v = 0;
 		CHECK_EQ(shmq_chan_send(aw, &i, sizeof(i)), 0);

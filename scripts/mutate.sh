@@ -69,6 +69,16 @@ run() { # the killing command, its output in $log; its exit status
 	sh -c "$1" > "$log" 2>&1
 }
 
+# A killed run may die before its cleanup (TSan aborts on the race the
+# mutant made): the objects of its dead processes go (shmqtsan-PID-...).
+sweep() {
+	for f in /dev/shm/shmqtsan-*; do
+		[ -e "$f" ] || continue
+		pid=${f#/dev/shm/shmqtsan-}
+		kill -0 "${pid%%-*}" 2>/dev/null || rm -f "$f"
+	done
+}
+
 fail=0
 tab=$(printf '\t')
 # Only the mutants asked for.
@@ -97,7 +107,9 @@ while IFS="$tab" read -r name file from to test; do
 		continue
 	fi
 	t0=$(date +%s)
-	if run "$test"; then
+	run "$test"; rc=$?
+	sweep
+	if [ $rc = 0 ]; then
 		res=SURVIVED fail=1
 	elif grep -q "error:" "$log" && ! grep -q "^FAIL\|FAILED\|ERROR: \|runtime error" "$log"; then
 		res=NOBUILD fail=1 # a mutant that does not compile proves nothing

@@ -1301,9 +1301,11 @@ static int chan_init(ChanObject *self, PyObject *args, PyObject *kw)
 	static const char *const roles[] = {"writer", "reader"};
 	static char *kwlist[] = {"name", "role", "create", "exist_ok", "kind",
 	                         "capacity", "msg_size", "policy", "mode",
-	                         "persist", "any_owner", "spin_ns", NULL};
+	                         "persist", "any_owner", "spin_ns",
+	                         "plain_fences", NULL};
 	PyObject *name, *role_o = NULL, *kind_o = NULL, *policy_o = NULL;
 	int create = 0, exist_ok = 0, mode = 0600, persist = 0, any = 0;
+	int plain = 0;
 	int role = 1, kind = 0, policy = 0;
 	Py_ssize_t capacity = 0, msg_size = 0;
 	long long spin_ns = -1;
@@ -1314,11 +1316,11 @@ static int chan_init(ChanObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "Channel is initialised once");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "U|O$ppOnnOippL", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "U|O$ppOnnOippLp", kwlist,
 	                                 &name, &role_o, &create, &exist_ok,
 	                                 &kind_o, &capacity, &msg_size,
 	                                 &policy_o, &mode, &persist, &any,
-	                                 &spin_ns))
+	                                 &spin_ns, &plain))
 		return -1;
 	if ((role_o && parse_choice(role_o, "role", roles, 2, &role) < 0) ||
 	    (kind_o && parse_choice(kind_o, "kind", kind_names, 3, &kind) < 0) ||
@@ -1345,7 +1347,8 @@ static int chan_init(ChanObject *self, PyObject *args, PyObject *kw)
 	o.policy = policy;
 	o.spin_ns = spin_ns;
 	o.flags = (exist_ok ? SHMQ_OPEN_OK : 0) | (any ? SHMQ_ANY_OWNER : 0) |
-	          (persist ? SHMQ_CHAN_PERSIST : 0);
+	          (persist ? SHMQ_CHAN_PERSIST : 0) |
+	          (plain ? SHMQ_CHAN_PLAIN_FENCES : 0);
 	role = role ? SHMQ_READER : SHMQ_WRITER;
 	int rc = create ? shmq_chan_create(&ch, loc, role, &o)
 	                : shmq_chan_open(&ch, loc, role, &o);
@@ -2368,7 +2371,8 @@ static PyTypeObject ChanType = {
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
 	.tp_doc = "Channel(name, role='reader', *, create=False, exist_ok=False, "
 	          "kind='spsc', capacity=0, msg_size=0, policy='block', "
-	          "mode=0o600, persist=False, any_owner=False, spin_ns=-1)\n--\n\n"
+	          "mode=0o600, persist=False, any_owner=False, spin_ns=-1, "
+	          "plain_fences=False)\n--\n\n"
 	          "One end of a shmq channel: a message queue in shared memory. "
 	          "name is a locator ('posix:jobs', or a bare name). "
 	          "role: 'reader' or 'writer'.\n\n"
@@ -2380,7 +2384,9 @@ static PyTypeObject ChanType = {
 	          "bytes), 'broadcast' (every reader gets every message; "
 	          "policy 'block' waits for the slowest reader, 'overwrite' "
 	          "never waits). 0 means the default size. persist=True: the "
-	          "last close does not remove it.\n\n"
+	          "last close does not remove it. plain_fences=True: its "
+	          "peers fence plainly instead of a membarrier() per sleep "
+	          "(peers that sleep often, on a VM).\n\n"
 	          "    with shmq.Channel('posix:jobs', 'writer', create=True, "
 	          "exist_ok=True) as w:\n        w.send(b'job 1')\n"
 	          "    for msg in shmq.Channel('posix:jobs', 'reader'):   # "

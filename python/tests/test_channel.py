@@ -40,6 +40,21 @@ def test_messages_arrive_whole_in_order_then_the_stream_ends(name, kind):
     assert not os.path.exists(dev_shm(name))  # the last close removed it
 
 
+def test_plain_fences_reach_the_header_and_messages_flow(name):
+    r = shmq.Channel(name, "reader", create=True, plain_fences=True,
+                     spin_ns=0)
+    with open(dev_shm(name), "rb") as f:
+        f.seek(60)                        # the header's flags
+        assert int.from_bytes(f.read(4), "little") == 1 << 3
+    w = shmq.Channel(name, "writer", spin_ns=0)
+    msgs = [bytes([i]) * i for i in range(1, 50)]
+    for m in msgs:
+        w.send(m)
+    w.close()
+    assert list(r) == msgs
+    r.close()
+
+
 def test_try_calls_raise_blocking_io_and_timeouts_raise_timeout(name):
     r = shmq.Channel(name, "reader", create=True, kind="mpmc", capacity=2,
                      msg_size=64)

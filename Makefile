@@ -106,7 +106,6 @@ $(B)/examples/%: examples/%.c $(B)/libshmq.a $(FLAGS_FILE)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libshmq.a $(EX_LIBS)
 $(B)/examples/libuv_loop: EX_LIBS := $(UV_LIBS)
 
-
 # Sanitized builds used by the tests: the runner and the tool it executes.
 $(B)/tests/shmq: $(SCLI_OBJ) $(SBENCH_OBJ) $(SLIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -174,9 +174,9 @@ struct cli_chan_args {
 	"                    on stderr (every second too, on a terminal)\n"     \
 	"SIZE takes K, M, G (1024, 1024^2, 1024^3). --kind, --capacity,\n"     \
 	"--msg-size, --policy, --hold, --history, --huge, --mode, --persist and\n" \
-	"--plain-fences describe a new channel and need --create; an existing channel must\n" \
-	"match the kind, policy, capacity and msg-size asked. A samples pool\n" \
-	"needs capacity >= readers * hold + history + 2.\n"
+	"--plain-fences describe a new channel and need --create; an existing\n" \
+	"channel must match the kind, policy, capacity and msg-size asked. A\n" \
+	"samples pool needs capacity >= readers * hold + history + 2.\n"
 
 /* A command's own options (not CLI_CHAN_OPTIONS): CLI_OK, or CLI_USAGE
  * after a usage error. */

@@ -242,10 +242,6 @@ int shmq__chan_any_dead(struct shmq_chan *ch, uint32_t role);
  * and takes the announce back. */
 void shmq__chan_announce(struct shmq_chan *ch, struct shmq_event_shm *ev);
 void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev);
-/* One more message, of len payload bytes, sent or received by us. Counts
- * stay in our own line while we are attached (no shared line bounces per
- * message); close, or the settling of a dead peer, folds them into the
- * channel's totals. Inline: it runs on every message. */
 /* Wakes ev's sleepers, with the channel's kind of fence. */
 static inline void shmq__chan_notify(struct shmq_chan *ch,
                                      struct shmq_event_shm *ev)
@@ -253,6 +249,10 @@ static inline void shmq__chan_notify(struct shmq_chan *ch,
 	shmq__event_notify_fenced(ev, ch->asym);
 }
 
+/* One more message, of len payload bytes, sent or received by us. Counts
+ * stay in our own line while we are attached (no shared line bounces per
+ * message); close, or the settling of a dead peer, folds them into the
+ * channel's totals. Inline: it runs on every message. */
 static inline void shmq__chan_count(struct shmq_chan *ch, size_t len)
 {
 	struct shmq_chan_peer *p = &ch->peers[ch->me];

@@ -17,11 +17,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <linux/filter.h>
 #include <linux/membarrier.h>
 #include <linux/seccomp.h>
 #include <unistd.h>
@@ -993,18 +991,9 @@ static void on_sigsys(int sig)
 
 static void trap_membarrier(void)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		         offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {.len = 4, .filter = f};
 	struct sigaction sa = {.sa_handler = on_sigsys};
 	CHECK_EQ(sigaction(SIGSYS, &sa, NULL), 0);
-	CHECK_EQ(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-	CHECK_EQ(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+	t_seccomp_one(SYS_membarrier, SECCOMP_RET_TRAP, SECCOMP_RET_ALLOW);
 }
 
 /* Makes channels a (we write) and b (we read) with o and forks an echo

@@ -124,18 +124,24 @@ int64_t t_posix_unused_nattch(void)
 	return r;
 }
 
-void t_forbid_syscalls(void)
+void t_seccomp_one(long nr, uint32_t on_nr, uint32_t otherwise)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 		         offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, on_nr),
+		BPF_STMT(BPF_RET | BPF_K, otherwise),
 	};
 	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
 	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
 	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+}
+
+void t_forbid_syscalls(void)
+{
+	t_seccomp_one(SYS_exit_group, SECCOMP_RET_ALLOW,
+	              SECCOMP_RET_KILL_PROCESS);
 }
 
 int t_long(void)

@@ -39,6 +39,9 @@ const char *t_posix_loc(char *buf, size_t len, const char *tag);
 /* From now on, any system call but exit_group kills this process with
  * SIGSYS (status 159): proves a code path makes none. */
 void t_forbid_syscalls(void);
+/* A seccomp filter for the rest of this process: system call nr gets the
+ * action on_nr (SECCOMP_RET_*), every other call the action otherwise. */
+void t_seccomp_one(long nr, uint32_t on_nr, uint32_t otherwise);
 
 /* Runs body in a forked child and passes the child's skip (exit 77, the
  * runner keeps its reason) or failure on; a signal (a SIGBUS is 135)

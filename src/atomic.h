@@ -82,6 +82,17 @@ static inline void shmq_fence_light(int asym)
 		atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* A notifier's look at a sleeper's arm word, after its publication: the
+ * light fence is the Dekker pair with the sleeper's heavy fence between
+ * its arm and its re-check. Inline: it runs on every message, and nobody
+ * is armed in a busy stream. */
+static inline int shmq_armed(shmq_atomic32 *armed, int asym)
+{
+	shmq_fence_light(asym);
+	/* relaxed: the fence above orders it; the exchange decides */
+	return shmq_load(armed, SHMQ_RELAXED) != 0;
+}
+
 static inline void shmq_fence_heavy(int asym)
 {
 	atomic_thread_fence(memory_order_seq_cst);

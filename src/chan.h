@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "layout.h"
 
+#include <string.h>
 #include <sys/types.h>
 
 /* The largest ring, in bytes, of every kind. */
@@ -94,6 +95,12 @@ struct shmq_chan_ops {
 	/* release_at: releases what the handle holds at ptr (NULL: the
 	 * kind holds one message at a time, release_at is release). */
 	int (*release_at)(struct shmq_chan *ch, const void *ptr);
+	/* send/recv: the copying calls as one function of the kind, made with
+	 * shmq__chan_send_via/recv_via (NULL: made of the ops above) */
+	int (*send)(struct shmq_chan *ch, const void *buf, size_t len,
+	            const struct timespec *deadline, int try_);
+	ssize_t (*recv)(struct shmq_chan *ch, void *buf, size_t len,
+	                const struct timespec *deadline, int try_);
 	/* Whether the handle may hold more after a peek (NULL: no). */
 	int (*can_hold)(const struct shmq_chan *ch);
 };
@@ -246,7 +253,45 @@ void shmq__chan_unannounce(struct shmq_chan *ch, struct shmq_event_shm *ev);
 static inline void shmq__chan_notify(struct shmq_chan *ch,
                                      struct shmq_event_shm *ev)
 {
-	shmq__event_notify_fenced(ev, ch->asym);
+	/* pairs with the heavy fence in sleep_on() */
+	if (shmq_armed(&ev->armed, ch->asym))
+		shmq__event_wake_armed(ev);
+}
+
+/* The copying calls, made of a reserve and a commit (a peek and a
+ * release). Inline: a kind that passes its own functions gets its whole
+ * path in one function, with no call through ops on it (chan_spsc.c). */
+static inline int shmq__chan_send_via(
+	struct shmq_chan *ch, const void *buf, size_t len,
+	const struct timespec *deadline, int try_,
+	int (*reserve)(struct shmq_chan *, size_t, void **,
+	               const struct timespec *, int),
+	int (*commit)(struct shmq_chan *, size_t))
+{
+	void *p;
+	int rc = reserve(ch, len, &p, deadline, try_);
+	if (rc == 0) {
+		memcpy(p, buf, len);
+		rc = commit(ch, len);
+	}
+	return rc;
+}
+
+static inline ssize_t shmq__chan_recv_via(
+	struct shmq_chan *ch, void *buf, size_t len,
+	const struct timespec *deadline, int try_,
+	ssize_t (*peek)(struct shmq_chan *, const void **, size_t,
+	                const struct timespec *, int),
+	int (*release_at)(struct shmq_chan *, const void *))
+{
+	const void *p;
+	ssize_t n = peek(ch, &p, len, deadline, try_);
+	if (n >= 0) {
+		memcpy(buf, p, (size_t)n);
+		int rc = release_at(ch, p);
+		n = rc < 0 ? rc : n; /* broadcast: a torn copy is SHMQ_ELOST */
+	}
+	return n;
 }
 
 /* One more message, of len payload bytes, sent or received by us. Counts

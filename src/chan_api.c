@@ -16,20 +16,27 @@ static int usable(const struct shmq_chan *ch, int role)
 	return 0;
 }
 
+/* A kind without its own copying calls: made of its ops. Apart, so that
+ * send_as() stays a short path for the kinds that have them. */
+__attribute__((noinline))
+static int send_by_ops(struct shmq_chan *ch, const void *buf, size_t len,
+                       const struct timespec *deadline, int try_)
+{
+	return shmq__chan_send_via(ch, buf, len, deadline, try_,
+	                           ch->ops->reserve, ch->ops->commit);
+}
+
 static int send_as(shmq_chan *ch, const void *buf, size_t len,
                    const struct timespec *deadline, int try_)
 {
-	void *p;
 	int rc = usable(ch, SHMQ_WRITER);
 	if (rc < 0)
 		return rc;
 	if (len && !buf)
 		return -EINVAL;
 	shmq__chan_enter(ch);
-	if ((rc = ch->ops->reserve(ch, len, &p, deadline, try_)) == 0) {
-		memcpy(p, buf, len);
-		rc = ch->ops->commit(ch, len);
-	}
+	rc = (ch->ops->send ? ch->ops->send : send_by_ops)(ch, buf, len,
+	                                                   deadline, try_);
 	return (int)shmq__chan_leave(ch, rc);
 }
 
@@ -59,23 +66,32 @@ SHMQ_API int shmq_chan_flush(shmq_chan *ch)
 	return (int)shmq__chan_leave(ch, 0);
 }
 
+/* What a copying receive gives back: the message at p. */
+static int release_copied(struct shmq_chan *ch, const void *p)
+{
+	return ch->ops->release_at ? ch->ops->release_at(ch, p)
+	                           : ch->ops->release(ch);
+}
+
+__attribute__((noinline))
+static ssize_t recv_by_ops(struct shmq_chan *ch, void *buf, size_t len,
+                           const struct timespec *deadline, int try_)
+{
+	return shmq__chan_recv_via(ch, buf, len, deadline, try_,
+	                           ch->ops->peek, release_copied);
+}
+
 static ssize_t recv_as(shmq_chan *ch, void *buf, size_t len,
                        const struct timespec *deadline, int try_)
 {
-	const void *p;
 	int rc = usable(ch, SHMQ_READER);
 	if (rc < 0)
 		return rc;
 	if (len && !buf)
 		return -EINVAL;
 	shmq__chan_enter(ch);
-	ssize_t n = ch->ops->peek(ch, &p, len, deadline, try_);
-	if (n >= 0) {
-		memcpy(buf, p, (size_t)n);
-		rc = ch->ops->release_at ? ch->ops->release_at(ch, p)
-		                         : ch->ops->release(ch);
-		n = rc < 0 ? rc : n; /* broadcast: a torn copy is SHMQ_ELOST */
-	}
+	ssize_t n = (ch->ops->recv ? ch->ops->recv : recv_by_ops)(
+		ch, buf, len, deadline, try_);
 	return shmq__chan_leave(ch, n);
 }
 

@@ -130,6 +130,10 @@ static void publish(struct shmq_chan *ch, uint64_t bytes, uint64_t w)
 	publish_tail(ch);
 }
 
+/* The calls of every message are flattened: each one function, its
+ * helpers inlined (measured: a fifth of the instructions of a send and a
+ * receive were calls and their register saves). */
+__attribute__((flatten))
 static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
                         const struct timespec *deadline, int try_)
 {
@@ -151,6 +155,7 @@ static int spsc_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 	return 0;
 }
 
+__attribute__((flatten))
 static int spsc_commit(struct shmq_chan *ch, size_t len)
 {
 	SHMQ_CRASH_POINT("spsc.commit.payload"); /* written, not published */
@@ -218,6 +223,7 @@ static void publish_head(struct shmq_chan *ch)
 	shmq__chan_notify(ch, &ch->hdr->space_ev);
 }
 
+__attribute__((flatten))
 static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
                          const struct timespec *deadline, int try_)
 {
@@ -243,13 +249,37 @@ static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	return (ssize_t)len;
 }
 
-static int spsc_release(struct shmq_chan *ch)
+static inline int spsc_release(struct shmq_chan *ch)
 {
 	ch->pos += rec_bytes(ch->op_len);
 	SHMQ_CRASH_POINT("spsc.release.read"); /* copied, head not moved */
 	publish_head(ch);
 	shmq__chan_count(ch, ch->op_len);
 	return 0;
+}
+
+/* The copying calls: reserve, copy, commit (peek, copy, release) in one
+ * function each, the helpers above inlined into them. */
+__attribute__((flatten))
+static int spsc_send(struct shmq_chan *ch, const void *buf, size_t len,
+                     const struct timespec *deadline, int try_)
+{
+	return shmq__chan_send_via(ch, buf, len, deadline, try_, spsc_reserve,
+	                           spsc_commit);
+}
+
+static int spsc_release_copied(struct shmq_chan *ch, const void *p)
+{
+	(void)p; /* the one message we hold */
+	return spsc_release(ch);
+}
+
+__attribute__((flatten))
+static ssize_t spsc_recv(struct shmq_chan *ch, void *buf, size_t len,
+                         const struct timespec *deadline, int try_)
+{
+	return shmq__chan_recv_via(ch, buf, len, deadline, try_, spsc_peek,
+	                           spsc_release_copied);
 }
 
 /* The depth in messages comes from the counters: records have no count. */
@@ -303,6 +333,8 @@ const struct shmq_chan_ops shmq__spsc_ops = {
 	.commit = spsc_commit,
 	.peek = spsc_peek,
 	.release = spsc_release,
+	.send = spsc_send,
+	.recv = spsc_recv,
 	.depth = spsc_depth,
 	.flush = spsc_flush,
 	.quit = spsc_flush, /* a closing writer publishes what it holds */

@@ -279,8 +279,8 @@ struct shmq_event_shm;
 void shmq__event_announce(struct shmq_event_shm *ev);
 void shmq__event_unannounce(struct shmq_event_shm *ev);
 void shmq__event_notify(struct shmq_event_shm *ev);
-/* The same, with the asymmetric light fence (asym) or a plain one. */
-void shmq__event_notify_fenced(struct shmq_event_shm *ev, int asym);
+/* Its slow half, once shmq_armed() (atomic.h) saw a sleeper's arm. */
+void shmq__event_wake_armed(struct shmq_event_shm *ev);
 
 /* sync_msgq.c: a queue's capacity (msg_qbytes), 0 if IPC_STAT is refused. */
 uint64_t shmq__msgq_qbytes(int id);

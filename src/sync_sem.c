@@ -221,9 +221,10 @@ void shmq__event_unannounce(struct shmq_event_shm *ev)
 	shmq_sub(&ev->waiters, 1, SHMQ_RELAXED);
 }
 
-/* For channels and boards: wake the sleepers on ev, if any armed it since
- * the last wake. The light fence orders the caller's publication (a
- * release store of an index) before the look at armed: the Dekker pair
+/* For channels and boards, once shmq_armed() (atomic.h; inline, as it runs
+ * on every message) saw a sleeper's arm on ev: wakes the sleepers. Its
+ * light fence orders the caller's publication (a release store of an
+ * index) before the look at armed: the Dekker pair
  * with the sleeper's heavy fence between its arm and its re-check
  * (chan_wait.c, sleep_on), so either we see the arm or it sees what we
  * published. Only the notifier that takes the arm wakes: a sleeper woken
@@ -232,13 +233,8 @@ void shmq__event_unannounce(struct shmq_event_shm *ev)
  * call. With nobody armed this is a load, no system call. asym 0 (a
  * channel made with SHMQ_CHAN_PLAIN_FENCES): a plain fence, and its
  * sleepers make no membarrier. */
-void shmq__event_notify_fenced(struct shmq_event_shm *ev, int asym)
+void shmq__event_wake_armed(struct shmq_event_shm *ev)
 {
-	/* pairs with the heavy fence in sleep_on() */
-	shmq_fence_light(asym);
-	/* relaxed: the fence above orders it; the exchange decides */
-	if (shmq_load(&ev->armed, SHMQ_RELAXED) == 0)
-		return;
 	/* acquire: pairs with the sleeper's release store of armed */
 	if (shmq_xchg(&ev->armed, 0, SHMQ_ACQUIRE) == 0)
 		return; /* another notifier took it, and wakes */
@@ -251,5 +247,7 @@ void shmq__event_notify_fenced(struct shmq_event_shm *ev, int asym)
 /* Boards: the process's fences. */
 void shmq__event_notify(struct shmq_event_shm *ev)
 {
-	shmq__event_notify_fenced(ev, shmq__asym());
+	/* pairs with the heavy fence in sleep_on() */
+	if (shmq_armed(&ev->armed, shmq__asym()))
+		shmq__event_wake_armed(ev);
 }

@@ -250,11 +250,15 @@ static void bcast_join(struct shmq_chan *ch, int role)
 		ch->pos = ch->other = shmq_load(&ch->hdr->tail, SHMQ_ACQUIRE);
 }
 
+SHMQ__CHAN_COPY_CALLS(bcast)
+
 const struct shmq_chan_ops shmq__bcast_ops = {
 	.reserve = bcast_reserve,
 	.commit = bcast_commit,
 	.peek = bcast_peek,
 	.release = bcast_release,
+	.send = bcast_send,
+	.recv = bcast_recv,
 	.depth = bcast_depth,
 	.peer_depth = bcast_peer_depth,
 	.default_capacity = SHMQ__SLOTS_DEFAULT,

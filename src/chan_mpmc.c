@@ -348,12 +348,16 @@ static void mpmc_init(void *ring, const struct shmq__chan_geometry *g)
 	}
 }
 
+SHMQ__CHAN_COPY_CALLS(mpmc)
+
 const struct shmq_chan_ops shmq__mpmc_ops = {
 	.reserve = mpmc_reserve,
 	.commit = mpmc_commit,
 	.abandon = mpmc_abandon,
 	.peek = mpmc_peek,
 	.release = mpmc_release,
+	.send = mpmc_send,
+	.recv = mpmc_recv,
 	.depth = mpmc_depth,
 	.default_capacity = SHMQ__SLOTS_DEFAULT,
 	.plan = shmq__slots_plan,

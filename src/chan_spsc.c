@@ -249,7 +249,7 @@ static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	return (ssize_t)len;
 }
 
-static inline int spsc_release(struct shmq_chan *ch)
+static int spsc_release(struct shmq_chan *ch)
 {
 	ch->pos += rec_bytes(ch->op_len);
 	SHMQ_CRASH_POINT("spsc.release.read"); /* copied, head not moved */
@@ -258,29 +258,7 @@ static inline int spsc_release(struct shmq_chan *ch)
 	return 0;
 }
 
-/* The copying calls: reserve, copy, commit (peek, copy, release) in one
- * function each, the helpers above inlined into them. */
-__attribute__((flatten))
-static int spsc_send(struct shmq_chan *ch, const void *buf, size_t len,
-                     const struct timespec *deadline, int try_)
-{
-	return shmq__chan_send_via(ch, buf, len, deadline, try_, spsc_reserve,
-	                           spsc_commit);
-}
-
-static int spsc_release_copied(struct shmq_chan *ch, const void *p)
-{
-	(void)p; /* the one message we hold */
-	return spsc_release(ch);
-}
-
-__attribute__((flatten))
-static ssize_t spsc_recv(struct shmq_chan *ch, void *buf, size_t len,
-                         const struct timespec *deadline, int try_)
-{
-	return shmq__chan_recv_via(ch, buf, len, deadline, try_, spsc_peek,
-	                           spsc_release_copied);
-}
+SHMQ__CHAN_COPY_CALLS(spsc)
 
 /* The depth in messages comes from the counters: records have no count. */
 static void spsc_depth(struct shmq_chan *ch, struct shmq_chan_info *in)

@@ -151,15 +151,13 @@ static int spin(struct shmq_chan *ch, struct shmq_event_shm *ev,
 	return -EAGAIN;
 }
 
-int shmq__chan_wait(struct shmq_chan *ch, struct shmq_event_shm *ev,
-                    int (*check)(struct shmq_chan *ch, void *arg), void *arg,
-                    const struct timespec *deadline, int try_)
+int shmq__chan_wait_more(struct shmq_chan *ch, struct shmq_event_shm *ev,
+                         int (*check)(struct shmq_chan *ch, void *arg),
+                         void *arg, const struct timespec *deadline, int try_)
 {
-	int rc = check(ch, arg);
-	if (rc != -EAGAIN)
-		return rc;
+	int rc;
 	if (try_) /* with an fd, arm it: readable again once this changes */
-		return ch->fdw ? shmq__chan_fd_arm(ch, check, arg) : rc;
+		return ch->fdw ? shmq__chan_fd_arm(ch, check, arg) : -EAGAIN;
 	if (ch->spin_ns > 0 &&
 	    (rc = spin(ch, ev, check, arg, deadline)) != -EAGAIN)
 		return rc;

@@ -167,6 +167,8 @@ struct shmq_chan {
 	struct shmq__fdw *fdw; /* shmq_chan_fd's, or NULL (chan_fd.c) */
 	uint32_t readers_seen; /* bcast writer: readers_ever when `other` was
 	                          last computed */
+	uint64_t reader_lines; /* bcast writer: the peer lines that were
+	                          active readers at the last full look */
 	/* samples: the identity line's fields, and the handle's state */
 	uint32_t hold, history, data_off, data_id;
 	uint64_t stride, data_size, data_nonce;

@@ -19,22 +19,40 @@ static void *payload(struct shmq_chan_slot *s)
 	return s + 1;
 }
 
-/* Slowest live reader's position; `pos` when there is none. Dead readers
- * were settled by the wait's poll tick and are not ACTIVE. */
-static uint64_t slowest(struct shmq_chan *ch)
+/* Peer line i's cursor if it is an active reader's: 1, else 0. */
+static int reader_cursor(struct shmq_chan *ch, unsigned i, uint64_t *c)
 {
-	uint64_t min = ch->pos;
-	for (unsigned i = 0; i < SHMQ_CHAN_MAX_PEERS; i++) {
-		struct shmq_chan_peer *p = &ch->peers[i];
-		/* acquire: pairs with the joiner's release of ACTIVE in
-		 * take_slot(): its role and first cursor are in */
-		if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) !=
-		            SHMQ_PEER_ACTIVE ||
-		    shmq_load(&p->role, SHMQ_RELAXED) != SHMQ_READER)
+	struct shmq_chan_peer *p = &ch->peers[i];
+	/* acquire: pairs with the joiner's release of ACTIVE in take_slot():
+	 * its role and first cursor are in */
+	if (SHMQ_PEER_STATE(shmq_load(&p->state, SHMQ_ACQUIRE)) !=
+	            SHMQ_PEER_ACTIVE ||
+	    shmq_load(&p->role, SHMQ_RELAXED) != SHMQ_READER)
+		return 0;
+	/* acquire: pairs with the reader's release of its cursor in
+	 * publish_cursor(): it is done with the slots before it */
+	*c = shmq_load(&p->cursor, SHMQ_ACQUIRE);
+	return 1;
+}
+
+/* Slowest live reader's position; `pos` when there is none. Dead readers
+ * were settled by the wait's poll tick and are not ACTIVE. `all`: every
+ * peer line (a reader joined since the last look), which makes the list
+ * of the readers' lines; else only the lines of that list (a writer that
+ * waits for room looks at every message: 64 lines each time cost more
+ * than the message). A line that is no longer a reader's leaves the list;
+ * one taken again joins it at the next full look (readers_ever moves). */
+static uint64_t slowest(struct shmq_chan *ch, int all)
+{
+	uint64_t min = ch->pos, c;
+	uint64_t m = all ? ~UINT64_C(0) >> (64 - SHMQ_CHAN_MAX_PEERS)
+	                 : ch->reader_lines;
+	ch->reader_lines = 0;
+	for (; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		if (!reader_cursor(ch, i, &c))
 			continue;
-		/* acquire: pairs with the reader's release of its cursor in
-		 * publish_cursor(): it is done with the slots before it */
-		uint64_t c = shmq_load(&p->cursor, SHMQ_ACQUIRE);
+		ch->reader_lines |= UINT64_C(1) << i;
 		/* A cursor ahead of us is scribbled: it cannot hold the
 		 * writer back. One more than a lap behind is a reader that
 		 * joined while we ran ahead: it holds us at a lap until it
@@ -58,10 +76,11 @@ static int room(struct shmq_chan *ch, void *arg)
 	 * that joined since we last looked may be behind our cached
 	 * minimum: look again before overwriting anything. */
 	uint32_t joined = shmq_load(&ch->hdr->readers_ever, SHMQ_ACQUIRE);
-	if (ch->pos - ch->other < ch->capacity && joined == ch->readers_seen)
+	int moved = joined != ch->readers_seen;
+	if (ch->pos - ch->other < ch->capacity && !moved)
 		return 0;
 	ch->readers_seen = joined;
-	ch->other = slowest(ch);
+	ch->other = slowest(ch, moved);
 	return ch->pos - ch->other < ch->capacity ? 0 : -EAGAIN;
 }
 
@@ -117,7 +136,7 @@ static void bcast_joined(struct shmq_chan *ch)
 	 * acquire: as in room(), pairs with the joiner's release increment
 	 * of readers_ever in count_role() */
 	ch->readers_seen = shmq_load(&ch->hdr->readers_ever, SHMQ_ACQUIRE);
-	ch->other = ch->role == SHMQ_WRITER ? slowest(ch) : ch->pos;
+	ch->other = ch->role == SHMQ_WRITER ? slowest(ch, 1) : ch->pos;
 }
 
 /* Moves a reader that fell a lap behind to the oldest message still there. */
@@ -220,7 +239,7 @@ static void bcast_depth(struct shmq_chan *ch, struct shmq_chan_info *in)
 	uint64_t saved = ch->pos;
 	/* relaxed: a report; nothing is read through it */
 	ch->pos = shmq_load(&ch->hdr->tail, SHMQ_RELAXED);
-	uint64_t min = slowest(ch);
+	uint64_t min = slowest(ch, 1);
 	in->depth_msgs = ch->pos - min;
 	in->depth_bytes = in->depth_msgs * ch->msg_size;
 	ch->pos = saved;

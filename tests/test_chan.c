@@ -400,6 +400,49 @@ TEST(broadcast_reader_gets_what_is_sent_once_it_is_counted)
 	CHECK_EQ(shmq_chan_close(w), 0);
 }
 
+/* BLOCK: a reader that joins after the writer looked at the peer lines
+ * holds the writer at a lap (the writer's partial looks go over the
+ * readers it knew; a join makes it look at every line again). */
+TEST(broadcast_block_holds_the_writer_for_a_reader_that_joined_later)
+{
+	char loc[128], c;
+	int go[2], ready[2];
+	uint64_t v;
+	t_posix_loc(loc, sizeof(loc), "bl");
+	shmq_chan *w = make(loc, SHMQ_CHAN_BROADCAST, 8, 64,
+	                    SHMQ_POLICY_BLOCK, SHMQ_WRITER);
+	CHECK_EQ(pipe(go), 0);
+	CHECK_EQ(pipe(ready), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		shmq_chan *r = t_chan_attach(loc, SHMQ_READER);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(4);
+		for (uint64_t k = 1; k <= 8; k++) {
+			struct timespec dl = shmq_deadline(2000);
+			if (shmq_chan_recv_timed(r, &v, sizeof(v), &dl) != 8 ||
+			    v != k)
+				_exit(3);
+		}
+		_exit(shmq_chan_lost(r) == 0 ? 0 : 5);
+	}
+	/* joined (not through shmq_chan_info(w): its depth looks at every
+	 * line, which would hide a writer that misses the join) */
+	CHECK_EQ(read(ready[0], &c, 1), 1);
+	for (v = 1; v <= 8; v++)
+		CHECK_EQ(shmq_chan_try_send(w, &v, sizeof(v)), 0);
+	/* a lap ahead of a reader that has read nothing */
+	CHECK_EQ(shmq_chan_try_send(w, &v, sizeof(v)), -EAGAIN);
+	CHECK_EQ(write(go[1], "g", 1), 1);
+	CHECK_EQ(t_wait(pid), 0);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
 TEST(broadcast_overwrite_never_waits_and_counts_what_readers_missed)
 {
 	uint64_t *lost = mmap(NULL, 16, PROT_READ | PROT_WRITE,

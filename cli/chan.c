@@ -26,6 +26,28 @@ const char *cli_chan_policy(int policy)
 	       ? policies[policy] : "unknown";
 }
 
+static const struct {
+	uint64_t flag;
+	const char *name; /* as the options spell it */
+} chan_flags[] = {
+	{SHMQ_CHAN_PERSIST, "persist"},
+	{SHMQ_CHAN_HUGE_2M, "huge-2m"},
+	{SHMQ_CHAN_PLAIN_FENCES, "plain-fences"},
+};
+
+const char *cli_chan_flags(uint64_t flags, const char *quote, char *buf,
+                           size_t len)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(chan_flags) / sizeof(chan_flags[0]); i++)
+		if ((flags & chan_flags[i].flag) && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s%s%s",
+			                      n ? (*quote ? ", " : " ") : "",
+			                      quote, chan_flags[i].name, quote);
+	return buf;
+}
+
 /* ---- Options --------------------------------------------------------- */
 
 static void args_init(struct cli_chan_args *a)
@@ -647,6 +669,7 @@ static void json_peers(FILE *f, const char *key,
 void cli_json_chan(FILE *f, const struct shmq_stat *st)
 {
 	struct shmq_chan_info in;
+	char names[64];
 
 	fputs(", \"channel\": ", f);
 	if (strcmp(st->kind, "channel") || shmq_chan_stat(st->locator, &in)) {
@@ -660,6 +683,8 @@ void cli_json_chan(FILE *f, const struct shmq_stat *st)
 	        cli_chan_policy(in.policy), in.depth_bytes, in.depth_msgs);
 	if (in.kind == SHMQ_CHAN_SAMPLES)
 		fprintf(f, ", \"pool_free\": %" PRIu64, in.pool_free);
+	fprintf(f, ", \"flags\": [%s]",
+	        cli_chan_flags(in.flags, "\"", names, sizeof(names)));
 	json_peers(f, "writers", &in, SHMQ_WRITER);
 	json_peers(f, "readers", &in, SHMQ_READER);
 	fprintf(f, ", \"sent\": %" PRIu64 ", \"received\": %" PRIu64

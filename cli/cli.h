@@ -209,6 +209,11 @@ int cli_chan_fail_after(int err, const char *name, const char *verb,
 /* "spsc", "mpmc", "broadcast", "samples"; "block", "overwrite". */
 const char *cli_chan_kind(int kind);
 const char *cli_chan_policy(int policy);
+/* The SHMQ_CHAN_* create flags in flags, by their option names, into buf:
+ * "persist plain-fences" (quote ""), or each quoted and comma-separated
+ * (quote "\"", for JSON); "" when none. */
+const char *cli_chan_flags(uint64_t flags, const char *quote, char *buf,
+                           size_t len);
 
 /* The line for SHMQ_EPEERDEAD: "NAME: writer pid P died or was
  * interrupted before ending the stream; MSGS messages VERB" ("reader pid P

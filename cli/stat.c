@@ -159,6 +159,9 @@ static void print_channel(const struct shmq_stat *st)
 		field("pool_free", "%" PRIu64 " (samples free: nobody holds, "
 		      "queues or loans them)", in.pool_free);
 	field("msg_size", "%" PRIu64 " (largest message)", in.msg_size);
+	char names[64];
+	cli_chan_flags(in.flags, "", names, sizeof(names));
+	field("flags", "%s", *names ? names : "(none)");
 	field("depth_msgs", "%" PRIu64 " (messages queued)", in.depth_msgs);
 	field("depth_bytes", "%" PRIu64, in.depth_bytes);
 	peers_field("writers", &in, SHMQ_WRITER);

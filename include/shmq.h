@@ -784,7 +784,10 @@ struct shmq_chan_info {
 	unsigned npeers;
 	struct shmq_chan_peer_info peers[SHMQ_CHAN_MAX_PEERS];
 	uint64_t pool_free;                   /* samples: free in the pool */
-	uint64_t reserved[7];                 /* zeroed, for fields to come */
+	uint64_t flags;                       /* made with: SHMQ_CHAN_PERSIST,
+	                                         SHMQ_CHAN_HUGE_2M,
+	                                         SHMQ_CHAN_PLAIN_FENCES */
+	uint64_t reserved[6];                 /* zeroed, for fields to come */
 };
 
 /* The channel's counters and peers, through an attached handle. Not a pure

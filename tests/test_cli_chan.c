@@ -845,6 +845,15 @@ TEST(cli_chan_plain_fences_reaches_the_header_and_carries_data)
 	/* flags (offset 60): SHMQ__CHAN_HDR_PLAIN, nothing else */
 	CHECK_EQ(*(uint32_t *)((char *)shmq_seg_addr(seg) + 60), 1u << 3);
 	CHECK_EQ(shmq_seg_close(seg), 0);
+	/* and reported so */
+	struct shmq_chan_info in;
+	struct t_run t;
+	CHECK_EQ(shmq_chan_stat(name, &in), 0);
+	CHECK_EQ(in.flags, SHMQ_CHAN_PLAIN_FENCES);
+	SHMQ(&t, "stat", name);
+	CHECK_HAS(t.out, "flags:       plain-fences\n");
+	SHMQ(&t, "stat", "--json", name);
+	CHECK_HAS(t.out, "\"flags\": [\"plain-fences\"]");
 	proc_start(&r, NULL, 0, 0, TOOL("recv", name));
 	proc_run((struct proc *[]){ &r, &s }, 2);
 	check_status(&r, 0);
@@ -1255,6 +1264,7 @@ TEST(cli_chan_persist_keeps_the_channel_and_rm_removes_it)
 	CHECK(posix_exists(name));
 	SHMQ(&r, "stat", name);
 	CHECK_HAS(r.out, "kind:        channel");
+	CHECK_HAS(r.out, "flags:       persist\n");
 	CHECK_HAS(r.out, "sent:        1\n");
 	CHECK_HAS(r.out, "received:    1\n");
 	CHECK_HAS(r.out, "stale:       no");

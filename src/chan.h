@@ -23,6 +23,22 @@
 #define SHMQ__CHAN_HDR_KNOWN (SHMQ__CHAN_HDR_PERSIST | SHMQ__CHAN_HDR_HUGE_2M | \
                               SHMQ__CHAN_HDR_PLAIN)
 
+/* The create flags (SHMQ_CHAN_*) to the header's bits (to_hdr 1), or the
+ * header's bits back to them (0, for shmq_chan_info): one table both ways. */
+static inline uint64_t shmq__chan_flags_map(uint64_t in, int to_hdr)
+{
+	static const uint32_t pair[][2] = {
+		{SHMQ_CHAN_PERSIST, SHMQ__CHAN_HDR_PERSIST},
+		{SHMQ_CHAN_HUGE_2M, SHMQ__CHAN_HDR_HUGE_2M},
+		{SHMQ_CHAN_PLAIN_FENCES, SHMQ__CHAN_HDR_PLAIN},
+	};
+	uint64_t out = 0;
+	for (unsigned i = 0; i < sizeof(pair) / sizeof(pair[0]); i++)
+		if (in & pair[i][!to_hdr])
+			out |= pair[i][to_hdr];
+	return out;
+}
+
 struct shmq_chan;
 
 /* What the creator asks of the object: the identity line's fields. */

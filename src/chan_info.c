@@ -52,14 +52,6 @@ static int peer_report(struct shmq_chan *ch, unsigned i, int settle,
 	return 1;
 }
 
-/* The create flags the header records (as chan_open.c wrote them). */
-static uint64_t made_with(uint32_t hdr_flags)
-{
-	return (hdr_flags & SHMQ__CHAN_HDR_PERSIST ? SHMQ_CHAN_PERSIST : 0) |
-	       (hdr_flags & SHMQ__CHAN_HDR_HUGE_2M ? SHMQ_CHAN_HUGE_2M : 0) |
-	       (hdr_flags & SHMQ__CHAN_HDR_PLAIN ? SHMQ_CHAN_PLAIN_FENCES : 0);
-}
-
 static void fill(struct shmq_chan *ch, int settle, struct shmq_chan_info *in)
 {
 	struct shmq_chan_hdr *h = ch->hdr;
@@ -68,7 +60,7 @@ static void fill(struct shmq_chan *ch, int settle, struct shmq_chan_info *in)
 	in->policy = ch->policy;
 	in->capacity = ch->capacity;
 	in->msg_size = ch->msg_size;
-	in->flags = made_with(ch->chan_flags);
+	in->flags = shmq__chan_flags_map(ch->chan_flags, 0);
 	in->sent = shmq_load(&h->sent, SHMQ_RELAXED);
 	in->received = shmq_load(&h->received, SHMQ_RELAXED);
 	in->lost = shmq_load(&h->lost, SHMQ_RELAXED);

@@ -27,9 +27,7 @@ static int plan(const struct shmq_chan_opts *o,
 	memset(g, 0, sizeof(*g));
 	g->kind = o->kind ? (uint32_t)o->kind : SHMQ_CHAN_SPSC;
 	g->policy = (uint32_t)o->policy;
-	g->flags = (o->flags & SHMQ_CHAN_PERSIST ? SHMQ__CHAN_HDR_PERSIST : 0) |
-	           (o->flags & SHMQ_CHAN_HUGE_2M ? SHMQ__CHAN_HDR_HUGE_2M : 0) |
-	           (o->flags & SHMQ_CHAN_PLAIN_FENCES ? SHMQ__CHAN_HDR_PLAIN : 0);
+	g->flags = (uint32_t)shmq__chan_flags_map(o->flags, 1);
 	g->hold = o->hold;
 	g->history = o->history;
 	g->mode = o->mode ? o->mode : 0600;

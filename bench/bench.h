@@ -109,7 +109,8 @@ struct bench_transport {
 };
 
 /* The transports, in table order (floors, shmq, kernel). */
-extern const struct bench_transport bench_floor_spin, bench_floor_futex,
+extern const struct bench_transport bench_floor_spin, bench_floor_spin_ref,
+	bench_floor_futex,
 	bench_floor_spin_futex, bench_memcpy, bench_floor_checks,
 	bench_floor_ring, bench_floor_ring_batch;
 extern const struct bench_transport bench_shmq_spsc, bench_shmq_spsc_batch,

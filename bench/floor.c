@@ -14,6 +14,12 @@
  *   floor-futex       it sleeps in futex(2) at once; every send wakes
  *   floor-spin-futex  it spins 50 us (the channels' default budget), then
  *                     sleeps; a send wakes only a sleeper (blocking floor)
+ *   floor-spin-ref    as floor-spin, but the message lies apart, in a pool
+ *                     of 16 slots (on 128 B, or a page from 4 KiB) gone
+ *                     round in turn, and the count's line says which slot:
+ *                     the receiver learns where the bytes are before it
+ *                     can load them (the floor of passing by reference,
+ *                     as a samples channel does)
  * Throughput:
  *   memcpy            one process copying each message into one buffer
  *   floor-checks      one process doing only the harness's work: it stamps
@@ -40,7 +46,8 @@
 struct box {
 	shmq_atomic32 seq;     /* messages put in; the sender writes it */
 	shmq_atomic32 waiters; /* floor-spin-futex: receivers going to sleep */
-	unsigned char pad[56];
+	shmq_atomic32 at;      /* floor-spin-ref: the slot of the last one */
+	unsigned char pad[52];
 	/* the message follows, on the next cache line */
 };
 
@@ -190,6 +197,69 @@ static ssize_t spin_futex_recv(struct bench_end *e, const void **msg)
 		}
 	}
 	return take(e, msg);
+}
+
+/* floor-spin-ref: a box on a page of its own, then REF_SLOTS slots. */
+#define REF_SLOTS 16u
+#define PAGE 4096u
+
+static size_t ref_slot_size(size_t size)
+{
+	size_t unit = size < PAGE ? 128 : PAGE;
+	return (size + unit - 1) / unit * unit;
+}
+
+static size_t ref_stride(size_t size)
+{
+	return PAGE + REF_SLOTS * ref_slot_size(size);
+}
+
+static int ref_setup(struct bench_link *l)
+{
+	l->shm_len = 2 * ref_stride(l->size);
+	l->shm = mmap(NULL, l->shm_len, PROT_READ | PROT_WRITE,
+	              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (l->shm != MAP_FAILED)
+		return 0;
+	l->shm = NULL;
+	return -errno;
+}
+
+static int ref_open(struct bench_end *e)
+{
+	char *base = e->l->shm;
+	e->txh = e->tx >= 0 ? base + (size_t)e->tx * ref_stride(e->size) : NULL;
+	e->rxh = e->rx >= 0 ? base + (size_t)e->rx * ref_stride(e->size) : NULL;
+	return 0;
+}
+
+static char *ref_slot(struct box *b, uint32_t at, size_t size)
+{
+	return (char *)b + PAGE + (at % REF_SLOTS) * ref_slot_size(size);
+}
+
+static int ref_send(struct bench_end *e, const void *msg)
+{
+	struct box *b = e->txh;
+	uint32_t at = (uint32_t)(e->txn % REF_SLOTS);
+	memcpy(ref_slot(b, at, e->size), msg, e->size);
+	/* relaxed: published by the release of seq */
+	shmq_store(&b->at, at, SHMQ_RELAXED);
+	/* release: the message and its slot before the count; pairs with
+	 * the acquire load in arrived() */
+	shmq_store(&b->seq, (uint32_t)++e->txn, SHMQ_RELEASE);
+	return 0;
+}
+
+static ssize_t ref_recv(struct bench_end *e, const void **msg)
+{
+	struct box *b = e->rxh;
+	while (!arrived(e))
+		shmq_cpu_relax();
+	e->rxn++;
+	/* relaxed: ordered by the acquire of seq in arrived() */
+	*msg = ref_slot(b, shmq_load(&b->at, SHMQ_RELAXED), e->size);
+	return (ssize_t)e->size;
 }
 
 static int memcpy_setup(struct bench_link *l)
@@ -388,6 +458,13 @@ static int checks_close(struct bench_end *e)
 const struct bench_transport bench_floor_spin = {
 	.name = "floor-spin", .flags = BT_BUSY | BT_NO_TPUT,
 	BOXES(spin_send, spin_recv),
+};
+
+const struct bench_transport bench_floor_spin_ref = {
+	.name = "floor-spin-ref", .flags = BT_BUSY | BT_NO_TPUT,
+	.cls = "floor", .setup = ref_setup, .open = ref_open,
+	.send = ref_send, .recv = ref_recv, .close = nothing_to_close,
+	.teardown = box_teardown,
 };
 
 const struct bench_transport bench_floor_futex = {

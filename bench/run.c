@@ -45,7 +45,7 @@
 #define WARM_MSGS 32
 
 const struct bench_transport *const bench_transports[] = {
-	&bench_floor_spin, &bench_floor_futex, &bench_floor_spin_futex,
+	&bench_floor_spin, &bench_floor_spin_ref, &bench_floor_futex, &bench_floor_spin_futex,
 	&bench_memcpy, &bench_floor_checks, &bench_floor_ring,
 	&bench_floor_ring_batch,
 	&bench_shmq_spsc, &bench_shmq_spsc_batch, &bench_shmq_blocking,

@@ -37,6 +37,8 @@
 #define DEFAULT_SAMPLES 16u
 #define DEFAULT_MSG 4096u
 #define HUGE_2M (UINT64_C(2) << 20)
+#define SMALL_UNIT 128u /* two lines: the adjacent-line prefetch of one
+                           sample never takes its neighbour's */
 #define NO_SAMPLE UINT32_MAX
 
 /* The handle's own state: never in shared memory. */
@@ -164,6 +166,17 @@ static uint64_t unit_of(uint32_t hdr_flags)
 	return page > 0 ? (uint64_t)page : 4096;
 }
 
+/* Bytes from a sample to the next. Samples under a page are packed on
+ * SMALL_UNIT: a pool of 1024 64-byte samples then spans 32 pages, not 1024
+ * (a TLB miss at every message of a round trip); bigger ones start on a
+ * page, or on a huge page when the pool is on them. */
+static uint64_t stride_of(uint64_t msg_size, uint64_t unit)
+{
+	uint64_t small = shmq__round_up(msg_size, SMALL_UNIT);
+	return small < unit && unit < HUGE_2M ? small
+	                                      : shmq__round_up(msg_size, unit);
+}
+
 /* Whether the pool can serve `readers` readers: each may hold `hold`,
  * the history keeps `history`, the writer loans one and needs one more
  * to make progress. */
@@ -183,7 +196,7 @@ static int samples_plan(const struct shmq_chan_opts *o,
 		return -EINVAL;
 	if (!pool_ok(n, 1, g->hold, g->history))
 		return SHMQ_EPOOL;
-	g->stride = shmq__round_up(g->msg_size, unit);
+	g->stride = stride_of(g->msg_size, unit);
 	g->data_off = (uint32_t)unit;
 	g->data_size = g->data_off + n * g->stride;
 	g->ring_bytes = control_bytes(n, g->history);
@@ -197,7 +210,7 @@ static int samples_check(const struct shmq_chan_hdr *h, uint64_t size,
 	(void)size;
 	if (n < 2 || n > SHMQ_SAMPLES_MAX || h->hold == 0 || h->hold > n ||
 	    h->history > n || !pool_ok(n, 1, h->hold, h->history) ||
-	    !h->msg_size || h->stride < h->msg_size || h->stride % 4096 ||
+	    !h->msg_size || h->stride < h->msg_size || h->stride % SMALL_UNIT ||
 	    h->stride > (UINT64_C(1) << 31) || h->data_off % 4096 ||
 	    h->data_off < sizeof(struct shmq_samples_data) ||
 	    h->data_size != h->data_off + n * h->stride)
@@ -767,8 +780,8 @@ static void push_hist(struct shmq_chan *ch, uint32_t i, uint64_t seq)
 static void prefetch_next(struct shmq_chan *ch)
 {
 	uint32_t i = ch->smp->hint & (uint32_t)ch->mask;
-	__builtin_prefetch(desc(ch, i), 1);
-	__builtin_prefetch(sample_ptr(ch, i), 1);
+	shmq_prefetch_write(desc(ch, i));
+	shmq_prefetch_write(sample_ptr(ch, i));
 }
 
 static int samples_commit(struct shmq_chan *ch, size_t len)
@@ -903,7 +916,7 @@ static int take_next(struct shmq_chan *ch)
 		struct shmq_sample_desc *d = desc(ch, i);
 		/* for writing: our release clears our bit in this line, so
 		 * fetch it once, owned, not shared now and owned then */
-		__builtin_prefetch(d, 1);
+		shmq_prefetch_write(d);
 		/* acquire: pairs with the writer's seq_cst or of our bit */
 		if (shmq__entry_gen(e) != s->gen ||
 		    !(shmq_load(&d->mask, SHMQ_ACQUIRE) & bit((unsigned)ch->me)))

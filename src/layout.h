@@ -164,7 +164,7 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
  * re-checks the shared one while it waits. */
 
 #define SHMQ_CHAN_MAGIC UINT64_C(0x4e414843514d4853) /* "SHMQCHAN" */
-#define SHMQ_CHAN_VERSION 10u /* 2: spsc records publish themselves;
+#define SHMQ_CHAN_VERSION 11u /* 2: spsc records publish themselves;
                                 3: peer states carry a generation;
                                 4: and which counts it holds;
                                 5: sample channels (the identity line
@@ -177,7 +177,9 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
                                 9: sleepers arm their event (one wake
                                    a sleep, not one a message);
                                 10: the plain-fences flag; a flag
-                                   not known is SHMQ_EVERSION */
+                                   not known is SHMQ_EVERSION;
+                                11: samples under a page are packed
+                                   on 128 B, not a page each */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */

@@ -125,11 +125,11 @@ TEST(bench_quick_floors_give_every_field_positive)
 	need_python();
 	SHMQ(&r, "bench", "--quick", "--only", "floor", "--json",
 	     "--duration", "0.1");
-	/* 3 round-trip floors, memcpy, the harness alone and the two plain
+	/* 4 round-trip floors, memcpy, the harness alone and the two plain
 	 * rings, at 64 B and 64 KiB; /ring is checked against floor-ring */
-	check_records(&r, "floor-spin,floor-futex,floor-spin-futex,memcpy,"
-	              "floor-checks,floor-ring,floor-ring-batch", "64,65536",
-	              "14");
+	check_records(&r, "floor-spin,floor-spin-ref,floor-futex,"
+	              "floor-spin-futex,memcpy,floor-checks,floor-ring,"
+	              "floor-ring-batch", "64,65536", "16");
 }
 
 TEST(bench_spsc_rows_check_out_and_leave_nothing_behind)

@@ -179,7 +179,8 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
                                 10: the plain-fences flag; a flag
                                    not known is SHMQ_EVERSION;
                                 11: samples under a page are packed
-                                   on 128 B, not a page each */
+                                   on 128 B, not a page each; a
+                                   sample descriptor is a line pair */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -423,7 +424,7 @@ struct shmq_samples_ctl {
 	                           writer scans the peer lines again when it
 	                           changed, not at every commit */
 	uint32_t reserved1;
-	uint8_t pad[64 - 32];
+	uint8_t pad[128 - 32]; /* a line pair, as each descriptor's */
 };
 
 /* One sample. mask bit r: peer line r (a reader) has it queued or holds
@@ -438,9 +439,11 @@ struct shmq_sample_desc {
 	shmq_atomic64 len;    /* the writer, before the pushes */
 	shmq_atomic32 in_hist;/* the writer */
 	uint32_t reserved;
-	/* A line per sample: the writer fetches the next loan's line while
-	 * the readers still read and release the last one's */
-	uint8_t pad[64 - 32];
+	/* A line pair per sample: the writer fetches the next loan's line
+	 * while the readers still read and release the last one's, and a
+	 * reader's adjacent-line prefetch (a pair at a time) does not take
+	 * it from the writer */
+	uint8_t pad[128 - 32];
 };
 
 /* A reader's area, per peer line: two cache lines, one per side, so that a
@@ -505,13 +508,13 @@ struct shmq_samples_data {
 	uint8_t pad[64 - 40];
 };
 
-_Static_assert(sizeof(struct shmq_samples_ctl) == 64 &&
+_Static_assert(sizeof(struct shmq_samples_ctl) == 128 &&
                offsetof(struct shmq_samples_ctl, loan) == 0 &&
                offsetof(struct shmq_samples_ctl, seq) == 8 &&
                offsetof(struct shmq_samples_ctl, hist_pos) == 16 &&
                offsetof(struct shmq_samples_ctl, joins) == 24,
                "samples writer line (docs/design.md)");
-_Static_assert(sizeof(struct shmq_sample_desc) == 64 &&
+_Static_assert(sizeof(struct shmq_sample_desc) == 128 &&
                offsetof(struct shmq_sample_desc, mask) == 0 &&
                offsetof(struct shmq_sample_desc, seq) == 8 &&
                offsetof(struct shmq_sample_desc, len) == 16 &&

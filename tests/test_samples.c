@@ -326,26 +326,37 @@ TEST(samples_reader_cannot_write_the_bytes_other_readers_see)
 	CHECK_EQ(shmq_chan_close(w), 0);
 }
 
-/* Consecutive loans are samples next to each other: the stride is the
- * message rounded to 128 B while that is under a page (a pool of small
- * samples spans few pages), else to the page. */
+/* Samples lie `stride` apart: the message rounded to 128 B while that is
+ * under a page (a pool of small samples spans few pages), else to the
+ * page. The writer loans them N/2 + 1 apart (3 of 4), not in address
+ * order, and every sample comes in turn. */
 TEST(samples_small_samples_are_packed_on_128_bytes_big_ones_on_pages)
 {
 	static const size_t size[] = {1, 64, 129, 3000, 4000, 4097};
 	static const size_t want[] = {128, 128, 256, 3072, 4096, 8192};
 	for (size_t k = 0; k < sizeof(size) / sizeof(size[0]); k++) {
-		char loc[128];
+		char loc[128], *first = NULL;
+		unsigned seen = 0, at = 0;
 		t_posix_loc(loc, sizeof(loc), "pk");
 		shmq_chan *w = make_samples(loc, 4, size[k], 1, 0,
 		                            SHMQ_POLICY_BLOCK, SHMQ_WRITER);
-		void *p, *q;
-		CHECK_EQ(shmq_chan_reserve(w, size[k], &p), 0);
-		memset(p, 0xa5, size[k]);
-		CHECK_EQ(shmq_chan_commit(w, size[k]), 0);
-		CHECK_EQ(shmq_chan_reserve(w, size[k], &q), 0);
-		CHECK_EQ((size_t)((char *)q - (char *)p), want[k]);
-		CHECK_EQ((uintptr_t)p % (want[k] < 4096 ? 128 : 4096), 0);
-		CHECK_EQ(shmq_chan_commit(w, size[k]), 0);
+		for (int n = 0; n < 4; n++) {
+			void *p;
+			CHECK_EQ(shmq_chan_reserve(w, size[k], &p), 0);
+			CHECK_EQ((uintptr_t)p % (want[k] < 4096 ? 128 : 4096), 0);
+			if (!first)
+				first = p;
+			size_t off = (size_t)((char *)p - first);
+			CHECK_EQ(off % want[k], 0);
+			unsigned i = (unsigned)(off / want[k]);
+			CHECK(i < 4);
+			CHECK_EQ(i, at); /* 0, 3, 2, 1: steps of 3 mod 4 */
+			at = (at + 3) % 4;
+			seen |= 1u << i;
+			memset(p, 0xa5, size[k]);
+			CHECK_EQ(shmq_chan_commit(w, size[k]), 0);
+		}
+		CHECK_EQ(seen, 0xfu);
 		CHECK_EQ(shmq_chan_close(w), 0);
 	}
 }

@@ -81,15 +81,21 @@ static struct box *box_at(const struct bench_link *l, int dir)
 	return (struct box *)((char *)l->shm + (size_t)dir * stride(l->size));
 }
 
-static int box_setup(struct bench_link *l)
+/* len bytes of memory shared with the children, in l->shm. */
+static int shm_map(struct bench_link *l, size_t len)
 {
-	l->shm_len = 2 * stride(l->size);
-	l->shm = mmap(NULL, l->shm_len, PROT_READ | PROT_WRITE,
+	l->shm_len = len;
+	l->shm = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (l->shm != MAP_FAILED)
 		return 0;
 	l->shm = NULL;
 	return -errno;
+}
+
+static int box_setup(struct bench_link *l)
+{
+	return shm_map(l, 2 * stride(l->size));
 }
 
 static void box_teardown(struct bench_link *l)
@@ -216,13 +222,7 @@ static size_t ref_stride(size_t size)
 
 static int ref_setup(struct bench_link *l)
 {
-	l->shm_len = 2 * ref_stride(l->size);
-	l->shm = mmap(NULL, l->shm_len, PROT_READ | PROT_WRITE,
-	              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (l->shm != MAP_FAILED)
-		return 0;
-	l->shm = NULL;
-	return -errno;
+	return shm_map(l, 2 * ref_stride(l->size));
 }
 
 static int ref_open(struct bench_end *e)
@@ -325,14 +325,8 @@ static uint64_t ring_slots(size_t size)
 
 static int ring_setup(struct bench_link *l)
 {
-	l->shm_len = sizeof(struct ring) + ring_slots(l->size) *
-	             slot_size(l->size);
-	l->shm = mmap(NULL, l->shm_len, PROT_READ | PROT_WRITE,
-	              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (l->shm != MAP_FAILED)
-		return 0;
-	l->shm = NULL;
-	return -errno;
+	return shm_map(l, sizeof(struct ring) +
+	                      ring_slots(l->size) * slot_size(l->size));
 }
 
 static int ring_open_end(struct bench_end *e, unsigned batch)

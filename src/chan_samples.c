@@ -938,7 +938,9 @@ static int take_next(struct shmq_chan *ch)
 		if (i >= ch->capacity)
 			return -EBADMSG;
 		prefetch_sample(ch, i);
-		if (t - h > 1) /* behind: the next one's lines too */
+		/* behind: the next one's lines too. relaxed: only an address
+		 * to prefetch (published before tail, whose acquire we did) */
+		if (t - h > 1)
 			prefetch_sample(ch, shmq__entry_idx(shmq_load(
 				&queue(ch, (unsigned)ch->me)[(h + 1) & ch->mask],
 				SHMQ_RELAXED)));

@@ -228,7 +228,7 @@ static inline ssize_t shmq__chan_leave(struct shmq_chan *ch, ssize_t rc)
 	return rc;
 }
 
-/* A slot's bytes (mpmc/broadcast). */
+/* The slot of mpmc position pos. */
 static inline struct shmq_chan_slot *shmq__slot(struct shmq_chan *ch,
                                                 uint64_t pos)
 {

@@ -2,10 +2,11 @@
  * broadcast: one writer, many readers; every reader sees every message from
  * the moment it joins.
  *
- * Slot p%N holds message p under a seqlock: the writer makes the word odd
- * (2p+1) before it writes and even (2p+2) after, so a reader that copied a
- * slot and finds the word unchanged knows the copy is whole; otherwise the
- * writer lapped it and the message is counted lost, never handed out torn.
+ * Slot shmq__bcast_slot(p) (layout.h: in order, or half a ring from the
+ * last for small slots) holds message p under a seqlock: the writer makes the word odd (2p+1) before
+ * it writes and even (2p+2) after, so a reader that copied a slot and
+ * finds the word unchanged knows the copy is whole; otherwise the writer
+ * lapped it and the message is counted lost, never handed out torn.
  * Each reader's position lives in its own peer line. With the BLOCK policy
  * the writer waits until the slowest live reader has read the message it
  * would overwrite; with OVERWRITE it never waits.
@@ -17,6 +18,15 @@
 static void *payload(struct shmq_chan_slot *s)
 {
 	return s + 1;
+}
+
+/* The slot of message p. */
+static struct shmq_chan_slot *slot_of(struct shmq_chan *ch, uint64_t p)
+{
+	return (struct shmq_chan_slot *)(ch->ring +
+	                                 shmq__bcast_slot(p, ch->capacity,
+	                                                  ch->slot_size) *
+	                                         ch->slot_size);
 }
 
 /* Peer line i's cursor if it is an active reader's: 1, else 0. */
@@ -95,7 +105,7 @@ static int bcast_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 		if (rc < 0)
 			return rc;
 	}
-	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
+	struct shmq_chan_slot *s = slot_of(ch, ch->pos);
 	shmq_store(&s->word, shmq__bcast_filling(ch->pos), SHMQ_RELAXED);
 	/* release fence: the odd word is visible before any payload byte
 	 * changes; pairs with the reader's acquire fence in bcast_release */
@@ -107,7 +117,7 @@ static int bcast_reserve(struct shmq_chan *ch, size_t len, void **ptr,
 
 static int bcast_commit(struct shmq_chan *ch, size_t len)
 {
-	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
+	struct shmq_chan_slot *s = slot_of(ch, ch->pos);
 	/* relaxed: ordered by the release of the even word below */
 	shmq_store(&s->len, (uint32_t)len, SHMQ_RELAXED);
 	/* release: payload and len before the even word; pairs with the
@@ -186,7 +196,7 @@ static ssize_t bcast_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	                         try_);
 	if (rc < 0)
 		return rc;
-	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
+	struct shmq_chan_slot *s = slot_of(ch, ch->pos);
 	/* acquire: pairs with the writer's release of the even word */
 	uint64_t w = shmq_load(&s->word, SHMQ_ACQUIRE);
 	/* relaxed: after the acquire of the word; a lapping writer may be
@@ -215,7 +225,7 @@ static ssize_t bcast_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 /* The copy is whole only if the word did not move while it was made. */
 static int bcast_release(struct shmq_chan *ch)
 {
-	struct shmq_chan_slot *s = shmq__slot(ch, ch->pos);
+	struct shmq_chan_slot *s = slot_of(ch, ch->pos);
 	/* acquire fence: our reads of the payload happen before this load;
 	 * pairs with the writer's release fence after the odd word */
 	shmq_fence_acquire();

@@ -180,7 +180,10 @@ _Static_assert(sizeof(struct shmq_algo_shm) == 384 + 64 * SHMQ_CACHE_LINE,
                                    not known is SHMQ_EVERSION;
                                 11: samples under a page are packed
                                    on 128 B, not a page each; a
-                                   sample descriptor is a line pair */
+                                   sample descriptor is a line pair;
+                                   a broadcast message of up to 112
+                                   bytes is half a ring from the
+                                   last (shmq__bcast_slot()) */
 #define SHMQ_CHAN_HDR_SIZE 4096u
 #define SHMQ_CHAN_PEERS_OFF SHMQ_CHAN_HDR_SIZE
 #define SHMQ_CHAN_RING_OFF (2u * 4096u) /* after 64 peer lines */
@@ -386,6 +389,20 @@ static inline uint32_t shmq__slot_state(uint64_t w)
 static inline uint32_t shmq__slot_peer(uint64_t w)
 {
 	return (uint32_t)w & 63u;
+}
+
+/* broadcast: the slot of message p in a ring of n (a power of two) slots
+ * of `size` bytes. Slots of two lines at most (messages up to 112 bytes)
+ * take consecutive messages about half the ring apart (an odd step, so
+ * each lap takes every slot once): a reader's CPU prefetches the lines
+ * after the slot it reads, and side by side those were the slots the
+ * writer fills next. Bigger slots stay in order, where that prefetch
+ * serves the copies (docs/performance.md). */
+#define SHMQ_BCAST_SPREAD_MAX 128u
+static inline uint64_t shmq__bcast_slot(uint64_t p, uint64_t n, uint32_t size)
+{
+	uint64_t step = size <= SHMQ_BCAST_SPREAD_MAX ? (n / 2 + 1) | 1 : 1;
+	return (p * step) & (n - 1);
 }
 
 /* broadcast slot word, a seqlock: odd while the writer fills the slot with

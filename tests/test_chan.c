@@ -400,6 +400,49 @@ TEST(broadcast_reader_gets_what_is_sent_once_it_is_counted)
 	CHECK_EQ(shmq_chan_close(w), 0);
 }
 
+/* Broadcast message p is in slot shmq__bcast_slot(p): a lap of any ring
+ * takes every slot once; in slots of two lines at most, consecutive
+ * messages are (n/2 + 1) | 1 slots apart (a reader's prefetch ahead of its
+ * slot is not the writer's next), in bigger ones side by side. */
+TEST(broadcast_slots_every_one_once_a_lap_small_ones_half_a_ring_apart)
+{
+	static unsigned char seen[4096];
+	static const uint32_t size[] = {64, 128, 192, 4096};
+	for (size_t k = 0; k < sizeof(size) / sizeof(size[0]); k++) {
+		for (uint64_t n = 1; n <= 4096; n *= 2) {
+			uint64_t step = size[k] <= 128 ? (n / 2 + 1) | 1 : 1;
+			uint64_t lap = 5 * n;
+			memset(seen, 0, sizeof(seen));
+			for (uint64_t p = lap; p < lap + n; p++) {
+				uint64_t i = shmq__bcast_slot(p, n, size[k]);
+				CHECK(i < n);
+				CHECK_EQ(seen[i], 0);
+				seen[i] = 1;
+				CHECK_EQ(shmq__bcast_slot(p + 1, n, size[k]),
+				         (i + step) % n);
+				CHECK_EQ(shmq__bcast_slot(p + n, n, size[k]), i);
+			}
+		}
+	}
+	/* a 64-byte message's slot is one of those spread */
+	char loc[64];
+	t_posix_loc(loc, sizeof(loc), "bspread");
+	struct shmq_chan_opts o = {.kind = SHMQ_CHAN_BROADCAST, .msg_size = 64,
+	                           .capacity = 8};
+	shmq_chan *w;
+	CHECK_EQ(shmq_chan_create(&w, loc, SHMQ_WRITER, &o), 0);
+	char path[256];
+	uint32_t ss = 0;
+	int fd = open(t_shm_path(path, sizeof(path), loc), O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, &ss, sizeof(ss),
+	               offsetof(struct shmq_chan_hdr, slot_size)),
+	         (ssize_t)sizeof(ss));
+	close(fd);
+	CHECK(ss > 64 && ss <= SHMQ_BCAST_SPREAD_MAX);
+	CHECK_EQ(shmq_chan_close(w), 0);
+}
+
 /* BLOCK: a reader that joins after the writer looked at the peer lines
  * holds the writer at a lap (the writer's partial looks go over the
  * readers it knew; a join makes it look at every line again). */

@@ -1309,13 +1309,16 @@ TEST(hostile_broadcast_slot_with_a_wild_length_gives_ebadmsg)
 	struct planted t;
 	plant_setup(&t, SHMQ_CHAN_BROADCAST);
 	uint32_t slot = t.hdr->slot_size;
-	struct shmq_chan_slot *s = (struct shmq_chan_slot *)(t.ring + slot);
+	uint64_t n = t.hdr->capacity;
+	struct shmq_chan_slot *s = (struct shmq_chan_slot *)(
+		t.ring + shmq__bcast_slot(1, n, slot) * slot);
 	memcpy(s + 1, "plant", 5);
 	shmq_store(&s->len, 5, SHMQ_RELAXED);
 	shmq_store(&s->word, shmq__bcast_filled(1), SHMQ_RELEASE);
 	shmq_store(&t.hdr->tail, 2, SHMQ_RELEASE);
 	delivered(&t, 5, "plant");
-	s = (struct shmq_chan_slot *)(t.ring + 2 * slot);
+	s = (struct shmq_chan_slot *)(t.ring +
+	                              shmq__bcast_slot(2, n, slot) * slot);
 	shmq_store(&s->word, shmq__bcast_filled(2), SHMQ_RELEASE);
 	shmq_store(&t.hdr->tail, 3, SHMQ_RELEASE);
 	wild_slot_lengths(&t, s);

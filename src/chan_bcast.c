@@ -3,10 +3,11 @@
  * the moment it joins.
  *
  * Slot shmq__bcast_slot(p) (layout.h: in order, or half a ring from the
- * last for small slots) holds message p under a seqlock: the writer makes the word odd (2p+1) before
- * it writes and even (2p+2) after, so a reader that copied a slot and
- * finds the word unchanged knows the copy is whole; otherwise the writer
- * lapped it and the message is counted lost, never handed out torn.
+ * last for small slots) holds message p under a seqlock: the writer makes
+ * the word odd (2p+1) before it writes and even (2p+2) after, so a reader
+ * that copied a slot and finds the word unchanged knows the copy is whole;
+ * otherwise the writer lapped it and the message is counted lost, never
+ * handed out torn.
  * Each reader's position lives in its own peer line. With the BLOCK policy
  * the writer waits until the slowest live reader has read the message it
  * would overwrite; with OVERWRITE it never waits.

@@ -222,17 +222,16 @@ void shmq__event_unannounce(struct shmq_event_shm *ev)
 }
 
 /* For channels and boards, once shmq_armed() (atomic.h; inline, as it runs
- * on every message) saw a sleeper's arm on ev: wakes the sleepers. Its
- * light fence orders the caller's publication (a release store of an
- * index) before the look at armed: the Dekker pair
- * with the sleeper's heavy fence between its arm and its re-check
- * (chan_wait.c, sleep_on), so either we see the arm or it sees what we
- * published. Only the notifier that takes the arm wakes: a sleeper woken
- * but not yet running (it may need this very CPU) costs the next notifies
- * nothing, where a count of sleepers would make each of them a system
- * call. With nobody armed this is a load, no system call. asym 0 (a
- * channel made with SHMQ_CHAN_PLAIN_FENCES): a plain fence, and its
- * sleepers make no membarrier. */
+ * on every message) saw a sleeper's arm on ev: wakes the sleepers. The
+ * light fence in shmq_armed() is the Dekker pair with the sleeper's heavy
+ * fence between its arm and its re-check (chan_wait.c, sleep_on), so
+ * either the notifier sees the arm or the sleeper sees what it published;
+ * with nobody armed a notify is that fence and a load, no system call
+ * (asym 0, a channel made with SHMQ_CHAN_PLAIN_FENCES: a plain fence, and
+ * its sleepers make no membarrier). Only the notifier that takes the arm
+ * wakes: a sleeper woken but not yet running (it may need this very CPU)
+ * costs the next notifies nothing, where a count of sleepers would make
+ * each of them a system call. */
 void shmq__event_wake_armed(struct shmq_event_shm *ev)
 {
 	/* acquire: pairs with the sleeper's release store of armed */

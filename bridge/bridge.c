@@ -337,8 +337,10 @@ static int pump_out(struct out *o)
 }
 
 /* Whether channel name is (or, made by --create, will be) spsc: then
- * bridge in publishes the samples of one take at once (batch), so that
- * its reader is woken once a take rather than once a sample. A channel
+ * both ends batch (docs/bridge.md): bridge in publishes the samples of one
+ * take at once, so that its reader is woken once a take rather than once
+ * a sample; bridge out wakes a local writer waiting for room once per
+ * TAKE_BATCH messages rather than once a message. A channel
  * of another kind made by someone else between this look and the open
  * makes the open fail (-EINVAL): run the bridge again. */
 static int is_spsc(const struct cli_chan_args *a, const char *name)
@@ -377,7 +379,7 @@ static int parse_open(const struct cli_cmd *cmd, int argc, char **argv,
 	 * few CPUs, spinning for it delays it (docs/bridge.md, Numbers). */
 	if (sysconf(_SC_NPROCESSORS_ONLN) <= SPIN_MIN_CPUS)
 		a->o.spin_ns = 0;
-	if (role == SHMQ_WRITER && is_spsc(a, argv[optind]))
+	if (is_spsc(a, argv[optind]))
 		a->o.batch = TAKE_BATCH;
 	return cli_chan_open(a, argv[optind], role, ch) == CLI_OK ? CLI_OK
 	                                                          : CLI_ERR;

@@ -634,8 +634,10 @@ struct shmq_chan_opts {
 	                      samples a joining reader gets first (0) */
 	uint32_t hold;     /* create, samples: samples a reader may hold at
 	                      once (0: 1) */
-	uint32_t batch;    /* spsc writer: publish every `batch` messages
-	                      (0, 1: each one); see shmq_chan_flush */
+	uint32_t batch;    /* spsc (0, 1: none): a writer publishes every
+	                      `batch` messages, a reader wakes a writer
+	                      waiting for room every `batch`; see
+	                      shmq_chan_flush */
 	uint32_t reserved0;   /* must be zero (else -EINVAL) */
 	uint64_t reserved[2]; /* must be zero (else -EINVAL), as in
 	                         struct shmq_seg_opts */
@@ -676,16 +678,21 @@ int shmq_chan_try_send(shmq_chan *ch, const void *buf, size_t len);
 int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
                          const struct timespec *deadline);
 
-/* Batching (opts.batch = N > 1, spsc writers only; -EINVAL for a reader or
- * another kind): the writer publishes its messages N at a time, which
- * spares the reader a cache line bounce per message (a throughput mode;
- * the reader's side is unchanged). A message is held until the N-th after
- * it is sent, the writer would wait for room (or try_ finds none),
- * shmq_chan_flush, or close: a writer that may pause calls
+/* Batching (opts.batch = N > 1, spsc only; -EINVAL for another kind), a
+ * throughput mode. A writer publishes its messages N at a time, which
+ * spares the reader a cache line bounce per message. A message is held
+ * until the N-th after it is sent, the writer would wait for room (or try_
+ * finds none), shmq_chan_flush, or close: a writer that may pause calls
  * shmq_chan_flush when its input runs dry. Held messages are lost if the
- * writer dies (never torn, as an unpublished send). flush publishes what
- * is held: 0, -EPERM on a reader, the codes of send. Without batching it
- * has nothing to do. */
+ * writer dies (never torn, as an unpublished send). A reader frees each
+ * message's room at once (one that dies never gives a message twice) but
+ * wakes a writer waiting for room once per N messages, or when it would
+ * wait itself (or try_ finds nothing), flush, or close: a writer on a full
+ * ring runs once per N messages instead of once per message. A reader
+ * that stops reading for a while without waiting calls shmq_chan_flush
+ * first (else the writer sees the room at its next poll, within 50 ms).
+ * flush: 0, -EPERM on a reader that does not batch, the codes of send.
+ * A writer without batching has nothing to flush (0). */
 int shmq_chan_flush(shmq_chan *ch);
 
 /* Copies the next message out: its length, or -EMSGSIZE (buf too small:

@@ -165,9 +165,10 @@ struct shmq_chan {
 	                   writer: cached slowest reader cursor; bcast
 	                   reader: tail as last loaded */
 	uint64_t lost;  /* bcast reader: messages missed, in total */
-	/* spsc writer batching (opts.batch): records written, not published
-	 * yet (their first header held back), the first one's position and
-	 * header word. */
+	/* spsc batching (opts.batch). A writer: records written, not
+	 * published yet (their first header held back), the first one's
+	 * position and header word. A reader: releases since it last woke a
+	 * writer waiting for room (held_pos, held_word unused). */
 	uint32_t batch, held;
 	uint64_t held_pos, held_word;
 	/* Zero copy in progress. */

@@ -253,7 +253,6 @@ static int attach(shmq_chan **out, const char *locator, int role,
 		return -EINVAL;
 	*out = NULL;
 	if (!locator || check_role(role) < 0 || check_opts(o) < 0 ||
-	    (o->batch > 1 && role != SHMQ_WRITER) ||
 	    (o->flags & ~(SHMQ_OPEN_OK | SHMQ_ANY_OWNER | SHMQ_CHAN_PERSIST |
 	                  SHMQ_CHAN_HUGE_2M | SHMQ_CHAN_PLAIN_FENCES)))
 		return -EINVAL;

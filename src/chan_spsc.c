@@ -68,11 +68,17 @@ static void publish_tail(struct shmq_chan *ch)
 
 /* Batching: publishes the held records at once, by the first one's header
  * (release: every held record, payloads and headers, before it; pairs
- * with the reader's acquire load of the header in data()). */
+ * with the reader's acquire load of the header in data()). A reader's
+ * flush is the wake it owes a writer waiting for room. */
 static void spsc_flush(struct shmq_chan *ch)
 {
 	if (!ch->held)
 		return;
+	if (ch->role == SHMQ_READER) {
+		ch->held = 0;
+		shmq__chan_notify(ch, &ch->hdr->space_ev);
+		return;
+	}
 	shmq_store(&rec_at(ch, ch->held_pos)->word, ch->held_word,
 	           SHMQ_RELEASE);
 	SHMQ_CRASH_POINT("spsc.flush.header"); /* before tail */
@@ -215,11 +221,20 @@ static int data(struct shmq_chan *ch, void *arg)
 	return again != 0 ? (again < 0 ? again : 0) : rc;
 }
 
+/* head at every release (a reader that dies never gives a message
+ * twice); a batching reader wakes a writer waiting for room once per
+ * `batch` releases, and before it waits itself (spsc_peek()), flushes or
+ * closes: a writer on a full ring then runs once per batch, not once per
+ * message. A wake owed while this reader does something else is made
+ * good by the writer's own poll tick (chan_wait.c, POLL_MS). */
 static void publish_head(struct shmq_chan *ch)
 {
 	/* release: we are done with the bytes; pairs with the writer's
 	 * acquire load of head in room() */
 	shmq_store(&ch->hdr->head, ch->pos, SHMQ_RELEASE);
+	if (ch->batch > 1 && ++ch->held < ch->batch)
+		return;
+	ch->held = 0;
 	shmq__chan_notify(ch, &ch->hdr->space_ev);
 }
 
@@ -231,9 +246,11 @@ static ssize_t spsc_peek(struct shmq_chan *ch, const void **ptr, size_t max,
 	for (;;) {
 		/* A record there already (the common case): no wait. */
 		int rc = header(ch, &w);
-		if (rc == 0)
+		if (rc == 0) {
+			spsc_flush(ch); /* a batching reader's owed wake */
 			rc = shmq__chan_wait(ch, &ch->hdr->data_ev, data, &w,
 			                     deadline, try_);
+		}
 		if (rc < 0)
 			return rc;
 		if (!shmq__rec_is_pad(w))
@@ -315,7 +332,8 @@ const struct shmq_chan_ops shmq__spsc_ops = {
 	.recv = spsc_recv,
 	.depth = spsc_depth,
 	.flush = spsc_flush,
-	.quit = spsc_flush, /* a closing writer publishes what it holds */
+	.quit = spsc_flush, /* a closing writer publishes what it holds, a
+	                       closing reader wakes a waiting writer */
 	.default_capacity = 1u << 20, /* bytes */
 	.plan = spsc_plan,
 	.check = spsc_check,

@@ -10,7 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1289,10 +1291,10 @@ TEST(spsc_batch_holds_messages_until_the_nth_a_flush_or_close)
 		close(up[k]);
 		close(down[k]);
 	}
-	/* Readers and the other kinds refuse it. */
+	/* A reader that does not batch has nothing to flush; the other
+	 * kinds refuse batching. */
 	struct shmq_chan_opts o = {.spin_ns = -1, .batch = 2};
 	shmq_chan *x = NULL;
-	CHECK_EQ(shmq_chan_open(&x, loc, SHMQ_READER, &o), -EINVAL);
 	CHECK_EQ(shmq_chan_flush(r), -EPERM);
 	char mloc[128];
 	t_posix_loc(mloc, sizeof(mloc), "batchm");
@@ -1314,4 +1316,80 @@ TEST(spsc_batch_writer_publishes_before_it_waits_for_room)
 	CHECK_EQ(recv_in_order(r), 20000);
 	CHECK_EQ(t_wait(pid), 0);
 	CHECK_EQ(shmq_chan_close(r), 0);
+}
+
+/* The channel's space_ev, read-only: who woke the writer, and when. */
+static const struct shmq_event_shm *space_ev_of(const char *loc)
+{
+	char path[256];
+	int fd = open(t_shm_path(path, sizeof(path), loc), O_RDONLY);
+	CHECK(fd >= 0);
+	const struct shmq_chan_hdr *h = mmap(NULL, sizeof(*h), PROT_READ,
+	                                     MAP_SHARED, fd, 0);
+	CHECK(h != MAP_FAILED);
+	close(fd);
+	return &h->space_ev;
+}
+
+/* Until the writer sleeps on the full ring (its arm stored). */
+static void until_armed(const struct shmq_event_shm *ev)
+{
+	for (long i = 0; !atomic_load(&ev->armed); i++) {
+		CHECK(i < 100000000L);
+		sched_yield();
+	}
+}
+
+/* A reader with batch 4, a writer asleep on a full ring of 7 messages: the
+ * reader's first 3 releases wake nobody (only a notifier moves seq), the
+ * 4th does; a reader with batch 64 that empties the ring wakes the writer
+ * when it finds nothing more, not 64 releases later (nor at the writer's
+ * poll tick); every message arrives once, in order. */
+TEST(spsc_batch_reader_wakes_a_waiting_writer_once_per_batch_and_before_it_waits)
+{
+	static const uint32_t batches[] = {4, 64};
+	for (int k = 0; k < 2; k++) {
+		char loc[128];
+		uint64_t v, want = 0;
+		t_posix_loc(loc, sizeof(loc), "batchr");
+		struct shmq_chan_opts o = {.capacity = 128, .spin_ns = 0,
+		                           .batch = batches[k]};
+		shmq_chan *r = NULL;
+		CHECK_EQ(shmq_chan_create(&r, loc, SHMQ_READER, &o), 0);
+		const struct shmq_event_shm *ev = space_ev_of(loc);
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			shmq_chan *w = t_chan_attach(loc, SHMQ_WRITER);
+			for (uint64_t i = 0; i < 100; i++)
+				CHECK_EQ(shmq_chan_send(w, &i, sizeof i), 0);
+			CHECK_EQ(shmq_chan_close(w), 0);
+			_exit(0);
+		}
+		until_armed(ev);
+		uint32_t s0 = atomic_load(&ev->seq);
+		for (; want < (k ? 7 : 3); want++) {
+			CHECK_EQ(shmq_chan_recv(r, &v, sizeof v), 8);
+			CHECK_EQ(v, want);
+		}
+		CHECK_EQ(atomic_load(&ev->seq), s0); /* nobody woken yet */
+		ssize_t n = k ? shmq_chan_try_recv(r, &v, sizeof v)
+		              : shmq_chan_recv(r, &v, sizeof v);
+		if (k == 0 || n == -EAGAIN) /* not a message the writer's own
+		                               poll tick sent meanwhile */
+			CHECK_EQ(atomic_load(&ev->seq), s0 + 1);
+		if (n == 8)
+			CHECK_EQ(v, want++);
+		for (; want < 100; want++) {
+			CHECK_EQ(shmq_chan_recv(r, &v, sizeof v), 8);
+			CHECK_EQ(v, want);
+		}
+		CHECK_EQ(shmq_chan_recv(r, &v, sizeof v), -EPIPE);
+		CHECK_EQ(shmq_chan_flush(r), 0);
+		CHECK_EQ(t_wait(pid), 0);
+		munmap((void *)((const char *)ev -
+		                offsetof(struct shmq_chan_hdr, space_ev)),
+		       sizeof(struct shmq_chan_hdr));
+		CHECK_EQ(shmq_chan_close(r), 0);
+	}
 }

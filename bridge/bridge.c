@@ -8,6 +8,8 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -247,6 +249,7 @@ struct out {
 	shmq_chan *ch;
 	const char *name;
 	dds_entity_t wr;
+	atomic_int matched; /* remote readers now (on_matched) */
 	int block;      /* block policy: never publish to nobody */
 	int in_place;   /* publish from the ring (peek), not from buf */
 	shmq_Message m;
@@ -259,8 +262,11 @@ static int publish(struct out *o, const void *p, size_t len, int eos)
 	int rc;
 
 	/* A remote reader that left (a bridge in restarted): wait for one
-	 * again rather than publish into the void. */
-	if (o->block && (rc = wait_matched(o->wr, 1)) != CLI_OK)
+	 * again rather than publish into the void. relaxed: a count Cyclone
+	 * keeps; the status call in wait_matched() is the word. */
+	if (o->block &&
+	    atomic_load_explicit(&o->matched, memory_order_relaxed) < 1 &&
+	    (rc = wait_matched(o->wr, 1)) != CLI_OK)
 		return rc;
 	o->m.seq++;
 	o->m.size = (uint32_t)len;
@@ -385,6 +391,32 @@ static int parse_open(const struct cli_cmd *cmd, int argc, char **argv,
 	                                                          : CLI_ERR;
 }
 
+/* Cyclone's thread: the remote readers matched changed. */
+static void on_matched(dds_entity_t wr, dds_publication_matched_status_t st,
+                       void *arg)
+{
+	struct out *o = arg;
+
+	(void)wr;
+	/* relaxed: a hint for publish(), which asks Cyclone when it is 0 */
+	atomic_store_explicit(&o->matched, (int)st.current_count,
+	                      memory_order_relaxed);
+}
+
+/* The writer, with on_matched() as its listener: publish() reads a count
+ * rather than asking Cyclone for the status at every message. */
+static dds_entity_t make_writer(struct out *o, dds_entity_t pp,
+                                dds_entity_t tp, const dds_qos_t *q)
+{
+	dds_listener_t *l = dds_create_listener(o);
+	dds_entity_t wr;
+
+	dds_lset_publication_matched(l, on_matched);
+	wr = dds_create_writer(pp, tp, q, l);
+	dds_delete_listener(l);
+	return wr;
+}
+
 static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_chan_args a;
@@ -411,7 +443,7 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 	if (rc == CLI_OK) {
 		q = bridge_qos(in.policy, in.capacity > 1 << 20 ? 1 << 20 :
 		               (int32_t)in.capacity, a.o.history);
-		o.wr = dds_create_writer(pp, tp, q, NULL);
+		o.wr = make_writer(&o, pp, tp, q);
 		dds_delete_qos(q);
 		writer_id(&o.m.writer, o.name);
 		/* With a history, publishing before anyone listens is what it is
@@ -433,6 +465,15 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 
 /* ---- in ---- */
 
+/* Samples are taken in Cyclone's receive thread (a listener), as they
+ * come: no thread handoff per datagram. A sample that comes within
+ * DENSE_NS of the one before is held (spsc batch) rather than published,
+ * so that a stream's local reader is woken once per TAKE_BATCH, not once
+ * per message; the main thread publishes what is held once FLUSH_NS pass
+ * with nothing new. A lone sample (a round trip) is published at once. */
+#define DENSE_NS 20000
+#define FLUSH_NS 200000
+
 struct in {
 	shmq_chan *ch;
 	const char *name;
@@ -441,6 +482,24 @@ struct in {
 	uint64_t seq;
 	struct stats st;
 	int warned;         /* the incompatible writer was reported */
+	/* Under lock. The channel is the listener's unless stalled: then the
+	 * main thread writes what the listener could not (taken[next..n))
+	 * and what came since, waiting for room, and the listener keeps out. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* the main thread's: a stall, an end, a hold */
+	int state;           /* IN_MORE, IN_EOS, IN_DEAD */
+	int rc;              /* CLI_OK, or the exit code of a failure */
+	int stalled;         /* the ring was full: taken[next] is not in */
+	int timing;          /* the main thread waits for FLUSH_NS */
+	unsigned held;       /* sent, not published yet */
+	int64_t last_ns;     /* when the last one was sent */
+	/* Samples are taken into these, not loaned: Cyclone reuses their
+	 * byte buffers (no malloc and free a sample), and they stay ours
+	 * until the next take. */
+	shmq_Message taken[TAKE_BATCH];
+	void *ptrs[TAKE_BATCH];
+	dds_sample_info_t info[TAKE_BATCH];
+	dds_return_t n, next;
 };
 
 /* A writer whose QoS this reader cannot take (--history on one side only)
@@ -489,94 +548,175 @@ static void follow(struct in *b, const shmq_Message *m)
 
 enum { IN_MORE, IN_EOS, IN_DEAD };
 
-/* One sample taken: refused, followed into the channel, or the end. */
-static int put_one(struct in *b, const shmq_Message *m,
-                   const dds_sample_info_t *info, int *state)
+/* What is held reaches the local readers. */
+static void flush_in(struct in *b)
 {
+	int rc = shmq_chan_flush(b->ch);
+
+	b->held = 0;
+	if (rc < 0)
+		b->rc = cli_chan_fail_after(rc, b->name, "bridged", b->st.msgs);
+}
+
+/* len bytes into the channel: waiting for room (the main thread), or not
+ * (the listener: a full ring stalls; 1, the sample stays to be sent). */
+static int put_bytes(struct in *b, const void *p, size_t len, int wait)
+{
+	int64_t now;
 	int rc;
 
+	while ((rc = wait ? shmq_chan_send(b->ch, p, len)
+	                  : shmq_chan_try_send(b->ch, p, len)) == -EINTR)
+		;
+	if (rc == -EAGAIN && !wait)
+		return b->stalled = 1;
+	if (rc < 0) {
+		b->rc = cli_chan_fail_after(rc, b->name, "bridged", b->st.msgs);
+		return 0;
+	}
+	b->st.msgs++;
+	now = cli_now_ns();
+	/* At TAKE_BATCH the channel has published them already, or sooner
+	 * (a PAD record counts too): the flush then finds nothing, and held
+	 * 0 always means nothing held. */
+	if (++b->held == TAKE_BATCH || now - b->last_ns > DENSE_NS)
+		flush_in(b); /* a lone one is published at once */
+	b->last_ns = now;
+	return 0;
+}
+
+/* One sample taken: refused, followed into the channel, or the end; 1:
+ * not in yet (a full ring, not waiting). */
+static int put_one(struct in *b, const shmq_Message *m,
+                   const dds_sample_info_t *info, int wait)
+{
 	if (!info->valid_data) {
 		if (info->instance_state != DDS_ALIVE_INSTANCE_STATE &&
 		    b->seq && !memcmp(&m->writer, &b->from, sizeof(b->from)))
-			*state = IN_DEAD;
+			b->state = IN_DEAD;
 	} else if (!sample_ok(b, m)) {
 		b->st.refused++;
 		fprintf(stderr, "shmq bridge: %s: refused a malformed sample "
 		        "(seq %llu, size %u, %u bytes); %llu refused\n", b->name,
 		        (unsigned long long)m->seq, m->size, m->data._length,
 		        (unsigned long long)b->st.refused);
-	} else {
+	} else if (m->eos) {
 		follow(b, m);
-		if (m->eos) {
-			*state = IN_EOS;
-			return CLI_OK;
-		}
-		while ((rc = shmq_chan_send(b->ch, m->data._buffer,
-		                            m->data._length)) == -EINTR)
-			;
-		if (rc < 0)
-			return cli_chan_fail_after(rc, b->name, "bridged",
-			                           b->st.msgs);
-		b->st.msgs++;
+		b->state = IN_EOS;
+	} else {
+		if (put_bytes(b, m->data._buffer, m->data._length, wait))
+			return 1; /* followed once it is in */
+		follow(b, m);
 	}
-	return CLI_OK;
+	return 0;
 }
 
-/* What a take held back (batch) reaches the local readers. */
-static int flush_in(struct in *b)
+/* The samples of the last take not in the channel yet. */
+static void put_taken(struct in *b, int wait)
 {
-	int rc = shmq_chan_flush(b->ch);
-
-	return rc < 0 ? cli_chan_fail_after(rc, b->name, "bridged", b->st.msgs)
-	              : CLI_OK;
+	for (; b->next < b->n && b->state == IN_MORE && b->rc == CLI_OK;
+	     b->next++)
+		if (put_one(b, &b->taken[b->next], &b->info[b->next], wait))
+			return;
 }
 
-/* Takes what is there, up to TAKE_BATCH samples at once (one call per
- * sample would cap the rate well below Cyclone's). When none is there
- * and no writer is matched any more although one was, the stream is
- * dead: a writer that went (or was cut off) before we had a sample of it
- * leaves no instance whose state could say so. */
-static int take_some(struct in *b, int *state)
+/* Takes what is there, TAKE_BATCH samples a call, into the channel, until
+ * nothing is left, the ring is full (not waiting) or the stream ends.
+ * When none is there and no writer is matched any more although one was
+ * (look_dead), the stream is dead: a writer that went (or was cut off)
+ * before we had a sample of it leaves no instance whose state could say
+ * so. */
+static void take_all(struct in *b, int wait, int look_dead)
 {
-	void *samples[TAKE_BATCH] = { NULL };
-	dds_sample_info_t info[TAKE_BATCH];
 	dds_subscription_matched_status_t st;
-	dds_return_t n;
-	int rc = CLI_OK;
 
-	n = dds_take(b->rd, samples, info, TAKE_BATCH, TAKE_BATCH);
-	if (n == 0 && dds_get_subscription_matched_status(b->rd, &st) == 0 &&
-	    st.total_count > 0 && st.current_count == 0)
-		*state = IN_DEAD;
-	if (n <= 0)
-		return n < 0 ? dds_fail("dds_take", n) : CLI_OK;
-	for (dds_return_t i = 0; i < n && rc == CLI_OK && *state == IN_MORE; i++)
-		rc = put_one(b, samples[i], &info[i], state);
-	dds_return_loan(b->rd, samples, n);
-	return rc == CLI_OK ? flush_in(b) : rc;
+	do {
+		b->next = 0;
+		b->n = dds_take(b->rd, b->ptrs, b->info, TAKE_BATCH, TAKE_BATCH);
+		if (b->n == 0 && look_dead &&
+		    dds_get_subscription_matched_status(b->rd, &st) == 0 &&
+		    st.total_count > 0 && st.current_count == 0)
+			b->state = IN_DEAD;
+		if (b->n < 0) {
+			b->rc = dds_fail("dds_take", b->n);
+			b->n = 0;
+		}
+		put_taken(b, wait);
+	} while (b->n == TAKE_BATCH && b->state == IN_MORE &&
+	         b->rc == CLI_OK && !b->stalled);
 }
 
+/* Cyclone's receive thread: a sample came. */
+static void on_data(dds_entity_t rd, void *arg)
+{
+	struct in *b = arg;
+	unsigned held;
+
+	(void)rd;
+	pthread_mutex_lock(&b->lock);
+	if (!b->stalled) { /* else the main thread drains, this one too */
+		held = b->held;
+		take_all(b, 0, 0);
+		/* a stall, an end, or a first sample held while the main
+		 * thread is not timing a flush */
+		if (b->stalled || b->state != IN_MORE || b->rc != CLI_OK ||
+		    (b->held && !held && !b->timing))
+			pthread_cond_signal(&b->cond);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* The ring was full: the stashed sample and all that came since, waiting
+ * for room, with the lock let go (while stalled the listener keeps out
+ * and the fields are ours alone). */
+static void drain(struct in *b)
+{
+	pthread_mutex_unlock(&b->lock);
+	put_taken(b, 1);
+	take_all(b, 1, 0);
+	if (b->held && b->rc == CLI_OK)
+		flush_in(b);
+	pthread_mutex_lock(&b->lock);
+	b->stalled = 0;
+	take_all(b, 0, 0); /* what came since, as the listener would */
+}
+
+/* Until an end: drains a stall, publishes what is held once FLUSH_NS
+ * passed with nothing new, and every CLI_STOP_POLL_MS looks at signals,
+ * at an incompatible writer and for a dead one. */
 static int pump_in(struct in *b)
 {
-	dds_entity_t ws = dds_create_waitset(DDS_CYCLONEDDS_HANDLE);
-	dds_entity_t rc_cond;
-	int state = IN_MORE, rc = CLI_OK;
+	struct timespec ts;
+	int64_t now, poll = 0;
 
-	rc_cond = dds_create_readcondition(b->rd, DDS_ANY_STATE);
-	dds_waitset_attach(ws, rc_cond, 0);
-	while (rc == CLI_OK && state == IN_MORE) {
-		dds_waitset_wait(ws, NULL, 0, DDS_MSECS(CLI_STOP_POLL_MS));
-		if (cli_chan_stopped()) {
-			rc = CLI_STOP;
-			break;
+	pthread_mutex_lock(&b->lock);
+	while (b->state == IN_MORE && b->rc == CLI_OK) {
+		if (b->stalled) {
+			drain(b);
+			continue;
 		}
-		check_incompatible(b);
-		rc = take_some(b, &state);
+		now = cli_now_ns();
+		b->timing = b->held != 0;
+		ts = b->timing ? cli_ts_of(b->last_ns + FLUSH_NS)
+		               : cli_ts_of(now + CLI_STOP_POLL_MS * 1000000LL);
+		pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+		now = cli_now_ns();
+		if (b->held && now - b->last_ns >= FLUSH_NS)
+			flush_in(b);
+		if (cli_chan_stopped()) {
+			b->rc = CLI_STOP;
+		} else if (now >= poll) {
+			poll = now + CLI_STOP_POLL_MS * 1000000LL;
+			check_incompatible(b);
+			take_all(b, 0, 1);
+		}
 	}
-	dds_delete(ws);
-	if (rc != CLI_OK)
-		return rc;
-	if (state == IN_DEAD) {
+	if (b->held && b->rc == CLI_OK)
+		flush_in(b); /* what came before the end reaches the readers */
+	pthread_mutex_unlock(&b->lock);
+	if (b->rc != CLI_OK)
+		return b->rc;
+	if (b->state == IN_DEAD) {
 		/* The remote writer or its bridge died: our local readers must
 		 * see a dead writer too, so we leave without closing. */
 		fprintf(stderr, "shmq bridge: %s: the remote writer died or was cut "
@@ -590,14 +730,36 @@ static int pump_in(struct in *b)
 	return CLI_OK;
 }
 
+/* The reader, with on_data() as its listener. */
+static int make_reader(struct in *b, dds_entity_t pp, dds_entity_t tp,
+                       int policy, uint32_t history)
+{
+	dds_qos_t *q = bridge_qos(policy, 1024, history);
+	dds_listener_t *l = dds_create_listener(b);
+
+	/* KEEP_ALL alone lets the reader's cache grow without bound while
+	 * the local readers are slow: a bounded cache makes Cyclone hold
+	 * back acknowledgments instead, so the remote writer blocks (the
+	 * backpressure of docs/bridge.md). */
+	if (policy != SHMQ_POLICY_OVERWRITE)
+		dds_qset_resource_limits(q, READER_CACHE, DDS_LENGTH_UNLIMITED,
+		                         DDS_LENGTH_UNLIMITED);
+	dds_lset_data_available(l, on_data);
+	b->rd = dds_create_reader(pp, tp, q, l);
+	dds_delete_listener(l);
+	dds_delete_qos(q);
+	return b->rd < 0 ? dds_fail("cannot create the DDS reader", b->rd)
+	                 : CLI_OK;
+}
+
 static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_chan_args a;
 	struct shmq_chan_info inf;
+	pthread_condattr_t ca;
 	struct net n;
 	struct in b;
 	dds_entity_t pp, tp;
-	dds_qos_t *q;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
@@ -607,22 +769,19 @@ static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 	b.name = argv[optind];
 	if (shmq_chan_info(b.ch, &inf) < 0)
 		inf.policy = SHMQ_POLICY_BLOCK;
+	for (int i = 0; i < TAKE_BATCH; i++)
+		b.ptrs[i] = &b.taken[i];
+	pthread_mutex_init(&b.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b.cond, &ca);
+	pthread_condattr_destroy(&ca);
 	rc = dds_open(&n, &pp, &tp);
 	if (rc == CLI_OK) {
-		q = bridge_qos(inf.policy, 1024, a.o.history);
-		/* KEEP_ALL alone lets the reader's cache grow without bound
-		 * while the local readers are slow: a bounded cache makes
-		 * Cyclone hold back acknowledgments instead, so the remote
-		 * writer blocks (the backpressure of docs/bridge.md). */
-		if (inf.policy != SHMQ_POLICY_OVERWRITE)
-			dds_qset_resource_limits(q, READER_CACHE,
-			                         DDS_LENGTH_UNLIMITED,
-			                         DDS_LENGTH_UNLIMITED);
-		b.rd = dds_create_reader(pp, tp, q, NULL);
-		dds_delete_qos(q);
-		rc = b.rd < 0 ? dds_fail("cannot create the DDS reader", b.rd)
-		              : pump_in(&b);
-		dds_delete(pp);
+		rc = make_reader(&b, pp, tp, inf.policy, a.o.history);
+		if (rc == CLI_OK)
+			rc = pump_in(&b);
+		dds_delete(pp); /* waits for a listener call under way */
 	}
 	if (a.stats || b.st.refused || b.st.gaps)
 		fprintf(stderr, "shmq bridge: %s: %llu messages bridged, %llu "
@@ -631,6 +790,10 @@ static int run_in(const struct cli_cmd *cmd, int argc, char **argv)
 		        (unsigned long long)b.st.refused,
 		        (unsigned long long)b.st.gaps);
 	shmq_chan_close(b.ch);
+	pthread_cond_destroy(&b.cond);
+	pthread_mutex_destroy(&b.lock);
+	for (int i = 0; i < TAKE_BATCH; i++)
+		dds_sample_free(&b.taken[i], &shmq_Message_desc, DDS_FREE_CONTENTS);
 	if (rc == CLI_STOP)
 		return cli_chan_stop(b.name, "bridged", b.st.msgs);
 	return rc;

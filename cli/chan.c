@@ -267,7 +267,7 @@ int64_t cli_now_ns(void)
 	return (int64_t)t.tv_sec * SECOND + t.tv_nsec;
 }
 
-static struct timespec ts_of(int64_t ns)
+struct timespec cli_ts_of(int64_t ns)
 {
 	return (struct timespec){ (time_t)(ns / SECOND), (long)(ns % SECOND) };
 }
@@ -319,7 +319,7 @@ int cli_chan_stopped(void)
 const struct timespec *cli_chan_until(const struct timespec *dl,
                                       struct timespec *ts)
 {
-	*ts = ts_of(cli_now_ns() + CLI_STOP_POLL_MS * 1000000LL);
+	*ts = cli_ts_of(cli_now_ns() + CLI_STOP_POLL_MS * 1000000LL);
 	return cli_earliest(dl, ts);
 }
 
@@ -603,7 +603,7 @@ const struct timespec *cli_rate_deadline(const struct cli_rate *r,
 {
 	if (!r->next)
 		return NULL;
-	*ts = ts_of(r->next);
+	*ts = cli_ts_of(r->next);
 	return ts;
 }
 

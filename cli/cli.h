@@ -290,6 +290,8 @@ void cli_rate_tick(struct cli_rate *r, const char *name, const char *verb);
 void cli_rate_print(struct cli_rate *r, const char *name, const char *verb);
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t cli_now_ns(void);
+/* A CLOCK_MONOTONIC time in ns as a timespec (a deadline). */
+struct timespec cli_ts_of(int64_t ns);
 
 /* Writes ', "channel": {...}' for a channel (what shmq_chan_stat tells:
  * type, geometry, depth, writers and readers, counters), else

@@ -194,15 +194,6 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-static uint64_t fnv1a64(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return h;
-}
-
 static void writer_id(shmq_WriterId *id, const char *channel)
 {
 	char host[256] = "";
@@ -210,11 +201,11 @@ static void writer_id(shmq_WriterId *id, const char *channel)
 
 	gethostname(host, sizeof(host) - 1);
 	clock_gettime(CLOCK_REALTIME, &t);
-	id->host = fnv1a64(host);
+	id->host = fnv1a(host);
 	id->pid = (uint32_t)getpid();
 	id->channel = fnv1a(channel);
-	id->nonce = ((uint64_t)t.tv_sec << 32) ^ (uint64_t)t.tv_nsec ^
-	            ((uint64_t)getpid() << 16);
+	id->nonce = (uint32_t)t.tv_sec * 2654435761u ^ (uint32_t)t.tv_nsec ^
+	            ((uint32_t)getpid() << 16);
 }
 
 /* Waits in slices until `readers` remote readers matched; CLI_STOP on a
@@ -629,8 +620,11 @@ static void put_taken(struct in *b, int wait)
 static void take_all(struct in *b, int wait, int look_dead)
 {
 	dds_subscription_matched_status_t st;
+	int more = 1;
 
-	do {
+	/* never over a stalled take: taken[next] is still to be sent */
+	while (more && b->state == IN_MORE && b->rc == CLI_OK &&
+	       (wait || !b->stalled)) {
 		b->next = 0;
 		b->n = dds_take(b->rd, b->ptrs, b->info, TAKE_BATCH, TAKE_BATCH);
 		if (b->n == 0 && look_dead &&
@@ -642,8 +636,8 @@ static void take_all(struct in *b, int wait, int look_dead)
 			b->n = 0;
 		}
 		put_taken(b, wait);
-	} while (b->n == TAKE_BATCH && b->state == IN_MORE &&
-	         b->rc == CLI_OK && !b->stalled);
+		more = b->n == TAKE_BATCH;
+	}
 }
 
 /* Cyclone's receive thread: a sample came. */

@@ -646,8 +646,8 @@ static void on_data(dds_entity_t rd, void *arg)
 	struct in *b = arg;
 	unsigned held;
 
-	(void)rd;
 	pthread_mutex_lock(&b->lock);
+	b->rd = rd; /* a sample may come before dds_create_reader returns */
 	if (!b->stalled) { /* else the main thread drains, this one too */
 		held = b->held;
 		take_all(b, 0, 0);
@@ -660,9 +660,9 @@ static void on_data(dds_entity_t rd, void *arg)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* The ring was full: the stashed sample and all that came since, waiting
- * for room, with the lock let go (while stalled the listener keeps out
- * and the fields are ours alone). */
+/* The ring was full: the sample the listener could not send and all that
+ * came since, waiting for room, with the lock let go (while stalled the
+ * listener keeps out and the fields are ours alone). */
 static void drain(struct in *b)
 {
 	pthread_mutex_unlock(&b->lock);
@@ -730,6 +730,7 @@ static int make_reader(struct in *b, dds_entity_t pp, dds_entity_t tp,
 {
 	dds_qos_t *q = bridge_qos(policy, 1024, history);
 	dds_listener_t *l = dds_create_listener(b);
+	dds_entity_t rd;
 
 	/* KEEP_ALL alone lets the reader's cache grow without bound while
 	 * the local readers are slow: a bounded cache makes Cyclone hold
@@ -739,11 +740,15 @@ static int make_reader(struct in *b, dds_entity_t pp, dds_entity_t tp,
 		dds_qset_resource_limits(q, READER_CACHE, DDS_LENGTH_UNLIMITED,
 		                         DDS_LENGTH_UNLIMITED);
 	dds_lset_data_available(l, on_data);
-	b->rd = dds_create_reader(pp, tp, q, l);
+	rd = dds_create_reader(pp, tp, q, l);
 	dds_delete_listener(l);
 	dds_delete_qos(q);
-	return b->rd < 0 ? dds_fail("cannot create the DDS reader", b->rd)
-	                 : CLI_OK;
+	if (rd < 0)
+		return dds_fail("cannot create the DDS reader", rd);
+	pthread_mutex_lock(&b->lock); /* on_data() may have set it */
+	b->rd = rd;
+	pthread_mutex_unlock(&b->lock);
+	return CLI_OK;
 }
 
 static int run_in(const struct cli_cmd *cmd, int argc, char **argv)

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -240,7 +239,6 @@ struct out {
 	shmq_chan *ch;
 	const char *name;
 	dds_entity_t wr;
-	atomic_int matched; /* remote readers now (on_matched) */
 	int block;      /* block policy: never publish to nobody */
 	int in_place;   /* publish from the ring (peek), not from buf */
 	shmq_Message m;
@@ -253,11 +251,10 @@ static int publish(struct out *o, const void *p, size_t len, int eos)
 	int rc;
 
 	/* A remote reader that left (a bridge in restarted): wait for one
-	 * again rather than publish into the void. relaxed: a count Cyclone
-	 * keeps; the status call in wait_matched() is the word. */
-	if (o->block &&
-	    atomic_load_explicit(&o->matched, memory_order_relaxed) < 1 &&
-	    (rc = wait_matched(o->wr, 1)) != CLI_OK)
+	 * again rather than publish into the void. The status, not a count a
+	 * listener keeps: that one may still say 1 when dds_write has just
+	 * been let go by the reader's unmatching. */
+	if (o->block && (rc = wait_matched(o->wr, 1)) != CLI_OK)
 		return rc;
 	o->m.seq++;
 	o->m.size = (uint32_t)len;
@@ -382,32 +379,6 @@ static int parse_open(const struct cli_cmd *cmd, int argc, char **argv,
 	                                                          : CLI_ERR;
 }
 
-/* Cyclone's thread: the remote readers matched changed. */
-static void on_matched(dds_entity_t wr, dds_publication_matched_status_t st,
-                       void *arg)
-{
-	struct out *o = arg;
-
-	(void)wr;
-	/* relaxed: a hint for publish(), which asks Cyclone when it is 0 */
-	atomic_store_explicit(&o->matched, (int)st.current_count,
-	                      memory_order_relaxed);
-}
-
-/* The writer, with on_matched() as its listener: publish() reads a count
- * rather than asking Cyclone for the status at every message. */
-static dds_entity_t make_writer(struct out *o, dds_entity_t pp,
-                                dds_entity_t tp, const dds_qos_t *q)
-{
-	dds_listener_t *l = dds_create_listener(o);
-	dds_entity_t wr;
-
-	dds_lset_publication_matched(l, on_matched);
-	wr = dds_create_writer(pp, tp, q, l);
-	dds_delete_listener(l);
-	return wr;
-}
-
 static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_chan_args a;
@@ -434,7 +405,7 @@ static int run_out(const struct cli_cmd *cmd, int argc, char **argv)
 	if (rc == CLI_OK) {
 		q = bridge_qos(in.policy, in.capacity > 1 << 20 ? 1 << 20 :
 		               (int32_t)in.capacity, a.o.history);
-		o.wr = make_writer(&o, pp, tp, q);
+		o.wr = dds_create_writer(pp, tp, q, NULL);
 		dds_delete_qos(q);
 		writer_id(&o.m.writer, o.name);
 		/* With a history, publishing before anyone listens is what it is

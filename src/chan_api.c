@@ -58,9 +58,8 @@ SHMQ_API int shmq_chan_send_timed(shmq_chan *ch, const void *buf, size_t len,
 
 SHMQ_API int shmq_chan_flush(shmq_chan *ch)
 {
-	/* a reader flushes only what its batching holds back: a wake */
-	int rc = usable(ch, ch && ch->role == SHMQ_READER && ch->batch > 1
-	                        ? SHMQ_READER : SHMQ_WRITER);
+	/* a batching reader flushes too (the wake it owes), no other */
+	int rc = usable(ch, ch && ch->batch > 1 ? ch->role : SHMQ_WRITER);
 	if (rc < 0 || !ch->ops->flush)
 		return rc;
 	shmq__chan_enter(ch);

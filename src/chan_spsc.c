@@ -66,6 +66,13 @@ static void publish_tail(struct shmq_chan *ch)
 	shmq__chan_notify(ch, &ch->hdr->data_ev);
 }
 
+/* Reader: wakes a writer waiting for room (the wake a batch owed). */
+static void wake_room(struct shmq_chan *ch)
+{
+	ch->held = 0;
+	shmq__chan_notify(ch, &ch->hdr->space_ev);
+}
+
 /* Batching: publishes the held records at once, by the first one's header
  * (release: every held record, payloads and headers, before it; pairs
  * with the reader's acquire load of the header in data()). A reader's
@@ -75,8 +82,7 @@ static void spsc_flush(struct shmq_chan *ch)
 	if (!ch->held)
 		return;
 	if (ch->role == SHMQ_READER) {
-		ch->held = 0;
-		shmq__chan_notify(ch, &ch->hdr->space_ev);
+		wake_room(ch);
 		return;
 	}
 	shmq_store(&rec_at(ch, ch->held_pos)->word, ch->held_word,
@@ -234,8 +240,7 @@ static void publish_head(struct shmq_chan *ch)
 	shmq_store(&ch->hdr->head, ch->pos, SHMQ_RELEASE);
 	if (ch->batch > 1 && ++ch->held < ch->batch)
 		return;
-	ch->held = 0;
-	shmq__chan_notify(ch, &ch->hdr->space_ev);
+	wake_room(ch);
 }
 
 __attribute__((flatten))
